@@ -1,0 +1,3 @@
+from csdclip_cli.cli.app import main
+
+main()

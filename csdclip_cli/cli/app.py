@@ -1,0 +1,36 @@
+"""The `csd` command: thin wiring from arguments to the library."""
+
+from __future__ import annotations
+
+from csdclip_cli.cli import index_cmd, models_cmd, search_cmd
+from csdclip_cli.cli.common import new_app
+
+app = new_app(
+    "csd — text-to-image retrieval with complex queries (CsdCLIP).\n\n"
+    "Quick start: [bold]csd demo[/] · [bold]csd index build ./imgs --model clip:ViT-L/14[/] · "
+    '[bold]csd search "woman in green dress, no shoes"[/] · [bold]csd eval tigr100k[/]'
+)
+app.add_typer(index_cmd.app, name="index")
+app.add_typer(models_cmd.app, name="models")
+app.command("search")(search_cmd.search)
+
+
+def _optional_groups() -> None:
+    from csdclip_cli.cli import demo_cmd, eval_cmd, rewrite_cmd
+
+    app.add_typer(rewrite_cmd.app, name="rewrite")
+    app.add_typer(eval_cmd.app, name="eval")
+    app.add_typer(demo_cmd.app, name="demo")
+
+
+try:
+    _optional_groups()
+except ImportError:  # while those modules are being written
+    pass
+
+
+def main() -> None:
+    from csdclip_cli import config
+
+    config.prepare_environment()
+    app(prog_name="csd")

@@ -1,0 +1,49 @@
+"""The CLI edge: typed library errors become one stderr line and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+
+from csdclip_cli.errors import CsdError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guard(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CsdError as e:
+            from csdclip_cli.render import err
+
+            err().print(f"[bold red]error:[/] {e}", soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            print("interrupted; committed work is kept", file=sys.stderr)
+            raise typer.Exit(130) from None
+        except BrokenPipeError:  # `csd search ... | head`
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def new_app(help_text: str) -> typer.Typer:
+    return typer.Typer(
+        help=help_text,
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,
+        rich_markup_mode="rich",
+        add_completion=False,
+    )
+
+
+IndexDir = typer.Option(None, "--index-dir", envvar="CSD_INDEXES", help="Index root (default ./indexes).")
+Device = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps.")

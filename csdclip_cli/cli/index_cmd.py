@@ -1,0 +1,226 @@
+"""csd index ..."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from csdclip_cli.cli.common import Device, IndexDir, guard, new_app
+
+app = new_app("Build and manage per-model indexes of image folders and CN-CLIP LMDBs.")
+
+
+def build_source(
+    source: str,
+    model: str,
+    name: str | None,
+    weights: Path | None,
+    batch_size: int,
+    workers: int,
+    device: str,
+    index_dir: Path | None,
+    wait: bool,
+    trust_remote_code: bool = False,
+) -> str:
+    from csdclip_cli.encoders import load_encoder
+    from csdclip_cli.index import IndexStore, build_index
+    from csdclip_cli.index.store import default_name, validate_name
+    from csdclip_cli.render import err, progress_bar
+    from csdclip_cli.sources import open_source
+
+    src = open_source(source)
+    store = IndexStore(index_dir)
+    name = validate_name(name or default_name(src.location, model))
+    err().print(f"loading {model} ...")
+    enc = load_encoder(model, weights=weights, device=device, trust_remote_code=trust_remote_code)
+    params = {
+        "model_input": model,
+        "weights": str(Path(weights).resolve()) if weights else None,
+        "batch_size": batch_size,
+        "workers": workers,
+        "trust_remote_code": trust_remote_code,
+    }
+    with progress_bar(f"indexing {name}") as update:
+        rep = build_index(
+            src,
+            enc,
+            name,
+            store,
+            batch_size=batch_size,
+            workers=workers,
+            progress=update,
+            wait=wait,
+            build_params=params,
+        )
+    msg = (
+        f"[bold]{name}[/]: {rep.total} images, encoded {rep.encoded}, unchanged {rep.unchanged}, "
+        f"removed {rep.removed}, skipped {rep.skipped}"
+    )
+    if rep.resumed:
+        msg += f", resumed {rep.resumed} from an interrupted run"
+    if rep.encoded:
+        msg += f" ({rep.images_per_second:.1f} images/s)"
+    err().print(msg)
+    if rep.skipped:
+        err().print(f"[yellow]{rep.skipped} files could not be read; see `csd index info {name} --errors`[/]")
+    if len(store.names()) == 1 or not (store.root / ".current").exists():
+        store.use(name)
+    return name
+
+
+@app.command("build")
+@guard
+def build(
+    source: str = typer.Argument(..., help="Image folder or CN-CLIP LMDB directory."),
+    model: str = typer.Option(..., "--model", "-m", help="Model spec, e.g. clip:ViT-L/14, demo:tiny."),
+    name: str = typer.Option(None, "--name", "-n", help="Index name (default: SOURCE-MODEL)."),
+    weights: Path = typer.Option(None, "--weights", help="Checkpoint file (custom or local weights)."),
+    batch_size: int = typer.Option(64, "--batch-size", "-b", min=1),
+    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Decode threads."),
+    device: str = Device,
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow hf: models' own code."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for another writer instead of refusing."),
+    index_dir: Path = IndexDir,
+) -> None:
+    """Create an index, or bring it up to date (only new and changed images are encoded).
+
+    Example: [bold]csd index build ./imgs --model clip:ViT-L/14[/]
+    """
+    build_source(source, model, name, weights, batch_size, workers, device, index_dir, wait, trust_remote_code)
+
+
+@app.command("update")
+@guard
+def update(
+    name: str = typer.Argument(None, help="Index name (default: the current index)."),
+    batch_size: int = typer.Option(64, "--batch-size", "-b", min=1),
+    workers: int = typer.Option(2, "--workers", "-w", min=1),
+    device: str = Device,
+    wait: bool = typer.Option(False, "--wait"),
+    index_dir: Path = IndexDir,
+) -> None:
+    """Re-scan an index's source: add new and changed images, drop deleted ones.
+
+    Example: [bold]csd index update photos-clip-vit-l-14[/]
+    """
+    from csdclip_cli.index import IndexStore
+
+    store = IndexStore(index_dir)
+    m = store.manifest(name or store.current())
+    w = m.build.get("weights")
+    build_source(
+        m.source["location"],
+        m.build.get("model_input", m.model),
+        m.name,
+        Path(w) if w else None,
+        batch_size,
+        workers,
+        device,
+        index_dir,
+        wait,
+        bool(m.build.get("trust_remote_code")),
+    )
+
+
+@app.command("list")
+@guard
+def list_(index_dir: Path = IndexDir) -> None:
+    """List indexes: name, model, source, images, dim, size on disk, updated.
+
+    Example: [bold]csd index list[/]
+    """
+    from rich.table import Table
+
+    from csdclip_cli.index.store import IndexStore
+    from csdclip_cli.render import err, human_bytes, out, when
+
+    store = IndexStore(index_dir)
+    names = store.names()
+    if not names:
+        err().print(f"no indexes in {store.root}; build one with `csd index build FOLDER --model SPEC`")
+        return
+    try:
+        cur = store.current()
+    except Exception:
+        cur = None
+    t = Table(show_edge=False)
+    for col in ("", "name", "model", "source", "images", "dim", "size", "updated"):
+        t.add_column(col, justify="right" if col in ("images", "dim", "size") else "left")
+    for n in names:
+        m = store.manifest(n)
+        t.add_row(
+            "*" if n == cur else "",
+            n,
+            m.model,
+            m.source.get("location", ""),
+            f"{m.count:,}",
+            str(m.dim),
+            human_bytes(store.size_on_disk(n)),
+            when(m.updated),
+        )
+    out().print(t)
+
+
+@app.command("info")
+@guard
+def info(
+    name: str = typer.Argument(None, help="Index name (default: the current index)."),
+    errors: bool = typer.Option(False, "--errors", help="List the files that could not be indexed."),
+    index_dir: Path = IndexDir,
+) -> None:
+    """Show an index's manifest (model, fingerprint, counts, build parameters).
+
+    Example: [bold]csd index info photos-clip-vit-l-14 --errors[/]
+    """
+    import json
+
+    from csdclip_cli.index.store import IndexStore
+    from csdclip_cli.render import human_bytes, out
+
+    store = IndexStore(index_dir)
+    m, gen = store.open(name)
+    o = out()
+    if errors:
+        errs = gen.errors()
+        for e in errs:
+            o.print(f"{e['key']}\t{e['error']}", markup=False)
+        if not errs:
+            o.print("no files were skipped")
+        return
+    d = dict(m.__dict__)
+    d["size_on_disk"] = human_bytes(store.size_on_disk(m.name))
+    d["search"] = "hnsw" if (gen.path / "hnsw.bin").exists() else "exact"
+    o.print_json(json.dumps(d))
+
+
+@app.command("rm")
+@guard
+def rm(
+    name: str = typer.Argument(..., help="Index name."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for a running build instead of refusing."),
+    index_dir: Path = IndexDir,
+) -> None:
+    """Remove an index (its folder, vectors and graph).
+
+    Example: [bold]csd index rm old-index[/]
+    """
+    from csdclip_cli.index.store import IndexStore
+    from csdclip_cli.render import err
+
+    IndexStore(index_dir).remove(name, wait=wait)
+    err().print(f"removed {name}")
+
+
+@app.command("use")
+@guard
+def use(name: str = typer.Argument(..., help="Index name."), index_dir: Path = IndexDir) -> None:
+    """Make NAME the current index (the one `csd search` uses by default).
+
+    Example: [bold]csd index use photos-clip-vit-l-14[/]
+    """
+    from csdclip_cli.index.store import IndexStore
+    from csdclip_cli.render import err
+
+    IndexStore(index_dir).use(name)
+    err().print(f"current index: {name}")

@@ -1,0 +1,76 @@
+"""csd search ..."""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+
+import typer
+
+from csdclip_cli.cli.common import Device, IndexDir, guard
+
+
+@guard
+def search(
+    query: str = typer.Argument(..., help="What to look for, e.g. 'woman in green dress, no shoes'."),
+    index: str = typer.Option(None, "--index", "-i", help="Index name (default: the current index)."),
+    k: int = typer.Option(10, "-k", "--top", min=1, help="How many results."),
+    method: str = typer.Option("csd", "--method", help="csd (composite) | plain | arith | deo."),
+    plain: bool = typer.Option(False, "--plain", help="One-vector CLIP search (same as --method plain)."),
+    rewriter: str = typer.Option("rules", "--rewriter", "-r", help="rules | llm | none."),
+    llm: Path = typer.Option(None, "--llm", help="GGUF file for --rewriter llm."),
+    explain: bool = typer.Option(False, "--explain", help="Show per-clause calibrated scores."),
+    show_plan: bool = typer.Option(False, "--show-plan", help="Print the plan used."),
+    min_match: bool = typer.Option(False, "--min-match", help="Keep only results that pass every AND clause."),
+    json_out: bool = typer.Option(False, "--json", help="JSON lines on stdout."),
+    paths_only: bool = typer.Option(False, "--paths-only", help="Bare paths, for piping."),
+    html: Path = typer.Option(None, "--html", help="Write a page of result thumbnails."),
+    open_page: bool = typer.Option(False, "--open", help="Open the --html page in a browser."),
+    config_file: Path = typer.Option(None, "--config", help="TOML/JSON file with fusion weights."),
+    device: str = Device,
+    index_dir: Path = IndexDir,
+) -> None:
+    """Search an index. Complex queries are rewritten into AND / NOT / OR clauses and
+    scored clause by clause (composite search); --plain embeds the whole query once.
+
+    Example: [bold]csd search "a red car and a tree on the beach, no dog" --explain[/]
+    """
+    from csdclip_cli.render import err, json_lines, out, results_table
+    from csdclip_cli.search.searcher import Searcher
+
+    if plain or rewriter == "none":
+        method = "plain"
+    s = Searcher.open(index, index_dir=index_dir, device=device)
+    plan = None
+    if method == "plain":
+        results = s.search_plain(query, k)
+    else:
+        from csdclip_cli.rewrite import get_rewriter
+        from csdclip_cli.search.composite import CompositeConfig
+        from csdclip_cli.search.methods import run_method
+
+        plan = get_rewriter(rewriter, llm=llm).rewrite(query)
+        cfg = CompositeConfig.load(config_file)
+        results = run_method(s, method, plan, k, config=cfg, min_match=min_match)
+        if min_match:
+            err().print(f"{len(results)} results pass every AND clause")
+    if show_plan and plan is not None:
+        from csdclip_cli.rewrite.render import plan_tree
+
+        err().print(plan_tree(plan))
+    if html:
+        from csdclip_cli.html import write_results_page
+
+        page = write_results_page(html, query, results, s, plan)
+        err().print(f"wrote {page}")
+        if open_page:
+            webbrowser.open(page.resolve().as_uri())
+    if json_out:
+        if results:
+            print(json_lines(results))
+    elif paths_only:
+        for r in results:
+            print(r.path or r.key)
+    else:
+        title = f"{s.manifest.name} · {s.manifest.model} · {method}"
+        out().print(results_table(results, title=title, explain=explain and method != "plain"))

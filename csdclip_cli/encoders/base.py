@@ -1,0 +1,108 @@
+"""The Encoder protocol every model family implements."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+class Encoder(ABC):
+    """A CLIP-family model: images and texts in, L2-normalised float32 vectors out.
+
+    `preprocess` runs in decode workers (thread pool), so it must be thread-safe and
+    return a float32 CHW array; `encode_images` takes a stacked batch of those.
+    """
+
+    spec: str  # canonical model spec, stored in every index built with it
+    dim: int
+    fingerprint: str  # identifies the weights; an index refuses other weights
+    context_length: int = 77
+    device: str = "cpu"
+
+    @abstractmethod
+    def preprocess(self, image: Image.Image) -> np.ndarray: ...
+
+    @abstractmethod
+    def encode_images(self, batch: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def load_image(self, data: bytes) -> np.ndarray:
+        """Decode image bytes into the model's input (first frame, EXIF orientation applied)."""
+        from csdclip_cli.sources.decode import decode_image
+
+        return self.preprocess(decode_image(data))
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    n = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(n, 1e-12)
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """Quick, stable fingerprint of a weights file: size plus its first and last 4 MiB."""
+    p = Path(path)
+    h = hashlib.sha256()
+    size = p.stat().st_size
+    h.update(str(size).encode())
+    with p.open("rb") as f:
+        h.update(f.read(4 << 20))
+        if size > 8 << 20:
+            f.seek(-(4 << 20), 2)
+            h.update(f.read())
+    return "sha256q:" + h.hexdigest()[:16]
+
+
+def text_fingerprint(*parts: Any) -> str:
+    return "id:" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def resolve_device(device: str = "auto") -> str:
+    """auto|cpu|cuda|cuda:N|mps -> a torch device string (imports torch)."""
+    import torch
+
+    from csdclip_cli.errors import UsageError
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        return "mps" if mps is not None and mps.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: no CUDA device is available here; use --device cpu or auto")
+    if device not in ("cpu", "mps") and not device.startswith("cuda"):
+        raise UsageError(f"--device {device!r} is not one of auto, cpu, cuda, cuda:N, mps")
+    return device
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Keep library chatter off the user's stdout (cn_clip prints its config; open_clip
+    logs a random-init warning on the root logger). Chatter goes nowhere unless
+    CSD_VERBOSE=1, in which case it goes to stderr."""
+    import os
+
+    verbose = os.environ.get("CSD_VERBOSE") == "1"
+    sink = sys.stderr if verbose else io.StringIO()
+    previous = logging.root.manager.disable
+    if not verbose:
+        logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(sink):
+            yield
+    finally:
+        logging.disable(previous)

@@ -1,0 +1,96 @@
+"""Chinese-CLIP adapter (`cnclip:`) through the cn_clip package: its own BERT tokenizer
+(context 52) and its squash-resize transform."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csdclip_cli.encoders.base import Encoder, file_fingerprint, l2_normalise, quiet_libraries, resolve_device
+from csdclip_cli.encoders.registry import LoadOptions
+from csdclip_cli.encoders.spec import ModelSpec
+from csdclip_cli.errors import ModelFileMissing, UnknownModel
+
+# spec name -> (cn_clip struct name, input resolution, release file name)
+CNCLIP_MODELS = {
+    "RN50": ("RN50@RBT3-chinese", 224, "clip_cn_rn50.pt"),
+    "ViT-B-16": ("ViT-B-16@RoBERTa-wwm-ext-base-chinese", 224, "clip_cn_vit-b-16.pt"),
+    "ViT-L-14": ("ViT-L-14@RoBERTa-wwm-ext-base-chinese", 224, "clip_cn_vit-l-14.pt"),
+    "ViT-L-14-336": ("ViT-L-14-336@RoBERTa-wwm-ext-base-chinese", 336, "clip_cn_vit-l-14-336.pt"),
+    "ViT-H-14": ("ViT-H-14@RoBERTa-wwm-ext-large-chinese", 224, "clip_cn_vit-h-14.pt"),
+}
+
+
+def cnclip_name(name: str) -> str:
+    key = name.replace("/", "-")
+    for k in CNCLIP_MODELS:
+        if k.upper() == key.upper():
+            return k
+    raise UnknownModel(f"unknown Chinese-CLIP model {name!r}; choose one of {', '.join(CNCLIP_MODELS)}")
+
+
+class CnClipEncoder(Encoder):
+    context_length = 52
+
+    def __init__(self, model: Any, resolution: int, spec: str, fingerprint: str, device: str):
+        import torch
+        from cn_clip.clip import image_transform
+
+        self.model = model.eval().to(device)
+        self.dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        self.model.to(self.dtype)
+        self._transform = image_transform(resolution)
+        self.spec, self.fingerprint, self.device = spec, fingerprint, device
+        self.dim = int(self.encode_texts(["照片"]).shape[1])
+
+    def preprocess(self, image: Any) -> np.ndarray:
+        return self._transform(image).numpy()
+
+    def encode_images(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, self.dtype)
+            return l2_normalise(self.model.encode_image(x).float().cpu().numpy())
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+        from cn_clip.clip import tokenize
+
+        with torch.inference_mode():
+            toks = tokenize(list(texts), context_length=self.context_length).to(self.device)
+            return l2_normalise(self.model.encode_text(toks).float().cpu().numpy())
+
+
+def load_cnclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
+    import torch
+
+    name = cnclip_name(spec.name)
+    struct, resolution, filename = CNCLIP_MODELS[name]
+    path = opts.weights
+    if path is not None and not path.is_file():
+        raise ModelFileMissing(f"--weights {path}: no such file; check the path")
+    candidates = [opts.models_dir / filename, Path.home() / ".cache" / "clip" / filename]
+    path = path or next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        raise ModelFileMissing(
+            f"no weights for cnclip:{name}: looked in --weights (not given), {candidates[0]}, {candidates[1]}. "
+            f"Download {filename} (huggingface.co/OFA-Sys, chinese-clip) into {opts.models_dir}/ or pass --weights FILE."
+        )
+    device = resolve_device(opts.device)
+    with quiet_libraries():
+        from cn_clip.clip.utils import create_model
+
+        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+        sd = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else ckpt
+        sd = {k.removeprefix("module."): v for k, v in sd.items() if "bert.pooler" not in k}
+        try:
+            model = create_model(struct, {"state_dict": sd})
+        except RuntimeError as e:
+            raise ModelFileMissing(
+                f"{path} does not hold weights for cnclip:{name}: {str(e).splitlines()[0]}"
+            ) from None
+    return CnClipEncoder(model.float(), resolution, f"cnclip:{name}", file_fingerprint(path), device)

@@ -1,0 +1,98 @@
+"""HuggingFace CLIP-like models (`hf:REPO_OR_DIR`, alias `fgclip:ViT-B/16`): any model
+with get_image_features / get_text_features. Remote code runs only with
+--trust-remote-code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csdclip_cli.encoders.base import (
+    Encoder,
+    file_fingerprint,
+    l2_normalise,
+    quiet_libraries,
+    resolve_device,
+    text_fingerprint,
+)
+from csdclip_cli.encoders.registry import LoadOptions
+from csdclip_cli.encoders.spec import ModelSpec
+from csdclip_cli.errors import ModelFileMissing, UnknownModel
+
+HF_ALIASES = {("fgclip", "VIT-B-16"): "qihoo360/fg-clip-base", ("fgclip", "VIT-L-14"): "qihoo360/fg-clip-large"}
+
+
+class HFClipEncoder(Encoder):
+    def __init__(self, model: Any, processor: Any, tokenizer: Any, spec: str, fingerprint: str, device: str):
+        import torch
+
+        self.model = model.eval().to(device)
+        self.dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        self.model.to(self.dtype)
+        self.processor, self.tokenizer = processor, tokenizer
+        self.spec, self.fingerprint, self.device = spec, fingerprint, device
+        self.context_length = int(getattr(model.config, "text_config", model.config).max_position_embeddings)
+        self.dim = int(self.encode_texts(["a photo"]).shape[1])
+
+    def preprocess(self, image: Any) -> np.ndarray:
+        return np.asarray(self.processor(images=image, return_tensors="np")["pixel_values"][0], dtype=np.float32)
+
+    def encode_images(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, self.dtype)
+            return l2_normalise(_features(self.model.get_image_features(pixel_values=x)))
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            enc = self.tokenizer(
+                list(texts), padding="max_length", truncation=True, max_length=self.context_length, return_tensors="pt"
+            ).to(self.device)
+            out = self.model.get_text_features(input_ids=enc["input_ids"], attention_mask=enc.get("attention_mask"))
+            return l2_normalise(_features(out))
+
+
+def _features(out: Any) -> np.ndarray:
+    t = out if hasattr(out, "float") else getattr(out, "pooler_output", out[0])
+    return t.float().cpu().numpy()
+
+
+def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
+    try:
+        import transformers
+    except ImportError:
+        raise UnknownModel(f"{spec} needs the transformers package: pip install transformers") from None
+    repo = HF_ALIASES.get((spec.family, spec.name.replace("/", "-").upper()), spec.name)
+    if spec.family == "fgclip" and repo == spec.name:
+        raise UnknownModel(f"unknown FG-CLIP model {spec.name!r}; choose ViT-B/16 or ViT-L/14")
+    source = Path(opts.weights or repo).expanduser()
+    local = opts.models_dir / repo.replace("/", "--")
+    where = str(source) if source.is_dir() else (str(local) if local.is_dir() else repo)
+    device = resolve_device(opts.device)
+    try:
+        with quiet_libraries():
+            kw = {"trust_remote_code": opts.trust_remote_code}
+            model = transformers.AutoModel.from_pretrained(where, **kw)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(where, **kw)
+            processor = transformers.AutoImageProcessor.from_pretrained(where, **kw)
+    except (OSError, ValueError) as e:
+        if "trust_remote_code" in str(e):
+            raise UnknownModel(
+                f"{spec} runs custom code from the model repo; pass --trust-remote-code if you trust it"
+            ) from None
+        raise ModelFileMissing(
+            f"no weights for {spec}: looked in {source}, {local} and the huggingface cache. "
+            f"Download {repo} (huggingface-cli download {repo} --local-dir {local}) or pass --weights DIR."
+        ) from None
+    if not hasattr(model, "get_image_features") or not hasattr(model, "get_text_features"):
+        raise UnknownModel(f"{where} is not a CLIP-like model (no get_image_features / get_text_features)")
+    weights = next(iter(sorted(Path(where).glob("*.safetensors"))), None) if Path(where).is_dir() else None
+    fp = file_fingerprint(weights) if weights else text_fingerprint(spec, where)
+    canonical = f"hf:{repo}" if spec.family == "hf" else f"fgclip:{spec.name}"
+    return HFClipEncoder(model, processor, tokenizer, canonical, fp, device)

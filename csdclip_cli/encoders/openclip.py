@@ -1,0 +1,265 @@
+"""open_clip adapter: OpenAI CLIP (`clip:`), any open_clip model (`openclip:`), the
+shipped demo model (`demo:`) and Long-CLIP checkpoints (`longclip:`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csdclip_cli.encoders.base import (
+    Encoder,
+    file_fingerprint,
+    l2_normalise,
+    quiet_libraries,
+    resolve_device,
+    text_fingerprint,
+)
+from csdclip_cli.encoders.registry import LoadOptions
+from csdclip_cli.encoders.spec import ModelSpec
+from csdclip_cli.errors import ModelFileMissing, UnknownModel
+
+CLIP_ARCHS = {
+    "RN50": "RN50",
+    "VIT-B-16": "ViT-B-16",
+    "VIT-B-32": "ViT-B-32",
+    "VIT-L-14": "ViT-L-14",
+    "VIT-L-14-336": "ViT-L-14-336",
+    "RN101": "RN101",
+}
+OPENAI_URLS = {
+    "RN50": "https://openaipublic.azureedge.net/clip/models/afeb0e10fbe1ead1a0ed4d0bc8f4f0e5d8b4c0ce5d0c9c2e4e64f3ea56b81c8a/RN50.pt",
+    "ViT-B-16": "https://openaipublic.azureedge.net/clip/models/5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f/ViT-B-16.pt",
+    "ViT-L-14": "https://openaipublic.azureedge.net/clip/models/b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
+}
+LONGCLIP_FILES = {"ViT-B-16": "longclip-B.pt", "ViT-L-14": "longclip-L.pt"}
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo" / "model"
+DEMO_MODELS = {"tiny": "csd-demo-tiny"}
+
+
+def arch_name(name: str) -> str:
+    """'ViT-B/16' and 'ViT-B-16' (any case) -> open_clip's 'ViT-B-16'."""
+    key = name.replace("/", "-").upper()
+    if key not in CLIP_ARCHS:
+        raise UnknownModel(f"unknown CLIP architecture {name!r}; choose one of {', '.join(CLIP_ARCHS.values())}")
+    return CLIP_ARCHS[key]
+
+
+class OpenClipEncoder(Encoder):
+    def __init__(self, model: Any, preprocess: Any, tokenizer: Any, spec: str, fingerprint: str, device: str):
+        import torch
+
+        self.model = model.eval()
+        self._preprocess = preprocess
+        self.tokenizer = tokenizer
+        self.spec = spec
+        self.fingerprint = fingerprint
+        self.device = device
+        self.dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        self.model.to(device=device, dtype=self.dtype)
+        self.context_length = int(getattr(tokenizer, "context_length", 77))
+        self.dim = int(self.encode_texts(["a photo"]).shape[1])
+
+    def preprocess(self, image: Any) -> np.ndarray:
+        return self._preprocess(image).numpy()
+
+    def encode_images(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, self.dtype)
+            return l2_normalise(self.model.encode_image(x).float().cpu().numpy())
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            tokens = self.tokenizer(list(texts)).to(self.device)
+            return l2_normalise(self.model.encode_text(tokens).float().cpu().numpy())
+
+
+def _missing(spec: ModelSpec, looked: list[str], hint: str) -> ModelFileMissing:
+    return ModelFileMissing(f"no weights for {spec}: looked in {'; '.join(looked)}. {hint}")
+
+
+def _find_local(opts: LoadOptions, names: list[str]) -> Path | None:
+    if opts.weights is not None:
+        if not opts.weights.is_file():
+            raise ModelFileMissing(f"--weights {opts.weights}: no such file; check the path")
+        return opts.weights
+    for n in names:
+        p = opts.models_dir / n
+        if p.is_file():
+            return p
+    return None
+
+
+def _state_dict(path: Path) -> dict:
+    """Read a checkpoint without executing pickled code (safetensors or weights_only)."""
+    import torch
+
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except RuntimeError as e:
+        if "TorchScript" not in str(e) and "zip" not in str(e):
+            raise
+        obj = torch.jit.load(str(path), map_location="cpu").state_dict()  # OpenAI's JIT archives
+    for key in ("state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def _build(name: str, *, pretrained: str | None = None, **kw: Any) -> tuple[Any, Any, Any]:
+    import open_clip
+
+    with quiet_libraries():
+        model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained, **kw)
+        tokenizer = open_clip.get_tokenizer(name, context_length=kw.get("force_context_length"))
+    return model, preprocess, tokenizer
+
+
+def _load_into(model: Any, sd: dict, spec: ModelSpec, path: Path) -> None:
+    for k in ("input_resolution", "context_length", "vocab_size"):
+        sd.pop(k, None)
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0] if str(e) else "state dict mismatch"
+        raise ModelFileMissing(f"{path} does not hold weights for {spec}: {first}") from None
+
+
+def load_clip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
+    """clip:ARCH — OpenAI weights: --weights, models/, then the open_clip cache."""
+    arch = arch_name(spec.name)
+    device = resolve_device(opts.device)
+    canonical = f"clip:{arch}"
+    local = _find_local(opts, [f"{arch}.pt", f"clip-{arch}.pt", f"clip-{arch}.safetensors"])
+    if local is not None:
+        model, pre, tok = _build(f"{arch}-quickgelu")
+        _load_into(model, _state_dict(local), spec, local)
+        return OpenClipEncoder(model, pre, tok, canonical, file_fingerprint(local), device)
+    try:
+        model, pre, tok = _build(arch, pretrained="openai")
+    except Exception:
+        raise _missing(
+            spec,
+            ["--weights (not given)", f"{opts.models_dir}/{arch}.pt", "the open_clip / huggingface cache"],
+            f"Download {OPENAI_URLS.get(arch, 'the OpenAI checkpoint')} into {opts.models_dir}/ "
+            "or pass --weights FILE (set CSD_ONLINE=1 to let open_clip download it).",
+        ) from None
+    return OpenClipEncoder(model, pre, tok, canonical, text_fingerprint(canonical, "openai"), device)
+
+
+def load_openclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
+    """openclip:NAME@TAG, or openclip:path/config.json with --weights."""
+    import open_clip
+
+    device = resolve_device(opts.device)
+    if spec.name.endswith(".json"):
+        cfg = Path(spec.name).expanduser()
+        if not cfg.is_file():
+            raise UnknownModel(f"open_clip config {cfg} not found; give a path to a model config JSON")
+        body = json.loads(cfg.read_text())
+        if not {"embed_dim", "vision_cfg", "text_cfg"} <= set(body.get("model_cfg", body)):
+            raise UnknownModel(f"{cfg} is not an open_clip model config (needs embed_dim, vision_cfg, text_cfg)")
+        open_clip.add_model_config(cfg)
+        weights = _find_local(opts, [cfg.with_suffix(".safetensors").name, cfg.with_suffix(".pt").name])
+        if weights is None:
+            sibling = cfg.with_suffix(".safetensors")
+            weights = sibling if sibling.is_file() else None
+        if weights is None:
+            raise _missing(
+                spec,
+                ["--weights (not given)", str(cfg.with_suffix(".safetensors")), str(opts.models_dir)],
+                "Pass the checkpoint with --weights FILE.",
+            )
+        model, pre, tok = _build(cfg.stem)
+        _load_into(model, _state_dict(weights), spec, weights)
+        return OpenClipEncoder(model, pre, tok, f"openclip:{cfg.stem}", file_fingerprint(weights), device)
+
+    name = spec.name
+    if name not in open_clip.list_models():
+        raise UnknownModel(f"open_clip has no model {name!r}; see open_clip.list_models() (e.g. ViT-B-32, ViT-L-14)")
+    local = _find_local(opts, [f"{name}-{spec.pretrained}.safetensors", f"{name}-{spec.pretrained}.pt"])
+    if local is not None:
+        model, pre, tok = _build(name)
+        _load_into(model, _state_dict(local), spec, local)
+        return OpenClipEncoder(model, pre, tok, str(spec), file_fingerprint(local), device)
+    if spec.pretrained is None:
+        raise UnknownModel(
+            f"{spec}: name a pretrained tag (openclip:{name}@TAG) or pass --weights FILE; "
+            f"tags: {', '.join(t for n, t in open_clip.list_pretrained() if n == name) or 'none'}"
+        )
+    valid = [t for n, t in open_clip.list_pretrained() if n == name]
+    if spec.pretrained not in valid:
+        raise UnknownModel(f"{name} has no pretrained tag {spec.pretrained!r}; valid tags: {', '.join(valid)}")
+    try:
+        model, pre, tok = _build(name, pretrained=spec.pretrained)
+    except Exception:
+        raise _missing(
+            spec,
+            [
+                "--weights (not given)",
+                f"{opts.models_dir}/{name}-{spec.pretrained}.safetensors",
+                "the open_clip / huggingface cache",
+            ],
+            "Download the checkpoint on a machine with network (or set CSD_ONLINE=1).",
+        ) from None
+    return OpenClipEncoder(model, pre, tok, str(spec), text_fingerprint(spec), device)
+
+
+def load_demo(spec: ModelSpec, opts: LoadOptions) -> Encoder:
+    """demo:tiny — the tiny CLIP shipped in the package, trained on the demo world."""
+    import open_clip
+
+    if spec.name not in DEMO_MODELS:
+        raise UnknownModel(f"unknown demo model {spec.name!r}; choose one of {', '.join(DEMO_MODELS)}")
+    stem = DEMO_MODELS[spec.name]
+    cfg, weights = DEMO_DIR / f"{stem}.json", DEMO_DIR / f"{stem}.safetensors"
+    if not weights.is_file():
+        raise ModelFileMissing(f"demo model weights {weights} are missing; retrain with `csd demo train`")
+    open_clip.add_model_config(cfg)
+    model, pre, tok = _build(stem)
+    _load_into(model, _state_dict(weights), spec, weights)
+    return OpenClipEncoder(model, pre, tok, f"demo:{spec.name}", file_fingerprint(weights), resolve_device(opts.device))
+
+
+def merge_longclip_state_dict(sd: dict) -> dict:
+    """Long-CLIP keeps rows 20.. of its text positions in `positional_embedding_res`;
+    its forward uses pos*mask1 + pos_res*mask2, i.e. rows 0-19 from pos, the rest from res."""
+    import torch
+
+    sd = dict(sd)
+    if "positional_embedding_res" in sd:
+        res = sd.pop("positional_embedding_res")
+        sd["positional_embedding"] = torch.cat([sd["positional_embedding"][:20], res[20:]], 0)
+    return sd
+
+
+def load_longclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
+    """longclip:ViT-B/16 | ViT-L/14 from a local checkpoint (248 text positions)."""
+    arch = arch_name(spec.name)
+    if arch not in LONGCLIP_FILES:
+        raise UnknownModel(f"Long-CLIP comes as ViT-B/16 or ViT-L/14, not {spec.name!r}")
+    local = _find_local(opts, [LONGCLIP_FILES[arch]])
+    if local is None:
+        raise _missing(
+            spec,
+            ["--weights (not given)", f"{opts.models_dir}/{LONGCLIP_FILES[arch]}"],
+            f"Download {LONGCLIP_FILES[arch]} from huggingface.co/BeichenZhang/LongCLIP-"
+            f"{arch[4]} into {opts.models_dir}/ or pass --weights FILE.",
+        )
+    sd = merge_longclip_state_dict(_state_dict(local))
+    ctx = int(sd["positional_embedding"].shape[0])
+    # force_context_length keeps all 248 positions; without it they are interpolated to 77.
+    model, pre, tok = _build(f"{arch}-quickgelu", force_context_length=ctx)
+    _load_into(model, sd, spec, local)
+    return OpenClipEncoder(model, pre, tok, f"longclip:{arch}", file_fingerprint(local), resolve_device(opts.device))

@@ -1,0 +1,99 @@
+"""The one hook through which every encoder family arrives, built-in or third-party.
+
+A family is registered with `register(Family(...))`. Third-party packages expose a
+callable in the entry-point group `csdclip.encoders`; it is called with `register`:
+
+    [project.entry-points."csdclip.encoders"]
+    myenc = "my_package.csd_plugin:register_encoders"
+
+    def register_encoders(register):
+        register(Family("myenc", load_my_encoder, "My encoder", examples=("myenc:base",)))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from csdclip_cli.encoders.base import Encoder
+from csdclip_cli.encoders.spec import ModelSpec
+from csdclip_cli.errors import UnknownModel
+
+ENTRY_POINT_GROUP = "csdclip.encoders"
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    weights: Path | None = None
+    device: str = "auto"
+    trust_remote_code: bool = False
+    models_dir: Path = Path("models")
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    load: Callable[[ModelSpec, LoadOptions], Encoder]
+    description: str
+    examples: tuple[str, ...] = ()
+    # spec -> local weight file names looked for in the model store (for `csd models list`)
+    local_files: Callable[[ModelSpec], list[str]] = field(default=lambda spec: [])
+
+
+_FAMILIES: dict[str, Family] = {}
+_loaded = False
+
+
+def register(family: Family) -> None:
+    _FAMILIES[family.name] = family
+
+
+def _load_families() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from csdclip_cli.encoders import builtin
+
+    builtin.register_builtins(register)
+    if os.environ.get("CSD_NO_PLUGINS") == "1":
+        return
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        ep.load()(register)
+
+
+def families() -> dict[str, Family]:
+    _load_families()
+    return dict(_FAMILIES)
+
+
+def get_family(name: str) -> Family:
+    fams = families()
+    if name not in fams:
+        raise UnknownModel(f"unknown model family {name!r}; known families: {', '.join(sorted(fams))}")
+    return fams[name]
+
+
+def load_encoder(
+    spec: str | ModelSpec,
+    weights: str | Path | None = None,
+    device: str = "auto",
+    trust_remote_code: bool = False,
+    models_dir: str | Path | None = None,
+) -> Encoder:
+    """Load the encoder named by `spec` (e.g. 'clip:ViT-B/16', 'demo:tiny')."""
+    from csdclip_cli import config
+
+    parsed = spec if isinstance(spec, ModelSpec) else ModelSpec.parse(spec)
+    family = get_family(parsed.family)
+    opts = LoadOptions(
+        weights=Path(weights).expanduser() if weights else None,
+        device=device,
+        trust_remote_code=trust_remote_code,
+        models_dir=config.models_dir(models_dir),
+    )
+    return family.load(parsed, opts)

@@ -1,0 +1,34 @@
+"""Model spec strings: FAMILY:NAME[@PRETRAINED]."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from csdclip_cli.errors import UnknownModel
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    family: str
+    name: str
+    pretrained: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelSpec:
+        text = text.strip()
+        if ":" not in text:
+            raise UnknownModel(
+                f"model spec {text!r} has no family: write FAMILY:NAME, e.g. clip:ViT-B/16, "
+                "openclip:ViT-B-32@laion2b_s34b_b79k, cnclip:ViT-B-16, demo:tiny (see `csd models list`)"
+            )
+        family, rest = text.split(":", 1)
+        pretrained = None
+        # '@' introduces a pretrained tag unless it belongs to a path (openclip:./dir@x/cfg.json)
+        if "@" in rest and "/" not in rest.rsplit("@", 1)[1]:
+            rest, pretrained = rest.rsplit("@", 1)
+        if not rest:
+            raise UnknownModel(f"model spec {text!r} has an empty name after '{family}:'")
+        return cls(family.lower(), rest, pretrained or None)
+
+    def __str__(self) -> str:
+        return f"{self.family}:{self.name}" + (f"@{self.pretrained}" if self.pretrained else "")

@@ -1,0 +1,396 @@
+"""Building and incrementally updating an index.
+
+Decoding runs in a thread pool ahead of the encoder (PIL and torch release the GIL), so
+the slower of the two stages sets the pace. Encoded batches are committed to a journal
+as they finish; finalising turns the previous generation plus the journal into a new
+generation and swaps the manifest. New and changed images are encoded, unchanged ones
+are not, deleted ones are dropped.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csdclip_cli.encoders.base import Encoder
+from csdclip_cli.errors import CsdError, IndexModelMismatch
+from csdclip_cli.index.store import EXACT_LIMIT, Generation, IndexStore, Manifest, _io_error
+from csdclip_cli.sources.base import Item, Source
+from csdclip_cli.sources.decode import BadImage, decode_image
+
+STATS_SAMPLE = 4096
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 200
+COMPACT_DEAD_FRACTION = 0.25
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class BuildReport:
+    name: str
+    total: int = 0  # images in the source now
+    encoded: int = 0  # encoded in this run
+    resumed: int = 0  # taken from the journal of an interrupted run
+    unchanged: int = 0
+    removed: int = 0
+    skipped: int = 0  # could not be decoded (listed by `csd index info --errors`)
+    seconds: float = 0.0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.encoded / self.seconds if self.seconds > 0 else 0.0
+
+
+class Journal:
+    """Committed batches of a build in progress: batch-N.npy (vectors) then batch-N.json
+    (items, the commit point: a batch exists only once its .json was renamed in)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._next = 1 + max((int(p.stem.split("-")[1]) for p in path.glob("batch-*.json")), default=0)
+
+    def batches(self) -> Iterator[tuple[list[dict[str, Any]], np.ndarray]]:
+        for meta in sorted(self.path.glob("batch-*.json"), key=lambda p: int(p.stem.split("-")[1])):
+            items = json.loads(meta.read_text())
+            vec = meta.with_suffix(".npy")
+            yield items, (np.load(vec) if vec.exists() else np.zeros((0, 0), np.float16))
+
+    def commit(self, items: list[dict[str, Any]], vectors: np.ndarray) -> None:
+        n = self._next
+        self._next += 1
+        vec_tmp, meta_tmp = self.path / f".batch-{n}.npy", self.path / f".batch-{n}.json"
+        with vec_tmp.open("wb") as f:
+            np.save(f, vectors.astype(np.float16))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(vec_tmp, self.path / f"batch-{n}.npy")
+        with meta_tmp.open("w") as f:
+            json.dump(items, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(meta_tmp, self.path / f"batch-{n}.json")
+
+    def clear(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _decode_item(source: Source, encoder: Encoder, item: Item) -> np.ndarray | str:
+    """Model input for one item, or the reason it was skipped."""
+    try:
+        return encoder.preprocess(decode_image(source.read(item.key)))
+    except BadImage as e:
+        return str(e)
+    except OSError as e:
+        return f"unreadable: {e.strerror or e}"
+    except Exception as e:  # a transform failing on a strange image must not stop the build
+        return f"cannot preprocess: {type(e).__name__}: {str(e)[:100]}"
+
+
+def encode_stream(
+    source: Source, encoder: Encoder, items: list[Item], batch_size: int, workers: int
+) -> Iterator[tuple[list[Item], np.ndarray, list[tuple[Item, str]]]]:
+    """Yield (encoded items, their vectors, skipped items with reasons) per batch.
+
+    Decoding runs up to three batches ahead of the encoder in `workers` threads.
+    """
+    lookahead = batch_size * 3
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: deque[tuple[Item, Future]] = deque()
+        it = iter(items)
+
+        def fill() -> None:
+            while len(pending) < lookahead:
+                nxt = next(it, None)
+                if nxt is None:
+                    return
+                pending.append((nxt, pool.submit(_decode_item, source, encoder, nxt)))
+
+        fill()
+        while pending:
+            ok_items: list[Item] = []
+            arrays: list[np.ndarray] = []
+            bad: list[tuple[Item, str]] = []
+            while pending and len(ok_items) + len(bad) < batch_size:
+                item, fut = pending.popleft()
+                res = fut.result()
+                if isinstance(res, str):
+                    bad.append((item, res))
+                else:
+                    ok_items.append(item)
+                    arrays.append(res)
+            fill()  # keep the decoders busy while the encoder works
+            vecs = encoder.encode_images(np.stack(arrays)) if arrays else np.zeros((0, encoder.dim), np.float32)
+            yield ok_items, vecs, bad
+
+
+def build_index(
+    source: Source,
+    encoder: Encoder,
+    name: str,
+    store: IndexStore | None = None,
+    batch_size: int = 64,
+    workers: int = 2,
+    progress: Progress | None = None,
+    wait: bool = False,
+    build_params: dict[str, Any] | None = None,
+) -> BuildReport:
+    """Create index `name` from `source`, or bring it up to date. Safe to interrupt."""
+    store = store or IndexStore()
+    t0 = time.time()
+    report = BuildReport(name)
+    old: Manifest | None = store.manifest(name) if store.exists(name) else None
+    if old is not None and (old.model != encoder.spec or old.fingerprint != encoder.fingerprint):
+        raise IndexModelMismatch(
+            f"index {name!r} was built with {old.model} ({old.fingerprint}); this run uses {encoder.spec} "
+            f"({encoder.fingerprint}). Pick another --name or remove it with `csd index rm {name}`"
+        )
+    if old is not None and old.source.get("location") != source.location:
+        raise CsdError(
+            f"index {name!r} indexes {old.source.get('location')}, not {source.location}; pick another --name"
+        )
+    with store.lock(name, wait=wait):
+        try:
+            return _build_locked(
+                source, encoder, name, store, old, report, batch_size, workers, progress, build_params or {}, t0
+            )
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS):
+                raise _io_error(e, store.path(name)) from None
+            raise
+
+
+def _build_locked(
+    source: Source,
+    encoder: Encoder,
+    name: str,
+    store: IndexStore,
+    old: Manifest | None,
+    report: BuildReport,
+    batch_size: int,
+    workers: int,
+    progress: Progress | None,
+    build_params: dict[str, Any],
+    t0: float,
+) -> BuildReport:
+    root = store.path(name)
+    current = list(source.items())
+    report.total = len(current)
+    sig = {it.key: (it.size, it.mtime) for it in current}
+
+    # what the previous generation already has
+    prev_gen = Generation(root / f"gen-{old.generation}", old.dim) if old else None
+    have: dict[str, tuple[int, int, float]] = {}  # key -> (row, size, mtime)
+    prev_errors: dict[str, dict[str, Any]] = {}
+    if prev_gen is not None:
+        have = {k: (r, s, m) for r, k, _, s, m in prev_gen.items()}
+        prev_errors = {e["key"]: e for e in prev_gen.errors()}
+
+    # what an interrupted run already committed
+    journal = Journal(root / "journal")
+    done: dict[str, tuple[int, float]] = {}
+    for items, _ in journal.batches():
+        for d in items:
+            done[d["key"]] = (d["size"], d["mtime"])
+
+    def unchanged(key: str) -> bool:
+        s = sig[key]
+        if key in have and have[key][1:] == s:
+            return True
+        e = prev_errors.get(key)
+        return e is not None and (e["size"], e["mtime"]) == s
+
+    todo = [it for it in current if not unchanged(it.key) and done.get(it.key) != sig[it.key]]
+    report.unchanged = sum(1 for it in current if unchanged(it.key))
+    report.resumed = sum(1 for it in current if not unchanged(it.key) and done.get(it.key) == sig[it.key])
+    if progress:
+        progress(0, len(todo))
+    n = 0
+    for ok, vecs, bad in encode_stream(source, encoder, todo, batch_size, workers):
+        entries = [{"key": it.key, "path": it.path, "size": it.size, "mtime": it.mtime} for it in ok]
+        entries += [
+            {"key": it.key, "path": it.path, "size": it.size, "mtime": it.mtime, "error": why} for it, why in bad
+        ]
+        journal.commit(entries, vecs)
+        report.encoded += len(ok)
+        n += len(ok) + len(bad)
+        if progress:
+            progress(n, len(todo))
+
+    deleted = (set(have) | set(prev_errors)) - set(sig)
+    report.removed = len(set(have) - set(sig))
+    if old is not None and not todo and not report.resumed and not deleted:
+        journal.clear()  # nothing changed: keep the generation as it is
+        report.seconds = time.time() - t0
+        report.skipped = len(prev_errors)
+        report.errors = list(prev_errors.values())
+        return report
+    _finalise(store, name, encoder, source, old, prev_gen, journal, sig, report, build_params)
+    report.seconds = time.time() - t0
+    return report
+
+
+def _finalise(
+    store: IndexStore,
+    name: str,
+    encoder: Encoder,
+    source: Source,
+    old: Manifest | None,
+    prev_gen: Generation | None,
+    journal: Journal,
+    sig: dict[str, tuple[int, float]],
+    report: BuildReport,
+    build_params: dict[str, Any],
+) -> None:
+    root = store.path(name)
+    dim = encoder.dim
+    gen_no = (old.generation if old else 0) + 1
+    tmp = root / f".gen-{gen_no}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+
+    # live rows of the previous generation that are still current and unchanged
+    keep: dict[str, tuple[int, str, int, float]] = {}
+    errors: dict[str, dict[str, Any]] = {}
+    if prev_gen is not None:
+        for r, k, p, s, m in prev_gen.items():
+            if sig.get(k) == (s, m):
+                keep[k] = (r, p, s, m)
+        errors = {e["key"]: e for e in prev_gen.errors() if sig.get(e["key"]) == (e["size"], e["mtime"])}
+    new_items: list[dict[str, Any]] = []
+    new_vecs: list[np.ndarray] = []
+    for items, vecs in journal.batches():
+        vi = 0
+        for d in items:
+            if "error" in d:
+                if sig.get(d["key"]) == (d["size"], d["mtime"]):
+                    errors[d["key"]] = d
+                    keep.pop(d["key"], None)
+                continue
+            v = vecs[vi]
+            vi += 1
+            if sig.get(d["key"]) != (d["size"], d["mtime"]):
+                continue  # changed again or deleted since that batch
+            keep.pop(d["key"], None)
+            errors.pop(d["key"], None)
+            new_items.append(d)
+            new_vecs.append(v)
+    # a key encoded twice (an earlier batch, then a later one) keeps the last
+    last: dict[str, int] = {d["key"]: i for i, d in enumerate(new_items)}
+    order = sorted(last.values())
+    new_items = [new_items[i] for i in order]
+    appended = np.stack([new_vecs[i] for i in order]).astype(np.float16) if order else np.zeros((0, dim), np.float16)
+
+    prev_rows = len(prev_gen.vectors) if prev_gen is not None else 0
+    prev_live = len(have_rows := {r for r, *_ in keep.values()})
+    dead = prev_rows - prev_live
+    compact = prev_gen is None or (dead > COMPACT_DEAD_FRACTION * max(prev_rows, 1)) or prev_rows == 0
+    rows: list[tuple[int, str, str, int, float]] = []
+    if compact:
+        kept = sorted(keep.items(), key=lambda kv: kv[1][0])
+        base = (
+            np.asarray(prev_gen.vectors[[r for _, (r, *_) in kept]])
+            if kept and prev_gen is not None
+            else np.zeros((0, dim), np.float16)
+        )
+        vectors = np.concatenate([base, appended]) if len(appended) else base
+        rows = [(i, k, p, s, m) for i, (k, (_, p, s, m)) in enumerate(kept)]
+        alive = np.ones(len(vectors), bool)
+    else:
+        assert prev_gen is not None
+        vectors = np.concatenate([np.asarray(prev_gen.vectors), appended])
+        alive = np.zeros(len(vectors), bool)
+        alive[list(have_rows)] = True
+        alive[prev_rows:] = True
+        rows = [(r, k, p, s, m) for k, (r, p, s, m) in keep.items()]
+    start = len(vectors) - len(appended)
+    rows += [(start + i, d["key"], d["path"], d["size"], d["mtime"]) for i, d in enumerate(new_items)]
+
+    np.save(tmp / "vectors.npy", vectors)
+    np.save(tmp / "alive.npy", alive)
+    db = sqlite3.connect(tmp / "items.sqlite")
+    db.execute("CREATE TABLE items (row INTEGER PRIMARY KEY, key TEXT UNIQUE, path TEXT, size INTEGER, mtime REAL)")
+    db.executemany("INSERT INTO items VALUES (?,?,?,?,?)", rows)
+    db.commit()
+    db.close()
+    (tmp / "errors.json").write_text(json.dumps(sorted(errors.values(), key=lambda e: e["key"]), indent=1))
+    _write_stats(tmp, vectors, alive)
+    live = int(alive.sum())
+    params = {"M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "exact_limit": EXACT_LIMIT} | build_params
+    if live >= EXACT_LIMIT:
+        prev_graph = None if compact or prev_gen is None else prev_gen.path / "hnsw.bin"
+        _write_hnsw(tmp / "hnsw.bin", vectors, alive, start, prev_graph if prev_graph and prev_graph.exists() else None)
+
+    final = root / f"gen-{gen_no}"
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    now = time.time()
+    m = Manifest(
+        name=name,
+        model=encoder.spec,
+        fingerprint=encoder.fingerprint,
+        dim=dim,
+        source={"kind": source.kind, "location": source.location},
+        count=live,
+        generation=gen_no,
+        rows=len(vectors),
+        errors=len(errors),
+        build=params,
+        created=old.created if old else now,
+        updated=now,
+    )
+    m.save(root / "manifest.json")
+    journal.clear()
+    # keep the previous generation one round for searches that opened it; drop older ones
+    for g in root.glob("gen-*"):
+        if g.name not in (final.name, f"gen-{gen_no - 1}"):
+            shutil.rmtree(g, ignore_errors=True)
+    report.skipped = len(errors)
+    report.errors = sorted(errors.values(), key=lambda e: e["key"])
+
+
+def _write_stats(dir_: Path, vectors: np.ndarray, alive: np.ndarray) -> None:
+    live = np.flatnonzero(alive)
+    rng = np.random.default_rng(0)
+    pick = np.sort(rng.choice(live, size=min(STATS_SAMPLE, len(live)), replace=False)) if len(live) else live
+    sample = np.asarray(vectors[pick], dtype=np.float16)
+    mean = sample.astype(np.float32).mean(0) if len(sample) else np.zeros(vectors.shape[1], np.float32)
+    np.savez(dir_ / "stats.npz", mean=mean, sample=sample, sample_rows=pick)
+
+
+def _write_hnsw(path: Path, vectors: np.ndarray, alive: np.ndarray, start: int, prev: Path | None) -> None:
+    import hnswlib
+
+    n, dim = vectors.shape
+    idx = hnswlib.Index(space="ip", dim=dim)
+    threads = max(1, os.cpu_count() or 1)
+    if prev is not None:
+        idx.load_index(str(prev), max_elements=n)
+        for r in np.flatnonzero(~alive[:start]):
+            try:
+                idx.mark_deleted(int(r))
+            except RuntimeError:
+                pass  # already deleted in an earlier generation
+        todo = np.arange(start, n)
+    else:
+        idx.init_index(max_elements=max(n, 1), ef_construction=HNSW_EF_CONSTRUCTION, M=HNSW_M)
+        todo = np.flatnonzero(alive)
+    idx.set_num_threads(threads)
+    for i in range(0, len(todo), 50_000):
+        chunk = todo[i : i + 50_000]
+        idx.add_items(np.asarray(vectors[chunk], dtype=np.float32), chunk)
+    idx.save_index(str(path))

@@ -1,0 +1,261 @@
+"""The on-disk index: one folder per index under the index root.
+
+    <root>/<name>/manifest.json    format version, model, fingerprint, dim, counts, source,
+                                   build parameters, timestamps, current generation
+    <root>/<name>/gen-N/           one complete, immutable state:
+        vectors.npy                float16 [rows, dim], memory-mapped at search time
+        alive.npy                  bool [rows]; rows of deleted images stay as holes so
+                                   the HNSW labels (= row numbers) survive updates
+        items.sqlite               row, key, path, size, mtime of every live image
+        errors.json                images that could not be decoded, with the reason
+        hnsw.bin                   hnswlib graph (inner product), only above EXACT_LIMIT
+        stats.npz                  gallery mean vector and a vector sample (calibration)
+    <root>/<name>/journal/         batches committed by a build in progress (crash resume)
+    <root>/<name>/.lock            held by the one writer
+
+A build writes a new generation, then swaps manifest.json atomically: a crash leaves the
+previous generation in force, and committed journal batches are not encoded again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csdclip_cli import config
+from csdclip_cli.errors import IndexFormatError, IndexLocked, IndexNotFound, UsageError
+
+FORMAT_VERSION = 1
+EXACT_LIMIT = 20_000  # below this many images search is exact (brute force) and no graph is built
+CURRENT_FILE = ".current"
+
+
+@dataclass
+class Manifest:
+    name: str
+    model: str
+    fingerprint: str
+    dim: int
+    source: dict[str, str]
+    count: int = 0
+    generation: int = 0
+    rows: int = 0
+    errors: int = 0
+    build: dict[str, Any] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+    format_version: int = FORMAT_VERSION
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise IndexFormatError(f"{path} is unreadable ({e}); remove the index with `csd index rm`") from None
+        version = data.get("format_version", 0)
+        if version > FORMAT_VERSION:
+            raise IndexFormatError(
+                f"index {path.parent.name} has format version {version}, newer than this csd "
+                f"understands ({FORMAT_VERSION}); upgrade csd"
+            )
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, path: Path) -> None:
+        atomic_write_text(path, json.dumps(self.__dict__, indent=2) + "\n")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def validate_name(name: str) -> str:
+    if not name or name.startswith(".") or "/" in name or "\\" in name or name in ("journal",):
+        raise UsageError(f"invalid index name {name!r}: use letters, digits, '-', '_' or '.' (not leading)")
+    return name
+
+
+def default_name(source_location: str, model_spec: str) -> str:
+    """'photos' + 'clip:ViT-L/14' -> 'photos-clip-vit-l-14' (one index per model and source)."""
+    base = Path(source_location).name or "index"
+    if base in ("imgs", "lmdb"):
+        base = Path(source_location).parent.name if base == "imgs" else base
+        if base == "lmdb":
+            base = Path(source_location).parent.parent.name
+    slug = "".join(c if c.isalnum() else "-" for c in model_spec.lower()).strip("-")
+    while "--" in slug:
+        slug = slug.replace("--", "-")
+    return f"{base}-{slug}"
+
+
+class Generation:
+    """One immutable, complete state of an index, opened for reading."""
+
+    def __init__(self, path: Path, dim: int):
+        self.path = path
+        vec_path = path / "vectors.npy"
+        self.vectors: np.ndarray = (
+            np.load(vec_path, mmap_mode="r") if vec_path.exists() else np.zeros((0, dim), np.float16)
+        )
+        alive_path = path / "alive.npy"
+        self.alive: np.ndarray = np.load(alive_path) if alive_path.exists() else np.ones(len(self.vectors), bool)
+        self._db: sqlite3.Connection | None = None
+        self._hnsw: Any = None
+        self._stats: dict[str, np.ndarray] | None = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = sqlite3.connect(f"file:{self.path / 'items.sqlite'}?mode=ro", uri=True, check_same_thread=False)
+        return self._db
+
+    def rows_for(self, rows: list[int]) -> dict[int, tuple[str, str]]:
+        out: dict[int, tuple[str, str]] = {}
+        for i in range(0, len(rows), 900):
+            chunk = [int(r) for r in rows[i : i + 900]]
+            q = f"SELECT row, key, path FROM items WHERE row IN ({','.join('?' * len(chunk))})"
+            out.update({r: (k, p) for r, k, p in self.db.execute(q, chunk)})
+        return out
+
+    def items(self) -> Iterator[tuple[int, str, str, int, float]]:
+        yield from self.db.execute("SELECT row, key, path, size, mtime FROM items ORDER BY row")
+
+    def errors(self) -> list[dict[str, Any]]:
+        p = self.path / "errors.json"
+        return json.loads(p.read_text()) if p.exists() else []
+
+    @property
+    def hnsw(self) -> Any:
+        """The hnswlib graph, or None when the gallery is small enough for exact search."""
+        if self._hnsw is None and (self.path / "hnsw.bin").exists():
+            import hnswlib
+
+            idx = hnswlib.Index(space="ip", dim=self.vectors.shape[1])
+            idx.load_index(str(self.path / "hnsw.bin"), max_elements=len(self.vectors))
+            self._hnsw = idx
+        return self._hnsw
+
+    @property
+    def stats(self) -> dict[str, np.ndarray]:
+        if self._stats is None:
+            p = self.path / "stats.npz"
+            self._stats = dict(np.load(p)) if p.exists() else {}
+        return self._stats
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+class IndexStore:
+    """Finds, lists, locks and removes indexes under one root."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = config.index_root(root)
+
+    def path(self, name: str) -> Path:
+        return self.root / validate_name(name)
+
+    def exists(self, name: str) -> bool:
+        return (self.path(name) / "manifest.json").exists()
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / "manifest.json").exists())
+
+    def manifest(self, name: str) -> Manifest:
+        p = self.path(name) / "manifest.json"
+        if not p.exists():
+            have = ", ".join(self.names()) or "none yet"
+            raise IndexNotFound(
+                f"no index named {name!r} in {self.root} (indexes: {have}); build one with `csd index build`"
+            )
+        return Manifest.load(p)
+
+    def open(self, name: str | None = None) -> tuple[Manifest, Generation]:
+        name = name or self.current()
+        m = self.manifest(name)
+        return m, Generation(self.path(name) / f"gen-{m.generation}", m.dim)
+
+    def current(self) -> str:
+        p = self.root / CURRENT_FILE
+        if p.exists():
+            name = p.read_text().strip()
+            if self.exists(name):
+                return name
+        names = self.names()
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise IndexNotFound(f"no index in {self.root}; build one with `csd index build FOLDER --model SPEC`")
+        raise UsageError(f"several indexes exist ({', '.join(names)}); pick one with --index or `csd index use NAME`")
+
+    def use(self, name: str) -> None:
+        self.manifest(name)
+        self.root.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.root / CURRENT_FILE, name + "\n")
+
+    def remove(self, name: str, wait: bool = False) -> None:
+        self.manifest(name)
+        with self.lock(name, wait=wait):
+            tomb = self.path(name).with_name(f".{name}.removing-{os.getpid()}")
+            os.replace(self.path(name), tomb)  # atomic: the index vanishes whole
+        shutil.rmtree(tomb, ignore_errors=True)
+        cur = self.root / CURRENT_FILE
+        if cur.exists() and cur.read_text().strip() == name:
+            cur.unlink()
+
+    def size_on_disk(self, name: str) -> int:
+        return sum(f.stat().st_size for f in self.path(name).rglob("*") if f.is_file())
+
+    @contextlib.contextmanager
+    def lock(self, name: str, wait: bool = False) -> Iterator[None]:
+        """One writer per index. Readers never lock: they read the current generation."""
+        d = self.path(name)
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            fd = os.open(d / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise _io_error(e, d) from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+                raise IndexLocked(
+                    f"index {name!r} is being written by {holder}; wait for it to finish or pass --wait"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+
+def _io_error(e: OSError, where: Path) -> Exception:
+    from csdclip_cli.errors import CsdError
+
+    if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+        return CsdError(f"cannot write to {where}: {e.strerror}; choose a writable --index-dir")
+    if e.errno == errno.ENOSPC:
+        return CsdError(f"disk full while writing {where}; free space and re-run (committed batches are kept)")
+    return CsdError(f"{where}: {e.strerror or e}")

@@ -1,0 +1,93 @@
+"""Rich output: results on stdout, progress and messages on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+
+def out() -> Console:
+    c = Console(highlight=False, soft_wrap=False)
+    if not c.is_terminal and "COLUMNS" not in os.environ:
+        c.width = 200  # piped into a file or pager: do not squeeze tables to 80 columns
+    return c
+
+
+def err() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+class RateColumn(ProgressColumn):
+    def __init__(self, unit: str):
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.1f} {self.unit}/s" if speed else f"- {self.unit}/s", style="cyan")
+
+
+@contextmanager
+def progress_bar(description: str, unit: str = "img") -> Iterator[Any]:
+    """Yields update(done, total); draws on stderr."""
+    prog = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(unit),
+        TimeRemainingColumn(),
+        console=err(),
+        transient=False,
+    )
+    task = prog.add_task(description, total=None)
+
+    def update(done: int, total: int) -> None:
+        prog.update(task, completed=done, total=total)
+
+    with prog:
+        yield update
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def results_table(results: Sequence[Any], title: str | None = None, explain: bool = False) -> Table:
+    t = Table(title=title, title_justify="left", show_edge=False)
+    t.add_column("#", justify="right")
+    t.add_column("score", justify="right")
+    clause_names: list[str] = []
+    if explain and results:
+        clause_names = list(results[0].clauses)
+        for c in clause_names:
+            t.add_column(c, justify="right", max_width=22)
+    t.add_column("image", overflow="fold")
+    for r in results:
+        cells = [str(r.rank), f"{r.score:.3f}"]
+        for c in clause_names:
+            ok = r.passed.get(c, True)
+            cells.append(f"[{'green' if ok else 'red'}]{r.clauses.get(c, 0.0):+.2f} {'✓' if ok else '✗'}[/]")
+        cells.append(r.path or r.key)
+        t.add_row(*cells)
+    return t
+
+
+def json_lines(results: Sequence[Any]) -> str:
+    return "\n".join(json.dumps(r.to_dict(), ensure_ascii=False) for r in results)

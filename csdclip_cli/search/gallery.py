@@ -1,0 +1,71 @@
+"""A searchable view of one index generation: candidate generation (HNSW, or exact
+brute force for small galleries) and exact scoring from the stored float16 vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from csdclip_cli.index.store import Generation, Manifest
+
+CHUNK = 1 << 18  # rows per block when scanning the memory-mapped vectors
+DEFAULT_EF = 256
+
+
+class Gallery:
+    def __init__(self, manifest: Manifest, gen: Generation, ef: int = DEFAULT_EF):
+        self.manifest = manifest
+        self.gen = gen
+        self.ef = ef
+        self.vectors = gen.vectors
+        self.alive = gen.alive
+        self.count = int(self.alive.sum())
+
+    @property
+    def uses_ann(self) -> bool:
+        return self.gen.hnsw is not None
+
+    def scores(self, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
+        """Exact cosine of `rows` against every query: [len(rows), len(queries)]."""
+        if len(rows) == 0:
+            return np.zeros((0, len(queries)), np.float32)
+        order = np.argsort(rows)  # sorted reads are sequential on the memory map
+        x = np.asarray(self.vectors[rows[order]], dtype=np.float32)
+        out = np.empty((len(rows), len(queries)), np.float32)
+        out[order] = x @ queries.T.astype(np.float32)
+        return out
+
+    def exact_top(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Brute-force top-k rows and scores for one query vector."""
+        k = min(k, self.count)
+        best_rows = np.zeros(0, np.int64)
+        best_scores = np.zeros(0, np.float32)
+        q = query.astype(np.float32)
+        for start in range(0, len(self.vectors), CHUNK):
+            block = np.asarray(self.vectors[start : start + CHUNK], dtype=np.float32) @ q
+            block[~self.alive[start : start + CHUNK]] = -np.inf
+            take = min(k, len(block))
+            part = np.argpartition(-block, take - 1)[:take] if take else np.zeros(0, np.int64)
+            best_rows = np.concatenate([best_rows, part + start])
+            best_scores = np.concatenate([best_scores, block[part]])
+            keep = np.argsort(-best_scores, kind="stable")[:k]
+            best_rows, best_scores = best_rows[keep], best_scores[keep]
+        return best_rows, best_scores
+
+    def candidates(self, queries: np.ndarray, n: int) -> np.ndarray:
+        """Union of the approximate top-n rows of each query (all rows when exact)."""
+        if not self.uses_ann:
+            return np.flatnonzero(self.alive)
+        n = min(n, self.count)
+        hnsw = self.gen.hnsw
+        hnsw.set_ef(max(self.ef, n))
+        labels, _ = hnsw.knn_query(queries.astype(np.float32), k=n)
+        return np.unique(labels.ravel()).astype(np.int64)
+
+    def top(self, query: np.ndarray, k: int, expansion: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k rows for one vector: HNSW candidates re-scored exactly, or exact search."""
+        if not self.uses_ann:
+            return self.exact_top(query, k)
+        rows = self.candidates(query[None], max(k * expansion, 100))
+        s = self.scores(rows, query[None])[:, 0]
+        order = np.argsort(-s, kind="stable")[:k]
+        return rows[order], s[order]

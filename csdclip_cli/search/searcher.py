@@ -1,0 +1,121 @@
+"""Search an index from Python:
+
+from csdclip_cli import Searcher
+s = Searcher.open("demo-demo-tiny")            # the encoder comes from the index manifest
+for r in s.search("a red car and a tree, no dog", k=5):
+    print(r.rank, r.score, r.path)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csdclip_cli.encoders.base import Encoder
+from csdclip_cli.errors import IndexModelMismatch
+from csdclip_cli.index.store import IndexStore, Manifest
+from csdclip_cli.search.gallery import Gallery
+
+
+@dataclass
+class Result:
+    rank: int
+    row: int
+    key: str
+    path: str
+    score: float
+    clauses: dict[str, float] = field(default_factory=dict)  # calibrated score per clause
+    passed: dict[str, bool] = field(default_factory=dict)  # pass/fail per clause
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"rank": self.rank, "key": self.key, "path": self.path, "score": round(self.score, 6)}
+        if self.clauses:
+            d["clauses"] = {k: round(v, 4) for k, v in self.clauses.items()}
+            d["passed"] = self.passed
+        return d
+
+
+def load_index_encoder(
+    manifest: Manifest, device: str = "auto", model: str | None = None, weights: str | Path | None = None
+) -> Encoder:
+    """The encoder an index was built with; refuse any other model."""
+    from csdclip_cli.encoders import load_encoder
+
+    spec = model or manifest.build.get("model_input") or manifest.model
+    enc = load_encoder(
+        spec,
+        weights=weights or manifest.build.get("weights"),
+        device=device,
+        trust_remote_code=bool(manifest.build.get("trust_remote_code")),
+    )
+    if enc.spec != manifest.model or enc.fingerprint != manifest.fingerprint:
+        raise IndexModelMismatch(
+            f"index {manifest.name!r} was built with {manifest.model} ({manifest.fingerprint}); "
+            f"{enc.spec} ({enc.fingerprint}) cannot search it. Search with the index's model, or build "
+            f"an index for this model: csd index build SOURCE --model {spec}"
+        )
+    return enc
+
+
+class Searcher:
+    def __init__(self, manifest: Manifest, gallery: Gallery, encoder: Encoder | None = None, device: str = "auto"):
+        self.manifest = manifest
+        self.gallery = gallery
+        self._encoder = encoder
+        self.device = device
+
+    @classmethod
+    def open(
+        cls,
+        name: str | None = None,
+        index_dir: str | Path | None = None,
+        encoder: Encoder | None = None,
+        device: str = "auto",
+        model: str | None = None,
+    ) -> Searcher:
+        store = IndexStore(index_dir)
+        manifest, gen = store.open(name)
+        if encoder is not None and (encoder.spec != manifest.model or encoder.fingerprint != manifest.fingerprint):
+            raise IndexModelMismatch(f"index {manifest.name!r} was built with {manifest.model}, not {encoder.spec}")
+        s = cls(manifest, Gallery(manifest, gen), encoder, device)
+        if model is not None and encoder is None:
+            s._encoder = load_index_encoder(manifest, device, model)
+        return s
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = load_index_encoder(self.manifest, self.device)
+        return self._encoder
+
+    def results(
+        self, rows: np.ndarray, scores: np.ndarray, details: dict[int, tuple[dict, dict]] | None = None
+    ) -> list[Result]:
+        meta = self.gallery.gen.rows_for([int(r) for r in rows])
+        out = []
+        for i, (r, s) in enumerate(zip(rows, scores)):
+            key, path = meta.get(int(r), (str(r), ""))
+            clauses, passed = (details or {}).get(int(r), ({}, {}))
+            out.append(Result(i + 1, int(r), key, path, float(s), clauses, passed))
+        return out
+
+    def search_vector(self, vector: np.ndarray, k: int = 10) -> list[Result]:
+        rows, scores = self.gallery.top(vector, k)
+        return self.results(rows, scores)
+
+    def search_plain(self, query: str, k: int = 10) -> list[Result]:
+        return self.search_vector(self.encoder.encode_texts([query])[0], k)
+
+    def search(self, query: str, k: int = 10, method: str = "csd", rewriter: str = "rules", **kw: Any) -> list[Result]:
+        """Rewrite the query into a plan and search with `method` (plain|arith|deo|csd)."""
+        if method == "plain":
+            return self.search_plain(query, k)
+        from csdclip_cli.search.methods import run_method
+
+        from csdclip_cli.rewrite import get_rewriter
+
+        plan = get_rewriter(rewriter).rewrite(query)
+        return run_method(self, method, plan, k, **kw)

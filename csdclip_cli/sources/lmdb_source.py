@@ -1,0 +1,93 @@
+"""A Chinese-CLIP-format LMDB: `imgs/` is an LMDB environment whose keys are image ids
+(UTF-8) and values urlsafe-base64 text of the image bytes, plus a `num_images` key."""
+
+from __future__ import annotations
+
+import base64
+import os
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from csdclip_cli.errors import SourceError
+from csdclip_cli.sources.base import Item
+
+SPECIAL_KEYS = {b"num_images", b"num_samples"}
+
+
+def find_imgs_env(path: Path) -> Path | None:
+    """Accept the imgs env itself, its parent lmdb dir, or a dataset dir holding lmdb/imgs."""
+    for cand in (path, path / "imgs", path / "lmdb" / "imgs"):
+        if (cand / "data.mdb").is_file():
+            return cand
+    return None
+
+
+class LmdbSource:
+    kind = "lmdb"
+
+    def __init__(self, path: str | Path):
+        import lmdb
+
+        p = Path(path).expanduser().resolve()
+        env_dir = find_imgs_env(p)
+        if env_dir is None:
+            raise SourceError(f"{path} holds no CN-CLIP image LMDB (looked for data.mdb in ., imgs/, lmdb/imgs/)")
+        self.location = str(env_dir)
+        self._mtime = os.stat(env_dir / "data.mdb").st_mtime
+        self.env = lmdb.open(
+            str(env_dir), readonly=True, create=False, lock=False, readahead=False, meminit=False, max_readers=256
+        )
+
+    def items(self) -> Iterator[Item]:
+        with self.env.begin(buffers=True) as txn:
+            for k, v in txn.cursor():
+                key = bytes(k)
+                if key in SPECIAL_KEYS:
+                    continue
+                skey = key.decode("utf-8")
+                # A content checksum stands in for mtime: LMDB values have no mtime of their own.
+                yield Item(skey, len(v), float(zlib.crc32(bytes(v))), f"lmdb://{self.location}#{skey}")
+
+    def read(self, key: str) -> bytes:
+        with self.env.begin() as txn:
+            v = txn.get(key.encode("utf-8"))
+        if v is None:
+            raise SourceError(f"image {key!r} is not in {self.location}")
+        return base64.urlsafe_b64decode(v)
+
+
+def write_lmdb_images(env_dir: str | Path, images: Iterator[tuple[str, bytes]]) -> int:
+    """Write images in the CN-CLIP layout (used by the demo data and tests)."""
+    import lmdb
+
+    env_dir = Path(env_dir)
+    env_dir.mkdir(parents=True, exist_ok=True)
+    env = lmdb.open(str(env_dir), map_size=1 << 34)
+    n = 0
+    txn = env.begin(write=True)
+    for key, data in images:
+        txn.put(str(key).encode("utf-8"), base64.urlsafe_b64encode(data))
+        n += 1
+        if n % 1000 == 0:
+            txn.commit()
+            txn = env.begin(write=True)
+    txn.put(b"num_images", str(n).encode())
+    txn.commit()
+    env.close()
+    return n
+
+
+def read_pairs(pairs_dir: str | Path) -> Iterator[tuple]:
+    """(image_id, text_id, text) tuples from a CN-CLIP `pairs` LMDB, via the safe unpickler."""
+    import lmdb
+
+    from csdclip_cli.sources.safe_pickle import safe_loads
+
+    env = lmdb.open(str(pairs_dir), readonly=True, create=False, lock=False, readahead=False, meminit=False)
+    with env.begin() as txn:
+        for k, v in txn.cursor():
+            if k in SPECIAL_KEYS:
+                continue
+            yield safe_loads(v)
+    env.close()
