@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from csdclip_cli.cli import index_cmd, models_cmd, search_cmd
+from csdclip_cli.cli import demo_cmd, eval_cmd, index_cmd, models_cmd, rewrite_cmd, search_cmd
 from csdclip_cli.cli.common import new_app
 
 app = new_app(
@@ -15,18 +15,9 @@ app.add_typer(models_cmd.app, name="models")
 app.command("search")(search_cmd.search)
 
 
-def _optional_groups() -> None:
-    from csdclip_cli.cli import demo_cmd, eval_cmd, rewrite_cmd
-
-    app.add_typer(rewrite_cmd.app, name="rewrite")
-    app.add_typer(eval_cmd.app, name="eval")
-    app.add_typer(demo_cmd.app, name="demo")
-
-
-try:
-    _optional_groups()
-except ImportError:  # while those modules are being written
-    pass
+app.command("rewrite")(rewrite_cmd.rewrite)
+app.command("eval")(eval_cmd.eval_)
+app.add_typer(demo_cmd.app, name="demo")
 
 
 def main() -> None:

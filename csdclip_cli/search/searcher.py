@@ -113,9 +113,8 @@ class Searcher:
         """Rewrite the query into a plan and search with `method` (plain|arith|deo|csd)."""
         if method == "plain":
             return self.search_plain(query, k)
-        from csdclip_cli.search.methods import run_method
-
         from csdclip_cli.rewrite import get_rewriter
+        from csdclip_cli.search.methods import run_method
 
         plan = get_rewriter(rewriter).rewrite(query)
         return run_method(self, method, plan, k, **kw)

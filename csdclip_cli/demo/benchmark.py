@@ -1,0 +1,202 @@
+"""The demo benchmark: a held-out gallery of the procedural world and complex queries
+in the TIGR-100k format, with graded relevance from the scene records.
+
+Layout written by `csd demo data DIR` (the TIGR-100k layout):
+
+    DIR/en_demo.jsonl     {"text_id", "text" (annotated TIGR form = gold plan),
+                           "image_ids" (HR), "image_xiangsi_ids" (MR), "split"}
+    DIR/queries.txt       the raw queries, one per line
+    DIR/scenes.jsonl      the scene record of every gallery image (ground truth)
+    DIR/imgs/ID.png       every gallery image
+    DIR/lmdb/imgs/        the same images as a CN-CLIP-format LMDB
+
+Relevance of an image to a query with AND facts A and NOT facts N:
+    highly relevant (HR)     every AND fact holds and no NOT fact holds;
+    moderately relevant (MR) not HR, and either every AND fact holds but a NOT fact also
+                             holds, or exactly one AND fact fails and no NOT fact holds;
+    irrelevant               otherwise.
+A fact is a thing (kind, optional colour) being present, or the background.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from csdclip_cli.demo import world
+
+GALLERY_SEED = 2
+QUERY_SEED = 3
+N_GALLERY = 3000
+N_QUERIES = 300
+TUNE_FRACTION = 0.4  # the first 40% of queries are for tuning; the rest are reported
+MAX_HR = 120
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str | None = None  # a thing ...
+    color: str | None = None
+    background: str | None = None  # ... or the background
+
+    def holds(self, scene: world.Scene) -> bool:
+        if self.background is not None:
+            return scene.background == self.background
+        assert self.kind is not None
+        return scene.has(self.kind, self.color)
+
+    def phrase(self) -> str:
+        if self.background is not None:
+            return world.BACKGROUND_PHRASES[self.background][0]
+        return world.thing_phrase(world.Thing(self.kind or "", self.color))
+
+
+def relevance(scene: world.Scene, ands: list[Fact], nots: list[Fact]) -> int:
+    """2 = highly relevant, 1 = moderately relevant, 0 = irrelevant (rule in the module doc)."""
+    n_fail = sum(not f.holds(scene) for f in ands)
+    excluded = any(f.holds(scene) for f in nots)
+    if n_fail == 0 and not excluded:
+        return 2
+    if (n_fail == 0 and excluded) or (n_fail == 1 and len(ands) > 1 and not excluded):
+        return 1
+    return 0
+
+
+def gallery_scenes(n: int = N_GALLERY) -> list[world.Scene]:
+    return [world.sample_scene(i, GALLERY_SEED) for i in range(n)]
+
+
+def image_id(scene: world.Scene) -> str:
+    return f"d{scene.id:06d}"
+
+
+def _no_phrase(f: Fact, rng: random.Random) -> str:
+    kind = f.kind or ""
+    noun = f"{f.color} {kind}" if f.color else kind
+    plural = f"{f.color} {world.PLURALS[kind]}" if f.color else world.PLURALS[kind]
+    art = "an" if noun[0] in "aeiou" else "a"
+    return rng.choice(
+        (f"no {noun}", f"without {art} {noun}", f"but no {plural}", f"with no {noun}", f"excluding {plural}")
+    )
+
+
+def _raw_query(ands: list[Fact], nots: list[Fact], rng: random.Random) -> tuple[str, str, list[str]]:
+    """(raw query, optimized phrase, AND clause texts)."""
+    things = [f for f in ands if f.background is None]
+    bg = next((f for f in ands if f.background is not None), None)
+    phrases = [f.phrase() for f in things]
+    joiner = rng.choice((" and ", " next to ", " with "))
+    body = joiner.join(phrases) if len(phrases) <= 2 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+    bg_text = rng.choice(world.BACKGROUND_PHRASES[bg.background]) if bg and bg.background else ""
+    optimized = f"{body} {bg_text}".strip()
+    clauses = list(phrases) + ([bg_text] if bg_text else [])  # one clause per fact
+    raw = optimized
+    for f in nots:
+        neg = _no_phrase(f, rng)
+        raw += (", " if not neg.startswith(("with ", "without ")) else " ") + neg
+    return raw, optimized, clauses
+
+
+def make_queries(scenes: list[world.Scene], n: int = N_QUERIES, seed: int = QUERY_SEED) -> list[dict]:
+    from csdclip_cli.rewrite.plan import Plan
+
+    rng = random.Random(seed)
+    out: list[dict] = []
+    seen: set[str] = set()
+    while len(out) < n:
+        target = rng.choice(scenes)
+        facts = []
+        for t in target.things:
+            if t.kind == "sun":
+                continue
+            fact = Fact(t.kind, t.color)
+            if fact not in facts:
+                facts.append(fact)
+        bg_fact = Fact(background=target.background)
+        n_and = rng.choice((2, 2, 3))
+        if len(facts) < 1:
+            continue
+        use_bg = rng.random() < 0.35 or len(facts) < 2
+        chosen = rng.sample(facts, min(len(facts), n_and - int(use_bg)))
+        ands = chosen + ([bg_fact] if use_bg else [])
+        if len(ands) < 2:
+            continue
+        nots: list[Fact] = []
+        if rng.random() < 0.6:
+            absent = [k for k in world.GROUND_KINDS + ("balloon",) if not target.has(k)]
+            present_kinds = {f.kind for f in chosen}
+            if rng.random() < 0.25:  # "no red car" while a car of another colour is fine
+                opts = [
+                    (k, c)
+                    for k in ("car", "house", "balloon", "dog")
+                    if k not in present_kinds
+                    for c in (world.KIND_COLORS[k] or ())
+                    if not target.has(k, c)
+                ]
+                if opts:
+                    k, c = rng.choice(opts)
+                    nots.append(Fact(k, c))
+            if not nots and absent:
+                nots.append(Fact(rng.choice(absent)))
+        raw, optimized, clauses = _raw_query(ands, nots, rng)
+        if raw in seen:
+            continue
+        rel = [relevance(s, ands, nots) for s in scenes]
+        hr = [image_id(s) for s, r in zip(scenes, rel) if r == 2]
+        if not hr or len(hr) > MAX_HR:
+            continue
+        seen.add(raw)
+        plan = Plan(
+            raw=raw,
+            intent="complex",
+            optimized=optimized,
+            and_=clauses,
+            not_=[f.phrase() for f in nots],
+        )
+        i = len(out)
+        out.append(
+            {
+                "text_id": f"q{i:04d}",
+                "text": plan.to_tigr() + "\n",
+                "image_ids": hr,
+                "image_xiangsi_ids": [image_id(s) for s, r in zip(scenes, rel) if r == 1],
+                "split": "tune" if i < TUNE_FRACTION * n else "test",
+                "has_not": bool(nots),
+            }
+        )
+    return out
+
+
+def write_benchmark(
+    out_dir: str | Path, n_gallery: int = N_GALLERY, n_queries: int = N_QUERIES, write_images: bool = True
+) -> Path:
+    """Write the benchmark (deterministic: same arguments, same bytes). Returns the directory."""
+    from csdclip_cli.sources.lmdb_source import write_lmdb_images
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    scenes = gallery_scenes(n_gallery)
+    queries = make_queries(scenes, n_queries)
+    with (out / "en_demo.jsonl").open("w") as f:
+        for q in queries:
+            f.write(json.dumps(q, ensure_ascii=False) + "\n")
+    (out / "queries.txt").write_text("".join(q["text"].split(" | ")[0] + "\n" for q in queries))
+    with (out / "scenes.jsonl").open("w") as f:
+        for s in scenes:
+            f.write(json.dumps({"image_id": image_id(s)} | s.to_dict()) + "\n")
+    if write_images:
+        with ThreadPoolExecutor(4) as pool:
+            pngs = list(pool.map(world.png_bytes, scenes))
+        (out / "imgs").mkdir(exist_ok=True)
+        for s, data in zip(scenes, pngs):
+            p = out / "imgs" / f"{image_id(s)}.png"
+            if not p.exists() or p.read_bytes() != data:
+                p.write_bytes(data)  # unchanged files keep their mtime: re-indexing is a no-op
+        lmdb_dir = out / "lmdb" / "imgs"
+        if not (lmdb_dir / "data.mdb").exists():
+            write_lmdb_images(lmdb_dir, ((image_id(s), d) for s, d in zip(scenes, pngs)))
+    (out / "README.txt").write_text(__doc__ or "")
+    return out

@@ -1,0 +1,239 @@
+"""Evaluation reports: rankings.jsonl + queries.jsonl + run.json are the saved run; from
+them come summary.json, summary.md, metrics.png and index.html (`csd eval report DIR`)."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from csdclip_cli.errors import UsageError
+from csdclip_cli.eval.datasets import Query
+from csdclip_cli.eval.runner import EvalRun, summarise
+from csdclip_cli.rewrite.plan import Plan
+
+HTML_QUERIES = 60  # queries shown in index.html (the page stays light; every query is in the JSON)
+MAIN_METRICS = ("R", "GRP", "NIPR", "nDCG", "P_strict")
+
+
+def save_run(run: EvalRun, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "rankings.jsonl").open("w") as f:
+        for (model, method), ranks in run.rankings.items():
+            for tid, ids in ranks.items():
+                f.write(json.dumps({"model": model, "method": method, "text_id": tid, "ranking": ids}) + "\n")
+    with (out / "queries.jsonl").open("w") as f:
+        for q in run.queries:
+            plan = run.plans.get(q.text_id)
+            f.write(
+                json.dumps(
+                    {
+                        "text_id": q.text_id,
+                        "raw": q.raw,
+                        "hr": sorted(q.hr),
+                        "mr": sorted(q.mr),
+                        "has_not": q.has_not,
+                        "plan": plan.to_dict() if plan else None,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+    (out / "run.json").write_text(
+        json.dumps(
+            {
+                "dataset": run.dataset,
+                "ks": run.ks,
+                "models": run.models,
+                "methods": run.methods,
+                "rewriter": run.rewriter,
+                "indexes": run.indexes,
+                "index_dir": run.index_dir,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+def load_run(out: Path) -> EvalRun:
+    if not (out / "run.json").exists():
+        raise UsageError(f"{out} holds no saved evaluation (run.json); run `csd eval DATASET --report {out}` first")
+    meta = json.loads((out / "run.json").read_text())
+    queries, plans = [], {}
+    for line in (out / "queries.jsonl").read_text().splitlines():
+        d = json.loads(line)
+        q = Query(d["text_id"], d["raw"], set(d["hr"]), set(d["mr"]), not_flag=bool(d["has_not"]))
+        if d.get("plan"):
+            plans[q.text_id] = Plan.from_dict(d["plan"])
+        queries.append(q)
+    rankings: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for line in (out / "rankings.jsonl").read_text().splitlines():
+        d = json.loads(line)
+        rankings.setdefault((d["model"], d["method"]), {})[d["text_id"]] = d["ranking"]
+    return EvalRun(
+        meta["dataset"],
+        meta["ks"],
+        meta["models"],
+        meta["methods"],
+        meta["rewriter"],
+        queries,
+        plans,
+        rankings,
+        meta.get("indexes", {}),
+        meta.get("index_dir", ""),
+    )
+
+
+def fmt(entry: dict[str, Any]) -> str:
+    m = entry["mean"]
+    return "–" if m is None or math.isnan(m) else f"{m:.3f}"
+
+
+def summary_markdown(run: EvalRun, rows: list[dict[str, Any]]) -> str:
+    ks = run.ks
+    cols = [f"{m}@{k}" for k in ks for m in MAIN_METRICS] + ["mAP"]
+    lines = [
+        f"# csd eval: {run.dataset}",
+        "",
+        f"rewriter: `{run.rewriter}` · methods: {', '.join(run.methods)} · queries: {len(run.queries)}",
+        "",
+        "Means with 95% bootstrap CIs in summary.json; Δ = paired difference vs plain.",
+        "",
+    ]
+    for sub in ("all", "with NOT", "without NOT"):
+        srows = [r for r in rows if r["subset"] == sub]
+        if not srows:
+            continue
+        lines += [
+            f"## {sub} ({srows[0]['queries']} queries)",
+            "",
+            "| model | method | " + " | ".join(cols) + " |",
+            "|" + "---|" * (len(cols) + 2),
+        ]
+        for r in srows:
+            lines.append(f"| {r['model']} | {r['method']} | " + " | ".join(fmt(r["metrics"][c]) for c in cols) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(run: EvalRun, rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    k = max(run.ks)
+    names = [f"{m}@{k}" for m in MAIN_METRICS] + ["mAP"]
+    srows = [r for r in rows if r["subset"] == "all"]
+    fig, ax = plt.subplots(figsize=(2 + 1.6 * len(names), 4.5))
+    width = 0.8 / max(1, len(srows))
+    x = np.arange(len(names))
+    for i, r in enumerate(srows):
+        means = [r["metrics"][n]["mean"] for n in names]
+        lo = [max(0.0, r["metrics"][n]["mean"] - r["metrics"][n]["low"]) for n in names]
+        hi = [max(0.0, r["metrics"][n]["high"] - r["metrics"][n]["mean"]) for n in names]
+        label = r["method"] if len(run.models) == 1 else f"{r['model']} · {r['method']}"
+        ax.bar(x + i * width, np.nan_to_num(means), width, yerr=[lo, hi], label=label, capsize=2)
+    ax.set_xticks(x + width * (len(srows) - 1) / 2, names)
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"{run.dataset}: all queries (95% CI)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _thumbs(run: EvalRun, out: Path, ids: set[str]) -> dict[str, str]:
+    """Write thumbnails once per image under out/thumbs; id -> relative path."""
+    from csdclip_cli.html import ThumbnailReader
+    from csdclip_cli.index.store import IndexStore
+    from csdclip_cli.sources.decode import decode_image
+
+    if not run.indexes:
+        return {}
+    store = IndexStore(run.index_dir or None)
+    model = run.models[0]
+    name = run.indexes.get(model)
+    if not name or not store.exists(name):
+        return {}
+    manifest, gen = store.open(name)
+    reader = ThumbnailReader(manifest)
+    folder = manifest.source.get("kind") == "folder"
+    keys: dict[str, tuple[str, str]] = {}
+    for _, key, path, _, _ in gen.items():
+        iid = Path(key).stem if folder else key
+        if iid in ids:
+            keys[iid] = (key, path)
+    (out / "thumbs").mkdir(exist_ok=True)
+    paths = {}
+    for iid, (key, path) in keys.items():
+        dest = out / "thumbs" / f"{iid}.png"
+        if not dest.exists():
+            data = reader.bytes_for(key, path)
+            if data is None:
+                continue
+            try:
+                img = decode_image(data)
+                img.thumbnail((160, 160))
+                img.save(dest)
+            except Exception:
+                continue
+        paths[iid] = f"thumbs/{iid}.png"
+    return paths
+
+
+def index_html(run: EvalRun, rows: list[dict[str, Any]], out: Path) -> str:
+    from csdclip_cli.html import CSS, plan_html
+
+    k = max(run.ks)
+    shown = run.queries[:HTML_QUERIES]
+    ids = {i for ranks in run.rankings.values() for q in shown for i in ranks.get(q.text_id, [])[:k]}
+    thumbs = _thumbs(run, out, ids)
+    body = [
+        f"<h1>csd eval — {html.escape(run.dataset)}</h1>",
+        f"<p>rewriter <b>{html.escape(run.rewriter)}</b>; borders: green HR, orange MR, red irrelevant. "
+        f"<a href='summary.md'>summary.md</a> · <a href='summary.json'>summary.json</a></p>",
+        "<img src='metrics.png' style='max-width:900px'>",
+    ]
+    if len(run.queries) > len(shown):
+        body.append(f"<p>Showing the first {len(shown)} of {len(run.queries)} queries.</p>")
+    for q in shown:
+        body.append(
+            f"<h2>{html.escape(q.text_id)}: {html.escape(q.raw)}</h2>{plan_html(run.plans.get(q.text_id))}"
+            f"<p class='key'>{len(q.hr)} HR · {len(q.mr)} MR</p>"
+        )
+        for (model, method), ranks in run.rankings.items():
+            cards = []
+            for pos, iid in enumerate(ranks.get(q.text_id, [])[:k], 1):
+                g = "HR" if iid in q.hr else "MR" if iid in q.mr else "IR"
+                src = thumbs.get(iid, "")
+                cards.append(
+                    f"<div class='card {g}' style='width:110px'><img src='{src}' style='width:96px;"
+                    f"height:96px'><div>#{pos} {g}</div><div class='key'>{html.escape(iid)}</div></div>"
+                )
+            label = method if len(run.models) == 1 else f"{model} · {method}"
+            body.append(f"<h3>{html.escape(label)}</h3><div class='grid'>{''.join(cards)}</div>")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>csd eval {html.escape(run.dataset)}</title>"
+        f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n"
+    )
+
+
+def write_report(run: EvalRun, out: Path) -> list[dict[str, Any]]:
+    """Save the run and render every report file; returns the summary rows."""
+    save_run(run, out)
+    return render(out, run)
+
+
+def render(out: Path, run: EvalRun | None = None) -> list[dict[str, Any]]:
+    run = run or load_run(out)
+    rows = summarise(run)
+    (out / "summary.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (out / "summary.md").write_text(summary_markdown(run, rows) + "\n")
+    plot(run, rows, out / "metrics.png")
+    (out / "index.html").write_text(index_html(run, rows, out), encoding="utf-8")
+    return rows

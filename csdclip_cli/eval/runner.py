@@ -1,0 +1,126 @@
+"""Run every method of every model over a dataset on one shared index per model, and
+summarise per-query rankings into metrics with confidence intervals."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from csdclip_cli.errors import UsageError
+from csdclip_cli.eval.datasets import Dataset, Query
+from csdclip_cli.eval.metrics import bootstrap_ci, paired_difference, query_metrics
+from csdclip_cli.rewrite.plan import Plan
+from csdclip_cli.search.composite import CompositeConfig, PlanVectors
+from csdclip_cli.search.methods import METHODS, rank
+
+DEPTH = 100  # ranking depth kept per query (mAP is computed over it)
+SUBSETS = ("all", "with NOT", "without NOT")
+
+
+@dataclass
+class EvalRun:
+    dataset: str
+    ks: list[int]
+    models: list[str]
+    methods: list[str]
+    rewriter: str
+    queries: list[Query]
+    plans: dict[str, Plan]  # text_id -> plan used by the rewriting methods
+    rankings: dict[tuple[str, str], dict[str, list[str]]]  # (model, method) -> text_id -> ids
+    indexes: dict[str, str] = field(default_factory=dict)  # model -> index name
+    index_dir: str = ""
+
+
+def plans_for(
+    queries: Sequence[Query],
+    rewriter: str,
+    llm: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict[str, Plan], list[str]]:
+    """One plan per query. Every rewriter but `gold` sees only the raw query."""
+    from csdclip_cli.rewrite import get_rewriter
+
+    plans: dict[str, Plan] = {}
+    if rewriter == "gold":
+        missing = [q.text_id for q in queries if q.gold is None]
+        if missing:
+            raise UsageError(
+                f"--rewriter gold needs annotated queries; {len(missing)} have none "
+                f"(e.g. {missing[0]}); use --rewriter rules"
+            )
+        return {q.text_id: q.gold for q in queries if q.gold is not None}, []
+    rw = get_rewriter(rewriter, llm=llm)
+    for i, q in enumerate(queries):
+        plans[q.text_id] = rw.rewrite(q.raw)
+        if progress:
+            progress(i + 1, len(queries))
+    return plans, list(dict.fromkeys(getattr(rw, "warnings", [])))
+
+
+def evaluate_model(
+    searcher: Any,
+    dataset: Dataset,
+    queries: Sequence[Query],
+    plans: dict[str, Plan],
+    methods: Sequence[str],
+    config: CompositeConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, dict[str, list[str]]]:
+    """method -> text_id -> ranked image ids, all methods on the same index and vectors."""
+    for m in methods:
+        if m not in METHODS:
+            raise UsageError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
+    out: dict[str, dict[str, list[str]]] = {m: {} for m in methods}
+    gen = searcher.gallery.gen
+    key_of: dict[int, str] = {}
+    for i, q in enumerate(queries):
+        pv = PlanVectors.embed(plans[q.text_id], searcher.encoder)
+        for m in methods:
+            rows, _, _ = rank(searcher.gallery, m, pv, DEPTH, config)
+            need = [int(r) for r in rows if int(r) not in key_of]
+            if need:
+                key_of.update({r: k for r, (k, _) in gen.rows_for(need).items()})
+            out[m][q.text_id] = [dataset.image_id(key_of[int(r)]) for r in rows if int(r) in key_of]
+        if progress:
+            progress(i + 1, len(queries))
+    return out
+
+
+def subset(queries: Sequence[Query], name: str) -> list[Query]:
+    if name == "with NOT":
+        return [q for q in queries if q.has_not]
+    if name == "without NOT":
+        return [q for q in queries if not q.has_not]
+    return list(queries)
+
+
+def summarise(run: EvalRun, baseline: str = "plain") -> list[dict[str, Any]]:
+    """Rows: one per model x method x subset, every metric at every k with its 95% CI, and the
+    paired difference against the baseline method on the same queries."""
+    rows = []
+    per_query: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
+    for (model, method), ranks in run.rankings.items():
+        per_query[(model, method)] = {
+            q.text_id: query_metrics(ranks.get(q.text_id, []), q.hr, q.mr, run.ks) for q in run.queries
+        }
+    for (model, method), pq in per_query.items():
+        base = per_query.get((model, baseline))
+        for sub in SUBSETS:
+            qs = subset(run.queries, sub)
+            if not qs:
+                continue
+            names = list(next(iter(pq.values())).keys())
+            metrics = {}
+            for name in names:
+                vals = [pq[q.text_id][name] for q in qs]
+                mean, lo, hi = bootstrap_ci(vals)
+                entry = {"mean": mean, "low": lo, "high": hi, "n": sum(not math.isnan(v) for v in vals)}
+                if base is not None and method != baseline:
+                    d, dlo, dhi = paired_difference(vals, [base[q.text_id][name] for q in qs])
+                    entry["diff_vs_" + baseline] = {"mean": d, "low": dlo, "high": dhi}
+                metrics[name] = entry
+            rows.append({"model": model, "method": method, "subset": sub, "queries": len(qs), "metrics": metrics})
+    return rows

@@ -1,0 +1,119 @@
+"""HTML pages with result thumbnails (embedded as data URIs, so pages are self-contained
+and LMDB-backed results show too)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from csdclip_cli.index.store import Manifest
+
+THUMB = 192
+CSS = """
+body{font-family:system-ui,sans-serif;margin:24px;background:#fafafa;color:#222}
+h1{font-size:20px} h2{font-size:16px;margin-top:28px} .plan{font-size:13px;color:#444}
+.grid{display:flex;flex-wrap:wrap;gap:12px} .card{background:#fff;border:3px solid #ddd;border-radius:6px;
+padding:6px;width:200px;font-size:12px} .card img{width:192px;height:192px;object-fit:contain;
+image-rendering:pixelated;background:#eee} .HR{border-color:#2a2} .MR{border-color:#e90} .IR{border-color:#c33}
+.ok{color:#2a2} .bad{color:#c33} .key{color:#666;word-break:break-all} table{border-collapse:collapse}
+td,th{padding:3px 8px;border-bottom:1px solid #ddd;font-size:13px;text-align:right} th:first-child,td:first-child{text-align:left}
+"""
+
+
+class ThumbnailReader:
+    """Reads image bytes for a result from the index's source (folder path or LMDB)."""
+
+    def __init__(self, manifest: Manifest):
+        self.manifest = manifest
+        self._lmdb: Any = None
+
+    def bytes_for(self, key: str, path: str) -> bytes | None:
+        try:
+            if self.manifest.source.get("kind") == "lmdb":
+                if self._lmdb is None:
+                    from csdclip_cli.sources.lmdb_source import LmdbSource
+
+                    self._lmdb = LmdbSource(self.manifest.source["location"])
+                return self._lmdb.read(key)
+            return Path(path).read_bytes()
+        except Exception:
+            return None
+
+    def data_uri(self, key: str, path: str) -> str:
+        data = self.bytes_for(key, path)
+        if data is None:
+            return ""
+        try:
+            from csdclip_cli.sources.decode import decode_image
+
+            img = decode_image(data)
+            if max(img.size) > THUMB:
+                img.thumbnail((THUMB, THUMB))
+            buf = io.BytesIO()
+            img.save(buf, format="PNG" if max(img.size) <= 128 else "JPEG", quality=85)
+            mime = "png" if max(img.size) <= 128 else "jpeg"
+            return f"data:image/{mime};base64,{base64.b64encode(buf.getvalue()).decode()}"
+        except Exception:
+            return ""
+
+
+def plan_html(plan: Any) -> str:
+    if plan is None:
+        return ""
+    parts = [
+        f"<b>optimized:</b> {html.escape(plan.optimized)}",
+        "<b>AND:</b> " + "; ".join(html.escape(c) for c in plan.and_),
+    ]
+    if plan.not_:
+        parts.append("<b>NOT:</b> " + "; ".join(html.escape(c) for c in plan.not_))
+    for g in plan.or_:
+        parts.append("<b>OR:</b> " + " | ".join(html.escape(c) for c in g))
+    return '<div class="plan">' + " &middot; ".join(parts) + "</div>"
+
+
+def result_cards(results: Sequence[Any], thumbs: ThumbnailReader, grades: dict[str, str] | None = None) -> str:
+    cards = []
+    for r in results:
+        grade = (grades or {}).get(r.key, "")
+        clauses = "".join(
+            f'<div class="{"ok" if r.passed.get(c, True) else "bad"}">{"✓" if r.passed.get(c, True) else "✗"} '
+            f"{html.escape(c)}: {v:+.2f}</div>"
+            for c, v in r.clauses.items()
+        )
+        cards.append(
+            f'<div class="card {grade}"><img src="{thumbs.data_uri(r.key, r.path)}" alt="{html.escape(r.key)}">'
+            f"<div><b>#{r.rank}</b> score {r.score:.3f} {grade}</div>{clauses}"
+            f'<div class="key">{html.escape(r.key)}</div></div>'
+        )
+    return '<div class="grid">' + "".join(cards) + "</div>"
+
+
+def page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{CSS}</style></head><body>{body}</body></html>\n"
+    )
+
+
+def write_results_page(
+    out: str | Path,
+    query: str,
+    results: Sequence[Any],
+    searcher: Any,
+    plan: Any = None,
+    sections: Sequence[tuple[str, Sequence[Any]]] | None = None,
+) -> Path:
+    """One query's results (or several labelled sections of results) as a thumbnail page."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    thumbs = ThumbnailReader(searcher.manifest)
+    body = f"<h1>{html.escape(query)}</h1>{plan_html(plan)}"
+    body += f"<p class='key'>{html.escape(searcher.manifest.name)} · {html.escape(searcher.manifest.model)}</p>"
+    for label, res in sections or [("results", results)]:
+        body += f"<h2>{html.escape(label)}</h2>" + result_cards(res, thumbs)
+    out.write_text(page(query, body), encoding="utf-8")
+    return out

@@ -1,0 +1,190 @@
+"""The Plan: what a rewriter makes of a query, and its TIGR-100k annotated text form.
+
+    A woman in a green dress dancing in front of York City Hall with no shoes
+      | Time: none, place: York City Hall, person: none
+      | Search intention: complex
+      | Phrase, word expression optimization: A woman in a green dress dancing in front of City Hall
+      | Multi-agent logical relationship analysis: -AND: < a woman wearing a green dress,
+        a woman in front of City Hall, a woman dancing >, -NOT: < shoes >
+
+(one line in the files). Each `-OR: < a, b >` section is one group of alternatives.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from csdclip_cli.errors import PlanFormatError
+
+FULLWIDTH = str.maketrans(
+    {
+        "｜": "|",
+        "：": ":",
+        "，": ",",
+        "＜": "<",
+        "＞": ">",
+        "《": "<",
+        "》": ">",
+        "；": ";",
+        "（": "(",
+        "）": ")",
+        "\u3000": " ",
+    }
+)
+NONE_WORDS = {"", "none", "null", "n/a", "无", "没有", "空"}
+ENTITY_KEYS = {"time": "time", "place": "place", "person": "person", "时间": "time", "地点": "place", "人物": "person"}
+INTENTS = {"complex": "complex", "simple": "simple", "复杂": "complex", "简单": "simple"}
+
+
+@dataclass
+class Plan:
+    raw: str
+    intent: str = "simple"  # simple | complex
+    entities: dict[str, str | None] = field(default_factory=lambda: {"time": None, "place": None, "person": None})
+    optimized: str = ""
+    and_: list[str] = field(default_factory=list)
+    not_: list[str] = field(default_factory=list)
+    or_: list[list[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.optimized:
+            self.optimized = self.raw
+        self.entities = {"time": None, "place": None, "person": None} | dict(self.entities)
+
+    # --- JSON ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "raw": self.raw,
+            "intent": self.intent,
+            "entities": self.entities,
+            "optimized": self.optimized,
+            "and": self.and_,
+            "not": self.not_,
+            "or": self.or_,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Plan:
+        try:
+            return cls(
+                raw=str(d["raw"]),
+                intent=str(d.get("intent", "simple")),
+                entities=dict(d.get("entities") or {}),
+                optimized=str(d.get("optimized") or d["raw"]),
+                and_=[str(x) for x in d.get("and", [])],
+                not_=[str(x) for x in d.get("not", [])],
+                or_=[[str(x) for x in g] for g in d.get("or", [])],
+            )
+        except (KeyError, TypeError) as e:
+            raise PlanFormatError(f"plan JSON is missing or has a bad field: {e}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as e:
+            raise PlanFormatError(f"plan is not valid JSON: {e}") from None
+
+    # --- what search uses ------------------------------------------------------------
+    @property
+    def clauses(self) -> list[str]:
+        """The positive clauses searched for: AND clauses, or the optimized phrase alone."""
+        return self.and_ or [self.optimized]
+
+    # --- TIGR text form ---------------------------------------------------------------
+    def to_tigr(self) -> str:
+        e = self.entities
+        ent = ", ".join(
+            f"{k.capitalize() if k == 'time' else k}: {e.get(k) or 'none'}" for k in ("time", "place", "person")
+        )
+        logic = f"-AND: < {', '.join(self.and_)} >"
+        if self.not_:
+            logic += f", -NOT: < {', '.join(self.not_)} >"
+        for g in self.or_:
+            logic += f", -OR: < {', '.join(g)} >"
+        return (
+            f"{self.raw} | {ent} | Search intention: {self.intent} | Phrase, word expression optimization: "
+            f"{self.optimized} | Multi-agent logical relationship analysis: {logic}"
+        )
+
+    @classmethod
+    def from_tigr(cls, text: str) -> Plan:
+        return parse_tigr(text)
+
+
+_LOGIC = re.compile(r"-\s*(AND|NOT|OR)\s*:?\s*<([^<>]*)>", re.IGNORECASE)
+
+
+def _items(body: str) -> list[str]:
+    parts = [p.strip() for p in re.split(r"[,、]", body)]
+    return [p for p in parts if p.lower() not in NONE_WORDS]
+
+
+def _parse_logic(seg: str, plan: Plan) -> None:
+    stripped = _LOGIC.sub("", seg)
+    if "<" in stripped or ">" in stripped:
+        raise PlanFormatError(f"unbalanced '<' '>' in the logic section: {seg.strip()[:80]!r}")
+    found = False
+    for kind, body in _LOGIC.findall(seg):
+        found = True
+        items = _items(body)
+        kind = kind.upper()
+        if kind == "AND":
+            plan.and_ += items
+        elif kind == "NOT":
+            plan.not_ += items
+        elif items:
+            plan.or_.append(items)
+    if not found:
+        raise PlanFormatError(f"logic section has no -AND/-NOT/-OR < ... > list: {seg.strip()[:80]!r}")
+
+
+def _parse_entities(seg: str, plan: Plan) -> None:
+    keys = "|".join(map(re.escape, ENTITY_KEYS))
+    pairs = re.findall(rf"({keys})\s*:\s*(.*?)(?=,\s*(?:{keys})\s*:|$)", seg.strip(), flags=re.IGNORECASE)
+    if not pairs:
+        raise PlanFormatError(f"entity section is not 'Time: .., place: .., person: ..': {seg.strip()[:80]!r}")
+    for k, v in pairs:
+        v = v.strip().rstrip(",").strip()
+        plan.entities[ENTITY_KEYS[k.lower()]] = None if v.lower() in NONE_WORDS else v
+
+
+def parse_tigr(text: str) -> Plan:
+    """Parse the annotated TIGR form; missing sections default, unknown ones are errors."""
+    if not isinstance(text, str) or not text.strip():
+        raise PlanFormatError("empty annotated text")
+    norm = text.translate(FULLWIDTH).strip()
+    segs = [s.strip() for s in norm.split("|")]
+    if len(segs) < 2:
+        raise PlanFormatError(
+            f"no annotation sections in {norm[:60]!r}: expected 'QUERY | Time: .. | Search intention: .. | ...'"
+        )
+    plan = Plan(raw=segs[0], intent="complex")
+    has_intent = False
+    for seg in segs[1:]:
+        low = seg.lower()
+        head, _, value = seg.partition(":")
+        if _LOGIC.search(seg) or "logical relationship" in low or "逻辑" in seg:
+            _parse_logic(seg, plan)
+        elif "optimization" in low or "优化" in head:
+            plan.optimized = value.strip() or plan.raw
+        elif "intention" in low or "意图" in head:
+            v = value.strip().lower()
+            if v not in INTENTS:
+                raise PlanFormatError(f"search intention must be complex or simple, not {value.strip()!r}")
+            plan.intent, has_intent = INTENTS[v], True
+        elif re.match(r"\s*(time|时间)\s*:", seg, re.IGNORECASE):
+            _parse_entities(seg, plan)
+        elif not seg:
+            continue
+        else:
+            raise PlanFormatError(f"unknown section {seg[:60]!r} in annotated text")
+    if not has_intent:
+        plan.intent = "complex" if (len(plan.and_) > 1 or plan.not_ or plan.or_) else "simple"
+    return plan

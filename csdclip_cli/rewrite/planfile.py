@@ -1,0 +1,56 @@
+"""Plans read from a file instead of made: a benchmark's gold annotations (`gold`) or
+precomputed plans (`--plans FILE.jsonl`, as written by `csd rewrite --file -o`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from csdclip_cli.errors import PlanFormatError, UsageError
+from csdclip_cli.rewrite.plan import Plan, parse_tigr
+
+
+def read_plans(path: str | Path) -> dict[str, Plan]:
+    """raw query -> plan, from JSONL lines that are Plan JSON or TIGR records ({"text": annotated})."""
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"plans file {p} not found")
+    plans: dict[str, Plan] = {}
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            plan = parse_tigr(d["text"]) if "text" in d and "raw" not in d else Plan.from_dict(d)
+        except (json.JSONDecodeError, KeyError, PlanFormatError) as e:
+            raise PlanFormatError(f"{p}:{n}: not a plan ({e})") from None
+        plans[" ".join(plan.raw.split())] = plan
+    return plans
+
+
+class PlanFileRewriter:
+    name = "plans"
+
+    def __init__(self, plans: dict[str, Plan], source: str = "gold"):
+        self.plans = plans
+        self.fingerprint = source
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PlanFileRewriter:
+        return cls(read_plans(path), str(path))
+
+    def rewrite(self, query: str) -> Plan:
+        q = " ".join(query.split())
+        if q not in self.plans:
+            raise UsageError(f"no precomputed plan for {q[:60]!r} in {self.fingerprint}")
+        return self.plans[q]
+
+
+class NoRewriter:
+    """The raw query as a one-clause plan (plain search through the composite path)."""
+
+    name = "none"
+    fingerprint = "none"
+
+    def rewrite(self, query: str) -> Plan:
+        return Plan(raw=query, intent="simple", optimized=query, and_=[query])

@@ -1,0 +1,306 @@
+"""The rule-based rewriter: no model, instant, deterministic, English and Chinese.
+
+1. Negations ("no X", "without X", "not wearing X", "but no X", "except X", "excluding X",
+   "with no X"; 没有 / 不要 / 不含 / 无 / 不带 / 不穿 ...) become NOT clauses and are cut
+   from the query; what is left is the optimized phrase.
+2. The optimized phrase is split at commas and conjunctions into chunks; "X or Y" becomes
+   an OR group.
+3. A chunk with several modifiers keeps its head subject in each clause:
+   "a woman in a green dress dancing" -> "a woman in a green dress", "a woman dancing".
+"""
+
+from __future__ import annotations
+
+import re
+
+from csdclip_cli.rewrite.plan import Plan
+
+DETERMINERS = {
+    "a",
+    "an",
+    "the",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "some",
+    "several",
+    "many",
+    "his",
+    "her",
+    "their",
+    "its",
+    "my",
+    "this",
+    "that",
+    "these",
+    "those",
+}
+STRIP_DET = re.compile(r"^(?:any|a|an|the|some)\s+", re.IGNORECASE)
+# multi-word prepositions first, so "in front of" is one boundary and not three
+PREPOSITIONS = [
+    "in front of",
+    "on top of",
+    "in the middle of",
+    "close to",
+    "next to",
+    "in",
+    "on",
+    "at",
+    "under",
+    "near",
+    "behind",
+    "beside",
+    "by",
+    "inside",
+    "outside",
+    "above",
+    "below",
+    "across",
+    "along",
+    "over",
+    "through",
+    "against",
+    "into",
+    "onto",
+    "wearing",
+    "holding",
+    "carrying",
+    "during",
+    "among",
+    "around",
+]
+ING_NOUNS = {
+    "building",
+    "ceiling",
+    "clothing",
+    "king",
+    "ring",
+    "thing",
+    "something",
+    "nothing",
+    "anything",
+    "everything",
+    "evening",
+    "morning",
+    "spring",
+    "wedding",
+    "string",
+    "painting",
+    "sibling",
+    "pudding",
+    "swing",
+    "wing",
+    "awning",
+    "railing",
+    "sing",
+    "bring",
+    "ding",
+    "sling",
+    "sting",
+    "icing",
+}
+ADJECTIVES = {
+    "red",
+    "blue",
+    "green",
+    "yellow",
+    "white",
+    "black",
+    "purple",
+    "orange",
+    "brown",
+    "pink",
+    "grey",
+    "gray",
+    "big",
+    "small",
+    "large",
+    "tiny",
+    "old",
+    "young",
+    "tall",
+    "short",
+    "dark",
+    "light",
+}
+CHUNK_SEPARATORS = re.compile(
+    r"\s*[;,]\s*|\s+(?:and|with|next to|beside|alongside|as well as|plus|together with|but)\s+", re.IGNORECASE
+)
+NEGATION = re.compile(
+    r"(?:,\s*)?\b(?:(?:but|and)\s+)?(?:"
+    r"with\s+no|without(?:\s+any)?|not\s+(?:wearing|holding|carrying|having|with)|not\s+any|no|except(?:\s+for)?|"
+    r"excluding|but\s+not|isn'?t|aren'?t|never|free\s+of|minus|lacking"
+    r")\s+(?P<what>.+?)(?=\s*[,;.]|\s+(?:and|but|while|with)\s+|$)",
+    re.IGNORECASE,
+)
+TIME_WORDS = re.compile(
+    r"\b(at night|at sunset|at sunrise|at dusk|at dawn|in the (?:morning|evening|afternoon)|during the day|"
+    r"in (?:winter|summer|spring|autumn|fall)|(?:1[89]|20)\d\d)\b",
+    re.IGNORECASE,
+)
+PLACE = re.compile(r"\b(?:in front of|at|in|near|outside|inside)\s+((?:[A-Z][\w'-]*\s*){1,5})")
+
+ZH_NEG = re.compile(
+    r"[，,、；;]?\s*(?:但是?|并且|而且)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|无|除了|排除|别)"
+    r"(?:穿|戴|带|有|含|要)?(?P<what>[^，,、；;。和与及]+?)(?:以外|之外)?(?=[，,、；;。]|和|与|及|$)"
+)
+ZH_SEPARATORS = re.compile(r"\s*[，,、；;]\s*|和|与|以及|及|还有|并且|而且|同时|但是|但")
+ZH_OR = re.compile(r"或者|或是|还是|或")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _clean(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+([,;.])", r"\1", text)
+    text = re.sub(r"(?:[,;]\s*)+$", "", text)
+    return text.strip(" ,;.。，")
+
+
+def _strip_det(text: str) -> str:
+    return STRIP_DET.sub("", text.strip())
+
+
+def _modifier_start(tokens: list[str], i: int) -> int:
+    """Length of the preposition starting at tokens[i] (0 when none)."""
+    low = [t.lower() for t in tokens]
+    for prep in PREPOSITIONS:
+        words = prep.split()
+        if low[i : i + len(words)] == words:
+            return len(words)
+    return 0
+
+
+def _is_participle(tokens: list[str], i: int) -> bool:
+    w = tokens[i].lower()
+    return (
+        len(w) > 4 and w.endswith("ing") and w not in ING_NOUNS and (i == 0 or tokens[i - 1].lower() not in DETERMINERS)
+    )
+
+
+def split_subject(chunk: str) -> tuple[str, list[str]]:
+    """('a woman', ['in a green dress', 'dancing']) for 'a woman in a green dress dancing'."""
+    tokens = chunk.split()
+    bounds = []
+    i = 1
+    while i < len(tokens):
+        n = _modifier_start(tokens, i)
+        if n:
+            bounds.append(i)
+            i += n + 1  # the object of the preposition is never a boundary
+            continue
+        if _is_participle(tokens, i):
+            bounds.append(i)
+        i += 1
+    if not bounds:
+        return chunk, []
+    subject = " ".join(tokens[: bounds[0]])
+    mods = [" ".join(tokens[a:b]) for a, b in zip(bounds, bounds[1:] + [len(tokens)])]
+    return subject, mods
+
+
+def _expand_or(chunk: str) -> list[str]:
+    alts = [a.strip() for a in re.split(r"\s+or\s+", chunk) if a.strip()]
+    if len(alts) == 2:
+        left, right = alts[0].split(), alts[1].split()
+        l_core = left[1:] if left and left[0].lower() in DETERMINERS else left
+        if len(l_core) == 1 and l_core[0].lower() in ADJECTIVES:
+            # "a red or blue car at night" -> "a red car at night" / "a blue car at night"
+            det = left[0] + " " if len(left) > 1 else ""
+            r_core = right[1:] if right[0].lower() in DETERMINERS else right
+            head, mods = split_subject(" ".join(r_core))
+            rest = (" " + " ".join(mods)) if mods else ""
+            alts = [f"{alts[0]} {' '.join(head.split()[1:])}{rest}", f"{det}{' '.join(r_core)}"]
+    return alts
+
+
+def _english(query: str) -> Plan:
+    nots: list[str] = []
+    for m in NEGATION.finditer(query):
+        what = _strip_det(_clean(m.group("what")))
+        if what and what.lower() not in (n.lower() for n in nots):
+            nots.append(what)
+    positive = _clean(NEGATION.sub("", query))
+    optimized = positive or query
+    ands: list[str] = []
+    ors: list[list[str]] = []
+    subject = ""
+    # "black and white dog": a one-word fragment before 'and' is an adjective, not a clause
+    chunks = [c for c in CHUNK_SEPARATORS.split(positive) if c and c.strip()]
+    merged: list[str] = []
+    for c in chunks:
+        if (
+            merged
+            and len(merged[-1].split()) == 1
+            and merged[-1].lower() not in DETERMINERS
+            and not re.match(r"^(?:a|an|the)\b", merged[-1], re.IGNORECASE)
+            and len(chunks) > 1
+            and re.search(rf"\b{re.escape(merged[-1])}\s+and\s+{re.escape(c.split()[0])}", positive)
+        ):
+            merged[-1] = f"{merged[-1]} and {c}"
+        else:
+            merged.append(c.strip())
+    for chunk in merged:
+        chunk = re.sub(r"^(?:(?:with|and|but|also)\s+)+", "", chunk, flags=re.IGNORECASE)
+        if not chunk:
+            continue
+        if re.search(r"\s+or\s+", chunk):
+            ors.append(_expand_or(chunk))
+            continue
+        tokens = chunk.split()
+        if subject and (_modifier_start(tokens, 0) or _is_participle(tokens, 0)):
+            chunk = f"{subject} {chunk}"  # "..., dancing in the rain" keeps the earlier subject
+        subj, mods = split_subject(chunk)
+        if len(mods) >= 2:
+            subject = subj
+            ands += [f"{subj} {m}" for m in mods]
+        else:
+            subject = subj if mods else chunk
+            ands.append(chunk)
+    ands = list(dict.fromkeys(a for a in ands if a))
+    # a bare subject is implied by a longer clause about it ("a man" / "a man holding ...")
+    ands = [a for a in ands if not any(b.lower().startswith(a.lower() + " ") for b in ands)]
+    entities: dict[str, str | None] = {"time": None, "place": None, "person": None}
+    if t := TIME_WORDS.search(query):
+        entities["time"] = t.group(1)
+    if p := PLACE.search(query):
+        entities["place"] = p.group(1).strip()
+    intent = "complex" if (len(ands) > 1 or nots or ors) else "simple"
+    return Plan(raw=query, intent=intent, entities=entities, optimized=optimized, and_=ands, not_=nots, or_=ors)
+
+
+def _chinese(query: str) -> Plan:
+    nots: list[str] = []
+    for m in ZH_NEG.finditer(query):
+        what = m.group("what").strip(" 的")
+        if what and what not in nots:
+            nots.append(what)
+    positive = ZH_NEG.sub("", query).strip(" ，,、；;。")
+    optimized = positive or query
+    ands: list[str] = []
+    ors: list[list[str]] = []
+    for chunk in ZH_SEPARATORS.split(positive):
+        chunk = chunk.strip(" ，,、；;。")
+        if not chunk:
+            continue
+        if ZH_OR.search(chunk):
+            ors.append([a for a in ZH_OR.split(chunk) if a])
+        else:
+            ands.append(chunk)
+    ands = list(dict.fromkeys(ands))
+    intent = "complex" if (len(ands) > 1 or nots or ors) else "simple"
+    return Plan(raw=query, intent=intent, optimized=optimized, and_=ands, not_=nots, or_=ors)
+
+
+class RuleRewriter:
+    name = "rules"
+    fingerprint = "rules-v1"
+
+    def rewrite(self, query: str) -> Plan:
+        query = re.sub(r"\s+", " ", query).strip()
+        if not query:
+            from csdclip_cli.errors import UsageError
+
+            raise UsageError("empty query")
+        return _chinese(query) if CJK.search(query) else _english(query)

@@ -1,0 +1,179 @@
+"""Composite search (CsdCLIP): score every clause of a plan, calibrate, fuse, penalise NOT.
+
+For a candidate image x and a clause c with text vector t_c:
+    z_c(x) = (cos(x, t_c) - mu_c) / sigma_c          calibration: mu_c, sigma_c are the mean and
+                                                     spread of cos(., t_c) over a stored gallery sample
+    AND    = softmin_tau(z_and_1, ..., z_and_n)      a missing condition costs much more than a weaker one
+    OR     = max over the group's members            (each group joins the AND terms)
+    NOT    = sum_j max(0, z_not_j - not_margin)      excluded things present above their baseline
+    score  = AND + phrase_weight * z_phrase - not_weight * NOT
+A plan with one clause and no NOT / OR ranks by that clause alone: the plain search ranking.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csdclip_cli.errors import UsageError
+from csdclip_cli.rewrite.plan import Plan
+from csdclip_cli.search.gallery import Gallery
+
+
+@dataclass
+class CompositeConfig:
+    """Fusion weights. Defaults were tuned on the demo benchmark's tune split (see README)."""
+
+    phrase_weight: float = 0.5
+    and_temperature: float = 0.3
+    not_weight: float = 1.0
+    not_margin: float = 0.5
+    pass_z: float = 1.0  # a clause "passes" when its calibrated score reaches this
+    expansion: int = 10  # ANN candidates per clause: k * expansion (at least min_candidates)
+    min_candidates: int = 200
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> CompositeConfig:
+        """Defaults, then a TOML/JSON file ([composite] table or top level), then overrides."""
+        values: dict[str, Any] = {}
+        if path is not None:
+            p = Path(path)
+            if not p.is_file():
+                raise UsageError(f"config file {p} not found")
+            try:
+                data = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
+            except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+                raise UsageError(f"config file {p} does not parse: {e}") from None
+            data = data.get("composite", data)
+            known = {f.name for f in fields(cls)}
+            unknown = set(data) - known
+            if unknown:
+                raise UsageError(f"{p}: unknown composite settings {sorted(unknown)}; known: {sorted(known)}")
+            values.update(data)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PlanVectors:
+    """Every text of a plan embedded in one batched encoder call."""
+
+    plan: Plan
+    phrase: np.ndarray  # [d] optimized phrase
+    ands: np.ndarray  # [A, d]
+    nots: np.ndarray  # [N, d]
+    ors: list[np.ndarray]  # one [m, d] per group
+    raw: np.ndarray  # [d] the raw query (for the plain / deo baselines)
+
+    @classmethod
+    def embed(cls, plan: Plan, encoder: Any) -> PlanVectors:
+        ands = plan.and_ or ([] if plan.or_ else [plan.optimized])
+        texts = [plan.optimized, plan.raw, *ands, *plan.not_, *[x for g in plan.or_ for x in g]]
+        v = encoder.encode_texts(texts)
+        i = 2 + len(ands)
+        nots = v[i : i + len(plan.not_)]
+        i += len(plan.not_)
+        ors = []
+        for g in plan.or_:
+            ors.append(v[i : i + len(g)])
+            i += len(g)
+        return cls(plan, v[0], v[2 : 2 + len(ands)], nots, ors, v[1])
+
+
+def calibration(gallery: Gallery, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, sigma) of each query vector's cosine over the stored gallery sample."""
+    sample = gallery.gen.stats.get("sample")
+    if sample is None or len(sample) < 2:
+        rows = np.flatnonzero(gallery.alive)[:4096]
+        sample = np.asarray(gallery.vectors[rows])
+    sims = sample.astype(np.float32) @ vectors.T.astype(np.float32)
+    return sims.mean(0), np.maximum(sims.std(0), 1e-4)
+
+
+def softmin(z: np.ndarray, tau: float) -> np.ndarray:
+    """Smooth minimum over the last axis; equals z when all terms are equal."""
+    if z.shape[-1] == 1:
+        return z[..., 0]
+    m = z.min(-1, keepdims=True)
+    return m[..., 0] - tau * np.log(np.exp(-(z - m) / tau).mean(-1))
+
+
+class CompositeSearch:
+    def __init__(self, gallery: Gallery, config: CompositeConfig | None = None):
+        self.gallery = gallery
+        self.config = config or CompositeConfig()
+
+    def _single(self, pv: PlanVectors) -> bool:
+        return len(pv.ands) == 1 and not len(pv.nots) and not pv.ors
+
+    def candidates(self, pv: PlanVectors, k: int) -> np.ndarray:
+        queries = [pv.phrase[None], pv.ands, *pv.ors]
+        n = max(k * self.config.expansion, self.config.min_candidates)
+        if self._single(pv):
+            queries = [pv.ands]
+        return self.gallery.candidates(np.concatenate([q for q in queries if len(q)]), n)
+
+    def score(self, pv: PlanVectors, rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Fused score of `rows` and each clause's calibrated score (name -> [len(rows)])."""
+        cfg = self.config
+        allv = (
+            np.concatenate([pv.phrase[None], pv.ands, pv.nots, *pv.ors])
+            if pv.ors
+            else np.concatenate([pv.phrase[None], pv.ands, pv.nots])
+        )
+        mu, sigma = calibration(self.gallery, allv)
+        z = (self.gallery.scores(rows, allv) - mu) / sigma
+        a, n = len(pv.ands), len(pv.nots)
+        z_phrase, z_and, z_not = z[:, 0], z[:, 1 : 1 + a], z[:, 1 + a : 1 + a + n]
+        terms = [z_and]
+        i = 1 + a + n
+        or_cols = []
+        for g in pv.ors:
+            best = z[:, i : i + len(g)].max(1)
+            or_cols.append(best)
+            terms.append(best[:, None])
+            i += len(g)
+        per_clause: dict[str, np.ndarray] = {}
+        for j, c in enumerate(pv.plan.and_ or ([] if pv.plan.or_ else [pv.plan.optimized])):
+            per_clause[c] = z_and[:, j]
+        for j, c in enumerate(pv.plan.not_):
+            per_clause["NOT " + c] = z_not[:, j]
+        for g, col in zip(pv.plan.or_, or_cols):
+            per_clause[" | ".join(g)] = col
+        if self._single(pv):
+            return z_and[:, 0], per_clause
+        and_all = np.concatenate(terms, 1)
+        score = softmin(and_all, cfg.and_temperature) + cfg.phrase_weight * z_phrase
+        if n:
+            score = score - cfg.not_weight * np.maximum(0.0, z_not - cfg.not_margin).sum(1)
+        return score, per_clause
+
+    def search(
+        self, pv: PlanVectors, k: int, min_match: bool = False, exhaustive: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, tuple[dict[str, float], dict[str, bool]]]]:
+        """Top-k rows, their scores, and per-row clause scores with pass/fail marks."""
+        rows = np.flatnonzero(self.gallery.alive) if exhaustive else self.candidates(pv, k)
+        score, per = self.score(pv, rows)
+        passed = {
+            c: (v < self.config.pass_z if c.startswith("NOT ") else v >= self.config.pass_z) for c, v in per.items()
+        }
+        keep = np.ones(len(rows), bool)
+        if min_match:
+            for c, ok in passed.items():
+                if not c.startswith("NOT "):
+                    keep &= ok
+        idx = np.flatnonzero(keep)
+        order = idx[np.argsort(-score[idx], kind="stable")[:k]]
+        details = {
+            int(rows[i]): ({c: float(v[i]) for c, v in per.items()}, {c: bool(ok[i]) for c, ok in passed.items()})
+            for i in order
+        }
+        return rows[order], score[order], details

@@ -1,0 +1,181 @@
+"""Index store, incremental builds and plain search, through the CLI and the library,
+with the fake encoder plugin (registered through the real entry point)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from conftest import invoke, make_colour_folder
+from PIL import Image
+
+from csdclip_cli.encoders import load_encoder
+from csdclip_cli.index import IndexStore, build_index
+from csdclip_cli.index.store import EXACT_LIMIT
+from csdclip_cli.search.searcher import Searcher
+from csdclip_cli.sources import FolderSource
+
+
+def build(folder: Path, name: str = "col"):  # noqa: ANN201
+    enc = load_encoder("fake:colour")
+    return build_index(
+        FolderSource(folder), enc, name, IndexStore(), build_params={"model_input": "fake:colour", "weights": None}
+    )
+
+
+def test_build_then_rebuild_encodes_nothing(colour_folder: Path) -> None:
+    first = build(colour_folder)
+    assert (first.total, first.encoded, first.unchanged) == (24, 24, 0)
+    again = build(colour_folder)
+    assert (again.encoded, again.unchanged, again.removed) == (0, 24, 0)
+
+
+def test_incremental_add_modify_delete(colour_folder: Path) -> None:
+    build(colour_folder)
+    files = sorted(colour_folder.rglob("*.png"))
+    files[0].unlink()
+    files[1].unlink()
+    Image.new("RGB", (24, 24), (0, 0, 255)).save(files[2])  # modified: now blue
+    os.utime(files[2], (time.time() + 5, time.time() + 5))
+    for i in range(3):
+        Image.new("RGB", (24, 24), (255, 255, 255)).save(colour_folder / f"new-{i}.png")
+    rep = build(colour_folder)
+    assert (rep.encoded, rep.removed, rep.unchanged) == (4, 2, 21)
+    m, gen = IndexStore().open("col")
+    keys = [k for _, k, *_ in gen.items()]
+    assert len(keys) == len(set(keys)) == 25 == m.count
+    current = {str(p.relative_to(colour_folder)) for p in colour_folder.rglob("*.png")}
+    assert set(keys) == current
+    # the modified file's vector is its new colour
+    s = Searcher.open("col")
+    top = s.search_plain("blue", k=30)
+    assert str(files[2].relative_to(colour_folder)) in {r.key for r in top if r.score > 0.99}
+
+
+def test_touching_files_reencodes_exactly_those(colour_folder: Path) -> None:
+    build(colour_folder)
+    for p in sorted(colour_folder.rglob("*.png"))[:5]:
+        os.utime(p, (time.time() + 10, time.time() + 10))
+    assert build(colour_folder).encoded == 5
+
+
+def test_plain_search_exact_vector_comes_first(colour_folder: Path) -> None:
+    from csd_fake_plugin import feature
+
+    build(colour_folder)
+    s = Searcher.open("col")
+    # a query vector equal to one image's vector ranks that image first with cosine 1
+    target = colour_folder / "sub" / "green-001.png"
+    vec = feature(np.asarray(Image.open(target).convert("RGB"), np.float32).reshape(-1, 3).mean(0) / 255.0)
+    res = s.search_vector(vec, k=3)
+    assert res[0].key == "sub/green-001.png"
+    assert abs(res[0].score - 1.0) < 1e-3
+    assert [r.rank for r in res] == [1, 2, 3]
+    assert all(r.key.split("/")[-1].startswith("red") for r in s.search_plain("red", k=6))
+
+
+def test_cli_build_list_info_use_rm(runner, colour_folder: Path) -> None:  # noqa: ANN001
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "a")
+    assert r.exit_code == 0, r.output
+    assert "encoded 24" in r.output
+    invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "b")
+    out = invoke(runner, "index", "list").stdout
+    assert "a" in out and "b" in out and "fake:colour" in out and "24" in out
+    info = json.loads(invoke(runner, "index", "info", "a").stdout)
+    assert info["count"] == 24 and info["dim"] == 16 and info["model"] == "fake:colour"
+    assert info["search"] == "exact" and info["format_version"] == 1
+    assert invoke(runner, "index", "use", "b").exit_code == 0
+    assert IndexStore().current() == "b"
+    assert invoke(runner, "index", "rm", "b").exit_code == 0
+    assert IndexStore().names() == ["a"]
+    r = invoke(runner, "index", "info", "b")
+    assert r.exit_code == 1 and "no index named 'b'" in r.stderr and "Traceback" not in r.output
+
+
+def test_cli_search_table_json_paths(runner, colour_folder: Path) -> None:  # noqa: ANN001
+    invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
+    r = invoke(runner, "search", "red", "--plain", "-k", "4")
+    assert r.exit_code == 0 and "red-" in r.stdout and "score" in r.stdout
+    lines = invoke(runner, "search", "yellow", "--plain", "-k", "3", "--json").stdout.strip().splitlines()
+    rows = [json.loads(x) for x in lines]
+    assert len(rows) == 3
+    assert set(rows[0]) == {"rank", "key", "path", "score"}
+    assert rows[0]["rank"] == 1 and "yellow" in rows[0]["key"] and Path(rows[0]["path"]).is_file()
+    paths = invoke(runner, "search", "blue", "--plain", "-k", "2", "--paths-only").stdout.split()
+    assert len(paths) == 2 and all(Path(p).is_file() for p in paths)
+
+
+def test_model_mismatch_is_refused(runner, colour_folder: Path, tiny_openclip) -> None:  # noqa: ANN001
+    invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "x")
+    cfg, ckpt = tiny_openclip
+    r = invoke(
+        runner,
+        "index",
+        "build",
+        str(colour_folder),
+        "--model",
+        f"openclip:{cfg}",
+        "--weights",
+        str(ckpt),
+        "--name",
+        "x",
+    )
+    assert r.exit_code == 1 and "was built with fake:colour" in r.stderr
+    m, gen = IndexStore().open("x")
+    from csdclip_cli.errors import IndexModelMismatch
+    from csdclip_cli.search.searcher import load_index_encoder
+
+    try:
+        load_index_encoder(m, model=f"openclip:{cfg}", weights=ckpt)
+        raise AssertionError("a different model must be refused")
+    except IndexModelMismatch as e:
+        assert "cannot search it" in str(e)
+
+
+def test_lmdb_source_indexes_and_searches(tmp_path: Path) -> None:
+    import io
+
+    from csdclip_cli.sources import open_source
+    from csdclip_cli.sources.lmdb_source import write_lmdb_images
+
+    def png(rgb: tuple[int, int, int]) -> bytes:
+        b = io.BytesIO()
+        Image.new("RGB", (16, 16), rgb).save(b, format="PNG")
+        return b.getvalue()
+
+    write_lmdb_images(tmp_path / "ds" / "lmdb" / "imgs", iter([("1000", png((255, 0, 0))), ("1001", png((0, 0, 255)))]))
+    src = open_source(tmp_path / "ds")
+    assert src.kind == "lmdb"
+    assert [it.key for it in src.items()] == ["1000", "1001"]  # num_images is skipped
+    enc = load_encoder("fake:colour")
+    rep = build_index(src, enc, "lm", IndexStore(), build_params={"model_input": "fake:colour"})
+    assert rep.encoded == 2
+    assert build_index(src, enc, "lm", IndexStore()).encoded == 0
+    assert Searcher.open("lm").search_plain("blue", 1)[0].key == "1001"
+
+
+def test_hnsw_above_threshold(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Galleries above the exact-search limit get an HNSW graph; search re-scores exactly."""
+    import csdclip_cli.index.build as b
+
+    monkeypatch.setattr(b, "EXACT_LIMIT", 50)
+    folder = make_colour_folder(tmp_path / "many", n=80)
+    build(folder, "big")
+    m, gen = IndexStore().open("big")
+    assert (gen.path / "hnsw.bin").exists() and EXACT_LIMIT > 50
+    s = Searcher.open("big")
+    assert s.gallery.uses_ann
+    top = s.search_plain("green", k=5)
+    exact_rows, _ = s.gallery.exact_top(s.encoder.encode_texts(["green"])[0], 5)
+    assert len(top) == 5 and all(r.key.split("/")[-1].startswith("green") for r in top)
+    assert {r.row for r in top} == set(exact_rows.tolist())
+    # an incremental update keeps the graph's labels (rows) and adds the new image
+    Image.new("RGB", (24, 24), (0, 255, 0)).save(folder / "zz-green.png")
+    (folder / "red-000.png").unlink()
+    assert build(folder, "big").encoded == 1
+    s = Searcher.open("big")
+    assert "zz-green.png" in {r.key for r in s.search_plain("green", k=40)}
+    assert "red-000.png" not in {r.key for r in s.search_plain("red", k=40)}
