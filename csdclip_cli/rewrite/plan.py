@@ -159,12 +159,13 @@ def parse_tigr(text: str) -> Plan:
     """Parse the annotated TIGR form; missing sections default, unknown ones are errors."""
     if not isinstance(text, str) or not text.strip():
         raise PlanFormatError("empty annotated text")
-    norm = text.translate(FULLWIDTH).strip()
-    segs = [s.strip() for s in norm.split("|")]
-    if len(segs) < 2:
+    parts = re.split(r"[|｜]", text.strip())
+    if len(parts) < 2:
         raise PlanFormatError(
-            f"no annotation sections in {norm[:60]!r}: expected 'QUERY | Time: .. | Search intention: .. | ...'"
+            f"no annotation sections in {text.strip()[:60]!r}: expected 'QUERY | Time: .. | Search intention: .. | ...'"
         )
+    # the raw query keeps its own punctuation; the annotations are normalised
+    segs = [parts[0].strip()] + [p.translate(FULLWIDTH).strip() for p in parts[1:]]
     plan = Plan(raw=segs[0], intent="complex")
     has_intent = False
     for seg in segs[1:]:

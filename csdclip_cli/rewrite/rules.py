@@ -125,13 +125,31 @@ ADJECTIVES = {
     "dark",
     "light",
 }
+ADJ_PAIR = re.compile(rf"\b({'|'.join(sorted(ADJECTIVES))}) and ({'|'.join(sorted(ADJECTIVES))})\b", re.IGNORECASE)
+# verbs whose prepositional complement belongs to them: "leaning against a wall"
+POSTURE = {
+    "leaning",
+    "sitting",
+    "standing",
+    "lying",
+    "hanging",
+    "resting",
+    "floating",
+    "perched",
+    "flying",
+    "sleeping",
+    "parked",
+    "cooking",
+    "hiding",
+    "swimming",
+}
 CHUNK_SEPARATORS = re.compile(
     r"\s*[;,]\s*|\s+(?:and|with|next to|beside|alongside|as well as|plus|together with|but)\s+", re.IGNORECASE
 )
 NEGATION = re.compile(
     r"(?:,\s*)?\b(?:(?:but|and)\s+)?(?:"
     r"with\s+no|without(?:\s+any)?|not\s+(?:wearing|holding|carrying|having|with)|not\s+any|no|except(?:\s+for)?|"
-    r"excluding|but\s+not|isn'?t|aren'?t|never|free\s+of|minus|lacking"
+    r"excluding|but\s+not|not(?=\s+(?:a|an|the)\b)|isn'?t|aren'?t|never|free\s+of|minus|lacking"
     r")\s+(?P<what>.+?)(?=\s*[,;.]|\s+(?:and|but|while|with)\s+|$)",
     re.IGNORECASE,
 )
@@ -144,7 +162,7 @@ PLACE = re.compile(r"\b(?:in front of|at|in|near|outside|inside)\s+((?:[A-Z][\w'
 
 ZH_NEG = re.compile(
     r"[，,、；;]?\s*(?:但是?|并且|而且)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|无|除了|排除|别)"
-    r"(?:穿|戴|带|有|含|要)?(?P<what>[^，,、；;。和与及]+?)(?:以外|之外)?(?=[，,、；;。]|和|与|及|$)"
+    r"(?:穿|戴|带|有|含|要)?(?P<what>[^，,、；;。和与及的]+?)(?:以外|之外)?(?=[，,、；;。的]|和|与|及|$)"
 )
 ZH_SEPARATORS = re.compile(r"\s*[，,、；;]\s*|和|与|以及|及|还有|并且|而且|同时|但是|但")
 ZH_OR = re.compile(r"或者|或是|还是|或")
@@ -186,6 +204,9 @@ def split_subject(chunk: str) -> tuple[str, list[str]]:
     i = 1
     while i < len(tokens):
         n = _modifier_start(tokens, i)
+        if n and tokens[i - 1].lower() in POSTURE:
+            i += n + 1  # "sitting on a bench" stays one modifier
+            continue
         if n:
             bounds.append(i)
             i += n + 1  # the object of the preposition is never a boundary
@@ -216,13 +237,19 @@ def _expand_or(chunk: str) -> list[str]:
 
 
 def _english(query: str) -> Plan:
+    # "black and white dog": an adjective pair is one word for splitting purposes
+    query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query)
+    return _english_plan(query, query_split)
+
+
+def _english_plan(query: str, text: str) -> Plan:
     nots: list[str] = []
-    for m in NEGATION.finditer(query):
-        what = _strip_det(_clean(m.group("what")))
+    for m in NEGATION.finditer(text):
+        what = _strip_det(_clean(m.group("what"))).replace("\x00", " ")
         if what and what.lower() not in (n.lower() for n in nots):
             nots.append(what)
-    positive = _clean(NEGATION.sub("", query))
-    optimized = positive or query
+    positive = _clean(NEGATION.sub("", text))
+    optimized = (positive or text).replace("\x00", " ")
     ands: list[str] = []
     ors: list[list[str]] = []
     subject = ""
@@ -258,7 +285,8 @@ def _english(query: str) -> Plan:
         else:
             subject = subj if mods else chunk
             ands.append(chunk)
-    ands = list(dict.fromkeys(a for a in ands if a))
+    ands = list(dict.fromkeys(a.replace("\x00", " ") for a in ands if a))
+    ors = [[x.replace("\x00", " ") for x in g] for g in ors]
     # a bare subject is implied by a longer clause about it ("a man" / "a man holding ...")
     ands = [a for a in ands if not any(b.lower().startswith(a.lower() + " ") for b in ands)]
     entities: dict[str, str | None] = {"time": None, "place": None, "person": None}
@@ -276,12 +304,12 @@ def _chinese(query: str) -> Plan:
         what = m.group("what").strip(" 的")
         if what and what not in nots:
             nots.append(what)
-    positive = ZH_NEG.sub("", query).strip(" ，,、；;。")
+    positive = ZH_NEG.sub("", query).strip(" ，,、；;。").lstrip("的")
     optimized = positive or query
     ands: list[str] = []
     ors: list[list[str]] = []
     for chunk in ZH_SEPARATORS.split(positive):
-        chunk = chunk.strip(" ，,、；;。")
+        chunk = chunk.strip(" ，,、；;。").removeprefix("的")
         if not chunk:
             continue
         if ZH_OR.search(chunk):
