@@ -23,11 +23,25 @@ def find_imgs_env(path: Path) -> Path | None:
     return None
 
 
+_ENVS: dict[str, object] = {}
+
+
+def _open_env(env_dir: Path):  # noqa: ANN202 - lmdb.Environment, imported lazily
+    """LMDB allows one open environment per path and process: share it."""
+    import lmdb
+
+    key = str(env_dir)
+    if key not in _ENVS:
+        _ENVS[key] = lmdb.open(
+            key, readonly=True, create=False, lock=False, readahead=False, meminit=False, max_readers=256
+        )
+    return _ENVS[key]
+
+
 class LmdbSource:
     kind = "lmdb"
 
     def __init__(self, path: str | Path):
-        import lmdb
 
         p = Path(path).expanduser().resolve()
         env_dir = find_imgs_env(p)
@@ -35,9 +49,7 @@ class LmdbSource:
             raise SourceError(f"{path} holds no CN-CLIP image LMDB (looked for data.mdb in ., imgs/, lmdb/imgs/)")
         self.location = str(env_dir)
         self._mtime = os.stat(env_dir / "data.mdb").st_mtime
-        self.env = lmdb.open(
-            str(env_dir), readonly=True, create=False, lock=False, readahead=False, meminit=False, max_readers=256
-        )
+        self.env = _open_env(env_dir)
 
     def items(self) -> Iterator[Item]:
         with self.env.begin(buffers=True) as txn:

@@ -1,0 +1,193 @@
+"""Composite search on hand-built embeddings where the right answer is known, the
+baselines (arith, deo), explanations, --min-match, and the JSON / HTML outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import invoke
+
+from csdclip_cli.errors import UsageError
+from csdclip_cli.rewrite.plan import Plan
+from csdclip_cli.search.composite import CompositeConfig, CompositeSearch, PlanVectors, calibration, softmin
+from csdclip_cli.search.gallery import Gallery
+from csdclip_cli.search.methods import DeoWeights, arith_vector, deo_vector, rank
+
+D = 12
+
+
+def unit(*parts: tuple[int, float], noise: np.ndarray | None = None) -> np.ndarray:
+    v = np.zeros(D, np.float32)
+    for i, w in parts:
+        v[i] += w
+    if noise is not None:
+        v += noise
+    return v / np.linalg.norm(v)
+
+
+class MemoryGeneration:
+    """Just enough of an index generation to search in memory."""
+
+    def __init__(self, vectors: np.ndarray):
+        self.vectors = vectors.astype(np.float16)
+        self.alive = np.ones(len(vectors), bool)
+        self.hnsw = None
+        self.stats = {"sample": self.vectors}
+
+    def rows_for(self, rows: list[int]) -> dict[int, tuple[str, str]]:
+        return {r: (f"img{r}", f"/x/img{r}.png") for r in rows}
+
+
+ALL, ALL_AND_NOT, ONE_STRONG, ONE_OTHER = 0, 1, 2, 3
+
+
+@pytest.fixture
+def gallery() -> Gallery:
+    """Clause 'a red car' = e0, 'a tree' = e1, NOT 'a dog' = e2; fillers live in e3..e11."""
+    rng = np.random.default_rng(0)
+    special = [
+        unit((0, 1), (1, 1), (3, 0.3)),  # both AND clauses, no dog
+        unit((0, 1), (1, 1), (2, 1), (3, 0.3)),  # both, plus the excluded dog
+        unit((0, 1.4), (3, 0.2)),  # a very strong red car, no tree
+        unit((1, 1.4), (4, 0.2)),  # a very strong tree, no car
+    ]
+    fillers = [
+        unit((int(rng.integers(3, D)), 1.0), noise=0.15 * np.abs(rng.standard_normal(D)).astype(np.float32))
+        for _ in range(200)
+    ]
+    return Gallery(None, MemoryGeneration(np.stack(special + fillers)))  # type: ignore[arg-type]
+
+
+def plan_vectors(with_not: bool = True) -> PlanVectors:
+    plan = Plan(
+        raw="a red car and a tree, no dog",
+        intent="complex",
+        optimized="a red car and a tree",
+        and_=["a red car", "a tree"],
+        not_=["a dog"] if with_not else [],
+    )
+    nots = np.stack([unit((2, 1))]) if with_not else np.zeros((0, D), np.float32)
+    # like CLIP, the raw sentence vector carries the negated word instead of excluding it
+    return PlanVectors(
+        plan, unit((0, 1), (1, 1)), np.stack([unit((0, 1)), unit((1, 1))]), nots, [], unit((0, 1), (1, 1), (2, 0.8))
+    )
+
+
+def test_all_clauses_beat_excluded_thing_and_single_strong_clause(gallery: Gallery) -> None:
+    rows, scores, details = CompositeSearch(gallery).search(plan_vectors(), k=204)
+    order = rows.tolist()
+    assert order[0] == ALL
+    assert order.index(ALL_AND_NOT) > order.index(ALL)
+    assert order.index(ONE_STRONG) > order.index(ALL) and order.index(ONE_OTHER) > order.index(ALL)
+    assert details[ALL][1] == {"a red car": True, "a tree": True, "NOT a dog": True}
+    assert details[ALL_AND_NOT][1]["NOT a dog"] is False
+    # plain search on the raw sentence gets it wrong: the dog image comes first
+    plain_rows, _, _ = rank(gallery, "plain", plan_vectors(), 4)
+    assert plain_rows[0] == ALL_AND_NOT
+
+
+def test_missing_condition_costs_more_than_weaker_one(gallery: Gallery) -> None:
+    _, per = CompositeSearch(gallery).score(plan_vectors(False), np.array([ALL, ONE_STRONG]))
+    assert per["a red car"][1] > per["a red car"][0]  # the strong car image is better on one clause ...
+    score, _ = CompositeSearch(gallery).score(plan_vectors(False), np.array([ALL, ONE_STRONG]))
+    assert score[0] > score[1]  # ... but misses the other one, which costs more
+
+
+def test_single_clause_plan_is_plain_search(gallery: Gallery) -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        q = rng.standard_normal(D).astype(np.float32)
+        q /= np.linalg.norm(q)
+        pv = PlanVectors(Plan(raw="q", and_=["q"]), q, q[None], np.zeros((0, D), np.float32), [], q)
+        rows, _, _ = CompositeSearch(gallery).search(pv, k=20)
+        plain, _ = gallery.top(q, 20)
+        assert rows.tolist() == plain.tolist()
+
+
+def test_explanations_match_scores(gallery: Gallery) -> None:
+    cfg = CompositeConfig()
+    pv = plan_vectors()
+    rows, scores, details = CompositeSearch(gallery, cfg).search(pv, k=6)
+    allv = np.concatenate([pv.phrase[None], pv.ands, pv.nots])
+    mu, sigma = calibration(gallery, allv)
+    for r, s in zip(rows, scores):
+        z = (gallery.vectors[r].astype(np.float32) @ allv.T - mu) / sigma
+        clauses = details[int(r)][0]
+        assert clauses["a red car"] == pytest.approx(z[1], abs=1e-4)
+        assert clauses["a tree"] == pytest.approx(z[2], abs=1e-4)
+        assert clauses["NOT a dog"] == pytest.approx(z[3], abs=1e-4)
+        expect = (
+            softmin(z[None, 1:3], cfg.and_temperature)[0]
+            + cfg.phrase_weight * z[0]
+            - cfg.not_weight * max(0.0, z[3] - cfg.not_margin)
+        )
+        assert s == pytest.approx(expect, abs=1e-4)
+
+
+def test_min_match_keeps_only_passing(gallery: Gallery) -> None:
+    rows, _, details = CompositeSearch(gallery).search(plan_vectors(), k=50, min_match=True)
+    assert ALL in rows.tolist() and ONE_STRONG not in rows.tolist()
+    assert all(all(ok for c, ok in details[int(r)][1].items() if not c.startswith("NOT")) for r in rows)
+
+
+def test_or_group_takes_its_best_member(gallery: Gallery) -> None:
+    plan = Plan(
+        raw="a red car or a tree", intent="complex", optimized="a red car or a tree", or_=[["a red car", "a tree"]]
+    )
+    pv = PlanVectors(
+        plan,
+        unit((0, 1), (1, 1)),
+        np.zeros((0, D), np.float32),
+        np.zeros((0, D), np.float32),
+        [np.stack([unit((0, 1)), unit((1, 1))])],
+        unit((0, 1), (1, 1)),
+    )
+    rows, _, details = CompositeSearch(gallery).search(pv, k=4)
+    assert set(rows.tolist()) == {ALL, ALL_AND_NOT, ONE_STRONG, ONE_OTHER}
+    assert "a red car | a tree" in details[ALL][0]
+
+
+def test_arith_and_deo_vectors() -> None:
+    pv = plan_vectors()
+    expect = unit((0, 1), (1, 1), (2, -1))
+    assert np.allclose(arith_vector(pv), expect, atol=1e-6)
+    w = DeoWeights()
+    v = (w.positive * pv.ands.mean(0) - w.negative * pv.nots.mean(0) + w.original * pv.raw) / (
+        w.positive - w.negative + w.original
+    )
+    assert np.allclose(deo_vector(pv), v / np.linalg.norm(v), atol=1e-6)
+    with pytest.raises(UsageError, match="denominator"):
+        deo_vector(pv, DeoWeights(1.0, 1.5, 0.2))
+
+
+def test_config_file_overrides(tmp_path: Path) -> None:
+    f = tmp_path / "csd.toml"
+    f.write_text("[composite]\nnot_weight = 2.5\nphrase_weight = 0.0\n")
+    cfg = CompositeConfig.load(f)
+    assert (
+        cfg.not_weight == 2.5 and cfg.phrase_weight == 0.0 and cfg.and_temperature == CompositeConfig().and_temperature
+    )
+    f.write_text("[composite]\nnot_wieght = 1\n")
+    with pytest.raises(UsageError, match="unknown composite settings"):
+        CompositeConfig.load(f)
+
+
+def test_cli_composite_json_explain_and_html(runner, colour_folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
+    r = invoke(runner, "search", "red, yellow, no blue", "--json", "-k", "3")
+    rows = [json.loads(x) for x in r.stdout.strip().splitlines()]
+    assert len(rows) == 3
+    assert set(rows[0]) == {"rank", "key", "path", "score", "clauses", "passed"}
+    assert set(rows[0]["clauses"]) == {"red", "yellow", "NOT blue"}
+    r = invoke(runner, "search", "red, yellow, no blue", "--explain", "--show-plan", "-k", "3")
+    assert "NOT blue" in r.stdout and "✓" in r.stdout or "✗" in r.stdout
+    page = tmp_path / "out.html"
+    r = invoke(runner, "search", "red, no blue", "--html", str(page), "-k", "4")
+    text = page.read_text()
+    assert r.exit_code == 0 and text.count("data:image/png;base64,") == 4 and "NOT blue" in text
+    for method in ("plain", "arith", "deo", "csd"):
+        r = invoke(runner, "search", "red, no blue", "--method", method, "--json", "-k", "2")
+        assert r.exit_code == 0 and len(r.stdout.strip().splitlines()) == 2

@@ -1,0 +1,212 @@
+"""Metrics against hand-computed rankings, dataset loaders on generated fixtures in every
+layout, and an end-to-end evaluation producing the report files."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import COLOURS, invoke
+from PIL import Image
+
+from csdclip_cli.errors import DatasetError
+from csdclip_cli.eval import metrics as M
+from csdclip_cli.eval.datasets import load_dataset
+from csdclip_cli.sources.lmdb_source import write_lmdb_images
+
+HR, MR = {"a", "b"}, {"c"}
+
+
+def test_metrics_by_hand() -> None:
+    ranking = ["x", "a", "c", "y", "b"]
+    assert M.recall_at(ranking, HR, 1) == 0.0 and M.recall_at(ranking, HR, 2) == 1.0
+    # GRP@3: gains 0 + 1 + 0.5 = 1.5; ideal top 3 = 1 + 1 + 0.5 = 2.5
+    assert M.grp_at(ranking, HR, MR, 3) == pytest.approx(1.5 / 2.5)
+    # NIPR@5: HR at positions 2 and 5 -> (1/2 + 1/5) / (1 + 1/2)
+    assert M.nipr_at(ranking, HR, 5) == pytest.approx((0.5 + 0.2) / 1.5)
+    # NIPR@1 with one place: no HR in it -> 0; ideal uses min(k, #HR) = 1 term
+    assert M.nipr_at(ranking, HR, 1) == 0.0
+    dcg = 1 / math.log2(3) + 0.5 / math.log2(4) + 1 / math.log2(6)
+    idcg = 1 + 1 / math.log2(3) + 0.5 / math.log2(4)
+    assert M.ndcg_at(ranking, HR, MR, 5) == pytest.approx(dcg / idcg)
+    assert M.average_precision(ranking, HR) == pytest.approx((1 / 2 + 2 / 5) / 2)
+    assert M.precision_at(ranking, HR, 5) == pytest.approx(2 / 5)
+    assert M.precision_at(ranking, HR | MR, 5) == pytest.approx(3 / 5)
+
+
+def test_metrics_edge_cases() -> None:
+    # fewer than k results: missing places count as misses for P, and GRP uses the ideal
+    assert M.precision_at(["a"], HR, 10) == pytest.approx(0.1)
+    assert M.grp_at(["a"], HR, MR, 10) == pytest.approx(1 / 2.5)
+    # no HR: R / NIPR / AP undefined (NaN), GRP still defined through MR
+    assert math.isnan(M.recall_at(["c"], set(), 5)) and math.isnan(M.nipr_at(["c"], set(), 5))
+    assert M.grp_at(["c"], set(), {"c"}, 5) == 1.0
+    assert math.isnan(M.grp_at(["x"], set(), set(), 5))
+    # perfect ranking scores 1 everywhere
+    q = M.query_metrics(["a", "b", "c"], HR, MR, [1, 3])
+    assert all(v == pytest.approx(1.0) for k, v in q.items() if not k.startswith("P_"))
+    # ties keep gallery order, so equal scores rank deterministically
+    assert M.rank_by_score(["p", "q", "r"], [0.5, 0.9, 0.5]) == ["q", "p", "r"]
+
+
+def test_recall_matches_clip_benchmark_convention() -> None:
+    """CLIP_benchmark's text->image recall@k: for each caption, 1 if any of its positive
+    images is in the top k of the score matrix, averaged over captions."""
+    rng = np.random.default_rng(0)
+    scores = rng.standard_normal((6, 8))  # captions x images
+    positives = [{i % 8} for i in range(6)]  # one image per caption, as in COCO / Flickr
+    positives[2] = {1, 5}
+    ids = [str(i) for i in range(8)]
+    for k in (1, 3, 5):
+        topk = np.argsort(-scores, axis=1)[:, :k]  # the reference computation
+        reference = np.mean([any(j in pos for j in row) for row, pos in zip(topk, positives)])
+        ours = np.mean(
+            [M.recall_at(M.rank_by_score(ids, s), {str(p) for p in pos}, k) for s, pos in zip(scores, positives)]
+        )
+        assert ours == pytest.approx(reference)
+
+
+def test_bootstrap_and_paired_difference() -> None:
+    mean, lo, hi = M.bootstrap_ci([0.0, 1.0] * 50)
+    assert mean == 0.5 and lo < 0.5 < hi
+    d, dlo, dhi = M.paired_difference([1.0] * 20, [0.0] * 20)
+    assert (d, dlo, dhi) == (1.0, 1.0, 1.0)
+    assert M.paired_difference([1.0, math.nan], [0.0, 0.0])[0] == 1.0
+
+
+def png(rgb: tuple[int, int, int]) -> bytes:
+    b = io.BytesIO()
+    Image.new("RGB", (16, 16), rgb).save(b, format="PNG")
+    return b.getvalue()
+
+
+def make_tigr(root: Path, arranged: bool, bad_line: bool = False, lmdb: bool = True) -> Path:
+    """A tiny TIGR-format dataset over colour images: ids c0..c11, 3 per colour."""
+    names = list(COLOURS)
+    images = {f"c{i}": png(COLOURS[names[i % 4]]) for i in range(12)}
+    colour_of = {iid: names[i % 4] for i, iid in enumerate(images)}
+    d = root / "tigr100k" if arranged else root / "download"
+    d.mkdir(parents=True)
+    lines = []
+    for i, (c, other) in enumerate([("red", "blue"), ("green", "yellow"), ("yellow", "red"), ("blue", "green")]):
+        text = (
+            f"{c}, no {other} | Time: none, place: none, person: none | Search intention: complex | Phrase, "
+            f"word expression optimization: {c} | Multi-agent logical relationship analysis: -AND: < {c} >"
+            + (f", -NOT: < {other} >" if i % 2 == 0 else "")
+            + "\n"
+        )
+        hr = [k for k, v in colour_of.items() if v == c]
+        mr = [k for k, v in colour_of.items() if v == other]
+        lines.append(json.dumps({"text_id": f"t{i}", "text": text, "image_ids": hr, "image_xiangsi_ids": mr}))
+    if bad_line:
+        lines.insert(2, "{not json")
+    name = "en_tigr100k.jsonl" if arranged else "en_complex_1044_final.jsonl"
+    (d / name).write_text("\n".join(lines) + "\n")
+    if lmdb:
+        write_lmdb_images(d / "lmdb" / "imgs", iter(images.items()))
+    (d / "imgs").mkdir()
+    for k, v in list(images.items())[:6]:
+        (d / "imgs" / f"{k}.png").write_bytes(v)
+    return d
+
+
+def test_loaders_both_tigr_layouts(tmp_path: Path) -> None:
+    make_tigr(tmp_path, arranged=True)
+    ds = load_dataset("tigr100k", data_dir=tmp_path)
+    assert len(ds.queries) == 4 and ds.gallery.name == "imgs" and ds.gallery.parent.name == "lmdb"
+    q = ds.queries[0]
+    assert q.raw == "red, no blue" and q.hr == {"c0", "c4", "c8"} and q.mr == {"c2", "c6", "c10"}
+    assert q.gold is not None and q.gold.not_ == ["blue"] and q.has_not
+    assert not ds.queries[1].has_not
+    d = make_tigr(tmp_path, arranged=False)
+    ds2 = load_dataset(str(d))
+    assert len(ds2.queries) == 4 and not ds2.warnings
+
+
+def test_loader_falls_back_to_imgs_with_warning(tmp_path: Path) -> None:
+    d = make_tigr(tmp_path, arranged=False, lmdb=False)
+    ds = load_dataset(str(d))
+    assert ds.gallery == d / "imgs" and "irrelevant images are missing" in ds.warnings[0]
+    assert ds.image_id("c3.png") == "c3"
+
+
+def test_bad_line_reported_with_number(tmp_path: Path) -> None:
+    d = make_tigr(tmp_path, arranged=False, bad_line=True)
+    with pytest.raises(DatasetError, match=r"en_complex_1044_final.jsonl:3: bad line .*--skip-bad"):
+        load_dataset(str(d))
+    ds = load_dataset(str(d), skip_bad=True)
+    assert len(ds.queries) == 4 and ":3: bad line" in ds.warnings[0]
+
+
+def test_single_relevance_and_karpathy_layouts(tmp_path: Path) -> None:
+    d = tmp_path / "data" / "coco"
+    d.mkdir(parents=True)
+    (d / "en_coco.jsonl").write_text(json.dumps({"text_id": 1, "text": "a red square", "image_ids": [7]}) + "\n")
+    write_lmdb_images(d / "lmdb" / "imgs", iter([("7", png((255, 0, 0)))]))
+    ds = load_dataset("coco", data_dir=tmp_path / "data")
+    assert ds.queries[0].hr == {"7"} and ds.queries[0].gold is None and not ds.graded
+    k = tmp_path / "karp"
+    (k / "images").mkdir(parents=True)
+    (k / "dataset_coco.json").write_text(
+        json.dumps(
+            {
+                "images": [
+                    {"filename": "x1.jpg", "split": "test", "sentences": [{"raw": "a cat", "sentid": 5}]},
+                    {"filename": "x2.jpg", "split": "train", "sentences": [{"raw": "a dog", "sentid": 6}]},
+                ]
+            }
+        )
+    )
+    ds = load_dataset(str(k))
+    assert [(q.raw, q.hr) for q in ds.queries] == [("a cat", {"x1"})]
+    f = tmp_path / "flickr"
+    (f / "images").mkdir(parents=True)
+    (f / "captions.txt").write_text("image,caption\n1000.jpg,a child in pink\n1001.jpg,a black dog\n")
+    ds = load_dataset(str(f))
+    assert [(q.raw, q.hr) for q in ds.queries] == [("a child in pink", {"1000"}), ("a black dog", {"1001"})]
+
+
+def test_unknown_dataset_lists_names(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="known names: tigr100k"):
+        load_dataset("nope", data_dir=tmp_path)
+
+
+def test_end_to_end_eval_writes_report(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    make_tigr(tmp_path / "data", arranged=True)
+    out = tmp_path / "report"
+    r = invoke(
+        runner,
+        "eval",
+        "tigr100k",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--model",
+        "fake:colour",
+        "--methods",
+        "plain,arith,deo,csd",
+        "-k",
+        "1,3",
+        "--report",
+        str(out),
+    )
+    assert r.exit_code == 0, r.output
+    assert "csd" in r.stdout and "with NOT" in r.stdout
+    for f in ("summary.md", "summary.json", "metrics.png", "index.html", "rankings.jsonl", "queries.jsonl"):
+        assert (out / f).is_file(), f
+    rows = json.loads((out / "summary.json").read_text())
+    assert {r["subset"] for r in rows} == {"all", "with NOT", "without NOT"}
+    assert len(rows) == 4 * 3
+    csd_all = next(r for r in rows if r["method"] == "csd" and r["subset"] == "all")
+    assert {"mean", "low", "high", "n"} <= set(csd_all["metrics"]["GRP@3"])
+    assert "diff_vs_plain" in csd_all["metrics"]["NIPR@3"]
+    assert csd_all["metrics"]["R@1"]["mean"] == 1.0  # the fake encoder ranks the colour exactly
+    html = (out / "index.html").read_text()
+    assert "thumbs/c0.png" in html and (out / "thumbs" / "c0.png").is_file() and "class='card HR'" in html
+    before = (out / "summary.json").read_text()
+    (out / "summary.json").unlink()
+    r = invoke(runner, "eval", "report", str(out))
+    assert r.exit_code == 0 and (out / "summary.json").read_text() == before
