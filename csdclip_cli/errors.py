@@ -22,6 +22,10 @@ class ModelFileMissing(CsdError):
     pass
 
 
+class UnsafeCheckpoint(CsdError):
+    pass
+
+
 class IndexNotFound(CsdError):
     pass
 

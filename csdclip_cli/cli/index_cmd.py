@@ -184,7 +184,7 @@ def info(
     if errors:
         errs = gen.errors()
         for e in errs:
-            o.print(f"{e['key']}\t{e['error']}", markup=False)
+            print(f"{e['key']}\t{e['error']}")  # tab-separated, for scripts
         if not errs:
             o.print("no files were skipped")
         return

@@ -12,7 +12,7 @@ import numpy as np
 from csdclip_cli.encoders.base import Encoder, file_fingerprint, l2_normalise, quiet_libraries, resolve_device
 from csdclip_cli.encoders.registry import LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
-from csdclip_cli.errors import ModelFileMissing, UnknownModel
+from csdclip_cli.errors import ModelFileMissing, UnknownModel, UnsafeCheckpoint
 
 # spec name -> (cn_clip struct name, input resolution, release file name)
 CNCLIP_MODELS = {
@@ -84,7 +84,14 @@ def load_cnclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     with quiet_libraries():
         from cn_clip.clip.utils import create_model
 
-        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+        import pickle
+
+        try:
+            ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            raise UnsafeCheckpoint(
+                f"{path} holds pickled objects that are not plain weights; refusing to load it (weights_only=True)"
+            ) from None
         sd = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else ckpt
         sd = {k.removeprefix("module."): v for k, v in sd.items() if "bert.pooler" not in k}
         try:

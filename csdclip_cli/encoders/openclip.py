@@ -20,7 +20,7 @@ from csdclip_cli.encoders.base import (
 )
 from csdclip_cli.encoders.registry import LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
-from csdclip_cli.errors import ModelFileMissing, UnknownModel
+from csdclip_cli.errors import ModelFileMissing, UnknownModel, UnsafeCheckpoint
 
 CLIP_ARCHS = {
     "RN50": "RN50",
@@ -105,11 +105,18 @@ def _state_dict(path: Path) -> dict:
         from safetensors.torch import load_file
 
         return load_file(str(path))
+    import pickle
+
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise UnsafeCheckpoint(
+            f"{path} holds pickled objects that are not plain weights; refusing to load it "
+            "(csd loads checkpoints with weights_only=True). Convert it to .safetensors."
+        ) from None
     except RuntimeError as e:
         if "TorchScript" not in str(e) and "zip" not in str(e):
-            raise
+            raise ModelFileMissing(f"{path} is not a readable checkpoint: {str(e).splitlines()[0][:120]}") from None
         obj = torch.jit.load(str(path), map_location="cpu").state_dict()  # OpenAI's JIT archives
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):

@@ -69,7 +69,13 @@ class FakeEncoder:
 
         return self.preprocess(Image.open(io.BytesIO(data)))
 
+    delay = 0.0  # seconds per batch (fake:slow), so tests can interrupt a build
+
     def encode_images(self, batch: np.ndarray) -> np.ndarray:
+        if self.delay:
+            import time
+
+            time.sleep(self.delay)
         CALLS["images"] += len(batch)
         return feature(np.asarray(batch, dtype=np.float32))
 
@@ -91,7 +97,11 @@ class FakeEncoder:
 
 
 def load_fake(spec, opts):  # noqa: ANN001, ANN201
-    return FakeEncoder(f"fake:{spec.name}")
+    enc = FakeEncoder(f"fake:{spec.name}")
+    if spec.name == "slow":
+        enc.delay = 0.05
+        enc.fingerprint = FakeEncoder("fake:colour").fingerprint
+    return enc
 
 
 def register_encoders(register) -> None:  # noqa: ANN001

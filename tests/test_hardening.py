@@ -1,0 +1,280 @@
+"""Reliability: bad images, crash safety (kill -9), locking, safe loading, resource faults."""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+from conftest import invoke, make_colour_folder
+from PIL import Image
+
+from csdclip_cli.errors import CsdError, IndexLocked
+from csdclip_cli.index import IndexStore
+from csdclip_cli.search.searcher import Searcher
+from csdclip_cli.sources.decode import BadImage, decode_image
+from csdclip_cli.sources.safe_pickle import UnsafePickle, safe_loads
+
+CSD = [sys.executable, "-m", "csdclip_cli"]
+
+
+def jpeg(img: Image.Image, **kw) -> bytes:  # noqa: ANN003
+    b = io.BytesIO()
+    img.save(b, format="JPEG", **kw)
+    return b.getvalue()
+
+
+def bomb_png() -> bytes:
+    """A valid 1x1 PNG whose header claims 20000 x 20000 pixels."""
+    b = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(b, format="PNG")
+    data = bytearray(b.getvalue())
+    ihdr = struct.pack(">II", 20000, 20000) + bytes(data[24:29])
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return bytes(data)
+
+
+def odd_images(folder: Path) -> dict[str, str | None]:
+    """Write every awkward kind of file; name -> expected skip reason (None: decodes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "truncated.jpg").write_bytes(jpeg(Image.new("RGB", (64, 64), (200, 10, 10)))[:300])
+    (folder / "text.jpg").write_text("this is not an image")
+    (folder / "bomb.png").write_bytes(bomb_png())
+    Image.new("CMYK", (16, 16), (0, 255, 255, 0)).save(folder / "cmyk.jpg")
+    Image.new("I;16", (16, 16), 40000).save(folder / "deep16.png")
+    p = Image.new("P", (16, 16), 0)
+    p.putpalette([255, 0, 0] + [0, 0, 255] * 255)
+    p.info["transparency"] = 0
+    p.save(folder / "palette.png", transparency=0)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    (folder / "rotated.jpg").write_bytes(jpeg(Image.new("RGB", (40, 20), (0, 200, 0)), exif=exif.tobytes()))
+    frames = [Image.new("RGB", (16, 16), c) for c in ((255, 255, 0), (0, 0, 0))]
+    frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    frames[0].save(folder / "anim.webp", save_all=True, append_images=frames[1:], duration=100)
+    return {"empty.jpg": "empty", "truncated.jpg": "cannot decode", "text.jpg": "not a recognised image",
+            "bomb.png": "decompression-bomb", "cmyk.jpg": None, "deep16.png": None, "palette.png": None,
+            "rotated.jpg": None, "anim.gif": None, "anim.webp": None}
+
+
+def test_decode_each_awkward_kind(tmp_path: Path) -> None:
+    expected = odd_images(tmp_path)
+    for name, reason in expected.items():
+        data = (tmp_path / name).read_bytes()
+        if reason is None:
+            img = decode_image(data)
+            assert img.mode == "RGB", name
+        else:
+            with pytest.raises(BadImage, match=reason):
+                decode_image(data)
+    assert decode_image((tmp_path / "rotated.jpg").read_bytes()).size == (20, 40)  # EXIF orientation applied
+    assert decode_image((tmp_path / "anim.gif").read_bytes()).getpixel((8, 8)) == (255, 255, 0)  # first frame
+    assert decode_image((tmp_path / "palette.png").read_bytes()).getpixel((0, 0)) == (255, 255, 255)  # alpha on white
+    assert decode_image((tmp_path / "deep16.png").read_bytes()).getpixel((0, 0))[0] > 200
+
+
+def test_build_skips_bad_files_and_lists_them(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    expected = odd_images(tmp_path / "odd")
+    r = invoke(runner, "index", "build", str(tmp_path / "odd"), "--model", "fake:colour", "--name", "odd")
+    assert r.exit_code == 0 and "Traceback" not in r.output
+    assert "encoded 6" in r.stderr and "skipped 4" in r.stderr
+    listed = dict(line.split("\t") for line in invoke(runner, "index", "info", "odd", "--errors").stdout.splitlines())
+    assert set(listed) == {k for k, v in expected.items() if v}
+    for name, reason in expected.items():
+        if reason:
+            assert reason in listed[name]
+    # unchanged bad files are not retried
+    r = invoke(runner, "index", "build", str(tmp_path / "odd"), "--model", "fake:colour", "--name", "odd")
+    assert "encoded 0" in r.stderr
+
+
+def _csd_env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["CSD_INDEXES"] = str(tmp / "indexes")
+    return env
+
+
+def _keys(name: str) -> list[str]:
+    _, gen = IndexStore().open(name)
+    return [k for _, k, *_ in gen.items()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after", [0.6, 1.2, 2.0])
+def test_kill_during_first_build_resumes_without_reencoding(tmp_path: Path, kill_after: float) -> None:
+    folder = make_colour_folder(tmp_path / "imgs", n=400)
+    cmd = CSD + ["index", "build", str(folder), "--model", "fake:slow", "--name", "k", "--batch-size", "8"]
+    p = subprocess.Popen(cmd, env=_csd_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(kill_after)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    journal = tmp_path / "indexes" / "k" / "journal"
+    committed = sum(len(json.loads(f.read_text())) for f in journal.glob("batch-*.json"))
+    out = subprocess.run(cmd, env=_csd_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"resumed {committed}" in out.stderr or committed == 0
+    assert f"encoded {400 - committed}" in out.stderr
+    keys = _keys("k")
+    assert len(keys) == len(set(keys)) == 400
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after", [0.5, 1.5])
+def test_kill_during_update_keeps_last_state_searchable(tmp_path: Path, kill_after: float) -> None:
+    folder = make_colour_folder(tmp_path / "imgs", n=40)
+    env = _csd_env(tmp_path)
+    base = CSD + ["index", "build", str(folder), "--model", "fake:slow", "--name", "u", "--batch-size", "8"]
+    assert subprocess.run(base, env=env, capture_output=True, timeout=120).returncode == 0
+    for i in range(300):
+        Image.new("RGB", (24, 24), (0, 0, 255)).save(folder / f"more-{i:03d}.png")
+    p = subprocess.Popen(base, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(kill_after)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    # the last committed generation loads and searches while the update is unfinished
+    s = Searcher.open("u")
+    assert s.manifest.count == 40 and len(s.search_plain("red", 5)) == 5
+    out = subprocess.run(base, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    keys = _keys("u")
+    assert len(keys) == len(set(keys)) == 340
+
+
+def test_lock_refuses_second_writer_and_wait_waits(runner, colour_folder: Path) -> None:  # noqa: ANN001
+    invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "l")
+    store = IndexStore()
+    with store.lock("l"):
+        r = invoke(runner, "index", "update", "l")
+        assert r.exit_code == 1 and "is being written by pid" in r.stderr and "--wait" in r.stderr
+        assert invoke(runner, "index", "rm", "l").exit_code == 1
+        # searches keep working while the index is being written
+        assert len(Searcher.open("l").search_plain("red", 3)) == 3
+    release = threading.Event()
+
+    def hold() -> None:
+        with store.lock("l"):
+            release.wait(5)
+            time.sleep(0.3)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    time.sleep(0.1)
+    release.set()
+    t0 = time.time()
+    r = invoke(runner, "index", "update", "l", "--wait")
+    t.join()
+    assert r.exit_code == 0 and time.time() - t0 >= 0.2
+    with pytest.raises(IndexLocked):
+        with store.lock("l"), store.lock("l"):
+            pass
+
+
+class Evil:
+    def __reduce__(self):  # noqa: ANN204
+        return (os.system, ("touch evil-was-here",))
+
+
+def test_restricted_unpickler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert safe_loads(pickle.dumps((1000, 1, "红色图片"))) == (1000, 1, "红色图片")
+    with pytest.raises(UnsafePickle, match="posix.system|os.system"):
+        safe_loads(pickle.dumps(Evil()))
+    assert not (tmp_path / "evil-was-here").exists()
+
+
+def test_lmdb_pairs_read_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lmdb
+
+    from csdclip_cli.sources.lmdb_source import read_pairs
+
+    monkeypatch.chdir(tmp_path)
+    env = lmdb.open(str(tmp_path / "pairs"), map_size=1 << 24)
+    with env.begin(write=True) as txn:
+        txn.put(b"0", pickle.dumps((1000, 1, "a red image")))
+        txn.put(b"num_samples", b"1")
+    env.close()
+    assert list(read_pairs(tmp_path / "pairs")) == [(1000, 1, "a red image")]
+    env = lmdb.open(str(tmp_path / "pairs"), map_size=1 << 24)
+    with env.begin(write=True) as txn:
+        txn.put(b"1", pickle.dumps(Evil()))
+    env.close()
+    with pytest.raises(UnsafePickle):
+        list(read_pairs(tmp_path / "pairs"))
+    assert not (tmp_path / "evil-was-here").exists()
+
+
+def test_checkpoint_with_code_is_refused(runner, tmp_path: Path, tiny_openclip, monkeypatch) -> None:  # noqa: ANN001
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    cfg, _ = tiny_openclip
+    bad = tmp_path / "bad.pt"
+    torch.save({"state_dict": Evil()}, bad)
+    make_colour_folder(tmp_path / "imgs", n=4)
+    r = invoke(runner, "index", "build", str(tmp_path / "imgs"), "--model", f"openclip:{cfg}", "--weights", str(bad))
+    assert r.exit_code == 1 and "refusing to load it" in r.stderr and "Traceback" not in r.output
+    assert not (tmp_path / "evil-was-here").exists()
+
+
+def test_newer_format_version_is_refused(runner, colour_folder: Path) -> None:  # noqa: ANN001
+    invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "v")
+    mpath = IndexStore().path("v") / "manifest.json"
+    m = json.loads(mpath.read_text())
+    m["format_version"] = 99
+    mpath.write_text(json.dumps(m))
+    r = invoke(runner, "index", "info", "v")
+    assert r.exit_code == 1 and "format version 99" in r.stderr and "upgrade csd" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_missing_source_and_unknown_model(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    r = invoke(runner, "index", "build", str(tmp_path / "nope"), "--model", "fake:colour")
+    assert r.exit_code == 1 and "does not exist" in r.stderr and "Traceback" not in r.output
+    make_colour_folder(tmp_path / "imgs", n=2)
+    r = invoke(runner, "index", "build", str(tmp_path / "imgs"), "--model", "nosuch:thing")
+    assert r.exit_code == 1 and "unknown model family 'nosuch'" in r.stderr and "clip" in r.stderr
+
+
+def test_disk_full_keeps_previous_generation(colour_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from csdclip_cli.encoders import load_encoder
+    from csdclip_cli.index import build_index
+    from csdclip_cli.index.build import Journal
+    from csdclip_cli.sources import FolderSource
+
+    enc = load_encoder("fake:colour")
+    build_index(FolderSource(colour_folder), enc, "full", IndexStore())
+    Image.new("RGB", (24, 24), (0, 0, 255)).save(colour_folder / "new.png")
+
+    def no_space(self, items, vectors):  # noqa: ANN001, ANN202
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Journal, "commit", no_space)
+    with pytest.raises(CsdError, match="disk full"):
+        build_index(FolderSource(colour_folder), enc, "full", IndexStore())
+    assert Searcher.open("full").manifest.count == 24
+
+
+def test_read_only_index_dir_is_one_clear_error(runner, colour_folder: Path, monkeypatch) -> None:  # noqa: ANN001
+    real_open = os.open
+
+    def deny(path, flags, *a):  # noqa: ANN001, ANN202
+        if str(path).endswith(".lock"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *a)
+
+    monkeypatch.setattr(os, "open", deny)
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
+    assert r.exit_code == 1 and "cannot write to" in r.stderr and "--index-dir" in r.stderr
