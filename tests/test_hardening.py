@@ -65,9 +65,18 @@ def odd_images(folder: Path) -> dict[str, str | None]:
     frames = [Image.new("RGB", (16, 16), c) for c in ((255, 255, 0), (0, 0, 0))]
     frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
     frames[0].save(folder / "anim.webp", save_all=True, append_images=frames[1:], duration=100)
-    return {"empty.jpg": "empty", "truncated.jpg": "cannot decode", "text.jpg": "not a recognised image",
-            "bomb.png": "decompression-bomb", "cmyk.jpg": None, "deep16.png": None, "palette.png": None,
-            "rotated.jpg": None, "anim.gif": None, "anim.webp": None}
+    return {
+        "empty.jpg": "empty",
+        "truncated.jpg": "cannot decode",
+        "text.jpg": "not a recognised image",
+        "bomb.png": "decompression-bomb",
+        "cmyk.jpg": None,
+        "deep16.png": None,
+        "palette.png": None,
+        "rotated.jpg": None,
+        "anim.gif": None,
+        "anim.webp": None,
+    }
 
 
 def test_decode_each_awkward_kind(tmp_path: Path) -> None:

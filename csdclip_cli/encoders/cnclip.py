@@ -82,9 +82,9 @@ def load_cnclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
         )
     device = resolve_device(opts.device)
     with quiet_libraries():
-        from cn_clip.clip.utils import create_model
-
         import pickle
+
+        from cn_clip.clip.utils import create_model
 
         try:
             ckpt = torch.load(str(path), map_location="cpu", weights_only=True)

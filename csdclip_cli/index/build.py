@@ -394,3 +394,40 @@ def _write_hnsw(path: Path, vectors: np.ndarray, alive: np.ndarray, start: int, 
         chunk = todo[i : i + 50_000]
         idx.add_items(np.asarray(vectors[chunk], dtype=np.float32), chunk)
     idx.save_index(str(path))
+
+
+class _VectorSource:
+    kind = "vectors"
+
+    def __init__(self, location: str):
+        self.location = location
+
+
+def import_vectors(
+    store: IndexStore,
+    name: str,
+    vectors: np.ndarray,
+    keys: list[str],
+    model: str,
+    fingerprint: str,
+    batch: int = 50_000,
+) -> BuildReport:
+    """Create an index from precomputed vectors (benchmarks, migrations): the same journal and
+    finalise steps as a build, so the result is a normal index."""
+
+    class _Spec:
+        spec, dim = model, int(vectors.shape[1])
+
+    _Spec.fingerprint = fingerprint
+    report = BuildReport(name, total=len(keys), encoded=len(keys))
+    t0 = time.time()
+    with store.lock(name):
+        journal = Journal(store.path(name) / "journal")
+        for i in range(0, len(keys), batch):
+            journal.commit(
+                [{"key": k, "path": k, "size": 0, "mtime": 0.0} for k in keys[i : i + batch]], vectors[i : i + batch]
+            )
+        sig = dict.fromkeys(keys, (0, 0.0))
+        _finalise(store, name, _Spec(), _VectorSource(f"vectors:{name}"), None, None, journal, sig, report, {})  # type: ignore[arg-type]
+    report.seconds = time.time() - t0
+    return report

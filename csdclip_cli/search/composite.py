@@ -36,6 +36,7 @@ class CompositeConfig:
     pass_z: float = 1.0  # a clause "passes" when its calibrated score reaches this
     expansion: int = 10  # ANN candidates per clause: k * expansion (at least min_candidates)
     min_candidates: int = 200
+    clause_ef: int = 256  # HNSW ef per clause query; the union of the clause lists supplies the coverage
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> CompositeConfig:
@@ -90,11 +91,7 @@ class PlanVectors:
 
 def calibration(gallery: Gallery, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mu, sigma) of each query vector's cosine over the stored gallery sample."""
-    sample = gallery.gen.stats.get("sample")
-    if sample is None or len(sample) < 2:
-        rows = np.flatnonzero(gallery.alive)[:4096]
-        sample = np.asarray(gallery.vectors[rows])
-    sims = sample.astype(np.float32) @ vectors.T.astype(np.float32)
+    sims = gallery.sample @ vectors.T.astype(np.float32)
     return sims.mean(0), np.maximum(sims.std(0), 1e-4)
 
 
@@ -119,7 +116,8 @@ class CompositeSearch:
         n = max(k * self.config.expansion, self.config.min_candidates)
         if self._single(pv):
             queries = [pv.ands]
-        return self.gallery.candidates(np.concatenate([q for q in queries if len(q)]), n)
+        ef = None if self._single(pv) else self.config.clause_ef  # a single clause is plain search
+        return self.gallery.candidates(np.concatenate([q for q in queries if len(q)]), n, ef)
 
     def score(self, pv: PlanVectors, rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Fused score of `rows` and each clause's calibrated score (name -> [len(rows)])."""

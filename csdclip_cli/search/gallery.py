@@ -3,12 +3,16 @@ brute force for small galleries) and exact scoring from the stored float16 vecto
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from csdclip_cli.index.store import Generation, Manifest
 
 CHUNK = 1 << 18  # rows per block when scanning the memory-mapped vectors
 DEFAULT_EF = 256
+DENSE_LIMIT = 100_000  # galleries up to this many rows are searched from a float32 copy
+THREADS = max(1, os.cpu_count() or 1)
 
 
 class Gallery:
@@ -19,6 +23,25 @@ class Gallery:
         self.vectors = gen.vectors
         self.alive = gen.alive
         self.count = int(self.alive.sum())
+        self._f32: np.ndarray | None = None
+        self._sample: np.ndarray | None = None
+
+    @property
+    def dense(self) -> np.ndarray | None:
+        """float32 copy of small galleries (numpy's float16 arithmetic is slow); None above DENSE_LIMIT."""
+        if self._f32 is None and len(self.vectors) <= DENSE_LIMIT:
+            self._f32 = np.asarray(self.vectors, dtype=np.float32)
+        return self._f32
+
+    @property
+    def sample(self) -> np.ndarray:
+        """float32 gallery sample used for score calibration (stored with the index)."""
+        if self._sample is None:
+            s = self.gen.stats.get("sample")
+            if s is None or len(s) < 2:
+                s = np.asarray(self.vectors[np.flatnonzero(self.alive)[:4096]])
+            self._sample = np.ascontiguousarray(s, dtype=np.float32)
+        return self._sample
 
     @property
     def uses_ann(self) -> bool:
@@ -28,6 +51,9 @@ class Gallery:
         """Exact cosine of `rows` against every query: [len(rows), len(queries)]."""
         if len(rows) == 0:
             return np.zeros((0, len(queries)), np.float32)
+        dense = self.dense
+        if dense is not None:
+            return dense[rows] @ queries.T.astype(np.float32)
         order = np.argsort(rows)  # sorted reads are sequential on the memory map
         x = np.asarray(self.vectors[rows[order]], dtype=np.float32)
         out = np.empty((len(rows), len(queries)), np.float32)
@@ -40,8 +66,10 @@ class Gallery:
         best_rows = np.zeros(0, np.int64)
         best_scores = np.zeros(0, np.float32)
         q = query.astype(np.float32)
+        dense = self.dense
         for start in range(0, len(self.vectors), CHUNK):
-            block = np.asarray(self.vectors[start : start + CHUNK], dtype=np.float32) @ q
+            src = dense if dense is not None else self.vectors
+            block = np.asarray(src[start : start + CHUNK], dtype=np.float32) @ q
             block[~self.alive[start : start + CHUNK]] = -np.inf
             take = min(k, len(block))
             part = np.argpartition(-block, take - 1)[:take] if take else np.zeros(0, np.int64)
@@ -51,14 +79,14 @@ class Gallery:
             best_rows, best_scores = best_rows[keep], best_scores[keep]
         return best_rows, best_scores
 
-    def candidates(self, queries: np.ndarray, n: int) -> np.ndarray:
+    def candidates(self, queries: np.ndarray, n: int, ef: int | None = None) -> np.ndarray:
         """Union of the approximate top-n rows of each query (all rows when exact)."""
         if not self.uses_ann:
             return np.flatnonzero(self.alive)
         n = min(n, self.count)
         hnsw = self.gen.hnsw
-        hnsw.set_ef(max(self.ef, n))
-        labels, _ = hnsw.knn_query(queries.astype(np.float32), k=n)
+        hnsw.set_ef(max(ef or self.ef, n))
+        labels, _ = hnsw.knn_query(queries.astype(np.float32), k=n, num_threads=min(len(queries), THREADS))
         return np.unique(labels.ravel()).astype(np.int64)
 
     def top(self, query: np.ndarray, k: int, expansion: int = 10) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,60 @@
+"""Helpers shared by the benchmark scripts (not part of the package)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def pct(xs: list[float], p: float) -> float:
+    return float(np.percentile(np.asarray(xs), p))
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def realistic_vectors(n: int, dim: int = 512, latent: int = 48, noise: float = 0.3, seed: int = 0) -> np.ndarray:
+    """Low intrinsic dimension like CLIP galleries: a 48-d latent projected to `dim` plus
+    noise, L2-normalised, float16 (i.i.d. random vectors are HNSW's worst case)."""
+    rng = np.random.default_rng(seed)
+    proj = rng.standard_normal((latent, dim)).astype(np.float32)
+    out = np.empty((n, dim), np.float16)
+    for i in range(0, n, 100_000):
+        m = min(100_000, n - i)
+        x = rng.standard_normal((m, latent)).astype(np.float32) @ proj
+        x += noise * np.sqrt(latent) * rng.standard_normal((m, dim)).astype(np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        out[i : i + m] = x
+    return out
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')}"

