@@ -9,6 +9,7 @@ import typer
 from csdclip_cli.cli.common import Device, IndexDir, guard, new_app
 
 app = new_app("The offline demo: a procedural photo world, a tiny trained CLIP, a graded benchmark.")
+app.info.no_args_is_help = False  # plain `csd demo` runs the demo
 DataDir = typer.Option(None, "--data-dir", envvar="CSD_DATA", help="Data root (default ./data).")
 
 

@@ -21,6 +21,7 @@ from csdclip_cli import config
 from csdclip_cli.errors import DatasetError, PlanFormatError
 from csdclip_cli.rewrite.plan import Plan, parse_tigr
 from csdclip_cli.rewrite.rules import NEGATION, ZH_NEG
+from csdclip_cli.sources.folder import IMAGE_EXTENSIONS
 
 KNOWN = ("tigr100k", "coco", "mscoco", "flickr30k", "urban1k", "wikido", "demo")
 
@@ -55,8 +56,9 @@ class Dataset:
     warnings: list[str] = field(default_factory=list)
 
     def image_id(self, key: str) -> str:
-        """Gallery key -> the id relevance lists use ('imgs/abc.jpg' -> 'abc')."""
-        return key if (self.gallery / "data.mdb").exists() else Path(key).stem
+        """Gallery key -> the id relevance lists use ('imgs/abc.jpg' -> 'abc'; LMDB ids as they are)."""
+        p = Path(key)
+        return p.stem if p.suffix.lower() in IMAGE_EXTENSIONS else key
 
 
 def _gallery(root: Path, warnings: list[str]) -> Path:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from csdclip_cli.errors import UsageError
+from csdclip_cli.rewrite.phrases import exclusion_phrase
 from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.search.gallery import Gallery
 
@@ -29,11 +30,11 @@ from csdclip_cli.search.gallery import Gallery
 class CompositeConfig:
     """Fusion weights. Defaults were tuned on the demo benchmark's tune split (see README)."""
 
-    phrase_weight: float = 0.5
-    and_temperature: float = 0.3
-    not_weight: float = 1.0
-    not_margin: float = 0.5
-    pass_z: float = 1.0  # a clause "passes" when its calibrated score reaches this
+    phrase_weight: float = 1.0
+    and_temperature: float = 2.0
+    not_weight: float = 0.5
+    not_margin: float = -0.5
+    pass_z: float = 1.5  # a clause "passes" at this calibrated score (max F1 on the demo gallery)
     expansion: int = 10  # ANN candidates per clause: k * expansion (at least min_candidates)
     min_candidates: int = 200
     clause_ef: int = 256  # HNSW ef per clause query; the union of the clause lists supplies the coverage
@@ -77,7 +78,8 @@ class PlanVectors:
     @classmethod
     def embed(cls, plan: Plan, encoder: Any) -> PlanVectors:
         ands = plan.and_ or ([] if plan.or_ else [plan.optimized])
-        texts = [plan.optimized, plan.raw, *ands, *plan.not_, *[x for g in plan.or_ for x in g]]
+        nots = [exclusion_phrase(n) for n in plan.not_]  # "no dogs" is embedded as "a dog"
+        texts = [plan.optimized, plan.raw, *ands, *nots, *[x for g in plan.or_ for x in g]]
         v = encoder.encode_texts(texts)
         i = 2 + len(ands)
         nots = v[i : i + len(plan.not_)]
