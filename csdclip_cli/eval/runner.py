@@ -51,6 +51,8 @@ def plans_for(
                 f"--rewriter gold needs annotated queries; {len(missing)} have none "
                 f"(e.g. {missing[0]}); use --rewriter rules"
             )
+        if progress:
+            progress(len(queries), len(queries))
         return {q.text_id: q.gold for q in queries if q.gold is not None}, []
     rw = get_rewriter(rewriter, llm=llm)
     for i, q in enumerate(queries):
