@@ -158,3 +158,55 @@ def test_help_and_index_list_are_fast_and_import_no_torch(tmp_path: Path) -> Non
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
+
+
+def _tiny_hf_clip(d: Path) -> Path:
+    """A random-weight HuggingFace CLIPModel with its own tiny tokenizer, saved to a folder."""
+    import json
+
+    import transformers as T
+
+    d.mkdir()
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for w in ["a</w>", "red</w>", "car</w>", "tree</w>", "dog</w>"] + [c for c in "abcdefghijklmnopqrstuvwxyz"]:
+        vocab[w] = len(vocab)
+    (d / "vocab.json").write_text(json.dumps(vocab))
+    (d / "merges.txt").write_text("#version: 0.2\n")
+    T.CLIPTokenizer(str(d / "vocab.json"), str(d / "merges.txt")).save_pretrained(d)
+    text = dict(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=16,
+        eos_token_id=1,
+        bos_token_id=0,
+        pad_token_id=1,
+    )
+    vision = dict(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=8
+    )
+    T.CLIPModel(T.CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(d)
+    T.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(d)
+    return d
+
+
+def test_hf_clip_like_model_from_local_dir(tmp_path: Path, runner) -> None:  # noqa: ANN001
+    d = _tiny_hf_clip(tmp_path / "tiny-hf")
+    enc = load_encoder(f"hf:{d}")
+    assert enc.spec == f"hf:{d}" and enc.dim == 16 and enc.context_length == 16
+    x = enc.preprocess(Image.new("RGB", (50, 40), (200, 0, 0)))
+    assert x.shape == (3, 32, 32)
+    v = enc.encode_images(np.stack([x, x]))
+    t = enc.encode_texts(["a red car", "a dog"])
+    assert v.shape == (2, 16) and t.shape == (2, 16) and np.allclose(np.linalg.norm(t, axis=1), 1, atol=1e-5)
+    # the local model store is searched for repo ids (models/<org>--<name>)
+    store = tmp_path / "store"
+    (store).mkdir()
+    d.rename(store / "acme--tiny-clip")
+    assert load_encoder("hf:acme/tiny-clip", models_dir=store).dim == 16
+    with pytest.raises(ModelFileMissing, match="huggingface-cli download acme/absent"):
+        load_encoder("hf:acme/absent", models_dir=store)
+    with pytest.raises(UnknownModel, match="ViT-B/16 or ViT-L/14"):
+        load_encoder("fgclip:RN50")

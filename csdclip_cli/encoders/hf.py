@@ -75,6 +75,8 @@ def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     local = opts.models_dir / repo.replace("/", "--")
     where = str(source) if source.is_dir() else (str(local) if local.is_dir() else repo)
     device = resolve_device(opts.device)
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
     try:
         with quiet_libraries():
             kw = {"trust_remote_code": opts.trust_remote_code}
