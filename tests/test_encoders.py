@@ -168,25 +168,30 @@ def _tiny_hf_clip(d: Path) -> Path:
 
     d.mkdir()
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for w in ["a</w>", "red</w>", "car</w>", "tree</w>", "dog</w>"] + [c for c in "abcdefghijklmnopqrstuvwxyz"]:
+    for w in ["a</w>", "red</w>", "car</w>", "tree</w>", "dog</w>"] + list("abcdefghijklmnopqrstuvwxyz"):
         vocab[w] = len(vocab)
     (d / "vocab.json").write_text(json.dumps(vocab))
     (d / "merges.txt").write_text("#version: 0.2\n")
     T.CLIPTokenizer(str(d / "vocab.json"), str(d / "merges.txt")).save_pretrained(d)
-    text = dict(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        max_position_embeddings=16,
-        eos_token_id=1,
-        bos_token_id=0,
-        pad_token_id=1,
-    )
-    vision = dict(
-        hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=8
-    )
+    text = {
+        "vocab_size": len(vocab),
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "max_position_embeddings": 16,
+        "eos_token_id": 1,
+        "bos_token_id": 0,
+        "pad_token_id": 1,
+    }
+    vision = {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "image_size": 32,
+        "patch_size": 8,
+    }
     T.CLIPModel(T.CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(d)
     T.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(d)
     return d
