@@ -44,3 +44,28 @@ def data_dir(override: str | Path | None = None) -> Path:
 def cache_dir() -> Path:
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "csd"
     return Path(os.environ.get(ENV_CACHE) or default).expanduser()
+
+
+def config_file() -> Path | None:
+    """The settings file: $CSD_CONFIG, else ./csd.toml, else ~/.config/csd/config.toml."""
+    for cand in (os.environ.get("CSD_CONFIG"), "csd.toml", Path.home() / ".config" / "csd" / "config.toml"):
+        if cand and Path(cand).expanduser().is_file():
+            return Path(cand).expanduser()
+    return None
+
+
+def settings(section: str) -> dict:
+    """One table of the settings file ({} when there is none), e.g. settings("rewrite")["llm"]."""
+    import tomllib
+
+    from csdclip_cli.errors import UsageError
+
+    path = config_file()
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"settings file {path} does not parse: {e}") from None
+    table = data.get(section, {})
+    return table if isinstance(table, dict) else {}

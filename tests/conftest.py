@@ -39,6 +39,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (tmp_path / sub).mkdir()
         monkeypatch.setenv(var, str(tmp_path / sub))
     monkeypatch.delenv("CSD_LLM", raising=False)
+    monkeypatch.delenv("CSD_CONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no user settings file leaks into a test
     return tmp_path
 
 

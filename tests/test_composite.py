@@ -191,3 +191,13 @@ def test_cli_composite_json_explain_and_html(runner, colour_folder: Path, tmp_pa
     for method in ("plain", "arith", "deo", "csd"):
         r = invoke(runner, "search", "red, no blue", "--method", method, "--json", "-k", "2")
         assert r.exit_code == 0 and len(r.stdout.strip().splitlines()) == 2
+
+
+def test_settings_file_supplies_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "settings.toml"
+    f.write_text('[composite]\nnot_weight = 3.0\n[rewrite]\nllm = "/models/q.gguf"\n')
+    monkeypatch.setenv("CSD_CONFIG", str(f))
+    assert CompositeConfig.load().not_weight == 3.0
+    from csdclip_cli.rewrite.llm import default_llm_path
+
+    assert default_llm_path() == Path("/models/q.gguf")

@@ -74,10 +74,11 @@ STOP = {"a", "an", "the", "of", "in", "on", "at", "and", "with", "to", "some", "
 
 
 def default_llm_path(models_dir: Path | None = None) -> Path | None:
-    """--llm, else $CSD_LLM, else the first *.gguf in the model store (a Qwen preferred)."""
+    """--llm, else $CSD_LLM, else the settings file's [rewrite] llm, else the first *.gguf in
+    the model store (a Qwen preferred)."""
     from csdclip_cli import config
 
-    env = os.environ.get("CSD_LLM")
+    env = os.environ.get("CSD_LLM") or config.settings("rewrite").get("llm")
     if env:
         return Path(env).expanduser()
     ggufs = sorted(config.models_dir(models_dir).glob("*.gguf"))

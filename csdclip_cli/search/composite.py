@@ -45,8 +45,11 @@ class CompositeConfig:
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> CompositeConfig:
-        """Defaults, then a TOML/JSON file ([composite] table or top level), then overrides."""
-        values: dict[str, Any] = {}
+        """Defaults, the settings file's [composite] table, then a TOML/JSON file ([composite]
+        table or top level), then overrides."""
+        from csdclip_cli import config
+
+        values: dict[str, Any] = dict(config.settings("composite"))
         if path is not None:
             p = Path(path)
             if not p.is_file():

