@@ -201,3 +201,11 @@ def test_settings_file_supplies_defaults(tmp_path: Path, monkeypatch: pytest.Mon
     from csdclip_cli.rewrite.llm import default_llm_path
 
     assert default_llm_path() == Path("/models/q.gguf")
+
+
+def test_cli_min_match_reports_the_count(runner, colour_folder: Path) -> None:  # noqa: ANN001
+    invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
+    r = invoke(runner, "search", "red", "--min-match", "-k", "3", "--rewriter", "rules", "--json")
+    assert r.exit_code == 0 and "candidates pass every AND clause; showing" in r.stderr
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert all(all(row["passed"].values()) for row in rows)

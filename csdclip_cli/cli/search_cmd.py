@@ -49,11 +49,14 @@ def search(
         from csdclip_cli.search.composite import CompositeConfig
         from csdclip_cli.search.methods import run_method
 
-        plan = get_rewriter(rewriter, llm=llm).rewrite(query)
+        rw = get_rewriter(rewriter, llm=llm)
+        plan = rw.rewrite(query)
+        for w in dict.fromkeys(getattr(rw, "warnings", [])):
+            err().print(f"[yellow]warning:[/] {w}")
         cfg = CompositeConfig.load(config_file)
         results = run_method(s, method, plan, k, config=cfg, min_match=min_match)
-        if min_match:
-            err().print(f"{len(results)} results pass every AND clause")
+        if min_match and method == "csd":
+            err().print(f"{results.passed_count} candidates pass every AND clause; showing {len(results)}")
     if show_plan and plan is not None:
         from csdclip_cli.rewrite.render import plan_tree
 

@@ -116,6 +116,7 @@ class CompositeSearch:
     def __init__(self, gallery: Gallery, config: CompositeConfig | None = None):
         self.gallery = gallery
         self.config = config or CompositeConfig()
+        self.passed_count: int | None = None
 
     def _single(self, pv: PlanVectors) -> bool:
         return len(pv.ands) == 1 and not len(pv.nots) and not pv.ors
@@ -203,6 +204,7 @@ class CompositeSearch:
                 if not c.startswith("NOT "):
                     keep &= ok
         idx = np.flatnonzero(keep)
+        self.passed_count = len(idx)  # candidates passing every AND clause (with min_match)
         order = idx[np.argsort(-score[idx], kind="stable")[:k]]
         details = {
             int(rows[i]): ({c: float(v[i]) for c, v in per.items()}, {c: bool(ok[i]) for c, ok in passed.items()})

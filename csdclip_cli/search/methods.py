@@ -66,7 +66,11 @@ def rank(
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """(rows, scores, per-row clause details) for one method."""
     if method == "csd":
-        return CompositeSearch(gallery, config).search(pv, k, min_match=min_match)
+        cs = CompositeSearch(gallery, config)
+        rows, scores, details = cs.search(pv, k, min_match=min_match)
+        if min_match:
+            details["passed_count"] = cs.passed_count
+        return rows, scores, details
     if method == "plain":
         vec = pv.raw
     elif method == "arith":
@@ -90,4 +94,13 @@ def run_method(
 ) -> list[Result]:
     pv = PlanVectors.embed(plan, searcher.encoder)
     rows, scores, details = rank(searcher.gallery, method, pv, k, config, min_match)
-    return searcher.results(rows, scores, details)
+    passed = details.pop("passed_count", None)
+    results = ResultList(searcher.results(rows, scores, details))
+    results.passed_count = passed
+    return results
+
+
+class ResultList(list):
+    """Results, plus how many candidates passed every AND clause (set with --min-match)."""
+
+    passed_count: int | None = None
