@@ -70,6 +70,11 @@ class Journal:
             vec = meta.with_suffix(".npy")
             yield items, (np.load(vec) if vec.exists() else np.zeros((0, 0), np.float16))
 
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """The committed items alone (no vectors read)."""
+        for meta in sorted(self.path.glob("batch-*.json"), key=lambda p: int(p.stem.split("-")[1])):
+            yield from json.loads(meta.read_text())
+
     def commit(self, items: list[dict[str, Any]], vectors: np.ndarray) -> None:
         n = self._next
         self._next += 1
@@ -153,17 +158,12 @@ def build_index(
     store = store or IndexStore()
     t0 = time.time()
     report = BuildReport(name)
-    old: Manifest | None = store.manifest(name) if store.exists(name) else None
-    if old is not None and (old.model != encoder.spec or old.fingerprint != encoder.fingerprint):
-        raise IndexModelMismatch(
-            f"index {name!r} was built with {old.model} ({old.fingerprint}); this run uses {encoder.spec} "
-            f"({encoder.fingerprint}). Pick another --name or remove it with `csd index rm {name}`"
-        )
-    if old is not None and old.source.get("location") != source.location:
-        raise CsdError(
-            f"index {name!r} indexes {old.source.get('location')}, not {source.location}; pick another --name"
-        )
+    if store.exists(name):  # refuse early, before waiting for a lock
+        _check_compatible(store.manifest(name), encoder, source)
     with store.lock(name, wait=wait):
+        old: Manifest | None = store.manifest(name) if store.exists(name) else None
+        if old is not None:  # read again under the lock: another writer may have finished meanwhile
+            _check_compatible(old, encoder, source)
         try:
             return _build_locked(
                 source, encoder, name, store, old, report, batch_size, workers, progress, build_params or {}, t0
@@ -172,6 +172,18 @@ def build_index(
             if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS):
                 raise _io_error(e, store.path(name)) from None
             raise
+
+
+def _check_compatible(old: Manifest, encoder: Encoder, source: Source) -> None:
+    if old.model != encoder.spec or old.fingerprint != encoder.fingerprint:
+        raise IndexModelMismatch(
+            f"index {old.name!r} was built with {old.model} ({old.fingerprint}); this run uses {encoder.spec} "
+            f"({encoder.fingerprint}). Pick another --name or remove it with `csd index rm {old.name}`"
+        )
+    if old.source.get("location") != source.location:
+        raise CsdError(
+            f"index {old.name!r} indexes {old.source.get('location')}, not {source.location}; pick another --name"
+        )
 
 
 def _build_locked(
@@ -202,10 +214,7 @@ def _build_locked(
 
     # what an interrupted run already committed
     journal = Journal(root / "journal")
-    done: dict[str, tuple[int, float]] = {}
-    for items, _ in journal.batches():
-        for d in items:
-            done[d["key"]] = (d["size"], d["mtime"])
+    done = {d["key"]: (d["size"], d["mtime"]) for d in journal.entries()}
 
     def unchanged(key: str) -> bool:
         s = sig[key]
