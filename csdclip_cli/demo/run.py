@@ -67,4 +67,5 @@ def build_demo_index(data_dir: Path, index_dir: Path | None, progress: Any = Non
         progress=progress,
         build_params={"model_input": "demo:tiny", "weights": None},
     )
+    store.use(INDEX_NAME)  # so `csd search` right after `csd demo` searches the demo
     return store, enc, report
