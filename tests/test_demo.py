@@ -120,3 +120,6 @@ def test_csd_demo_end_to_end(runner, tmp_path: Path) -> None:  # noqa: ANN001
     assert text.count("data:image/png;base64,") >= 40
     r = invoke(runner, "demo", "-k", "5")
     assert "encoded 0" in r.stderr  # the index is reused
+    from csdclip_cli.index import IndexStore
+
+    assert IndexStore().current() == "demo-tiny"  # so a following `csd search` searches the demo

@@ -210,3 +210,20 @@ def test_end_to_end_eval_writes_report(runner, tmp_path: Path) -> None:  # noqa:
     (out / "summary.json").unlink()
     r = invoke(runner, "eval", "report", str(out))
     assert r.exit_code == 0 and (out / "summary.json").read_text() == before
+
+
+def test_chinese_tigr_file(tmp_path: Path) -> None:
+    d = make_tigr(tmp_path, arranged=True)
+    text = (
+        "红色，不要蓝色｜时间：无，地点：无，人物：无｜搜索意图：复杂｜短语优化：红色｜"
+        "多主体逻辑关系分析：-AND：＜红色＞，-NOT：＜蓝色＞\n"
+    )
+    (d / "zh_tigr100k.jsonl").write_text(
+        json.dumps(
+            {"text_id": "z1", "text": text, "image_ids": ["c0"], "image_xiangsi_ids": ["c2"]}, ensure_ascii=False
+        )
+        + "\n"
+    )
+    ds = load_dataset("tigr100k", data_dir=tmp_path, lang="zh")
+    q = ds.queries[0]
+    assert ds.lang == "zh" and q.raw == "红色，不要蓝色" and q.gold.not_ == ["蓝色"] and q.has_not
