@@ -27,10 +27,14 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=2048)
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--batches", default="32,64,128,256")
+    ap.add_argument("--models", default="ViT-B-16,ViT-L-14")
+    ap.add_argument("--device", default="cuda", help="cuda (fp16); cpu runs fp32, only to smoke-test the script")
     args = ap.parse_args()
-    if not torch.cuda.is_available():
-        raise SystemExit("no CUDA device: this benchmark needs a GPU")
-    dev = "cuda"
+    dev = args.device
+    if dev.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("no CUDA device: this benchmark needs a GPU (or --device cpu for a smoke run)")
+    dtype = torch.float16 if dev.startswith("cuda") else torch.float32
+    sync = torch.cuda.synchronize if dev.startswith("cuda") else (lambda: None)
     tmp = Path(tempfile.mkdtemp(prefix="csd-gpu-"))
     rng = np.random.default_rng(0)
     for i in range(args.images):
@@ -39,10 +43,11 @@ def main() -> None:
         Image.fromarray(arr).save(b, format="JPEG", quality=90)
         (tmp / f"{i:05d}.jpg").write_bytes(b.getvalue())
     files = sorted(tmp.glob("*.jpg"))
-    print(f"GPU {torch.cuda.get_device_name()}; {len(files)} JPEGs 640x480; {args.workers} loader workers")
-    for name in ("ViT-B-16", "ViT-L-14"):
+    gpu = torch.cuda.get_device_name() if dev.startswith("cuda") else "cpu"
+    print(f"device {gpu}; {len(files)} JPEGs 640x480; {args.workers} loader workers; {dtype}")
+    for name in args.models.split(","):
         model, _, pre = open_clip.create_model_and_transforms(name, pretrained=None)
-        model = model.to(dev).half().eval()
+        model = model.to(dev, dtype).eval()
 
         class DS(torch.utils.data.Dataset):
             def __init__(self, transform) -> None:  # noqa: ANN001
@@ -55,26 +60,30 @@ def main() -> None:
                 return self.transform(Image.open(files[i]).convert("RGB"))
 
         for bs in (int(x) for x in args.batches.split(",")):
-            x = torch.randn(bs, 3, 224, 224, device=dev, dtype=torch.float16)
+            x = torch.randn(bs, 3, 224, 224, device=dev, dtype=dtype)
             with torch.inference_mode():
                 for _ in range(3):
                     model.encode_image(x)
-                torch.cuda.synchronize()
+                sync()
                 t = time.perf_counter()
-                reps = max(5, 2048 // bs)
+                reps = max(5, 2048 // bs) if dev.startswith("cuda") else 2
                 for _ in range(reps):
                     model.encode_image(x)
-                torch.cuda.synchronize()
+                sync()
                 pure = reps * bs / (time.perf_counter() - t)
                 loader = torch.utils.data.DataLoader(
-                    DS(), batch_size=bs, num_workers=args.workers, pin_memory=True, persistent_workers=False
+                    DS(pre),
+                    batch_size=bs,
+                    num_workers=args.workers,
+                    pin_memory=dev.startswith("cuda"),
+                    persistent_workers=False,
                 )
                 t = time.perf_counter()
                 n = 0
                 for batch in loader:
-                    model.encode_image(batch.to(dev, torch.float16, non_blocking=True))
+                    model.encode_image(batch.to(dev, dtype, non_blocking=True))
                     n += len(batch)
-                torch.cuda.synchronize()
+                sync()
                 fed = n / (time.perf_counter() - t)
             print(
                 f"{name:9} batch {bs:4d}  pure GPU {pure:9.1f} img/s   DataLoader+JPEG {fed:8.1f} img/s  "

@@ -32,16 +32,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--noise", type=float, default=0.3, help="isotropic noise (see common.realistic_vectors)")
     ap.add_argument("--dir", default=None, help="index root to (re)use; default a temp dir")
     ap.add_argument("--ef", type=int, default=None, help="HNSW ef for plain search (default: csd's)")
     args = ap.parse_args()
     root = args.dir or tempfile.mkdtemp(prefix="csd-bench-")
     store = IndexStore(root)
-    name = f"bench-{args.n}"
+    name = f"bench-{args.n}-noise{args.noise:g}"
     print(f"N = {args.n:,} x 512 float16, low-intrinsic-dimension vectors; index root {root}")
     if not store.exists(name):
         t = time.time()
-        x = realistic_vectors(args.n)
+        x = realistic_vectors(args.n, noise=args.noise)
         print(f"generated vectors in {time.time() - t:.1f}s")
         rep = import_vectors(store, name, x, [f"v{i}" for i in range(args.n)], "bench:synthetic", "bench")
         print(f"index build (vectors + HNSW M=16 efC=200 + stats): {rep.seconds:.1f}s")
@@ -50,7 +51,7 @@ def main() -> None:
     g = Gallery(manifest, gen, **({"ef": args.ef} if args.ef else {}))
     print(f"search mode: {'HNSW' if g.uses_ann else 'exact'}, default ef {g.ef}; RSS after open {rss_mib():.0f} MiB")
 
-    qs = realistic_vectors(args.queries * 6, seed=7).astype(np.float32)
+    qs = realistic_vectors(args.queries * 6, seed=7, noise=args.noise).astype(np.float32)
     plain_q = qs[: args.queries]
     g.top(plain_q[0], 10)  # warm the graph and the memory map
     lat_plain = [timed(lambda q=q: g.top(q, 10), 1)[0] for q in plain_q]
