@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from csdclip_cli.cli.common import Device, IndexDir, guard
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from csdclip_cli.eval.runner import EvalRun
 
 
 @guard
@@ -118,7 +124,8 @@ def eval_(
     out().print(summary_table(run, rows))
 
 
-def summary_table(run, rows):  # noqa: ANN001, ANN201
+def summary_table(run: EvalRun, rows: list[dict[str, Any]]) -> Table:
+    """Methods x metrics at the largest k, one row per model x method x subset."""
     from rich.table import Table
 
     from csdclip_cli.eval.report import MAIN_METRICS, fmt
