@@ -31,7 +31,7 @@ CLIP_ARCHS = {
     "RN101": "RN101",
 }
 OPENAI_URLS = {
-    "RN50": "https://openaipublic.azureedge.net/clip/models/afeb0e10fbe1ead1a0ed4d0bc8f4f0e5d8b4c0ce5d0c9c2e4e64f3ea56b81c8a/RN50.pt",
+    "RN50": "https://openaipublic.azureedge.net/clip/models/afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762/RN50.pt",
     "ViT-B-16": "https://openaipublic.azureedge.net/clip/models/5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f/ViT-B-16.pt",
     "ViT-L-14": "https://openaipublic.azureedge.net/clip/models/b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
 }
