@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typer
+
 from csdclip_cli.cli import demo_cmd, eval_cmd, index_cmd, models_cmd, rewrite_cmd, search_cmd
 from csdclip_cli.cli.common import new_app
 
@@ -10,6 +12,23 @@ app = new_app(
     "Quick start: [bold]csd demo[/] · [bold]csd index build ./imgs --model clip:ViT-L/14[/] · "
     '[bold]csd search "woman in green dress, no shoes"[/] · [bold]csd eval tigr100k[/]'
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from csdclip_cli import __version__
+
+        print(f"csd {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    pass
+
+
 app.add_typer(index_cmd.app, name="index")
 app.add_typer(models_cmd.app, name="models")
 app.command("search")(search_cmd.search)
