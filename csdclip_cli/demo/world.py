@@ -156,7 +156,7 @@ def _draw_background(d: ImageDraw.ImageDraw, bg: str, rng: random.Random) -> Non
             d.point((x, y), fill=(255, 255, 255))
 
 
-def _draw_thing(d: ImageDraw.ImageDraw, t: Thing, bg: str, rng: random.Random) -> None:
+def _draw_thing(d: ImageDraw.ImageDraw, t: Thing, rng: random.Random) -> None:
     s = 1.0 if t.size == "large" else 0.7
     cx = 11 + t.slot * 21 + rng.randint(-2, 2)
     base = SIZE - 4 - rng.randint(0, 3)
@@ -215,7 +215,7 @@ def render(scene: Scene) -> Image.Image:
     # sky things first, then ground things back to front (small ones are farther away)
     order = sorted(scene.things, key=lambda t: (t.kind in GROUND_KINDS + ("boat",), t.size == "large"))
     for t in order:
-        _draw_thing(d, t, scene.background, rng)
+        _draw_thing(d, t, rng)
     return img
 
 

@@ -24,7 +24,6 @@ import numpy as np
 
 GAIN_HR = 1.0
 GAIN_MR = 0.5
-METRICS = ("R", "GRP", "NIPR", "nDCG", "P_strict", "P_lenient")  # each at every k; plus mAP
 
 
 def gains(ranking: Sequence[str], hr: set[str], mr: set[str]) -> np.ndarray:

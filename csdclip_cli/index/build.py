@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -424,10 +425,7 @@ def import_vectors(
     """Create an index from precomputed vectors (benchmarks, migrations): the same journal and
     finalise steps as a build, so the result is a normal index."""
 
-    class _Spec:
-        spec, dim = model, int(vectors.shape[1])
-
-    _Spec.fingerprint = fingerprint
+    spec = SimpleNamespace(spec=model, dim=int(vectors.shape[1]), fingerprint=fingerprint)
     report = BuildReport(name, total=len(keys), encoded=len(keys))
     t0 = time.time()
     with store.lock(name):
@@ -437,6 +435,6 @@ def import_vectors(
                 [{"key": k, "path": k, "size": 0, "mtime": 0.0} for k in keys[i : i + batch]], vectors[i : i + batch]
             )
         sig = dict.fromkeys(keys, (0, 0.0))
-        _finalise(store, name, _Spec(), _VectorSource(f"vectors:{name}"), None, None, journal, sig, report, {})  # type: ignore[arg-type]
+        _finalise(store, name, spec, _VectorSource(f"vectors:{name}"), None, None, journal, sig, report, {})  # type: ignore[arg-type]
     report.seconds = time.time() - t0
     return report

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,7 +47,6 @@ class LmdbSource:
         if env_dir is None:
             raise SourceError(f"{path} holds no CN-CLIP image LMDB (looked for data.mdb in ., imgs/, lmdb/imgs/)")
         self.location = str(env_dir)
-        self._mtime = os.stat(env_dir / "data.mdb").st_mtime
         self.env = _open_env(env_dir)
 
     def items(self) -> Iterator[Item]:
