@@ -5,19 +5,48 @@ BIN := $(VENV)/bin
 export OMP_WAIT_POLICY := PASSIVE
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint install install-test clean
+# Compiled dependencies are built portably, never with -march=native: a native llama.cpp
+# segfaulted on another x86-64 CPU, and pip's wheel cache is keyed by the sdist, not by the
+# build flags, so a cached native wheel would come back whatever flags we pass. We build each
+# once with --no-cache-dir into a folder named after its version and flags, and install only
+# from there (--only-binary), so a stale wheel in pip's cache is never picked up.
+LLAMA_CPP_VERSION := 0.3.36
+HNSWLIB_VERSION := 0.8.0
+# AVX2/FMA/F16C: every x86-64 CPU since 2013-2015 (Haswell, Zen). See README "Fastest native build".
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF
+WHEELHOUSE ?= $(HOME)/.cache/csd/wheels
+flags_id = $(shell printf '%s' '$(1)' | sha1sum | cut -c1-10)
+LLAMA_WHEELS := $(WHEELHOUSE)/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(call flags_id,$(LLAMA_CMAKE_ARGS))
+HNSWLIB_WHEELS := $(WHEELHOUSE)/hnswlib-$(HNSWLIB_VERSION)-no-native
 
-$(BIN)/.base: pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+.PHONY: demo test lint install install-test clean wheels
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+
+$(HNSWLIB_WHEELS)/.done: | $(BIN)/python
+	HNSWLIB_NO_NATIVE=1 $(BIN)/pip wheel -q --no-cache-dir --no-deps --no-binary hnswlib -w $(HNSWLIB_WHEELS) "hnswlib==$(HNSWLIB_VERSION)"
+	touch $@
+
+# llama-cpp-python compiles from source: about 6-8 minutes on 2 cores, once per machine.
+$(LLAMA_WHEELS)/.done: | $(BIN)/python
+	@echo "Building llama-cpp-python $(LLAMA_CPP_VERSION) (portable: $(LLAMA_CMAKE_ARGS)); about 6-8 minutes on 2 cores, once"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" FORCE_CMAKE=1 $(BIN)/pip wheel -q --no-cache-dir --no-deps --no-binary llama-cpp-python -w $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_CPP_VERSION)"
+	touch $@
+
+wheels: $(HNSWLIB_WHEELS)/.done $(LLAMA_WHEELS)/.done
+
+$(BIN)/.base: pyproject.toml $(HNSWLIB_WHEELS)/.done | $(BIN)/python
 	# torch/torchvision pinned: these install from local disk here (others download GBs)
 	$(BIN)/pip install -q "torch==2.14.1" "torchvision==0.29.1"
+	$(BIN)/pip install -q --only-binary hnswlib --find-links $(HNSWLIB_WHEELS) "hnswlib==$(HNSWLIB_VERSION)"
 	$(BIN)/pip install -q -e .
 	$(BIN)/pip install -q --no-deps "cn_clip==1.6.0" six
 	touch $@
 
-# llama-cpp-python compiles from source on first install (~6 min on 2 cores); pip caches the wheel.
-$(BIN)/.test: $(BIN)/.base
+$(BIN)/.test: $(BIN)/.base $(LLAMA_WHEELS)/.done
+	$(BIN)/pip install -q --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_CPP_VERSION)"
 	$(BIN)/pip install -q -e ".[test,llm]"
 	$(BIN)/pip install -q -e tests/fake_plugin
 	touch $@
