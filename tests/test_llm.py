@@ -3,6 +3,7 @@ It is a base model: tests assert that plans are valid and safe, not that they ar
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def test_real_gguf_gives_valid_plans_and_cache_prevents_second_call(gguf: Path, 
     # a new rewriter over the same cache file never loads the model
     fresh = LlamaRewriter(gguf)
     CachedRewriter(fresh, PlanCache(tmp_path / "plans.sqlite")).rewrite(QUERIES[0])
-    assert fresh.calls == 0 and fresh._llm is None
+    assert fresh.calls == 0 and fresh._worker is None
 
 
 @pytest.mark.slow
@@ -118,3 +119,58 @@ def test_validation_falls_back_per_clause_list(candidate: dict, expect_and: list
     q = "a woman in a green dress dancing in front of City Hall, no shoes"
     plan, problems = validate(candidate, q, RuleRewriter().rewrite(q))
     assert plan.and_ == expect_and and plan.not_ == expect_not
+
+
+LONG = "a red car on the beach " + " ".join(f"with a small blue kite number {i}" for i in range(400)) + ", no dog"
+
+
+def _warnings(stderr: str) -> list[str]:
+    return [ln for ln in stderr.splitlines() if ln.startswith("warning:")]
+
+
+@pytest.mark.slow
+def test_over_long_query_falls_back_to_rules_alone_and_in_a_batch(runner, gguf: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    """A query past the model's context is caught before generation (it used to be a
+    ValueError traceback alone and a segfault in a batch)."""
+    from conftest import invoke
+
+    from csdclip_cli.rewrite.llm import LlamaRewriter
+
+    assert len(LONG.split()) > 2500
+    r = invoke(runner, "rewrite", LONG, "--rewriter", "llm", "--llm", str(gguf), "--json")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["not"] == ["dog"]
+    (w,) = _warnings(r.stderr)
+    assert "context" in w and "rule-based plan" in w
+    qs = tmp_path / "q.txt"
+    qs.write_text(f"a red car on the beach, no dog\n{LONG}\na cat or a dog on a sofa\n")
+    out = tmp_path / "plans.jsonl"
+    r = invoke(runner, "rewrite", "--file", str(qs), "-o", str(out), "--rewriter", "llm", "--llm", str(gguf))
+    assert r.exit_code == 0
+    plans = [json.loads(ln) for ln in out.read_text().splitlines()]
+    assert len(plans) == 3 and plans[0]["not"] == ["dog"] and plans[1]["not"] == ["dog"]
+    assert len([w for w in _warnings(r.stderr) if "context" in w]) == 1
+    # the token count comes from the model's own tokenizer, not a guess
+    rw = LlamaRewriter(gguf)
+    rw.rewrite(LONG)
+    assert "tokens with the prompt" in (rw.last_failure or "")
+    rw.close()
+
+
+@pytest.mark.slow
+def test_doctor_runs_a_real_test_decode(runner, gguf: Path) -> None:  # noqa: ANN001
+    from conftest import invoke
+
+    r = invoke(runner, "doctor", "--llm", str(gguf))
+    assert r.exit_code == 0, r.stdout
+    assert "test decode" in r.stdout and "FAIL" not in r.stdout
+    assert "AVX2" in r.stdout and "32768" in r.stdout  # build features; gemma-3's trained context
+
+
+def test_negated_and_clause_is_dropped() -> None:
+    """gemma's output on the portable build: 'no shoes' as an AND clause."""
+    q = "a woman in a green dress dancing in front of City Hall, no shoes"
+    cand = {"optimized": q, "and": ["a woman in a green dress dancing in front of City Hall", "no shoes"]}
+    plan, problems = validate(cand | {"not": ["shoes"], "or": []}, q, RuleRewriter().rewrite(q))
+    assert plan.and_ == ["a woman in a green dress dancing in front of City Hall"] and plan.not_ == ["shoes"]
+    assert any("negations" in p for p in problems)

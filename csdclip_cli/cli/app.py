@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
-from csdclip_cli.cli import demo_cmd, eval_cmd, index_cmd, models_cmd, rewrite_cmd, search_cmd
+from csdclip_cli.cli import demo_cmd, doctor_cmd, eval_cmd, index_cmd, models_cmd, rewrite_cmd, search_cmd
 from csdclip_cli.cli.common import new_app
 
 app = new_app(
@@ -37,10 +39,15 @@ app.command("search")(search_cmd.search)
 app.command("rewrite")(rewrite_cmd.rewrite)
 app.command("eval")(eval_cmd.eval_)
 app.add_typer(demo_cmd.app, name="demo")
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def main() -> None:
     from csdclip_cli import config
 
     config.prepare_environment()
+    # user text (file names, queries) must never crash a print: unencodable characters are escaped
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     app(prog_name="csd")

@@ -56,5 +56,6 @@ class CachedRewriter:
         plan = self.cache.get(k)
         if plan is None:
             plan = self.inner.rewrite(q)
-            self.cache.put(k, plan)
+            if getattr(self.inner, "cacheable", True):  # a fallback after a crash or timeout is not the model's plan
+                self.cache.put(k, plan)
         return plan

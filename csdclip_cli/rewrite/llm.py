@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from csdclip_cli.encoders.base import file_fingerprint
-from csdclip_cli.errors import ModelFileMissing
+from csdclip_cli.errors import ModelFileMissing, UsageError
+from csdclip_cli.rewrite.llm_worker import LlamaWorker, WorkerFailed
 from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.rewrite.rules import CJK, RuleRewriter
 
@@ -122,6 +123,10 @@ def validate(candidate: dict[str, Any], query: str, rules: Plan) -> tuple[Plan, 
 
     nots = [n for n in clean(candidate.get("not"), "not") if _negated_in_query(n, query)]
     ands = [a for a in clean(candidate.get("and"), "and") if a.lower() not in (n.lower() for n in nots)]
+    negated = [a for a in ands if NEG_CUE.search(a)]
+    if negated:  # "no shoes" as an AND clause would reward the very thing the query excludes
+        problems.append(f"AND clauses {negated!r} are negations; dropped")
+        ands = [a for a in ands if a not in negated]
     if any(_content_words(a) <= _content_words(n) for a in ands for n in nots):
         problems.append("an AND clause repeats a NOT clause")
         ands = []
@@ -155,11 +160,26 @@ def validate(candidate: dict[str, Any], query: str, rules: Plan) -> tuple[Plan, 
 
 
 class LlamaRewriter:
-    """Rewrites with a GGUF model; never fails: unusable output falls back to the rules."""
+    """Rewrites with a GGUF model run by a child process (`llm_worker`); never fails and never
+    takes csd down: a worker that cannot load the model, dies (a signal, OOM), hangs past
+    `timeout` seconds, or a query that does not fit the context gives the rule-based plan and
+    one warning. Such fallbacks are not cacheable (`cacheable` is False after one).
+
+    `worker` is the command that starts the worker (tests pass a fake one).
+    """
 
     name = "llm"
+    n_ctx = 2048
+    max_tokens = 220
 
-    def __init__(self, model_path: str | Path | None = None, n_gpu_layers: int = -1, n_threads: int | None = None):
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        n_gpu_layers: int = -1,
+        n_threads: int | None = None,
+        timeout: float | None = None,
+        worker: list[str] | None = None,
+    ):
         path = Path(model_path).expanduser() if model_path else default_llm_path()
         if path is None or not path.is_file():
             raise ModelFileMissing(
@@ -170,60 +190,96 @@ class LlamaRewriter:
         self.fingerprint = f"{file_fingerprint(path)}:{PROMPT_VERSION}"
         self.n_gpu_layers = n_gpu_layers
         self.n_threads = n_threads or min(4, os.cpu_count() or 1)
+        self.timeout = timeout if timeout is not None else default_timeout()
+        self.worker_argv = worker
         self.rules = RuleRewriter()
         self.calls = 0  # model generations (the cache keeps this at one per query)
         self.warnings: list[str] = []
-        self._llm: Any = None
-        self._failed: str | None = None
+        self.cacheable = True
+        self.last_failure: str | None = None  # why the last query fell back to the rules, if it did
+        self._worker: LlamaWorker | None = None
+        self._chat = False
+        self._failed: str | None = None  # set once the model cannot be used in this process
+        self._served = 0  # generations answered by the current worker
 
-    def _load(self) -> Any:
-        if self._llm is None and self._failed is None:
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    def _load(self) -> LlamaWorker | None:
+        if self._worker is None and self._failed is None:
             try:
-                from llama_cpp import Llama
-
-                self._llm = Llama(
-                    model_path=str(self.path),
-                    n_ctx=2048,
-                    n_threads=self.n_threads,
-                    n_gpu_layers=self.n_gpu_layers,
-                    seed=42,
-                    verbose=False,
+                w = LlamaWorker(self.worker_argv)
+                reply = w.request(
+                    {
+                        "op": "load",
+                        "path": str(self.path),
+                        "n_ctx": self.n_ctx,
+                        "n_threads": self.n_threads,
+                        "n_gpu_layers": self.n_gpu_layers,
+                    },
+                    timeout=max(120.0, self.timeout),
                 )
-            except ImportError:
-                self._failed = "llama-cpp-python is not installed (pip install llama-cpp-python)"
-            except Exception as e:  # a corrupt or incompatible GGUF
-                self._failed = (
-                    f"cannot load {self.path.name}: {str(e).splitlines()[0][:120] if str(e) else type(e).__name__}"
-                )
-        return self._llm
+            except WorkerFailed as e:
+                self._failed = e.reason
+                return None
+            if not reply.get("ok"):
+                w.close()
+                err = str(reply.get("error") or "unknown error")
+                if "No module named 'llama_cpp'" in err:
+                    self._failed = "llama-cpp-python is not installed (pip install llama-cpp-python)"
+                else:
+                    self._failed = f"cannot load {self.path.name}: {err}"
+                return None
+            self._worker, self._chat, self._served = w, bool(reply.get("chat")), 0
+        return self._worker
 
-    def _prompt(self, query: str) -> tuple[str, bool]:
-        """(prompt, is_chat): the GGUF's chat template when it has one, else raw few-shot text."""
+    def close(self) -> None:
+        """End the worker process (it also ends with csd)."""
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the child ends with its pipe anyway
+            pass
+
+    def _prompt(self, query: str) -> str:
+        """The instruction, raw few-shot examples, then the query (used as a chat message when
+        the GGUF has a chat template)."""
         shots = "".join(f"Query: {q}\nJSON: {json.dumps(a, ensure_ascii=False)}\n\n" for q, a in EXAMPLES)
-        text = f"{INSTRUCTION}\n\n{shots}Query: {query}\nJSON: "
-        has_template = bool(self._llm.metadata.get("tokenizer.chat_template"))
-        return text, has_template
+        return f"{INSTRUCTION}\n\n{shots}Query: {query}\nJSON: "
 
     def generate(self, query: str) -> dict[str, Any] | None:
-        llm = self._load()
-        if llm is None:
+        """The model's JSON plan for `query`, or None (the reason is in `self.last_failure`)."""
+        self.last_failure = None
+        worker = self._load()
+        if worker is None:
+            self.last_failure = self._failed
             return None
-        from llama_cpp import LlamaGrammar
-
         self.calls += 1
-        grammar = LlamaGrammar.from_json_schema(json.dumps(SCHEMA), verbose=False)
-        prompt, chat = self._prompt(query)
-        if chat:
-            r = llm.create_chat_completion(
-                messages=[{"role": "user", "content": prompt}], grammar=grammar, max_tokens=220, temperature=0.0
-            )
-            text = r["choices"][0]["message"]["content"] or ""
-        else:
-            r = llm.create_completion(prompt, grammar=grammar, max_tokens=220, temperature=0.0)
-            text = r["choices"][0]["text"]
         try:
-            out = json.loads(text)
+            reply = worker.request(
+                {"op": "generate", "prompt": self._prompt(query), "schema": SCHEMA, "max_tokens": self.max_tokens},
+                timeout=self.timeout,
+            )
+        except WorkerFailed as e:
+            self._worker = None
+            if self._served == 0:  # it never answered: it will not do better on the next query
+                self._failed = e.reason
+            self.last_failure = e.reason
+            return None
+        if not reply.get("ok"):
+            if reply.get("kind") == "context":
+                short = query if len(query) <= 40 else query[:37] + "..."
+                self.last_failure = (
+                    f"query {short!r} is {reply.get('prompt_tokens')} tokens with the prompt, more than the "
+                    f"model's context of {reply.get('n_ctx')} leaves room for ({self.max_tokens} for the answer)"
+                )
+            else:
+                self.last_failure = f"generation failed: {reply.get('error')}"
+            return None
+        self._served += 1
+        try:
+            out = json.loads(reply.get("text") or "")
             return out if isinstance(out, dict) else None
         except json.JSONDecodeError:
             return None  # a runaway string hit max_tokens before the JSON closed
@@ -231,10 +287,24 @@ class LlamaRewriter:
     def rewrite(self, query: str) -> Plan:
         rules = self.rules.rewrite(query)
         cand = self.generate(rules.raw)
+        self.cacheable = self.last_failure is None
         if cand is None:
-            why = self._failed or "the model's output did not parse"
+            why = self.last_failure or "the model's output did not parse"
             self.warnings.append(f"llm rewriter: {why}; used the rule-based plan")
             return rules
         plan, problems = validate(cand, rules.raw, rules)
         self.warnings += [f"llm rewriter: {p}" for p in problems]
         return plan
+
+
+def default_timeout() -> float:
+    """Seconds one generation may take: $CSD_LLM_TIMEOUT, settings [rewrite] timeout, else 60."""
+    from csdclip_cli import config
+
+    raw = os.environ.get("CSD_LLM_TIMEOUT") or config.settings("rewrite").get("timeout") or 60
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"LLM timeout {raw!r} is not a number of seconds (CSD_LLM_TIMEOUT / [rewrite] timeout)"
+        ) from None

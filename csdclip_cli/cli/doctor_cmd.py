@@ -1,0 +1,41 @@
+"""csd doctor"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from csdclip_cli.cli.common import guard
+
+
+@guard
+def doctor(
+    llm: Path = typer.Option(None, "--llm", help="GGUF file to test (default: the one --rewriter llm would use)."),
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds each check may take."),
+) -> None:
+    """Check the llama.cpp build (version, CPU features), load the GGUF and run a test decode.
+
+    Every check runs in a child process: a build that crashes is reported, not fatal.
+    Exits 1 when a check fails.
+
+    Example: [bold]csd doctor --llm models/qwen2.5-1.5b-instruct-q4_k_m.gguf[/]
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from csdclip_cli.doctor import diagnose
+    from csdclip_cli.render import out
+    from csdclip_cli.rewrite.llm import default_llm_path
+
+    checks = diagnose(llm.expanduser() if llm else default_llm_path(), timeout=timeout)
+    t = Table(show_edge=False, show_header=False)
+    t.add_column("")
+    t.add_column("check")
+    t.add_column("value", overflow="fold")
+    for c in checks:
+        mark = {True: "[green]ok[/]", False: "[bold red]FAIL[/]", None: ""}[c.ok]
+        t.add_row(mark, c.name, escape(c.value))
+    out().print(t)
+    if any(c.ok is False for c in checks):
+        raise typer.Exit(1)

@@ -1,0 +1,107 @@
+"""`csd doctor`: is this machine's llama.cpp build usable, and which GGUF would `--rewriter llm` use?
+
+Every check runs in the llama.cpp worker process, so a build that crashes (a wheel compiled
+with -march=native on another CPU) is reported as a failed check instead of killing csd.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from csdclip_cli.rewrite.llm_worker import LlamaWorker, WorkerFailed
+
+CPU_FEATURES = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of the report: `ok` is None for information, True / False for a check."""
+
+    name: str
+    value: str
+    ok: bool | None = None
+
+
+def cpu_features() -> str:
+    """The SIMD features /proc/cpuinfo lists, from CPU_FEATURES ('' where it is unreadable)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return ""
+    flags: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    return " ".join(f for f in CPU_FEATURES if f in flags)
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def diagnose(gguf: Path | None, timeout: float = 120.0, worker: list[str] | None = None) -> list[Check]:
+    """Checks in report order. A failed check has ok=False and says what to do in `value`."""
+    checks = [
+        Check("python", f"{platform.python_version()} ({platform.machine()})"),
+        Check("cpu", f"{platform.processor() or platform.machine()}: {cpu_features() or 'flags unknown'}"),
+        Check("hnswlib", _version("hnswlib")),
+    ]
+    llama_version = _version("llama-cpp-python")
+    try:
+        w = LlamaWorker(worker)
+    except WorkerFailed as e:
+        return [*checks, Check("llama.cpp worker", e.reason, False)]
+    try:
+        try:
+            info = w.request({"op": "info"}, timeout=timeout)
+        except WorkerFailed as e:
+            return [*checks, Check("llama-cpp-python", f"{llama_version}: {e.reason}", False)]
+        if not info.get("ok"):
+            missing = "No module named 'llama_cpp'" in str(info.get("error"))
+            why = "not installed: pip install 'csdclip-cli[llm]'" if missing else str(info.get("error"))
+            return [*checks, Check("llama-cpp-python", why, False)]
+        features = " ".join(
+            part.split("=")[0].split(":")[-1].strip()
+            for part in str(info.get("system_info", "")).split("|")
+            if part.strip().endswith("= 1")
+        )
+        checks.append(Check("llama-cpp-python", f"{info.get('version', llama_version)}; built with: {features or '?'}"))
+        if gguf is None:
+            checks.append(Check("GGUF", "none found: pass --llm FILE, set $CSD_LLM, or put a *.gguf in models/", False))
+            return checks
+        checks.append(Check("GGUF", str(gguf)))
+        t0 = time.perf_counter()
+        try:
+            load = w.request({"op": "load", "path": str(gguf), "n_ctx": 512, "n_threads": 2}, timeout=timeout)
+        except WorkerFailed as e:
+            return [*checks, Check("load", e.reason, False)]
+        if not load.get("ok"):
+            return [*checks, Check("load", str(load.get("error")), False)]
+        checks.append(
+            Check(
+                "load",
+                f"{time.perf_counter() - t0:.2f} s; context {load.get('n_ctx_train')} tokens (trained), "
+                f"chat template: {'yes' if load.get('chat') else 'no (raw few-shot prompt)'}",
+                True,
+            )
+        )
+        t0 = time.perf_counter()
+        try:
+            gen = w.request({"op": "generate", "prompt": "The sky is", "max_tokens": 8}, timeout=timeout)
+        except WorkerFailed as e:
+            hint = " Rebuild llama-cpp-python portably: see the README, 'Fastest native build'."
+            return [*checks, Check("test decode", e.reason + hint, False)]
+        if not gen.get("ok"):
+            return [*checks, Check("test decode", str(gen.get("error")), False)]
+        checks.append(Check("test decode", f"ok in {time.perf_counter() - t0:.2f} s: {gen.get('text', '')!r}", True))
+        return checks
+    finally:
+        w.close()
