@@ -29,17 +29,16 @@ class ThumbnailReader:
 
     def __init__(self, manifest: Manifest):
         self.manifest = manifest
-        self._lmdb: Any = None
+        self._source: Any = None
 
     def bytes_for(self, key: str, path: str) -> bytes | None:
+        """The image bytes by index key, through the index's own source (None if unreadable)."""
         try:
-            if self.manifest.source.get("kind") == "lmdb":
-                if self._lmdb is None:
-                    from csdclip_cli.sources.lmdb_source import LmdbSource
+            if self._source is None:
+                from csdclip_cli.sources import open_source
 
-                    self._lmdb = LmdbSource(self.manifest.source["location"])
-                return self._lmdb.read(key)
-            return Path(path).read_bytes()
+                self._source = open_source(self.manifest.source["location"], self.manifest.source.get("kind", "auto"))
+            return self._source.read(key)
         except Exception:
             return None
 

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -24,6 +25,16 @@ def out() -> Console:
 
 def err() -> Console:
     return Console(stderr=True, highlight=False)
+
+
+def note(msg: str) -> None:
+    """One line on stderr, printed verbatim: paths and queries may hold '[...]'."""
+    err().print(msg, markup=False, soft_wrap=True)
+
+
+def warn(msg: str) -> None:
+    """'warning: ' + msg on stderr; msg printed verbatim."""
+    err().print(f"[yellow]warning:[/] {escape(msg)}", soft_wrap=True)
 
 
 class RateColumn(ProgressColumn):
@@ -70,21 +81,21 @@ def when(ts: float) -> str:
 
 
 def results_table(results: Sequence[Any], title: str | None = None, explain: bool = False) -> Table:
-    t = Table(title=title, title_justify="left", show_edge=False)
+    t = Table(title=escape(title) if title else None, title_justify="left", show_edge=False)
     t.add_column("#", justify="right")
     t.add_column("score", justify="right")
     clause_names: list[str] = []
     if explain and results:
         clause_names = list(results[0].clauses)
         for c in clause_names:
-            t.add_column(c, justify="right", max_width=22)
+            t.add_column(escape(c), justify="right", max_width=22)
     t.add_column("image", overflow="fold")
     for r in results:
         cells = [str(r.rank), f"{r.score:.3f}"]
         for c in clause_names:
             ok = r.passed.get(c, True)
             cells.append(f"[{'green' if ok else 'red'}]{r.clauses.get(c, 0.0):+.2f} {'✓' if ok else '✗'}[/]")
-        cells.append(r.path or r.key)
+        cells.append(escape(r.path or r.key))
         t.add_row(*cells)
     return t
 

@@ -6,6 +6,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -15,15 +16,29 @@ from csdclip_cli.errors import CsdError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _expand(value: Any) -> Any:
+    """`~` in every path option (a shell leaves `--html=~/x.html` unexpanded)."""
+    if isinstance(value, Path):
+        return value.expanduser()
+    if isinstance(value, list) and value and all(isinstance(v, Path) for v in value):
+        return [v.expanduser() for v in value]
+    return value
+
+
 def guard(fn: F) -> F:
+    """The CLI edge: expands `~` in path options; a CsdError becomes one stderr line (user text
+    printed verbatim, never read as Rich markup) and its exit code."""
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return fn(*args, **{k: _expand(v) for k, v in kwargs.items()})
         except CsdError as e:
+            from rich.markup import escape
+
             from csdclip_cli.render import err
 
-            err().print(f"[bold red]error:[/] {e}", soft_wrap=True)
+            err().print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
             print("interrupted; committed work is kept", file=sys.stderr)

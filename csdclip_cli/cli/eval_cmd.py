@@ -49,14 +49,14 @@ def eval_(
     """
     from csdclip_cli.errors import UsageError
     from csdclip_cli.eval import report as rep
-    from csdclip_cli.render import err, out
+    from csdclip_cli.render import note, out, warn
 
     if dataset == "report":
         if not report_dir_arg:
             raise UsageError("usage: csd eval report DIR")
         rows = rep.render(Path(report_dir_arg))
         out().print(summary_table(rep.load_run(Path(report_dir_arg)), rows))
-        err().print(f"re-rendered {Path(report_dir_arg) / 'index.html'}")
+        note(f"re-rendered {Path(report_dir_arg) / 'index.html'}")
         return
     from csdclip_cli.encoders import load_encoder
     from csdclip_cli.eval.datasets import load_dataset
@@ -75,7 +75,7 @@ def eval_(
     method_list = [m.strip() for m in methods.split(",") if m.strip()]
     ds = load_dataset(dataset, data_dir, lang, skip_bad)
     for w in ds.warnings:
-        err().print(f"[yellow]warning:[/] {w}")
+        warn(w)
     queries = ds.queries if split == "all" else [q for q in ds.queries if q.split == split]
     queries = queries[:limit] if limit else queries
     if not queries:
@@ -89,7 +89,7 @@ def eval_(
     with progress_bar(f"rewriting ({rw})", unit="query") as update:
         plans, warns = plans_for(queries, rw, llm, update)
     for w in warns[:5]:
-        err().print(f"[yellow]warning:[/] {w}")
+        warn(w)
     cfg = CompositeConfig.load(config_file)
     store = IndexStore(index_dir)
     source = open_source(ds.gallery)
@@ -116,7 +116,7 @@ def eval_(
         run.models[i] = enc.spec
     if report:
         rows = rep.write_report(run, report)
-        err().print(f"report: {(report / 'index.html').resolve()}")
+        note(f"report: {(report / 'index.html').resolve()}")
     else:
         from csdclip_cli.eval.runner import summarise
 

@@ -9,6 +9,12 @@ import typer
 from csdclip_cli.cli.common import Device, IndexDir, guard, new_app
 
 app = new_app("Build and manage per-model indexes of image folders and CN-CLIP LMDBs.")
+Exclude = typer.Option(
+    None, "--exclude", "-x", help="Glob of paths or names to leave out, e.g. 'raw/*' or 'drafts' (repeatable)."
+)
+AllowEmpty = typer.Option(
+    False, "--allow-empty", help="Accept a source that now has no images (drops every vector of the index)."
+)
 
 
 def build_source(
@@ -22,17 +28,21 @@ def build_source(
     index_dir: Path | None,
     wait: bool,
     trust_remote_code: bool = False,
+    exclude: list[str] | None = None,
+    allow_empty: bool = False,
 ) -> str:
+    from rich.markup import escape
+
     from csdclip_cli.encoders import load_encoder
     from csdclip_cli.index import IndexStore, build_index
     from csdclip_cli.index.store import default_name, validate_name
-    from csdclip_cli.render import err, progress_bar
+    from csdclip_cli.render import err, note, progress_bar
     from csdclip_cli.sources import open_source
 
-    src = open_source(source)
+    src = open_source(source, exclude=exclude or ())
     store = IndexStore(index_dir)
     name = validate_name(name or default_name(src.location, model))
-    err().print(f"loading {model} ...")
+    note(f"loading {model} ...")
     enc = load_encoder(model, weights=weights, device=device, trust_remote_code=trust_remote_code)
     params = {
         "model_input": model,
@@ -52,9 +62,10 @@ def build_source(
             progress=update,
             wait=wait,
             build_params=params,
+            allow_empty=allow_empty,
         )
     msg = (
-        f"[bold]{name}[/]: {rep.total} images, encoded {rep.encoded}, unchanged {rep.unchanged}, "
+        f"[bold]{escape(name)}[/]: {rep.total} images, encoded {rep.encoded}, unchanged {rep.unchanged}, "
         f"removed {rep.removed}, skipped {rep.skipped}"
     )
     if rep.resumed:
@@ -63,7 +74,7 @@ def build_source(
         msg += f" ({rep.images_per_second:.1f} images/s)"
     err().print(msg)
     if rep.skipped:
-        err().print(f"[yellow]{rep.skipped} files could not be read; see `csd index info {name} --errors`[/]")
+        err().print(f"[yellow]{rep.skipped} files could not be read; see `csd index info {escape(name)} --errors`[/]")
     if len(store.names()) == 1 or not (store.root / ".current").exists():
         store.use(name)
     return name
@@ -81,13 +92,31 @@ def build(
     device: str = Device,
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow hf: models' own code."),
     wait: bool = typer.Option(False, "--wait", help="Wait for another writer instead of refusing."),
+    exclude: list[str] = Exclude,
+    allow_empty: bool = AllowEmpty,
     index_dir: Path = IndexDir,
 ) -> None:
     """Create an index, or bring it up to date (only new and changed images are encoded).
 
-    Example: [bold]csd index build ./imgs --model clip:ViT-L/14[/]
+    Junk folders (@eaDir, .thumbnails and other hidden folders, __MACOSX, #recycle, ...) are
+    skipped; --exclude adds globs and is remembered by `csd index update`.
+
+    Example: [bold]csd index build ./imgs --model clip:ViT-L/14 --exclude 'raw/*'[/]
     """
-    build_source(source, model, name, weights, batch_size, workers, device, index_dir, wait, trust_remote_code)
+    build_source(
+        source,
+        model,
+        name,
+        weights,
+        batch_size,
+        workers,
+        device,
+        index_dir,
+        wait,
+        trust_remote_code,
+        exclude,
+        allow_empty,
+    )
 
 
 @app.command("update")
@@ -98,6 +127,10 @@ def update(
     workers: int = typer.Option(2, "--workers", "-w", min=1),
     device: str = Device,
     wait: bool = typer.Option(False, "--wait"),
+    exclude: list[str] = typer.Option(
+        None, "--exclude", "-x", help="Glob to leave out (repeatable); replaces the globs the index was built with."
+    ),
+    allow_empty: bool = AllowEmpty,
     index_dir: Path = IndexDir,
 ) -> None:
     """Re-scan an index's source: add new and changed images, drop deleted ones.
@@ -120,6 +153,8 @@ def update(
         index_dir,
         wait,
         bool(m.build.get("trust_remote_code")),
+        exclude if exclude else m.source.get("exclude", []),
+        allow_empty,
     )
 
 
@@ -130,15 +165,16 @@ def list_(index_dir: Path = IndexDir) -> None:
 
     Example: [bold]csd index list[/]
     """
+    from rich.markup import escape
     from rich.table import Table
 
     from csdclip_cli.index.store import IndexStore
-    from csdclip_cli.render import err, human_bytes, out, when
+    from csdclip_cli.render import human_bytes, note, out, when
 
     store = IndexStore(index_dir)
     names = store.names()
     if not names:
-        err().print(f"no indexes in {store.root}; build one with `csd index build FOLDER --model SPEC`")
+        note(f"no indexes in {store.root}; build one with `csd index build FOLDER --model SPEC`")
         return
     try:
         cur = store.current()
@@ -151,9 +187,9 @@ def list_(index_dir: Path = IndexDir) -> None:
         m = store.manifest(n)
         t.add_row(
             "*" if n == cur else "",
-            n,
-            m.model,
-            m.source.get("location", ""),
+            escape(n),
+            escape(m.model),
+            escape(m.source.get("location", "")),
             f"{m.count:,}",
             str(m.dim),
             human_bytes(store.size_on_disk(n)),
@@ -206,10 +242,10 @@ def rm(
     Example: [bold]csd index rm old-index[/]
     """
     from csdclip_cli.index.store import IndexStore
-    from csdclip_cli.render import err
+    from csdclip_cli.render import note
 
     IndexStore(index_dir).remove(name, wait=wait)
-    err().print(f"removed {name}")
+    note(f"removed {name}")
 
 
 @app.command("use")
@@ -220,7 +256,7 @@ def use(name: str = typer.Argument(..., help="Index name."), index_dir: Path = I
     Example: [bold]csd index use photos-clip-vit-l-14[/]
     """
     from csdclip_cli.index.store import IndexStore
-    from csdclip_cli.render import err
+    from csdclip_cli.render import note
 
     IndexStore(index_dir).use(name)
-    err().print(f"current index: {name}")
+    note(f"current index: {name}")

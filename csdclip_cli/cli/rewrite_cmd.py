@@ -26,17 +26,22 @@ def rewrite(
     Batch:   [bold]csd rewrite --file queries.txt -o plans.jsonl --rewriter llm[/]
     """
     from csdclip_cli.errors import UsageError
-    from csdclip_cli.render import err, out, progress_bar
+    from csdclip_cli.render import err, out, progress_bar, warn
     from csdclip_cli.rewrite import get_rewriter
+    from csdclip_cli.rewrite.plan import require_query
     from csdclip_cli.rewrite.render import plan_tree
+    from csdclip_cli.textfile import read_text
 
     if rewriter not in ("rules", "llm"):
         raise UsageError(f"--rewriter must be rules or llm, not {rewriter!r}")
+    if file is not None:
+        queries = [q.strip() for q in read_text(file.expanduser(), "--file").splitlines() if q.strip()]
+    elif query is None:
+        raise UsageError("give a QUERY or --file FILE")
+    else:
+        query = require_query(query)
     rw = get_rewriter(rewriter, llm=llm)
     if file is not None:
-        if not file.is_file():
-            raise UsageError(f"--file {file}: no such file")
-        queries = [q.strip() for q in file.read_text(encoding="utf-8").splitlines() if q.strip()]
         lines = []
         t0 = time.time()
         with progress_bar("rewriting", unit="query") as update:
@@ -45,6 +50,7 @@ def rewrite(
                 update(i + 1, len(queries))
         text = "\n".join(lines) + ("\n" if lines else "")
         if output:
+            output = output.expanduser()
             output.write_text(text, encoding="utf-8")
             err().print(
                 f"wrote {len(lines)} plans to {output} ({len(lines) / max(time.time() - t0, 1e-9):.1f} queries/s)"
@@ -52,8 +58,6 @@ def rewrite(
         else:
             print(text, end="")
     else:
-        if not query:
-            raise UsageError("give a QUERY or --file FILE")
         plan = rw.rewrite(query)
         if json_out:
             print(plan.to_json())
@@ -62,4 +66,4 @@ def rewrite(
         else:
             out().print(plan_tree(plan))
     for w in dict.fromkeys(getattr(rw, "warnings", [])):
-        err().print(f"[yellow]warning:[/] {w}")
+        warn(w)

@@ -35,7 +35,7 @@ def search(
 
     Example: [bold]csd search "a red car and a tree on the beach, no dog" --explain[/]
     """
-    from csdclip_cli.render import err, json_lines, out, results_table
+    from csdclip_cli.render import err, json_lines, note, out, results_table, warn
     from csdclip_cli.search.searcher import Searcher
 
     if plain or rewriter == "none":
@@ -52,7 +52,7 @@ def search(
         rw = get_rewriter(rewriter, llm=llm)
         plan = rw.rewrite(query)
         for w in dict.fromkeys(getattr(rw, "warnings", [])):
-            err().print(f"[yellow]warning:[/] {w}")
+            warn(w)
         cfg = CompositeConfig.load(config_file)
         results = run_method(s, method, plan, k, config=cfg, min_match=min_match)
         if min_match and method == "csd":
@@ -65,7 +65,7 @@ def search(
         from csdclip_cli.html import write_results_page
 
         page = write_results_page(html, query, results, s, plan)
-        err().print(f"wrote {page}")
+        note(f"wrote {page}")
         if open_page:
             webbrowser.open(page.resolve().as_uri())
     if json_out:

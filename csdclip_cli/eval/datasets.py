@@ -22,6 +22,7 @@ from csdclip_cli.errors import DatasetError, PlanFormatError
 from csdclip_cli.rewrite.plan import Plan, parse_tigr
 from csdclip_cli.rewrite.rules import NEGATION, ZH_NEG
 from csdclip_cli.sources.folder import IMAGE_EXTENSIONS
+from csdclip_cli.textfile import read_text
 
 KNOWN = ("tigr100k", "coco", "mscoco", "flickr30k", "urban1k", "wikido", "demo")
 
@@ -77,7 +78,7 @@ def _gallery(root: Path, warnings: list[str]) -> Path:
 
 def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str]) -> list[Query]:
     queries = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_text(path, "query file").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -122,7 +123,7 @@ def _karpathy(root: Path) -> Dataset | None:
     js = next(iter(sorted(root.glob("dataset_*.json"))), None)
     if js is None:
         return None
-    data = json.loads(js.read_text())
+    data = json.loads(read_text(js, "Karpathy split file"))
     img_dir = next((d for d in (root / "images", root / "imgs", root) if d.is_dir()), root)
     queries = []
     for im in data.get("images", []):
@@ -136,7 +137,7 @@ def _karpathy(root: Path) -> Dataset | None:
 
 def _flickr_csv(root: Path, skip_bad: bool, warnings: list[str]) -> Dataset | None:
     for cand in sorted(root.glob("*.txt")) + sorted(root.glob("*.csv")):
-        lines = cand.read_text(encoding="utf-8").splitlines()
+        lines = read_text(cand, "caption file").splitlines()
         if not lines or "," not in lines[0] or not lines[0].split(",")[0].lower().endswith((".jpg", ".png", "image")):
             continue
         queries = []

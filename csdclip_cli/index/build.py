@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from csdclip_cli.encoders.base import Encoder
-from csdclip_cli.errors import CsdError, IndexModelMismatch
-from csdclip_cli.index.store import EXACT_LIMIT, Generation, IndexStore, Manifest, _io_error
+from csdclip_cli.errors import CsdError, IndexModelMismatch, SourceError
+from csdclip_cli.index.store import EXACT_LIMIT, Generation, IndexStore, Manifest, _io_error, remove_unread_generations
 from csdclip_cli.sources.base import Item, Source
 from csdclip_cli.sources.decode import BadImage, decode_image
 
@@ -154,8 +154,13 @@ def build_index(
     progress: Progress | None = None,
     wait: bool = False,
     build_params: dict[str, Any] | None = None,
+    allow_empty: bool = False,
 ) -> BuildReport:
-    """Create index `name` from `source`, or bring it up to date. Safe to interrupt."""
+    """Create index `name` from `source`, or bring it up to date. Safe to interrupt.
+
+    Raises SourceError when the source now holds no image but the index does (an unmounted
+    drive would otherwise drop every vector), unless `allow_empty`.
+    """
     store = store or IndexStore()
     t0 = time.time()
     report = BuildReport(name)
@@ -167,7 +172,18 @@ def build_index(
             _check_compatible(old, encoder, source)
         try:
             return _build_locked(
-                source, encoder, name, store, old, report, batch_size, workers, progress, build_params or {}, t0
+                source,
+                encoder,
+                name,
+                store,
+                old,
+                report,
+                batch_size,
+                workers,
+                progress,
+                build_params or {},
+                t0,
+                allow_empty,
             )
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS):
@@ -199,14 +215,25 @@ def _build_locked(
     progress: Progress | None,
     build_params: dict[str, Any],
     t0: float,
+    allow_empty: bool = False,
 ) -> BuildReport:
     root = store.path(name)
     current = list(source.items())
     report.total = len(current)
+    if not current and old is not None and old.count > 0 and not allow_empty:
+        raise SourceError(
+            f"source {source.location} has no images now, but index {name!r} holds {old.count:,}: "
+            "is a drive unmounted or a folder emptied? Nothing was changed; pass --allow-empty to empty the index"
+        )
     sig = {it.key: (it.size, it.mtime) for it in current}
 
     # what the previous generation already has
-    prev_gen = Generation(root / f"gen-{old.generation}", old.dim) if old else None
+    prev_gen = None
+    if old is not None:
+        try:
+            prev_gen = Generation(root / f"gen-{old.generation}", old.dim)
+        except FileNotFoundError:  # a damaged index: rebuilt from the source
+            prev_gen = None
     have: dict[str, tuple[int, int, float]] = {}  # key -> (row, size, mtime)
     prev_errors: dict[str, dict[str, Any]] = {}
     if prev_gen is not None:
@@ -354,7 +381,8 @@ def _finalise(
         model=encoder.spec,
         fingerprint=encoder.fingerprint,
         dim=dim,
-        source={"kind": source.kind, "location": source.location},
+        source={"kind": source.kind, "location": source.location}
+        | ({"exclude": list(source.exclude)} if getattr(source, "exclude", ()) else {}),
         count=live,
         generation=gen_no,
         rows=len(vectors),
@@ -365,10 +393,9 @@ def _finalise(
     )
     m.save(root / "manifest.json")
     journal.clear()
-    # keep the previous generation one round for searches that opened it; drop older ones
-    for g in root.glob("gen-*"):
-        if g.name not in (final.name, f"gen-{gen_no - 1}"):
-            shutil.rmtree(g, ignore_errors=True)
+    if prev_gen is not None:
+        prev_gen.close()  # our own reader lock would keep it
+    remove_unread_generations(root, keep=final.name)  # searches that still read an old one keep it
     report.skipped = len(errors)
     report.errors = sorted(errors.values(), key=lambda e: e["key"])
 

@@ -10,6 +10,8 @@
         errors.json                images that could not be decoded, with the reason
         hnsw.bin                   hnswlib graph (inner product), only above EXACT_LIMIT
         stats.npz                  gallery mean vector and a vector sample (calibration)
+        readers.lock               every open Generation holds a shared flock on it; a build
+                                   deletes an old generation only when it can lock it alone
     <root>/<name>/journal/         batches committed by a build in progress (crash resume)
     <root>/<name>/.lock            held by the one writer
 
@@ -105,11 +107,73 @@ def default_name(source_location: str, model_spec: str) -> str:
     return f"{base}-{slug}"
 
 
+READERS_LOCK = "readers.lock"
+
+
+def _hold_reader(path: Path) -> int | None:
+    """A shared flock on path/readers.lock (None on a read-only index, which no build deletes).
+
+    Raises FileNotFoundError when the generation is gone (a build removed it meanwhile)."""
+    if not path.is_dir():
+        raise FileNotFoundError(path)
+    lock = path / READERS_LOCK
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o644)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        try:
+            fd = os.open(lock, os.O_RDONLY)
+        except FileNotFoundError:
+            if not path.is_dir():
+                raise
+            return None
+        except OSError:
+            return None
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    if not path.is_dir():  # renamed away between open and lock
+        os.close(fd)
+        raise FileNotFoundError(path)
+    return fd
+
+
+def remove_unread_generations(root: Path, keep: str) -> list[str]:
+    """Delete every gen-* under `root` but `keep` that no reader holds; return the names left
+    because a search still has them open (a later build removes them)."""
+    busy = []
+    for g in sorted(root.glob("gen-*")):
+        if g.name == keep:
+            continue
+        try:
+            fd = os.open(g / READERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            shutil.rmtree(g, ignore_errors=True)
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                busy.append(g.name)
+                continue
+            # rename first: a reader that opens the lock file after this finds no generation
+            tomb = g.with_name(f".{g.name}.removing")
+            os.replace(g, tomb)
+            shutil.rmtree(tomb, ignore_errors=True)
+        finally:
+            os.close(fd)
+    return busy
+
+
 class Generation:
-    """One immutable, complete state of an index, opened for reading."""
+    """One immutable, complete state of an index, opened for reading.
+
+    Holds a shared lock for as long as it is open (close() or garbage collection), so that a
+    build running meanwhile keeps these files. Raises FileNotFoundError if `path` is gone.
+    """
 
     def __init__(self, path: Path, dim: int):
         self.path = path
+        self._reader_fd = _hold_reader(path)
         vec_path = path / "vectors.npy"
         self.vectors: np.ndarray = (
             np.load(vec_path, mmap_mode="r") if vec_path.exists() else np.zeros((0, dim), np.float16)
@@ -160,9 +224,20 @@ class Generation:
         return self._stats
 
     def close(self) -> None:
+        """Release the database and the reader lock."""
         if self._db is not None:
             self._db.close()
             self._db = None
+        self._hnsw = None
+        if getattr(self, "_reader_fd", None) is not None:
+            os.close(self._reader_fd)  # type: ignore[arg-type]
+            self._reader_fd = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
 
 
 class IndexStore:
@@ -192,9 +267,20 @@ class IndexStore:
         return Manifest.load(p)
 
     def open(self, name: str | None = None) -> tuple[Manifest, Generation]:
+        """The manifest and its current generation, held open against concurrent builds."""
         name = name or self.current()
-        m = self.manifest(name)
-        return m, Generation(self.path(name) / f"gen-{m.generation}", m.dim)
+        seen = None
+        while True:
+            m = self.manifest(name)
+            try:
+                return m, Generation(self.path(name) / f"gen-{m.generation}", m.dim)
+            except FileNotFoundError:
+                if m.generation == seen:
+                    raise IndexFormatError(
+                        f"index {name!r}: its generation folder gen-{m.generation} is missing; "
+                        f"rebuild it (csd index rm {name}, then csd index build)"
+                    ) from None
+                seen = m.generation  # a build replaced that generation between the two reads: read again
 
     def current(self) -> str:
         p = self.root / CURRENT_FILE

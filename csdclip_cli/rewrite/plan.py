@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from csdclip_cli.errors import PlanFormatError
+from csdclip_cli.errors import PlanFormatError, UsageError
 
 FULLWIDTH = str.maketrans(
     {
@@ -37,6 +37,16 @@ FULLWIDTH = str.maketrans(
 NONE_WORDS = {"", "none", "null", "n/a", "无", "没有", "空"}
 ENTITY_KEYS = {"time": "time", "place": "place", "person": "person", "时间": "time", "地点": "place", "人物": "person"}
 INTENTS = {"complex": "complex", "simple": "simple", "复杂": "complex", "简单": "simple"}
+
+
+def require_query(query: str) -> str:
+    """The query with whitespace collapsed; UsageError (exit 2) when it has no letter or digit in
+    any script (empty, blanks, or punctuation only: such a query would return arbitrary results)."""
+    q = re.sub(r"\s+", " ", query).strip()
+    if not any(ch.isalnum() for ch in q):
+        shown = f" {query!r}" if q else ""
+        raise UsageError(f"empty query{shown}: it has no words; say what to look for, e.g. 'a red car, no people'")
+    return q
 
 
 @dataclass

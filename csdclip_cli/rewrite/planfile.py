@@ -8,6 +8,7 @@ from pathlib import Path
 
 from csdclip_cli.errors import PlanFormatError, UsageError
 from csdclip_cli.rewrite.plan import Plan, parse_tigr
+from csdclip_cli.textfile import read_text
 
 
 def read_plans(path: str | Path) -> dict[str, Plan]:
@@ -16,7 +17,7 @@ def read_plans(path: str | Path) -> dict[str, Plan]:
     if not p.is_file():
         raise UsageError(f"plans file {p} not found")
     plans: dict[str, Plan] = {}
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_text(p, "plans file").splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.tree import Tree
 
 from csdclip_cli.rewrite.plan import Plan
 
 
 def plan_tree(plan: Plan) -> Tree:
-    t = Tree(f"[bold]{plan.raw}[/]  [dim]({plan.intent})[/]")
-    t.add(f"optimized: {plan.optimized}")
+    t = Tree(f"[bold]{escape(plan.raw)}[/]  [dim]({plan.intent})[/]")
+    t.add(f"optimized: {escape(plan.optimized)}")
     ents = {k: v for k, v in plan.entities.items() if v}
     if ents:
-        t.add("entities: " + ", ".join(f"{k}={v}" for k, v in ents.items()))
+        t.add("entities: " + escape(", ".join(f"{k}={v}" for k, v in ents.items())))
     a = t.add("[green]AND[/]")
     for c in plan.and_:
-        a.add(c)
+        a.add(escape(c))
     if plan.not_:
         n = t.add("[red]NOT[/]")
         for c in plan.not_:
-            n.add(c)
+            n.add(escape(c))
     for g in plan.or_:
-        t.add("[yellow]OR[/] " + " | ".join(g))
+        t.add("[yellow]OR[/] " + escape(" | ".join(g)))
     return t

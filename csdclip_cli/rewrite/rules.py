@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from csdclip_cli.rewrite.plan import Plan
+from csdclip_cli.rewrite.plan import Plan, require_query
 
 DETERMINERS = {
     "a",
@@ -326,9 +326,5 @@ class RuleRewriter:
     fingerprint = "rules-v1"
 
     def rewrite(self, query: str) -> Plan:
-        query = re.sub(r"\s+", " ", query).strip()
-        if not query:
-            from csdclip_cli.errors import UsageError
-
-            raise UsageError("empty query")
+        query = require_query(query)
         return _chinese(query) if CJK.search(query) else _english(query)

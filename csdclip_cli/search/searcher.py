@@ -107,7 +107,10 @@ class Searcher:
         return self.results(rows, scores)
 
     def search_plain(self, query: str, k: int = 10) -> list[Result]:
-        return self.search_vector(self.encoder.encode_texts([query])[0], k)
+        """The whole query embedded once (plain CLIP). Raises UsageError for an empty query."""
+        from csdclip_cli.rewrite.plan import require_query
+
+        return self.search_vector(self.encoder.encode_texts([require_query(query)])[0], k)
 
     def search(self, query: str, k: int = 10, method: str = "csd", rewriter: str = "rules", **kw: Any) -> list[Result]:
         """Rewrite the query into a plan and search with `method` (plain|arith|deo|csd)."""

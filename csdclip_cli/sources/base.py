@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,3 +25,16 @@ class Source(Protocol):
         ...
 
     def read(self, key: str) -> bytes: ...
+
+
+def printable_key(name: str | bytes) -> str:
+    """A file name or LMDB key as text that stores as UTF-8: bytes that are not UTF-8 (a name
+    from an old Latin-1 or GBK system, seen by os.walk as surrogates) are spelled ``\\xNN``.
+    ``'caf\\udce9.png'`` and ``b'caf\\xe9.png'`` both give ``'caf\\\\xe9.png'``."""
+    raw = name if isinstance(name, bytes) else name.encode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def key_bytes(key: str) -> bytes:
+    """The inverse of printable_key: ``\\xNN`` spellings back to their bytes."""
+    return re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), key.encode("utf-8"))

@@ -2,24 +2,57 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from csdclip_cli.errors import SourceError
-from csdclip_cli.sources.base import Item
+from csdclip_cli.sources.base import Item, key_bytes, printable_key
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".jfif"}
+IMAGE_EXTENSIONS = {
+    ".jpg",
+    ".jpeg",
+    ".jfif",
+    ".png",
+    ".webp",
+    ".gif",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".avif",
+    ".heic",
+    ".heif",
+    ".hif",
+}
+# Folders that hold copies, thumbnails or deleted files, not photos: NAS indexers (Synology
+# @eaDir, QNAP .@__thumb), desktop thumbnail caches, macOS zip resource forks, trash and recycle
+# bins. Hidden folders (".name") are skipped too.
+JUNK_DIRS = ("@eaDir", "#recycle", "#snapshot", "@Recycle", "@Recently-Snapshot", "__MACOSX", "$RECYCLE.BIN")
+JUNK_DIR_GLOBS = (".*",)
 
 
 class FolderSource:
+    """Images under `root`, minus the junk folders above and any `exclude` glob.
+
+    `exclude` globs match a relative path (``raw/*``, ``*/thumbs/*``, ``*.tif``) or one
+    folder or file name (``drafts``); they are recorded in the index manifest.
+    """
+
     kind = "folder"
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, exclude: Sequence[str] = ()):
         self.root = Path(root).expanduser().resolve()
         if not self.root.is_dir():
             raise SourceError(f"source folder {root} does not exist or is not a folder")
         self.location = str(self.root)
+        self.exclude = tuple(exclude)
+
+    def _excluded(self, rel: str, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(rel, g) or fnmatch.fnmatchcase(name, g) for g in self.exclude)
+
+    def _junk(self, name: str) -> bool:
+        return name in JUNK_DIRS or any(fnmatch.fnmatchcase(name, g) for g in JUNK_DIR_GLOBS)
 
     def items(self) -> Iterator[Item]:
         seen_dirs: set[tuple[int, int]] = set()
@@ -30,17 +63,27 @@ class FolderSource:
                 dirnames[:] = []
                 continue
             seen_dirs.add((st.st_dev, st.st_ino))
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            reldir = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+            reldir = "" if reldir == "." else reldir + "/"
+            dirnames[:] = sorted(
+                d for d in dirnames if not self._junk(d) and not self._excluded(printable_key(reldir + d), d)
+            )
             for name in sorted(filenames):
                 if name.startswith(".") or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
+                    continue
+                # a name that is not valid UTF-8 arrives with surrogates; its key spells those bytes \xNN
+                key = printable_key(reldir + name)
+                if self._excluded(key, name):
                     continue
                 full = os.path.join(dirpath, name)
                 try:
                     fst = os.stat(full)
                 except OSError:
                     continue  # dangling symlink
-                key = os.path.relpath(full, self.root).replace(os.sep, "/")
-                yield Item(key, fst.st_size, fst.st_mtime, full)
+                yield Item(key, fst.st_size, fst.st_mtime, printable_key(full))
 
     def read(self, key: str) -> bytes:
-        return (self.root / key).read_bytes()
+        path = self.root / key
+        if not path.exists() and "\\x" in key:  # an escaped non-UTF-8 name: back to its bytes
+            path = Path(os.fsdecode(os.path.join(os.fsencode(self.root), key_bytes(key))))
+        return path.read_bytes()

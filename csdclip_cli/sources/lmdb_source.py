@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from csdclip_cli.errors import SourceError
-from csdclip_cli.sources.base import Item
+from csdclip_cli.sources.base import Item, key_bytes, printable_key
 
 SPECIAL_KEYS = {b"num_images", b"num_samples"}
 
@@ -55,13 +55,15 @@ class LmdbSource:
                 key = bytes(k)
                 if key in SPECIAL_KEYS:
                     continue
-                skey = key.decode("utf-8")
+                skey = printable_key(key)  # a key that is not UTF-8 is spelled with \xNN
                 # A content checksum stands in for mtime: LMDB values have no mtime of their own.
                 yield Item(skey, len(v), float(zlib.crc32(bytes(v))), f"lmdb://{self.location}#{skey}")
 
     def read(self, key: str) -> bytes:
         with self.env.begin() as txn:
             v = txn.get(key.encode("utf-8"))
+            if v is None and "\\x" in key:
+                v = txn.get(key_bytes(key))
         if v is None:
             raise SourceError(f"image {key!r} is not in {self.location}")
         return base64.urlsafe_b64decode(v)

@@ -1,0 +1,311 @@
+"""Real-world inputs replayed from other tools' bug reports, each with a small generated input:
+odd file names and LMDB keys, emptied sources, concurrent updates, AVIF / HEIC, huge photos,
+NAS thumbnail folders, Rich markup in user text, '~' in paths, empty queries, foreign encodings."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import invoke, make_colour_folder
+from PIL import Image
+
+from csdclip_cli.encoders import load_encoder
+from csdclip_cli.index import IndexStore, build_index
+from csdclip_cli.search.searcher import Searcher
+from csdclip_cli.sources import open_source
+from csdclip_cli.sources.decode import decode_image, to_rgb
+
+
+def solid(path: Path, rgb: tuple[int, int, int], size: tuple[int, int] = (24, 24), fmt: str | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, rgb).save(path, format=fmt)
+
+
+def build(runner, *args: str):  # noqa: ANN001, ANN201
+    return invoke(runner, "index", "build", *args, "--model", "fake:colour")
+
+
+# 1. a file name that is not UTF-8 -------------------------------------------------------------
+
+
+def test_non_utf8_file_name_is_indexed_under_an_escaped_key(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = make_colour_folder(tmp_path / "imgs", n=10)
+    odd = os.path.join(os.fsencode(folder), b"caf\xe9.png")  # Latin-1 'café.png'
+    with open(odd, "wb") as f:
+        b = io.BytesIO()
+        Image.new("RGB", (24, 24), (255, 0, 255)).save(b, format="PNG")
+        f.write(b.getvalue())
+    r = build(runner, str(folder), "--name", "odd")
+    assert r.exit_code == 0 and "Traceback" not in r.output
+    assert "11 images, encoded 11" in r.stderr
+    keys = [k for _, k, *_ in IndexStore().open("odd")[1].items()]
+    assert "caf\\xe9.png" in keys
+    # the escaped key still reads the file back (thumbnails, re-encoding)
+    assert open_source(folder).read("caf\\xe9.png")[:4] == b"\x89PNG"
+    r = invoke(runner, "search", "purple", "--index", "odd", "--plain", "-k", "11", "--json")
+    assert r.exit_code == 0 and "caf\\\\xe9.png" in r.stdout
+    assert "encoded 0" in build(runner, str(folder), "--name", "odd").stderr  # rerun: nothing new
+
+
+# 2. an unmounted or emptied source ----------------------------------------------------------
+
+
+def test_emptied_source_is_refused_and_allow_empty_empties(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = make_colour_folder(tmp_path / "imgs", n=20)
+    assert build(runner, str(folder), "--name", "e").exit_code == 0
+    moved = tmp_path / "elsewhere"
+    folder.rename(moved)
+    folder.mkdir()  # the mount point is still there, empty
+    r = invoke(runner, "index", "update", "e")
+    assert r.exit_code == 1 and "has no images now" in r.stderr and "--allow-empty" in r.stderr
+    assert r.stderr.count("error:") == 1 and "Traceback" not in r.output
+    assert IndexStore().manifest("e").count == 20  # nothing lost
+    folder.rmdir()
+    r = invoke(runner, "index", "update", "e")  # root missing altogether
+    assert r.exit_code == 1 and "does not exist" in r.stderr
+    moved.rename(folder)
+    r = invoke(runner, "index", "update", "e")
+    assert r.exit_code == 0 and "encoded 0, unchanged 20" in r.stderr  # the drive came back: no re-encoding
+    for p in list(folder.rglob("*.png")):
+        p.unlink()
+    r = invoke(runner, "index", "update", "e", "--allow-empty")
+    assert r.exit_code == 0 and IndexStore().manifest("e").count == 0
+
+
+# 3. a search while the index is updated -----------------------------------------------------
+
+
+def test_search_keeps_the_generation_it_opened_through_two_updates(tmp_path: Path) -> None:
+    folder = make_colour_folder(tmp_path / "imgs", n=12)
+    enc = load_encoder("fake:colour")
+    build_index(open_source(folder), enc, "c", IndexStore())
+    s = Searcher.open("c")  # opened; the model is not loaded yet
+    for i in range(2):  # two updates commit meanwhile
+        solid(folder / f"new-{i}.png", (255, 0, 255))
+        build_index(open_source(folder), enc, "c", IndexStore())
+    res = s.search_plain("red", 3)  # the old generation's item database is still there
+    assert len(res) == 3 and all(r.key.split("/")[-1].startswith("red") for r in res)
+    old = s.gallery.gen.path
+    s.gallery.gen.close()
+    solid(folder / "new-2.png", (255, 0, 255))
+    build_index(open_source(folder), enc, "c", IndexStore())
+    assert not old.exists()  # released generations are removed by the next build
+    assert [p.name for p in (IndexStore().path("c")).glob("gen-*")] == [f"gen-{IndexStore().manifest('c').generation}"]
+
+
+# 4. an LMDB key that is not UTF-8 -----------------------------------------------------------
+
+
+def test_non_utf8_lmdb_key_is_indexed_escaped(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    import lmdb
+
+    from csdclip_cli.sources.lmdb_source import write_lmdb_images
+
+    def png(rgb: tuple[int, int, int]) -> bytes:
+        b = io.BytesIO()
+        Image.new("RGB", (16, 16), rgb).save(b, format="PNG")
+        return b.getvalue()
+
+    env_dir = tmp_path / "ds" / "lmdb" / "imgs"
+    write_lmdb_images(env_dir, iter((str(1000 + i), png((255, 0, 0) if i % 2 else (0, 0, 255))) for i in range(19)))
+    import base64
+
+    env = lmdb.open(str(env_dir), map_size=1 << 26)
+    with env.begin(write=True) as txn:
+        txn.put(b"img-\xff\xfe", base64.urlsafe_b64encode(png((0, 255, 0))))
+    env.close()
+    r = build(runner, str(tmp_path / "ds"), "--name", "lm")
+    assert r.exit_code == 0 and "Traceback" not in r.output
+    assert "20 images, encoded 20" in r.stderr
+    r = invoke(runner, "search", "green", "--index", "lm", "--plain", "-k", "1", "--json")
+    assert json.loads(r.stdout)["key"] == "img-\\xff\\xfe"
+    assert open_source(tmp_path / "ds").read("img-\\xff\\xfe")[:4] == b"\x89PNG"
+
+
+# 5. AVIF and HEIC ---------------------------------------------------------------------------
+
+
+HEIC_HEADER = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
+
+
+def test_avif_is_indexed_and_heic_without_pillow_heif_is_listed(runner, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import builtins
+
+    folder = tmp_path / "imgs"
+    solid(folder / "holiday.avif", (255, 0, 0), fmt="AVIF")
+    solid(folder / "b.png", (0, 0, 255))
+    (folder / "IMG_0001.HEIC").write_bytes(HEIC_HEADER)
+    real_import = builtins.__import__
+
+    def no_heif(name: str, *a, **k):  # noqa: ANN002, ANN003, ANN202
+        if name == "pillow_heif":
+            raise ImportError(name)
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_heif)
+    r = build(runner, str(folder), "--name", "f")
+    assert r.exit_code == 0 and "3 images, encoded 2" in r.stderr and "skipped 1" in r.stderr
+    errs = invoke(runner, "index", "info", "f", "--errors").stdout
+    assert "IMG_0001.HEIC\t" in errs and "install csd" in errs and "[heif]" in errs
+    assert invoke(runner, "search", "red", "--index", "f", "--plain", "-k", "1", "--json").stdout.count("holiday.avif")
+
+
+def test_heic_decodes_through_pillow_heif(tmp_path: Path) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif", reason="the optional [heif] extra")  # the test extra installs it
+    pillow_heif.register_heif_opener()
+    b = io.BytesIO()
+    Image.new("RGB", (32, 32), (0, 200, 0)).save(b, format="HEIF")
+    img = decode_image(b.getvalue())
+    assert img.size == (32, 32) and img.getpixel((16, 16))[1] > 150
+
+
+# 6. large photos ----------------------------------------------------------------------------
+
+
+def test_108_megapixel_jpeg_decodes_at_reduced_size(tmp_path: Path) -> None:
+    big = Image.new("RGB", (12000, 9000), (90, 140, 200))
+    b = io.BytesIO()
+    big.save(b, format="JPEG", quality=85)
+    del big
+    img = decode_image(b.getvalue())
+    assert img.mode == "RGB" and 1024 <= min(img.size) and max(img.size) <= 3000  # draft mode, not 12000 px
+    assert abs(img.getpixel((10, 10))[2] - 200) < 8
+
+
+def test_real_bombs_are_still_refused() -> None:
+    from test_hardening import bomb_png
+
+    with pytest.raises(Exception, match="decompression-bomb"):
+        decode_image(bomb_png())
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "P", "LA", "PA", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV", "I", "F"])
+def test_every_pillow_mode_decodes_like_its_8bit_equivalent(mode: str) -> None:
+    base = Image.new("RGB", (8, 8), (255, 255, 255))
+    img = base.convert(mode) if mode not in ("LAB", "HSV", "I", "F") else None
+    if mode == "I":
+        img = Image.new("I", (8, 8), 255 * 257)  # a 16-bit white in a 32-bit container
+    elif mode == "F":
+        img = Image.new("F", (8, 8), 1.0)
+    elif mode == "HSV":
+        img = Image.new("HSV", (8, 8), (0, 0, 255))
+    elif mode == "LAB":
+        img = Image.new("LAB", (8, 8), (255, 128, 128))
+    out = to_rgb(img)
+    assert out.mode == "RGB"
+    assert min(out.getpixel((4, 4))) >= 240, (mode, out.getpixel((4, 4)))  # white stays white
+
+
+# 7. NAS thumbnail folders and --exclude ------------------------------------------------------
+
+
+def test_junk_folders_skipped_and_exclude_recorded(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = tmp_path / "photos"
+    solid(folder / "red.jpg", (255, 0, 0))
+    solid(folder / "blue.jpg", (0, 0, 255))
+    for junk in ("@eaDir/red.jpg/SYNOPHOTO_THUMB_M.jpg", ".thumbnails/x.png", "__MACOSX/._red.jpg", "#recycle/r.png"):
+        solid(folder / junk, (255, 0, 0), fmt="PNG")
+    solid(folder / ".Trash-1000/files/r.png", (255, 0, 0))
+    solid(folder / "raw" / "r1.png", (255, 0, 0))
+    solid(folder / "keep" / "r2.png", (250, 0, 0))
+    r = build(runner, str(folder), "--name", "nas", "--exclude", "raw/*")
+    assert r.exit_code == 0 and "3 images" in r.stderr
+    keys = sorted(k for _, k, *_ in IndexStore().open("nas")[1].items())
+    assert keys == ["blue.jpg", "keep/r2.png", "red.jpg"]
+    assert IndexStore().manifest("nas").source["exclude"] == ["raw/*"]
+    solid(folder / "raw" / "r3.png", (255, 0, 0))
+    r = invoke(runner, "index", "update", "nas")  # the manifest's excludes are used again
+    assert "3 images, encoded 0" in r.stderr
+
+
+# 8. Rich markup in paths and queries ---------------------------------------------------------
+
+
+def test_markup_in_paths_and_queries_is_printed_verbatim(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = tmp_path / "imgs"
+    solid(folder / "IMG_0001 [edited].png", (255, 0, 0))
+    solid(folder / "odd [/x] name.png", (0, 0, 255))
+    assert build(runner, str(folder), "--name", "m").exit_code == 0
+    r = invoke(runner, "search", "red [/x] thing, no [bold]dog", "--index", "m", "-k", "2", "--show-plan")
+    assert r.exit_code == 0
+    assert "IMG_0001 [edited].png" in r.stdout and "odd [/x] name.png" in r.stdout
+    assert "[bold]dog" in r.stderr or "[bold]" in r.stderr  # the plan shows the user's text as typed
+    r = invoke(runner, "search", "red", "--index", "no[/x]such")
+    assert r.exit_code != 0 and "no[/x]such" in r.stderr and "Traceback" not in r.output
+
+
+# 9. '~' in output options --------------------------------------------------------------------
+
+
+def test_tilde_is_expanded_in_every_path_option(runner, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    folder = make_colour_folder(tmp_path / "imgs", n=8)
+    assert build(runner, str(folder), "--name", "t").exit_code == 0
+    r = invoke(runner, "search", "red", "--index", "t", "--html=~/result.html")
+    assert r.exit_code == 0 and (tmp_path / "result.html").is_file()  # HOME is tmp_path in tests
+    (tmp_path / "q.txt").write_text("a red car, no dog\n")
+    r = invoke(runner, "rewrite", "--file", "~/q.txt", "--output=~/plans.jsonl")
+    assert r.exit_code == 0 and (tmp_path / "plans.jsonl").is_file()
+    assert not (tmp_path / "~").exists()
+
+
+# 10. punctuation-only and empty queries ------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", [",,, !!!", "", "   ", "…?!", "，。！"])
+@pytest.mark.parametrize("method", ["csd", "plain", "arith", "deo"])
+def test_empty_queries_are_refused(runner, colour_folder: Path, query: str, method: str) -> None:  # noqa: ANN001
+    assert build(runner, str(colour_folder), "--name", "q").exit_code == 0
+    r = invoke(runner, "search", query, "--index", "q", "--method", method)
+    assert r.exit_code == 2 and "empty query" in r.stderr and not r.stdout.strip()
+    r = invoke(runner, "rewrite", query)
+    assert r.exit_code == 2 and "empty query" in r.stderr
+
+
+# 11. query files in other encodings ----------------------------------------------------------
+
+
+def test_gbk_query_file_is_one_clear_error(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    q = tmp_path / "q.txt"
+    q.write_bytes("a red car\n一只猫，没有狗\n".encode("gbk"))
+    r = invoke(runner, "rewrite", "--file", str(q))
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "line 2" in lines[0] and "UTF-8" in lines[0] and str(q) in lines[0]
+
+
+def test_utf8_bom_query_file_reads(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    q = tmp_path / "q.txt"
+    q.write_bytes("\ufeffa red car, no dog\r\n一只猫，没有狗\r\n".encode())
+    r = invoke(runner, "rewrite", "--file", str(q))
+    assert r.exit_code == 0
+    plans = [json.loads(ln) for ln in r.stdout.splitlines()]
+    assert plans[0]["raw"] == "a red car, no dog" and plans[1]["raw"] == "一只猫，没有狗"
+
+
+def test_printing_survives_any_output_encoding(tmp_path: Path) -> None:
+    import subprocess
+
+    folder = tmp_path / "imgs"
+    solid(folder / "猫 café.png", (255, 0, 0))
+    env = dict(os.environ, PYTHONIOENCODING="ascii", CSD_INDEXES=str(tmp_path / "ix"), LC_ALL="C")
+    cmd = [sys.executable, "-m", "csdclip_cli"]
+    r = subprocess.run(
+        [*cmd, "index", "build", str(folder), "--model", "fake:colour", "--name", "enc"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    for extra in ([], ["--json"], ["--paths-only"]):
+        r = subprocess.run(
+            [*cmd, "search", "红 red", "--index", "enc", *extra], env=env, capture_output=True, timeout=120
+        )
+        assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
+        assert np.any([b"caf" in r.stdout])
