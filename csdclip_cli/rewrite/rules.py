@@ -148,9 +148,27 @@ CHUNK_SEPARATORS = re.compile(
 )
 NEGATION = re.compile(
     r"(?:,\s*)?\b(?:(?:but|and)\s+)?(?:"
-    r"with\s+no|without(?:\s+any)?|not\s+(?:wearing|holding|carrying|having|with)|not\s+any|no|except(?:\s+for)?|"
-    r"excluding|but\s+not|not(?=\s+(?:a|an|the)\b)|isn'?t|aren'?t|never|free\s+of|minus|lacking"
+    r"with\s+no|without(?:\s+any)?|not\s+(?:wearing|holding|carrying|having|with)|not\s+any|none\s+of|no|"
+    r"except(?:\s+for)?|excluding|but\s+not|not(?=\s+(?:a|an|the)\b)|isn'?t|aren'?t|never|free\s+of|minus|"
+    r"lacking|other\s+than|(?<=,\s)not|(?<=,)not|(?<=but\s)not"
     r")\s+(?P<what>.+?)(?=\s*[,;.]|\s+(?:and|but|while|with)\s+|$)",
+    re.IGNORECASE,
+)
+# "nothing red" / "no one" / "nobody": the negated thing is implied, not named
+NOTHING = re.compile(
+    r"(?:,\s*)?\b(?:(?:but|and|with)\s+)?(?P<word>nothing|no\s+one|nobody|no-one)(?:\s+(?P<attr>[a-z-]+))?"
+    r"(?=\s*[,;.]|\s+(?:and|but|while|with)\s+|$)",
+    re.IGNORECASE,
+)
+COLOURS = {"red", "blue", "green", "yellow", "white", "black", "purple", "orange", "brown", "pink", "grey", "gray"}
+# Carrier phrases and question forms: they say "find me an image", not what is in it.
+CARRIER = re.compile(
+    r"^(?:(?:please|pls|can\s+you|could\s+you|i\s*'?\s*m\s+looking\s+for|i\s+am\s+looking\s+for|looking\s+for|"
+    r"i\s+want|i\s+need|i'?d\s+like|show(?:\s+me)?|find(?:\s+me)?|give\s+me|get\s+me|search(?:\s+for)?|"
+    r"retrieve|is\s+there|are\s+there|do\s+you\s+have)\s+)*"
+    r"(?:(?:(?:an?|the|some|any|all)\s+)?(?:\w+\s+)?(?:images?|photos?|pictures?|pics?|photographs?|shots?|"
+    r"snapshots?|frames?|scenes?)\s+(?:of|with|showing|that\s+shows?|where|in\s+which|containing|that\s+contains?|"
+    r"featuring|depicting|including)\s+)?",
     re.IGNORECASE,
 )
 TIME_WORDS = re.compile(
@@ -164,9 +182,29 @@ ZH_NEG = re.compile(
     r"[，,、；;]?\s*(?:但是?|并且|而且)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|无|除了|排除|别)"
     r"(?:穿|戴|带|有|含|要)?(?P<what>[^，,、；;。和与及的]+?)(?:以外|之外)?(?=[，,、；;。的]|和|与|及|$)"
 )
+ZH_CARRIER = re.compile(
+    r"^(?:请|麻烦)?(?:帮我|给我|为我)?(?:搜索|查找|寻找|显示|看看|找|搜|来)(?:一下)?(?:一张|一些|几张|一幅)?"
+    r"|^(?:我想要?|我要|我需要|有没有)(?:找|看)?(?:一张|一些|几张)?|^(?:图片|照片|画面|图像)(?:中|里|上)(?:有)?"
+)
+ZH_CARRIER_END = re.compile(r"的(?:图片|照片|图像|画面|图)[吗？?]*(?=[，,；;。]|$)|[吗？?]+$")
 ZH_SEPARATORS = re.compile(r"\s*[，,、；;]\s*|和|与|以及|及|还有|并且|而且|同时|但是|但")
 ZH_OR = re.compile(r"或者|或是|还是|或")
 CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _strip_carrier(text: str) -> str:
+    """'show me photos of a red car' -> 'a red car'; the text itself when nothing is left."""
+    rest = CARRIER.sub("", text, count=1).rstrip(" ?")
+    return rest if re.search(r"\w", rest) else text
+
+
+def _nothing_item(word: str, attr: str | None) -> str:
+    """What 'nothing red' / 'nothing small' / 'no one' exclude, as an embeddable phrase."""
+    if word.lower() in ("no one", "nobody", "no-one"):
+        return "a person"
+    if not attr:
+        return "an object"
+    return f"something {attr}" if attr.lower() in COLOURS else f"a {attr} object"
 
 
 def _clean(text: str) -> str:
@@ -244,6 +282,10 @@ def _english(query: str) -> Plan:
 
 def _english_plan(query: str, text: str) -> Plan:
     nots: list[str] = []
+    text = _strip_carrier(text)
+    for m in NOTHING.finditer(text):
+        nots.append(_nothing_item(m.group("word"), m.group("attr")))
+    text = NOTHING.sub("", text)
     for m in NEGATION.finditer(text):
         what = _strip_det(_clean(m.group("what"))).replace("\x00", " ")
         if what and what.lower() not in (n.lower() for n in nots):
@@ -286,6 +328,9 @@ def _english_plan(query: str, text: str) -> Plan:
             subject = subj if mods else chunk
             ands.append(chunk)
     ands = list(dict.fromkeys(a.replace("\x00", " ") for a in ands if a))
+    if merged:  # ", not in the water" / ", not smiling" negate a fact about the subject
+        head = split_subject(merged[0])[0]
+        nots = [f"{head} {n}" if _modifier_start(n.split(), 0) or _is_participle(n.split(), 0) else n for n in nots]
     ors = [[x.replace("\x00", " ") for x in g] for g in ors]
     # a bare subject is implied by a longer clause about it ("a man" / "a man holding ...")
     ands = [a for a in ands if not any(b.lower().startswith(a.lower() + " ") for b in ands)]
@@ -300,6 +345,7 @@ def _english_plan(query: str, text: str) -> Plan:
 
 def _chinese(query: str) -> Plan:
     nots: list[str] = []
+    raw, query = query, (ZH_CARRIER_END.sub("", ZH_CARRIER.sub("", query, count=1)) or query)
     for m in ZH_NEG.finditer(query):
         what = m.group("what").strip(" 的")
         if what and what not in nots:
@@ -318,13 +364,56 @@ def _chinese(query: str) -> Plan:
             ands.append(chunk)
     ands = list(dict.fromkeys(ands))
     intent = "complex" if (len(ands) > 1 or nots or ors) else "simple"
-    return Plan(raw=query, intent=intent, optimized=optimized, and_=ands, not_=nots, or_=ors)
+    return Plan(raw=raw, intent=intent, optimized=optimized, and_=ands, not_=nots, or_=ors)
+
+
+def _is_chinese(part: str) -> bool:
+    """More CJK characters than Latin words."""
+    return len(CJK.findall(part)) > len(re.findall(r"[A-Za-z]+", part))
+
+
+def script_runs(query: str) -> list[tuple[bool, str]]:
+    """The query cut at commas into runs of one language: [(is_chinese, text), ...].
+    'a red car, no dog, 没有人' -> [(False, 'a red car, no dog'), (True, '没有人')]."""
+    runs: list[tuple[bool, list[str]]] = []
+    for part in re.split(r"\s*[,;，；、]\s*", query):
+        if not part.strip():
+            continue
+        zh = _is_chinese(part)
+        if runs and runs[-1][0] == zh:
+            runs[-1][1].append(part)
+        else:
+            runs.append((zh, [part]))
+    return [(zh, ("，" if zh else ", ").join(parts)) for zh, parts in runs]
+
+
+def _merge(query: str, plans: list[Plan]) -> Plan:
+    def union(lists: list[list]) -> list:
+        out: list = []
+        for xs in lists:
+            out += [x for x in xs if x not in out]
+        return out
+
+    ands, nots = union([p.and_ for p in plans]), union([p.not_ for p in plans])
+    ors = union([p.or_ for p in plans])
+    entities = {k: next((p.entities.get(k) for p in plans if p.entities.get(k)), None) for k in plans[0].entities}
+    optimized = ", ".join(p.optimized for p in plans if p.and_ or p.or_) or query
+    intent = "complex" if (len(ands) > 1 or nots or ors) else "simple"
+    return Plan(raw=query, intent=intent, entities=entities, optimized=optimized, and_=ands, not_=nots, or_=ors)
 
 
 class RuleRewriter:
+    """English and Chinese rules; a query that mixes the two is cut into runs of one language
+    at its commas, each parsed by its own rules, and the plans merged."""
+
     name = "rules"
-    fingerprint = "rules-v1"
+    fingerprint = "rules-v2"
 
     def rewrite(self, query: str) -> Plan:
         query = require_query(query)
-        return _chinese(query) if CJK.search(query) else _english(query)
+        if not CJK.search(query):
+            return _english(query)
+        runs = script_runs(query)
+        if len(runs) <= 1:
+            return _chinese(query) if (not runs or runs[0][0]) else _english(query)
+        return _merge(query, [_chinese(text) if zh else _english(text) for zh, text in runs])
