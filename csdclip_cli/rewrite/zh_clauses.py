@@ -1,0 +1,128 @@
+"""Chinese clause splitting with jieba's part-of-speech tagger (its bundled dictionary; no
+network), the Chinese side of "keep the subject in each clause":
+
+    一个穿蓝色外套的男人在车站等车 -> 一个穿蓝色外套的男人 / 一个男人在车站 / 一个男人等车
+    一只猫在沙发上睡觉             -> 一只猫在沙发上 / 一只猫睡觉
+    一个男人骑自行车                -> 一个男人骑自行车            (one fact: kept whole)
+
+A chunk is split when it states two or more facts about its subject: a 的-modifier, a place
+phrase (在 + noun + localizer), an action. jieba loads lazily (about 0.7 s, once per process).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+Token = tuple[str, str]  # (word, jieba flag)
+
+PLACE_PREPOSITIONS = {"在", "于", "从", "到", "沿着", "靠近"}
+QUANTIFIER_FLAGS = {"m", "q", "mq"}
+
+
+@lru_cache(maxsize=1)
+def _posseg():  # noqa: ANN202 - jieba.posseg, imported lazily
+    import logging
+
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter on stderr
+    return jieba.posseg
+
+
+def tag(text: str) -> list[Token]:
+    """jieba's (word, part-of-speech flag) tokens; they concatenate back to `text`."""
+    return [(t.word, t.flag) for t in _posseg().cut(text)]
+
+
+def _noun(flag: str) -> bool:
+    return flag.startswith("n") or flag in ("s", "ng")
+
+
+def _verb(flag: str) -> bool:
+    return flag.startswith("v") or flag == "zg"  # jieba tags 穿 / 戴 as zg
+
+
+def _text(tokens: list[Token]) -> str:
+    return "".join(w for w, _ in tokens)
+
+
+def predicate_parts(tokens: list[Token]) -> list[list[Token]]:
+    """The facts of a predicate: place phrases (在车站, 在沙发上) and actions (等车, 喂鸽子);
+    a verb keeps its own place complement (停在路边, 坐在长椅上), and 在 + verb is the
+    progressive (在跳舞), not a place."""
+    parts: list[list[Token]] = []
+    cur: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        word, flag = tokens[i]
+        if word in PLACE_PREPOSITIONS and i + 1 < len(tokens) and _noun(tokens[i + 1][1]):
+            j = i + 2
+            if j < len(tokens) and tokens[j][1] == "f":  # localizer: 上 / 里 / 下面 ...
+                j += 1
+            if cur and _verb(cur[-1][1]):
+                parts.append(cur + tokens[i:j])
+            else:
+                if cur:
+                    parts.append(cur)
+                parts.append(tokens[i:j])
+            cur = []
+            i = j
+            continue
+        if _verb(flag) and any(_verb(f) for _, f in cur) and any(_noun(f) or f == "f" for _, f in cur):
+            parts.append(cur)  # a second action after a complete one (坐在长椅上 | 喂鸽子)
+            cur = []
+        cur.append(tokens[i])
+        i += 1
+    if cur:
+        parts.append(cur)
+    return parts
+
+
+def split_chunk(chunk: str) -> list[str]:
+    """The clauses of one chunk (no commas or 和 inside): the chunk itself when it states one fact."""
+    tokens = tag(chunk)
+    i = 0
+    while i < len(tokens) and tokens[i][1] in QUANTIFIER_FLAGS:
+        i += 1
+    quantifier = tokens[:i]
+    de = next((k for k in range(i, len(tokens)) if tokens[k][0] == "的"), None)
+    modifier: list[Token] = []
+    if de is not None and de + 1 < len(tokens) and _noun(tokens[de + 1][1]):
+        j = de + 1
+        while j < len(tokens) and _noun(tokens[j][1]):
+            j += 1
+        modifier, head, predicate = tokens[i:de], tokens[de + 1 : j], tokens[j:]
+        full = tokens[:j]
+    else:
+        j = i
+        while j < len(tokens) and (_noun(tokens[j][1]) or (j > i and tokens[j][1] == "f")):
+            j += 1
+        if j == i:
+            return [chunk]
+        head, predicate = tokens[i:j], tokens[j:]
+        full = tokens[:j]
+    parts = predicate_parts(predicate) if predicate else []
+    if len(parts) + (1 if modifier else 0) < 2:
+        return [chunk]
+    core = _text(quantifier + head)
+    return ([_text(full)] if modifier else []) + [core + _text(p) for p in parts]
+
+
+EXISTENTIAL = re.compile(r"^(.+?有)")
+
+
+def distribute_existential(chunks: list[str]) -> list[str]:
+    """桌子上有电脑和咖啡: the chunks after 'X有 ...' that are bare nouns take the 'X有' prefix
+    (桌子上有电脑 / 桌子上有咖啡)."""
+    out: list[str] = []
+    prefix = None
+    for c in chunks:
+        if prefix and all(_noun(f) or f in QUANTIFIER_FLAGS for _, f in tag(c)):
+            out.append(prefix + c)
+            continue
+        m = EXISTENTIAL.match(c)
+        prefix = m.group(1) if m else None
+        out.append(c)
+    return out
