@@ -131,14 +131,6 @@ ADJ_PAIR = re.compile(rf"\b({'|'.join(sorted(ADJECTIVES))}) and ({'|'.join(sorte
 # annotations ("a woman dancing in front of City Hall" -> "a woman dancing", "a woman in front
 # of City Hall").
 POSTURE = {"leaning", "hanging", "perched", "propped", "attached", "tied", "mounted", "stacked", "balanced"}
-# A place shared by bare subjects joined with "and": "a cat and a dog on a sofa". Not "in" +
-# clothing ("a man and a woman in a red dress").
-SHARED_PLACE = re.compile(
-    r"^(?:on|under|at|near|behind|beside|by|inside|outside|above|below|along|across|over|against|"
-    r"in front of|on top of|next to|in the middle of|in(?!\s+(?:an?\s+|the\s+)?(?:\w+\s+)?"
-    r"(?:dress|shirt|t-shirt|suit|coat|jacket|hat|uniform|sweater|skirt|jeans|costume|hoodie)\b))\s",
-    re.IGNORECASE,
-)
 CHUNK_SEPARATORS = re.compile(
     r"\s*[;,]\s*|\s+(?:and|with|next to|beside|alongside|as well as|plus|together with|but)\s+", re.IGNORECASE
 )
@@ -270,26 +262,6 @@ def _expand_or(chunk: str) -> list[str]:
     return alts
 
 
-def _share_place(chunks: list[str], text: str) -> list[str]:
-    """'a cat', 'a dog on a sofa' -> 'a cat on a sofa', 'a dog on a sofa' when the bare subjects
-    are joined to the last one by 'and' and its one modifier is a place."""
-    if len(chunks) < 2:
-        return chunks
-    _, mods = split_subject(chunks[-1])
-    if len(mods) != 1 or not SHARED_PLACE.match(mods[0] + " "):
-        return chunks
-    out = list(chunks)
-    k = len(chunks) - 2
-    while k >= 0:
-        words = chunks[k].split()
-        bare = 2 <= len(words) <= 3 and words[0].lower() in DETERMINERS and not split_subject(chunks[k])[1]
-        if not bare or not re.search(rf"{re.escape(chunks[k])}\s+and\s+{re.escape(chunks[k + 1].split()[0])}", text):
-            break
-        out[k] = f"{chunks[k]} {mods[0]}"
-        k -= 1
-    return out
-
-
 def _english(query: str) -> Plan:
     # "black and white dog": an adjective pair is one word for splitting purposes
     query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query)
@@ -326,7 +298,6 @@ def _english_plan(query: str, text: str) -> Plan:
             merged[-1] = f"{merged[-1]} and {c}"
         else:
             merged.append(c.strip())
-    merged = _share_place(merged, positive)
     for chunk in merged:
         chunk = re.sub(r"^(?:(?:with|and|but|also)\s+)+", "", chunk, flags=re.IGNORECASE)
         if not chunk:
