@@ -107,12 +107,11 @@ def write_results_page(
     sections: Sequence[tuple[str, Sequence[Any]]] | None = None,
 ) -> Path:
     """One query's results (or several labelled sections of results) as a thumbnail page."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from csdclip_cli.textfile import write_text
+
     thumbs = ThumbnailReader(searcher.manifest)
     body = f"<h1>{html.escape(query)}</h1>{plan_html(plan)}"
     body += f"<p class='key'>{html.escape(searcher.manifest.name)} · {html.escape(searcher.manifest.model)}</p>"
     for label, res in sections or [("results", results)]:
         body += f"<h2>{html.escape(label)}</h2>" + result_cards(res, thumbs)
-    out.write_text(page(query, body), encoding="utf-8")
-    return out
+    return write_text(out, page(query, body), "--html")

@@ -1,9 +1,14 @@
-"""Reading the user's text files (query lists, plan and annotation files, settings): UTF-8 with
-or without a byte-order mark; any other encoding is one clear error naming the file and line."""
+"""The user's text files. Reading (query lists, plan and annotation files): UTF-8 with or
+without a byte-order mark; any other encoding is one clear error naming the file and line.
+Writing (--output, --html, --report): checked before the work, written atomically."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from csdclip_cli.errors import UsageError
 
@@ -26,9 +31,74 @@ def read_text(path: str | Path, what: str = "file") -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
+        if b"\0" in data[:8192]:
+            raise UsageError(f"{what} {p} is a binary file, not text") from None
         line = data.count(b"\n", 0, e.start) + 1
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         raise UsageError(
             f"{what} {p}: line {line}, column {col} is not UTF-8 (byte 0x{data[e.start]:02x}); "
             f"save it as UTF-8, e.g. iconv -f GBK -t UTF-8 {p} > {p.stem}.utf8{p.suffix}"
         ) from None
+
+
+def check_output(path: str | Path, what: str, inputs: Sequence[str | Path] = ()) -> Path:
+    """`path` as a file csd may write: not a folder, under a folder (not a file), not one of
+    the command's `inputs`. Raises UsageError naming the option; call it before the work."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise UsageError(f"{what} {p} is a folder; give a file name inside it")
+    anc = p.parent
+    while not anc.exists() and anc != anc.parent:
+        anc = anc.parent
+    if not anc.is_dir():
+        raise UsageError(f"{what} {p}: {anc} is a file, not a folder")
+    for inp in inputs:
+        if p.exists() and Path(inp).exists() and p.samefile(inp):
+            raise UsageError(
+                f"{what} {p} is also the input file; writing it would destroy the input: choose another name"
+            )
+    return p
+
+
+@contextmanager
+def output_file(path: str | Path, what: str, inputs: Sequence[str | Path] = ()) -> Iterator[IO[str]]:
+    """Write a text file atomically: a temporary file beside it, renamed over it at the end.
+
+    The temporary file is created on entry, so an unwritable place fails before any work is
+    done; an exception inside the block leaves an existing file untouched. Raises UsageError."""
+    p = check_output(path, what, inputs)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        f = tmp.open("w", encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write {what} {p}: {e.strerror or e}") from None
+    try:
+        with f:
+            yield f
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str, what: str = "file") -> Path:
+    """Write `text` to `path` atomically (see output_file); returns the path."""
+    with output_file(path, what) as f:
+        f.write(text)
+    return Path(path).expanduser()
+
+
+def check_output_dir(path: str | Path, what: str) -> Path:
+    """A folder csd may write files into (created if missing). Raises UsageError."""
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"{what} {p} is a file; give a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe = p / f".csd-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write in {what} {p}: {e.strerror or e}") from None
+    return p

@@ -174,3 +174,10 @@ def test_negated_and_clause_is_dropped() -> None:
     plan, problems = validate(cand | {"not": ["shoes"], "or": []}, q, RuleRewriter().rewrite(q))
     assert plan.and_ == ["a woman in a green dress dancing in front of City Hall"] and plan.not_ == ["shoes"]
     assert any("negations" in p for p in problems)
+
+
+def test_not_item_must_be_a_negated_whole_word() -> None:
+    """'no' inside 'not' is no negation cue for an item 'no' (a user's 'no, not, without')."""
+    q = "no, not, without"
+    plan, _ = validate({"optimized": q, "and": ["no", "not"], "not": ["no"], "or": []}, q, RuleRewriter().rewrite(q))
+    assert "no" not in plan.not_

@@ -309,3 +309,56 @@ def test_printing_survives_any_output_encoding(tmp_path: Path) -> None:
         )
         assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
         assert np.any([b"caf" in r.stdout])
+
+
+# Output paths (found by trying csd as a new user): checked before the work, never a traceback,
+# never the input file, written atomically.
+
+
+@pytest.mark.parametrize("where", ["dir", "under-a-file", "proc"])
+def test_unwritable_outputs_are_one_error_before_any_work(runner, tmp_path: Path, where: str) -> None:  # noqa: ANN001
+    folder = make_colour_folder(tmp_path / "imgs", n=8)
+    assert build(runner, str(folder), "--name", "o").exit_code == 0
+    q = tmp_path / "q.txt"
+    q.write_text("a red car\na dog, no cat\n")
+    bad = {"dir": tmp_path, "under-a-file": q / "x.out", "proc": Path("/proc/csd-test.out")}[where]
+    for args in (["search", "red", "--index", "o", "--html", str(bad)], ["rewrite", "--file", str(q), "-o", str(bad)]):
+        r = invoke(runner, *args)
+        assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+        assert r.stderr.count("error:") == 1 and str(bad) in r.stderr
+        assert "rewriting" not in r.stderr  # refused before the batch ran
+    assert q.read_text() == "a red car\na dog, no cat\n"
+
+
+def test_output_equal_to_input_is_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    q = tmp_path / "q.txt"
+    q.write_text("a red car\n")
+    r = invoke(runner, "rewrite", "--file", str(q), "-o", str(q))
+    assert r.exit_code == 2 and "also the input file" in r.stderr
+    assert q.read_text() == "a red car\n"
+    r = invoke(runner, "rewrite", "a red car", "-o", str(tmp_path / "x.jsonl"))
+    assert r.exit_code == 2 and "--file" in r.stderr
+
+
+def test_batch_reports_an_empty_line_and_goes_on(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    q = tmp_path / "q.txt"
+    q.write_text("a red car\n!!!\n\na dog, no cat\n")
+    out = tmp_path / "p.jsonl"
+    r = invoke(runner, "rewrite", "--file", str(q), "-o", str(out))
+    assert r.exit_code == 0
+    assert [json.loads(ln)["raw"] for ln in out.read_text().splitlines()] == ["a red car", "a dog, no cat"]
+    assert "line 2" in r.stderr and "empty query" in r.stderr
+
+
+def test_binary_file_as_query_file(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    b = tmp_path / "model.gguf"
+    b.write_bytes(b"GGUF\x03\x00\x00\x00" + bytes(range(256)) * 4)
+    r = invoke(runner, "rewrite", "--file", str(b))
+    assert r.exit_code == 2 and "binary file" in r.stderr and "iconv" not in r.stderr
+
+
+def test_unwritable_report_dir(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    f = tmp_path / "afile"
+    f.write_text("x")
+    r = invoke(runner, "eval", "demo", "--report", str(f))
+    assert r.exit_code == 2 and "is a file" in r.stderr and "Traceback" not in r.output

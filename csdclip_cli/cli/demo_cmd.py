@@ -35,12 +35,14 @@ def demo(
     from csdclip_cli import config
     from csdclip_cli.demo import run
     from csdclip_cli.html import ThumbnailReader, page, plan_html, result_cards
-    from csdclip_cli.render import err, out, progress_bar
+    from csdclip_cli.render import err, note, out, progress_bar
     from csdclip_cli.rewrite import RuleRewriter
     from csdclip_cli.search.searcher import Searcher
+    from csdclip_cli.textfile import check_output, write_text
 
     root = config.data_dir(data_dir) / "demo"
-    err().print(f"demo data: {root}")
+    page_path = check_output(html, "--html") if html else root / "demo.html"
+    note(f"demo data: {root}")
     run.ensure_data(root)
     with progress_bar("indexing demo gallery") as update:
         store, enc, rep = run.build_demo_index(root, index_dir, update, device)
@@ -82,8 +84,7 @@ def demo(
         f"\nhighly relevant results in the top {k}, all example queries: "
         f"plain {totals['plain']} · composite {totals['csd']}"
     )
-    page_path = Path(html) if html else root / "demo.html"
-    page_path.write_text(page("csd demo", body), encoding="utf-8")
+    write_text(page_path, page("csd demo", body), "--html")
     out().print(f"HTML page with thumbnails: {page_path.resolve()}")
 
 

@@ -68,6 +68,10 @@ def eval_(
     from csdclip_cli.search.searcher import Searcher
     from csdclip_cli.sources import open_source
 
+    if report is not None:
+        from csdclip_cli.textfile import check_output_dir
+
+        check_output_dir(report, "--report")
     try:
         ks = sorted({int(x) for x in k.split(",") if x.strip()})
     except ValueError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from pathlib import Path
 
@@ -30,34 +32,17 @@ def rewrite(
     from csdclip_cli.rewrite import get_rewriter
     from csdclip_cli.rewrite.plan import require_query
     from csdclip_cli.rewrite.render import plan_tree
-    from csdclip_cli.textfile import read_text
+    from csdclip_cli.textfile import check_output, output_file, read_text
 
     if rewriter not in ("rules", "llm"):
         raise UsageError(f"--rewriter must be rules or llm, not {rewriter!r}")
-    if file is not None:
-        queries = [q.strip() for q in read_text(file.expanduser(), "--file").splitlines() if q.strip()]
-    elif query is None:
-        raise UsageError("give a QUERY or --file FILE")
-    else:
+    if output is not None and file is None:
+        raise UsageError("--output writes the plans of a --file batch; give --file FILE too")
+    if file is None:
+        if query is None:
+            raise UsageError("give a QUERY or --file FILE")
         query = require_query(query)
-    rw = get_rewriter(rewriter, llm=llm)
-    if file is not None:
-        lines = []
-        t0 = time.time()
-        with progress_bar("rewriting", unit="query") as update:
-            for i, q in enumerate(queries):
-                lines.append(rw.rewrite(q).to_json())
-                update(i + 1, len(queries))
-        text = "\n".join(lines) + ("\n" if lines else "")
-        if output:
-            output = output.expanduser()
-            output.write_text(text, encoding="utf-8")
-            err().print(
-                f"wrote {len(lines)} plans to {output} ({len(lines) / max(time.time() - t0, 1e-9):.1f} queries/s)"
-            )
-        else:
-            print(text, end="")
-    else:
+        rw = get_rewriter(rewriter, llm=llm)
         plan = rw.rewrite(query)
         if json_out:
             print(plan.to_json())
@@ -65,5 +50,26 @@ def rewrite(
             print(plan.to_tigr())
         else:
             out().print(plan_tree(plan))
+    else:
+        numbered = [(n, q.strip()) for n, q in enumerate(read_text(file, "--file").splitlines(), 1) if q.strip()]
+        if output is not None:
+            check_output(output, "--output", inputs=[file])
+        rw = get_rewriter(rewriter, llm=llm)
+        t0 = time.time()
+        sink = output_file(output, "--output", inputs=[file]) if output else contextlib.nullcontext(sys.stdout)
+        written = 0
+        with sink as f, progress_bar("rewriting", unit="query") as update:
+            for i, (n, q) in enumerate(numbered):
+                try:
+                    plan = rw.rewrite(q)
+                except UsageError as e:  # e.g. a punctuation-only line: reported, the batch goes on
+                    warn(f"{file}: line {n}: {e}; no plan written for it")
+                else:
+                    f.write(plan.to_json() + "\n")
+                    written += 1
+                update(i + 1, len(numbered))
+        if output:
+            rate = written / max(time.time() - t0, 1e-9)
+            err().print(f"wrote {written} plans to {output} ({rate:.1f} queries/s)", markup=False)
     for w in dict.fromkeys(getattr(rw, "warnings", [])):
         warn(w)

@@ -40,6 +40,10 @@ def search(
 
     if plain or rewriter == "none":
         method = "plain"
+    if html:
+        from csdclip_cli.textfile import check_output
+
+        check_output(html, "--html")
     s = Searcher.open(index, index_dir=index_dir, device=device)
     plan = None
     if method == "plain":

@@ -98,7 +98,9 @@ def _negated_in_query(item: str, query: str) -> bool:
     """A NOT item needs a negation cue shortly before one of its words in the query."""
     q = query.lower()
     for w in _content_words(item):
-        for m in re.finditer(re.escape(w.lower()), q):
+        # whole words ("no" is not the start of "not"); a Chinese item is one character
+        pattern = re.escape(w.lower()) if CJK.match(w) else rf"(?<!\w){re.escape(w.lower())}(?!\w)"
+        for m in re.finditer(pattern, q):
             if NEG_CUE.search(q[max(0, m.start() - 25) : m.start()]):
                 return True
     return False
@@ -132,23 +134,23 @@ def validate(candidate: dict[str, Any], query: str, rules: Plan) -> tuple[Plan, 
         ands = []
     ors = [g for g in (clean(g, "or") for g in candidate.get("or") or [] if isinstance(g, list)) if len(g) > 1]
     if ors and (not OR_CUE.search(query) or any(x in ands for g in ors for x in g)):
-        problems.append("OR groups without an 'or' in the query, or repeating AND clauses; used the rules'")
+        problems.append("OR groups without an 'or' in the query, or repeating AND clauses; used the rules' clauses")
         ors = rules.or_
     alternatives = [_content_words(x) for g in rules.or_ for x in g]
     if ands and any(_content_words(a) & alt for a in ands for alt in alternatives):
-        problems.append("AND clauses contain the query's alternatives ('X or Y'); used the rules'")
+        problems.append("AND clauses contain the query's alternatives ('X or Y'); used the rules' clauses")
         ands = []
     covered = set().union(*(_content_words(c) for c in ands + [x for g in ors for x in g])) if ands else set()
     wanted = _content_words(rules.optimized)
     if ands and len(covered & wanted) < 0.75 * len(wanted):
-        problems.append("AND clauses leave out most of the query; used the rules'")
+        problems.append("AND clauses leave out most of the query; used the rules' clauses")
         ands = []
     if not ands:
-        problems.append("no usable AND clauses; used the rules'")
+        problems.append("no usable AND clauses; used the rules' clauses")
         ands, ors = rules.and_, rules.or_
     if bool(NEG_CUE.search(query)) != bool(nots) or len(nots) < len(rules.not_):
         if rules.not_ != nots:
-            problems.append("NOT clauses do not match the query's negations; used the rules'")
+            problems.append("NOT clauses do not match the query's negations; used the rules' clauses")
         nots = rules.not_
     optimized = str(candidate.get("optimized") or "").strip()
     if not optimized or not (_content_words(optimized) & qwords) or NEG_CUE.search(optimized):
