@@ -129,3 +129,31 @@ def test_doctor_reports_a_crashing_build(runner, gguf_stub: Path, monkeypatch) -
     assert r.exit_code == 1
     assert "FAIL" in r.stdout and "test decode" in r.stdout and "SIGSEGV" in r.stdout
     assert "AVX2" in r.stdout  # the build's features, from the worker
+
+
+def test_cli_batch_names_the_line_of_a_warning_and_counts_repeats(
+    runner, gguf_stub: Path, tmp_path: Path, monkeypatch
+) -> None:  # noqa: ANN001,E501
+    from conftest import invoke
+
+    _cli_with_fake_worker(monkeypatch, "segv")
+    qs = tmp_path / "q.txt"
+    qs.write_text("a red car\n\na blue car, no dog\na tree at night\n")
+    r = invoke(
+        runner,
+        "rewrite",
+        "--file",
+        str(qs),
+        "-o",
+        str(tmp_path / "p.jsonl"),
+        "--rewriter",
+        "llm",
+        "--llm",
+        str(gguf_stub),
+    )
+    assert r.exit_code == 0
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 2, warnings
+    assert "line 1:" in warnings[0] and "SIGSEGV" in warnings[0]
+    assert "on 3 lines in all" in warnings[1]
+    assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 3

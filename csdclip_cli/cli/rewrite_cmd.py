@@ -50,6 +50,8 @@ def rewrite(
             print(plan.to_tigr())
         else:
             out().print(plan_tree(plan))
+        for w in dict.fromkeys(getattr(rw, "warnings", [])):
+            warn(w)
     else:
         numbered = [(n, q.strip()) for n, q in enumerate(read_text(file, "--file").splitlines(), 1) if q.strip()]
         if output is not None:
@@ -58,8 +60,10 @@ def rewrite(
         t0 = time.time()
         sink = output_file(output, "--output", inputs=[file]) if output else contextlib.nullcontext(sys.stdout)
         written = 0
+        repeats: dict[str, int] = {}  # a warning is shown once, with its first line; then counted
         with sink as f, progress_bar("rewriting", unit="query") as update:
             for i, (n, q) in enumerate(numbered):
+                seen = len(getattr(rw, "warnings", []))
                 try:
                     plan = rw.rewrite(q)
                 except UsageError as e:  # e.g. a punctuation-only line: reported, the batch goes on
@@ -67,9 +71,14 @@ def rewrite(
                 else:
                     f.write(plan.to_json() + "\n")
                     written += 1
+                for w in dict.fromkeys(getattr(rw, "warnings", [])[seen:]):
+                    if w not in repeats:
+                        warn(f"{file}: line {n}: {w}")
+                    repeats[w] = repeats.get(w, 0) + 1
                 update(i + 1, len(numbered))
+        for w, count in repeats.items():
+            if count > 1:
+                warn(f"{w} (on {count} lines in all)")
         if output:
             rate = written / max(time.time() - t0, 1e-9)
             err().print(f"wrote {written} plans to {output} ({rate:.1f} queries/s)", markup=False)
-    for w in dict.fromkeys(getattr(rw, "warnings", [])):
-        warn(w)
