@@ -227,3 +227,35 @@ def test_chinese_tigr_file(tmp_path: Path) -> None:
     ds = load_dataset("tigr100k", data_dir=tmp_path, lang="zh")
     q = ds.queries[0]
     assert ds.lang == "zh" and q.raw == "红色，不要蓝色" and q.gold.not_ == ["蓝色"] and q.has_not
+
+
+def test_ties_rank_in_gallery_order() -> None:
+    """Duplicate images score exactly the same: they rank in gallery (row) order, in every
+    block of the brute-force scan and across blocks."""
+    import numpy as np
+
+    from csdclip_cli.search import gallery as G
+
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((50, 8)).astype(np.float32)
+    vecs = np.concatenate([base, base])  # row i and row 50 + i are duplicates
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+
+    class Gen:
+        vectors, alive = vecs.astype(np.float16), np.ones(100, bool)
+        hnsw, stats = None, {}
+
+    gal = G.Gallery(None, Gen())  # type: ignore[arg-type]
+    old = G.CHUNK
+    try:
+        for chunk in (1 << 18, 16, 7):
+            G.CHUNK = chunk
+            for qi in range(50):
+                rows, scores = gal.exact_top(vecs[qi], 100)
+                for a, b in zip(range(len(rows) - 1), range(1, len(rows))):
+                    if scores[a] == scores[b]:
+                        assert rows[a] < rows[b], (chunk, qi, rows[a], rows[b])
+                pos = {int(r): i for i, r in enumerate(rows)}
+                assert pos[qi] + 1 == pos[qi + 50]  # the duplicate pair is adjacent, lower row first
+    finally:
+        G.CHUNK = old

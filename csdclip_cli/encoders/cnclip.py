@@ -24,6 +24,13 @@ CNCLIP_MODELS = {
 }
 
 
+def cnclip_text(text: str) -> str:
+    """Chinese-CLIP's own preprocessing before `tokenize` (cn_clip/eval/data.py and
+    cn_clip/training/data.py, `_preprocess_text`): lower case, curly double quotes as '"'.
+    Without it a query with “quotes” gets other token ids than in Chinese-CLIP's evaluation."""
+    return text.lower().replace("“", '"').replace("”", '"')
+
+
 def cnclip_name(name: str) -> str:
     key = name.replace("/", "-")
     for k in CNCLIP_MODELS:
@@ -61,7 +68,7 @@ class CnClipEncoder(Encoder):
         from cn_clip.clip import tokenize
 
         with torch.inference_mode():
-            toks = tokenize(list(texts), context_length=self.context_length).to(self.device)
+            toks = tokenize([cnclip_text(t) for t in texts], context_length=self.context_length).to(self.device)
             return l2_normalise(self.model.encode_text(toks).float().cpu().numpy())
 
 

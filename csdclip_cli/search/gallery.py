@@ -18,6 +18,22 @@ DENSE_LIMIT = 100_000  # galleries up to this many rows are searched from a floa
 THREADS = max(1, os.cpu_count() or 1)
 
 
+def top_k(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest `values`, best first; equal values keep index order (a stable,
+    deterministic tie order: duplicate images rank in gallery order). O(n) plus a sort of the
+    candidates, which include every value tied with the k-th."""
+    n = len(values)
+    k = min(k, n)
+    if k <= 0:
+        return np.zeros(0, np.int64)
+    if k < n:
+        kth = np.partition(values, n - k)[n - k]
+        cand = np.flatnonzero(values >= kth)
+    else:
+        cand = np.arange(n)
+    return cand[np.argsort(-values[cand], kind="stable")[:k]]
+
+
 def default_ef(n: int) -> int:
     """ef = 2.5 * sqrt(N), clamped to [256, 4096]: 2,500 at 1M images, 790 at 100k."""
     return int(min(EF_MAX, max(EF_MIN, EF_PER_SQRT_N * n**0.5)))
@@ -69,7 +85,7 @@ class Gallery:
         return out
 
     def exact_top(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Brute-force top-k rows and scores for one query vector."""
+        """Brute-force top-k rows and scores for one query vector [d]; ties in row order."""
         k = min(k, self.count)
         best_rows = np.zeros(0, np.int64)
         best_scores = np.zeros(0, np.float32)
@@ -79,11 +95,11 @@ class Gallery:
             src = dense if dense is not None else self.vectors
             block = np.asarray(src[start : start + CHUNK], dtype=np.float32) @ q
             block[~self.alive[start : start + CHUNK]] = -np.inf
-            take = min(k, len(block))
-            part = np.argpartition(-block, take - 1)[:take] if take else np.zeros(0, np.int64)
+            part = top_k(block, k)
+            # earlier blocks first: a tie keeps the lower row
             best_rows = np.concatenate([best_rows, part + start])
             best_scores = np.concatenate([best_scores, block[part]])
-            keep = np.argsort(-best_scores, kind="stable")[:k]
+            keep = top_k(best_scores, k)
             best_rows, best_scores = best_rows[keep], best_scores[keep]
         return best_rows, best_scores
 
