@@ -33,7 +33,12 @@ def eval_(
     k: str = typer.Option("1,5,10", "-k", help="Cut-offs, comma separated."),
     lang: str = typer.Option("en", "--lang", help="en | zh (TIGR-100k)."),
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N queries."),
-    split: str = typer.Option("all", "--split", help="all | tune | test (datasets that mark splits)."),
+    split: str = typer.Option(
+        None, "--split", help="Dataset split: test (default where there are splits), val, train; demo: tune | test."
+    ),
+    exact: bool = typer.Option(
+        False, "--exact", help="Score from float32 vectors by brute force (reference-grade numbers; slower)."
+    ),
     report: Path = typer.Option(None, "--report", help="Write summary.md/json, metrics.png, index.html here."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave malformed lines out instead of stopping."),
     config_file: Path = typer.Option(None, "--config", help="TOML/JSON file with composite fusion weights."),
@@ -60,13 +65,11 @@ def eval_(
         return
     from csdclip_cli.encoders import load_encoder
     from csdclip_cli.eval.datasets import load_dataset
-    from csdclip_cli.eval.runner import EvalRun, evaluate_model, plans_for
+    from csdclip_cli.eval.runner import EvalRun, eval_index_name, evaluate_model, gallery_source, plans_for
     from csdclip_cli.index import IndexStore, build_index
-    from csdclip_cli.index.store import default_name
     from csdclip_cli.render import progress_bar
     from csdclip_cli.search.composite import CompositeConfig
     from csdclip_cli.search.searcher import Searcher
-    from csdclip_cli.sources import open_source
 
     if report is not None:
         from csdclip_cli.textfile import check_output_dir
@@ -77,13 +80,10 @@ def eval_(
     except ValueError:
         raise UsageError(f"-k {k!r}: give comma-separated integers like 1,5,10") from None
     method_list = [m.strip() for m in methods.split(",") if m.strip()]
-    ds = load_dataset(dataset, data_dir, lang, skip_bad)
+    ds = load_dataset(dataset, data_dir, lang, skip_bad, split)
     for w in ds.warnings:
         warn(w)
-    queries = ds.queries if split == "all" else [q for q in ds.queries if q.split == split]
-    queries = queries[:limit] if limit else queries
-    if not queries:
-        raise UsageError(f"no queries in split {split!r}")
+    queries = ds.queries[:limit] if limit else ds.queries
     models = list(model or (["demo:tiny"] if dataset == "demo" else []))
     if not models:
         raise UsageError("name a model: --model clip:ViT-L/14 (repeat --model for several)")
@@ -96,23 +96,17 @@ def eval_(
         warn(w)
     cfg = CompositeConfig.load(config_file)
     store = IndexStore(index_dir)
-    source = open_source(ds.gallery)
+    source = gallery_source(ds)
     run = EvalRun(ds.name, ks, models, method_list, rw, queries, plans, {}, {}, str(store.root))
     for i, spec in enumerate(models):
         w = weights[i] if weights else None
         enc = load_encoder(spec, weights=w, device=device)
-        name = f"{ds.name}-" + default_name("x", enc.spec).split("-", 1)[1]
+        name = eval_index_name(ds, enc.spec, exact)
+        params = {"model_input": spec, "weights": str(w) if w else None} | ({"dtype": "float32"} if exact else {})
         with progress_bar(f"indexing {name}") as update:
-            build_index(
-                source,
-                enc,
-                name,
-                store,
-                progress=update,
-                build_params={"model_input": spec, "weights": str(w) if w else None},
-            )
+            build_index(source, enc, name, store, progress=update, build_params=params)
         run.indexes[enc.spec] = name
-        searcher = Searcher.open(name, index_dir=store.root, encoder=enc)
+        searcher = Searcher.open(name, index_dir=store.root, encoder=enc, exact=exact)
         with progress_bar(f"searching ({enc.spec})", unit="query") as update:
             ranks = evaluate_model(searcher, ds, queries, plans, method_list, cfg, update)
         for m, r in ranks.items():

@@ -141,6 +141,12 @@ def update(
 
     store = IndexStore(index_dir)
     m = store.manifest(name or store.current())
+    if m.source.get("subset"):
+        from csdclip_cli.errors import UsageError
+
+        raise UsageError(
+            f"index {m.name!r} holds a dataset split's gallery ({m.source['subset']}); `csd eval` updates it"
+        )
     w = m.build.get("weights")
     build_source(
         m.source["location"],

@@ -1,18 +1,31 @@
-"""Benchmark loaders. Every dataset becomes queries (raw text, optional gold annotation,
-HR / MR image ids) plus a gallery source (all images, ideally the CN-CLIP LMDB).
+"""Benchmark loaders. Every dataset says which texts are the queries (raw text, optional gold
+annotation, HR / MR image ids) and which images form the gallery, per split.
 
-Layouts (DATA = --data-dir, $CSD_DATA, or ./data):
-    TIGR-100k as downloaded   DIR/{en,zh}_complex_1044_final.jsonl, DIR/imgs/, DIR/lmdb/imgs
+Layouts (DATA = --data-dir, $CSD_DATA, or ./data; a folder path works for each):
+
+    TIGR-100k as downloaded   DIR/{en,zh}_complex_1044_final.jsonl, DIR/lmdb/imgs (gallery: every
+                              image of the LMDB, the IR distractors included, as the format defines)
     TIGR-100k arranged        DATA/tigr100k/{en,zh}_tigr100k.jsonl, DATA/tigr100k/lmdb/imgs
-    single-relevance sets     DATA/<name>/en_<name>.jsonl + DATA/<name>/lmdb/imgs   (coco, flickr30k,
-                              urban1k, wikido: only HR)
-    Karpathy originals        DIR/dataset_coco.json (or dataset_flickr30k.json) + DIR/images/;
-                              Flickr30k DIR/results.csv-style 'image.jpg,caption' file + DIR/images/
-    the demo benchmark        `csd eval demo` (generated on first use)
+    single-relevance sets     DATA/<name>/en_<name>.jsonl + lmdb/imgs   (coco, flickr30k, urban1k, wikido)
+    Chinese-CLIP dataset      DIR/{split}_texts.jsonl + DIR/lmdb/{split}/imgs   (cn_clip's layout)
+    CLIP_benchmark flickr     DIR/flickr30k_{split}_karpathy.txt (or flickr8k_, or *_zh.txt) + images
+                              under DIR (gallery: the images the file names)
+    CLIP_benchmark mscoco     DIR/coco_{split}_karpathy.json (COCO format) + DIR/val2014/ (train2014/)
+    retrieval webdataset      DIR/{split}/nshards.txt + {split}/0.tar ... (image + .txt captions)
+    Karpathy originals        DIR/dataset_{coco,flickr30k,flickr8k}.json + DIR/images/ (gallery: the split's images)
+    Flickr30k results.csv     DIR/results.csv ('image_name| comment_number| comment') + images
+    caption files             DIR/*.csv or *.txt with 'image,caption' rows (CSV, quotes parsed) + images
+    the demo benchmark        `csd eval demo` (generated on first use; splits tune / test of one gallery)
+
+Where a layout names the gallery's images, images in the folder that the split does not name
+are left out, with a warning (CLIP_benchmark's galleries are the split's images). A split that
+does not exist, or a choice between several with no test split, is an error listing them.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +38,7 @@ from csdclip_cli.sources.folder import IMAGE_EXTENSIONS
 from csdclip_cli.textfile import read_text
 
 KNOWN = ("tigr100k", "coco", "mscoco", "flickr30k", "urban1k", "wikido", "demo")
+DEFAULT_SPLIT = "test"
 
 
 @dataclass
@@ -48,24 +62,53 @@ class Query:
 
 @dataclass
 class Dataset:
+    """Queries plus their gallery.
+
+    gallery: an LMDB imgs environment, an image folder, or a folder of tar shards.
+    gallery_keys: the source keys that form the gallery, in the split's order; None when the
+        gallery is every image of `gallery` (TIGR's LMDB with its distractors, cn_clip's split LMDB).
+    split / splits: the split evaluated and the ones the layout has (None / () when it has none).
+    """
+
     name: str
     root: Path
     queries: list[Query]
-    gallery: Path  # an LMDB imgs env or an image folder
+    gallery: Path
     lang: str = "en"
     graded: bool = True
     warnings: list[str] = field(default_factory=list)
+    split: str | None = None
+    splits: tuple[str, ...] = ()
+    gallery_keys: list[str] | None = None
+    gallery_kind: str = "auto"
 
     def image_id(self, key: str) -> str:
-        """Gallery key -> the id relevance lists use ('imgs/abc.jpg' -> 'abc'; LMDB ids as they are)."""
+        """Gallery key -> the id relevance lists use ('imgs/abc.jpg' -> 'abc'; LMDB ids and
+        webdataset keys as they are)."""
         p = Path(key)
         return p.stem if p.suffix.lower() in IMAGE_EXTENSIONS else key
 
 
+def _choose_split(split: str | None, available: list[str], where: Path) -> str:
+    """The requested split, else 'test', else the only one. DatasetError lists the choices."""
+    available = sorted(dict.fromkeys(available))
+    if split is not None:
+        if split not in available:
+            raise DatasetError(f"{where} has no split {split!r}; its splits: {', '.join(available) or 'none'}")
+        return split
+    if DEFAULT_SPLIT in available:
+        return DEFAULT_SPLIT
+    if len(available) == 1:
+        return available[0]
+    raise DatasetError(
+        f"{where} has several splits and no test split; choose one with --split ({', '.join(available)})"
+    )
+
+
 def _gallery(root: Path, warnings: list[str]) -> Path:
-    for cand in (root / "lmdb" / "imgs", root / "lmdb" / "valid" / "imgs", root / "lmdb" / "test" / "imgs"):
-        if (cand / "data.mdb").exists():
-            return cand
+    cand = root / "lmdb" / "imgs"
+    if (cand / "data.mdb").exists():
+        return cand
     for cand in (root / "imgs", root / "images"):
         if cand.is_dir():
             warnings.append(
@@ -76,7 +119,13 @@ def _gallery(root: Path, warnings: list[str]) -> Path:
     raise DatasetError(f"{root} has no gallery: expected lmdb/imgs (CN-CLIP LMDB) or imgs/")
 
 
-def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str]) -> list[Query]:
+def _bad(msg: str, skip_bad: bool, warnings: list[str]) -> None:
+    if not skip_bad:
+        raise DatasetError(msg + "; fix it or pass --skip-bad to leave such lines out")
+    warnings.append(msg)
+
+
+def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: str = "test") -> list[Query]:
     queries = []
     for n, line in enumerate(read_text(path, "query file").splitlines(), 1):
         if not line.strip():
@@ -97,14 +146,11 @@ def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str]) -> list[Query]:
                     {str(x) for x in d.get("image_ids", [])},
                     {str(x) for x in d.get("image_xiangsi_ids", [])},
                     gold,
-                    d.get("split", "test"),
+                    d.get("split", default_split),
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError, PlanFormatError) as e:
-            msg = f"{path}:{n}: bad line ({type(e).__name__}: {str(e)[:80]})"
-            if not skip_bad:
-                raise DatasetError(msg + "; fix it or pass --skip-bad to leave such lines out") from None
-            warnings.append(msg)
+            _bad(f"{path}:{n}: bad line ({type(e).__name__}: {str(e)[:80]})", skip_bad, warnings)
     if not queries:
         raise DatasetError(f"{path} holds no queries")
     return queries
@@ -119,46 +165,199 @@ def _find_jsonl(root: Path, lang: str, name: str) -> Path | None:
     return None
 
 
-def _karpathy(root: Path) -> Dataset | None:
+def _with_folder_gallery(ds: Dataset, folder: Path) -> Dataset:
+    """Warn about images the split names that the folder lacks, and images it leaves out."""
+    from csdclip_cli.sources.folder import FolderSource
+
+    have = {it.key for it in FolderSource(folder).items()}
+    keys = ds.gallery_keys or []
+    missing = [k for k in keys if k not in have]
+    extra = len(have) - (len(keys) - len(missing))
+    split = f"the {ds.split} split" if ds.split else "the caption file"
+    if extra > 0:
+        ds.warnings.append(
+            f"{extra:,} images under {folder} are not named by {split}: left out of the gallery "
+            f"({len(keys) - len(missing):,} images), as CLIP_benchmark does"
+        )
+    if missing:
+        ds.warnings.append(
+            f"{len(missing):,} images named by {split} are missing under {folder} (e.g. {missing[0]}); "
+            "their captions can never be found"
+        )
+    return ds
+
+
+def _captions_dataset(
+    name: str,
+    root: Path,
+    folder: Path,
+    pairs: list[tuple[str, str]],
+    split: str | None,
+    splits: tuple[str, ...],
+    lang: str = "en",
+    warnings: list[str] | None = None,
+) -> Dataset:
+    """(image key relative to `folder`, caption) pairs -> one query per caption, gallery = the
+    named images in order of first mention. A name not found under `folder` is looked for in
+    its images/ (CLIP_benchmark's download puts Flickr30k there)."""
+    for sub in ("images", "imgs", "flickr30k-images", "flickr30k_images", "Images"):
+        if (folder / sub).is_dir():
+            moved = {
+                img: f"{sub}/{img}" for img, _ in pairs if not (folder / img).exists() and (folder / sub / img).exists()
+            }
+            pairs = [(moved.get(img, img), cap) for img, cap in pairs]
+    queries = [Query(f"{i}", cap, {Path(img).stem}, split=split or "test") for i, (img, cap) in enumerate(pairs)]
+    keys = list(dict.fromkeys(img for img, _ in pairs))
+    ds = Dataset(name, root, queries, folder, lang, False, warnings or [], split, splits, keys, "folder")
+    return _with_folder_gallery(ds, folder)
+
+
+def _image_folder(root: Path) -> Path:
+    return next(
+        (d for d in (root / "images", root / "imgs", root / "flickr30k_images", root / "Images") if d.is_dir()), root
+    )
+
+
+# ---- layouts ------------------------------------------------------------------------------
+
+
+def _chinese_clip(root: Path, split: str | None, skip_bad: bool, warnings: list[str]) -> Dataset | None:
+    texts = {p.name.removesuffix("_texts.jsonl"): p for p in root.glob("*_texts.jsonl")}
+    if not texts:
+        return None
+    chosen = _choose_split(split, list(texts), root)
+    env = root / "lmdb" / chosen / "imgs"
+    if not (env / "data.mdb").is_file():
+        raise DatasetError(
+            f"{root}: split {chosen!r} has {texts[chosen].name} but no lmdb/{chosen}/imgs (CN-CLIP LMDB)"
+        )
+    queries = _read_jsonl(texts[chosen], skip_bad, warnings, chosen)
+    return Dataset(root.name, root, queries, env, "zh", False, warnings, chosen, tuple(sorted(texts)), None, "lmdb")
+
+
+def _clip_benchmark_flickr(root: Path, lang: str, split: str | None, warnings: list[str]) -> Dataset | None:
+    suffix = "karpathy" if lang == "en" else lang
+    files: dict[str, Path] = {}
+    for p in sorted(root.glob(f"flickr*_*_{suffix}.txt")):
+        files.setdefault(p.stem.split("_")[1], p)
+    if not files:
+        return None
+    chosen = _choose_split(split, list(files), root)
+    pairs = []
+    lines = read_text(files[chosen], "caption file").splitlines()
+    for line in lines[1:]:  # CLIP_benchmark skips the header line and splits at ".jpg,"
+        line = line.strip()
+        if line:
+            img, sep, caption = line.partition(".jpg,")
+            if sep:
+                pairs.append((img + ".jpg", caption))
+    return _captions_dataset(
+        files[chosen].stem.split("_")[0], root, root, pairs, chosen, tuple(sorted(files)), lang, warnings
+    )
+
+
+def _clip_benchmark_coco(root: Path, split: str | None, warnings: list[str]) -> Dataset | None:
+    files = {p.stem.split("_")[1]: p for p in sorted(root.glob("coco_*_karpathy.json"))}
+    if not files:
+        return None
+    chosen = _choose_split(split, list(files), root)
+    folder = root / ("train2014" if chosen == "train" else "val2014")
+    if not folder.is_dir():
+        raise DatasetError(f"{root}: split {chosen!r} needs its images in {folder}")
+    try:
+        data = json.loads(read_text(files[chosen], "COCO annotation file"))
+        images = {int(im["id"]): im["file_name"] for im in data["images"]}
+        caps: dict[int, list[str]] = {i: [] for i in images}
+        for ann in data["annotations"]:
+            caps[int(ann["image_id"])].append(ann["caption"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise DatasetError(f"{files[chosen]} is not a COCO captions file ({type(e).__name__}: {e})") from None
+    # torchvision's CocoCaptions, which CLIP_benchmark uses: images by sorted id, captions in file order
+    pairs = [(images[i], c) for i in sorted(images) for c in caps[i]]
+    return _captions_dataset("mscoco", root, folder, pairs, chosen, tuple(sorted(files)), "en", warnings)
+
+
+def _webdataset(root: Path, split: str | None, warnings: list[str]) -> Dataset | None:
+    splits = [d.name for d in sorted(root.iterdir()) if d.is_dir() and ((d / "nshards.txt").is_file())]
+    if not splits:
+        return None
+    kind = (root / "dataset_type.txt").read_text().strip().lower() if (root / "dataset_type.txt").is_file() else ""
+    if kind and kind != "retrieval":
+        raise DatasetError(f"{root} is a {kind} webdataset (dataset_type.txt); csd evaluates retrieval datasets")
+    chosen = _choose_split(split, splits, root)
+    from csdclip_cli.sources.wds import WdsSource
+
+    src = WdsSource(root / chosen)
+    keys = [it.key for it in src.items()]
+    queries = []
+    for key in keys:
+        for j, cap in enumerate(src.captions.get(key, [])):
+            if cap.strip():
+                queries.append(Query(f"{key}-{j}", cap, {key}, split=chosen))
+    if not queries:
+        raise DatasetError(f"{root / chosen}: no sample has a .txt caption")
+    return Dataset(root.name, root, queries, root / chosen, "en", False, warnings, chosen, tuple(splits), keys, "wds")
+
+
+def _karpathy(root: Path, split: str | None, warnings: list[str]) -> Dataset | None:
     js = next(iter(sorted(root.glob("dataset_*.json"))), None)
     if js is None:
         return None
     data = json.loads(read_text(js, "Karpathy split file"))
-    img_dir = next((d for d in (root / "images", root / "imgs", root) if d.is_dir()), root)
-    queries = []
+    chosen = _choose_split(split, [im.get("split", "") for im in data.get("images", [])], root)
+    folder = _image_folder(root)
+    pairs = []
     for im in data.get("images", []):
-        if im.get("split") != "test":
+        if im.get("split") != chosen:
             continue
-        iid = Path(im["filename"]).stem
+        rel = f"{im['filepath']}/{im['filename']}" if im.get("filepath") else im["filename"]
+        if not (folder / rel).exists() and (folder / im["filename"]).exists():
+            rel = im["filename"]
         for s in im.get("sentences", []):
-            queries.append(Query(str(s.get("sentid", len(queries))), s["raw"], {iid}))
-    return Dataset(js.stem.replace("dataset_", ""), root, queries, img_dir, graded=False)
+            pairs.append((rel, s["raw"]))
+    name = js.stem.replace("dataset_", "")
+    splits = tuple(sorted({im.get("split", "") for im in data["images"]}))
+    return _captions_dataset(name, root, folder, pairs, chosen, splits, "en", warnings)
 
 
-def _flickr_csv(root: Path, skip_bad: bool, warnings: list[str]) -> Dataset | None:
-    for cand in sorted(root.glob("*.txt")) + sorted(root.glob("*.csv")):
-        lines = read_text(cand, "caption file").splitlines()
-        if not lines or "," not in lines[0] or not lines[0].split(",")[0].lower().endswith((".jpg", ".png", "image")):
+def _csv_rows(path: Path) -> list[list[str]]:
+    text = read_text(path, "caption file")
+    first = text.split("\n", 1)[0]
+    dialect = "|" if first.count("|") > first.count(",") else ","
+    rows = csv.reader(io.StringIO(text), delimiter=dialect, skipinitialspace=True)
+    return [[c.strip() for c in row] for row in rows]
+
+
+def _caption_file(root: Path, skip_bad: bool, warnings: list[str]) -> Dataset | None:
+    """Flickr30k's results.csv ('image_name| comment_number| comment'), Flickr8k's captions.txt
+    ('image,caption') and any such file: parsed as CSV (quoted captions lose their quotes)."""
+    for cand in sorted(root.glob("*.csv")) + sorted(root.glob("*.txt")):
+        rows = _csv_rows(cand)
+        data = [r for r in rows if r and any(r)]
+        if not data or not data[0][0].lower().endswith((".jpg", ".jpeg", ".png", "image", "image_name")):
             continue
-        queries = []
-        for n, line in enumerate(lines, 1):
-            img, _, caption = line.partition(",")
-            if img.strip().lower() == "image":
+        if data[0][0].lower() in ("image", "image_name"):
+            data = data[1:]
+        pairs = []
+        for n, row in enumerate(data, 2):
+            if len(row) < 2 or not row[-1]:
+                _bad(f"{cand}:{n}: bad line (no caption)", skip_bad, warnings)
                 continue
-            if not caption.strip():
-                if not skip_bad:
-                    raise DatasetError(f"{cand}:{n}: bad line (no caption); pass --skip-bad to leave it out")
-                warnings.append(f"{cand}:{n}: bad line (no caption)")
-                continue
-            queries.append(Query(f"{n}", caption.strip(), {Path(img.strip()).stem}))
-        img_dir = next((d for d in (root / "images", root / "imgs", root / "flickr30k_images") if d.is_dir()), root)
-        return Dataset(root.name, root, queries, img_dir, graded=False, warnings=warnings)
+            pairs.append((row[0], row[-1]))  # the caption is the last column (results.csv has 3)
+        return _captions_dataset(root.name, root, _image_folder(root), pairs, None, (), "en", warnings)
     return None
 
 
 def load_dataset(
-    name_or_path: str, data_dir: str | Path | None = None, lang: str = "en", skip_bad: bool = False
+    name_or_path: str,
+    data_dir: str | Path | None = None,
+    lang: str = "en",
+    skip_bad: bool = False,
+    split: str | None = None,
 ) -> Dataset:
+    """The dataset named or found at `name_or_path`, for `split` (default: test where the layout
+    has splits; for datasets whose queries carry a split, like the demo, default: all queries).
+    Raises DatasetError with the layouts looked for."""
     warnings: list[str] = []
     base = config.data_dir(data_dir)
     p = Path(name_or_path).expanduser()
@@ -181,10 +380,28 @@ def load_dataset(
     jsonl = _find_jsonl(root, lang, name)
     if jsonl is not None:
         queries = _read_jsonl(jsonl, skip_bad, warnings)
+        splits = tuple(sorted({q.split for q in queries}))
+        if split is not None and split != "all":
+            if split not in splits:
+                raise DatasetError(f"{jsonl} has no split {split!r}; its splits: {', '.join(splits)}")
+            queries = [q for q in queries if q.split == split]
         graded = any(q.mr for q in queries) or any(q.gold for q in queries)
-        return Dataset(name, root, queries, _gallery(root, warnings), lang, graded, warnings)
-    if lang == "en":
-        ds = _karpathy(root) or _flickr_csv(root, skip_bad, warnings)
-        if ds is not None:
-            return ds
-    raise DatasetError(f"{root} has no {lang}_*.jsonl queries (nor a Karpathy dataset_*.json / caption file)")
+        chosen = split if split not in (None, "all") else None
+        return Dataset(name, root, queries, _gallery(root, warnings), lang, graded, warnings, chosen, splits)
+    found = (
+        _chinese_clip(root, split, skip_bad, warnings)
+        or _clip_benchmark_flickr(root, lang, split, warnings)
+        or (_clip_benchmark_coco(root, split, warnings) if lang == "en" else None)
+        or _webdataset(root, split, warnings)
+        or (_karpathy(root, split, warnings) if lang == "en" else None)
+        or (_caption_file(root, skip_bad, warnings) if lang == "en" else None)
+    )
+    if found is not None:
+        if split is not None and found.split is None:
+            raise DatasetError(f"{root} has no splits; leave --split out")
+        return found
+    raise DatasetError(
+        f"{root} has no {lang}_*.jsonl queries, no {{split}}_texts.jsonl (Chinese-CLIP), no CLIP_benchmark "
+        "flickr*_{split}_karpathy.txt / coco_{split}_karpathy.json, no webdataset {split}/nshards.txt, "
+        "no Karpathy dataset_*.json and no image,caption file"
+    )

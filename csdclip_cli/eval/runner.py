@@ -34,6 +34,27 @@ class EvalRun:
     index_dir: str = ""
 
 
+def gallery_source(ds: Dataset) -> Any:
+    """The source to index for `ds`: its gallery, cut to the split's images when the layout
+    names them (SubsetSource, in the split's order)."""
+    from csdclip_cli.sources import SubsetSource, open_source
+
+    src = open_source(ds.gallery, ds.gallery_kind)
+    if ds.gallery_keys is None:
+        return src
+    return SubsetSource(src, ds.gallery_keys, f"{ds.name}:{ds.split or 'captions'}")
+
+
+def eval_index_name(ds: Dataset, model_spec: str, exact: bool = False) -> str:
+    """'<dataset>[-<split>]-<model>[-f32]': the split is part of the name when the gallery
+    depends on it, '-f32' marks the float32 index of --exact."""
+    from csdclip_cli.index.store import default_name
+
+    model = default_name("x", model_spec).split("-", 1)[1]
+    split = f"-{ds.split}" if ds.split and (ds.gallery_keys is not None or ds.gallery_kind in ("lmdb", "wds")) else ""
+    return f"{ds.name}{split}-{model}" + ("-f32" if exact else "")
+
+
 def plans_for(
     queries: Sequence[Query],
     rewriter: str,

@@ -60,8 +60,9 @@ class Journal:
     """Committed batches of a build in progress: batch-N.npy (vectors) then batch-N.json
     (items, the commit point: a batch exists only once its .json was renamed in)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, dtype: np.dtype | str = np.float16):
         self.path = path
+        self.dtype = np.dtype(dtype)
         self.path.mkdir(parents=True, exist_ok=True)
         self._next = 1 + max((int(p.stem.split("-")[1]) for p in path.glob("batch-*.json")), default=0)
 
@@ -81,7 +82,7 @@ class Journal:
         self._next += 1
         vec_tmp, meta_tmp = self.path / f".batch-{n}.npy", self.path / f".batch-{n}.json"
         with vec_tmp.open("wb") as f:
-            np.save(f, vectors.astype(np.float16))
+            np.save(f, vectors.astype(self.dtype))
             f.flush()
             os.fsync(f.fileno())
         os.replace(vec_tmp, self.path / f"batch-{n}.npy")
@@ -93,6 +94,15 @@ class Journal:
 
     def clear(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def vector_dtype(build_params: dict[str, Any]) -> np.dtype:
+    """The dtype an index stores its vectors in: float16 (default: half the disk and memory;
+    cosine error ~1e-4), or float32 (build parameter dtype='float32', for `csd eval --exact`)."""
+    name = build_params.get("dtype", "float16")
+    if name not in ("float16", "float32"):
+        raise CsdError(f"vector dtype {name!r}: choose float16 or float32")
+    return np.dtype(name)
 
 
 def _decode_item(source: Source, encoder: Encoder, item: Item) -> np.ndarray | str:
@@ -241,7 +251,14 @@ def _build_locked(
         prev_errors = {e["key"]: e for e in prev_gen.errors()}
 
     # what an interrupted run already committed
-    journal = Journal(root / "journal")
+    if old is not None and "dtype" not in build_params:  # an update keeps the index's dtype
+        build_params = {**build_params, "dtype": vector_dtype(old.build).name}
+    dtype = vector_dtype(build_params)
+    if old is not None and vector_dtype(old.build) != dtype:
+        raise IndexModelMismatch(
+            f"index {name!r} stores {vector_dtype(old.build).name} vectors, not {dtype.name}; pick another --name"
+        )
+    journal = Journal(root / "journal", dtype)
     done = {d["key"]: (d["size"], d["mtime"]) for d in journal.entries()}
 
     def unchanged(key: str) -> bool:
@@ -330,7 +347,8 @@ def _finalise(
     last: dict[str, int] = {d["key"]: i for i, d in enumerate(new_items)}
     order = sorted(last.values())
     new_items = [new_items[i] for i in order]
-    appended = np.stack([new_vecs[i] for i in order]).astype(np.float16) if order else np.zeros((0, dim), np.float16)
+    dtype = vector_dtype(build_params)
+    appended = np.stack([new_vecs[i] for i in order]).astype(dtype) if order else np.zeros((0, dim), dtype)
 
     prev_rows = len(prev_gen.vectors) if prev_gen is not None else 0
     prev_live = len(have_rows := {r for r, *_ in keep.values()})
@@ -342,7 +360,7 @@ def _finalise(
         base = (
             np.asarray(prev_gen.vectors[[r for _, (r, *_) in kept]])
             if kept and prev_gen is not None
-            else np.zeros((0, dim), np.float16)
+            else np.zeros((0, dim), dtype)
         )
         vectors = np.concatenate([base, appended]) if len(appended) else base
         rows = [(i, k, p, s, m) for i, (k, (_, p, s, m)) in enumerate(kept)]
@@ -382,7 +400,8 @@ def _finalise(
         fingerprint=encoder.fingerprint,
         dim=dim,
         source={"kind": source.kind, "location": source.location}
-        | ({"exclude": list(source.exclude)} if getattr(source, "exclude", ()) else {}),
+        | ({"exclude": list(source.exclude)} if getattr(source, "exclude", ()) else {})
+        | ({"subset": source.label} if getattr(source, "label", None) else {}),
         count=live,
         generation=gen_no,
         rows=len(vectors),

@@ -10,6 +10,8 @@ import numpy as np
 from csdclip_cli.index.store import Generation, Manifest
 
 CHUNK = 1 << 18  # rows per block when scanning the memory-mapped vectors
+RESCORE_CHUNK = 1 << 14  # rows per float64 block when re-scoring
+TIE_MARGIN = 1e-5  # float32 BLAS error on unit vectors is ~1e-6: rows this close to the k-th are re-scored
 # HNSW beam width grows with the gallery: recall@10 vs exact on 1M structured 512-d vectors was
 # 0.840 / 0.935 / 0.979 / 0.996 at ef 512 / 1024 / 2048 / 4096 (benchmarks/search_1m.py)
 EF_PER_SQRT_N = 2.5
@@ -40,9 +42,13 @@ def default_ef(n: int) -> int:
 
 
 class Gallery:
-    def __init__(self, manifest: Manifest, gen: Generation, ef: int | None = None):
+    """Search over one generation. `exact=True` never uses the HNSW graph (brute force over the
+    stored vectors: evaluation numbers that match a reference tool's exhaustive scoring)."""
+
+    def __init__(self, manifest: Manifest, gen: Generation, ef: int | None = None, exact: bool = False):
         self.manifest = manifest
         self.gen = gen
+        self.exact = exact
         self.ef = ef or default_ef(int(gen.alive.sum()))
         self.vectors = gen.vectors
         self.alive = gen.alive
@@ -69,39 +75,54 @@ class Gallery:
 
     @property
     def uses_ann(self) -> bool:
-        return self.gen.hnsw is not None
+        return not self.exact and self.gen.hnsw is not None
 
     def scores(self, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
-        """Exact cosine of `rows` against every query: [len(rows), len(queries)]."""
+        """Exact cosine of `rows` against every query [nq, d]: float32 [len(rows), nq].
+
+        Accumulated in float64 and rounded to float32, so a value does not depend on where its
+        row sits in the batch (float32 BLAS sums rows in different orders by position, which
+        broke exact ties between duplicate images at random)."""
         if len(rows) == 0:
             return np.zeros((0, len(queries)), np.float32)
-        dense = self.dense
-        if dense is not None:
-            return dense[rows] @ queries.T.astype(np.float32)
-        order = np.argsort(rows)  # sorted reads are sequential on the memory map
-        x = np.asarray(self.vectors[rows[order]], dtype=np.float32)
+        q = queries.T.astype(np.float64)
         out = np.empty((len(rows), len(queries)), np.float32)
-        out[order] = x @ queries.T.astype(np.float32)
+        dense = self.dense
+        for i in range(0, len(rows), RESCORE_CHUNK):
+            part = rows[i : i + RESCORE_CHUNK]
+            if dense is not None:
+                out[i : i + len(part)] = dense[part].astype(np.float64) @ q
+            else:
+                order = np.argsort(part)  # sorted reads are sequential on the memory map
+                x = np.asarray(self.vectors[part[order]], dtype=np.float64)
+                out[i + order] = x @ q
         return out
 
     def exact_top(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Brute-force top-k rows and scores for one query vector [d]; ties in row order."""
+        """Brute-force top-k rows and scores for one query vector [d]; ties in row order.
+
+        A float32 scan keeps every row within TIE_MARGIN of the k-th score; those are re-scored
+        exactly (scores()) and sorted stably, so equal vectors rank in gallery order."""
         k = min(k, self.count)
-        best_rows = np.zeros(0, np.int64)
-        best_scores = np.zeros(0, np.float32)
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        keep_rows, keep_scores = [], []
         q = query.astype(np.float32)
         dense = self.dense
+        src = dense if dense is not None else self.vectors
         for start in range(0, len(self.vectors), CHUNK):
-            src = dense if dense is not None else self.vectors
             block = np.asarray(src[start : start + CHUNK], dtype=np.float32) @ q
             block[~self.alive[start : start + CHUNK]] = -np.inf
-            part = top_k(block, k)
-            # earlier blocks first: a tie keeps the lower row
-            best_rows = np.concatenate([best_rows, part + start])
-            best_scores = np.concatenate([best_scores, block[part]])
-            keep = top_k(best_scores, k)
-            best_rows, best_scores = best_rows[keep], best_scores[keep]
-        return best_rows, best_scores
+            kth = block[top_k(block, k)[-1]] if len(block) else np.inf
+            near = np.flatnonzero(block >= kth - TIE_MARGIN)
+            keep_rows.append(near + start)
+            keep_scores.append(block[near])
+        rows, approx = np.concatenate(keep_rows), np.concatenate(keep_scores)
+        kth = approx[top_k(approx, k)[-1]]
+        rows = rows[approx >= kth - TIE_MARGIN]  # ascending row order
+        exact = self.scores(rows, q[None])[:, 0]
+        best = top_k(exact, k)
+        return rows[best], exact[best]
 
     def candidates(self, queries: np.ndarray, n: int, ef: int | None = None) -> np.ndarray:
         """Union of the approximate top-n rows of each query (all rows when exact)."""

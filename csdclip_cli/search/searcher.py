@@ -75,12 +75,14 @@ class Searcher:
         encoder: Encoder | None = None,
         device: str = "auto",
         model: str | None = None,
+        exact: bool = False,
     ) -> Searcher:
+        """Open index `name` (default: the current one). `exact`: brute-force search only."""
         store = IndexStore(index_dir)
         manifest, gen = store.open(name)
         if encoder is not None and (encoder.spec != manifest.model or encoder.fingerprint != manifest.fingerprint):
             raise IndexModelMismatch(f"index {manifest.name!r} was built with {manifest.model}, not {encoder.spec}")
-        s = cls(manifest, Gallery(manifest, gen), encoder, device)
+        s = cls(manifest, Gallery(manifest, gen, exact=exact), encoder, device)
         if model is not None and encoder is None:
             s._encoder = load_index_encoder(manifest, device, model)
         return s

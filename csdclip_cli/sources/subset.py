@@ -1,0 +1,36 @@
+"""A dataset split's gallery: the images of a source that the split names, in the split's order
+(CLIP_benchmark's Flickr / COCO galleries are the split's images, not the whole folder)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from csdclip_cli.sources.base import Item, Source
+
+
+class SubsetSource:
+    """The items of `inner` whose key is in `keys`, yielded in `keys` order (rows, and so the
+    order of exact score ties, follow the split). `label` names the subset in the manifest.
+
+    After items(): `missing` lists keys the source does not have, `extra` counts the source's
+    images that the subset leaves out."""
+
+    def __init__(self, inner: Source, keys: Sequence[str], label: str):
+        self.inner = inner
+        self.kind = inner.kind
+        self.location = inner.location
+        self.keys = list(dict.fromkeys(keys))
+        self.label = label
+        self.missing: list[str] = []
+        self.extra = 0
+
+    def items(self) -> Iterator[Item]:
+        by_key = {it.key: it for it in self.inner.items()}
+        self.missing = [k for k in self.keys if k not in by_key]
+        self.extra = len(by_key) - (len(self.keys) - len(self.missing))
+        for k in self.keys:
+            if k in by_key:
+                yield by_key[k]
+
+    def read(self, key: str) -> bytes:
+        return self.inner.read(key)
