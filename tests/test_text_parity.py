@@ -111,3 +111,105 @@ def test_hf_matches_clip_processor(tmp_path: Path) -> None:
         out = enc.model.get_text_features(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     ref = _norm(out if isinstance(out, torch.Tensor) else out.pooler_output)
     assert np.abs(enc.encode_texts(TRICKY) - ref).max() < 1e-5
+
+
+# ---- the torch-free text path: ONNX export + `tokenizers` ------------------------------------
+
+
+def assert_onnx_parity(enc, tmp: Path) -> None:  # noqa: ANN001
+    from csdclip_cli.encoders.onnx_text import OnnxTextEncoder, export_text_encoder
+
+    done, why = export_text_encoder(enc, tmp / "export")
+    assert done, why
+    onnx = OnnxTextEncoder(tmp / "export")
+    cos = (onnx.encode_texts(TRICKY) * enc.encode_texts(TRICKY)).sum(1)
+    assert cos.min() >= 0.9999, cos
+
+
+def test_onnx_parity_openclip_custom(tiny_openclip, tmp_path: Path) -> None:  # noqa: ANN001
+    cfg, ckpt = tiny_openclip
+    enc = load_encoder(f"openclip:{cfg}", weights=ckpt)
+    assert_onnx_parity(enc, tmp_path)
+    from csdclip_cli.encoders.onnx_text import OnnxTextEncoder
+
+    ids = OnnxTextEncoder(tmp_path / "export").tokenize(TRICKY)["input_ids"]
+    assert np.array_equal(ids, enc.tokenizer(TRICKY).numpy())  # the same token ids, not just close vectors
+
+
+def test_onnx_parity_demo_model(tmp_path: Path) -> None:
+    assert_onnx_parity(load_encoder("demo:tiny"), tmp_path)
+
+
+def test_onnx_parity_hf(tmp_path: Path) -> None:
+    from test_encoders import _tiny_hf_clip
+
+    assert_onnx_parity(load_encoder(f"hf:{_tiny_hf_clip(tmp_path / 'tiny-hf')}"), tmp_path)
+
+
+@pytest.mark.slow
+def test_onnx_parity_cnclip(tmp_path: Path) -> None:
+    from cn_clip.clip.utils import create_model
+
+    torch.manual_seed(0)
+    model = create_model("RN50@RBT3-chinese")
+    torch.save({"state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, tmp_path / "clip_cn_rn50.pt")
+    assert_onnx_parity(load_encoder("cnclip:RN50", models_dir=tmp_path), tmp_path)
+
+
+@pytest.mark.slow
+def test_onnx_parity_longclip_248_tokens(tmp_path: Path) -> None:
+    import open_clip
+
+    model = open_clip.create_model("ViT-B-16-quickgelu", pretrained=None, force_context_length=248)
+    torch.save({k: v.half() for k, v in model.state_dict().items()}, tmp_path / "longclip-B.pt")
+    enc = load_encoder("longclip:ViT-B/16", models_dir=tmp_path)
+    assert_onnx_parity(enc, tmp_path)
+    from csdclip_cli.encoders.onnx_text import OnnxTextEncoder
+
+    assert OnnxTextEncoder(tmp_path / "export").tokenize(TRICKY)["input_ids"].shape == (len(TRICKY), 248)
+
+
+def test_cold_search_imports_no_torch_and_stays_small(tmp_path: Path) -> None:
+    """`csd search` on an index whose text tower is exported: no torch, open_clip or
+    onnx-export code in the process; peak RSS well under the 1 GB a torch process takes."""
+    import json as _json
+    import subprocess
+    import sys
+
+    from csdclip_cli.demo import run
+
+    env_root = tmp_path / "ix"
+    data = tmp_path / "data"
+    (data / "imgs").mkdir(parents=True)
+    from PIL import Image
+
+    for i, c in enumerate([(200, 0, 0), (0, 0, 200), (0, 200, 0), (200, 200, 0)] * 3):
+        Image.new("RGB", (64, 64), c).save(data / "imgs" / f"{i}.png")
+    run.build_demo_index(data, env_root)
+    code = (
+        "import sys\n"
+        "sys.argv = ['csd', 'search', 'a red car and a tree at night, no person', '-k', '3', '--json']\n"
+        "from csdclip_cli.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "heavy = [m for m in ('torch', 'open_clip', 'torchvision', 'transformers') if m in sys.modules]\n"
+        # VmHWM, not ru_maxrss: the latter carries over the forking parent's peak across exec
+        "hwm = [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM')][0]\n"
+        "print('HEAVY', heavy, 'RSS_KB', hwm, file=sys.stderr)\n"
+    )
+    env = {**__import__("os").environ, "CSD_INDEXES": str(env_root)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "HEAVY []" in r.stderr, r.stderr
+    rss_mb = int(r.stderr.split("RSS_KB")[1].split()[0]) / 1024
+    assert rss_mb < 300, rss_mb
+    assert len([_json.loads(ln) for ln in r.stdout.splitlines()]) == 3
+
+
+def test_plugin_without_export_searches_through_its_encoder_with_one_note(runner, colour_folder: Path) -> None:  # noqa: ANN001
+    from conftest import invoke
+
+    assert invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "p").exit_code == 0
+    r = invoke(runner, "search", "red", "--index", "p", "-k", "2")
+    assert r.exit_code == 0 and "red" in r.stdout
+    notes = [ln for ln in r.stderr.splitlines() if ln.startswith("info:")]
+    assert len(notes) == 1 and "no ONNX text export" in notes[0]

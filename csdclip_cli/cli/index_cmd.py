@@ -77,6 +77,11 @@ def build_source(
         err().print(f"[yellow]{rep.skipped} files could not be read; see `csd index info {escape(name)} --errors`[/]")
     if len(store.names()) == 1 or not (store.root / ".current").exists():
         store.use(name)
+    from csdclip_cli.encoders.onnx_text import ensure_text_export
+
+    why = ensure_text_export(enc, store.root)  # queries then embed without torch
+    if why:
+        note(f"info: {why}")
     return name
 
 

@@ -72,6 +72,8 @@ def search(
         note(f"wrote {page}")
         if open_page:
             webbrowser.open(page.resolve().as_uri())
+    for n in s.notes:
+        note(f"info: {n}")
     if json_out:
         if results:
             print(json_lines(results))

@@ -68,4 +68,7 @@ def build_demo_index(data_dir: Path, index_dir: Path | None, progress: Any = Non
         build_params={"model_input": "demo:tiny", "weights": None},
     )
     store.use(INDEX_NAME)  # so `csd search` right after `csd demo` searches the demo
+    from csdclip_cli.encoders.onnx_text import ensure_text_export
+
+    ensure_text_export(enc, store.root)  # demo:tiny exports; a cold `csd search` then needs no torch
     return store, enc, report

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from csdclip_cli.encoders.base import Encoder, file_fingerprint, l2_normalise, quiet_libraries, resolve_device
+from csdclip_cli.encoders.openclip import _cpu_copy
 from csdclip_cli.encoders.registry import LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
 from csdclip_cli.errors import ModelFileMissing, UnknownModel, UnsafeCheckpoint
@@ -70,6 +71,44 @@ class CnClipEncoder(Encoder):
         with torch.inference_mode():
             toks = tokenize([cnclip_text(t) for t in texts], context_length=self.context_length).to(self.device)
             return l2_normalise(self.model.encode_text(toks).float().cpu().numpy())
+
+    def export_text(self, folder: Path) -> Any:
+        """The BERT text tower as ONNX plus cn_clip's WordPiece vocabulary as a `tokenizers` JSON."""
+        import torch
+        from cn_clip.clip import _tokenizer, tokenize
+        from tokenizers.implementations import BertWordPieceTokenizer
+
+        from csdclip_cli.encoders import onnx_text
+
+        vocab = dict(_tokenizer.vocab)
+        BertWordPieceTokenizer(vocab, lowercase=True, handle_chinese_chars=True, clean_text=True).save(
+            str(folder / "tokenizer.json")
+        )
+        model = self.model if self.device == "cpu" and self.dtype == torch.float32 else _cpu_copy(self.model)
+
+        class TextTower(torch.nn.Module):
+            def __init__(self, m: Any):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids: Any) -> Any:
+                x = self.m.encode_text(input_ids)
+                return x / x.norm(dim=-1, keepdim=True)
+
+        ids = tokenize(["照片"], context_length=self.context_length).long()
+        onnx_text.export_module(TextTower(model), {"input_ids": ids}, folder / "text.onnx")
+        return onnx_text.TextRecipe(
+            "wordpiece",
+            self.context_length,
+            "cnclip",
+            vocab["[CLS]"],
+            vocab["[SEP]"],
+            vocab["[PAD]"],
+            ("input_ids",),
+            self.dim,
+            self.spec,
+            self.fingerprint,
+        )
 
 
 def load_cnclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:

@@ -57,6 +57,47 @@ class HFClipEncoder(Encoder):
             out = self.model.get_text_features(input_ids=enc["input_ids"], attention_mask=enc.get("attention_mask"))
             return l2_normalise(_features(out))
 
+    def export_text(self, folder: Path) -> Any:
+        """The text model as ONNX (input_ids, attention_mask) plus the fast tokenizer's JSON."""
+        import torch
+
+        from csdclip_cli.encoders import onnx_text
+        from csdclip_cli.encoders.openclip import _cpu_copy
+
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is None or self.tokenizer.pad_token_id is None:
+            return None
+        backend.save(str(folder / "tokenizer.json"))
+        model = self.model if self.device == "cpu" and self.dtype == torch.float32 else _cpu_copy(self.model)
+
+        class TextTower(torch.nn.Module):
+            def __init__(self, m: Any):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+                out = self.m.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
+                x = out if isinstance(out, torch.Tensor) else out.pooler_output
+                return x / x.norm(dim=-1, keepdim=True)
+
+        enc = self.tokenizer(
+            ["a photo"], padding="max_length", truncation=True, max_length=self.context_length, return_tensors="pt"
+        )
+        example = {"input_ids": enc["input_ids"].long(), "attention_mask": enc["attention_mask"].long()}
+        onnx_text.export_module(TextTower(model), example, folder / "text.onnx")
+        return onnx_text.TextRecipe(
+            "hf",
+            self.context_length,
+            "none",
+            None,
+            None,
+            int(self.tokenizer.pad_token_id),
+            ("input_ids", "attention_mask"),
+            self.dim,
+            self.spec,
+            self.fingerprint,
+        )
+
 
 def _features(out: Any) -> np.ndarray:
     t = out if hasattr(out, "float") else getattr(out, "pooler_output", out[0])

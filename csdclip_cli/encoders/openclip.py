@@ -80,6 +80,52 @@ class OpenClipEncoder(Encoder):
             tokens = self.tokenizer(list(texts)).to(self.device)
             return l2_normalise(self.model.encode_text(tokens).float().cpu().numpy())
 
+    def export_text(self, folder: Path) -> Any:
+        """The text tower as ONNX plus the CLIP BPE as a `tokenizers` JSON (csdclip_cli.encoders.
+        onnx_text); None for tokenizers without a torch-free form (HF-tokenizer open_clip models)."""
+        import torch
+        from open_clip.tokenizer import SimpleTokenizer
+
+        from csdclip_cli.encoders import onnx_text
+
+        tok = self.tokenizer
+        if not isinstance(tok, SimpleTokenizer) or tok.reduction_fn is not None:
+            return None
+        if getattr(tok.clean_fn, "__name__", "") != "_clean_lower":
+            return None
+        model = self.model if self.device == "cpu" and self.dtype == torch.float32 else _cpu_copy(self.model)
+
+        class TextTower(torch.nn.Module):
+            def __init__(self, m: Any):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids: Any) -> Any:
+                x = self.m.encode_text(input_ids)
+                return x / x.norm(dim=-1, keepdim=True)
+
+        onnx_text.clip_bpe_tokenizer(tok.encoder, tok.bpe_ranks).save(str(folder / "tokenizer.json"))
+        onnx_text.export_module(TextTower(model), {"input_ids": tok(["a photo"]).long()}, folder / "text.onnx")
+        return onnx_text.TextRecipe(
+            "clip-bpe",
+            int(tok.context_length),
+            "clip",
+            tok.sot_token_id,
+            tok.eot_token_id,
+            0,
+            ("input_ids",),
+            self.dim,
+            self.spec,
+            self.fingerprint,
+        )
+
+
+def _cpu_copy(model: Any) -> Any:
+    """A float32 CPU copy of a model on another device (export needs the CPU, float32)."""
+    import copy
+
+    return copy.deepcopy(model).float().cpu()
+
 
 def _missing(spec: ModelSpec, looked: list[str], hint: str) -> ModelFileMissing:
     return ModelFileMissing(f"no weights for {spec}: looked in {'; '.join(looked)}. {hint}")

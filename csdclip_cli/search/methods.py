@@ -92,7 +92,7 @@ def run_method(
     min_match: bool = False,
     **_: Any,
 ) -> list[Result]:
-    pv = PlanVectors.embed(plan, searcher.encoder)
+    pv = PlanVectors.embed(plan, searcher.text_encoder)
     rows, scores, details = rank(searcher.gallery, method, pv, k, config, min_match)
     passed = details.pop("passed_count", None)
     results = ResultList(searcher.results(rows, scores, details))

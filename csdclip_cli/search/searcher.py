@@ -61,11 +61,25 @@ def load_index_encoder(
 
 
 class Searcher:
-    def __init__(self, manifest: Manifest, gallery: Gallery, encoder: Encoder | None = None, device: str = "auto"):
+    """One index opened for search. Queries are embedded by `text_encoder` (the ONNX export of
+    the index's text tower: no torch) unless an encoder was passed in; `encoder` is the full
+    torch model, loaded on first use."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        gallery: Gallery,
+        encoder: Encoder | None = None,
+        device: str = "auto",
+        index_root: str | Path | None = None,
+    ):
         self.manifest = manifest
         self.gallery = gallery
         self._encoder = encoder
+        self._text: Any = encoder
         self.device = device
+        self.index_root = Path(index_root) if index_root is not None else None
+        self.notes: list[str] = []  # one-line information for the user (e.g. torch fallback)
 
     @classmethod
     def open(
@@ -82,7 +96,7 @@ class Searcher:
         manifest, gen = store.open(name)
         if encoder is not None and (encoder.spec != manifest.model or encoder.fingerprint != manifest.fingerprint):
             raise IndexModelMismatch(f"index {manifest.name!r} was built with {manifest.model}, not {encoder.spec}")
-        s = cls(manifest, Gallery(manifest, gen, exact=exact), encoder, device)
+        s = cls(manifest, Gallery(manifest, gen, exact=exact), encoder, device, store.root)
         if model is not None and encoder is None:
             s._encoder = load_index_encoder(manifest, device, model)
         return s
@@ -92,6 +106,35 @@ class Searcher:
         if self._encoder is None:
             self._encoder = load_index_encoder(self.manifest, self.device)
         return self._encoder
+
+    @property
+    def text_encoder(self) -> Any:
+        """encode_texts(texts) -> float32 [n, dim]: the ONNX export when there is one (made on
+        first use, beside the index), else the torch encoder (set CSD_TEXT_BACKEND=torch to force it)."""
+        if self._text is None:
+            self._text = self._load_text_encoder()
+        return self._text
+
+    def _load_text_encoder(self) -> Any:
+        import os
+
+        from csdclip_cli.encoders.onnx_text import OnnxTextEncoder, export_dir, export_text_encoder
+
+        if os.environ.get("CSD_TEXT_BACKEND") == "torch" or self.index_root is None:
+            return self.encoder
+        folder = export_dir(self.index_root, self.manifest.fingerprint)
+        if (folder / "text.json").is_file():
+            try:
+                onnx = OnnxTextEncoder(folder)
+                if onnx.fingerprint == self.manifest.fingerprint and onnx.dim == self.manifest.dim:
+                    return onnx
+            except Exception as e:  # a damaged export is made again below
+                self.notes.append(f"the ONNX text export in {folder} is unreadable ({type(e).__name__}); re-exporting")
+        done, why = export_text_encoder(self.encoder, folder)
+        if done:
+            return OnnxTextEncoder(folder)
+        self.notes.append(f"{why}; queries are embedded by the full model (slower start)")
+        return self.encoder
 
     def results(
         self, rows: np.ndarray, scores: np.ndarray, details: dict[int, tuple[dict, dict]] | None = None
@@ -112,7 +155,7 @@ class Searcher:
         """The whole query embedded once (plain CLIP). Raises UsageError for an empty query."""
         from csdclip_cli.rewrite.plan import require_query
 
-        return self.search_vector(self.encoder.encode_texts([require_query(query)])[0], k)
+        return self.search_vector(self.text_encoder.encode_texts([require_query(query)])[0], k)
 
     def search(self, query: str, k: int = 10, method: str = "csd", rewriter: str = "rules", **kw: Any) -> list[Result]:
         """Rewrite the query into a plan and search with `method` (plain|arith|deo|csd)."""
