@@ -49,6 +49,10 @@ $(BIN)/.test: $(BIN)/.base $(LLAMA_WHEELS)/.done
 	$(BIN)/pip install -q --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_CPP_VERSION)"
 	$(BIN)/pip install -q -e ".[test,llm]"
 	$(BIN)/pip install -q -e tests/fake_plugin
+	# the page test drives Debian's Chromium (a browser download by playwright is not possible offline)
+	command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+		echo "warning: install Debian's chromium (apt-get install chromium) for tests/test_serve.py's page test"
 	touch $@
 
 install: $(BIN)/.base

@@ -1,5 +1,6 @@
-"""Cold-start wall time of `csd --help`, `csd index list` and `csd search` with the demo
-model (model load included), median of 5 fresh processes each.
+"""Cold-start wall time and peak RSS of fresh `csd` processes on a 300-image demo index,
+median of 5 each, next to `python -c "import torch"` measured in the same run (the
+reference: a search path that imports torch cannot be faster than that).
 
     python benchmarks/cold_start.py
 """
@@ -15,15 +16,17 @@ import time
 from pathlib import Path
 
 CSD = [sys.executable, "-m", "csdclip_cli"]
+TIME = "/usr/bin/time"  # GNU time: peak RSS of the child alone (%M, KiB)
 
 
-def wall(args: list[str], env: dict[str, str], n: int = 5) -> list[float]:
-    out = []
+def run(cmd: list[str], env: dict[str, str], n: int = 5) -> tuple[list[float], list[float]]:
+    walls, rss = [], []
     for _ in range(n):
         t = time.perf_counter()
-        subprocess.run(CSD + args, env=env, capture_output=True, check=True)
-        out.append(time.perf_counter() - t)
-    return out
+        r = subprocess.run([TIME, "-f", "%M", *cmd], env=env, capture_output=True, text=True, check=True)
+        walls.append(time.perf_counter() - t)
+        rss.append(int(r.stderr.strip().splitlines()[-1]) / 1024)
+    return walls, rss
 
 
 def main() -> None:
@@ -38,14 +41,28 @@ def main() -> None:
         capture_output=True,
         check=True,
     )
-    for label, args in (
-        ("csd --help", ["--help"]),
-        ("csd index list", ["index", "list"]),
-        ("csd search --plain (demo:tiny)", ["search", "a red car", "--plain", "--index", "cold"]),
-        ("csd search composite (demo:tiny)", ["search", "a red car and a tree, no dog", "--index", "cold"]),
-    ):
-        times = wall(args, env)
-        print(f"{label:36} median {statistics.median(times):6.3f} s   (min {min(times):.3f}, max {max(times):.3f})")
+    torch_env = dict(env, CSD_TEXT_BACKEND="torch")
+    rows = [
+        ("python -c 'import torch' (reference)", [sys.executable, "-c", "import torch"], env),
+        ("csd --help", [*CSD, "--help"], env),
+        ("csd index list", [*CSD, "index", "list"], env),
+        ("csd search --plain", [*CSD, "search", "a red car", "--plain", "--index", "cold"], env),
+        ("csd search composite", [*CSD, "search", "a red car and a tree, no dog", "--index", "cold"], env),
+        (
+            "csd search composite, torch text",
+            [*CSD, "search", "a red car and a tree, no dog", "--index", "cold"],
+            torch_env,
+        ),
+    ]
+    ref = None
+    for label, cmd, e in rows:
+        walls, rss = run(cmd, e)
+        med = statistics.median(walls)
+        ref = ref or med
+        print(
+            f"{label:38} median {med:6.3f} s  (min {min(walls):.3f}, max {max(walls):.3f})  "
+            f"x{med / ref:4.2f} of import torch   peak RSS {statistics.median(rss):6.0f} MiB"
+        )
 
 
 if __name__ == "__main__":

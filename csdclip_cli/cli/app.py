@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from csdclip_cli.cli import demo_cmd, doctor_cmd, eval_cmd, index_cmd, models_cmd, rewrite_cmd, search_cmd
+from csdclip_cli.cli import demo_cmd, doctor_cmd, eval_cmd, index_cmd, models_cmd, rewrite_cmd, search_cmd, serve_cmd
 from csdclip_cli.cli.common import new_app
 
 app = new_app(
@@ -40,6 +40,7 @@ app.command("rewrite")(rewrite_cmd.rewrite)
 app.command("eval")(eval_cmd.eval_)
 app.add_typer(demo_cmd.app, name="demo")
 app.command("doctor")(doctor_cmd.doctor)
+app.command("serve")(serve_cmd.serve)
 
 
 def main() -> None:

@@ -27,6 +27,9 @@ def search(
     html: Path = typer.Option(None, "--html", help="Write a page of result thumbnails."),
     open_page: bool = typer.Option(False, "--open", help="Open the --html page in a browser."),
     config_file: Path = typer.Option(None, "--config", help="TOML/JSON file with fusion weights."),
+    no_server: bool = typer.Option(
+        False, "--no-server", help="Search here even if `csd serve` runs for these indexes."
+    ),
     device: str = Device,
     index_dir: Path = IndexDir,
 ) -> None:
@@ -35,11 +38,16 @@ def search(
 
     Example: [bold]csd search "a red car and a tree on the beach, no dog" --explain[/]
     """
+    if plain or rewriter == "none":
+        method = "plain"
+    if not no_server and html is None and llm is None and config_file is None:
+        remote = _remote(query, index, k, method, rewriter, min_match, index_dir)
+        if remote is not None:
+            _show_remote(remote, k, explain, show_plan, min_match, json_out, paths_only)
+            return
     from csdclip_cli.render import err, json_lines, note, out, results_table, warn
     from csdclip_cli.search.searcher import Searcher
 
-    if plain or rewriter == "none":
-        method = "plain"
     if html:
         from csdclip_cli.textfile import check_output
 
@@ -83,3 +91,58 @@ def search(
     else:
         title = f"{s.manifest.name} · {s.manifest.model} · {method}"
         out().print(results_table(results, title=title, explain=explain and method != "plain"))
+
+
+def _remote(
+    query: str, index: str | None, k: int, method: str, rewriter: str, min_match: bool, index_dir: Path | None
+) -> dict | None:
+    """The answer of a running `csd serve` for these indexes, or None (then search here)."""
+    from csdclip_cli import config
+    from csdclip_cli.rewrite.plan import require_query
+    from csdclip_cli.serve.client import find_server, remote_search
+
+    info = find_server(config.index_root(index_dir))
+    if info is None:
+        return None
+    request = {
+        "query": require_query(query),
+        "index": index,
+        "k": k,
+        "method": method,
+        "rewriter": "none" if method == "plain" else rewriter,
+        "min_match": min_match,
+    }
+    return remote_search(info, request)
+
+
+def _show_remote(
+    resp: dict, k: int, explain: bool, show_plan: bool, min_match: bool, json_out: bool, paths_only: bool
+) -> None:
+    import json
+    from types import SimpleNamespace
+
+    from csdclip_cli.render import err, out, results_table, warn
+
+    for w in resp.get("warnings", []):
+        warn(w)
+    method = resp["method"]
+    if min_match and method == "csd" and resp.get("passed_count") is not None:
+        err().print(f"{resp['passed_count']} candidates pass every AND clause; showing {len(resp['results'])}")
+    if show_plan:
+        from csdclip_cli.rewrite.plan import Plan
+        from csdclip_cli.rewrite.render import plan_tree
+
+        err().print(plan_tree(Plan.from_dict(resp["plan"])))
+    shown = [
+        {f: r[f] for f in ("rank", "key", "path", "score", "clauses", "passed") if f in r} for r in resp["results"]
+    ]
+    if json_out:
+        for r in shown:
+            print(json.dumps(r, ensure_ascii=False))
+    elif paths_only:
+        for r in shown:
+            print(r.get("path") or r["key"])
+    else:
+        rows = [SimpleNamespace(**{"clauses": {}, "passed": {}, **r}) for r in shown]
+        title = f"{resp['index']} · {resp['model']} · {method} · via csd serve"
+        out().print(results_table(rows, title=title, explain=explain and method != "plain"))

@@ -1,0 +1,71 @@
+"""csd serve"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from csdclip_cli.cli.common import IndexDir, guard
+
+
+@guard
+def serve(
+    index: list[str] = typer.Option(
+        None, "--index", "-i", help="Index to open at start (repeatable; default: the current)."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (another than loopback needs a token)."),
+    port: int = typer.Option(8765, "--port", min=1, max=65535),
+    token: str = typer.Option(
+        None, "--token", envvar="CSD_SERVE_TOKEN", help="Required on every request (generated off loopback)."
+    ),
+    open_page: bool = typer.Option(False, "--open", help="Open the page in a browser."),
+    index_dir: Path = IndexDir,
+) -> None:
+    """Keep models and indexes warm and serve a search page and a JSON API.
+
+    `csd search` uses a running server for the same index folder automatically (--no-server
+    to bypass). Files are served by index row only.
+
+    Example: [bold]csd serve --open[/]
+    """
+    import secrets
+    import socket
+    import webbrowser
+
+    from csdclip_cli.errors import UsageError
+    from csdclip_cli.render import note
+    from csdclip_cli.serve.app import LOOPBACK, create_app, remove_discovery, write_discovery
+    from csdclip_cli.serve.service import Service
+
+    if host not in LOOPBACK and not token:
+        token = secrets.token_urlsafe(18)
+        note(f"listening on {host}: every request needs the token {token}")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise UsageError(f"cannot listen on {host}:{port} ({e.strerror}); pick another --port") from None
+    service = Service(index_dir, default_index=index[0] if index else None)
+    for name in index or [service.index_name(None)]:
+        service.search({"query": "a photo", "index": name, "k": 1})  # loads the index and its text encoder
+        note(f"index {name}: ready")
+    import uvicorn
+
+    client_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{client_host}:{port}"
+    page = url + "/" + (f"?token={token}" if token else "")
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:  # listening: only now may `csd search` find it
+                write_discovery(service.store.root, url, token)
+                note(f"csd serve: {page}  (Ctrl-C to stop)")
+                if open_page:
+                    webbrowser.open(page)
+
+    try:
+        Server(uvicorn.Config(create_app(service, token), host=host, port=port, log_level="warning")).run()
+    finally:
+        remove_discovery(service.store.root)

@@ -1,0 +1,157 @@
+"""`csd serve`: a Starlette app over Service, a static page, and the discovery file through
+which `csd search` finds a running server for the same index folder.
+
+JSON API (every route but / needs the token when one is set: `Authorization: Bearer T` or
+`?token=T`):
+    GET  /api/indexes                  [{name, model, count, dim, current}]
+    GET  /api/indexes/{name}           the manifest
+    POST /api/search                   Service.search's request -> response
+    POST /api/rewrite                  {query, rewriter} -> {plan, warnings}
+    GET  /api/thumb/{index}/{row}      JPEG thumbnail of that index row
+    GET  /api/file/{index}/{row}       the original image of that row
+Requests over 64 KiB are refused (413); user mistakes are 400 with {"error": one line}.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from csdclip_cli.errors import CsdError
+from csdclip_cli.serve.service import Service
+
+MAX_BODY = 64 * 1024
+DISCOVERY = ".serve.json"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def create_app(service: Service, token: str | None = None) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, JSONResponse, Response
+    from starlette.routing import Route
+
+    page = resources.files("csdclip_cli.serve").joinpath("static/index.html").read_text(encoding="utf-8")
+
+    def error(status: int, msg: str) -> JSONResponse:
+        return JSONResponse({"error": msg}, status_code=status)
+
+    def authorised(request: Request) -> bool:
+        if not token:
+            return True
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        given = given or request.query_params.get("token", "")
+        return hmac.compare_digest(given.encode(), token.encode())
+
+    async def body(request: Request) -> dict[str, Any]:
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            raise _TooLarge()
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                raise _TooLarge()
+        try:
+            data = json.loads(raw or b"{}")
+        except json.JSONDecodeError as e:
+            raise CsdError(f"the request body is not JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise CsdError("the request body must be a JSON object")
+        return data
+
+    def endpoint(fn: Any, is_async: bool = False) -> Any:
+        async def handle(request: Request) -> Response:
+            if not authorised(request):
+                return error(401, "missing or wrong token (Authorization: Bearer TOKEN, or ?token=TOKEN)")
+            try:
+                if is_async:
+                    return await fn(request)
+                from starlette.concurrency import run_in_threadpool
+
+                return await run_in_threadpool(fn, request)
+            except _TooLarge:
+                return error(413, f"request body over {MAX_BODY // 1024} KiB")
+            except CsdError as e:
+                return error(400, str(e))
+            except LookupError as e:
+                return error(404, str(e.args[0]) if e.args else "not found")
+
+        return handle
+
+    async def search(request: Request) -> Response:
+        data = await body(request)
+        from starlette.concurrency import run_in_threadpool
+
+        return JSONResponse(await run_in_threadpool(service.search, data))
+
+    async def rewrite(request: Request) -> Response:
+        data = await body(request)
+        from starlette.concurrency import run_in_threadpool
+
+        return JSONResponse(
+            await run_in_threadpool(service.rewrite, str(data.get("query", "")), str(data.get("rewriter", "rules")))
+        )
+
+    def row_of(request: Request) -> tuple[str, int]:
+        try:
+            return request.path_params["index"], int(request.path_params["row"])
+        except ValueError:
+            raise LookupError("row must be a number") from None
+
+    def thumb(request: Request) -> Response:
+        name, row = row_of(request)
+        return Response(
+            service.thumbnail(name, row), media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"}
+        )
+
+    def original(request: Request) -> Response:
+        name, row = row_of(request)
+        data, media = service.original(name, row)
+        return Response(data, media_type=media)
+
+    def index_page(request: Request) -> Response:
+        return HTMLResponse(page)
+
+    routes = [
+        Route("/", index_page),
+        Route("/api/indexes", endpoint(lambda r: JSONResponse(service.indexes()))),
+        Route("/api/indexes/{name}", endpoint(lambda r: JSONResponse(service.info(r.path_params["name"])))),
+        Route("/api/search", endpoint(search, is_async=True), methods=["POST"]),
+        Route("/api/rewrite", endpoint(rewrite, is_async=True), methods=["POST"]),
+        Route("/api/thumb/{index}/{row}", endpoint(thumb)),
+        Route("/api/file/{index}/{row}", endpoint(original)),
+    ]
+    return Starlette(routes=routes)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def discovery_path(index_root: Path) -> Path:
+    return Path(index_root) / DISCOVERY
+
+
+def write_discovery(index_root: Path, url: str, token: str | None) -> Path:
+    """Tell `csd search` (same index folder) where the server is; private when it holds a token."""
+    p = discovery_path(index_root)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + f".{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"url": url, "pid": os.getpid(), "token": token}, f)
+    os.replace(tmp, p)
+    return p
+
+
+def remove_discovery(index_root: Path) -> None:
+    p = discovery_path(index_root)
+    try:
+        if json.loads(p.read_text()).get("pid") == os.getpid():
+            p.unlink()
+    except (OSError, ValueError):
+        pass

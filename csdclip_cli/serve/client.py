@@ -1,0 +1,49 @@
+"""`csd search` through a running `csd serve` for the same index folder (stdlib only, so the
+client process stays light): found by the server's discovery file, skipped when it is gone."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from csdclip_cli.errors import CsdError
+
+DISCOVERY = ".serve.json"
+
+
+def find_server(index_root: Path) -> dict[str, Any] | None:
+    """The discovery record of a live server for `index_root`, or None."""
+    try:
+        info = json.loads((Path(index_root) / DISCOVERY).read_text())
+        os.kill(int(info["pid"]), 0)  # is it still running?
+        return info
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def remote_search(info: dict[str, Any], request: dict[str, Any], timeout: float = 30.0) -> dict[str, Any] | None:
+    """The server's answer to a search request; None when it cannot be reached (the caller
+    then searches locally). A request the server rejects is a CsdError with its message."""
+    headers = {"Content-Type": "application/json"}
+    if info.get("token"):
+        headers["Authorization"] = f"Bearer {info['token']}"
+    req = urllib.request.Request(
+        info["url"].rstrip("/") + "/api/search", data=json.dumps(request).encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        if e.code in (400, 404):
+            try:
+                msg = json.loads(e.read()).get("error")
+            except ValueError:
+                msg = None
+            raise CsdError(msg or f"the csd server refused the search ({e.code})") from None
+        return None
+    except (urllib.error.URLError, OSError, ValueError):
+        return None

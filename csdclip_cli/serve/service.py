@@ -1,0 +1,214 @@
+"""What `csd serve` keeps warm: opened indexes (with their torch-free text encoders), the
+rewriters, and thumbnails; every request is a method call here (the HTTP layer is app.py).
+
+Files are only ever served by index row, never by a path from the request.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from csdclip_cli.errors import UsageError
+
+MAX_K = 200
+MAX_QUERY_CHARS = 2000
+THUMB_PX = 256
+METHODS = ("csd", "plain", "arith", "deo")
+
+
+class Service:
+    """Searches indexes under one index root. Thread-safe (one lock around search state)."""
+
+    def __init__(self, index_root: str | Path | None = None, default_index: str | None = None):
+        from csdclip_cli.index.store import IndexStore
+
+        self.store = IndexStore(index_root)
+        self.default_index = default_index
+        self._searchers: dict[str, Any] = {}
+        self._rewriters: dict[str, Any] = {}
+        self._thumbs: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._lock = threading.RLock()
+
+    # ---- indexes ---------------------------------------------------------------------------
+
+    def index_name(self, name: str | None) -> str:
+        return name or self.default_index or self.store.current()
+
+    def searcher(self, name: str | None) -> Any:
+        """The open Searcher of index `name`, re-opened when a build has committed a new generation."""
+        from csdclip_cli.search.searcher import Searcher
+
+        name = self.index_name(name)
+        with self._lock:
+            s = self._searchers.get(name)
+            generation = self.store.manifest(name).generation
+            if s is None or s.manifest.generation != generation:
+                fresh = Searcher.open(name, index_dir=self.store.root)
+                if s is not None and s.manifest.fingerprint == fresh.manifest.fingerprint:
+                    fresh._text = s._text  # the same weights: keep the warm text encoder
+                    fresh._encoder = s._encoder
+                s = self._searchers[name] = fresh
+            return s
+
+    def indexes(self) -> list[dict[str, Any]]:
+        try:
+            current = self.index_name(None)
+        except Exception:
+            current = None
+        out = []
+        for n in self.store.names():
+            m = self.store.manifest(n)
+            out.append({"name": n, "model": m.model, "count": m.count, "dim": m.dim, "current": n == current})
+        return out
+
+    def info(self, name: str) -> dict[str, Any]:
+        m = self.store.manifest(name)
+        return dict(m.__dict__)
+
+    # ---- rewriting and search -----------------------------------------------------------------
+
+    def rewriter(self, name: str) -> Any:
+        from csdclip_cli.rewrite import get_rewriter
+
+        if name not in ("rules", "llm", "none"):
+            raise UsageError(f"rewriter must be rules, llm or none, not {name!r}")
+        with self._lock:
+            if name not in self._rewriters:
+                self._rewriters[name] = get_rewriter(name)
+            return self._rewriters[name]
+
+    def rewrite(self, query: str, rewriter: str = "rules") -> dict[str, Any]:
+        rw = self.rewriter(rewriter)
+        seen = len(getattr(rw, "warnings", []))
+        plan = rw.rewrite(_query(query))
+        return {"plan": plan.to_dict(), "warnings": list(dict.fromkeys(getattr(rw, "warnings", [])[seen:]))}
+
+    def search(self, req: dict[str, Any]) -> dict[str, Any]:
+        """req: query, index, k, method (csd|plain|arith|deo), rewriter, plan (an edited plan:
+        used as it is), weights ({phrase_weight, not_weight, ...}), compare (also plain),
+        min_match. Returns the plan, results with per-clause calibrated scores, timings."""
+        from csdclip_cli.rewrite.plan import Plan
+        from csdclip_cli.search.composite import CompositeConfig
+        from csdclip_cli.search.methods import run_method
+
+        t0 = time.perf_counter()
+        k = _int(req.get("k", 10), "k", 1, MAX_K)
+        method = str(req.get("method", "csd"))
+        if method not in METHODS:
+            raise UsageError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+        warnings: list[str] = []
+        if req.get("plan"):
+            try:
+                plan = Plan.from_dict(req["plan"])
+            except Exception as e:
+                raise UsageError(f"plan does not parse: {e}") from None
+            if not (plan.and_ or plan.or_ or plan.optimized.strip()):
+                raise UsageError("the plan has no clause left; add one")
+        else:
+            rewritten = self.rewrite(str(req.get("query", "")), str(req.get("rewriter", "rules")))
+            plan, warnings = Plan.from_dict(rewritten["plan"]), rewritten["warnings"]
+        weights = req.get("weights") or {}
+        if not isinstance(weights, dict):
+            raise UsageError("weights must be an object")
+        try:
+            cfg = CompositeConfig.load(None, **{k_: float(v) for k_, v in weights.items()})
+        except (TypeError, ValueError) as e:
+            raise UsageError(f"weights: {e}") from None
+        with self._lock:
+            s = self.searcher(req.get("index"))
+            t1 = time.perf_counter()
+            results = run_method(s, method, plan, k, config=cfg, min_match=bool(req.get("min_match")))
+            plain = run_method(s, "plain", plan, k) if req.get("compare") and method != "plain" else None
+            t2 = time.perf_counter()
+        name = s.manifest.name
+        out = {
+            "index": name,
+            "model": s.manifest.model,
+            "method": method,
+            "plan": plan.to_dict(),
+            "results": [_result(name, r) for r in results],
+            "passed_count": getattr(results, "passed_count", None),
+            "warnings": warnings + list(s.notes),
+            "timing_ms": {"total": round(1000 * (time.perf_counter() - t0), 2), "search": round(1000 * (t2 - t1), 2)},
+        }
+        if plain is not None:
+            out["plain"] = [_result(name, r) for r in plain]
+        return out
+
+    # ---- files by row ---------------------------------------------------------------------------
+
+    def _bytes(self, name: str, row: int) -> tuple[bytes, str]:
+        from csdclip_cli.html import ThumbnailReader
+
+        s = self.searcher(name)
+        if not (0 <= row < len(s.gallery.alive)) or not s.gallery.alive[row]:
+            raise LookupError(f"index {name!r} has no image at row {row}")
+        key, path = s.gallery.gen.rows_for([row]).get(row, (None, None))
+        if key is None:
+            raise LookupError(f"index {name!r} has no image at row {row}")
+        data = ThumbnailReader(s.manifest).bytes_for(key, path)
+        if data is None:
+            raise LookupError(f"image {key!r} of index {name!r} cannot be read from its source")
+        return data, key
+
+    def thumbnail(self, name: str, row: int) -> bytes:
+        """A JPEG of at most THUMB_PX pixels a side (cached, 512 entries)."""
+        from csdclip_cli.sources.decode import decode_image
+
+        gen = self.store.manifest(name).generation
+        ck = (name, gen, row)
+        with self._lock:
+            if ck in self._thumbs:
+                self._thumbs.move_to_end(ck)
+                return self._thumbs[ck]
+        data, _ = self._bytes(name, row)
+        img = decode_image(data)
+        img.thumbnail((THUMB_PX, THUMB_PX))
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=85)
+        with self._lock:
+            self._thumbs[ck] = buf.getvalue()
+            while len(self._thumbs) > 512:
+                self._thumbs.popitem(last=False)
+        return buf.getvalue()
+
+    def original(self, name: str, row: int) -> tuple[bytes, str]:
+        """The image file's bytes and a media type guessed from its content."""
+        from PIL import Image
+
+        data, key = self._bytes(name, row)
+        try:
+            fmt = Image.open(io.BytesIO(data)).format or ""
+        except Exception:
+            fmt = ""
+        media = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}.get(fmt)
+        return data, media or "application/octet-stream"
+
+
+def _query(q: str) -> str:
+    if len(q) > MAX_QUERY_CHARS:
+        raise UsageError(f"query is {len(q)} characters; at most {MAX_QUERY_CHARS}")
+    return q
+
+
+def _int(v: Any, what: str, lo: int, hi: int) -> int:
+    try:
+        n = int(v)
+    except (TypeError, ValueError):
+        raise UsageError(f"{what} must be a whole number") from None
+    if not lo <= n <= hi:
+        raise UsageError(f"{what} must be between {lo} and {hi}")
+    return n
+
+
+def _result(index: str, r: Any) -> dict[str, Any]:
+    d = r.to_dict()
+    d["row"] = int(r.row)
+    d["thumb"] = f"/api/thumb/{index}/{r.row}"
+    d["file"] = f"/api/file/{index}/{r.row}"
+    return d

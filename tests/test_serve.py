@@ -1,0 +1,244 @@
+"""`csd serve`: the JSON API through an ASGI test client, `csd search` through a running
+server, and the page in a real headless Chromium (Debian's chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import invoke
+
+from csdclip_cli.serve.app import create_app, remove_discovery, write_discovery
+from csdclip_cli.serve.service import Service
+
+QUERY = "a red car and a tree at night, no person"
+
+
+def demo_gallery(root: Path, n: int = 160) -> Path:
+    """n demo-world scenes, indexed with demo:tiny (its text tower exported)."""
+    from csdclip_cli.demo import run, world
+
+    (root / "imgs").mkdir(parents=True)
+    for i in range(n):
+        (root / "imgs" / f"d{i:04d}.png").write_bytes(world.png_bytes(world.sample_scene(i, seed=7)))
+    run.build_demo_index(root, None)
+    return root
+
+
+@pytest.fixture(scope="module")
+def gallery(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("serve")
+    old = os.environ.get("CSD_INDEXES")
+    os.environ["CSD_INDEXES"] = str(root / "indexes")
+    try:
+        demo_gallery(root)
+    finally:
+        if old is None:
+            os.environ.pop("CSD_INDEXES", None)
+        else:
+            os.environ["CSD_INDEXES"] = old
+    return root
+
+
+@pytest.fixture
+def client(gallery: Path):  # noqa: ANN201
+    from starlette.testclient import TestClient
+
+    return TestClient(create_app(Service(gallery / "indexes")))
+
+
+def test_search_api_returns_plan_clause_scores_and_thumbnails(client) -> None:  # noqa: ANN001
+    r = client.post("/api/search", json={"query": QUERY, "k": 10, "compare": True})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["plan"]["not"] == ["person"] and len(body["results"]) == 10 and len(body["plain"]) == 10
+    first = body["results"][0]
+    assert set(first["clauses"]) >= {"NOT person"} and set(first["passed"]) == set(first["clauses"])
+    thumb = client.get(first["thumb"])
+    assert (
+        thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg" and thumb.content[:2] == b"\xff\xd8"
+    )
+    orig = client.get(first["file"])
+    assert orig.status_code == 200 and orig.headers["content-type"] == "image/png"
+    # an edited plan is used as it is: without the NOT clause the ranking changes
+    edited = dict(body["plan"], **{"not": []})
+    r2 = client.post("/api/search", json={"plan": edited, "k": 10}).json()
+    assert r2["plan"]["not"] == [] and [x["key"] for x in r2["results"]] != [x["key"] for x in body["results"]]
+    # fusion weights from the page's sliders
+    r3 = client.post("/api/search", json={"query": QUERY, "k": 5, "weights": {"not_weight": 0.0}}).json()
+    assert r3["results"] and r3["timing_ms"]["total"] > 0
+
+
+def test_rewrite_and_index_routes(client) -> None:  # noqa: ANN001
+    assert client.post("/api/rewrite", json={"query": QUERY}).json()["plan"]["not"] == ["person"]
+    ixs = client.get("/api/indexes").json()
+    assert [i["name"] for i in ixs] == ["demo-tiny"] and ixs[0]["count"] == 160
+    assert client.get("/api/indexes/demo-tiny").json()["model"] == "demo:tiny"
+    assert "<title>csd search</title>" in client.get("/").text
+
+
+@pytest.mark.parametrize(
+    "request_body, status, message",
+    [
+        ({"query": ",,,"}, 400, "empty query"),
+        ({"query": "a dog", "k": 100000}, 400, "k must be between"),
+        ({"query": "a dog", "method": "magic"}, 400, "method must be"),
+        ({"query": "a dog", "index": "nope"}, 400, "no index named"),
+        ({"query": "x" * 3000}, 400, "at most 2000"),
+        ({"plan": {"raw": "a", "and": [], "not": [], "or": [], "optimized": " "}}, 400, "no clause left"),
+    ],
+)
+def test_bad_requests_are_one_line_errors(client, request_body: dict, status: int, message: str) -> None:  # noqa: ANN001
+    r = client.post("/api/search", json=request_body)
+    assert r.status_code == status and message in r.json()["error"]
+
+
+def test_limits_and_files_only_by_row(client) -> None:  # noqa: ANN001
+    big = {"query": "a dog", "pad": "x" * 70_000}
+    assert client.post("/api/search", content=json.dumps(big)).status_code == 413
+    assert client.post("/api/search", content=b"not json").status_code == 400
+    assert client.get("/api/thumb/demo-tiny/99999").status_code == 404
+    assert client.get("/api/file/demo-tiny/..%2F..%2Fetc%2Fpasswd").status_code == 404  # rows only, never paths
+    assert client.get("/api/file/demo-tiny/-1").status_code == 404
+
+
+def test_token_is_checked_on_every_api_request(gallery: Path) -> None:
+    from starlette.testclient import TestClient
+
+    c = TestClient(create_app(Service(gallery / "indexes"), token="s3cret"))
+    assert c.get("/api/indexes").status_code == 401
+    assert c.get("/api/indexes", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert c.get("/api/indexes?token=s3cret").status_code == 200
+    assert c.post("/api/search", json={"query": "a dog"}, headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_off_loopback_without_token_prints_a_generated_one(runner, gallery: Path, monkeypatch) -> None:  # noqa: ANN001
+    import uvicorn
+
+    seen = {}
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: seen.update(host=self.config.host))
+    r = invoke(
+        runner, "serve", "--host", "0.0.0.0", "--port", str(_free_port()), "--index-dir", str(gallery / "indexes")
+    )
+    assert r.exit_code == 0, r.output
+    assert "every request needs the token" in r.stderr and seen["host"] == "0.0.0.0"
+    assert not (gallery / "indexes" / ".serve.json").exists()  # removed when the server stops
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningServer:
+    """A real uvicorn server in a thread, announced in the index folder like `csd serve`."""
+
+    def __init__(self, index_root: Path, token: str | None = None):
+        import uvicorn
+
+        self.root, self.port = index_root, _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(Service(index_root), token)
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.token = token
+
+    def __enter__(self) -> RunningServer:
+        self.thread.start()
+        for _ in range(200):
+            if self.server.started:
+                break
+            time.sleep(0.05)
+        write_discovery(self.root, self.url, self.token)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        remove_discovery(self.root)
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def test_csd_search_uses_a_running_server(runner, gallery: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("CSD_INDEXES", str(gallery / "indexes"))
+    local = invoke(runner, "search", QUERY, "-k", "5", "--json", "--no-server")
+    with RunningServer(gallery / "indexes", token="t0k"):
+        remote = invoke(runner, "search", QUERY, "-k", "5", "--json")
+        table = invoke(runner, "search", QUERY, "-k", "3", "--explain")
+        bad = invoke(runner, "search", "red", "--index", "nope")
+    assert remote.exit_code == 0 and local.exit_code == 0
+    strip = lambda out: [(d["key"], round(d["score"], 4)) for d in map(json.loads, out.splitlines())]  # noqa: E731
+    assert strip(remote.stdout) == strip(local.stdout)  # the same answer, warm
+    assert "via csd serve" in table.stdout and "NOT person" in table.stdout
+    assert bad.exit_code == 1 and "no index named 'nope'" in bad.stderr
+    # the server gone (a stale discovery file): searched here
+    write_discovery(gallery / "indexes", "http://127.0.0.1:9", None)
+    try:
+        again = invoke(runner, "search", QUERY, "-k", "5", "--json")
+    finally:
+        (gallery / "indexes" / ".serve.json").unlink()
+    assert again.exit_code == 0 and strip(again.stdout) == strip(local.stdout)
+
+
+def _chromium() -> str:
+    path = os.environ.get("CSD_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail(
+            "the browser test needs Chromium: apt-get install chromium (make test installs it), or set CSD_CHROMIUM"
+        )
+    return path
+
+
+@pytest.mark.slow
+def test_page_in_a_real_browser(gallery: Path, tmp_path: Path) -> None:
+    """Type a query, see thumbnails, remove the NOT chip, see the ranking change; no console errors."""
+    from playwright.sync_api import sync_playwright
+
+    shots = Path(os.environ.get("CSD_TEST_ARTIFACTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with RunningServer(gallery / "indexes") as srv, sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=_chromium(),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(srv.url + "/")
+        page.fill("#query", QUERY)
+        page.press("#query", "Enter")
+        page.wait_for_selector("#composite .card img")
+        page.wait_for_function(
+            "[...document.querySelectorAll('#composite .card img')].every(i => i.complete && i.naturalWidth > 0)"
+        )
+        before = page.eval_on_selector_all("#composite .card", "cs => cs.map(c => c.dataset.key)")
+        assert len(before) == 10 and page.locator("#plain .card").count() == 10
+        assert page.locator(".chip[data-kind=NOT] .text").inner_text() == "person"
+        page.screenshot(path=str(shots / "serve-page.png"), full_page=True)
+        page.click(".chip[data-kind=NOT] .remove")
+        page.wait_for_function("document.querySelectorAll('.chip[data-kind=NOT]').length === 0")
+        page.wait_for_function(
+            "keys => JSON.stringify([...document.querySelectorAll('#composite .card')].map(c => c.dataset.key)) !== keys",
+            arg=json.dumps(before),
+        )
+        after = page.eval_on_selector_all("#composite .card", "cs => cs.map(c => c.dataset.key)")
+        page.screenshot(path=str(shots / "serve-page-no-not.png"), full_page=True)
+        browser.close()
+    assert after != before
+    assert not errors, errors
