@@ -179,3 +179,48 @@ def test_hnsw_above_threshold(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN
     s = Searcher.open("big")
     assert "zz-green.png" in {r.key for r in s.search_plain("green", k=40)}
     assert "red-000.png" not in {r.key for r in s.search_plain("red", k=40)}
+
+
+def test_unchanged_lmdb_update_reads_no_value(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """An LMDB whose transaction id, entry count and file are unchanged is not rescanned; a
+    write is noticed and only then are values read."""
+    import io
+
+    import lmdb
+
+    from csdclip_cli.sources import open_source
+    from csdclip_cli.sources.lmdb_source import LmdbSource, write_lmdb_images
+
+    def png(rgb: tuple[int, int, int]) -> bytes:
+        b = io.BytesIO()
+        Image.new("RGB", (8, 8), rgb).save(b, format="PNG")
+        return b.getvalue()
+
+    env_dir = tmp_path / "ds" / "lmdb" / "imgs"
+    write_lmdb_images(env_dir, iter((str(i), png((i * 20 % 255, 0, 0))) for i in range(30)))
+    enc = load_encoder("fake:colour")
+    store = IndexStore()
+    assert build_index(open_source(tmp_path / "ds"), enc, "lm", store).encoded == 30
+    scans = {"n": 0}
+    real_items = LmdbSource.items
+
+    def counting(self):  # noqa: ANN001, ANN202
+        scans["n"] += 1
+        return real_items(self)
+
+    monkeypatch.setattr(LmdbSource, "items", counting)
+    rep = build_index(open_source(tmp_path / "ds"), enc, "lm", store)
+    assert scans["n"] == 0 and rep.unchanged == 30 and rep.encoded == 0
+    from csdclip_cli.sources import lmdb_source
+
+    for env in lmdb_source._ENVS.values():  # let this process write to it
+        env.close()
+    lmdb_source._ENVS.clear()
+    w = lmdb.open(str(env_dir), map_size=1 << 26)
+    with w.begin(write=True) as txn:
+        txn.put(b"new", __import__("base64").urlsafe_b64encode(png((0, 0, 255))))
+    w.close()
+    rep = build_index(open_source(tmp_path / "ds"), enc, "lm", store)
+    assert scans["n"] == 1 and rep.encoded == 1 and rep.unchanged == 30
+    rep = build_index(open_source(tmp_path / "ds"), enc, "lm", store)
+    assert scans["n"] == 1 and rep.encoded == 0  # the new state is remembered

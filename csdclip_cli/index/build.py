@@ -228,6 +228,19 @@ def _build_locked(
     allow_empty: bool = False,
 ) -> BuildReport:
     root = store.path(name)
+    signature = source.signature() if hasattr(source, "signature") else None
+    journal_dir = root / "journal"
+    if (
+        old is not None
+        and signature is not None
+        and old.source.get("signature") == signature
+        and not (journal_dir.is_dir() and any(journal_dir.iterdir()))
+    ):
+        # an unchanged LMDB: not one value is read (a full rescan checksums every image)
+        report.total = report.unchanged = old.count + old.errors
+        report.skipped = old.errors
+        report.seconds = time.time() - t0
+        return report
     current = list(source.items())
     report.total = len(current)
     if not current and old is not None and old.count > 0 and not allow_empty:
@@ -289,6 +302,9 @@ def _build_locked(
     report.removed = len(set(have) - set(sig))
     if old is not None and not todo and not report.resumed and not deleted:
         journal.clear()  # nothing changed: keep the generation as it is
+        if signature is not None and old.source.get("signature") != signature:
+            old.source = {**old.source, "signature": signature}  # a write that changed no image
+            old.save(root / "manifest.json")
         report.seconds = time.time() - t0
         report.skipped = len(prev_errors)
         report.errors = list(prev_errors.values())
@@ -401,7 +417,8 @@ def _finalise(
         dim=dim,
         source={"kind": source.kind, "location": source.location}
         | ({"exclude": list(source.exclude)} if getattr(source, "exclude", ()) else {})
-        | ({"subset": source.label} if getattr(source, "label", None) else {}),
+        | ({"subset": source.label} if getattr(source, "label", None) else {})
+        | ({"signature": source.signature()} if hasattr(source, "signature") else {}),
         count=live,
         generation=gen_no,
         rows=len(vectors),

@@ -49,6 +49,19 @@ class LmdbSource:
         self.location = str(env_dir)
         self.env = _open_env(env_dir)
 
+    def signature(self) -> dict[str, int]:
+        """What changes whenever the environment is written: LMDB's last transaction id and entry
+        count, and data.mdb's size and mtime (a rebuilt file). Equal signatures: nothing to rescan."""
+        import os
+
+        st = os.stat(Path(self.location) / "data.mdb")
+        return {
+            "txnid": int(self.env.info()["last_txnid"]),
+            "entries": int(self.env.stat()["entries"]),
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+        }
+
     def items(self) -> Iterator[Item]:
         with self.env.begin(buffers=True) as txn:
             for k, v in txn.cursor():
