@@ -34,7 +34,7 @@ class MemoryGeneration:
     def __init__(self, vectors: np.ndarray):
         self.vectors = vectors.astype(np.float16)
         self.alive = np.ones(len(vectors), bool)
-        self.hnsw = None
+        self.ann = None
         self.stats = {"sample": self.vectors}
 
     def rows_for(self, rows: list[int]) -> dict[int, tuple[str, str]]:

@@ -243,7 +243,7 @@ def test_ties_rank_in_gallery_order() -> None:
 
     class Gen:
         vectors, alive = vecs.astype(np.float16), np.ones(100, bool)
-        hnsw, stats = None, {}
+        ann, stats = None, {}
 
     gal = G.Gallery(None, Gen())  # type: ignore[arg-type]
     old = G.CHUNK

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import invoke, make_colour_folder
 from PIL import Image
 
@@ -16,7 +17,7 @@ from csdclip_cli.encoders import load_encoder
 from csdclip_cli.index import IndexStore, build_index
 from csdclip_cli.index.store import EXACT_LIMIT
 from csdclip_cli.search.searcher import Searcher
-from csdclip_cli.sources import FolderSource
+from csdclip_cli.sources import FolderSource, open_source
 
 
 def build(folder: Path, name: str = "col"):  # noqa: ANN201
@@ -224,3 +225,34 @@ def test_unchanged_lmdb_update_reads_no_value(tmp_path: Path, monkeypatch) -> No
     assert scans["n"] == 1 and rep.encoded == 1 and rep.unchanged == 30
     rep = build_index(open_source(tmp_path / "ds"), enc, "lm", store)
     assert scans["n"] == 1 and rep.encoded == 0  # the new state is remembered
+
+
+@pytest.mark.parametrize("ann", ["faiss-ivf-sq8", "faiss-ivf-pq"])
+def test_faiss_candidate_index_finds_the_exact_top_and_updates(tmp_path: Path, monkeypatch, ann: str) -> None:  # noqa: ANN001
+    """--ann faiss-*: trained inverted lists over compressed codes; candidates are re-scored
+    exactly, updates remove deleted rows and add new ones without retraining."""
+    import csdclip_cli.index.build as b
+
+    monkeypatch.setattr(b, "EXACT_LIMIT", 50)
+    folder = make_colour_folder(tmp_path / "many", n=300)
+    src = open_source(folder)
+    build_index(src, load_encoder("fake:colour"), "ivf", IndexStore(), build_params={"ann": ann})
+    m, gen = IndexStore().open("ivf")
+    assert m.build["ann"] == ann and (gen.path / "ivf.faiss").exists() and gen.ann.kind == ann
+    s = Searcher.open("ivf")
+    s.gallery.ef = 10_000  # probe every list: the candidates must contain the exact top
+    top = s.search_plain("green", k=5)
+    exact_rows, _ = s.gallery.exact_top(s.encoder.encode_texts(["green"])[0], 5)
+    assert [r.row for r in top] == exact_rows.tolist()
+    Image.new("RGB", (24, 24), (0, 255, 0)).save(folder / "zz-green.png")
+    (folder / "red-000.png").unlink()
+    assert build_index(open_source(folder), load_encoder("fake:colour"), "ivf", IndexStore()).encoded == 1
+    s = Searcher.open("ivf")
+    s.gallery.ef = 10_000
+    assert s.manifest.build["ann"] == ann  # an update keeps the kind
+    assert "zz-green.png" in {r.key for r in s.search_plain("green", k=80)}
+    assert "red-000.png" not in {r.key for r in s.search_plain("red", k=300)}
+    with pytest.raises(Exception, match="candidate index"):
+        build_index(
+            open_source(folder), load_encoder("fake:colour"), "ivf", IndexStore(), build_params={"ann": "hnswlib"}
+        )

@@ -30,6 +30,7 @@ def build_source(
     trust_remote_code: bool = False,
     exclude: list[str] | None = None,
     allow_empty: bool = False,
+    ann: str | None = None,
 ) -> str:
     from rich.markup import escape
 
@@ -51,6 +52,10 @@ def build_source(
         "workers": workers,
         "trust_remote_code": trust_remote_code,
     }
+    if ann is not None:
+        from csdclip_cli.index.ann import check_kind
+
+        params["ann"] = check_kind(ann)
     with progress_bar(f"indexing {name}") as update:
         rep = build_index(
             src,
@@ -99,6 +104,9 @@ def build(
     wait: bool = typer.Option(False, "--wait", help="Wait for another writer instead of refusing."),
     exclude: list[str] = Exclude,
     allow_empty: bool = AllowEmpty,
+    ann: str = typer.Option(
+        None, "--ann", help="Candidate index above 20,000 images: hnswlib (default) | faiss-ivf-sq8 | faiss-ivf-pq."
+    ),
     index_dir: Path = IndexDir,
 ) -> None:
     """Create an index, or bring it up to date (only new and changed images are encoded).
@@ -121,6 +129,7 @@ def build(
         trust_remote_code,
         exclude,
         allow_empty,
+        ann,
     )
 
 
@@ -237,7 +246,7 @@ def info(
         return
     d = dict(m.__dict__)
     d["size_on_disk"] = human_bytes(store.size_on_disk(m.name))
-    d["search"] = "hnsw" if (gen.path / "hnsw.bin").exists() else "exact"
+    d["search"] = gen.ann.kind if gen.ann is not None else "exact"
     o.print_json(json.dumps(d))
 
 

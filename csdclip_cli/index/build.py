@@ -27,13 +27,12 @@ import numpy as np
 
 from csdclip_cli.encoders.base import Encoder
 from csdclip_cli.errors import CsdError, IndexModelMismatch, SourceError
+from csdclip_cli.index.ann import DEFAULT_ANN, ann_file, check_kind, write_ann
 from csdclip_cli.index.store import EXACT_LIMIT, Generation, IndexStore, Manifest, _io_error, remove_unread_generations
 from csdclip_cli.sources.base import Item, Source
 from csdclip_cli.sources.decode import BadImage, decode_image
 
 STATS_SAMPLE = 4096
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 200
 COMPACT_DEAD_FRACTION = 0.25
 
 Progress = Callable[[int, int], None]
@@ -254,7 +253,7 @@ def _build_locked(
     prev_gen = None
     if old is not None:
         try:
-            prev_gen = Generation(root / f"gen-{old.generation}", old.dim)
+            prev_gen = Generation(root / f"gen-{old.generation}", old.dim, old.build.get("ann", DEFAULT_ANN))
         except FileNotFoundError:  # a damaged index: rebuilt from the source
             prev_gen = None
     have: dict[str, tuple[int, int, float]] = {}  # key -> (row, size, mtime)
@@ -264,8 +263,13 @@ def _build_locked(
         prev_errors = {e["key"]: e for e in prev_gen.errors()}
 
     # what an interrupted run already committed
-    if old is not None and "dtype" not in build_params:  # an update keeps the index's dtype
-        build_params = {**build_params, "dtype": vector_dtype(old.build).name}
+    if old is not None:  # an update keeps the index's vector dtype and candidate index
+        build_params = {"dtype": vector_dtype(old.build).name, "ann": old.build.get("ann", DEFAULT_ANN)} | build_params
+        if build_params["ann"] != old.build.get("ann", DEFAULT_ANN):
+            raise IndexModelMismatch(
+                f"index {name!r} uses the {old.build.get('ann', DEFAULT_ANN)} candidate index, not {build_params['ann']}; "
+                "pick another --name"
+            )
     dtype = vector_dtype(build_params)
     if old is not None and vector_dtype(old.build) != dtype:
         raise IndexModelMismatch(
@@ -401,10 +405,13 @@ def _finalise(
     (tmp / "errors.json").write_text(json.dumps(sorted(errors.values(), key=lambda e: e["key"]), indent=1))
     _write_stats(tmp, vectors, alive)
     live = int(alive.sum())
-    params = {"M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "exact_limit": EXACT_LIMIT} | build_params
+    kind = check_kind(build_params.get("ann", DEFAULT_ANN))
+    params = {"exact_limit": EXACT_LIMIT} | build_params | {"ann": kind}
     if live >= EXACT_LIMIT:
-        prev_graph = None if compact or prev_gen is None else prev_gen.path / "hnsw.bin"
-        _write_hnsw(tmp / "hnsw.bin", vectors, alive, start, prev_graph if prev_graph and prev_graph.exists() else None)
+        prev_file = None if compact or prev_gen is None else prev_gen.path / ann_file(kind)
+        params |= write_ann(
+            kind, tmp / ann_file(kind), vectors, alive, start, prev_file if prev_file and prev_file.exists() else None
+        )
 
     final = root / f"gen-{gen_no}"
     shutil.rmtree(final, ignore_errors=True)
@@ -445,30 +452,6 @@ def _write_stats(dir_: Path, vectors: np.ndarray, alive: np.ndarray) -> None:
     np.savez(dir_ / "stats.npz", mean=mean, sample=sample, sample_rows=pick)
 
 
-def _write_hnsw(path: Path, vectors: np.ndarray, alive: np.ndarray, start: int, prev: Path | None) -> None:
-    import hnswlib
-
-    n, dim = vectors.shape
-    idx = hnswlib.Index(space="ip", dim=dim)
-    threads = max(1, os.cpu_count() or 1)
-    if prev is not None:
-        idx.load_index(str(prev), max_elements=n)
-        for r in np.flatnonzero(~alive[:start]):
-            try:
-                idx.mark_deleted(int(r))
-            except RuntimeError:
-                pass  # already deleted in an earlier generation
-        todo = np.arange(start, n)
-    else:
-        idx.init_index(max_elements=max(n, 1), ef_construction=HNSW_EF_CONSTRUCTION, M=HNSW_M)
-        todo = np.flatnonzero(alive)
-    idx.set_num_threads(threads)
-    for i in range(0, len(todo), 50_000):
-        chunk = todo[i : i + 50_000]
-        idx.add_items(np.asarray(vectors[chunk], dtype=np.float32), chunk)
-    idx.save_index(str(path))
-
-
 class _VectorSource:
     kind = "vectors"
 
@@ -484,6 +467,7 @@ def import_vectors(
     model: str,
     fingerprint: str,
     batch: int = 50_000,
+    build_params: dict[str, Any] | None = None,
 ) -> BuildReport:
     """Create an index from precomputed vectors (benchmarks, migrations): the same journal and
     finalise steps as a build, so the result is a normal index."""
@@ -498,6 +482,8 @@ def import_vectors(
                 [{"key": k, "path": k, "size": 0, "mtime": 0.0} for k in keys[i : i + batch]], vectors[i : i + batch]
             )
         sig = dict.fromkeys(keys, (0, 0.0))
-        _finalise(store, name, spec, _VectorSource(f"vectors:{name}"), None, None, journal, sig, report, {})  # type: ignore[arg-type]
+        _finalise(
+            store, name, spec, _VectorSource(f"vectors:{name}"), None, None, journal, sig, report, build_params or {}
+        )  # type: ignore[arg-type]
     report.seconds = time.time() - t0
     return report

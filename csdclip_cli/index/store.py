@@ -8,7 +8,7 @@
                                    the HNSW labels (= row numbers) survive updates
         items.sqlite               row, key, path, size, mtime of every live image
         errors.json                images that could not be decoded, with the reason
-        hnsw.bin                   hnswlib graph (inner product), only above EXACT_LIMIT
+        hnsw.bin | ivf.faiss       the candidate index (csdclip_cli.index.ann), only above EXACT_LIMIT
         stats.npz                  gallery mean vector and a vector sample (calibration)
         readers.lock               every open Generation holds a shared flock on it; a build
                                    deletes an old generation only when it can lock it alone
@@ -171,8 +171,9 @@ class Generation:
     build running meanwhile keeps these files. Raises FileNotFoundError if `path` is gone.
     """
 
-    def __init__(self, path: Path, dim: int):
+    def __init__(self, path: Path, dim: int, ann_kind: str = "hnswlib"):
         self.path = path
+        self.ann_kind = ann_kind
         self._reader_fd = _hold_reader(path)
         vec_path = path / "vectors.npy"
         self.vectors: np.ndarray = (
@@ -181,7 +182,7 @@ class Generation:
         alive_path = path / "alive.npy"
         self.alive: np.ndarray = np.load(alive_path) if alive_path.exists() else np.ones(len(self.vectors), bool)
         self._db: sqlite3.Connection | None = None
-        self._hnsw: Any = None
+        self._ann: Any = None
         self._stats: dict[str, np.ndarray] | None = None
 
     @property
@@ -206,15 +207,14 @@ class Generation:
         return json.loads(p.read_text()) if p.exists() else []
 
     @property
-    def hnsw(self) -> Any:
-        """The hnswlib graph, or None when the gallery is small enough for exact search."""
-        if self._hnsw is None and (self.path / "hnsw.bin").exists():
-            import hnswlib
+    def ann(self) -> Any:
+        """The candidate index (csdclip_cli.index.ann), or None when the gallery is small
+        enough for exact search."""
+        if self._ann is None:
+            from csdclip_cli.index.ann import load_ann
 
-            idx = hnswlib.Index(space="ip", dim=self.vectors.shape[1])
-            idx.load_index(str(self.path / "hnsw.bin"), max_elements=len(self.vectors))
-            self._hnsw = idx
-        return self._hnsw
+            self._ann = load_ann(self.ann_kind, self.path, self.vectors.shape[1], len(self.vectors))
+        return self._ann
 
     @property
     def stats(self) -> dict[str, np.ndarray]:
@@ -228,7 +228,7 @@ class Generation:
         if self._db is not None:
             self._db.close()
             self._db = None
-        self._hnsw = None
+        self._ann = None
         if getattr(self, "_reader_fd", None) is not None:
             os.close(self._reader_fd)  # type: ignore[arg-type]
             self._reader_fd = None
@@ -273,7 +273,7 @@ class IndexStore:
         while True:
             m = self.manifest(name)
             try:
-                return m, Generation(self.path(name) / f"gen-{m.generation}", m.dim)
+                return m, Generation(self.path(name) / f"gen-{m.generation}", m.dim, m.build.get("ann", "hnswlib"))
             except FileNotFoundError:
                 if m.generation == seen:
                     raise IndexFormatError(

@@ -12,10 +12,6 @@ from csdclip_cli.index.store import Generation, Manifest
 CHUNK = 1 << 18  # rows per block when scanning the memory-mapped vectors
 RESCORE_CHUNK = 1 << 14  # rows per float64 block when re-scoring
 TIE_MARGIN = 1e-5  # float32 BLAS error on unit vectors is ~1e-6: rows this close to the k-th are re-scored
-# HNSW beam width grows with the gallery: recall@10 vs exact on 1M structured 512-d vectors was
-# 0.840 / 0.935 / 0.979 / 0.996 at ef 512 / 1024 / 2048 / 4096 (benchmarks/search_1m.py)
-EF_PER_SQRT_N = 2.5
-EF_MIN, EF_MAX = 256, 4096
 DENSE_LIMIT = 100_000  # galleries up to this many rows are searched from a float32 copy
 THREADS = max(1, os.cpu_count() or 1)
 
@@ -36,11 +32,6 @@ def top_k(values: np.ndarray, k: int) -> np.ndarray:
     return cand[np.argsort(-values[cand], kind="stable")[:k]]
 
 
-def default_ef(n: int) -> int:
-    """ef = 2.5 * sqrt(N), clamped to [256, 4096]: 2,500 at 1M images, 790 at 100k."""
-    return int(min(EF_MAX, max(EF_MIN, EF_PER_SQRT_N * n**0.5)))
-
-
 class Gallery:
     """Search over one generation. `exact=True` never uses the HNSW graph (brute force over the
     stored vectors: evaluation numbers that match a reference tool's exhaustive scoring)."""
@@ -49,7 +40,7 @@ class Gallery:
         self.manifest = manifest
         self.gen = gen
         self.exact = exact
-        self.ef = ef or default_ef(int(gen.alive.sum()))
+        self._ef = ef
         self.vectors = gen.vectors
         self.alive = gen.alive
         self.count = int(self.alive.sum())
@@ -75,7 +66,22 @@ class Gallery:
 
     @property
     def uses_ann(self) -> bool:
-        return not self.exact and self.gen.hnsw is not None
+        return not self.exact and self.gen.ann is not None
+
+    @property
+    def ef(self) -> int:
+        """Search effort of the candidate index: HNSW's ef, or IVF lists probed (index.ann)."""
+        if self._ef is None:
+            from csdclip_cli.index.ann import default_effort
+
+            ann = self.gen.ann
+            kind = ann.kind if ann is not None else "hnswlib"
+            self._ef = default_effort(kind, self.count, getattr(ann, "nlist", None))
+        return self._ef
+
+    @ef.setter
+    def ef(self, value: int) -> None:
+        self._ef = value
 
     def scores(self, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """Exact cosine of `rows` against every query [nq, d]: float32 [len(rows), nq].
@@ -129,10 +135,8 @@ class Gallery:
         if not self.uses_ann:
             return np.flatnonzero(self.alive)
         n = min(n, self.count)
-        hnsw = self.gen.hnsw
-        hnsw.set_ef(max(ef or self.ef, n))
-        labels, _ = hnsw.knn_query(queries.astype(np.float32), k=n, num_threads=min(len(queries), THREADS))
-        return np.unique(labels.ravel()).astype(np.int64)
+        labels = self.gen.ann.search(queries, n, ef or self.ef).ravel()
+        return np.unique(labels[labels >= 0]).astype(np.int64)
 
     def top(self, query: np.ndarray, k: int, expansion: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Top-k rows for one vector: HNSW candidates re-scored exactly, or exact search."""
