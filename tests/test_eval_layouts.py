@@ -333,3 +333,32 @@ def test_split_gallery_index_is_not_updated_by_index_update(runner, tmp_path: Pa
     run_eval(runner, root)
     r = invoke(runner, "index", "update", "flickr30k-test-fake-colour")
     assert r.exit_code == 2 and "csd eval" in r.stderr
+
+
+def test_two_folders_of_one_layout_get_their_own_indexes(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    a, b = tmp_path / "a" / "flickr30k", tmp_path / "b" / "flickr30k"
+    clip_benchmark_flickr(a)
+    clip_benchmark_flickr(b, n=8)
+    run_eval(runner, a)
+    got, _ = run_eval(runner, b)  # was: "index ... indexes a, not b; pick another --name"
+    assert got["R@10"] == 1.0
+    assert len([p for p in (tmp_path / "indexes").iterdir() if p.name.startswith("flickr30k-test-fake-colour")]) == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [(["-k", "0"], "at least 1"), (["-k", "5,-1"], "at least 1"), (["--methods", "plain,bogus"], "choose from")],
+)
+def test_eval_options_checked_before_any_work(runner, tmp_path: Path, args: list, message: str) -> None:  # noqa: ANN001
+    root = tmp_path / "flickr30k"
+    clip_benchmark_flickr(root)
+    r = invoke(runner, "eval", str(root), "--model", "fake:colour", *args)
+    assert r.exit_code == 2 and message in r.stderr and "Traceback" not in r.output
+    assert not (tmp_path / "indexes").exists() or not any((tmp_path / "indexes").iterdir())
+
+
+def test_terminal_table_shows_every_recall_cut_off(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    root = tmp_path / "flickr30k"
+    clip_benchmark_flickr(root)
+    r = invoke(runner, "eval", str(root), "--model", "fake:colour", "--methods", "plain")
+    assert "R@1" in r.stdout and "R@5" in r.stdout and "R@10" in r.stdout

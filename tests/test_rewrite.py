@@ -347,3 +347,13 @@ def test_cli_rewrite_shows_plan_and_batch(runner, tmp_path) -> None:  # noqa: AN
     assert r.exit_code == 0
     plans = [Plan.from_json(x) for x in out.read_text().splitlines()]
     assert [p.not_ for p in plans] == [[], ["collar"]]
+
+
+@pytest.mark.parametrize(
+    "query, neutral", [("no person", "a photo"), ("nothing red", "a photo"), ("没有人", "一张照片")]
+)
+def test_exclusion_only_query_has_a_neutral_positive_side(query: str, neutral: str) -> None:
+    """'no person' used to keep 'no person' as its phrase, which CLIP reads as 'person': the
+    results were exactly the excluded images."""
+    p = RuleRewriter().rewrite(query)
+    assert p.optimized == neutral and p.and_ == [] and p.not_

@@ -242,3 +242,58 @@ def test_page_in_a_real_browser(gallery: Path, tmp_path: Path) -> None:
         browser.close()
     assert after != before
     assert not errors, errors
+
+
+@pytest.mark.parametrize(
+    "raw_body",
+    [
+        b'{"query": "a car", "k": 1e400}',
+        b'{"query": "a car", "k": "5"}',
+        b'{"query": "a car", "k": 2.5}',
+        b'{"query": "a car", "k": true}',
+        b'{"query": "\xff"}',
+        b'{"query": "a red car and a tree, no person", "weights": {"phrase_weight": NaN}}',
+        b'{"query": "a red car and a tree, no person", "weights": {"and_temperature": 0}}',
+        b'{"query": "a red car", "weights": {"candidates": "union"}}',
+        b'{"query": "a car", "index": 5}',
+        b'{"query": "a car", "index": ["a"]}',
+        b'{"query": 5}',
+        b'{"plan": {"and": [5]}}',
+        b'{"plan": {"or": ["ab"]}}',
+        b'{"plan": []}',
+    ],
+)
+def test_malformed_requests_are_400_not_500(client, raw_body: bytes) -> None:  # noqa: ANN001
+    r = client.post("/api/search", content=raw_body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, (raw_body, r.status_code, r.text)
+    assert r.json()["error"]
+
+
+def test_edited_plans_are_normalised(client) -> None:  # noqa: ANN001
+    r = client.post("/api/search", json={"plan": {"and": ["a red car"], "or": [[], ["a tree"]], "not": [" "]}, "k": 3})
+    assert r.status_code == 200, r.text
+    plan = r.json()["plan"]
+    assert plan["and"] == ["a red car", "a tree"] and plan["or"] == [] and plan["not"] == []  # no raw needed
+
+
+def test_sigterm_removes_the_discovery_file(gallery: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CSD_INDEXES": str(gallery / "indexes")}
+    port = _free_port()
+    p = subprocess.Popen(
+        [sys.executable, "-m", "csdclip_cli", "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE
+    )
+    disc = gallery / "indexes" / ".serve.json"
+    try:
+        for _ in range(400):
+            if disc.exists():
+                break
+            time.sleep(0.05)
+        assert disc.exists() and json.loads(disc.read_text())["url"].endswith(str(port))
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(20)
+    assert not disc.exists()

@@ -79,7 +79,14 @@ def eval_(
         ks = sorted({int(x) for x in k.split(",") if x.strip()})
     except ValueError:
         raise UsageError(f"-k {k!r}: give comma-separated integers like 1,5,10") from None
+    if not ks or ks[0] < 1:
+        raise UsageError(f"-k {k!r}: cut-offs must be whole numbers of at least 1, like 1,5,10")
     method_list = [m.strip() for m in methods.split(",") if m.strip()]
+    from csdclip_cli.search.methods import METHODS
+
+    unknown = [m for m in method_list if m not in METHODS]
+    if unknown or not method_list:
+        raise UsageError(f"--methods {methods!r}: choose from {', '.join(METHODS)}")
     ds = load_dataset(dataset, data_dir, lang, skip_bad, split)
     for w in ds.warnings:
         warn(w)
@@ -101,7 +108,7 @@ def eval_(
     for i, spec in enumerate(models):
         w = weights[i] if weights else None
         enc = load_encoder(spec, weights=w, device=device)
-        name = eval_index_name(ds, enc.spec, exact)
+        name = eval_index_name(ds, enc.spec, exact, store)
         params = {"model_input": spec, "weights": str(w) if w else None} | ({"dtype": "float32"} if exact else {})
         with progress_bar(f"indexing {name}") as update:
             build_index(source, enc, name, store, progress=update, build_params=params)
@@ -129,7 +136,7 @@ def summary_table(run: EvalRun, rows: list[dict[str, Any]]) -> Table:
     from csdclip_cli.eval.report import MAIN_METRICS, fmt
 
     k = max(run.ks)
-    cols = [f"{m}@{k}" for m in MAIN_METRICS] + ["mAP"]
+    cols = [f"R@{x}" for x in run.ks] + [f"{m}@{k}" for m in MAIN_METRICS if m != "R"] + ["mAP"]
     t = Table(
         title=f"{run.dataset} · rewriter {run.rewriter} · {len(run.queries)} queries",
         title_justify="left",

@@ -29,6 +29,7 @@ def serve(
 
     Example: [bold]csd serve --open[/]
     """
+    import errno
     import secrets
     import socket
     import webbrowser
@@ -38,14 +39,16 @@ def serve(
     from csdclip_cli.serve.app import LOOPBACK, create_app, remove_discovery, write_discovery
     from csdclip_cli.serve.service import Service
 
-    if host not in LOOPBACK and not token:
-        token = secrets.token_urlsafe(18)
-        note(f"listening on {host}: every request needs the token {token}")
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME-WAIT is no conflict
         try:
             probe.bind((host, port))
         except OSError as e:
-            raise UsageError(f"cannot listen on {host}:{port} ({e.strerror}); pick another --port") from None
+            hint = "pick another --port" if e.errno == errno.EADDRINUSE else "check --host"
+            raise UsageError(f"cannot listen on {host}:{port} ({e.strerror or e}); {hint}") from None
+    if host not in LOOPBACK and not token:
+        token = secrets.token_urlsafe(18)
+        note(f"listening on {host}: every request needs the token {token}")
     service = Service(index_dir, default_index=index[0] if index else None)
     for name in index or [service.index_name(None)]:
         service.search({"query": "a photo", "index": name, "k": 1})  # loads the index and its text encoder
@@ -57,6 +60,10 @@ def serve(
     page = url + "/" + (f"?token={token}" if token else "")
 
     class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list | None = None) -> None:
+            remove_discovery(service.store.root)  # before uvicorn re-raises SIGTERM, which skips `finally`
+            await super().shutdown(sockets=sockets)
+
         async def startup(self, sockets: list | None = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:  # listening: only now may `csd search` find it

@@ -45,14 +45,23 @@ def gallery_source(ds: Dataset) -> Any:
     return SubsetSource(src, ds.gallery_keys, f"{ds.name}:{ds.split or 'captions'}")
 
 
-def eval_index_name(ds: Dataset, model_spec: str, exact: bool = False) -> str:
-    """'<dataset>[-<split>]-<model>[-f32]': the split is part of the name when the gallery
-    depends on it, '-f32' marks the float32 index of --exact."""
+def eval_index_name(ds: Dataset, model_spec: str, exact: bool = False, store: Any = None) -> str:
+    """'<dataset>[-<split>]-<model>[-f32][-<hash>]': the split is part of the name when the
+    gallery depends on it, '-f32' marks the float32 index of --exact, and a hash of the gallery's
+    folder is added when that name already holds another folder's images (two datasets of one
+    layout, e.g. two flickr30k copies)."""
+    import hashlib
+
     from csdclip_cli.index.store import default_name
 
     model = default_name("x", model_spec).split("-", 1)[1]
     split = f"-{ds.split}" if ds.split and (ds.gallery_keys is not None or ds.gallery_kind in ("lmdb", "wds")) else ""
-    return f"{ds.name}{split}-{model}" + ("-f32" if exact else "")
+    name = f"{ds.name}{split}-{model}" + ("-f32" if exact else "")
+    if store is not None and store.exists(name):
+        location = str(Path(ds.gallery).expanduser().resolve())
+        if store.manifest(name).source.get("location") != location:
+            name += "-" + hashlib.sha256(location.encode()).hexdigest()[:8]
+    return name
 
 
 def plans_for(

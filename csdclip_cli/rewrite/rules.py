@@ -178,6 +178,7 @@ ZH_CARRIER_END = re.compile(r"的(?:图片|照片|图像|画面|图)[吗？?]*(?
 ZH_SEPARATORS = re.compile(r"\s*[，,、；;]\s*|和|与|以及|及|还有|并且|而且|同时|但是|但")
 ZH_OR = re.compile(r"或者|或是|还是|或")
 CJK = re.compile(r"[\u4e00-\u9fff]")
+NEUTRAL_EN, NEUTRAL_ZH = "a photo", "一张照片"  # the positive side of a query that only excludes
 
 
 def _strip_carrier(text: str) -> str:
@@ -279,7 +280,9 @@ def _english_plan(query: str, text: str) -> Plan:
         if what and what.lower() not in (n.lower() for n in nots):
             nots.append(what)
     positive = _clean(NEGATION.sub("", text))
-    optimized = (positive or text).replace("\x00", " ")
+    # nothing left but exclusions ("no person"): a neutral phrase, not the negated words, which
+    # CLIP reads as the very thing excluded
+    optimized = (positive or (NEUTRAL_EN if nots else text)).replace("\x00", " ")
     ands: list[str] = []
     ors: list[list[str]] = []
     subject = ""
@@ -339,7 +342,7 @@ def _chinese(query: str) -> Plan:
         if what and what not in nots:
             nots.append(what)
     positive = ZH_NEG.sub("", query).strip(" ，,、；;。").lstrip("的")
-    optimized = positive or query
+    optimized = positive or (NEUTRAL_ZH if nots else query)
     from csdclip_cli.rewrite.zh_clauses import distribute_existential, split_chunk
 
     chunks: list[str] = []

@@ -57,7 +57,7 @@ def create_app(service: Service, token: str | None = None) -> Any:
                 raise _TooLarge()
         try:
             data = json.loads(raw or b"{}")
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise CsdError(f"the request body is not JSON: {e}") from None
         if not isinstance(data, dict):
             raise CsdError("the request body must be a JSON object")
@@ -79,6 +79,11 @@ def create_app(service: Service, token: str | None = None) -> Any:
                 return error(400, str(e))
             except LookupError as e:
                 return error(404, str(e.args[0]) if e.args else "not found")
+            except Exception as e:  # a bug: still one JSON line, the details in the server's log
+                import logging
+
+                logging.getLogger("csd.serve").exception("internal error on %s", request.url.path)
+                return error(500, f"internal error ({type(e).__name__}); see the csd serve log")
 
         return handle
 

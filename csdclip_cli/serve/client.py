@@ -25,7 +25,7 @@ def find_server(index_root: Path) -> dict[str, Any] | None:
         return None
 
 
-def remote_search(info: dict[str, Any], request: dict[str, Any], timeout: float = 30.0) -> dict[str, Any] | None:
+def remote_search(info: dict[str, Any], request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any] | None:
     """The server's answer to a search request; None when it cannot be reached (the caller
     then searches locally). A request the server rejects is a CsdError with its message."""
     headers = {"Content-Type": "application/json"}

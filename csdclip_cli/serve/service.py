@@ -7,6 +7,7 @@ Files are only ever served by index row, never by a path from the request.
 from __future__ import annotations
 
 import io
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -102,25 +103,20 @@ class Service:
         if method not in METHODS:
             raise UsageError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
         warnings: list[str] = []
-        if req.get("plan"):
-            try:
-                plan = Plan.from_dict(req["plan"])
-            except Exception as e:
-                raise UsageError(f"plan does not parse: {e}") from None
-            if not (plan.and_ or plan.or_ or plan.optimized.strip()):
-                raise UsageError("the plan has no clause left; add one")
+        index = req.get("index")
+        if index is not None and not isinstance(index, str):
+            raise UsageError("index must be a string")
+        if req.get("plan") is not None:
+            plan = _plan(req["plan"])
         else:
-            rewritten = self.rewrite(str(req.get("query", "")), str(req.get("rewriter", "rules")))
+            query, rewriter = req.get("query", ""), req.get("rewriter", "rules")
+            if not isinstance(query, str) or not isinstance(rewriter, str):
+                raise UsageError("query and rewriter must be strings")
+            rewritten = self.rewrite(query, rewriter)
             plan, warnings = Plan.from_dict(rewritten["plan"]), rewritten["warnings"]
-        weights = req.get("weights") or {}
-        if not isinstance(weights, dict):
-            raise UsageError("weights must be an object")
-        try:
-            cfg = CompositeConfig.load(None, **{k_: float(v) for k_, v in weights.items()})
-        except (TypeError, ValueError) as e:
-            raise UsageError(f"weights: {e}") from None
+        cfg = CompositeConfig.load(None, **_weights(req.get("weights") or {}))
         with self._lock:
-            s = self.searcher(req.get("index"))
+            s = self.searcher(index)
             t1 = time.perf_counter()
             results = run_method(s, method, plan, k, config=cfg, min_match=bool(req.get("min_match")))
             plain = run_method(s, "plain", plan, k) if req.get("compare") and method != "plain" else None
@@ -197,17 +193,84 @@ def _query(q: str) -> str:
 
 
 def _int(v: Any, what: str, lo: int, hi: int) -> int:
-    try:
-        n = int(v)
-    except (TypeError, ValueError):
-        raise UsageError(f"{what} must be a whole number") from None
+    """A JSON whole number in [lo, hi] (5 or 5.0; not "5", true, 2.5, 1e400)."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v != int(v):
+        raise UsageError(f"{what} must be a whole number")
+    n = int(v)
     if not lo <= n <= hi:
         raise UsageError(f"{what} must be between {lo} and {hi}")
     return n
 
 
+# fusion settings a request may change, with the range each must lie in
+WEIGHTS = {
+    "phrase_weight": (0.0, 100.0),
+    "not_weight": (0.0, 100.0),
+    "not_margin": (-100.0, 100.0),
+    "and_temperature": (1e-3, 100.0),
+    "pass_z": (-100.0, 100.0),
+}
+
+
+def _weights(w: Any) -> dict[str, float]:
+    if not isinstance(w, dict):
+        raise UsageError("weights must be an object")
+    out = {}
+    for k, v in w.items():
+        if k not in WEIGHTS:
+            raise UsageError(f"unknown weight {k!r}; known: {', '.join(WEIGHTS)}")
+        lo, hi = WEIGHTS[k]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not (lo <= v <= hi):
+            raise UsageError(f"weight {k} must be a number in [{lo:g}, {hi:g}]")
+        out[k] = float(v)
+    return out
+
+
+def _plan(d: Any) -> Any:
+    """An edited plan from the page: strings only, empty clauses dropped, an OR group of one
+    becomes an AND clause; raw and optimized default to the clauses."""
+    from csdclip_cli.rewrite.plan import Plan
+
+    if not isinstance(d, dict):
+        raise UsageError("plan must be an object")
+
+    def texts(v: Any, what: str) -> list[str]:
+        if v is None:
+            return []
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise UsageError(f"plan.{what} must be a list of strings")
+        return [x.strip() for x in v if x.strip()]
+
+    ands, nots = texts(d.get("and"), "and"), texts(d.get("not"), "not")
+    groups = d.get("or") or []
+    if not isinstance(groups, list):
+        raise UsageError("plan.or must be a list of lists of strings")
+    ors = []
+    for g in groups:
+        g = texts(g, "or[]")
+        if len(g) == 1:
+            ands.append(g[0])
+        elif g:
+            ors.append(g)
+    opt = d.get("optimized")
+    optimized = opt.strip() if isinstance(opt, str) and opt.strip() else "; ".join(ands) or ""
+    raw = d.get("raw") if isinstance(d.get("raw"), str) and d.get("raw").strip() else optimized
+    if not (ands or ors or optimized):
+        raise UsageError("the plan has no clause left; add one")
+    intent = "complex" if (len(ands) > 1 or nots or ors) else "simple"
+    return Plan(raw=raw or optimized, intent=intent, optimized=optimized or raw, and_=ands, not_=nots, or_=ors)
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    return v
+
+
 def _result(index: str, r: Any) -> dict[str, Any]:
-    d = r.to_dict()
+    d = {k: _finite(v) for k, v in r.to_dict().items()}
     d["row"] = int(r.row)
     d["thumb"] = f"/api/thumb/{index}/{r.row}"
     d["file"] = f"/api/file/{index}/{r.row}"
