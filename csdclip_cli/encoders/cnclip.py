@@ -85,18 +85,9 @@ class CnClipEncoder(Encoder):
             str(folder / "tokenizer.json")
         )
         model = self.model if self.device == "cpu" and self.dtype == torch.float32 else _cpu_copy(self.model)
-
-        class TextTower(torch.nn.Module):
-            def __init__(self, m: Any):
-                super().__init__()
-                self.m = m
-
-            def forward(self, input_ids: Any) -> Any:
-                x = self.m.encode_text(input_ids)
-                return x / x.norm(dim=-1, keepdim=True)
-
+        tower = onnx_text.text_tower(model, lambda m, ids: m.encode_text(ids))
         ids = tokenize(["照片"], context_length=self.context_length).long()
-        onnx_text.export_module(TextTower(model), {"input_ids": ids}, folder / "text.onnx")
+        onnx_text.export_module(tower, {"input_ids": ids}, folder / "text.onnx")
         return onnx_text.TextRecipe(
             "wordpiece",
             self.context_length,

@@ -70,21 +70,16 @@ class HFClipEncoder(Encoder):
         backend.save(str(folder / "tokenizer.json"))
         model = self.model if self.device == "cpu" and self.dtype == torch.float32 else _cpu_copy(self.model)
 
-        class TextTower(torch.nn.Module):
-            def __init__(self, m: Any):
-                super().__init__()
-                self.m = m
+        def encode(m: Any, input_ids: Any, attention_mask: Any) -> Any:
+            out = m.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
+            return out if isinstance(out, torch.Tensor) else out.pooler_output
 
-            def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-                out = self.m.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
-                x = out if isinstance(out, torch.Tensor) else out.pooler_output
-                return x / x.norm(dim=-1, keepdim=True)
-
+        tower = onnx_text.text_tower(model, encode)
         enc = self.tokenizer(
             ["a photo"], padding="max_length", truncation=True, max_length=self.context_length, return_tensors="pt"
         )
         example = {"input_ids": enc["input_ids"].long(), "attention_mask": enc["attention_mask"].long()}
-        onnx_text.export_module(TextTower(model), example, folder / "text.onnx")
+        onnx_text.export_module(tower, example, folder / "text.onnx")
         return onnx_text.TextRecipe(
             "hf",
             self.context_length,

@@ -150,6 +150,23 @@ def export_module(module: Any, example: dict[str, Any], path: Path) -> None:
         )
 
 
+def text_tower(model: Any, encode: Any) -> Any:
+    """A torch module holding `model` whose forward is L2-normalised `encode(model, *inputs)`:
+    what text.onnx computes."""
+    import torch
+
+    class TextTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.m = model
+
+        def forward(self, *inputs: Any) -> Any:
+            x = encode(self.m, *inputs)
+            return x / x.norm(dim=-1, keepdim=True)
+
+    return TextTower()
+
+
 def clip_bpe_tokenizer(encoder_vocab: dict[str, int], bpe_ranks: dict[tuple[str, str], int]) -> Any:
     """OpenAI CLIP's byte-level BPE (open_clip's SimpleTokenizer) as a `tokenizers` Tokenizer:
     the same pattern split, byte-to-unicode table and merges, with '</w>' ending each word.

@@ -94,18 +94,9 @@ class OpenClipEncoder(Encoder):
         if getattr(tok.clean_fn, "__name__", "") != "_clean_lower":
             return None
         model = self.model if self.device == "cpu" and self.dtype == torch.float32 else _cpu_copy(self.model)
-
-        class TextTower(torch.nn.Module):
-            def __init__(self, m: Any):
-                super().__init__()
-                self.m = m
-
-            def forward(self, input_ids: Any) -> Any:
-                x = self.m.encode_text(input_ids)
-                return x / x.norm(dim=-1, keepdim=True)
-
+        tower = onnx_text.text_tower(model, lambda m, ids: m.encode_text(ids))
         onnx_text.clip_bpe_tokenizer(tok.encoder, tok.bpe_ranks).save(str(folder / "tokenizer.json"))
-        onnx_text.export_module(TextTower(model), {"input_ids": tok(["a photo"]).long()}, folder / "text.onnx")
+        onnx_text.export_module(tower, {"input_ids": tok(["a photo"]).long()}, folder / "text.onnx")
         return onnx_text.TextRecipe(
             "clip-bpe",
             int(tok.context_length),
