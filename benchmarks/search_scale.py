@@ -137,6 +137,7 @@ def main() -> None:
     from csdclip_cli.index.store import IndexStore
 
     root = Path(args.dir or tempfile.mkdtemp(prefix="csd-scale-"))
+    root.mkdir(parents=True, exist_ok=True)
     store = IndexStore(root)
     t = time.time()
     x, proj = gallery(args.n)
