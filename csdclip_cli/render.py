@@ -17,14 +17,14 @@ from rich.text import Text
 
 
 def out() -> Console:
-    c = Console(highlight=False, soft_wrap=False)
+    c = Console(highlight=False, soft_wrap=False, emoji=False)  # ':smile:' in a file name stays as typed
     if not c.is_terminal and "COLUMNS" not in os.environ:
         c.width = 200  # piped into a file or pager: do not squeeze tables to 80 columns
     return c
 
 
 def err() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, emoji=False)
 
 
 def note(msg: str) -> None:

@@ -28,6 +28,11 @@ def read_text(path: str | Path, what: str = "file") -> str:
         raise UsageError(f"{what} {p} is a folder, not a file") from None
     except OSError as e:
         raise UsageError(f"cannot read {what} {p}: {e.strerror or e}") from None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its BOM (Windows "Unicode" text)
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -37,7 +42,8 @@ def read_text(path: str | Path, what: str = "file") -> str:
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         raise UsageError(
             f"{what} {p}: line {line}, column {col} is not UTF-8 (byte 0x{data[e.start]:02x}); "
-            f"save it as UTF-8, e.g. iconv -f GBK -t UTF-8 {p} > {p.stem}.utf8{p.suffix}"
+            f"save it as UTF-8, e.g. iconv -f ENCODING -t UTF-8 {p} > {p.stem}.utf8{p.suffix} "
+            "(ENCODING: GBK for Chinese Windows files, latin1 or cp1252 for Western ones)"
         ) from None
 
 

@@ -362,3 +362,77 @@ def test_unwritable_report_dir(runner, tmp_path: Path) -> None:  # noqa: ANN001
     f.write_text("x")
     r = invoke(runner, "eval", "demo", "--report", str(f))
     assert r.exit_code == 2 and "is a file" in r.stderr and "Traceback" not in r.output
+
+
+# ---- from a third fresh-clone try --------------------------------------------------------------
+
+
+def test_escaped_and_literal_backslash_names_stay_two_images(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    b = io.BytesIO()
+    Image.new("RGB", (24, 24), (255, 0, 0)).save(b, format="PNG")
+    for raw in (b"caf\xe9.png", b"caf\\xe9.png"):  # Latin-1 'café.png', and a name with a backslash
+        with open(os.path.join(os.fsencode(folder), raw), "wb") as f:
+            f.write(b.getvalue())
+    r = build(runner, str(folder), "--name", "bs")
+    assert r.exit_code == 0 and "2 images, encoded 2" in r.stderr
+    keys = sorted(k for _, k, *_ in IndexStore().open("bs")[1].items())
+    assert keys == ["caf\\\\xe9.png", "caf\\xe9.png"]
+    src = open_source(folder)
+    assert all(src.read(k)[:4] == b"\x89PNG" for k in keys)
+
+
+def test_heic_skipped_without_pillow_heif_is_retried_once_it_is_installed(runner, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001,E501
+    pillow_heif = pytest.importorskip("pillow_heif")
+    import builtins
+
+    pillow_heif.register_heif_opener()
+    folder = tmp_path / "imgs"
+    solid(folder / "a.png", (255, 0, 0))
+    b = io.BytesIO()
+    Image.new("RGB", (32, 32), (0, 200, 0)).save(b, format="HEIF")
+    (folder / "IMG_0001.HEIC").write_bytes(b.getvalue())
+    real_import = builtins.__import__
+
+    def no_heif(name: str, *a, **k):  # noqa: ANN002, ANN003, ANN202
+        if name == "pillow_heif":
+            raise ImportError(name)
+        return real_import(name, *a, **k)
+
+    from PIL import Image as PILImage
+
+    with monkeypatch.context() as m:
+        m.setattr(builtins, "__import__", no_heif)
+        m.setattr(PILImage, "ID", [i for i in PILImage.ID if i != "HEIF"])  # as if never registered
+        r = build(runner, str(folder), "--name", "h")
+        assert "skipped 1" in r.stderr
+        assert "install csd[heif]" in invoke(runner, "index", "info", "h", "--errors").stdout
+    r = invoke(runner, "index", "update", "h")
+    assert r.exit_code == 0 and "encoded 1" in r.stderr and "skipped 0" in r.stderr
+
+
+def test_emoji_codes_in_names_print_verbatim(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = tmp_path / "imgs"
+    solid(folder / "emoji :smile: shot.png", (255, 0, 0))
+    assert build(runner, str(folder), "--name", "em").exit_code == 0
+    r = invoke(runner, "search", "red", "--index", "em", "-k", "1")
+    assert ":smile:" in r.stdout and "😄" not in r.stdout
+
+
+def test_utf16_query_file_and_the_encoding_hint(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    q = tmp_path / "q.txt"
+    q.write_bytes("a red car, no dog\r\n".encode("utf-16"))
+    r = invoke(runner, "rewrite", "--file", str(q))
+    assert r.exit_code == 0 and json.loads(r.stdout)["not"] == ["dog"]
+    q.write_bytes("café\n".encode("latin1"))
+    r = invoke(runner, "rewrite", "--file", str(q))
+    assert r.exit_code == 2 and "latin1" in r.stderr and "GBK" in r.stderr
+
+
+def test_rebuild_without_exclude_keeps_the_remembered_globs(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = tmp_path / "photos"
+    solid(folder / "a.png", (255, 0, 0))
+    solid(folder / "raw" / "r.png", (255, 0, 0))
+    assert "1 images" in build(runner, str(folder), "--name", "x", "--exclude", "raw/*").stderr
+    assert "1 images" in build(runner, str(folder), "--name", "x").stderr

@@ -43,6 +43,9 @@ def build_source(
     src = open_source(source, exclude=exclude or ())
     store = IndexStore(index_dir)
     name = validate_name(name or default_name(src.location, model))
+    if not exclude and store.exists(name) and store.manifest(name).source.get("exclude"):
+        # rebuilding without --exclude keeps the globs the index was made with (as update does)
+        src = open_source(source, exclude=store.manifest(name).source["exclude"])
     note(f"loading {model} ...")
     enc = load_encoder(model, weights=weights, device=device, trust_remote_code=trust_remote_code)
     params = {

@@ -95,6 +95,17 @@ class Journal:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def _retryable_errors() -> tuple[str, ...]:
+    """Skip reasons that installing something has since removed (e.g. pillow-heif for HEIC)."""
+    from csdclip_cli.sources.decode import HEIF_MISSING
+
+    try:
+        import pillow_heif  # noqa: F401
+    except ImportError:
+        return ()
+    return (HEIF_MISSING,)
+
+
 def vector_dtype(build_params: dict[str, Any]) -> np.dtype:
     """The dtype an index stores its vectors in: float16 (default: half the disk and memory;
     cosine error ~1e-4), or float32 (build parameter dtype='float32', for `csd eval --exact`)."""
@@ -278,12 +289,19 @@ def _build_locked(
     journal = Journal(root / "journal", dtype)
     done = {d["key"]: (d["size"], d["mtime"]) for d in journal.entries()}
 
+    retry = _retryable_errors()
+
     def unchanged(key: str) -> bool:
         s = sig[key]
         if key in have and have[key][1:] == s:
             return True
         e = prev_errors.get(key)
-        return e is not None and (e["size"], e["mtime"]) == s
+        # a file skipped for want of an optional decoder is tried again once it is installed
+        return (
+            e is not None
+            and (e["size"], e["mtime"]) == s
+            and not any(str(e.get("error", "")).startswith(r) for r in retry)
+        )
 
     todo = [it for it in current if not unchanged(it.key) and done.get(it.key) != sig[it.key]]
     report.unchanged = sum(1 for it in current if unchanged(it.key))

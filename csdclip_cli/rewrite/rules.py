@@ -132,7 +132,7 @@ ADJ_PAIR = re.compile(rf"\b({'|'.join(sorted(ADJECTIVES))}) and ({'|'.join(sorte
 # of City Hall").
 POSTURE = {"leaning", "hanging", "perched", "propped", "attached", "tied", "mounted", "stacked", "balanced"}
 CHUNK_SEPARATORS = re.compile(
-    r"\s*[;,]\s*|\s+(?:and|with|next to|beside|alongside|as well as|plus|together with|but)\s+", re.IGNORECASE
+    r"\s*[;,]\s*|\s+(?:and|with|next to|beside|alongside|as well as|plus|together with|but|while)\s+", re.IGNORECASE
 )
 NEGATION = re.compile(
     r"(?:,\s*)?\b(?:(?:but|and)\s+)?(?:"
@@ -144,8 +144,10 @@ NEGATION = re.compile(
 )
 # "nothing red" / "no one" / "nobody": the negated thing is implied, not named
 NOTHING = re.compile(
-    r"(?:,\s*)?\b(?:(?:but|and|with)\s+)?(?P<word>nothing|no\s+one|nobody|no-one)(?:\s+(?P<attr>[a-z-]+))?"
-    r"(?=\s*[,;.]|\s+(?:and|but|while|with)\s+|$)",
+    r"(?:,\s*)?\b(?:(?:but|and|with)\s+)?(?:"
+    r"(?P<word>nothing)(?:\s+(?P<attr>[a-z-]+))?"
+    r"|(?P<person>no\s+one|nobody|no-one)(?P<rest>(?:\s+[^\s,;.]+)*?)"
+    r")(?=\s*[,;.]|\s+(?:and|but|while|with)\s+|$)",
     re.IGNORECASE,
 )
 COLOURS = {"red", "blue", "green", "yellow", "white", "black", "purple", "orange", "brown", "pink", "grey", "gray"}
@@ -187,10 +189,13 @@ def _strip_carrier(text: str) -> str:
     return rest if re.search(r"\w", rest) else text
 
 
-def _nothing_item(word: str, attr: str | None) -> str:
-    """What 'nothing red' / 'nothing small' / 'no one' exclude, as an embeddable phrase."""
-    if word.lower() in ("no one", "nobody", "no-one"):
-        return "a person"
+def _nothing_item(m: re.Match) -> str:
+    """What 'nothing red' / 'nothing small' / 'no one' / 'nobody on the street' exclude, as an
+    embeddable phrase ('something red', 'a small object', 'a person', 'a person on the street')."""
+    if m.group("person"):
+        rest = (m.group("rest") or "").strip()
+        return f"a person {rest}" if rest else "a person"
+    attr = m.group("attr")
     if not attr:
         return "an object"
     return f"something {attr}" if attr.lower() in COLOURS else f"a {attr} object"
@@ -260,6 +265,13 @@ def _expand_or(chunk: str) -> list[str]:
             head, mods = split_subject(" ".join(r_core))
             rest = (" " + " ".join(mods)) if mods else ""
             alts = [f"{alts[0]} {' '.join(head.split()[1:])}{rest}", f"{det}{' '.join(r_core)}"]
+    # "a cat or a dog on a sofa": the place of the last alternative belongs to every bare one
+    _, mods = split_subject(alts[-1])
+    bare = all(
+        2 <= len(a.split()) <= 3 and a.split()[0].lower() in DETERMINERS and not split_subject(a)[1] for a in alts[:-1]
+    )
+    if len(mods) == 1 and bare and not _is_participle(mods[0].split(), 0):
+        alts = [f"{a} {mods[0]}" for a in alts[:-1]] + [alts[-1]]
     return alts
 
 
@@ -273,7 +285,7 @@ def _english_plan(query: str, text: str) -> Plan:
     nots: list[str] = []
     text = _strip_carrier(text)
     for m in NOTHING.finditer(text):
-        nots.append(_nothing_item(m.group("word"), m.group("attr")))
+        nots.append(_nothing_item(m))
     text = NOTHING.sub("", text)
     for m in NEGATION.finditer(text):
         what = _strip_det(_clean(m.group("what"))).replace("\x00", " ")

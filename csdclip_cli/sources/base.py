@@ -28,13 +28,24 @@ class Source(Protocol):
 
 
 def printable_key(name: str | bytes) -> str:
-    """A file name or LMDB key as text that stores as UTF-8: bytes that are not UTF-8 (a name
-    from an old Latin-1 or GBK system, seen by os.walk as surrogates) are spelled ``\\xNN``.
-    ``'caf\\udce9.png'`` and ``b'caf\\xe9.png'`` both give ``'caf\\\\xe9.png'``."""
+    """A file name or LMDB key as text that stores as UTF-8, reversibly (key_bytes): bytes that
+    are not UTF-8 (a name from an old Latin-1 or GBK system, seen by os.walk as surrogates) are
+    spelled ``\\xNN``, and a backslash in any name is doubled, so that ``caf\\xe9.png``
+    (literally) and the Latin-1 ``café.png`` stay two keys. Other names are unchanged."""
     raw = name if isinstance(name, bytes) else name.encode("utf-8", "surrogateescape")
-    return raw.decode("utf-8", "backslashreplace")
+    if b"\\" not in raw:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
 
 
 def key_bytes(key: str) -> bytes:
-    """The inverse of printable_key: ``\\xNN`` spellings back to their bytes."""
-    return re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), key.encode("utf-8"))
+    """The bytes of a key made by printable_key."""
+    raw = key.encode("utf-8")
+    if b"\\" not in raw:
+        return raw
+    return re.sub(
+        rb"\\(\\|x[0-9a-fA-F]{2})", lambda m: b"\\" if m.group(1) == b"\\" else bytes([int(m.group(1)[1:], 16)]), raw
+    )

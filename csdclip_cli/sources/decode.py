@@ -27,6 +27,7 @@ RATIO_CHECK_ABOVE_PIXELS = 89_478_485
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 HEIF_EXTENSIONS = {".heic", ".heif", ".hif"}
+HEIF_MISSING = "HEIC/HEIF image: install csd[heif]"  # a skip reason that `index update` retries once it is
 
 
 class BadImage(Exception):
@@ -54,9 +55,7 @@ def _open(data: bytes) -> Image.Image:
         if not is_heif(data):
             raise
         if not _register_heif():
-            raise BadImage(
-                "HEIC/HEIF image: install csd[heif] to read it (pip install 'csdclip-cli[heif]', for pillow-heif)"
-            ) from None
+            raise BadImage(f"{HEIF_MISSING} to read it (pip install 'csdclip-cli[heif]', for pillow-heif)") from None
         return Image.open(io.BytesIO(data))
 
 

@@ -83,7 +83,5 @@ class FolderSource:
                 yield Item(key, fst.st_size, fst.st_mtime, printable_key(full))
 
     def read(self, key: str) -> bytes:
-        path = self.root / key
-        if not path.exists() and "\\x" in key:  # an escaped non-UTF-8 name: back to its bytes
-            path = Path(os.fsdecode(os.path.join(os.fsencode(self.root), key_bytes(key))))
-        return path.read_bytes()
+        # back to the name's bytes (a key spells odd bytes and backslashes with escapes)
+        return Path(os.fsdecode(os.path.join(os.fsencode(self.root), key_bytes(key)))).read_bytes()

@@ -74,9 +74,7 @@ class LmdbSource:
 
     def read(self, key: str) -> bytes:
         with self.env.begin() as txn:
-            v = txn.get(key.encode("utf-8"))
-            if v is None and "\\x" in key:
-                v = txn.get(key_bytes(key))
+            v = txn.get(key_bytes(key))
         if v is None:
             raise SourceError(f"image {key!r} is not in {self.location}")
         return base64.urlsafe_b64decode(v)
