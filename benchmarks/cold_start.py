@@ -7,13 +7,12 @@ reference: a search path that imports torch cannot be faster than that).
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
+
+from common import demo_index
 
 CSD = [sys.executable, "-m", "csdclip_cli"]
 TIME = "/usr/bin/time"  # GNU time: peak RSS of the child alone (%M, KiB)
@@ -30,17 +29,7 @@ def run(cmd: list[str], env: dict[str, str], n: int = 5) -> tuple[list[float], l
 
 
 def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="csd-cold-"))
-    env = dict(os.environ, CSD_INDEXES=str(tmp / "indexes"), CSD_DATA=str(tmp / "data"))
-    subprocess.run(
-        CSD + ["demo", "data", "--images", "300", "--queries", "10"], env=env, capture_output=True, check=True
-    )
-    subprocess.run(
-        CSD + ["index", "build", str(tmp / "data" / "demo" / "imgs"), "--model", "demo:tiny", "--name", "cold"],
-        env=env,
-        capture_output=True,
-        check=True,
-    )
+    _, env = demo_index("csd-cold-", "cold")
     torch_env = dict(env, CSD_TEXT_BACKEND="torch")
     rows = [
         ("python -c 'import torch' (reference)", [sys.executable, "-c", "import torch"], env),

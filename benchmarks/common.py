@@ -41,7 +41,9 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs)
 
 
-def realistic_vectors(n: int, dim: int = 512, latent: int = 48, noise: float = 0.3, seed: int = 0) -> np.ndarray:
+def realistic_vectors(
+    n: int, dim: int = 512, latent: int = 48, noise: float = 0.3, seed: int = 0, with_projection: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Low intrinsic dimension like CLIP galleries: X = Z[n, 48] @ A[48, dim] + noise * N(0, 1),
     L2-normalised, float16 (the recipe of shared/research/environment-notes.md section 4b;
     i.i.d. random vectors are HNSW's worst case). `noise` is in units of one latent
@@ -56,8 +58,29 @@ def realistic_vectors(n: int, dim: int = 512, latent: int = 48, noise: float = 0
         x += noise * rng.standard_normal((m, dim)).astype(np.float32)
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         out[i : i + m] = x
-    return out
+    return (out, proj) if with_projection else out
 
 
 def machine() -> str:
     return f"{os.cpu_count()} cores, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')}"
+
+
+def demo_index(prefix: str, name: str, images: int = 300) -> tuple[object, dict[str, str]]:
+    """A temp folder with the demo world (`images` images) indexed as `name` with demo:tiny by
+    fresh `csd` processes; returns (folder, env with CSD_INDEXES / CSD_DATA pointing into it)."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    csd = [sys.executable, "-m", "csdclip_cli"]
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    env = dict(os.environ, CSD_INDEXES=str(tmp / "indexes"), CSD_DATA=str(tmp / "data"))
+    subprocess.run(
+        [*csd, "demo", "data", "--images", str(images), "--queries", "10"], env=env, capture_output=True, check=True
+    )
+    imgs = str(tmp / "data" / "demo" / "imgs")
+    subprocess.run(
+        [*csd, "index", "build", imgs, "--model", "demo:tiny", "--name", name], env=env, capture_output=True, check=True
+    )
+    return tmp, env

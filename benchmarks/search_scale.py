@@ -26,21 +26,10 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
+from common import realistic_vectors  # noqa: E402
 
 DIM, LATENT = 512, 48
 LADDER = {"hnswlib": [256, 512, 1024, 2048, 4096], "ivf": [8, 16, 32, 64, 128, 256, 512]}
-
-
-def gallery(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    proj = rng.standard_normal((LATENT, DIM)).astype(np.float32)
-    out = np.empty((n, DIM), np.float16)
-    for i in range(0, n, 100_000):
-        m = min(100_000, n - i)
-        x = rng.standard_normal((m, LATENT)).astype(np.float32) @ proj
-        x += 0.3 * rng.standard_normal((m, DIM)).astype(np.float32)
-        out[i : i + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
-    return out, proj
 
 
 def text_queries(proj: np.ndarray, n: int, seed: int = 11) -> np.ndarray:
@@ -140,7 +129,7 @@ def main() -> None:
     root.mkdir(parents=True, exist_ok=True)
     store = IndexStore(root)
     t = time.time()
-    x, proj = gallery(args.n)
+    x, proj = realistic_vectors(args.n, DIM, LATENT, with_projection=True)
     q = text_queries(proj, args.queries)
     cos = (q[:50] @ np.asarray(x[:20000], dtype=np.float32).T).max(1)
     print(

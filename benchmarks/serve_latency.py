@@ -8,15 +8,14 @@ processes with the server running, next to the same command with --no-server in 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
+
+from common import demo_index
 
 CSD = [sys.executable, "-m", "csdclip_cli"]
 QUERIES = [
@@ -45,17 +44,7 @@ def wall(cmd: list[str], env: dict[str, str], n: int = 7) -> list[float]:
 
 
 def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="csd-serve-"))
-    env = dict(os.environ, CSD_INDEXES=str(tmp / "indexes"), CSD_DATA=str(tmp / "data"))
-    subprocess.run(
-        CSD + ["demo", "data", "--images", "300", "--queries", "10"], env=env, capture_output=True, check=True
-    )
-    subprocess.run(
-        CSD + ["index", "build", str(tmp / "data" / "demo" / "imgs"), "--model", "demo:tiny", "--name", "s"],
-        env=env,
-        capture_output=True,
-        check=True,
-    )
+    tmp, env = demo_index("csd-serve-", "s")
     search = [*CSD, "search", QUERIES[0], "--index", "s", "-k", "10"]
     local = wall([*search, "--no-server"], env)
     port = free_port()

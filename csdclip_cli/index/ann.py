@@ -172,7 +172,6 @@ def _write_faiss(
         rng = np.random.default_rng(0)
         train = np.sort(rng.choice(live, size=min(len(live), max(TRAIN_SAMPLE, 40 * nlist)), replace=False))
         index.train(np.asarray(vectors[train], dtype=np.float32))
-        index.quantizer.is_trained = True
         todo = live
     for i in range(0, len(todo), BATCH):
         chunk = todo[i : i + BATCH]

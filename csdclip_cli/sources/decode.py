@@ -26,7 +26,6 @@ RATIO_CHECK_ABOVE_PIXELS = 89_478_485
 # Pillow's own check runs at open; ours (above) replaces it.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
-HEIF_EXTENSIONS = {".heic", ".heif", ".hif"}
 HEIF_MISSING = "HEIC/HEIF image: install csd[heif]"  # a skip reason that `index update` retries once it is
 
 

@@ -10,10 +10,8 @@ from csdclip_cli.sources.base import Item, Source
 
 class SubsetSource:
     """The items of `inner` whose key is in `keys`, yielded in `keys` order (rows, and so the
-    order of exact score ties, follow the split). `label` names the subset in the manifest.
-
-    After items(): `missing` lists keys the source does not have, `extra` counts the source's
-    images that the subset leaves out."""
+    order of exact score ties, follow the split). `label` names the subset in the manifest; the
+    dataset loader warns about named images that are missing and about the ones left out."""
 
     def __init__(self, inner: Source, keys: Sequence[str], label: str):
         self.inner = inner
@@ -21,13 +19,9 @@ class SubsetSource:
         self.location = inner.location
         self.keys = list(dict.fromkeys(keys))
         self.label = label
-        self.missing: list[str] = []
-        self.extra = 0
 
     def items(self) -> Iterator[Item]:
         by_key = {it.key: it for it in self.inner.items()}
-        self.missing = [k for k in self.keys if k not in by_key]
-        self.extra = len(by_key) - (len(self.keys) - len(self.missing))
         for k in self.keys:
             if k in by_key:
                 yield by_key[k]
