@@ -9,7 +9,7 @@ against exact brute force, p50 / p99 of plain and of composite search (4 AND + 1
 smallest search effort (HNSW ef / IVF lists probed) on a ladder that reaches recall@10 >= 0.98.
 
     python benchmarks/search_scale.py --n 100000
-    python benchmarks/search_scale.py --n 1000000 --kinds hnswlib,faiss-ivf-sq8,faiss-ivf-pq
+    python benchmarks/search_scale.py --n 1000000 --kinds hnswlib,faiss-ivf-sq8,faiss-ivf-sq4
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from common import realistic_vectors  # noqa: E402
 
 DIM, LATENT = 512, 48
-LADDER = {"hnswlib": [256, 512, 1024, 2048, 4096], "ivf": [8, 16, 32, 64, 128, 256, 512]}
+LADDER = {"hnswlib": [256, 512, 1024, 2048, 4096], "ivf": [64, 128, 256, 512, 1024, 2048]}
 
 
 def text_queries(proj: np.ndarray, n: int, seed: int = 11) -> np.ndarray:
@@ -71,7 +71,7 @@ def child(root: str, name: str, qfile: str, truth: str, n_queries: int) -> None:
     manifest, gen = IndexStore(root).open(name)
     g = Gallery(manifest, gen)
     kind = gen.ann.kind
-    out = {"kind": kind, "rss_open_mib": round(rss_mib())}
+    out = {"kind": kind, "rss_open_mib": round(rss_mib()), "default_effort": g.ef}
     g.top(q[0], 10)  # touch the structure
     ladder = LADDER["hnswlib" if kind == "hnswlib" else "ivf"]
     chosen = None
@@ -115,7 +115,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--kinds", default="hnswlib,faiss-ivf-sq8,faiss-ivf-pq")
+    ap.add_argument("--kinds", default="hnswlib,faiss-ivf-sq8,faiss-ivf-sq4,faiss-ivf-pq")
     ap.add_argument("--dir", default=None)
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -169,12 +169,12 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     print()
     print(
-        f"{'structure':15} {'build s':>8} {'RSS open':>9} {'RSS after':>9} {'effort':>6} {'recall@10':>9} "
+        f"{'structure':15} {'build s':>8} {'default':>7} {'RSS open':>9} {'RSS after':>9} {'effort':>6} {'recall@10':>9} "
         f"{'plain p50':>9} {'p99':>7} {'csd p50':>8} {'p99':>7} {'csd/plain':>9}"
     )
     for r in rows:
         print(
-            f"{r['kind']:15} {r['build_s']:8.0f} {r['rss_open_mib']:8d}M {r['rss_after_mib']:8d}M {r['effort']:6d} "
+            f"{r['kind']:15} {r['build_s']:8.0f} {r['default_effort']:7d} {r['rss_open_mib']:8d}M {r['rss_after_mib']:8d}M {r['effort']:6d} "
             f"{r['recall@10']:9.3f} {r['plain_p50_ms']:7.2f}ms {r['plain_p99_ms']:5.1f}ms {r['csd_p50_ms']:6.2f}ms "
             f"{r['csd_p99_ms']:5.1f}ms {r['csd_p50_ms'] / r['plain_p50_ms']:9.2f}"
         )

@@ -68,6 +68,20 @@ def make_colour_folder(root: Path, n: int = 24, seed: int = 0) -> Path:
     return root
 
 
+def make_distinct_folder(root: Path, n: int) -> Path:
+    """Images of n different colours in nested folders: no two vectors tie, so the top 10 has one
+    right order (exact ties rank in row order, and rows differ between sharded and not)."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    colours = rng.choice(256**3, size=n, replace=False)
+    for i, c in enumerate(colours):
+        sub = root / ["", "sub", "sub/deeper"][i % 3]
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (24, 24), (int(c) >> 16, (int(c) >> 8) & 255, int(c) & 255)).save(sub / f"img-{i:03d}.png")
+    return root
+
+
 @pytest.fixture
 def colour_folder(tmp_path: Path) -> Path:
     return make_colour_folder(tmp_path / "imgs")

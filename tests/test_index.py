@@ -227,7 +227,7 @@ def test_unchanged_lmdb_update_reads_no_value(tmp_path: Path, monkeypatch) -> No
     assert scans["n"] == 1 and rep.encoded == 0  # the new state is remembered
 
 
-@pytest.mark.parametrize("ann", ["faiss-ivf-sq8", "faiss-ivf-pq"])
+@pytest.mark.parametrize("ann", ["faiss-ivf-sq8", "faiss-ivf-sq4", "faiss-ivf-pq"])
 def test_faiss_candidate_index_finds_the_exact_top_and_updates(tmp_path: Path, monkeypatch, ann: str) -> None:  # noqa: ANN001
     """--ann faiss-*: trained inverted lists over compressed codes; candidates are re-scored
     exactly, updates remove deleted rows and add new ones without retraining."""

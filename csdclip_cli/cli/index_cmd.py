@@ -31,6 +31,10 @@ def build_source(
     exclude: list[str] | None = None,
     allow_empty: bool = False,
     ann: str | None = None,
+    engine: str = "local",
+    shards: int = 0,
+    address: str | None = None,
+    actors: int | None = None,
 ) -> str:
     from rich.markup import escape
 
@@ -46,6 +50,11 @@ def build_source(
     if not exclude and store.exists(name) and store.manifest(name).source.get("exclude"):
         # rebuilding without --exclude keeps the globs the index was made with (as update does)
         src = open_source(source, exclude=store.manifest(name).source["exclude"])
+    if store.exists(name) and store.manifest(name).build.get("shards"):
+        # a sharded index is updated as it was built, whatever the options say
+        built = store.manifest(name).build
+        shards = shards or int(built["shards"])
+        engine = built.get("engine", "local") if engine == "local" else engine
     note(f"loading {model} ...")
     enc = load_encoder(model, weights=weights, device=device, trust_remote_code=trust_remote_code)
     params = {
@@ -59,19 +68,51 @@ def build_source(
         from csdclip_cli.index.ann import check_kind
 
         params["ann"] = check_kind(ann)
+    if engine not in ("local", "ray"):
+        from csdclip_cli.errors import UsageError
+
+        raise UsageError(f"--engine {engine!r}: choose local or ray")
+    if engine == "ray" and not shards:
+        shards = 1
+    stream = None
+    if engine == "ray":
+        from csdclip_cli.index.ray_engine import RayEngine
+
+        note("starting Ray ..." if address is None else f"joining the Ray cluster at {address} ...")
+        recipe = {"spec": model, "weights": weights, "device": device, "trust_remote_code": trust_remote_code}
+        stream = RayEngine(recipe, address, actors).stream
     with progress_bar(f"indexing {name}") as update:
-        rep = build_index(
-            src,
-            enc,
-            name,
-            store,
-            batch_size=batch_size,
-            workers=workers,
-            progress=update,
-            wait=wait,
-            build_params=params,
-            allow_empty=allow_empty,
-        )
+        if shards:
+            from csdclip_cli.index.shards import build_sharded
+
+            rep = build_sharded(
+                src,
+                enc,
+                name,
+                shards,
+                store,
+                engine=engine,
+                stream=stream,
+                batch_size=batch_size,
+                workers=workers,
+                progress=update,
+                wait=wait,
+                build_params=params,
+                allow_empty=allow_empty,
+            )
+        else:
+            rep = build_index(
+                src,
+                enc,
+                name,
+                store,
+                batch_size=batch_size,
+                workers=workers,
+                progress=update,
+                wait=wait,
+                build_params=params,
+                allow_empty=allow_empty,
+            )
     msg = (
         f"[bold]{escape(name)}[/]: {rep.total} images, encoded {rep.encoded}, unchanged {rep.unchanged}, "
         f"removed {rep.removed}, skipped {rep.skipped}"
@@ -108,8 +149,25 @@ def build(
     exclude: list[str] = Exclude,
     allow_empty: bool = AllowEmpty,
     ann: str = typer.Option(
-        None, "--ann", help="Candidate index above 20,000 images: hnswlib (default) | faiss-ivf-sq8 | faiss-ivf-pq."
+        None,
+        "--ann",
+        help="Candidate index above 20,000 images: hnswlib (default) | faiss-ivf-sq8 | faiss-ivf-sq4 | faiss-ivf-pq (see docs/scale.md).",
     ),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local (this process) | ray (Ray Data: decode tasks, encode actors; see docs/scale.md).",
+    ),
+    shards: int = typer.Option(
+        0,
+        "--shards",
+        min=0,
+        help="Split the index by key hash into N shards (default: 1 with --engine ray, else none).",
+    ),
+    address: str = typer.Option(
+        None, "--address", help="Ray cluster to join (e.g. auto, or HOST:PORT); default: a local one."
+    ),
+    actors: int = typer.Option(None, "--actors", min=1, help="Encoder actors on Ray (default: one a GPU, else 1)."),
     index_dir: Path = IndexDir,
 ) -> None:
     """Create an index, or bring it up to date (only new and changed images are encoded).
@@ -133,6 +191,10 @@ def build(
         exclude,
         allow_empty,
         ann,
+        engine,
+        shards,
+        address,
+        actors,
     )
 
 
@@ -148,9 +210,11 @@ def update(
         None, "--exclude", "-x", help="Glob to leave out (repeatable); replaces the globs the index was built with."
     ),
     allow_empty: bool = AllowEmpty,
+    address: str = typer.Option(None, "--address", help="Ray cluster for an index built with --engine ray."),
     index_dir: Path = IndexDir,
 ) -> None:
-    """Re-scan an index's source: add new and changed images, drop deleted ones.
+    """Re-scan an index's source: add new and changed images, drop deleted ones (a sharded
+    index updates each shard, with the engine it was built with).
 
     Example: [bold]csd index update photos-clip-vit-l-14[/]
     """
@@ -178,6 +242,7 @@ def update(
         bool(m.build.get("trust_remote_code")),
         exclude if exclude else m.source.get("exclude", []),
         allow_empty,
+        address=address,
     )
 
 
@@ -249,7 +314,11 @@ def info(
         return
     d = dict(m.__dict__)
     d["size_on_disk"] = human_bytes(store.size_on_disk(m.name))
-    d["search"] = gen.ann.kind if gen.ann is not None else "exact"
+    if m.build.get("shards"):
+        kinds = {g.ann.kind if g.ann is not None else "exact" for _, g in gen.shards}
+        d["search"] = f"{m.build['shards']} shards: {', '.join(sorted(kinds))}"
+    else:
+        d["search"] = gen.ann.kind if gen.ann is not None else "exact"
     o.print_json(json.dumps(d))
 
 

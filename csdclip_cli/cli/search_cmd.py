@@ -30,6 +30,9 @@ def search(
     no_server: bool = typer.Option(
         False, "--no-server", help="Search here even if `csd serve` runs for these indexes."
     ),
+    address: str = typer.Option(
+        None, "--address", help="Search a sharded index's shards as tasks on this Ray cluster (e.g. auto)."
+    ),
     device: str = Device,
     index_dir: Path = IndexDir,
 ) -> None:
@@ -40,7 +43,7 @@ def search(
     """
     if plain or rewriter == "none":
         method = "plain"
-    if not no_server and html is None and llm is None and config_file is None:
+    if not no_server and html is None and llm is None and config_file is None and address is None:
         remote = _remote(query, index, k, method, rewriter, min_match, index_dir)
         if remote is not None:
             _show_remote(remote, k, explain, show_plan, min_match, json_out, paths_only)
@@ -52,7 +55,7 @@ def search(
         from csdclip_cli.textfile import check_output
 
         check_output(html, "--html")
-    s = Searcher.open(index, index_dir=index_dir, device=device)
+    s = Searcher.open(index, index_dir=index_dir, device=device, address=address)
     plan = None
     if method == "plain":
         results = s.search_plain(query, k)

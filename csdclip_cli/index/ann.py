@@ -4,7 +4,11 @@ has to find the right rows, not score them.
 
     hnswlib        hnsw.bin   graph over a float32 copy (d x 4 bytes a vector in RAM), M=16
     faiss-ivf-sq8  ivf.faiss  inverted lists over 8-bit scalar-quantised codes (d bytes a vector)
+    faiss-ivf-sq4  ivf.faiss  the same over 4-bit codes (d / 2 bytes a vector: 10^7 x 768 in 3.8 GB)
     faiss-ivf-pq   ivf.faiss  inverted lists over product-quantised codes (d / 8 bytes a vector)
+
+benchmarks/search_scale.py measures them side by side with text-like (shifted) queries; see
+docs/scale.md for the figures and the choice.
 
 Labels are gallery rows; deleted rows are tombstoned (hnswlib) or removed (faiss). The kind is
 recorded in the manifest (build parameter `ann`); indexes from before carry hnswlib.
@@ -21,9 +25,10 @@ import numpy as np
 
 from csdclip_cli.errors import UsageError
 
-ANN_KINDS = ("hnswlib", "faiss-ivf-sq8", "faiss-ivf-pq")
+ANN_KINDS = ("hnswlib", "faiss-ivf-sq8", "faiss-ivf-sq4", "faiss-ivf-pq")
 DEFAULT_ANN = "hnswlib"
-FILES = {"hnswlib": "hnsw.bin", "faiss-ivf-sq8": "ivf.faiss", "faiss-ivf-pq": "ivf.faiss"}
+FILES = {"hnswlib": "hnsw.bin", "faiss-ivf-sq8": "ivf.faiss", "faiss-ivf-sq4": "ivf.faiss", "faiss-ivf-pq": "ivf.faiss"}
+SQ_TYPES = {"faiss-ivf-sq8": "QT_8bit", "faiss-ivf-sq4": "QT_4bit"}
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 200
 TRAIN_SAMPLE = 100_000  # vectors k-means sees when training the inverted lists
@@ -55,10 +60,18 @@ def nlist_for(n: int) -> int:
 
 
 def default_effort(kind: str, n_live: int, nlist: int | None = None) -> int:
-    """HNSW ef = 2.5 sqrt(N) in [256, 4096]; IVF probes 1/32 of the lists, at least 16."""
+    """HNSW ef = 2.5 sqrt(N) in [256, 4096]; IVF probes half the lists up to 2,048 lists
+    (N ~ 260k), a quarter above, at least 16.
+
+    Text queries sit away from the image cone (the modality gap), so their neighbours spread
+    over many lists: at 1M x 512 with shifted queries, recall@10 is 0.66 at 1/32 of the lists,
+    0.91 at 1/8 and 0.984 at 1/4 (benchmarks/search_scale.py)."""
     if kind == "hnswlib":
         return int(min(4096, max(256, 2.5 * n_live**0.5)))
-    return max(16, (nlist or nlist_for(n_live)) // 32)
+    nlist = nlist or nlist_for(n_live)
+    # small galleries have fewer rows a list, so a query's neighbours span more of them
+    # (100k: 0.994 at half of 1,024 lists, < 0.98 at a quarter)
+    return max(16, nlist // 2 if nlist <= 2048 else nlist // 4)
 
 
 class _Hnsw:
@@ -81,6 +94,9 @@ class _Faiss:
 
     def search(self, queries: np.ndarray, n: int, effort: int) -> np.ndarray:
         self.index.nprobe = int(min(self.nlist, max(1, effort)))
+        # faiss splits a batch by query; one query (a CLI search) would use one core, so split
+        # its probed lists across the threads instead (6.4 ms instead of 10.8 at 1M, 2 cores)
+        self.index.parallel_mode = 1 if len(queries) < (os.cpu_count() or 1) else 0
         _, labels = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), n)
         return labels.astype(np.int64)
 
@@ -162,10 +178,9 @@ def _write_faiss(
         live = np.flatnonzero(alive)
         nlist = nlist_for(len(live))
         quantizer = faiss.IndexFlatIP(dim)
-        if kind == "faiss-ivf-sq8":
-            index = faiss.IndexIVFScalarQuantizer(
-                quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-            )
+        if kind in SQ_TYPES:
+            qtype = getattr(faiss.ScalarQuantizer, SQ_TYPES[kind])
+            index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, qtype, faiss.METRIC_INNER_PRODUCT)
         else:
             m = next(x for x in (dim // 8, dim // 4, dim // 2, dim) if dim % x == 0)
             index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)

@@ -24,6 +24,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from csdclip_cli.encoders.base import Encoder
 from csdclip_cli.errors import CsdError, IndexModelMismatch, SourceError
@@ -36,6 +37,10 @@ STATS_SAMPLE = 4096
 COMPACT_DEAD_FRACTION = 0.25
 
 Progress = Callable[[int, int], None]
+Batches = Iterator[tuple[list[Item], np.ndarray, list[tuple[Item, str]]]]
+# encode_stream's signature: (source, encoder, items, batch_size, workers) -> batches; the Ray
+# engine (index.ray_engine) supplies another one
+Stream = Callable[[Source, Encoder, list[Item], int, int], Batches]
 
 
 @dataclass
@@ -115,21 +120,31 @@ def vector_dtype(build_params: dict[str, Any]) -> np.dtype:
     return np.dtype(name)
 
 
-def _decode_item(source: Source, encoder: Encoder, item: Item) -> np.ndarray | str:
-    """Model input for one item, or the reason it was skipped."""
+def read_image(source: Source, key: str) -> Image.Image | str:
+    """The decoded RGB image of `key`, or the reason it is skipped (errors.json's text)."""
     try:
-        return encoder.preprocess(decode_image(source.read(item.key)))
+        return decode_image(source.read(key))
     except BadImage as e:
         return str(e)
     except OSError as e:
         return f"unreadable: {e.strerror or e}"
+
+
+def model_input(encoder: Encoder, image: Image.Image) -> np.ndarray | str:
+    """encoder.preprocess(image), or the reason it is skipped."""
+    try:
+        return encoder.preprocess(image)
     except Exception as e:  # a transform failing on a strange image must not stop the build
         return f"cannot preprocess: {type(e).__name__}: {str(e)[:100]}"
 
 
-def encode_stream(
-    source: Source, encoder: Encoder, items: list[Item], batch_size: int, workers: int
-) -> Iterator[tuple[list[Item], np.ndarray, list[tuple[Item, str]]]]:
+def _decode_item(source: Source, encoder: Encoder, item: Item) -> np.ndarray | str:
+    """Model input for one item, or the reason it was skipped."""
+    image = read_image(source, item.key)
+    return image if isinstance(image, str) else model_input(encoder, image)
+
+
+def encode_stream(source: Source, encoder: Encoder, items: list[Item], batch_size: int, workers: int) -> Batches:
     """Yield (encoded items, their vectors, skipped items with reasons) per batch.
 
     Decoding runs up to three batches ahead of the encoder in `workers` threads.
@@ -175,11 +190,13 @@ def build_index(
     wait: bool = False,
     build_params: dict[str, Any] | None = None,
     allow_empty: bool = False,
+    stream: Stream | None = None,
 ) -> BuildReport:
     """Create index `name` from `source`, or bring it up to date. Safe to interrupt.
 
-    Raises SourceError when the source now holds no image but the index does (an unmounted
-    drive would otherwise drop every vector), unless `allow_empty`.
+    `stream` decodes and encodes the items to (re-)encode (default: encode_stream, threads in
+    this process). Raises SourceError when the source now holds no image but the index does
+    (an unmounted drive would otherwise drop every vector), unless `allow_empty`.
     """
     store = store or IndexStore()
     t0 = time.time()
@@ -204,6 +221,7 @@ def build_index(
                 build_params or {},
                 t0,
                 allow_empty,
+                stream or encode_stream,
             )
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS):
@@ -236,6 +254,7 @@ def _build_locked(
     build_params: dict[str, Any],
     t0: float,
     allow_empty: bool = False,
+    stream: Stream = encode_stream,
 ) -> BuildReport:
     root = store.path(name)
     signature = source.signature() if hasattr(source, "signature") else None
@@ -309,7 +328,7 @@ def _build_locked(
     if progress:
         progress(0, len(todo))
     n = 0
-    for ok, vecs, bad in encode_stream(source, encoder, todo, batch_size, workers):
+    for ok, vecs, bad in stream(source, encoder, todo, batch_size, workers):
         entries = [{"key": it.key, "path": it.path, "size": it.size, "mtime": it.mtime} for it in ok]
         entries += [
             {"key": it.key, "path": it.path, "size": it.size, "mtime": it.mtime, "error": why} for it, why in bad

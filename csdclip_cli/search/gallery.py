@@ -99,8 +99,8 @@ class Gallery:
             if dense is not None:
                 out[i : i + len(part)] = dense[part].astype(np.float64) @ q
             else:
-                order = np.argsort(part)  # sorted reads are sequential on the memory map
-                x = np.asarray(self.vectors[part[order]], dtype=np.float64)
+                order = np.argsort(part)  # sorted reads go forward through the file
+                x = self.gen.read_rows(part[order]).astype(np.float64)
                 out[i + order] = x @ q
         return out
 

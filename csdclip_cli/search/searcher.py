@@ -60,6 +60,21 @@ def load_index_encoder(
     return enc
 
 
+def open_gallery(manifest: Manifest, gen: Any, exact: bool = False, address: str | None = None) -> Any:
+    """A Gallery, or a ShardedGallery for a sharded index (gen is then a ShardedGeneration)."""
+    from csdclip_cli.index.shards import ShardedGeneration
+
+    if isinstance(gen, ShardedGeneration):
+        from csdclip_cli.search.sharded import ShardedGallery
+
+        return ShardedGallery(manifest, gen, exact=exact, address=address)
+    if address:
+        from csdclip_cli.errors import UsageError
+
+        raise UsageError(f"--address: index {manifest.name!r} is not sharded; search it without --address")
+    return Gallery(manifest, gen, exact=exact)
+
+
 class Searcher:
     """One index opened for search. Queries are embedded by `text_encoder` (the ONNX export of
     the index's text tower: no torch) unless an encoder was passed in; `encoder` is the full
@@ -90,13 +105,15 @@ class Searcher:
         device: str = "auto",
         model: str | None = None,
         exact: bool = False,
+        address: str | None = None,
     ) -> Searcher:
-        """Open index `name` (default: the current one). `exact`: brute-force search only."""
+        """Open index `name` (default: the current one). `exact`: brute-force search only.
+        `address`: search a sharded index's shards as tasks on that Ray cluster."""
         store = IndexStore(index_dir)
         manifest, gen = store.open(name)
         if encoder is not None and (encoder.spec != manifest.model or encoder.fingerprint != manifest.fingerprint):
             raise IndexModelMismatch(f"index {manifest.name!r} was built with {manifest.model}, not {encoder.spec}")
-        s = cls(manifest, Gallery(manifest, gen, exact=exact), encoder, device, store.root)
+        s = cls(manifest, open_gallery(manifest, gen, exact, address), encoder, device, store.root)
         if model is not None and encoder is None:
             s._encoder = load_index_encoder(manifest, device, model)
         return s

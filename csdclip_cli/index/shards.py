@@ -1,0 +1,246 @@
+"""Sharded indexes: one gallery split by key hash over N ordinary indexes.
+
+Layout (the top manifest is an ordinary manifest.json, so listing, `use` and `rm` need nothing
+new; its build parameters carry `shards` and `engine`):
+
+    <indexes>/<name>/manifest.json          count / rows / errors summed over the shards
+    <indexes>/<name>/shards/shard-<i>/      an ordinary index (generations, journal, lock)
+
+An image goes to shard crc32(key) mod N, so an update re-scans the source once and each shard
+diffs, resumes and finalises on its own (index.build). Search opens every shard's current
+generation and numbers rows shard after shard (ShardedGeneration); search.sharded fans out.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csdclip_cli.encoders.base import Encoder
+from csdclip_cli.errors import CsdError, IndexModelMismatch, SourceError
+from csdclip_cli.index.build import STATS_SAMPLE, BuildReport, Progress, Stream, build_index
+from csdclip_cli.index.store import Generation, IndexStore, Manifest
+from csdclip_cli.sources.base import Item, Source, key_bytes
+
+SHARDS_DIR = "shards"
+
+
+def shard_of(key: str, shards: int) -> int:
+    """The shard of an image key: crc32 of its bytes mod `shards` (stable across runs and
+    machines, unlike Python's salted hash())."""
+    return zlib.crc32(key_bytes(key)) % shards
+
+
+def shard_name(i: int) -> str:
+    return f"shard-{i}"
+
+
+def shard_store(store: IndexStore, name: str) -> IndexStore:
+    return IndexStore(store.path(name) / SHARDS_DIR)
+
+
+def is_sharded(manifest: Manifest) -> bool:
+    return int(manifest.build.get("shards", 0) or 0) > 0
+
+
+class ShardSource:
+    """The items of a source that fall in one shard (listed once by the caller)."""
+
+    def __init__(self, inner: Source, items: list[Item]):
+        self.inner = inner
+        self.kind = inner.kind
+        self.location = inner.location
+        self.exclude = tuple(getattr(inner, "exclude", ()))
+        self._items = items
+
+    def items(self) -> Iterator[Item]:
+        yield from self._items
+
+    def read(self, key: str) -> bytes:
+        return self.inner.read(key)
+
+
+@dataclass
+class ShardedReport(BuildReport):
+    shards: list[BuildReport] = field(default_factory=list)
+
+
+def build_sharded(
+    source: Source,
+    encoder: Encoder,
+    name: str,
+    shards: int,
+    store: IndexStore | None = None,
+    engine: str = "local",
+    stream: Stream | None = None,
+    batch_size: int = 64,
+    workers: int = 2,
+    progress: Progress | None = None,
+    wait: bool = False,
+    build_params: dict[str, Any] | None = None,
+    allow_empty: bool = False,
+) -> ShardedReport:
+    """Create or update sharded index `name`: `shards` ordinary indexes built one after the
+    other by `stream` (default: threads here; index.ray_engine.RayEngine.stream on Ray).
+
+    Safe to interrupt: each shard keeps its journal, and a re-run resumes them. Raises
+    IndexModelMismatch for another model or shard count, CsdError for another source, and
+    SourceError when the source is empty but the index is not (unless `allow_empty`)."""
+    if shards < 1:
+        raise CsdError(f"--shards {shards}: give at least 1")
+    store = store or IndexStore()
+    t0 = time.time()
+    report = ShardedReport(name)
+    with store.lock(name, wait=wait):
+        old = store.manifest(name) if store.exists(name) else None
+        if old is not None:
+            _check(old, encoder, source, shards)
+        current = list(source.items())
+        if not current and old is not None and old.count > 0 and not allow_empty:
+            raise SourceError(
+                f"source {source.location} has no images now, but index {name!r} holds {old.count:,}: "
+                "is a drive unmounted or a folder emptied? Nothing was changed; pass --allow-empty to empty the index"
+            )
+        parts: list[list[Item]] = [[] for _ in range(shards)]
+        for it in current:
+            parts[shard_of(it.key, shards)].append(it)
+        sub = shard_store(store, name)
+        params = dict(build_params or {})
+        done_before = 0
+        for i, items in enumerate(parts):
+            # later shards count all their images until they know which ones need encoding
+            def shard_progress(
+                n: int, total: int, base: int = done_before, rest: int = sum(map(len, parts[i + 1 :]))
+            ) -> None:
+                if progress:
+                    progress(base + n, base + total + rest)
+
+            rep = build_index(
+                ShardSource(source, items),
+                encoder,
+                shard_name(i),
+                sub,
+                batch_size=batch_size,
+                workers=workers,
+                progress=shard_progress,
+                build_params=params,
+                allow_empty=True,  # checked above for the whole source
+                stream=stream,
+            )
+            done_before += rep.encoded + rep.skipped
+            report.shards.append(rep)
+        for field_ in ("total", "encoded", "resumed", "unchanged", "removed", "skipped"):
+            setattr(report, field_, sum(getattr(r, field_) for r in report.shards))
+        report.errors = [e for r in report.shards for e in r.errors]
+        manifests = [sub.manifest(shard_name(i)) for i in range(shards)]
+        now = time.time()
+        first = manifests[0]
+        Manifest(
+            name=name,
+            model=encoder.spec,
+            fingerprint=encoder.fingerprint,
+            dim=encoder.dim,
+            source={"kind": source.kind, "location": source.location}
+            | ({"exclude": list(source.exclude)} if getattr(source, "exclude", ()) else {}),
+            count=sum(m.count for m in manifests),
+            generation=(old.generation if old else 0) + 1,
+            rows=sum(m.rows for m in manifests),
+            errors=sum(m.errors for m in manifests),
+            build=first.build | params | {"shards": shards, "engine": engine},
+            created=old.created if old else now,
+            updated=now,
+        ).save(store.path(name) / "manifest.json")
+    report.seconds = time.time() - t0
+    return report
+
+
+def _check(old: Manifest, encoder: Encoder, source: Source, shards: int) -> None:
+    if not is_sharded(old):
+        raise IndexModelMismatch(
+            f"index {old.name!r} is not sharded; pick another --name, or remove it with `csd index rm {old.name}`"
+        )
+    if old.model != encoder.spec or old.fingerprint != encoder.fingerprint:
+        raise IndexModelMismatch(
+            f"index {old.name!r} was built with {old.model} ({old.fingerprint}); this run uses {encoder.spec} "
+            f"({encoder.fingerprint}). Pick another --name or remove it with `csd index rm {old.name}`"
+        )
+    if int(old.build["shards"]) != shards:
+        raise IndexModelMismatch(
+            f"index {old.name!r} has {old.build['shards']} shards, not {shards}; keep --shards "
+            f"{old.build['shards']} or build another --name"
+        )
+    if old.source.get("location") != source.location:
+        raise CsdError(
+            f"index {old.name!r} indexes {old.source.get('location')}, not {source.location}; pick another --name"
+        )
+
+
+class ShardedGeneration:
+    """The current generation of every shard, read as one gallery: global row = the shard's
+    offset (rows of the shards before it) + its own row.
+
+    `alive` bool [rows]; `offsets` int64 [shards + 1]; `stats["sample"]` float16 [<= 4096, d],
+    drawn from each shard's stored sample in proportion to its live images (one calibration
+    sample for the whole gallery)."""
+
+    def __init__(self, path: Path, manifest: Manifest):
+        self.path = path
+        self.manifest = manifest
+        sub = IndexStore(path / SHARDS_DIR)
+        self.shards: list[tuple[Manifest, Generation]] = [
+            sub.open(shard_name(i)) for i in range(int(manifest.build["shards"]))
+        ]
+        rows = [len(g.vectors) for _, g in self.shards]
+        self.offsets = np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
+        self.alive = np.concatenate([g.alive for _, g in self.shards]) if rows else np.zeros(0, bool)
+        self.ann_kind = manifest.build.get("ann", "hnswlib")
+        self._stats: dict[str, np.ndarray] | None = None
+
+    def locate(self, rows: np.ndarray) -> np.ndarray:
+        """The shard of each global row (int64 [len(rows)])."""
+        return np.searchsorted(self.offsets, rows, side="right") - 1
+
+    def rows_for(self, rows: list[int]) -> dict[int, tuple[str, str]]:
+        out: dict[int, tuple[str, str]] = {}
+        arr = np.asarray(rows, np.int64)
+        where = self.locate(arr)
+        for s, (_, g) in enumerate(self.shards):
+            local = arr[where == s] - self.offsets[s]
+            for r, v in g.rows_for([int(x) for x in local]).items():
+                out[int(r + self.offsets[s])] = v
+        return out
+
+    def items(self) -> Iterator[tuple[int, str, str, int, float]]:
+        for s, (_, g) in enumerate(self.shards):
+            off = int(self.offsets[s])
+            for r, k, p, size, mtime in g.items():
+                yield r + off, k, p, size, mtime
+
+    def errors(self) -> list[dict[str, Any]]:
+        return sorted((e for _, g in self.shards for e in g.errors()), key=lambda e: e["key"])
+
+    @property
+    def ann(self) -> Any:
+        return None  # each shard has its own; see search.sharded
+
+    @property
+    def stats(self) -> dict[str, np.ndarray]:
+        if self._stats is None:
+            live = np.array([int(g.alive.sum()) for _, g in self.shards], float)
+            take = np.floor(STATS_SAMPLE * live / max(live.sum(), 1)).astype(int)
+            parts = [
+                g.stats.get("sample", np.zeros((0, self.manifest.dim), np.float16))[:t]
+                for (_, g), t in zip(self.shards, take)
+            ]
+            self._stats = {"sample": np.concatenate(parts) if parts else np.zeros((0, self.manifest.dim), np.float16)}
+        return self._stats
+
+    def close(self) -> None:
+        for _, g in self.shards:
+            g.close()
