@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from csdclip_cli.config import prepare_environment  # noqa: E402
+
+prepare_environment()  # the thread settings `csd` itself runs with, before numpy loads
 
 import numpy as np  # noqa: E402
 from common import realistic_vectors  # noqa: E402
