@@ -6,7 +6,17 @@ import sys
 
 import typer
 
-from csdclip_cli.cli import demo_cmd, doctor_cmd, eval_cmd, index_cmd, models_cmd, rewrite_cmd, search_cmd, serve_cmd
+from csdclip_cli.cli import (
+    demo_cmd,
+    doctor_cmd,
+    eval_cmd,
+    index_cmd,
+    models_cmd,
+    rewrite_cmd,
+    rewriter_cmd,
+    search_cmd,
+    serve_cmd,
+)
 from csdclip_cli.cli.common import new_app
 
 app = new_app(
@@ -37,6 +47,7 @@ app.command("search")(search_cmd.search)
 
 
 app.command("rewrite")(rewrite_cmd.rewrite)
+app.add_typer(rewriter_cmd.app, name="rewriter")
 app.command("eval")(eval_cmd.eval_)
 app.add_typer(demo_cmd.app, name="demo")
 app.command("doctor")(doctor_cmd.doctor)

@@ -1,0 +1,106 @@
+"""`csd rewriter eval`: plan scoring against gold plans, and the held-out set itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import invoke
+
+from csdclip_cli.rewrite.evaluation import clause_match, contains, evaluate, normalise, score_plan, summarise
+from csdclip_cli.rewrite.plan import Plan
+from csdclip_cli.rewrite.planfile import read_plans
+
+HELDOUT = Path(__file__).parent / "data" / "rewrite_heldout.jsonl"
+
+
+def test_normalise_and_matching() -> None:
+    assert normalise("  A  Collar! ") == "collar"
+    assert normalise("the the dog") == "dog"
+    assert normalise("一只猫") == "猫" and normalise("一个戴帽子的老人") == "戴帽子的老人"
+    assert clause_match("a collar", "collar") and clause_match("people", "other people")
+    assert not clause_match("cat", "a catalog") and not clause_match("", "x")
+    assert contains("一只鸟站在树枝上的房子", "房子") and not contains("a horse", "a brown horse")
+
+
+def test_score_plan_counts_leaks_exactness_and_or_groups() -> None:
+    gold = Plan(raw="a dog, no leash", and_=["a dog"], not_=["a leash"])
+    good = score_plan(Plan(raw=gold.raw, optimized="a dog", and_=["dog"], not_=["leash"]), gold)
+    assert good.exact and not good.leak and (good.not_hits, good.and_hits) == (1, 1)
+    leaky = score_plan(Plan(raw=gold.raw, optimized="a dog with no leash", and_=["a dog"], not_=[]), gold)
+    assert leaky.leak and not leaky.not_exact and leaky.and_exact and leaky.not_hits == 0
+    or_gold = Plan(raw="a cat or a dog on a bed", and_=["a pet on a bed"], or_=[["a cat", "a dog"]])
+    assert score_plan(Plan(raw="q", and_=["a pet on a bed"], or_=[["the dog", "cat"]]), or_gold).or_exact is True
+    assert score_plan(Plan(raw="q", and_=["a pet on a bed"]), or_gold).or_exact is False
+    assert score_plan(Plan(raw="q", and_=["x"]), Plan(raw="q", and_=["x"])).or_exact is None
+
+
+def test_summary_rates_on_a_known_set() -> None:
+    golds = [
+        Plan(raw="a dog, no leash", and_=["a dog"], not_=["a leash"]),
+        Plan(raw="a red car", and_=["a red car"]),
+        Plan(raw="a cat on a sofa", and_=["a cat", "a sofa"]),
+    ]
+    preds = [
+        Plan(raw="q", optimized="a dog", and_=["a dog"], not_=["a leash", "a cat"]),  # one false NOT clause
+        Plan(raw="q", optimized="a red car", and_=["a red car"], not_=["a tree"]),  # a NOT where none is
+        Plan(raw="q", optimized="a cat", and_=["a cat"]),  # half the AND clauses
+    ]
+    s = summarise("x", [score_plan(p, g) for p, g in zip(preds, golds)], golds)
+    assert s.not_precision == pytest.approx(1 / 3) and s.not_recall == 1.0
+    assert s.false_not == pytest.approx(1 / 2)  # 1 of the 2 queries without a gold NOT
+    assert s.and_f1 == pytest.approx(2 * (3 / 3) * (3 / 4) / (1 + 3 / 4))
+    assert s.exact == 0.0 and s.and_exact == pytest.approx(2 / 3) and s.leaks == 0.0
+
+
+def test_fallbacks_are_counted() -> None:
+    class Flaky:
+        last_failure: str | None = None
+
+        def rewrite(self, q: str) -> Plan:
+            self.last_failure = "worker crashed" if "dog" in q else None
+            return Plan(raw=q, and_=[q])
+
+    golds = [Plan(raw="a dog", and_=["a dog"]), Plan(raw="a cat", and_=["a cat"])]
+    s = evaluate("flaky", Flaky(), golds)
+    assert s.fallbacks == 1 and s.exact == 1.0 and s.latency_median_s >= 0
+
+
+def test_cli_table_json_and_errors(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        "\n".join(
+            json.dumps(p.to_dict())
+            for p in [
+                Plan(raw="a red car, no people", and_=["a red car"], not_=["people"]),
+                Plan(raw="a dog on a beach", and_=["a dog on a beach"]),
+            ]
+        )
+    )
+    out = tmp_path / "scores.json"
+    r = invoke(runner, "rewriter", "eval", str(gold), "--json", str(out), "--per-query")
+    assert r.exit_code == 0, r.output
+    assert "NOT recall" in r.stdout and "rules" in r.stdout
+    data = json.loads(out.read_text())
+    assert data[0]["rewriter"] == "rules" and data[0]["queries"] == 2
+    assert data[0]["not_recall"] == 1.0 and len(data[0]["per_query"]) == 2
+    r = invoke(runner, "rewriter", "eval", str(gold), "--rewriters", "rules,magic")
+    assert r.exit_code == 2 and "choose from rules, llm" in r.stderr
+    r = invoke(runner, "rewriter", "eval", str(tmp_path / "missing.jsonl"))
+    assert r.exit_code == 2 and "not found" in r.stderr and "Traceback" not in r.output
+
+
+def test_heldout_set_is_what_the_issue_asks_for() -> None:
+    """Written by hand, independently of any generator: >= 120 English and >= 40 Chinese
+    queries, about a third without a negation, every line a valid plan, no duplicate."""
+    lines = [json.loads(x) for x in HELDOUT.read_text(encoding="utf-8").splitlines() if x.strip()]
+    plans = read_plans(HELDOUT)
+    assert len(plans) == len(lines)  # raw queries are unique
+    langs = [d["lang"] for d in lines]
+    assert langs.count("en") >= 120 and langs.count("zh") >= 40
+    without = sum(1 for d in lines if not d["not"])
+    assert 0.3 <= without / len(lines) <= 0.45
+    for p in plans.values():
+        assert p.and_ or p.or_, p.raw
+        assert not any(clause_match(a, n) and normalise(n) == normalise(a) for a in p.and_ for n in p.not_), p.raw
