@@ -95,3 +95,27 @@ def eval_(
         from csdclip_cli.textfile import write_text
 
         write_text(json_out, json.dumps([s.to_dict(per_query=True) for s in summaries], ensure_ascii=False, indent=1))
+
+
+@app.command("data")
+@guard
+def data(
+    output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write."),
+    n: int = typer.Option(5000, "-n", min=1, help="How many (query, plan) pairs."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same pairs."),
+    tigr: bool = typer.Option(False, "--tigr", help='TIGR records ({"text": annotated}) instead of plan JSON.'),
+) -> None:
+    """Generate (query, plan) training pairs from templates: subjects, attributes, actions,
+    places, relations, OR groups, every negation form the rules know and more, carrier
+    phrases, Chinese and mixed Chinese-English (csdclip_cli/rewrite/training_data.py).
+
+    Example: [bold]csd rewriter data -n 5000 --seed 0 -o train.jsonl[/]
+    """
+    from csdclip_cli.render import note
+    from csdclip_cli.rewrite.training_data import generate
+    from csdclip_cli.textfile import output_file
+
+    with output_file(output, "--output") as f:
+        for plan in generate(n, seed):
+            f.write((json.dumps({"text": plan.to_tigr()}, ensure_ascii=False) if tigr else plan.to_json()) + "\n")
+    note(f"wrote {n} pairs to {output}")

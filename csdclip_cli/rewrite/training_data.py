@@ -1,0 +1,319 @@
+"""(query, plan) pairs for fine-tuning a rewriter: generated from templates, deterministic with
+a seed, in English, Chinese and mixed Chinese-English.
+
+A scene is a subject (with an attribute), 1-4 facts about it (action, place, relation,
+holding), sometimes an OR group, and 0-2 negations in one of the forms users type ("no X",
+"without X", "not X", "nothing red", "none of them red", "that isn't red", "excluding X", "but
+not X", "free of X", "nobody", "doesn't have X"; 没有 / 不要 / 无 / 不含 / 除了…), wrapped in a
+carrier phrase ("show me", "photos of", 帮我找 …) or none. The plan follows the TIGR-100k
+annotation guideline (../shared/seed/CsdCLIP-README.txt): each AND clause keeps its subject,
+NOT clauses name what must be absent, an OR group lists alternatives whose shared part is an
+AND clause with their common category ("a pet sleeping on a sofa").
+
+Nothing here reads tests/data/rewrite_heldout.jsonl: that set measures what these templates
+do not cover.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+from csdclip_cli.rewrite.plan import Plan
+
+COLOURS = [
+    ("red", "红色"),
+    ("green", "绿色"),
+    ("blue", "蓝色"),
+    ("yellow", "黄色"),
+    ("white", "白色"),
+    ("black", "黑色"),
+    ("brown", "棕色"),
+    ("grey", "灰色"),
+]
+# (English noun phrase without article, article, Chinese with measure word, Chinese bare, person?)
+SUBJECTS = [
+    ("woman", "a", "一个女人", "女人", True),
+    ("man", "a", "一个男人", "男人", True),
+    ("girl", "a", "一个女孩", "女孩", True),
+    ("boy", "a", "一个男孩", "男孩", True),
+    ("old man", "an", "一个老人", "老人", True),
+    ("child", "a", "一个孩子", "孩子", True),
+    ("dog", "a", "一只狗", "狗", False),
+    ("cat", "a", "一只猫", "猫", False),
+    ("horse", "a", "一匹马", "马", False),
+    ("bird", "a", "一只鸟", "鸟", False),
+    ("rabbit", "a", "一只兔子", "兔子", False),
+]
+PERSON_ATTRS = [
+    ("in a {c} dress", "穿{c}裙子的"),
+    ("wearing a {c} jacket", "穿{c}夹克的"),
+    ("in a {c} shirt", "穿{c}衬衫的"),
+    ("with a {c} hat", "戴{c}帽子的"),
+    ("with a {c} backpack", "背着{c}背包的"),
+]
+PERSON_ACTIONS = [
+    ("dancing", "在跳舞"),
+    ("reading a book", "在看书"),
+    ("riding a bicycle", "在骑自行车"),
+    ("eating an apple", "在吃苹果"),
+    ("running", "在跑步"),
+    ("sitting on a bench", "坐在长椅上"),
+    ("talking on the phone", "在打电话"),
+    ("taking a photo", "在拍照"),
+    ("playing the guitar", "在弹吉他"),
+]
+ANIMAL_ACTIONS = [
+    ("running", "在奔跑"),
+    ("sleeping", "在睡觉"),
+    ("eating", "在吃东西"),
+    ("jumping", "在跳"),
+    ("lying on the grass", "躺在草地上"),
+    ("drinking water", "在喝水"),
+]
+PLACES = [
+    ("in a park", "在公园里"),
+    ("on a beach", "在海滩上"),
+    ("in front of a church", "在教堂前"),
+    ("on a busy street", "在繁忙的街道上"),
+    ("in a kitchen", "在厨房里"),
+    ("by a lake", "在湖边"),
+    ("in the snow", "在雪地里"),
+    ("in a garden", "在花园里"),
+    ("on a bridge", "在桥上"),
+    ("in a living room", "在客厅里"),
+]
+OBJECTS = [
+    ("car", "a", "汽车"),
+    ("tree", "a", "树"),
+    ("bench", "a", "长椅"),
+    ("lamp post", "a", "路灯"),
+    ("fountain", "a", "喷泉"),
+    ("table", "a", "桌子"),
+    ("fence", "a", "栅栏"),
+    ("wall", "a", "墙"),
+]
+RELATIONS = [("next to", "在{o}旁边"), ("in front of", "在{o}前面"), ("behind", "在{o}后面"), ("under", "在{o}下面")]
+HELD = [
+    ("an umbrella", "拿着雨伞"),
+    ("a cup of coffee", "拿着一杯咖啡"),
+    ("a bag", "提着一个包"),
+    ("a map", "拿着地图"),
+]
+# (what "no" takes, what "without" takes, Chinese)
+ABSENT = [
+    ("people", "people", "人"),
+    ("cars", "cars", "汽车"),
+    ("dog", "a dog", "狗"),
+    ("shoes", "shoes", "鞋"),
+    ("trees", "trees", "树"),
+    ("clouds", "clouds", "云"),
+    ("buildings", "buildings", "建筑"),
+    ("umbrella", "an umbrella", "雨伞"),
+    ("bicycle", "a bicycle", "自行车"),
+    ("birds", "birds", "鸟"),
+    ("hat", "a hat", "帽子"),
+    ("text", "text", "文字"),
+]
+ANIMAL_COLOURS = {"white", "black", "brown", "grey"}
+CATEGORIES = [
+    ("a pet", "宠物", [("a cat", "一只猫"), ("a dog", "一只狗"), ("a rabbit", "一只兔子")]),
+    ("a vehicle", "车", [("a car", "一辆汽车"), ("a bus", "一辆公交车"), ("a motorcycle", "一辆摩托车")]),
+    (
+        "a drink",
+        "饮料",
+        [("a cup of coffee", "一杯咖啡"), ("a cup of tea", "一杯茶"), ("a glass of juice", "一杯果汁")],
+    ),
+]
+TIMES = [("at night", "夜晚"), ("at sunset", "日落时"), ("in winter", "冬天"), ("in the morning", "早上")]
+CARRIERS_EN = [
+    "",
+    "",
+    "",
+    "show me ",
+    "photos of ",
+    "find images containing ",
+    "a picture showing ",
+    "I'm looking for ",
+    "pictures of ",
+    "can you find ",
+    "search for ",
+]
+CARRIERS_ZH = [
+    ("", ""),
+    ("", ""),
+    ("帮我找", "的照片"),
+    ("给我看", "的图片"),
+    ("搜索", ""),
+    ("找一张", "的图"),
+    ("我想要", "的照片"),
+]
+# (template, takes the "without" form)
+NEG_EN = [
+    (", no {x}", False),
+    (" with no {x}", False),
+    (" without {x}", True),
+    (", but no {x}", False),
+    (" but not {x}", True),
+    (", excluding {x}", True),
+    (", free of {x}", False),
+    (", not {x}", True),
+    (", there should be no {x}", False),
+    (", leave out {x}", True),
+]
+NEG_ZH = ["，没有{x}", "，不要{x}", "，无{x}", "，不含{x}", "，不要有{x}", "，画面里没有{x}", "，别出现{x}"]
+
+
+def _en_subject(subj: tuple, attr: str | None) -> str:
+    noun, art = subj[0], subj[1]
+    return f"{art} {noun}" + (f" {attr}" if attr else "")
+
+
+def _english(rng: random.Random) -> Plan:
+    subj = rng.choice(SUBJECTS)
+    person = subj[4]
+    base = f"{subj[1]} {subj[0]}"
+    colour = rng.choice(COLOURS if person or subj[0] == "bird" else [c for c in COLOURS if c[0] in ANIMAL_COLOURS])
+    attr_form = rng.choice(PERSON_ATTRS)[0].format(c=colour[0]) if person else None
+    form = rng.random()  # which negation, decided first: "that isn't" replaces the colour
+    isnt = None
+    if 0.62 <= form < 0.68 and not person:
+        isnt = rng.choice([c for c in COLOURS if c[0] in ANIMAL_COLOURS])[0]
+    colour_adj = None if person or isnt else colour[0]
+    head = (
+        f"{'an' if colour_adj and colour_adj[0] in 'aeiou' else subj[1]} {colour_adj} {subj[0]}" if colour_adj else base
+    )
+    facts: list[tuple[str, str]] = []  # (kind, text after the subject)
+    if rng.random() < 0.7:
+        facts.append(("action", rng.choice(PERSON_ACTIONS if person else ANIMAL_ACTIONS)[0]))
+    if rng.random() < 0.6:
+        facts.append(("place", rng.choice(PLACES)[0]))
+    if rng.random() < 0.35:
+        o = rng.choice(OBJECTS)
+        facts.append(("relation", f"{rng.choice(RELATIONS)[0]} {o[1]} {o[0]}"))
+    if person and rng.random() < 0.25:
+        facts.append(("held", f"holding {rng.choice(HELD)[0]}"))
+    time = rng.choice(TIMES)[0] if rng.random() < 0.15 else None
+
+    subject_phrase = _en_subject(subj, attr_form) if attr_form else head
+    if isnt:
+        subject_phrase = f"{base} that isn't {isnt}"
+    positive = " ".join([subject_phrase, *[t for _, t in facts]])
+    ands = [f"{base} {attr_form}"] if attr_form else [head]
+    ands += [f"{head if not attr_form else base} {t}" for _, t in facts]
+    if isnt:
+        ands = ands[1:] or [base]
+    elif len(ands) > 1 and not attr_form and colour_adj:
+        ands = ands[1:]  # "a brown dog running" -> the facts keep the colour
+    nots: list[str] = [f"a {isnt} {subj[0]}"] if isnt else []
+    neg_text = ""
+    if form < 0.55:
+        present = set(positive.replace(",", " ").split()) | {subj[0], subj[0] + "s"}
+        items = [i for i in rng.sample(ABSENT, rng.choice([1, 1, 1, 2])) if not set(i[1].split()) & present]
+        if items:
+            template, long_form = rng.choice(NEG_EN)
+            words = [i[1] if long_form else i[0] for i in items]
+            joined = " or ".join(words) if rng.random() < 0.5 else " and ".join(words)
+            neg_text = template.format(x=joined)
+            nots = [i[0] for i in items]
+    elif form < 0.62:
+        c = rng.choice([c for c in COLOURS if c[0] != colour[0]])[0]
+        neg_text, nots = f", nothing {c}", [f"something {c}"]
+    elif form < 0.73 and person:
+        neg_text, nots = rng.choice([(", nobody else around", ["other people"]), (", no one else", ["other people"])])
+    elif form < 0.78 and person:
+        things = [t for t in ("a hat", "glasses", "a bag") if t.split()[-1] not in positive]
+        if things:
+            thing = rng.choice(things)
+            neg_text, nots = f" who doesn't have {thing}", [thing]
+    ors: list[list[str]] = []
+    if rng.random() < 0.1:
+        cat, _, members = rng.choice(CATEGORIES)
+        a, b = rng.sample(members, 2)
+        place = rng.choice(PLACES)[0]
+        positive = f"{a[0]} or {b[0]} {place}"
+        ands, ors = [f"{cat} {place}"], [[a[0], b[0]]]
+        nots = [n for n in nots if n in {a[0] for a in ABSENT}][:1]
+        neg_text = rng.choice(NEG_EN)[0].format(x=nots[0]) if nots else ""
+    if time:
+        positive += f" {time}"
+    raw = rng.choice(CARRIERS_EN) + positive + neg_text
+    return Plan(
+        raw=raw,
+        intent="complex" if len(ands) > 1 or nots or ors else "simple",
+        entities={"time": time},
+        optimized=positive,
+        and_=ands,
+        not_=nots,
+        or_=ors,
+    )
+
+
+def _chinese(rng: random.Random, mixed: bool = False) -> Plan:
+    subj = rng.choice(SUBJECTS)
+    person = subj[4]
+    colour = rng.choice(COLOURS if person or subj[0] == "bird" else [c for c in COLOURS if c[0] in ANIMAL_COLOURS])
+    bare = subj[0] if mixed else subj[3]
+    head = (f"一个 {bare} " if person else f"一只 {bare} ") if mixed else subj[2]
+    attr = rng.choice(PERSON_ATTRS)[1].format(c=colour[1]) if person else f"{colour[1]}的"
+    subject_phrase = f"{attr}{bare}" if not mixed else f"{attr} {bare}"
+    facts = []
+    if rng.random() < 0.6:
+        facts.append(rng.choice(PLACES)[1])
+    if rng.random() < 0.7:
+        facts.append(rng.choice(PERSON_ACTIONS if person else ANIMAL_ACTIONS)[1])
+    if rng.random() < 0.25:
+        facts.append(rng.choice(RELATIONS)[1].format(o=rng.choice(OBJECTS)[2]))
+    positive = subject_phrase + "".join(facts)
+    ands = [subject_phrase] + [f"{bare}{f}" for f in facts]
+    if rng.random() < 0.3 and not facts:
+        positive, ands = head.strip() + attr.rstrip("的"), [head.strip() + attr.rstrip("的")]
+    nots: list[str] = []
+    neg = ""
+    r = rng.random()
+    if r < 0.6:
+        items = [i for i in rng.sample(ABSENT, rng.choice([1, 1, 2])) if i[2] not in positive and i[0] not in positive]
+        words = [(i[0] if mixed and rng.random() < 0.5 else i[2]) for i in items]
+        if words:
+            neg, nots = rng.choice(NEG_ZH).format(x="和".join(words)), words
+    elif r < 0.7:
+        c = rng.choice([c for c in COLOURS if c != colour])
+        neg, nots = f"，不是{c[1]}的", [f"{c[1]}的{bare}"]
+    elif r < 0.78:
+        neg, nots = "，除了它没有其他东西", ["其他东西"]
+    ors: list[list[str]] = []
+    if rng.random() < 0.08:
+        _, cat_zh, members = rng.choice(CATEGORIES)
+        a, b = rng.sample(members, 2)
+        place = rng.choice(PLACES)[1]
+        positive = f"{a[1]}或者{b[1]}{place}"
+        ands, ors = [f"{cat_zh}{place}"], [[a[1], b[1]]]
+    pre, post = rng.choice(CARRIERS_ZH)
+    raw = pre + positive + post + neg
+    return Plan(
+        raw=raw,
+        intent="complex" if len(ands) > 1 or nots or ors else "simple",
+        optimized=positive,
+        and_=ands,
+        not_=nots,
+        or_=ors,
+    )
+
+
+def generate(n: int, seed: int = 0, chinese: float = 0.25, mixed: float = 0.05) -> Iterator[Plan]:
+    """`n` distinct plans (raw queries unique), deterministic for a seed; `chinese` / `mixed`:
+    the shares of Chinese and mixed Chinese-English queries."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    made = tries = 0
+    while made < n:
+        tries += 1
+        if tries > 50 * n + 1000:
+            raise ValueError(f"the templates give fewer than {n} distinct queries")
+        u = rng.random()
+        plan = _chinese(rng, mixed=True) if u < mixed else _chinese(rng) if u < mixed + chinese else _english(rng)
+        if plan.raw in seen:
+            continue
+        seen.add(plan.raw)
+        made += 1
+        yield plan

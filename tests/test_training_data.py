@@ -1,0 +1,66 @@
+"""Generated (query, plan) pairs for fine-tuning: deterministic, varied, valid, and disjoint
+from the hand-written held-out set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import invoke
+
+import csdclip_cli.rewrite.training_data as td
+from csdclip_cli.rewrite.evaluation import contains
+from csdclip_cli.rewrite.planfile import read_plans
+from csdclip_cli.rewrite.rules import CJK
+
+HELDOUT = Path(__file__).parent / "data" / "rewrite_heldout.jsonl"
+
+
+def test_deterministic_distinct_and_mixed_in_language() -> None:
+    a = [p.to_json() for p in td.generate(500, seed=3)]
+    assert a == [p.to_json() for p in td.generate(500, seed=3)]
+    assert a != [p.to_json() for p in td.generate(500, seed=4)]
+    plans = list(td.generate(3000, seed=0))
+    assert len({p.raw for p in plans}) == 3000
+    zh = [p for p in plans if CJK.search(p.raw)]
+    mixed = [p for p in zh if any(c.isascii() and c.isalpha() for c in p.raw)]
+    assert 0.2 < len(zh) / 3000 < 0.4 and 0.02 < len(mixed) / 3000 < 0.08
+
+
+def test_every_form_is_covered_and_plans_are_consistent() -> None:
+    plans = list(td.generate(3000, seed=0))
+    raws = " || ".join(p.raw for p in plans)
+    for template, _ in td.NEG_EN:
+        assert template.split("{x}")[0] in raws, template
+    for template in td.NEG_ZH:
+        assert template.split("{x}")[0] in raws, template
+    for carrier in td.CARRIERS_EN + [pre for pre, _ in td.CARRIERS_ZH]:
+        assert carrier.strip() in raws
+    for cue in (", nothing ", " that isn't ", "nobody", "no one", "doesn't have", " or ", "或者"):
+        assert cue in raws, cue
+    assert sum(bool(p.or_) for p in plans) > 100 and sum(bool(p.not_) for p in plans) > 1500
+    assert sum(not p.not_ for p in plans) > 600  # queries without a negation too
+    for p in plans:
+        assert p.and_, p.raw
+        assert not any(contains(a, n) for a in p.and_ for n in p.not_), p.raw  # no NOT inside an AND
+        assert not any(contains(p.optimized, n) for n in p.not_ if not n.startswith("something")), p.raw
+        assert p.intent == ("complex" if len(p.and_) > 1 or p.not_ or p.or_ else "simple")
+
+
+def test_never_overlaps_the_heldout_set() -> None:
+    held = set(read_plans(HELDOUT))
+    assert not held & {p.raw for p in td.generate(5000, seed=0)}
+    code = Path(td.__file__).read_text()
+    assert not any(io in code for io in ("open(", "read_text", "Path(", "import json", "importlib"))  # reads no file
+
+
+def test_cli_writes_plans_or_tigr(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "train.jsonl"
+    r = invoke(runner, "rewriter", "data", "-n", "50", "--seed", "1", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    plans = read_plans(out)
+    assert len(plans) == 50
+    r = invoke(runner, "rewriter", "data", "-n", "20", "--tigr", "-o", str(tmp_path / "t.jsonl"))
+    lines = (tmp_path / "t.jsonl").read_text(encoding="utf-8").splitlines()
+    assert r.exit_code == 0 and len(lines) == 20 and "Multi-agent" in json.loads(lines[0])["text"]
+    assert len(read_plans(tmp_path / "t.jsonl")) == 20
