@@ -193,6 +193,8 @@ class Generation:
         memory map faults in whole page-cache folios around each row, and at 1M rows 20 searches
         had mapped 960 MB of the 1 GB file into the process (MADV_RANDOM does not stop it)."""
         v = self.vectors
+        if not isinstance(v, np.memmap) or not v.flags.c_contiguous:
+            return np.asarray(v[rows])  # an empty generation, or a file not in row order
         out = np.empty((len(rows), v.shape[1]), v.dtype)
         if not len(rows):
             return out
