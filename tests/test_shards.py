@@ -12,7 +12,8 @@ from conftest import invoke, make_colour_folder, make_distinct_folder
 from PIL import Image
 
 from csdclip_cli.encoders import load_encoder
-from csdclip_cli.index import IndexStore
+from csdclip_cli.errors import IndexModelMismatch
+from csdclip_cli.index import IndexStore, build_index
 from csdclip_cli.index.shards import ShardedGeneration, build_sharded, shard_of, shard_store
 from csdclip_cli.search.searcher import Searcher
 from csdclip_cli.sources import open_source
@@ -121,6 +122,8 @@ def test_sharded_refusals_are_one_line(runner, tmp_path: Path) -> None:  # noqa:
     r = invoke(runner, "index", "update", "sh")
     assert r.exit_code == 1 and "has no images now" in r.stderr
     assert IndexStore().manifest("sh").count == 11  # nothing lost
+    with pytest.raises(IndexModelMismatch, match="is sharded"):  # the library refuses to flatten it
+        build_index(open_source(folder), load_encoder("fake:colour"), "sh", IndexStore(), allow_empty=True)
     assert invoke(runner, "index", "rm", "sh").exit_code == 0 and not IndexStore().exists("sh")
 
 

@@ -82,37 +82,20 @@ def build_source(
         recipe = {"spec": model, "weights": weights, "device": device, "trust_remote_code": trust_remote_code}
         stream = RayEngine(recipe, address, actors).stream
     with progress_bar(f"indexing {name}") as update:
+        kw = {
+            "batch_size": batch_size,
+            "workers": workers,
+            "progress": update,
+            "wait": wait,
+            "build_params": params,
+            "allow_empty": allow_empty,
+        }
         if shards:
             from csdclip_cli.index.shards import build_sharded
 
-            rep = build_sharded(
-                src,
-                enc,
-                name,
-                shards,
-                store,
-                engine=engine,
-                stream=stream,
-                batch_size=batch_size,
-                workers=workers,
-                progress=update,
-                wait=wait,
-                build_params=params,
-                allow_empty=allow_empty,
-            )
+            rep = build_sharded(src, enc, name, shards, store, engine=engine, stream=stream, **kw)
         else:
-            rep = build_index(
-                src,
-                enc,
-                name,
-                store,
-                batch_size=batch_size,
-                workers=workers,
-                progress=update,
-                wait=wait,
-                build_params=params,
-                allow_empty=allow_empty,
-            )
+            rep = build_index(src, enc, name, store, **kw)
     msg = (
         f"[bold]{escape(name)}[/]: {rep.total} images, encoded {rep.encoded}, unchanged {rep.unchanged}, "
         f"removed {rep.removed}, skipped {rep.skipped}"

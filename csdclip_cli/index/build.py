@@ -202,11 +202,15 @@ def build_index(
     t0 = time.time()
     report = BuildReport(name)
     if store.exists(name):  # refuse early, before waiting for a lock
-        _check_compatible(store.manifest(name), encoder, source)
+        if store.manifest(name).build.get("shards"):
+            raise IndexModelMismatch(
+                f"index {name!r} is sharded; update it with `csd index update {name}` (index.shards.build_sharded)"
+            )
+        check_compatible(store.manifest(name), encoder, source)
     with store.lock(name, wait=wait):
         old: Manifest | None = store.manifest(name) if store.exists(name) else None
         if old is not None:  # read again under the lock: another writer may have finished meanwhile
-            _check_compatible(old, encoder, source)
+            check_compatible(old, encoder, source)
         try:
             return _build_locked(
                 source,
@@ -229,7 +233,9 @@ def build_index(
             raise
 
 
-def _check_compatible(old: Manifest, encoder: Encoder, source: Source) -> None:
+def check_compatible(old: Manifest, encoder: Encoder, source: Source) -> None:
+    """Raise IndexModelMismatch when `old` was built by another model, CsdError when it indexes
+    another source."""
     if old.model != encoder.spec or old.fingerprint != encoder.fingerprint:
         raise IndexModelMismatch(
             f"index {old.name!r} was built with {old.model} ({old.fingerprint}); this run uses {encoder.spec} "

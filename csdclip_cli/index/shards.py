@@ -24,7 +24,7 @@ import numpy as np
 
 from csdclip_cli.encoders.base import Encoder
 from csdclip_cli.errors import CsdError, IndexModelMismatch, SourceError
-from csdclip_cli.index.build import STATS_SAMPLE, BuildReport, Progress, Stream, build_index
+from csdclip_cli.index.build import STATS_SAMPLE, BuildReport, Progress, Stream, build_index, check_compatible
 from csdclip_cli.index.store import Generation, IndexStore, Manifest
 from csdclip_cli.sources.base import Item, Source, key_bytes
 
@@ -165,19 +165,11 @@ def _check(old: Manifest, encoder: Encoder, source: Source, shards: int) -> None
         raise IndexModelMismatch(
             f"index {old.name!r} is not sharded; pick another --name, or remove it with `csd index rm {old.name}`"
         )
-    if old.model != encoder.spec or old.fingerprint != encoder.fingerprint:
-        raise IndexModelMismatch(
-            f"index {old.name!r} was built with {old.model} ({old.fingerprint}); this run uses {encoder.spec} "
-            f"({encoder.fingerprint}). Pick another --name or remove it with `csd index rm {old.name}`"
-        )
+    check_compatible(old, encoder, source)
     if int(old.build["shards"]) != shards:
         raise IndexModelMismatch(
             f"index {old.name!r} has {old.build['shards']} shards, not {shards}; keep --shards "
             f"{old.build['shards']} or build another --name"
-        )
-    if old.source.get("location") != source.location:
-        raise CsdError(
-            f"index {old.name!r} indexes {old.source.get('location')}, not {source.location}; pick another --name"
         )
 
 
