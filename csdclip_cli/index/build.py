@@ -233,6 +233,16 @@ def build_index(
             raise
 
 
+def refuse_emptying(source: Source, old: Manifest | None) -> None:
+    """Raise SourceError when `source` holds no image now but index `old` does: an unmounted
+    drive would otherwise drop every vector (--allow-empty accepts it)."""
+    if old is not None and old.count > 0:
+        raise SourceError(
+            f"source {source.location} has no images now, but index {old.name!r} holds {old.count:,}: "
+            "is a drive unmounted or a folder emptied? Nothing was changed; pass --allow-empty to empty the index"
+        )
+
+
 def check_compatible(old: Manifest, encoder: Encoder, source: Source) -> None:
     """Raise IndexModelMismatch when `old` was built by another model, CsdError when it indexes
     another source."""
@@ -278,11 +288,8 @@ def _build_locked(
         return report
     current = list(source.items())
     report.total = len(current)
-    if not current and old is not None and old.count > 0 and not allow_empty:
-        raise SourceError(
-            f"source {source.location} has no images now, but index {name!r} holds {old.count:,}: "
-            "is a drive unmounted or a folder emptied? Nothing was changed; pass --allow-empty to empty the index"
-        )
+    if not current and not allow_empty:
+        refuse_emptying(source, old)
     sig = {it.key: (it.size, it.mtime) for it in current}
 
     # what the previous generation already has

@@ -23,8 +23,16 @@ from typing import Any
 import numpy as np
 
 from csdclip_cli.encoders.base import Encoder
-from csdclip_cli.errors import CsdError, IndexModelMismatch, SourceError
-from csdclip_cli.index.build import STATS_SAMPLE, BuildReport, Progress, Stream, build_index, check_compatible
+from csdclip_cli.errors import CsdError, IndexModelMismatch
+from csdclip_cli.index.build import (
+    STATS_SAMPLE,
+    BuildReport,
+    Progress,
+    Stream,
+    build_index,
+    check_compatible,
+    refuse_emptying,
+)
 from csdclip_cli.index.store import Generation, IndexStore, Manifest
 from csdclip_cli.sources.base import Item, Source, key_bytes
 
@@ -102,11 +110,8 @@ def build_sharded(
         if old is not None:
             _check(old, encoder, source, shards)
         current = list(source.items())
-        if not current and old is not None and old.count > 0 and not allow_empty:
-            raise SourceError(
-                f"source {source.location} has no images now, but index {name!r} holds {old.count:,}: "
-                "is a drive unmounted or a folder emptied? Nothing was changed; pass --allow-empty to empty the index"
-            )
+        if not current and not allow_empty:
+            refuse_emptying(source, old)
         parts: list[list[Item]] = [[] for _ in range(shards)]
         for it in current:
             parts[shard_of(it.key, shards)].append(it)
