@@ -108,6 +108,23 @@ def test_sharded_refusals_are_one_line(runner, tmp_path: Path) -> None:  # noqa:
     assert r.exit_code == 1 and "is not sharded" in r.stderr
     r = invoke(runner, "search", "red", "-i", "plain", "--address", "127.0.0.1:1")
     assert r.exit_code == 2 and "is not sharded" in r.stderr
+    r = invoke(runner, "search", "red", "-i", "sh", "--address", "127.0.0.1:1")  # nothing listens there
+    assert r.exit_code == 1 and "no Ray cluster answers there" in r.stderr
+    r = invoke(
+        runner,
+        "index",
+        "build",
+        str(folder),
+        "-m",
+        "fake:colour",
+        "-n",
+        "sh",
+        "--engine",
+        "ray",
+        "--address",
+        "127.0.0.1:1",
+    )
+    assert r.exit_code == 1 and "no Ray cluster answers there" in r.stderr
     r = invoke(runner, "index", "build", str(folder), "-m", "fake:colour", "-n", "x", "--engine", "spark")
     assert r.exit_code == 2 and "choose local or ray" in r.stderr
     # rebuilding or updating without --shards keeps the index sharded

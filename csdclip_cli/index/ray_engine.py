@@ -38,6 +38,8 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
     ray = _ray()
     if ray.is_initialized():
         return ray
+    if address:
+        _check_reachable(address)
     # offline and quiet: no usage report, no metrics agent to fail to reach, no device override
     for var, value in (
         ("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0"),
@@ -59,6 +61,23 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
     ctx.print_on_execution_start = False
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # advice on object-store sizing
     return ray
+
+
+def _check_reachable(address: str) -> None:
+    """CsdError unless something listens at HOST:PORT (ray.init retries an address that does
+    not answer for minutes). "auto" and ray:// client addresses are left to Ray."""
+    import socket
+
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=3).close()
+    except (OSError, ValueError):
+        raise CsdError(
+            f"--address {address}: no Ray cluster answers there; start one with `ray start --head`, "
+            "or leave --address out to use a local one"
+        ) from None
 
 
 _SOURCES: dict[tuple[str, tuple[str, ...]], Source] = {}
