@@ -52,7 +52,8 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
         if address:
             ray.init(address=address, **kw)
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, **kw)
+            # "local": a new cluster of our own, even when `ray start` left one on this machine
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, **kw)
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
         raise CsdError(f"cannot start or join {where}: {str(e).splitlines()[0][:200]}") from None
