@@ -105,10 +105,10 @@ def test_ray_three_shards_match_one_index_and_survive_a_killed_worker(cluster: s
             os.kill(killed, signal.SIGKILL)
             break
         time.sleep(0.2)
-    still_running = proc.poll() is None
+    still_running = proc.poll() is None  # the kill came mid-build
     out, err = proc.communicate(timeout=600)
     assert killed is not None, f"the build ended before a worker could be killed (rc {proc.returncode}): {err[-2000:]}"
-    assert still_running or proc.returncode is not None
+    assert still_running, "the build had finished when the worker was killed"
     assert "Traceback" not in err, err
 
     # whether Ray recovered on its own or the build stopped, a re-run completes without duplicates

@@ -125,6 +125,10 @@ def test_sharded_refusals_are_one_line(runner, tmp_path: Path) -> None:  # noqa:
         "127.0.0.1:1",
     )
     assert r.exit_code == 1 and "no Ray cluster answers there" in r.stderr
+    r = invoke(runner, "index", "build", str(folder), "-m", "fake:colour", "-n", "y", "--address", "127.0.0.1:1")
+    assert r.exit_code == 2 and "add --engine ray" in r.stderr and not IndexStore().exists("y")
+    r = invoke(runner, "index", "build", str(folder), "-m", "fake:colour", "-n", "plain", "--engine", "ray")
+    assert r.exit_code == 2 and "is not sharded" in r.stderr
     r = invoke(runner, "index", "build", str(folder), "-m", "fake:colour", "-n", "x", "--engine", "spark")
     assert r.exit_code == 2 and "choose local or ray" in r.stderr
     # rebuilding or updating without --shards keeps the index sharded

@@ -31,7 +31,7 @@ def build_source(
     exclude: list[str] | None = None,
     allow_empty: bool = False,
     ann: str | None = None,
-    engine: str = "local",
+    engine: str | None = None,
     shards: int = 0,
     address: str | None = None,
     actors: int | None = None,
@@ -50,11 +50,20 @@ def build_source(
     if not exclude and store.exists(name) and store.manifest(name).source.get("exclude"):
         # rebuilding without --exclude keeps the globs the index was made with (as update does)
         src = open_source(source, exclude=store.manifest(name).source["exclude"])
-    if store.exists(name) and store.manifest(name).build.get("shards"):
-        # a sharded index is updated as it was built, whatever the options say
-        built = store.manifest(name).build
+    from csdclip_cli.errors import UsageError
+
+    if engine not in (None, "local", "ray"):
+        raise UsageError(f"--engine {engine!r}: choose local or ray")
+    built = store.manifest(name).build if store.exists(name) else {}
+    if built.get("shards"):
+        # a sharded index keeps its shard count, and its engine unless --engine says otherwise
         shards = shards or int(built["shards"])
-        engine = built.get("engine", "local") if engine == "local" else engine
+        engine = engine or built.get("engine", "local")
+    elif store.exists(name) and engine == "ray":
+        raise UsageError(f"index {name!r} is not sharded, so it cannot be built on Ray; pick another --name")
+    engine = engine or "local"
+    if address is not None and engine != "ray":
+        raise UsageError(f"--address {address} is for the Ray engine; add --engine ray (index {name!r} builds locally)")
     note(f"loading {model} ...")
     enc = load_encoder(model, weights=weights, device=device, trust_remote_code=trust_remote_code)
     params = {
@@ -68,10 +77,6 @@ def build_source(
         from csdclip_cli.index.ann import check_kind
 
         params["ann"] = check_kind(ann)
-    if engine not in ("local", "ray"):
-        from csdclip_cli.errors import UsageError
-
-        raise UsageError(f"--engine {engine!r}: choose local or ray")
     if engine == "ray" and not shards:
         shards = 1
     stream = None
@@ -137,9 +142,10 @@ def build(
         help="Candidate index above 20,000 images: hnswlib (default) | faiss-ivf-sq8 | faiss-ivf-sq4 | faiss-ivf-pq (see docs/scale.md).",
     ),
     engine: str = typer.Option(
-        "local",
+        None,
         "--engine",
-        help="local (this process) | ray (Ray Data: decode tasks, encode actors; see docs/scale.md).",
+        help="local (this process, the default) | ray (Ray Data: decode tasks, encode actors; see docs/scale.md). "
+        "A sharded index remembers its engine.",
     ),
     shards: int = typer.Option(
         0,
