@@ -6,7 +6,8 @@ not the ~0.9 of gallery-drawn queries).
 
 Per structure: build seconds, RSS after open and after the queries, recall@10 of plain search
 against exact brute force, p50 / p99 of plain and of composite search (4 AND + 1 NOT), at the
-smallest search effort (HNSW ef / IVF lists probed) on a ladder that reaches recall@10 >= 0.98.
+default search effort csd uses (HNSW ef / IVF lists probed; recall over every query); "least" is
+the smallest effort on a ladder reaching recall@10 >= 0.98 on the first 100 queries, for reference.
 
     python benchmarks/search_scale.py --n 100000
     python benchmarks/search_scale.py --n 1000000 --kinds hnswlib,faiss-ivf-sq8,faiss-ivf-sq4
@@ -30,7 +31,7 @@ import numpy as np  # noqa: E402
 from common import realistic_vectors  # noqa: E402
 
 DIM, LATENT = 512, 48
-LADDER = {"hnswlib": [256, 512, 1024, 2048, 4096], "ivf": [64, 128, 256, 512, 1024, 2048]}
+LADDER = {"hnswlib": [256, 512, 1024, 2048, 4096], "ivf": [64, 128, 256, 512, 1024, 1280, 2048]}
 
 
 def text_queries(proj: np.ndarray, n: int, seed: int = 11) -> np.ndarray:
@@ -74,15 +75,20 @@ def child(root: str, name: str, qfile: str, truth: str, n_queries: int) -> None:
     kind = gen.ann.kind
     out = {"kind": kind, "rss_open_mib": round(rss_mib()), "default_effort": g.ef}
     g.top(q[0], 10)  # touch the structure
+
+    def recall(rows: range) -> float:
+        return float(np.mean([len(set(g.top(q[i], 10)[0].tolist()) & set(gold[i].tolist())) / 10 for i in rows]))
+
+    default = g.ef
     ladder = LADDER["hnswlib" if kind == "hnswlib" else "ivf"]
-    chosen = None
-    for effort in ladder:
+    smallest = ladder[-1]
+    for effort in ladder:  # the least effort reaching 0.98 on the first 100 queries, for reference
         g.ef = effort
-        rec = np.mean([len(set(g.top(q[i], 10)[0].tolist()) & set(gold[i].tolist())) / 10 for i in range(100)])
-        chosen = (effort, float(rec))
-        if rec >= 0.98:
+        if recall(range(100)) >= 0.98:
+            smallest = effort
             break
-    g.ef = chosen[0]
+    g.ef = default  # what csd uses: recall over every query, and the latencies below
+    out |= {"smallest_effort": smallest, "recall@10": round(recall(range(len(q))), 3)}
     plain = []
     for i in range(n_queries):
         t = time.perf_counter()
@@ -101,8 +107,6 @@ def child(root: str, name: str, qfile: str, truth: str, n_queries: int) -> None:
         cs.search(pv, 10)
         comp.append(time.perf_counter() - t)
     out |= {
-        "effort": chosen[0],
-        "recall@10": round(chosen[1], 3),
         "plain_p50_ms": round(1000 * float(np.median(plain)), 2),
         "plain_p99_ms": round(1000 * pct(plain, 99), 2),
         "csd_p50_ms": round(1000 * float(np.median(comp)), 2),
@@ -170,12 +174,12 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     print()
     print(
-        f"{'structure':15} {'build s':>8} {'default':>7} {'RSS open':>9} {'RSS after':>9} {'effort':>6} {'recall@10':>9} "
+        f"{'structure':15} {'build s':>8} {'default':>7} {'RSS open':>9} {'RSS after':>9} {'least':>6} {'recall@10':>9} "
         f"{'plain p50':>9} {'p99':>7} {'csd p50':>8} {'p99':>7} {'csd/plain':>9}"
     )
     for r in rows:
         print(
-            f"{r['kind']:15} {r['build_s']:8.0f} {r['default_effort']:7d} {r['rss_open_mib']:8d}M {r['rss_after_mib']:8d}M {r['effort']:6d} "
+            f"{r['kind']:15} {r['build_s']:8.0f} {r['default_effort']:7d} {r['rss_open_mib']:8d}M {r['rss_after_mib']:8d}M {r['smallest_effort']:6d} "
             f"{r['recall@10']:9.3f} {r['plain_p50_ms']:7.2f}ms {r['plain_p99_ms']:5.1f}ms {r['csd_p50_ms']:6.2f}ms "
             f"{r['csd_p99_ms']:5.1f}ms {r['csd_p50_ms'] / r['plain_p50_ms']:9.2f}"
         )

@@ -61,17 +61,17 @@ def nlist_for(n: int) -> int:
 
 def default_effort(kind: str, n_live: int, nlist: int | None = None) -> int:
     """HNSW ef = 2.5 sqrt(N) in [256, 4096]; IVF probes half the lists up to 2,048 lists
-    (N ~ 260k), a quarter above, at least 16.
+    (N ~ 260k), 5/16 above, at least 16.
 
     Text queries sit away from the image cone (the modality gap), so their neighbours spread
-    over many lists: at 1M x 512 with shifted queries, recall@10 is 0.66 at 1/32 of the lists,
-    0.91 at 1/8 and 0.984 at 1/4 (benchmarks/search_scale.py)."""
+    over many lists: at 1M x 512 with shifted queries, recall@10 over 200 queries is 0.66 at
+    1/32 of the lists, 0.91 at 1/8, 0.978 at 1/4 and 0.990 at 5/16 (benchmarks/search_scale.py)."""
     if kind == "hnswlib":
         return int(min(4096, max(256, 2.5 * n_live**0.5)))
     nlist = nlist or nlist_for(n_live)
     # small galleries have fewer rows a list, so a query's neighbours span more of them
     # (100k: 0.994 at half of 1,024 lists, < 0.98 at a quarter)
-    return max(16, nlist // 2 if nlist <= 2048 else nlist // 4)
+    return max(16, nlist // 2 if nlist <= 2048 else nlist * 5 // 16)
 
 
 class _Hnsw:
