@@ -39,7 +39,10 @@ def cluster() -> Iterator[str]:
     """`ray start --head` on loopback with 2 CPUs; its address."""
     tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
     port = free_port()
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_enable_metrics_collection="0")
+    # the cluster and every csd client share one HOME: Ray keeps an auth token in ~/.ray, and
+    # a client reading another HOME's token (or none) is refused (InvalidAuthToken)
+    env = dict(os.environ, HOME=tmp, RAY_USAGE_STATS_ENABLED="0", RAY_enable_metrics_collection="0")
+    os.environ["CSD_TEST_RAY_HOME"] = tmp
     subprocess.run(
         [RAY, "start", "--head", "--num-cpus", "2", "--node-ip-address", "127.0.0.1", "--port", str(port),
          "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", tmp],
@@ -64,8 +67,12 @@ def stop_cluster(temp_dir: str) -> None:
         p.kill()
 
 
+def client_env() -> dict[str, str]:
+    return dict(os.environ, HOME=os.environ["CSD_TEST_RAY_HOME"])
+
+
 def csd(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([*CSD, *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([*CSD, *args], capture_output=True, text=True, timeout=timeout, env=client_env())
 
 
 def top10(name: str, query: str, *extra: str) -> list[str]:
@@ -93,7 +100,7 @@ def test_ray_three_shards_match_one_index_and_survive_a_killed_worker(cluster: s
     # start the Ray build with small batches; kill the encoder actor once a batch is committed
     cmd = [*CSD, "index", "build", str(folder), "-m", "fake:colour", "-n", "three", "--engine", "ray",
            "--shards", "3", "--address", cluster, "--batch-size", "2"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=client_env())
     shards = Path(os.environ["CSD_INDEXES"]) / "three" / "shards"
     killed = None
     deadline = time.time() + 300
