@@ -46,20 +46,20 @@ def build_source(
 
     src = open_source(source, exclude=exclude or ())
     store = IndexStore(index_dir)
-    name = validate_name(name or default_name(src.location, model))
-    if not exclude and store.exists(name) and store.manifest(name).source.get("exclude"):
-        # rebuilding without --exclude keeps the globs the index was made with (as update does)
-        src = open_source(source, exclude=store.manifest(name).source["exclude"])
     from csdclip_cli.errors import UsageError
 
+    name = validate_name(name or default_name(src.location, model))
+    old = store.manifest(name) if store.exists(name) else None
+    if not exclude and old is not None and old.source.get("exclude"):
+        # rebuilding without --exclude keeps the globs the index was made with (as update does)
+        src = open_source(source, exclude=old.source["exclude"])
     if engine not in (None, "local", "ray"):
         raise UsageError(f"--engine {engine!r}: choose local or ray")
-    built = store.manifest(name).build if store.exists(name) else {}
-    if built.get("shards"):
+    if old is not None and old.build.get("shards"):
         # a sharded index keeps its shard count, and its engine unless --engine says otherwise
-        shards = shards or int(built["shards"])
-        engine = engine or built.get("engine", "local")
-    elif store.exists(name) and engine == "ray":
+        shards = shards or int(old.build["shards"])
+        engine = engine or old.build.get("engine", "local")
+    elif old is not None and engine == "ray":
         raise UsageError(f"index {name!r} is not sharded, so it cannot be built on Ray; pick another --name")
     engine = engine or "local"
     if address is not None and engine != "ray":

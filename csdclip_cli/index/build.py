@@ -202,11 +202,12 @@ def build_index(
     t0 = time.time()
     report = BuildReport(name)
     if store.exists(name):  # refuse early, before waiting for a lock
-        if store.manifest(name).build.get("shards"):
+        existing = store.manifest(name)
+        if existing.build.get("shards"):
             raise IndexModelMismatch(
                 f"index {name!r} is sharded; update it with `csd index update {name}` (index.shards.build_sharded)"
             )
-        check_compatible(store.manifest(name), encoder, source)
+        check_compatible(existing, encoder, source)
     with store.lock(name, wait=wait):
         old: Manifest | None = store.manifest(name) if store.exists(name) else None
         if old is not None:  # read again under the lock: another writer may have finished meanwhile
