@@ -38,6 +38,16 @@ def test_every_form_is_covered_and_plans_are_consistent() -> None:
         assert carrier.strip() in raws
     for cue in (", nothing ", " that isn't ", "nobody", "no one", "doesn't have", " or ", "或者"):
         assert cue in raws, cue
+    for form in td.WEAR_NEG + td.PART_NEG + td.PLACED_NEG + td.SCENE_EMPTY:  # negations inside the sentence
+        assert form.split("{x}")[0] in raws, form
+    import random
+
+    rng = random.Random(0)
+    inside = [td._mid_negation(rng) for _ in range(400)]
+    wanted_with = [p for p in inside if not p.not_]  # "with X" that is wanted: an AND clause, never a NOT
+    assert len(wanted_with) > 50 and all(" with " in p.and_[0] for p in wanted_with)
+    negated = [p for p in inside if p.not_]
+    assert all(n in p.raw and not any(n in a for a in p.and_) for p in negated for n in p.not_)
     assert sum(bool(p.or_) for p in plans) > 100 and sum(bool(p.not_) for p in plans) > 1500
     assert sum(not p.not_ for p in plans) > 600  # queries without a negation too
     for p in plans:

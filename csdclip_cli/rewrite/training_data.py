@@ -17,6 +17,7 @@ do not cover.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 
 from csdclip_cli.rewrite.plan import Plan
@@ -160,8 +161,106 @@ NEG_EN = [
     (", not {x}", True),
     (", there should be no {x}", False),
     (", leave out {x}", True),
+    (" without any {x}", False),
+    (", lacking {x}", True),
+    (", minus {x}", False),
+    (" devoid of {x}", False),
+    (" with no sign of {x}", False),
+    (", don't show {x}", False),
+    (", but no {x} anywhere", False),
+    (", except {x}", False),
 ]
-NEG_ZH = ["，没有{x}", "，不要{x}", "，无{x}", "，不含{x}", "，不要有{x}", "，画面里没有{x}", "，别出现{x}"]
+NEG_ZH = [
+    "，没有{x}",
+    "，不要{x}",
+    "，无{x}",
+    "，不含{x}",
+    "，不要有{x}",
+    "，画面里没有{x}",
+    "，别出现{x}",
+    "，不包括{x}",
+    "，排除{x}",
+    "，看不到{x}",
+]
+# Scenes named by one noun phrase: one AND clause, time and weather kept inside it.
+SCENES = [
+    ("a street market", "街头市场"),
+    ("a mountain lake", "山间湖泊"),
+    ("a city skyline", "城市天际线"),
+    ("an empty parking lot", "空旷的停车场"),
+    ("a quiet beach", "安静的海滩"),
+    ("a snowy village", "下雪的村庄"),
+    ("a wheat field", "麦田"),
+    ("a train station", "火车站"),
+    ("a modern kitchen", "现代厨房"),
+    ("a small library", "小图书馆"),
+    ("a harbor with fishing boats", "有渔船的港口"),
+    ("a desert road", "沙漠公路"),
+    ("a rice terrace", "梯田"),
+    ("a football stadium", "足球场"),
+    ("an old stone bridge", "古老的石桥"),
+    ("a flower shop", "花店"),
+    ("a waterfall in a forest", "森林里的瀑布"),
+    ("a lighthouse on a cliff", "悬崖上的灯塔"),
+    ("a busy crossroads", "繁忙的十字路口"),
+    ("a cozy bedroom", "温馨的卧室"),
+    ("a vineyard on a hill", "山坡上的葡萄园"),
+    ("a frozen river", "结冰的河"),
+    ("a night market", "夜市"),
+    ("a school classroom", "学校教室"),
+    ("a playground", "游乐场"),
+    ("a bamboo forest", "竹林"),
+    ("a subway platform", "地铁站台"),
+    ("a wooden pier", "木码头"),
+]
+SCENE_TIMES = [
+    ("at night", "夜晚的"),
+    ("at sunset", "日落时的"),
+    ("at dawn", "黎明时的"),
+    ("in the rain", "雨中的"),
+    ("in autumn", "秋天的"),
+    ("covered in fog", "雾中的"),
+]
+SCENE_ABSENT = [
+    ("people", "人"),
+    ("tourists", "游客"),
+    ("cars", "汽车"),
+    ("boats", "船"),
+    ("clouds", "云"),
+    ("the moon", "月亮"),
+    ("street lights", "路灯"),
+    ("children", "孩子"),
+    ("snow", "雪"),
+    ("signs", "招牌"),
+    ("animals", "动物"),
+    ("furniture", "家具"),
+]
+# Things that sit somewhere: "X and Y on Z" is one AND clause per thing, each keeping the place.
+THINGS = [
+    "a cup of coffee",
+    "a laptop",
+    "a vase of flowers",
+    "a bowl of soup",
+    "a plate of pasta",
+    "a stack of books",
+    "a glass of wine",
+    "a candle",
+    "a pair of glasses",
+    "a teapot",
+    "a basket of apples",
+    "a phone",
+    "a notebook",
+    "a loaf of bread",
+]
+SURFACES = [
+    "on a wooden table",
+    "on a desk",
+    "on a kitchen counter",
+    "on a windowsill",
+    "on a picnic blanket",
+    "on a shelf",
+]
+THING_ABSENT = ["people", "hands", "a cat", "a phone", "food", "text", "a laptop", "plants"]
 
 
 def _en_subject(subj: tuple, attr: str | None) -> str:
@@ -237,6 +336,8 @@ def _english(rng: random.Random) -> Plan:
         neg_text = rng.choice(NEG_EN)[0].format(x=nots[0]) if nots else ""
     if time:
         positive += f" {time}"
+        # the annotations keep a time inside a lone clause and make it a clause of its own beside others
+        ands = [f"{ands[0]} {time}"] if len(ands) == 1 else [*ands, time.split()[-1]]
     raw = rng.choice(CARRIERS_EN) + positive + neg_text
     return Plan(
         raw=raw,
@@ -288,6 +389,8 @@ def _chinese(rng: random.Random, mixed: bool = False) -> Plan:
         place = rng.choice(PLACES)[1]
         positive = f"{a[1]}或者{b[1]}{place}"
         ands, ors = [f"{cat_zh}{place}"], [[a[1], b[1]]]
+        if any(n in positive for n in nots):  # "一只狗或者一只猫…，别出现狗": not a query anyone means
+            nots, neg = [], ""
     pre, post = rng.choice(CARRIERS_ZH)
     raw = pre + positive + post + neg
     return Plan(
@@ -300,6 +403,199 @@ def _chinese(rng: random.Random, mixed: bool = False) -> Plan:
     )
 
 
+def _negation(rng: random.Random, items: list[str]) -> tuple[str, list[str]]:
+    """An English negation of 1-2 absent things in one of NEG_EN's forms: (text, NOT clauses)."""
+    template, long_form = rng.choice(NEG_EN)
+    if not long_form:  # "no laptop", not "no a laptop"
+        items = [re.sub(r"^(?:a|an|the) ", "", i) for i in items]
+    joined = " or ".join(items) if rng.random() < 0.5 else " and ".join(items)
+    return template.format(x=joined), list(items)
+
+
+def _scene(rng: random.Random) -> Plan:
+    """A scene named by one noun phrase ("a night market in the rain, no tourists"): one AND clause."""
+    scene = rng.choice(SCENES)[0]
+    if rng.random() < 0.5:
+        scene += " " + rng.choice(SCENE_TIMES)[0]
+    nots: list[str] = []
+    neg = ""
+    if rng.random() < 0.6:
+        items = [i[0] for i in rng.sample(SCENE_ABSENT, rng.choice([1, 1, 1, 2]))]
+        items = [i for i in items if i.split()[-1] not in scene]
+        if items:
+            neg, nots = _negation(rng, items)
+    raw = rng.choice(CARRIERS_EN) + scene + neg
+    return Plan(raw=raw, intent="complex" if nots else "simple", optimized=scene, and_=[scene], not_=nots)
+
+
+def _things(rng: random.Random) -> Plan:
+    """Things on a surface: "a laptop and a cup of coffee on a desk" -> one clause per thing."""
+    things = rng.sample(THINGS, rng.choice([1, 2, 2, 3]))
+    surface = rng.choice(SURFACES)
+    listed = things[0] if len(things) == 1 else ", ".join(things[:-1]) + " and " + things[-1]
+    positive = f"{listed} {surface}"
+    ands = [f"{t} {surface}" for t in things]
+    nots: list[str] = []
+    neg = ""
+    if rng.random() < 0.55:
+        items = [a for a in rng.sample(THING_ABSENT, 1) if a not in things and a.split()[-1] not in positive]
+        if items:
+            neg, nots = _negation(rng, items)
+    raw = rng.choice(CARRIERS_EN) + positive + neg
+    return Plan(
+        raw=raw,
+        intent="complex" if len(ands) > 1 or nots else "simple",
+        optimized=positive,
+        and_=ands,
+        not_=nots,
+    )
+
+
+def _scene_zh(rng: random.Random) -> Plan:
+    """Chinese scene: 夜晚的夜市，没有游客."""
+    scene = rng.choice(SCENES)[1]
+    if rng.random() < 0.5:
+        scene = rng.choice(SCENE_TIMES)[1] + scene
+    nots: list[str] = []
+    neg = ""
+    if rng.random() < 0.6:
+        items = [i[1] for i in rng.sample(SCENE_ABSENT, rng.choice([1, 1, 2])) if i[1] not in scene]
+        if items:
+            neg, nots = rng.choice(NEG_ZH).format(x="和".join(items)), items
+    pre, post = rng.choice(CARRIERS_ZH)
+    return Plan(
+        raw=pre + scene + post + neg, intent="complex" if nots else "simple", optimized=scene, and_=[scene], not_=nots
+    )
+
+
+# Negations inside the sentence, with the positive part going on after them.
+WEARABLES = ["glasses", "a hat", "shoes", "a helmet", "a coat", "gloves", "a tie", "a mask", "a scarf"]
+WEAR_NEG = ["not wearing {x}", "without {x}", "with no {x}", "who isn't wearing {x}", "who has no {x}"]
+# a relation that does not hold: "a dog that is not on a leash" -> NOT a leash
+NOT_RELATION = [
+    ("a dog", "on a leash"),
+    ("a parrot", "in a cage"),
+    ("a boat", "tied to the dock"),
+    ("a cat", "on the sofa"),
+    ("a man", "behind the counter"),
+    ("a bird", "in its nest"),
+]
+NOT_RELATION_FORMS = ["that is not {r}", "that isn't {r}", "not {r}", "who is not {r}"]
+# a negation followed by a wanted "with": "a kitchen free of dishes with a green kettle"
+NEG_THEN_WITH = [
+    ("a kitchen", "dishes", "a green kettle"),
+    ("a workshop", "sawdust", "a wooden bench"),
+    ("a hallway", "shoes", "a tall mirror"),
+    ("a garden", "weeds", "a stone path"),
+    ("an office", "cables", "a large window"),
+    ("a bathroom", "towels", "a white bathtub"),
+]
+# (thing, what it lacks, where it is or what it does)
+PARTS = [
+    ("a lamp", "a shade", ["on a bedside table", "in a corner"]),
+    ("a bush", "flowers", ["by a gate", "in a backyard"]),
+    ("a chair", "a cushion", ["on a balcony", "next to a fireplace"]),
+    ("a door", "a handle", ["in a stone wall", "of a barn"]),
+    ("a kite", "a tail", ["over a meadow", "above the dunes"]),
+    ("a cake", "candles", ["on a counter", "in a bakery window"]),
+    ("a truck", "a trailer", ["on a highway", "at a gas station"]),
+]
+PART_NEG = ["without {x}", "with no {x}", "that has no {x}", "lacking {x}"]
+# (absent thing, the words that place it) -> NOT is the thing alone
+PLACED_ABSENT = [
+    ("planes", "in the sky"),
+    ("kids", "nearby"),
+    ("trucks", "on the highway"),
+    ("fish", "in the pond"),
+    ("cups", "on the table"),
+    ("people", "on the benches"),
+    ("lights", "in the windows"),
+    ("ducks", "on the lake"),
+    ("snow", "on the roofs"),
+]
+PLACED_NEG = [", no {x} {where}", " with no {x} {where}", " and no {x} {where}", ", but no {x} {where}"]
+SCENE_EMPTY = [" empty of {x}", " free of {x}", " devoid of {x}", " with no {x} at all"]
+# "with X" that is wanted: stays in an AND clause, never a NOT
+WITH_POSITIVE = [
+    ("a cat", "with a {c} bow", ["sleeping on a chair", "sitting in a window"]),
+    ("a train platform", "with passengers boarding", ["at dawn", "in the snow"]),
+    ("a gym", "with weights on the floor", ["in the evening", "with large windows"]),
+    ("a country lane", "with a single tractor", ["in summer", "between green hedges"]),
+    ("a farmhouse", "with a red roof", ["on a hill", "near a pond"]),
+    ("a boy", "with a {c} kite", ["on a hill", "running across a field"]),
+    ("a bedroom", "with a bookshelf", ["in the morning", "with white walls"]),
+    ("a woman", "with long hair", ["playing the piano", "on a train"]),
+    ("a bowl", "with three oranges", ["on a shelf", "next to a glass of milk"]),
+]
+ZH_WEAR = [("戴", "眼镜"), ("穿", "鞋"), ("戴", "手表"), ("戴", "帽子"), ("拿", "伞"), ("戴", "口罩"), ("背", "书包")]
+
+
+def _mid_negation(rng: random.Random) -> Plan:
+    """Negation inside the sentence ("a woman not wearing glasses reading a book", "a tree with
+    no leaves in a field", "a beach, no clouds in the sky") and "with X" that is wanted."""
+    kind = rng.random()
+    carrier = rng.choice(CARRIERS_EN)
+    if kind < 0.08:
+        thing, rel = rng.choice(NOT_RELATION)
+        rest = rng.choice(["", " " + rng.choice(ANIMAL_ACTIONS + PLACES)[0]])
+        raw = f"{thing} {rng.choice(NOT_RELATION_FORMS).format(r=rel)}{rest}"
+        ands = [f"{thing}{rest}"]
+        absent = rel.split(" ", 1)[1]  # "on a leash" -> "a leash"
+        return Plan(raw=carrier + raw, intent="complex", optimized=ands[0], and_=ands, not_=[absent])
+    if kind < 0.16:
+        place, absent, wanted = rng.choice(NEG_THEN_WITH)
+        raw = f"{place} {rng.choice(SCENE_EMPTY).format(x=absent).strip()} with {wanted}"
+        ands = [place, wanted]
+        return Plan(raw=carrier + raw, intent="complex", optimized=", ".join(ands), and_=ands, not_=[absent])
+    if kind < 0.35:
+        subj = rng.choice([s for s in SUBJECTS if s[4]])
+        who = f"{subj[1]} {subj[0]}"
+        x = rng.choice(WEARABLES)
+        form = rng.choice(WEAR_NEG)
+        shown = re.sub(r"^(?:a|an) ", "", x) if "no {x}" in form else x  # "with no hat", "without a hat"
+        rest = rng.choice(PERSON_ACTIONS + PLACES)[0]
+        raw = f"{who} {form.format(x=shown)} {rest}"
+        return Plan(
+            raw=carrier + raw, intent="complex", optimized=f"{who} {rest}", and_=[f"{who} {rest}"], not_=[shown]
+        )
+    if kind < 0.52:
+        thing, part, wheres = rng.choice(PARTS)
+        where = rng.choice(wheres)
+        form = rng.choice(PART_NEG)
+        shown = re.sub(r"^(?:a|an) ", "", part) if "no {x}" in form else part
+        raw = f"{thing} {form.format(x=shown)} {where}"
+        return Plan(
+            raw=carrier + raw, intent="complex", optimized=f"{thing} {where}", and_=[f"{thing} {where}"], not_=[shown]
+        )
+    if kind < 0.72:
+        scene = rng.choice(SCENES)[0]
+        if rng.random() < 0.5:
+            x, where = rng.choice([a for a in PLACED_ABSENT if a[0].split()[-1] not in scene])
+            neg = rng.choice(PLACED_NEG).format(x=x, where=where)
+        else:
+            x = rng.choice([a[0] for a in SCENE_ABSENT if a[0].split()[-1] not in scene])
+            neg = rng.choice(SCENE_EMPTY).format(x=x)
+        return Plan(raw=carrier + scene + neg, intent="complex", optimized=scene, and_=[scene], not_=[x])
+    subj, with_, more = rng.choice(WITH_POSITIVE)
+    with_ = with_.format(c=rng.choice(COLOURS)[0])
+    rest = rng.choice(more)
+    ands = [f"{subj} {with_}", f"{subj} {rest}"]
+    return Plan(raw=carrier + f"{subj} {with_} {rest}", intent="complex", optimized=", ".join(ands), and_=ands)
+
+
+def _mid_negation_zh(rng: random.Random) -> Plan:
+    """一个没戴眼镜的男人在看书 -> AND 一个男人在看书, NOT 眼镜; …，没有打领带 -> NOT 领带."""
+    subj = rng.choice([s for s in SUBJECTS if s[4]])
+    verb, x = rng.choice(ZH_WEAR)
+    action = rng.choice(PERSON_ACTIONS)[1]
+    if rng.random() < 0.5:
+        raw = f"一个没{verb}{x}的{subj[3]}{action}"
+    else:
+        raw = f"{subj[2]}{action}，{rng.choice(['没有', '没', '不'])}{verb}{x}"
+    clause = f"{subj[2]}{action}"
+    return Plan(raw=raw, intent="complex", optimized=clause, and_=[clause], not_=[x])
+
+
 def generate(n: int, seed: int = 0, chinese: float = 0.25, mixed: float = 0.05) -> Iterator[Plan]:
     """`n` distinct plans (raw queries unique), deterministic for a seed; `chinese` / `mixed`:
     the shares of Chinese and mixed Chinese-English queries."""
@@ -310,8 +606,21 @@ def generate(n: int, seed: int = 0, chinese: float = 0.25, mixed: float = 0.05) 
         tries += 1
         if tries > 50 * n + 1000:
             raise ValueError(f"the templates give fewer than {n} distinct queries")
-        u = rng.random()
-        plan = _chinese(rng, mixed=True) if u < mixed else _chinese(rng) if u < mixed + chinese else _english(rng)
+        u, kind = rng.random(), rng.random()
+        if u < mixed:
+            plan = _chinese(rng, mixed=True)
+        elif u < mixed + chinese:
+            plan = _scene_zh(rng) if kind < 0.3 else _mid_negation_zh(rng) if kind < 0.45 else _chinese(rng)
+        else:
+            plan = (
+                _scene(rng)
+                if kind < 0.2
+                else _things(rng)
+                if kind < 0.32
+                else _mid_negation(rng)
+                if kind < 0.55
+                else _english(rng)
+            )
         if plan.raw in seen:
             continue
         seen.add(plan.raw)
