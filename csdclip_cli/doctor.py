@@ -47,8 +47,15 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def diagnose(gguf: Path | None, timeout: float = 120.0, worker: list[str] | None = None) -> list[Check]:
-    """Checks in report order. A failed check has ok=False and says what to do in `value`."""
+def diagnose(
+    gguf: Path | None,
+    timeout: float = 120.0,
+    worker: list[str] | None = None,
+    adapter: Path | None = None,
+    missing: str | None = None,
+) -> list[Check]:
+    """Checks in report order. A failed check has ok=False and says what to do in `value`.
+    `adapter`: a LoRA GGUF loaded with the model; `missing`: why there is no GGUF, if known."""
     checks = [
         Check("python", f"{platform.python_version()} ({platform.machine()})"),
         Check("cpu", f"{platform.processor() or platform.machine()}: {cpu_features() or 'flags unknown'}"),
@@ -75,12 +82,16 @@ def diagnose(gguf: Path | None, timeout: float = 120.0, worker: list[str] | None
         )
         checks.append(Check("llama-cpp-python", f"{info.get('version', llama_version)}; built with: {features or '?'}"))
         if gguf is None:
-            checks.append(Check("GGUF", "none found: pass --llm FILE, set $CSD_LLM, or put a *.gguf in models/", False))
+            why = missing or "none found: pass --llm FILE, set $CSD_LLM, or put a *.gguf in models/"
+            checks.append(Check("GGUF", why, False))
             return checks
         checks.append(Check("GGUF", str(gguf)))
+        if adapter is not None:
+            checks.append(Check("LoRA adapter", str(adapter)))
         t0 = time.perf_counter()
+        req = {"op": "load", "path": str(gguf), "n_ctx": 512, "n_threads": 2, "lora_path": adapter and str(adapter)}
         try:
-            load = w.request({"op": "load", "path": str(gguf), "n_ctx": 512, "n_threads": 2}, timeout=timeout)
+            load = w.request(req, timeout=timeout)
         except WorkerFailed as e:
             return [*checks, Check("load", e.reason, False)]
         if not load.get("ok"):

@@ -25,10 +25,18 @@ def doctor(
     from rich.table import Table
 
     from csdclip_cli.doctor import diagnose
+    from csdclip_cli.errors import CsdError
     from csdclip_cli.render import out
-    from csdclip_cli.rewrite.llm import default_llm_path
+    from csdclip_cli.rewrite.llm import resolve_model
 
-    checks = diagnose(llm.expanduser() if llm else default_llm_path(), timeout=timeout)
+    try:
+        gguf, adapter = resolve_model(llm)
+    except CsdError as e:  # no base model installed: reported as a failed check, not a crash
+        gguf, adapter = None, None
+        note_missing = str(e)
+    else:
+        note_missing = None
+    checks = diagnose(gguf, timeout=timeout, adapter=adapter, missing=note_missing)
     t = Table(show_edge=False, show_header=False)
     t.add_column("")
     t.add_column("check")

@@ -30,6 +30,9 @@ def eval_(
         None, "--rewriter", "-r", help="gold | rules | llm | plans.jsonl (default: gold when annotated)."
     ),
     llm: Path = typer.Option(None, "--llm", help="GGUF for --rewriter llm."),
+    adapter: Path = typer.Option(
+        None, "--adapter", help="LoRA adapter GGUF for --rewriter llm (default: the one csd ships)."
+    ),
     k: str = typer.Option("1,5,10", "-k", help="Cut-offs, comma separated."),
     lang: str = typer.Option("en", "--lang", help="en | zh (TIGR-100k)."),
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N queries."),
@@ -98,7 +101,7 @@ def eval_(
         raise UsageError("give one --weights per --model, in the same order")
     rw = rewriter or ("gold" if any(q.gold for q in queries) else "rules")
     with progress_bar(f"rewriting ({rw})", unit="query") as update:
-        plans, warns = plans_for(queries, rw, llm, update)
+        plans, warns = plans_for(queries, rw, llm, update, adapter=adapter)
     for w in warns[:5]:
         warn(w)
     cfg = CompositeConfig.load(config_file)

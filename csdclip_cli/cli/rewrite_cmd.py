@@ -15,8 +15,13 @@ from csdclip_cli.cli.common import guard
 @guard
 def rewrite(
     query: str = typer.Argument(None, help="The query to rewrite."),
-    rewriter: str = typer.Option("rules", "--rewriter", "-r", help="rules | llm."),
+    rewriter: str = typer.Option(
+        "rules", "--rewriter", "-r", help="rules | llm | llm-base (the GGUF without adapter)."
+    ),
     llm: Path = typer.Option(None, "--llm", help="GGUF file (default: $CSD_LLM or models/*.gguf)."),
+    adapter: Path = typer.Option(
+        None, "--adapter", help="LoRA adapter GGUF for --rewriter llm (default: the one csd ships)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     file: Path = typer.Option(None, "--file", "-f", help="Rewrite every line of this file."),
     output: Path = typer.Option(None, "--output", "-o", help="With --file: write plans JSONL here."),
@@ -34,15 +39,15 @@ def rewrite(
     from csdclip_cli.rewrite.render import plan_tree
     from csdclip_cli.textfile import check_output, output_file, read_text
 
-    if rewriter not in ("rules", "llm"):
-        raise UsageError(f"--rewriter must be rules or llm, not {rewriter!r}")
+    if rewriter not in ("rules", "llm", "llm-base"):
+        raise UsageError(f"--rewriter must be rules, llm or llm-base, not {rewriter!r}")
     if output is not None and file is None:
         raise UsageError("--output writes the plans of a --file batch; give --file FILE too")
     if file is None:
         if query is None:
             raise UsageError("give a QUERY or --file FILE")
         query = require_query(query)
-        rw = get_rewriter(rewriter, llm=llm)
+        rw = get_rewriter(rewriter, llm=llm, adapter=adapter)
         plan = rw.rewrite(query)
         if json_out:
             print(plan.to_json())
@@ -56,7 +61,7 @@ def rewrite(
         numbered = [(n, q.strip()) for n, q in enumerate(read_text(file, "--file").splitlines(), 1) if q.strip()]
         if output is not None:
             check_output(output, "--output", inputs=[file])
-        rw = get_rewriter(rewriter, llm=llm)
+        rw = get_rewriter(rewriter, llm=llm, adapter=adapter)
         t0 = time.time()
         sink = output_file(output, "--output", inputs=[file]) if output else contextlib.nullcontext(sys.stdout)
         written = 0

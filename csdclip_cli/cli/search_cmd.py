@@ -19,6 +19,9 @@ def search(
     plain: bool = typer.Option(False, "--plain", help="One-vector CLIP search (same as --method plain)."),
     rewriter: str = typer.Option("rules", "--rewriter", "-r", help="rules | llm | none."),
     llm: Path = typer.Option(None, "--llm", help="GGUF file for --rewriter llm."),
+    adapter: Path = typer.Option(
+        None, "--adapter", help="LoRA adapter GGUF for --rewriter llm (default: the one csd ships)."
+    ),
     explain: bool = typer.Option(False, "--explain", help="Show per-clause calibrated scores."),
     show_plan: bool = typer.Option(False, "--show-plan", help="Print the plan used."),
     min_match: bool = typer.Option(False, "--min-match", help="Keep only results that pass every AND clause."),
@@ -43,7 +46,7 @@ def search(
     """
     if plain or rewriter == "none":
         method = "plain"
-    if not no_server and html is None and llm is None and config_file is None and address is None:
+    if not no_server and html is None and llm is None and adapter is None and config_file is None and address is None:
         remote = _remote(query, index, k, method, rewriter, min_match, index_dir)
         if remote is not None:
             _show_remote(remote, k, explain, show_plan, min_match, json_out, paths_only)
@@ -64,7 +67,7 @@ def search(
         from csdclip_cli.search.composite import CompositeConfig
         from csdclip_cli.search.methods import run_method
 
-        rw = get_rewriter(rewriter, llm=llm)
+        rw = get_rewriter(rewriter, llm=llm, adapter=adapter)
         plan = rw.rewrite(query)
         for w in dict.fromkeys(getattr(rw, "warnings", [])):
             warn(w)

@@ -69,6 +69,7 @@ def plans_for(
     rewriter: str,
     llm: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    adapter: str | Path | None = None,
 ) -> tuple[dict[str, Plan], list[str]]:
     """One plan per query. Every rewriter but `gold` sees only the raw query."""
     from csdclip_cli.rewrite import get_rewriter
@@ -84,7 +85,7 @@ def plans_for(
         if progress:
             progress(len(queries), len(queries))
         return {q.text_id: q.gold for q in queries if q.gold is not None}, []
-    rw = get_rewriter(rewriter, llm=llm)
+    rw = get_rewriter(rewriter, llm=llm, adapter=adapter)
     for i, q in enumerate(queries):
         plans[q.text_id] = rw.rewrite(q.raw)
         if progress:

@@ -9,24 +9,30 @@ from csdclip_cli.errors import UsageError
 from csdclip_cli.rewrite.plan import Plan, parse_tigr
 from csdclip_cli.rewrite.rules import RuleRewriter
 
-REWRITERS = ("rules", "llm", "gold", "none")
+REWRITERS = ("rules", "llm", "llm-base", "gold", "none")
 
 
 def get_rewriter(
-    name: str = "rules", llm: str | Path | None = None, plans: str | Path | None = None, cache: bool = True
+    name: str = "rules",
+    llm: str | Path | None = None,
+    plans: str | Path | None = None,
+    cache: bool = True,
+    adapter: str | Path | None = None,
 ) -> Any:
-    """rules | llm | none | gold (needs plans=annotated file) | a path to a plans .jsonl file."""
+    """rules | llm (with the shipped or given LoRA adapter, see `llm.resolve_model`) | llm-base
+    (the GGUF alone, few-shot prompt) | none | gold (needs plans=annotated file) | a path to a
+    plans .jsonl file."""
     from csdclip_cli.rewrite.planfile import NoRewriter, PlanFileRewriter
 
     if name == "rules":
         return RuleRewriter()
     if name == "none":
         return NoRewriter()
-    if name == "llm":
+    if name in ("llm", "llm-base"):
         from csdclip_cli.rewrite.cache import CachedRewriter
         from csdclip_cli.rewrite.llm import LlamaRewriter
 
-        inner = LlamaRewriter(llm)
+        inner = LlamaRewriter(llm, adapter=adapter, use_adapter=name == "llm")
         return CachedRewriter(inner) if cache else inner
     if name == "gold" or name == "plans":
         if plans is None:

@@ -17,6 +17,7 @@ from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.rewrite.rules import CJK, RuleRewriter
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
+FINETUNED_PROMPT = "t5"  # the prompt and output form of rewrite/finetune.py, and its checks
 MAX_CLAUSE_WORDS = 14
 SCHEMA = {
     "type": "object",
@@ -73,6 +74,188 @@ NEG_CUE = re.compile(
 )
 OR_CUE = re.compile(r"\bor\b|或|还是", re.IGNORECASE)
 STOP = {"a", "an", "the", "of", "in", "on", "at", "and", "with", "to", "some", "any"}
+
+
+def resolve_model(
+    model_path: str | Path | None = None, adapter: str | Path | None = None, use_adapter: bool = True
+) -> tuple[Path | None, Path | None]:
+    """(base GGUF, LoRA adapter GGUF or None) for --rewriter llm.
+
+    An adapter given (`adapter`, $CSD_LLM_ADAPTER, settings [rewrite] adapter) applies to the
+    model given or configured, else to the bundled gemma base. With no adapter and no model
+    configured (see `default_llm_path`), the shipped adapter on the bundled gemma base; a model
+    of your own runs alone with the few-shot prompt. `use_adapter=False`: never an adapter.
+    """
+    import csdclip_cli.rewrite.shipped as shipped
+    from csdclip_cli import config
+
+    explicit = Path(model_path).expanduser() if model_path else default_llm_path()
+    if not use_adapter:
+        return explicit or shipped.bundled_base(), None
+    chosen = adapter or os.environ.get("CSD_LLM_ADAPTER") or config.settings("rewrite").get("adapter")
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            raise ModelFileMissing(f"LoRA adapter {path} not found (--adapter / $CSD_LLM_ADAPTER / [rewrite] adapter)")
+        return explicit or shipped.bundled_base(), path
+    if explicit is not None:
+        return explicit, None
+    if not shipped.ADAPTER.is_file():
+        return None, None
+    return shipped.bundled_base(), shipped.ADAPTER
+
+
+def parse_logic(text: str) -> dict[str, Any] | None:
+    """A fine-tuned model's output (' -AND: < a, b >, -NOT: < c >, -OR: < d, e >', the TIGR
+    logic section) as a candidate plan dict; None when it does not parse."""
+    from csdclip_cli.errors import PlanFormatError
+    from csdclip_cli.rewrite.plan import _parse_logic
+
+    plan = Plan(raw="-")
+    try:
+        _parse_logic(text.strip(), plan)
+    except PlanFormatError:
+        return None
+    zh = plan.and_ and all(CJK.search(a) for a in plan.and_)
+    optimized = ("，" if zh else ", ").join(plan.and_) or " or ".join(plan.or_[0] if plan.or_ else [])
+    return {"optimized": optimized, "and": plan.and_, "not": plan.not_, "or": plan.or_}
+
+
+# Any way of saying that something is absent; a query without one cannot have a NOT clause.
+ABSENCE_CUE = re.compile(
+    r"\b(?:no|not|nobody|nothing|none|never|zero|without|except|excluding|minus|lacking|devoid|free of|empty of|"
+    r"bare of|clear of|void of|"
+    r"isn'?t|aren'?t|doesn'?t|don'?t|hold the|leave out|other than|apart from|absent|missing|sans|no-one)\b"
+    r"|没|不|无|别|除|排除|缺",
+    re.IGNORECASE,
+)
+RELATION_WORDS = {"next", "near", "beside", "behind", "front", "top", "under", "above", "by", "inside", "outside"}
+OBJECT_JOIN = re.compile(r"\b(?:with|next to|and|beside|near)\b|和|与|旁边")
+# Absence of something the query does not name ("nobody else" -> "other people")
+IMPLIED_ABSENCE = re.compile(r"\b(?:nobody|no one|no-one|nothing|empty|alone|else)\b|无人|没有人|空", re.IGNORECASE)
+
+
+def _negated_near(item: str, query: str, window: int = 30) -> bool:
+    """Some word of `item` follows an absence cue by at most `window` characters."""
+    q = query.lower()
+    for w in _content_words(item):
+        pattern = re.escape(w) if CJK.match(w) else rf"(?<!\w){re.escape(w)}(?!\w)"
+        for m in re.finditer(pattern, q):
+            if ABSENCE_CUE.search(q[max(0, m.start() - window) : m.start()]):
+                return True
+    return False
+
+
+ZH_FUNCTION = set("有是的了在和也都个只")
+
+
+def _named(item: str, query: str, qwords: set[str]) -> bool:
+    """The query names `item`: shares a word with it. A Chinese item must share two characters
+    in a row with the query (one is not enough: 天气 is not 天空), or be a one-character noun
+    of it (人, not 有)."""
+    if CJK.search(item) and not re.search(r"[A-Za-z]", item):
+        item = re.sub(r"^[一两三几这那][个只张辆条件位片棵头匹双座]", "", item)
+        if len(item) == 1:
+            return item in query and item not in ZH_FUNCTION
+        return any(item[i : i + 2] in query for i in range(len(item) - 1))
+    return bool(_content_words(item) & qwords)
+
+
+def _inside(clause: str, item: str) -> bool:
+    """`item`'s content words all occur in `clause` (Chinese: its characters)."""
+    words = _content_words(item)
+    return bool(words) and words <= _content_words(clause)
+
+
+def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tuple[Plan, list[str]]:
+    """A fine-tuned model's plan, checked against the query. It learned the annotation
+    conventions, so a NOT clause may name what the query only implies ("nobody else" -> "other
+    people"); what is checked is what a small model gets wrong:
+
+    - NOT clauses: none when the query has no absence cue at all ("with mirrors"); a clause
+      naming nothing in the query is dropped unless the absence is implied ("nobody", "nothing
+      else"), as is one whose words follow no absence cue ("a bicycle without a basket leaning
+      against a tree": not "a tree"). No NOT left where the rules found some: the rules' NOTs.
+    - AND clauses: dropped when over-long, off the query, negated, or holding a NOT clause ("a
+      dog on a leash" beside NOT "a leash"); none left: the rules' AND clauses that hold no NOT.
+    - OR groups of one are dropped. No AND and no OR clause at all: the rules' plan.
+    """
+    qwords = _content_words(query)
+    problems: list[str] = []
+
+    def items(raw: Any) -> list[str]:
+        out: list[str] = []
+        for it in raw if isinstance(raw, list) else []:
+            it = str(it).strip()
+            if it and len(it.split()) <= MAX_CLAUSE_WORDS and it.lower() not in (o.lower() for o in out):
+                out.append(it)
+        return out
+
+    nots = items(candidate.get("not"))
+    proposed = nots
+    if nots and not ABSENCE_CUE.search(query):
+        problems.append(f"NOT clauses {nots!r} in a query that negates nothing; dropped")
+        nots = []
+    kept = [
+        n
+        for n in nots
+        if (_named(n, query, qwords) and _negated_near(n, query))
+        or (not _content_words(n) & qwords and IMPLIED_ABSENCE.search(query))
+    ]
+    if kept != nots:
+        problems.append(f"NOT clauses {[n for n in nots if n not in kept]!r} are not negated in the query; dropped")
+    nots = kept
+    if not nots and rules.not_:
+        problems.append(f"no usable NOT clause where the rules find {rules.not_!r}; used those")
+        nots = rules.not_
+    ands, ors = [], [g for g in (items(g) for g in candidate.get("or") or [] if isinstance(g, list)) if len(g) > 1]
+    for a in items(candidate.get("and")):
+        if not (_content_words(a) & qwords) or NEG_CUE.search(a):
+            problems.append(f"AND clause {a!r} is not from the query, or negated; dropped")
+        elif any(_inside(a, n) for n in nots):
+            problems.append(f"AND clause {a!r} holds a NOT clause; dropped")
+        else:
+            ands.append(a)
+    # a thing the query names without negating it is wanted, whatever list the model put it in
+    # ("a yellow house with a yellow balloon": NOT "a yellow balloon" -> an AND clause)
+    for w in proposed:
+        if w not in nots and _named(w, query, qwords) and not any(_inside(a, w) for a in ands):
+            problems.append(f"{w!r} is named in the query without a negation; an AND clause")
+            ands.append(w)
+    # the rules' clauses that hold no NOT and no negation (the rules miss some: "不是黑色的")
+    finer = [a for a in rules.and_ if not any(_inside(a, n) for n in nots) and not ABSENCE_CUE.search(a)]
+    by_rules = set().union(*(_content_words(a) for a in finer)) - ZH_FUNCTION if finer else set()
+    # a small model may stop after the first thing ("a red house and a yellow house" -> "a red
+    # house"): when its clauses leave out a fifth of the words the rules keep, the rules' clauses
+    said = set().union(*(_content_words(c) for c in [*ands, *nots, *(x for g in ors for x in g)])) if ands else set()
+    left_out = by_rules - said - RELATION_WORDS
+    if ands and finer and len(left_out) >= 0.2 * len(by_rules - RELATION_WORDS):
+        problems.append(f"the AND clauses leave out {sorted(left_out)!r}; used the rules' clauses")
+        ands = finer
+    # two things joined in one clause ("a tree with a blue car"), which the rules split into
+    # one clause each: composite search scores each thing, so the finer split of the same words
+    joined = any(OBJECT_JOIN.search(a) for a in ands)
+    if (
+        joined
+        and finer != ands
+        and len(finer) >= len(ands)
+        and all(_content_words(a) - RELATION_WORDS <= by_rules for a in ands)
+    ):
+        problems.append(f"the rules split the AND clauses finer; used {finer!r}")
+        ands = finer
+    if not ands and not ors:
+        ands = [a for a in rules.and_ if not any(_inside(a, n) for n in nots)]
+        ors = rules.or_
+        if not ands and not ors:
+            problems.append("no usable AND clauses; used the rules' plan")
+            return rules, problems
+        problems.append("no usable AND clauses; used the rules' AND clauses")
+    zh = ands and all(CJK.search(a) for a in ands)
+    optimized = ("，" if zh else ", ").join(ands) or " or ".join(ors[0])
+    intent = "complex" if (len(ands) > 1 or nots or ors) else "simple"
+    return Plan(
+        raw=query, intent=intent, entities=rules.entities, optimized=optimized, and_=ands, not_=nots, or_=ors
+    ), problems
 
 
 def default_llm_path(models_dir: Path | None = None) -> Path | None:
@@ -181,8 +364,10 @@ class LlamaRewriter:
         n_threads: int | None = None,
         timeout: float | None = None,
         worker: list[str] | None = None,
+        adapter: str | Path | None = None,
+        use_adapter: bool = True,
     ):
-        path = Path(model_path).expanduser() if model_path else default_llm_path()
+        path, self.adapter = resolve_model(model_path, adapter, use_adapter)
         if path is None or not path.is_file():
             raise ModelFileMissing(
                 f"no GGUF model for --rewriter llm: looked at {path or '--llm (not given), $CSD_LLM, models/*.gguf'}. "
@@ -190,6 +375,8 @@ class LlamaRewriter:
             )
         self.path = path
         self.fingerprint = f"{file_fingerprint(path)}:{PROMPT_VERSION}"
+        if self.adapter is not None:
+            self.fingerprint += f":lora:{file_fingerprint(self.adapter)}:{FINETUNED_PROMPT}"
         self.n_gpu_layers = n_gpu_layers
         self.n_threads = n_threads or min(4, os.cpu_count() or 1)
         self.timeout = timeout if timeout is not None else default_timeout()
@@ -215,6 +402,7 @@ class LlamaRewriter:
                         "n_ctx": self.n_ctx,
                         "n_threads": self.n_threads,
                         "n_gpu_layers": self.n_gpu_layers,
+                        "lora_path": str(self.adapter) if self.adapter else None,
                     },
                     timeout=max(120.0, self.timeout),
                 )
@@ -258,11 +446,15 @@ class LlamaRewriter:
             self.last_failure = self._failed
             return None
         self.calls += 1
+        if self.adapter is not None:  # fine-tuned: the training prompt, free decoding (a grammar was 4x slower)
+            from csdclip_cli.rewrite.finetune import prompt
+
+            request = {"op": "generate", "prompt": prompt(query), "chat": False, "stop": ["\n"]}
+            request["max_tokens"] = min(self.max_tokens, 120)  # a plan is 10-50 tokens; bounds a runaway
+        else:
+            request = {"op": "generate", "prompt": self._prompt(query), "schema": SCHEMA, "max_tokens": self.max_tokens}
         try:
-            reply = worker.request(
-                {"op": "generate", "prompt": self._prompt(query), "schema": SCHEMA, "max_tokens": self.max_tokens},
-                timeout=self.timeout,
-            )
+            reply = worker.request(request, timeout=self.timeout)
         except WorkerFailed as e:
             self._worker = None
             if self._served == 0:  # it never answered: it will not do better on the next query
@@ -280,6 +472,8 @@ class LlamaRewriter:
                 self.last_failure = f"generation failed: {reply.get('error')}"
             return None
         self._served += 1
+        if self.adapter is not None:
+            return parse_logic(reply.get("text") or "")
         try:
             out = json.loads(reply.get("text") or "")
             return out if isinstance(out, dict) else None
@@ -294,7 +488,8 @@ class LlamaRewriter:
             why = self.last_failure or "the model's output did not parse"
             self.warnings.append(f"llm rewriter: {why}; used the rule-based plan")
             return rules
-        plan, problems = validate(cand, rules.raw, rules)
+        check = validate_finetuned if self.adapter is not None else validate
+        plan, problems = check(cand, rules.raw, rules)
         self.warnings += [f"llm rewriter: {p}" for p in problems]
         return plan
 

