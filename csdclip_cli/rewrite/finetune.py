@@ -236,9 +236,10 @@ def train(
         sched.step()
         opt.zero_grad(set_to_none=True)
         step += 1
-        log.append({"step": step, "loss": round(loss.item(), 5)})
+        value = loss.item()
+        log.append({"step": step, "loss": round(value, 5)})
         if progress:
-            progress(step, cfg.steps, float(loss))
+            progress(step, cfg.steps, value)
         if step % cfg.save_every == 0 or step == cfg.steps:
             state = {
                 "config": asdict(cfg),
