@@ -50,12 +50,7 @@ def prompt(query: str) -> str:
 
 def target(plan: Plan) -> str:
     """The continuation the model learns: ' -AND: < a, b >, -NOT: < c >, -OR: < d, e >'."""
-    logic = f"-AND: < {', '.join(plan.and_)} >"
-    if plan.not_:
-        logic += f", -NOT: < {', '.join(plan.not_)} >"
-    for g in plan.or_:
-        logic += f", -OR: < {', '.join(g)} >"
-    return " " + logic
+    return " " + plan.logic()
 
 
 @dataclass

@@ -109,16 +109,20 @@ def parse_logic(text: str) -> dict[str, Any] | None:
     """A fine-tuned model's output (' -AND: < a, b >, -NOT: < c >, -OR: < d, e >', the TIGR
     logic section) as a candidate plan dict; None when it does not parse."""
     from csdclip_cli.errors import PlanFormatError
-    from csdclip_cli.rewrite.plan import _parse_logic
+    from csdclip_cli.rewrite import plan as tigr
 
-    plan = Plan(raw="-")
     try:
-        _parse_logic(text.strip(), plan)
+        plan = tigr.parse_logic(text)
     except PlanFormatError:
         return None
-    zh = plan.and_ and all(CJK.search(a) for a in plan.and_)
-    optimized = ("，" if zh else ", ").join(plan.and_) or " or ".join(plan.or_[0] if plan.or_ else [])
-    return {"optimized": optimized, "and": plan.and_, "not": plan.not_, "or": plan.or_}
+    return {"optimized": _joined(plan.and_, plan.or_), "and": plan.and_, "not": plan.not_, "or": plan.or_}
+
+
+def _joined(ands: list[str], ors: list[list[str]]) -> str:
+    """The optimized phrase of a fine-tuned plan: its AND clauses joined (，between Chinese
+    ones), as in the annotations; the first OR group when there is no AND clause."""
+    zh = ands and all(CJK.search(a) for a in ands)
+    return ("，" if zh else ", ").join(ands) or " or ".join(ors[0] if ors else [])
 
 
 # Any way of saying that something is absent; a query without one cannot have a NOT clause.
@@ -250,8 +254,7 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
             problems.append("no usable AND clauses; used the rules' plan")
             return rules, problems
         problems.append("no usable AND clauses; used the rules' AND clauses")
-    zh = ands and all(CJK.search(a) for a in ands)
-    optimized = ("，" if zh else ", ").join(ands) or " or ".join(ors[0])
+    optimized = _joined(ands, ors)
     intent = "complex" if (len(ands) > 1 or nots or ors) else "simple"
     return Plan(
         raw=query, intent=intent, entities=rules.entities, optimized=optimized, and_=ands, not_=nots, or_=ors

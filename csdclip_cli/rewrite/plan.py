@@ -113,15 +113,19 @@ class Plan:
         ent = ", ".join(
             f"{k.capitalize() if k == 'time' else k}: {e.get(k) or 'none'}" for k in ("time", "place", "person")
         )
-        logic = f"-AND: < {', '.join(self.and_)} >"
-        if self.not_:
-            logic += f", -NOT: < {', '.join(self.not_)} >"
-        for g in self.or_:
-            logic += f", -OR: < {', '.join(g)} >"
         return (
             f"{self.raw} | {ent} | Search intention: {self.intent} | Phrase, word expression optimization: "
-            f"{self.optimized} | Multi-agent logical relationship analysis: {logic}"
+            f"{self.optimized} | Multi-agent logical relationship analysis: {self.logic()}"
         )
+
+    def logic(self) -> str:
+        """The logic section of the TIGR form: '-AND: < a, b >, -NOT: < c >, -OR: < d, e >'."""
+        text = f"-AND: < {', '.join(self.and_)} >"
+        if self.not_:
+            text += f", -NOT: < {', '.join(self.not_)} >"
+        for g in self.or_:
+            text += f", -OR: < {', '.join(g)} >"
+        return text
 
     @classmethod
     def from_tigr(cls, text: str) -> Plan:
@@ -153,6 +157,14 @@ def _parse_logic(seg: str, plan: Plan) -> None:
             plan.or_.append(items)
     if not found:
         raise PlanFormatError(f"logic section has no -AND/-NOT/-OR < ... > list: {seg.strip()[:80]!r}")
+
+
+def parse_logic(text: str) -> Plan:
+    """A logic section alone ('-AND: < a >, -NOT: < b >') as a plan with only its clause lists
+    (raw '-'); PlanFormatError when it does not parse."""
+    plan = Plan(raw="-")
+    _parse_logic(text.strip(), plan)
+    return plan
 
 
 def _parse_entities(seg: str, plan: Plan) -> None:
