@@ -187,8 +187,15 @@ def test_which_model_and_adapter_llm_uses(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("CSD_LLM_ADAPTER", str(adapter))
     assert resolve_model() == (base, adapter)
     monkeypatch.setenv("CSD_LLM_ADAPTER", str(tmp_path / "missing.gguf"))
-    with pytest.raises(ModelFileMissing, match="missing.gguf"):
+    with pytest.raises(ModelFileMissing, match="missing.gguf not found"):
         resolve_model()
+    # not an adapter: one line here, not a segfault in the worker blamed on the build
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(ModelFileMissing, match="notes.txt is not a GGUF file"):
+        resolve_model(None, text)
+    with pytest.raises(ModelFileMissing, match="is a folder"):
+        resolve_model(None, tmp_path)
 
 
 def test_train_refuses_bad_input_in_one_line(runner, tmp_path: Path) -> None:  # noqa: ANN001

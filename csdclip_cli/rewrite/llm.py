@@ -95,8 +95,15 @@ def resolve_model(
     chosen = adapter or os.environ.get("CSD_LLM_ADAPTER") or config.settings("rewrite").get("adapter")
     if chosen:
         path = Path(chosen).expanduser()
+        where = "(--adapter / $CSD_LLM_ADAPTER / [rewrite] adapter)"
         if not path.is_file():
-            raise ModelFileMissing(f"LoRA adapter {path} not found (--adapter / $CSD_LLM_ADAPTER / [rewrite] adapter)")
+            what = "is a folder, not a file" if path.is_dir() else "not found"
+            raise ModelFileMissing(f"LoRA adapter {path} {what} {where}")
+        with path.open("rb") as f:  # llama.cpp segfaults on anything else
+            if f.read(4) != b"GGUF":
+                raise ModelFileMissing(
+                    f"LoRA adapter {path} is not a GGUF file {where}; make one with `csd rewriter train`"
+                )
         return explicit or shipped.bundled_base(), path
     if explicit is not None:
         return explicit, None
