@@ -14,7 +14,8 @@ from PIL import Image
 from csdclip_cli.encoders import load_encoder
 from csdclip_cli.errors import IndexModelMismatch
 from csdclip_cli.index import IndexStore, build_index
-from csdclip_cli.index.shards import ShardedGeneration, build_sharded, shard_of, shard_store
+from csdclip_cli.index.shards import build_sharded, shard_of, shard_store
+from csdclip_cli.index.store import ShardedGeneration
 from csdclip_cli.search.searcher import Searcher
 from csdclip_cli.sources import open_source
 
@@ -150,10 +151,10 @@ def test_sharded_refusals_are_one_line(runner, tmp_path: Path) -> None:  # noqa:
 
 def test_calibration_sample_is_proportional_to_the_shards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import csdclip_cli.index.build as b
-    import csdclip_cli.index.shards as sh
+    import csdclip_cli.index.store as st
 
     monkeypatch.setattr(b, "STATS_SAMPLE", 40)
-    monkeypatch.setattr(sh, "STATS_SAMPLE", 40)
+    monkeypatch.setattr(st, "STATS_SAMPLE", 40)
     folder = make_colour_folder(tmp_path / "imgs", n=90)
     store = IndexStore()
     build_sharded(open_source(folder), load_encoder("fake:colour"), "sh", 3, store)

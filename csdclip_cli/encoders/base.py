@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import logging
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,24 +51,6 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(n, 1e-12)
 
 
-def file_fingerprint(path: str | Path) -> str:
-    """Quick, stable fingerprint of a weights file: size plus its first and last 4 MiB."""
-    p = Path(path)
-    h = hashlib.sha256()
-    size = p.stat().st_size
-    h.update(str(size).encode())
-    with p.open("rb") as f:
-        h.update(f.read(4 << 20))
-        if size > 8 << 20:
-            f.seek(-(4 << 20), 2)
-            h.update(f.read())
-    return "sha256q:" + h.hexdigest()[:16]
-
-
-def text_fingerprint(*parts: Any) -> str:
-    return "id:" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
-
-
 def resolve_device(device: str = "auto") -> str:
     """auto|cpu|cuda|cuda:N|mps -> a torch device string (imports torch)."""
     import torch
@@ -106,3 +86,11 @@ def quiet_libraries() -> Iterator[None]:
             yield
     finally:
         logging.disable(previous)
+
+
+def cpu_float32_copy(model: Any) -> Any:
+    """A float32 CPU copy of a torch model on another device or dtype (ONNX export needs
+    the CPU and float32)."""
+    import copy
+
+    return copy.deepcopy(model).float().cpu()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from csdclip_cli.encoders.registry import Family
+from csdclip_cli.encoders.family import Family
 from csdclip_cli.encoders.spec import ModelSpec
 
 

@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from csdclip_cli.encoders.base import Encoder, file_fingerprint, l2_normalise, quiet_libraries, resolve_device
-from csdclip_cli.encoders.openclip import _cpu_copy
-from csdclip_cli.encoders.registry import LoadOptions
+from csdclip_cli.encoders.base import Encoder, cpu_float32_copy, l2_normalise, quiet_libraries, resolve_device
+from csdclip_cli.encoders.family import LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
+from csdclip_cli.encoders.text_clean import cnclip_text
 from csdclip_cli.errors import ModelFileMissing, UnknownModel, UnsafeCheckpoint
+from csdclip_cli.fingerprint import file_fingerprint
 
 # spec name -> (cn_clip struct name, input resolution, release file name)
 CNCLIP_MODELS = {
@@ -23,13 +24,6 @@ CNCLIP_MODELS = {
     "ViT-L-14-336": ("ViT-L-14-336@RoBERTa-wwm-ext-base-chinese", 336, "clip_cn_vit-l-14-336.pt"),
     "ViT-H-14": ("ViT-H-14@RoBERTa-wwm-ext-large-chinese", 224, "clip_cn_vit-h-14.pt"),
 }
-
-
-def cnclip_text(text: str) -> str:
-    """Chinese-CLIP's own preprocessing before `tokenize` (cn_clip/eval/data.py and
-    cn_clip/training/data.py, `_preprocess_text`): lower case, curly double quotes as '"'.
-    Without it a query with “quotes” gets other token ids than in Chinese-CLIP's evaluation."""
-    return text.lower().replace("“", '"').replace("”", '"')
 
 
 def cnclip_name(name: str) -> str:
@@ -84,7 +78,7 @@ class CnClipEncoder(Encoder):
         BertWordPieceTokenizer(vocab, lowercase=True, handle_chinese_chars=True, clean_text=True).save(
             str(folder / "tokenizer.json")
         )
-        model = self.model if self.device == "cpu" and self.dtype == torch.float32 else _cpu_copy(self.model)
+        model = self.model if self.device == "cpu" and self.dtype == torch.float32 else cpu_float32_copy(self.model)
         tower = onnx_text.text_tower(model, lambda m, ids: m.encode_text(ids))
         ids = tokenize(["照片"], context_length=self.context_length).long()
         onnx_text.export_module(tower, {"input_ids": ids}, folder / "text.onnx")

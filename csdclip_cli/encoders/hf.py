@@ -10,17 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from csdclip_cli.encoders.base import (
-    Encoder,
-    file_fingerprint,
-    l2_normalise,
-    quiet_libraries,
-    resolve_device,
-    text_fingerprint,
-)
-from csdclip_cli.encoders.registry import LoadOptions
+from csdclip_cli.encoders.base import Encoder, l2_normalise, quiet_libraries, resolve_device
+from csdclip_cli.encoders.family import LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
 from csdclip_cli.errors import ModelFileMissing, UnknownModel
+from csdclip_cli.fingerprint import file_fingerprint, text_fingerprint
 
 HF_ALIASES = {("fgclip", "VIT-B-16"): "qihoo360/fg-clip-base", ("fgclip", "VIT-L-14"): "qihoo360/fg-clip-large"}
 
@@ -62,13 +56,13 @@ class HFClipEncoder(Encoder):
         import torch
 
         from csdclip_cli.encoders import onnx_text
-        from csdclip_cli.encoders.openclip import _cpu_copy
+        from csdclip_cli.encoders.base import cpu_float32_copy
 
         backend = getattr(self.tokenizer, "backend_tokenizer", None)
         if backend is None or self.tokenizer.pad_token_id is None:
             return None
         backend.save(str(folder / "tokenizer.json"))
-        model = self.model if self.device == "cpu" and self.dtype == torch.float32 else _cpu_copy(self.model)
+        model = self.model if self.device == "cpu" and self.dtype == torch.float32 else cpu_float32_copy(self.model)
 
         def encode(m: Any, input_ids: Any, attention_mask: Any) -> Any:
             out = m.get_text_features(input_ids=input_ids, attention_mask=attention_mask)

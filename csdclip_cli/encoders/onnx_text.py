@@ -15,7 +15,6 @@ it (a plugin) keeps searching through torch.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from csdclip_cli.encoders.text_clean import clean_text
 
 FORMAT = 1
 MIN_PARITY = 0.9999  # cosine between ONNX and torch text vectors required to use an export
@@ -60,19 +61,6 @@ class TextRecipe:
 def export_dir(index_root: str | Path, fingerprint: str) -> Path:
     """Where the export of weights `fingerprint` lives under an index root."""
     return Path(index_root) / ".text-models" / re.sub(r"[^A-Za-z0-9_.-]", "-", fingerprint)
-
-
-def clean_text(text: str, how: str) -> str:
-    if how == "clip":
-        import ftfy
-
-        text = html.unescape(html.unescape(ftfy.fix_text(text))).strip()
-        return " ".join(text.split()).strip().lower()
-    if how == "cnclip":
-        from csdclip_cli.encoders.cnclip import cnclip_text
-
-        return cnclip_text(text)
-    return text
 
 
 class OnnxTextEncoder:

@@ -10,17 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from csdclip_cli.encoders.base import (
-    Encoder,
-    file_fingerprint,
-    l2_normalise,
-    quiet_libraries,
-    resolve_device,
-    text_fingerprint,
-)
-from csdclip_cli.encoders.registry import LoadOptions
+from csdclip_cli.encoders.base import Encoder, cpu_float32_copy, l2_normalise, quiet_libraries, resolve_device
+from csdclip_cli.encoders.family import LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
 from csdclip_cli.errors import ModelFileMissing, UnknownModel, UnsafeCheckpoint
+from csdclip_cli.fingerprint import file_fingerprint, text_fingerprint
 
 CLIP_ARCHS = {
     "RN50": "RN50",
@@ -93,7 +87,7 @@ class OpenClipEncoder(Encoder):
             return None
         if getattr(tok.clean_fn, "__name__", "") != "_clean_lower":
             return None
-        model = self.model if self.device == "cpu" and self.dtype == torch.float32 else _cpu_copy(self.model)
+        model = self.model if self.device == "cpu" and self.dtype == torch.float32 else cpu_float32_copy(self.model)
         tower = onnx_text.text_tower(model, lambda m, ids: m.encode_text(ids))
         onnx_text.clip_bpe_tokenizer(tok.encoder, tok.bpe_ranks).save(str(folder / "tokenizer.json"))
         onnx_text.export_module(tower, {"input_ids": tok(["a photo"]).long()}, folder / "text.onnx")
@@ -109,13 +103,6 @@ class OpenClipEncoder(Encoder):
             self.spec,
             self.fingerprint,
         )
-
-
-def _cpu_copy(model: Any) -> Any:
-    """A float32 CPU copy of a model on another device (export needs the CPU, float32)."""
-    import copy
-
-    return copy.deepcopy(model).float().cpu()
 
 
 def _missing(spec: ModelSpec, looked: list[str], hint: str) -> ModelFileMissing:

@@ -13,34 +13,16 @@ callable in the entry-point group `csdclip.encoders`; it is called with `registe
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from csdclip_cli.encoders.base import Encoder
+from csdclip_cli.encoders.family import Family, LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
 from csdclip_cli.errors import UnknownModel
 
+__all__ = ["ENTRY_POINT_GROUP", "Family", "LoadOptions", "families", "get_family", "load_encoder", "register"]
+
 ENTRY_POINT_GROUP = "csdclip.encoders"
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    weights: Path | None = None
-    device: str = "auto"
-    trust_remote_code: bool = False
-    models_dir: Path = Path("models")
-
-
-@dataclass(frozen=True)
-class Family:
-    name: str
-    load: Callable[[ModelSpec, LoadOptions], Encoder]
-    description: str
-    examples: tuple[str, ...] = ()
-    # spec -> local weight file names looked for in the model store (for `csd models list`)
-    local_files: Callable[[ModelSpec], list[str]] = field(default=lambda spec: [])
-
 
 _FAMILIES: dict[str, Family] = {}
 _loaded = False
@@ -55,7 +37,7 @@ def _load_families() -> None:
     if _loaded:
         return
     _loaded = True
-    from csdclip_cli.encoders import builtin
+    import csdclip_cli.encoders.builtin as builtin
 
     builtin.register_builtins(register)
     if os.environ.get("CSD_NO_PLUGINS") == "1":

@@ -29,11 +29,18 @@ from PIL import Image
 from csdclip_cli.encoders.base import Encoder
 from csdclip_cli.errors import CsdError, IndexModelMismatch, SourceError
 from csdclip_cli.index.ann import DEFAULT_ANN, ann_file, check_kind, write_ann
-from csdclip_cli.index.store import EXACT_LIMIT, Generation, IndexStore, Manifest, _io_error, remove_unread_generations
+from csdclip_cli.index.store import (
+    EXACT_LIMIT,
+    STATS_SAMPLE,
+    Generation,
+    IndexStore,
+    Manifest,
+    io_error,
+    remove_unread_generations,
+)
 from csdclip_cli.sources.base import Item, Source
 from csdclip_cli.sources.decode import BadImage, decode_image
 
-STATS_SAMPLE = 4096
 COMPACT_DEAD_FRACTION = 0.25
 
 Progress = Callable[[int, int], None]
@@ -230,7 +237,7 @@ def build_index(
             )
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS):
-                raise _io_error(e, store.path(name)) from None
+                raise io_error(e, store.path(name)) from None
             raise
 
 

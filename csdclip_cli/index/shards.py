@@ -17,15 +17,11 @@ import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from csdclip_cli.encoders.base import Encoder
 from csdclip_cli.errors import CsdError, IndexModelMismatch
 from csdclip_cli.index.build import (
-    STATS_SAMPLE,
     BuildReport,
     Progress,
     Stream,
@@ -33,20 +29,14 @@ from csdclip_cli.index.build import (
     check_compatible,
     refuse_emptying,
 )
-from csdclip_cli.index.store import Generation, IndexStore, Manifest
+from csdclip_cli.index.store import SHARDS_DIR, IndexStore, Manifest, shard_name
 from csdclip_cli.sources.base import Item, Source, key_bytes
-
-SHARDS_DIR = "shards"
 
 
 def shard_of(key: str, shards: int) -> int:
     """The shard of an image key: crc32 of its bytes mod `shards` (stable across runs and
     machines, unlike Python's salted hash())."""
     return zlib.crc32(key_bytes(key)) % shards
-
-
-def shard_name(i: int) -> str:
-    return f"shard-{i}"
 
 
 def shard_store(store: IndexStore, name: str) -> IndexStore:
@@ -176,68 +166,3 @@ def _check(old: Manifest, encoder: Encoder, source: Source, shards: int) -> None
             f"index {old.name!r} has {old.build['shards']} shards, not {shards}; keep --shards "
             f"{old.build['shards']} or build another --name"
         )
-
-
-class ShardedGeneration:
-    """The current generation of every shard, read as one gallery: global row = the shard's
-    offset (rows of the shards before it) + its own row.
-
-    `alive` bool [rows]; `offsets` int64 [shards + 1]; `stats["sample"]` float16 [<= 4096, d],
-    drawn from each shard's stored sample in proportion to its live images (one calibration
-    sample for the whole gallery)."""
-
-    def __init__(self, path: Path, manifest: Manifest):
-        self.path = path
-        self.manifest = manifest
-        sub = IndexStore(path / SHARDS_DIR)
-        self.shards: list[tuple[Manifest, Generation]] = [
-            sub.open(shard_name(i)) for i in range(int(manifest.build["shards"]))
-        ]
-        rows = [len(g.vectors) for _, g in self.shards]
-        self.offsets = np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
-        self.alive = np.concatenate([g.alive for _, g in self.shards]) if rows else np.zeros(0, bool)
-        self.ann_kind = manifest.build.get("ann", "hnswlib")
-        self._stats: dict[str, np.ndarray] | None = None
-
-    def locate(self, rows: np.ndarray) -> np.ndarray:
-        """The shard of each global row (int64 [len(rows)])."""
-        return np.searchsorted(self.offsets, rows, side="right") - 1
-
-    def rows_for(self, rows: list[int]) -> dict[int, tuple[str, str]]:
-        out: dict[int, tuple[str, str]] = {}
-        arr = np.asarray(rows, np.int64)
-        where = self.locate(arr)
-        for s, (_, g) in enumerate(self.shards):
-            local = arr[where == s] - self.offsets[s]
-            for r, v in g.rows_for([int(x) for x in local]).items():
-                out[int(r + self.offsets[s])] = v
-        return out
-
-    def items(self) -> Iterator[tuple[int, str, str, int, float]]:
-        for s, (_, g) in enumerate(self.shards):
-            off = int(self.offsets[s])
-            for r, k, p, size, mtime in g.items():
-                yield r + off, k, p, size, mtime
-
-    def errors(self) -> list[dict[str, Any]]:
-        return sorted((e for _, g in self.shards for e in g.errors()), key=lambda e: e["key"])
-
-    @property
-    def ann(self) -> Any:
-        return None  # each shard has its own; see search.sharded
-
-    @property
-    def stats(self) -> dict[str, np.ndarray]:
-        if self._stats is None:
-            live = np.array([int(g.alive.sum()) for _, g in self.shards], float)
-            take = np.floor(STATS_SAMPLE * live / max(live.sum(), 1)).astype(int)
-            parts = [
-                g.stats.get("sample", np.zeros((0, self.manifest.dim), np.float16))[:t]
-                for (_, g), t in zip(self.shards, take)
-            ]
-            self._stats = {"sample": np.concatenate(parts) if parts else np.zeros((0, self.manifest.dim), np.float16)}
-        return self._stats
-
-    def close(self) -> None:
-        for _, g in self.shards:
-            g.close()

@@ -298,8 +298,6 @@ class IndexStore:
         while True:
             m = self.manifest(name)
             if m.build.get("shards"):
-                from csdclip_cli.index.shards import ShardedGeneration
-
                 return m, ShardedGeneration(self.path(name), m)  # type: ignore[return-value]
             try:
                 return m, Generation(self.path(name) / f"gen-{m.generation}", m.dim, m.build.get("ann", "hnswlib"))
@@ -350,7 +348,7 @@ class IndexStore:
             d.mkdir(parents=True, exist_ok=True)
             fd = os.open(d / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
-            raise _io_error(e, d) from None
+            raise io_error(e, d) from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -366,7 +364,7 @@ class IndexStore:
             os.close(fd)
 
 
-def _io_error(e: OSError, where: Path) -> Exception:
+def io_error(e: OSError, where: Path) -> Exception:
     from csdclip_cli.errors import CsdError
 
     if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
@@ -374,3 +372,78 @@ def _io_error(e: OSError, where: Path) -> Exception:
     if e.errno == errno.ENOSPC:
         return CsdError(f"disk full while writing {where}; free space and re-run (committed batches are kept)")
     return CsdError(f"{where}: {e.strerror or e}")
+
+
+# Sharded indexes (written by index.shards): <index>/shards/shard-<i>/ are ordinary indexes.
+SHARDS_DIR = "shards"
+STATS_SAMPLE = 4096  # vectors in a generation's calibration sample (stats.npz "sample")
+
+
+def shard_name(i: int) -> str:
+    """The folder of shard `i` under <index>/shards/."""
+    return f"shard-{i}"
+
+
+class ShardedGeneration:
+    """The current generation of every shard, read as one gallery: global row = the shard's
+    offset (rows of the shards before it) + its own row.
+
+    `alive` bool [rows]; `offsets` int64 [shards + 1]; `stats["sample"]` float16 [<= 4096, d],
+    drawn from each shard's stored sample in proportion to its live images (one calibration
+    sample for the whole gallery)."""
+
+    def __init__(self, path: Path, manifest: Manifest):
+        self.path = path
+        self.manifest = manifest
+        sub = IndexStore(path / SHARDS_DIR)
+        self.shards: list[tuple[Manifest, Generation]] = [
+            sub.open(shard_name(i)) for i in range(int(manifest.build["shards"]))
+        ]
+        rows = [len(g.vectors) for _, g in self.shards]
+        self.offsets = np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
+        self.alive = np.concatenate([g.alive for _, g in self.shards]) if rows else np.zeros(0, bool)
+        self.ann_kind = manifest.build.get("ann", "hnswlib")
+        self._stats: dict[str, np.ndarray] | None = None
+
+    def locate(self, rows: np.ndarray) -> np.ndarray:
+        """The shard of each global row (int64 [len(rows)])."""
+        return np.searchsorted(self.offsets, rows, side="right") - 1
+
+    def rows_for(self, rows: list[int]) -> dict[int, tuple[str, str]]:
+        out: dict[int, tuple[str, str]] = {}
+        arr = np.asarray(rows, np.int64)
+        where = self.locate(arr)
+        for s, (_, g) in enumerate(self.shards):
+            local = arr[where == s] - self.offsets[s]
+            for r, v in g.rows_for([int(x) for x in local]).items():
+                out[int(r + self.offsets[s])] = v
+        return out
+
+    def items(self) -> Iterator[tuple[int, str, str, int, float]]:
+        for s, (_, g) in enumerate(self.shards):
+            off = int(self.offsets[s])
+            for r, k, p, size, mtime in g.items():
+                yield r + off, k, p, size, mtime
+
+    def errors(self) -> list[dict[str, Any]]:
+        return sorted((e for _, g in self.shards for e in g.errors()), key=lambda e: e["key"])
+
+    @property
+    def ann(self) -> Any:
+        return None  # each shard has its own; see search.sharded
+
+    @property
+    def stats(self) -> dict[str, np.ndarray]:
+        if self._stats is None:
+            live = np.array([int(g.alive.sum()) for _, g in self.shards], float)
+            take = np.floor(STATS_SAMPLE * live / max(live.sum(), 1)).astype(int)
+            parts = [
+                g.stats.get("sample", np.zeros((0, self.manifest.dim), np.float16))[:t]
+                for (_, g), t in zip(self.shards, take)
+            ]
+            self._stats = {"sample": np.concatenate(parts) if parts else np.zeros((0, self.manifest.dim), np.float16)}
+        return self._stats
+
+    def close(self) -> None:
+        for _, g in self.shards:
+            g.close()

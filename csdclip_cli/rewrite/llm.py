@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from csdclip_cli.encoders.base import file_fingerprint
 from csdclip_cli.errors import ModelFileMissing, UsageError
+from csdclip_cli.fingerprint import file_fingerprint
 from csdclip_cli.rewrite.llm_worker import LlamaWorker, WorkerFailed
 from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.rewrite.rules import CJK, RuleRewriter

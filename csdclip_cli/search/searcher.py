@@ -62,7 +62,7 @@ def load_index_encoder(
 
 def open_gallery(manifest: Manifest, gen: Any, exact: bool = False, address: str | None = None) -> Any:
     """A Gallery, or a ShardedGallery for a sharded index (gen is then a ShardedGeneration)."""
-    from csdclip_cli.index.shards import ShardedGeneration
+    from csdclip_cli.index.store import ShardedGeneration
 
     if isinstance(gen, ShardedGeneration):
         from csdclip_cli.search.sharded import ShardedGallery

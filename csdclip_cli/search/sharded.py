@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from csdclip_cli.index.shards import ShardedGeneration
-from csdclip_cli.index.store import Manifest
+from csdclip_cli.index.store import Manifest, ShardedGeneration
 from csdclip_cli.search.gallery import Gallery
 
 
