@@ -35,9 +35,7 @@ class ThumbnailReader:
         """The image bytes by index key, through the index's own source (None if unreadable)."""
         try:
             if self._source is None:
-                from csdclip_cli.sources import open_source
-
-                self._source = open_source(self.manifest.source["location"], self.manifest.source.get("kind", "auto"))
+                self._source = self.manifest.source.open()
             return self._source.read(key)
         except Exception:
             return None

@@ -133,7 +133,7 @@ def test_model_mismatch_is_refused(runner, colour_folder: Path, tiny_openclip) -
         load_index_encoder(m, model=f"openclip:{cfg}", weights=ckpt)
         raise AssertionError("a different model must be refused")
     except IndexModelMismatch as e:
-        assert "cannot search it" in str(e)
+        assert "cannot use it" in str(e) and "Search with the index's model" in str(e)
 
 
 def test_lmdb_source_indexes_and_searches(tmp_path: Path) -> None:

@@ -218,7 +218,7 @@ def test_junk_folders_skipped_and_exclude_recorded(runner, tmp_path: Path) -> No
     assert r.exit_code == 0 and "3 images" in r.stderr
     keys = sorted(k for _, k, *_ in IndexStore().open("nas")[1].items())
     assert keys == ["blue.jpg", "keep/r2.png", "red.jpg"]
-    assert IndexStore().manifest("nas").source["exclude"] == ["raw/*"]
+    assert IndexStore().manifest("nas").source.exclude == ("raw/*",)
     solid(folder / "raw" / "r3.png", (255, 0, 0))
     r = invoke(runner, "index", "update", "nas")  # the manifest's excludes are used again
     assert "3 images, encoded 0" in r.stderr

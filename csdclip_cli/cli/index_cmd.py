@@ -50,9 +50,9 @@ def build_source(
 
     name = validate_name(name or default_name(src.location, model))
     old = store.manifest(name) if store.exists(name) else None
-    if not exclude and old is not None and old.source.get("exclude"):
+    if not exclude and old is not None and old.source.exclude:
         # rebuilding without --exclude keeps the globs the index was made with (as update does)
-        src = open_source(source, exclude=old.source["exclude"])
+        src = open_source(source, exclude=old.source.exclude)
     if engine not in (None, "local", "ray"):
         raise UsageError(f"--engine {engine!r}: choose local or ray")
     if old is not None and old.build.get("shards"):
@@ -211,15 +211,13 @@ def update(
 
     store = IndexStore(index_dir)
     m = store.manifest(name or store.current())
-    if m.source.get("subset"):
+    if m.source.subset:
         from csdclip_cli.errors import UsageError
 
-        raise UsageError(
-            f"index {m.name!r} holds a dataset split's gallery ({m.source['subset']}); `csd eval` updates it"
-        )
+        raise UsageError(f"index {m.name!r} holds a dataset split's gallery ({m.source.subset}); `csd eval` updates it")
     w = m.build.get("weights")
     build_source(
-        m.source["location"],
+        m.source.location,
         m.build.get("model_input", m.model),
         m.name,
         Path(w) if w else None,
@@ -229,7 +227,7 @@ def update(
         index_dir,
         wait,
         bool(m.build.get("trust_remote_code")),
-        exclude if exclude else m.source.get("exclude", []),
+        exclude if exclude else list(m.source.exclude),
         allow_empty,
         address=address,
     )
@@ -266,7 +264,7 @@ def list_(index_dir: Path = IndexDir) -> None:
             "*" if n == cur else "",
             escape(n),
             escape(m.model),
-            escape(m.source.get("location", "")),
+            escape(m.source.location),
             f"{m.count:,}",
             str(m.dim),
             human_bytes(store.size_on_disk(n)),
@@ -301,7 +299,7 @@ def info(
         if not errs:
             o.print("no files were skipped")
         return
-    d = dict(m.__dict__)
+    d = m.to_json()
     d["size_on_disk"] = human_bytes(store.size_on_disk(m.name))
     if m.build.get("shards"):
         kinds = {g.ann.kind if g.ann is not None else "exact" for _, g in gen.shards}

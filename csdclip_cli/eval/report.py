@@ -162,7 +162,7 @@ def _thumbs(run: EvalRun, out: Path, ids: set[str]) -> dict[str, str]:
         return {}
     manifest, gen = store.open(name)
     reader = ThumbnailReader(manifest)
-    folder = manifest.source.get("kind") == "folder"
+    folder = manifest.source.kind == "folder"
     keys: dict[str, tuple[str, str]] = {}
     for _, key, path, _, _ in gen.items():
         iid = Path(key).stem if folder else key

@@ -59,7 +59,7 @@ def eval_index_name(ds: Dataset, model_spec: str, exact: bool = False, store: An
     name = f"{ds.name}{split}-{model}" + ("-f32" if exact else "")
     if store is not None and store.exists(name):
         location = str(Path(ds.gallery).expanduser().resolve())
-        if store.manifest(name).source.get("location") != location:
+        if store.manifest(name).source.location != location:
             name += "-" + hashlib.sha256(location.encode()).hexdigest()[:8]
     return name
 

@@ -18,9 +18,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -35,8 +34,11 @@ from csdclip_cli.index.store import (
     Generation,
     IndexStore,
     Manifest,
+    ModelRef,
+    SourceRef,
     io_error,
     remove_unread_generations,
+    require_model,
 )
 from csdclip_cli.sources.base import Item, Source
 from csdclip_cli.sources.decode import BadImage, decode_image
@@ -254,15 +256,9 @@ def refuse_emptying(source: Source, old: Manifest | None) -> None:
 def check_compatible(old: Manifest, encoder: Encoder, source: Source) -> None:
     """Raise IndexModelMismatch when `old` was built by another model, CsdError when it indexes
     another source."""
-    if old.model != encoder.spec or old.fingerprint != encoder.fingerprint:
-        raise IndexModelMismatch(
-            f"index {old.name!r} was built with {old.model} ({old.fingerprint}); this run uses {encoder.spec} "
-            f"({encoder.fingerprint}). Pick another --name or remove it with `csd index rm {old.name}`"
-        )
-    if old.source.get("location") != source.location:
-        raise CsdError(
-            f"index {old.name!r} indexes {old.source.get('location')}, not {source.location}; pick another --name"
-        )
+    require_model(old, ModelRef.of(encoder), f"Pick another --name or remove it with `csd index rm {old.name}`")
+    if old.source.location != source.location:
+        raise CsdError(f"index {old.name!r} indexes {old.source.location}, not {source.location}; pick another --name")
 
 
 def _build_locked(
@@ -286,7 +282,7 @@ def _build_locked(
     if (
         old is not None
         and signature is not None
-        and old.source.get("signature") == signature
+        and old.source.signature == signature
         and not (journal_dir.is_dir() and any(journal_dir.iterdir()))
     ):
         # an unchanged LMDB: not one value is read (a full rescan checksums every image)
@@ -364,14 +360,16 @@ def _build_locked(
     report.removed = len(set(have) - set(sig))
     if old is not None and not todo and not report.resumed and not deleted:
         journal.clear()  # nothing changed: keep the generation as it is
-        if signature is not None and old.source.get("signature") != signature:
-            old.source = {**old.source, "signature": signature}  # a write that changed no image
+        if signature is not None and old.source.signature != signature:
+            old.source = replace(old.source, signature=signature)  # a write that changed no image
             old.save(root / "manifest.json")
         report.seconds = time.time() - t0
         report.skipped = len(prev_errors)
         report.errors = list(prev_errors.values())
         return report
-    _finalise(store, name, encoder, source, old, prev_gen, journal, sig, report, build_params)
+    _finalise(
+        store, name, ModelRef.of(encoder), SourceRef.of(source), old, prev_gen, journal, sig, report, build_params
+    )
     report.seconds = time.time() - t0
     return report
 
@@ -379,8 +377,8 @@ def _build_locked(
 def _finalise(
     store: IndexStore,
     name: str,
-    encoder: Encoder,
-    source: Source,
+    model: ModelRef,
+    source: SourceRef,
     old: Manifest | None,
     prev_gen: Generation | None,
     journal: Journal,
@@ -389,7 +387,7 @@ def _finalise(
     build_params: dict[str, Any],
 ) -> None:
     root = store.path(name)
-    dim = encoder.dim
+    dim = model.dim
     gen_no = (old.generation if old else 0) + 1
     tmp = root / f".gen-{gen_no}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -477,13 +475,10 @@ def _finalise(
     now = time.time()
     m = Manifest(
         name=name,
-        model=encoder.spec,
-        fingerprint=encoder.fingerprint,
+        model=model.spec,
+        fingerprint=model.fingerprint,
         dim=dim,
-        source={"kind": source.kind, "location": source.location}
-        | ({"exclude": list(source.exclude)} if getattr(source, "exclude", ()) else {})
-        | ({"subset": source.label} if getattr(source, "label", None) else {})
-        | ({"signature": source.signature()} if hasattr(source, "signature") else {}),
+        source=source,
         count=live,
         generation=gen_no,
         rows=len(vectors),
@@ -510,13 +505,6 @@ def _write_stats(dir_: Path, vectors: np.ndarray, alive: np.ndarray) -> None:
     np.savez(dir_ / "stats.npz", mean=mean, sample=sample, sample_rows=pick)
 
 
-class _VectorSource:
-    kind = "vectors"
-
-    def __init__(self, location: str):
-        self.location = location
-
-
 def import_vectors(
     store: IndexStore,
     name: str,
@@ -530,7 +518,7 @@ def import_vectors(
     """Create an index from precomputed vectors (benchmarks, migrations): the same journal and
     finalise steps as a build, so the result is a normal index."""
 
-    spec = SimpleNamespace(spec=model, dim=int(vectors.shape[1]), fingerprint=fingerprint)
+    ref = ModelRef(model, fingerprint, int(vectors.shape[1]))
     report = BuildReport(name, total=len(keys), encoded=len(keys))
     t0 = time.time()
     with store.lock(name):
@@ -540,8 +528,7 @@ def import_vectors(
                 [{"key": k, "path": k, "size": 0, "mtime": 0.0} for k in keys[i : i + batch]], vectors[i : i + batch]
             )
         sig = dict.fromkeys(keys, (0, 0.0))
-        _finalise(
-            store, name, spec, _VectorSource(f"vectors:{name}"), None, None, journal, sig, report, build_params or {}
-        )  # type: ignore[arg-type]
+        source = SourceRef("vectors", f"vectors:{name}")
+        _finalise(store, name, ref, source, None, None, journal, sig, report, build_params or {})
     report.seconds = time.time() - t0
     return report

@@ -29,7 +29,7 @@ from csdclip_cli.index.build import (
     check_compatible,
     refuse_emptying,
 )
-from csdclip_cli.index.store import SHARDS_DIR, IndexStore, Manifest, shard_name
+from csdclip_cli.index.store import SHARDS_DIR, IndexStore, Manifest, SourceRef, shard_name
 from csdclip_cli.sources.base import Item, Source, key_bytes
 
 
@@ -141,8 +141,7 @@ def build_sharded(
             model=encoder.spec,
             fingerprint=encoder.fingerprint,
             dim=encoder.dim,
-            source={"kind": source.kind, "location": source.location}
-            | ({"exclude": list(source.exclude)} if getattr(source, "exclude", ()) else {}),
+            source=SourceRef(source.kind, source.location, tuple(getattr(source, "exclude", ()))),
             count=sum(m.count for m in manifests),
             generation=(old.generation if old else 0) + 1,
             rows=sum(m.rows for m in manifests),

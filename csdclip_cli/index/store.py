@@ -29,7 +29,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,20 +37,91 @@ from typing import Any
 import numpy as np
 
 from csdclip_cli import config
-from csdclip_cli.errors import IndexFormatError, IndexLocked, IndexNotFound, UsageError
+from csdclip_cli.errors import IndexFormatError, IndexLocked, IndexModelMismatch, IndexNotFound, UsageError
 
 FORMAT_VERSION = 1
 EXACT_LIMIT = 20_000  # below this many images search is exact (brute force) and no graph is built
 CURRENT_FILE = ".current"
 
 
+@dataclass(frozen=True)
+class ModelRef:
+    """The weights that made an index's vectors: model spec (e.g. "clip:ViT-L/14"), the
+    fingerprint of the weights (csdclip_cli.fingerprint) and the vector width."""
+
+    spec: str
+    fingerprint: str
+    dim: int
+
+    @classmethod
+    def of(cls, encoder: Any) -> ModelRef:
+        """The reference of a loaded encoder (anything with spec, fingerprint and dim)."""
+        return cls(encoder.spec, encoder.fingerprint, int(encoder.dim))
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """What an index was built from, as manifest.json's "source" object stores it.
+
+    kind: "folder" | "lmdb" | "wds" | "vectors" (import_vectors); location: absolute path;
+    exclude: folder globs left out; subset: the dataset split a gallery holds (eval);
+    signature: an LMDB's change signature (an unchanged one is not rescanned)."""
+
+    kind: str
+    location: str
+    exclude: tuple[str, ...] = ()
+    subset: str | None = None
+    signature: Mapping[str, Any] | None = None
+
+    @classmethod
+    def of(cls, source: Any) -> SourceRef:
+        """The reference of an open source (csdclip_cli.sources), its signature included."""
+        return cls(
+            kind=source.kind,
+            location=source.location,
+            exclude=tuple(getattr(source, "exclude", ())),
+            subset=getattr(source, "label", None),
+            signature=source.signature() if hasattr(source, "signature") else None,
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SourceRef:
+        return cls(
+            kind=str(data.get("kind", "auto")),
+            location=str(data.get("location", "")),
+            exclude=tuple(data.get("exclude") or ()),
+            subset=data.get("subset"),
+            signature=data.get("signature"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest form: kind and location, then only the fields that are set."""
+        out: dict[str, Any] = {"kind": self.kind, "location": self.location}
+        if self.exclude:
+            out["exclude"] = list(self.exclude)
+        if self.subset:
+            out["subset"] = self.subset
+        if self.signature is not None:
+            out["signature"] = dict(self.signature)
+        return out
+
+    def open(self) -> Any:
+        """The source itself (csdclip_cli.sources.Source). Raises SourceError when it is gone."""
+        from csdclip_cli.sources import open_source
+
+        return open_source(self.location, self.kind, exclude=self.exclude)
+
+
 @dataclass
 class Manifest:
+    """An index's manifest.json: which model and source, the current generation, counts and
+    the build parameters (`build`: ann kind and its parameters, shards, engine, ...)."""
+
     name: str
     model: str
     fingerprint: str
     dim: int
-    source: dict[str, str]
+    source: SourceRef
     count: int = 0
     generation: int = 0
     rows: int = 0
@@ -73,10 +144,30 @@ class Manifest:
                 f"understands ({FORMAT_VERSION}); upgrade csd"
             )
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+        fields = {k: v for k, v in data.items() if k in known}
+        fields["source"] = SourceRef.from_json(fields.get("source") or {})
+        return cls(**fields)
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest.json object."""
+        return dict(self.__dict__) | {"source": self.source.to_json()}
 
     def save(self, path: Path) -> None:
-        atomic_write_text(path, json.dumps(self.__dict__, indent=2) + "\n")
+        atomic_write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
+
+    @property
+    def model_ref(self) -> ModelRef:
+        return ModelRef(self.model, self.fingerprint, self.dim)
+
+
+def require_model(manifest: Manifest, model: ModelRef, fix: str) -> None:
+    """Raise IndexModelMismatch unless `model` made `manifest`'s index (same spec and weights
+    fingerprint); `fix` is the advice that ends the message."""
+    if (model.spec, model.fingerprint) != (manifest.model, manifest.fingerprint):
+        raise IndexModelMismatch(
+            f"index {manifest.name!r} was built with {manifest.model} ({manifest.fingerprint}); "
+            f"{model.spec} ({model.fingerprint}) cannot use it. {fix}"
+        )
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from csdclip_cli.encoders.base import Encoder
-from csdclip_cli.errors import IndexModelMismatch
-from csdclip_cli.index.store import IndexStore, Manifest
+from csdclip_cli.index.store import IndexStore, Manifest, ModelRef, require_model
 from csdclip_cli.search.gallery import Gallery
 
 
@@ -51,12 +50,11 @@ def load_index_encoder(
         device=device,
         trust_remote_code=bool(manifest.build.get("trust_remote_code")),
     )
-    if enc.spec != manifest.model or enc.fingerprint != manifest.fingerprint:
-        raise IndexModelMismatch(
-            f"index {manifest.name!r} was built with {manifest.model} ({manifest.fingerprint}); "
-            f"{enc.spec} ({enc.fingerprint}) cannot search it. Search with the index's model, or build "
-            f"an index for this model: csd index build SOURCE --model {spec}"
-        )
+    require_model(
+        manifest,
+        ModelRef.of(enc),
+        f"Search with the index's model, or build an index for this model: csd index build SOURCE --model {spec}",
+    )
     return enc
 
 
@@ -111,8 +109,8 @@ class Searcher:
         `address`: search a sharded index's shards as tasks on that Ray cluster."""
         store = IndexStore(index_dir)
         manifest, gen = store.open(name)
-        if encoder is not None and (encoder.spec != manifest.model or encoder.fingerprint != manifest.fingerprint):
-            raise IndexModelMismatch(f"index {manifest.name!r} was built with {manifest.model}, not {encoder.spec}")
+        if encoder is not None:
+            require_model(manifest, ModelRef.of(encoder), "Search with the index's model.")
         s = cls(manifest, open_gallery(manifest, gen, exact, address), encoder, device, store.root)
         if model is not None and encoder is None:
             s._encoder = load_index_encoder(manifest, device, model)

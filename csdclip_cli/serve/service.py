@@ -69,7 +69,7 @@ class Service:
 
     def info(self, name: str) -> dict[str, Any]:
         m = self.store.manifest(name)
-        return dict(m.__dict__)
+        return m.to_json()
 
     # ---- rewriting and search -----------------------------------------------------------------
 
