@@ -59,7 +59,7 @@ def single_kind_precision(model, tokenizer, pixels: np.ndarray, scenes: list[wor
     """Mean P@k over 'a KIND' and 'a COLOUR KIND' queries on held-out scenes."""
     import torch
 
-    queries = [(kd, None) for kd in world.KINDS if kd != "sun"]
+    queries: list[tuple[str, str | None]] = [(kd, None) for kd in world.KINDS if kd != "sun"]
     queries += [("car", "red"), ("house", "blue"), ("balloon", "yellow"), ("dog", "white")]
     texts = [world.thing_phrase(world.Thing(kd, c)) for kd, c in queries]
     with torch.no_grad():

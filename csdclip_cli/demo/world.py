@@ -166,6 +166,7 @@ def _draw_thing(d: ImageDraw.ImageDraw, t: Thing, rng: random.Random) -> None:
         return (int(cx + x0 * s), int(base + y0 * s), int(cx + x1 * s), int(base + y1 * s))
 
     if t.kind == "car":
+        assert col is not None  # cars and dogs always have a colour (KIND_COLORS)
         d.rectangle(box(-10, -10, 10, -3), fill=col)
         d.rectangle(box(-6, -15, 5, -10), fill=_shade(col, 0.8))
         d.rectangle(box(-4, -14, 3, -11), fill=(180, 220, 250))
@@ -185,6 +186,7 @@ def _draw_thing(d: ImageDraw.ImageDraw, t: Thing, rng: random.Random) -> None:
         d.rectangle(box(-4, -9, -1, 0), fill=(40, 40, 90))
         d.rectangle(box(1, -9, 4, 0), fill=(40, 40, 90))
     elif t.kind == "dog":
+        assert col is not None
         d.ellipse(box(-8, -10, 6, -3), fill=col)
         d.ellipse(box(4, -14, 10, -8), fill=col)
         for x in (-6, -3, 2, 4):

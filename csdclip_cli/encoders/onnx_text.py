@@ -98,6 +98,8 @@ class OnnxTextEncoder:
             if "attention_mask" in r.inputs:
                 feeds["attention_mask"] = np.array([e.attention_mask for e in enc], dtype=np.int64)
             return feeds
+        if r.sot is None or r.eot is None:
+            raise ValueError(f"{self.folder}/text.json: a clip-bpe recipe needs sot and eot ids")
         ids = np.full((len(texts), r.context_length), r.pad, dtype=np.int64)
         for i, e in enumerate(self.tokenizer.encode_batch(cleaned, add_special_tokens=False)):
             toks = [r.sot, *e.ids, r.eot]

@@ -196,7 +196,7 @@ class _Model:
             grammar = self._grammars[key]
         stop = req.get("stop") or None
         if req.get("chat", self.chat):
-            r = self.llm.create_chat_completion(
+            r: Any = self.llm.create_chat_completion(
                 messages=[{"role": "user", "content": prompt}],
                 grammar=grammar,
                 max_tokens=max_tokens,
