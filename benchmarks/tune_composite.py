@@ -39,7 +39,7 @@ def score(searcher, ds, items, method, cfg, k=10):  # noqa: ANN001, ANN201
     rows_out = []
     key_of = {r: k for r, k, *_ in searcher.gallery.gen.items()}
     for q, pv in items:
-        rows, _, _ = rank(searcher.gallery, method, pv, 100, cfg)
+        rows = rank(searcher.gallery, method, pv, 100, cfg).rows
         ranking = [ds.image_id(key_of[int(r)]) for r in rows]
         rows_out.append(query_metrics(ranking, q.hr, q.mr, [k]))
     return {m: float(np.nanmean([r[m] for r in rows_out])) for m in rows_out[0]}

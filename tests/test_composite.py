@@ -85,7 +85,7 @@ def test_all_clauses_beat_excluded_thing_and_single_strong_clause(gallery: Galle
     assert details[ALL][1] == {"a red car": True, "a tree": True, "NOT a dog": True}
     assert details[ALL_AND_NOT][1]["NOT a dog"] is False
     # plain search on the raw sentence gets it wrong: the dog image comes first
-    plain_rows, _, _ = rank(gallery, "plain", plan_vectors(), 4)
+    plain_rows = rank(gallery, "plain", plan_vectors(), 4).rows
     assert plain_rows[0] == ALL_AND_NOT
 
 

@@ -56,9 +56,7 @@ def demo(
     for q in run.example_queries(run.load_queries(root)):
         plan = rules.rewrite(q.raw)
         plain = s.search_plain(q.raw, k)
-        from csdclip_cli.search.methods import run_method
-
-        comp = run_method(s, "csd", plan, k)
+        comp = s.search_plan(plan, "csd", k)
         t = Table(title=f"[bold]{q.raw}[/]", title_justify="left", show_edge=False)
         t.add_column("#", justify="right")
         t.add_column("plain CLIP")

@@ -65,14 +65,13 @@ def search(
     else:
         from csdclip_cli.rewrite import get_rewriter
         from csdclip_cli.search.composite import CompositeConfig
-        from csdclip_cli.search.methods import run_method
 
         rw = get_rewriter(rewriter, llm=llm, adapter=adapter)
         plan = rw.rewrite(query)
         for w in dict.fromkeys(getattr(rw, "warnings", [])):
             warn(w)
         cfg = CompositeConfig.load(config_file)
-        results = run_method(s, method, plan, k, config=cfg, min_match=min_match)
+        results = s.search_plan(plan, method, k, config=cfg, min_match=min_match)
         if min_match and method == "csd":
             err().print(f"{results.passed_count} candidates pass every AND clause; showing {len(results)}")
     if show_plan and plan is not None:

@@ -82,12 +82,35 @@ class PlanVectors:
     ors: list[np.ndarray]  # one [m, d] per group
     raw: np.ndarray  # [d] the raw query (for the plain / deo baselines)
 
+    @staticmethod
+    def texts(plan: Plan) -> list[str]:
+        """The texts a plan embeds, in order: phrase, raw query, AND, NOT (as exclusion
+        phrases: "no dogs" is embedded as "a dog"), then every OR member."""
+        ands = plan.and_ or ([] if plan.or_ else [plan.optimized])
+        nots = [exclusion_phrase(n) for n in plan.not_]
+        return [plan.optimized, plan.raw, *ands, *nots, *[x for g in plan.or_ for x in g]]
+
     @classmethod
     def embed(cls, plan: Plan, encoder: Any) -> PlanVectors:
+        """Every text of `plan` embedded by `encoder` (encode_texts -> float32 [n, d])."""
+        return cls.split(plan, encoder.encode_texts(cls.texts(plan)))
+
+    @classmethod
+    def embed_many(cls, plans: list[Plan], encoder: Any) -> list[PlanVectors]:
+        """embed() for many plans with one encode_texts call over all their texts."""
+        texts = [cls.texts(p) for p in plans]
+        flat = [t for ts in texts for t in ts]
+        v = encoder.encode_texts(flat) if flat else np.zeros((0, 0), np.float32)
+        out, i = [], 0
+        for p, ts in zip(plans, texts):
+            out.append(cls.split(p, v[i : i + len(ts)]))
+            i += len(ts)
+        return out
+
+    @classmethod
+    def split(cls, plan: Plan, v: np.ndarray) -> PlanVectors:
+        """PlanVectors from the vectors of texts(plan), float32 [len(texts), d]."""
         ands = plan.and_ or ([] if plan.or_ else [plan.optimized])
-        nots = [exclusion_phrase(n) for n in plan.not_]  # "no dogs" is embedded as "a dog"
-        texts = [plan.optimized, plan.raw, *ands, *nots, *[x for g in plan.or_ for x in g]]
-        v = encoder.encode_texts(texts)
         i = 2 + len(ands)
         nots = v[i : i + len(plan.not_)]
         i += len(plan.not_)

@@ -105,30 +105,48 @@ class Gallery:
         return out
 
     def exact_top(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Brute-force top-k rows and scores for one query vector [d]; ties in row order.
+        """Brute-force top-k rows (int64 [k']) and cosines (float32 [k']) for one query vector
+        [d], k' = min(k, live rows); ties in row order.
 
         A float32 scan keeps every row within TIE_MARGIN of the k-th score; those are re-scored
         exactly (scores()) and sorted stably, so equal vectors rank in gallery order."""
+        rows, scores = self.exact_top_many(query[None], k)
+        return rows[0], scores[0]
+
+    def exact_top_many(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """exact_top for a batch: queries float32 [nq, d] -> rows int64 [nq, k'], cosines
+        float32 [nq, k'], k' = min(k, live rows). One pass over the vectors for the whole batch
+        (a matrix product instead of nq matrix-vector products); each query's near rows are
+        re-scored on their own, so a query's result does not depend on the batch it is in."""
         k = min(k, self.count)
-        if k <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        keep_rows, keep_scores = [], []
-        q = query.astype(np.float32)
+        nq = len(queries)
+        if k <= 0 or nq == 0:
+            k = max(k, 0)
+            return np.zeros((nq, k), np.int64), np.zeros((nq, k), np.float32)
+        keep_rows: list[list[np.ndarray]] = [[] for _ in range(nq)]
+        keep_scores: list[list[np.ndarray]] = [[] for _ in range(nq)]
+        q = np.ascontiguousarray(queries, dtype=np.float32)
         dense = self.dense
         src = dense if dense is not None else self.vectors
         for start in range(0, len(self.vectors), CHUNK):
-            block = np.asarray(src[start : start + CHUNK], dtype=np.float32) @ q
+            block = np.asarray(src[start : start + CHUNK], dtype=np.float32) @ q.T  # [rows, nq]
             block[~self.alive[start : start + CHUNK]] = -np.inf
-            kth = block[top_k(block, k)[-1]] if len(block) else np.inf
-            near = np.flatnonzero(block >= kth - TIE_MARGIN)
-            keep_rows.append(near + start)
-            keep_scores.append(block[near])
-        rows, approx = np.concatenate(keep_rows), np.concatenate(keep_scores)
-        kth = approx[top_k(approx, k)[-1]]
-        rows = rows[approx >= kth - TIE_MARGIN]  # ascending row order
-        exact = self.scores(rows, q[None])[:, 0]
-        best = top_k(exact, k)
-        return rows[best], exact[best]
+            for j in range(nq):
+                col = block[:, j]
+                kth = col[top_k(col, k)[-1]] if len(col) else np.inf
+                near = np.flatnonzero(col >= kth - TIE_MARGIN)
+                keep_rows[j].append(near + start)
+                keep_scores[j].append(col[near])
+        out_rows = np.empty((nq, k), np.int64)
+        out_scores = np.empty((nq, k), np.float32)
+        for j in range(nq):
+            rows, approx = np.concatenate(keep_rows[j]), np.concatenate(keep_scores[j])
+            kth = approx[top_k(approx, k)[-1]]
+            rows = rows[approx >= kth - TIE_MARGIN]  # ascending row order
+            exact = self.scores(rows, q[j : j + 1])[:, 0]
+            best = top_k(exact, k)
+            out_rows[j], out_scores[j] = rows[best], exact[best]
+        return out_rows, out_scores
 
     def candidates(self, queries: np.ndarray, n: int, ef: int | None = None) -> np.ndarray:
         """Union of the approximate top-n rows of each query (all rows when exact)."""
@@ -139,10 +157,32 @@ class Gallery:
         return np.unique(labels[labels >= 0]).astype(np.int64)
 
     def top(self, query: np.ndarray, k: int, expansion: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k rows for one vector: HNSW candidates re-scored exactly, or exact search."""
+        """Top-k rows (int64 [k']) and cosines (float32 [k']) for one vector [d]: the candidate
+        index's top k * expansion (at least 100) re-scored exactly, or exact search."""
+        rows, scores = self.top_many(query[None], k, expansion)
+        keep = rows[0] >= 0
+        return rows[0][keep], scores[0][keep]
+
+    def top_many(self, queries: np.ndarray, k: int, expansion: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """top for a batch: queries float32 [nq, d] -> rows int64 [nq, k'] and cosines float32
+        [nq, k'], best first, k' = min(k, live rows). With a candidate index, one batched ANN
+        call, and each query's candidates re-scored on their own; a query that got fewer than
+        k' candidates is padded with row -1 and score -inf."""
         if not self.uses_ann:
-            return self.exact_top(query, k)
-        rows = self.candidates(query[None], max(k * expansion, 100))
-        s = self.scores(rows, query[None])[:, 0]
-        order = np.argsort(-s, kind="stable")[:k]
-        return rows[order], s[order]
+            return self.exact_top_many(queries, k)
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        n = min(max(k * expansion, 100), self.count)
+        labels = self.gen.ann.search(q, n, self.ef)
+        rows_out, scores_out = [], []
+        for j in range(len(q)):
+            rows = np.unique(labels[j][labels[j] >= 0]).astype(np.int64)
+            s = self.scores(rows, q[j : j + 1])[:, 0]
+            order = np.argsort(-s, kind="stable")[:k]
+            rows_out.append(rows[order])
+            scores_out.append(s[order])
+        width = min(k, self.count)
+        out_rows = np.full((len(q), width), -1, np.int64)
+        out_scores = np.full((len(q), width), -np.inf, np.float32)
+        for j, (r, s) in enumerate(zip(rows_out, scores_out)):
+            out_rows[j, : len(r)], out_scores[j, : len(s)] = r, s
+        return out_rows, out_scores

@@ -9,19 +9,14 @@ csd    composite search (csdclip_cli.search.composite)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from csdclip_cli.encoders.base import l2_normalise
 from csdclip_cli.errors import UsageError
-from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.search.composite import CompositeConfig, CompositeSearch, PlanVectors
 from csdclip_cli.search.gallery import Gallery
-
-if TYPE_CHECKING:
-    from csdclip_cli.search.searcher import Result, Searcher
 
 METHODS = ("plain", "arith", "deo", "csd")
 
@@ -56,6 +51,32 @@ def deo_vector(pv: PlanVectors, w: DeoWeights | None = None) -> np.ndarray:
     return l2_normalise(v / denom)
 
 
+ClauseDetails = dict[int, tuple[dict[str, float], dict[str, bool]]]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One method's answer to one query: gallery rows int64 [k'] best first, their scores
+    float32 [k'], per-row clause details (csd only: row -> (clause -> calibrated score,
+    clause -> passed)), and with min_match the number of candidates passing every AND clause."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    details: ClauseDetails = field(default_factory=dict)
+    passed_count: int | None = None
+
+
+def query_vector(method: str, pv: PlanVectors) -> np.ndarray:
+    """The single vector [d] that plain, arith and deo search with."""
+    if method == "plain":
+        return pv.raw
+    if method == "arith":
+        return arith_vector(pv)
+    if method == "deo":
+        return deo_vector(pv)
+    raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
 def rank(
     gallery: Gallery,
     method: str,
@@ -63,44 +84,25 @@ def rank(
     k: int,
     config: CompositeConfig | None = None,
     min_match: bool = False,
-) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(rows, scores, per-row clause details) for one method."""
+) -> Ranking:
+    """The top k of one query by `method` (plain | arith | deo | csd).
+    Raises UsageError for an unknown method."""
     if method == "csd":
         cs = CompositeSearch(gallery, config)
         rows, scores, details = cs.search(pv, k, min_match=min_match)
-        if min_match:
-            details["passed_count"] = cs.passed_count
-        return rows, scores, details
-    if method == "plain":
-        vec = pv.raw
-    elif method == "arith":
-        vec = arith_vector(pv)
-    elif method == "deo":
-        vec = deo_vector(pv)
-    else:
-        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    rows, scores = gallery.top(vec, k)
-    return rows, scores, {}
+        return Ranking(rows, scores, details, cs.passed_count if min_match else None)
+    rows, scores = gallery.top(query_vector(method, pv), k)
+    return Ranking(rows, scores)
 
 
-def run_method(
-    searcher: Searcher,
-    method: str,
-    plan: Plan,
-    k: int,
-    config: CompositeConfig | None = None,
-    min_match: bool = False,
-    **_: Any,
-) -> list[Result]:
-    pv = PlanVectors.embed(plan, searcher.text_encoder)
-    rows, scores, details = rank(searcher.gallery, method, pv, k, config, min_match)
-    passed = details.pop("passed_count", None)
-    results = ResultList(searcher.results(rows, scores, details))
-    results.passed_count = passed
-    return results
-
-
-class ResultList(list):
-    """Results, plus how many candidates passed every AND clause (set with --min-match)."""
-
-    passed_count: int | None = None
+def rank_many(
+    gallery: Gallery, method: str, pvs: list[PlanVectors], k: int, config: CompositeConfig | None = None
+) -> list[Ranking]:
+    """rank() for a batch of queries: one batched search ([nq, d] in, [nq, k] out) for the
+    single-vector methods, query by query for csd. Each result equals rank()'s."""
+    if method == "csd":
+        return [rank(gallery, method, pv, k, config) for pv in pvs]
+    if not pvs:
+        return []
+    rows, scores = gallery.top_many(np.stack([query_vector(method, pv) for pv in pvs]), k)
+    return [Ranking(r[r >= 0], s[r >= 0]) for r, s in zip(rows, scores)]

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from csdclip_cli.encoders.base import Encoder
 from csdclip_cli.index.store import IndexStore, Manifest, ModelRef, require_model
 from csdclip_cli.search.gallery import Gallery
+
+if TYPE_CHECKING:
+    from csdclip_cli.rewrite.plan import Plan
+    from csdclip_cli.search.composite import CompositeConfig
 
 
 @dataclass
@@ -35,6 +39,14 @@ class Result:
             d["clauses"] = {k: round(v, 4) for k, v in self.clauses.items()}
             d["passed"] = self.passed
         return d
+
+
+class ResultList(list):
+    """Results, plus how many candidates passed every AND clause (set with min_match)."""
+
+    def __init__(self, results: Any = (), passed_count: int | None = None):
+        super().__init__(results)
+        self.passed_count = passed_count
 
 
 def load_index_encoder(
@@ -173,11 +185,29 @@ class Searcher:
         return self.search_vector(self.text_encoder.encode_texts([require_query(query)])[0], k)
 
     def search(self, query: str, k: int = 10, method: str = "csd", rewriter: str = "rules", **kw: Any) -> list[Result]:
-        """Rewrite the query into a plan and search with `method` (plain|arith|deo|csd)."""
+        """Rewrite the query into a plan and search with `method` (plain|arith|deo|csd);
+        `kw`: config, min_match (search_plan). Raises UsageError for an empty query."""
         if method == "plain":
             return self.search_plain(query, k)
         from csdclip_cli.rewrite import get_rewriter
-        from csdclip_cli.search.methods import run_method
 
         plan = get_rewriter(rewriter).rewrite(query)
-        return run_method(self, method, plan, k, **kw)
+        return self.search_plan(plan, method, k, **kw)
+
+    def search_plan(
+        self,
+        plan: Plan,
+        method: str = "csd",
+        k: int = 10,
+        config: CompositeConfig | None = None,
+        min_match: bool = False,
+    ) -> ResultList:
+        """The top k for a plan by `method` (plain | arith | deo | csd), with each csd row's
+        clause scores; with `min_match`, csd keeps only rows passing every AND clause and the
+        result carries how many candidates passed. Raises UsageError for an unknown method."""
+        from csdclip_cli.search.composite import PlanVectors
+        from csdclip_cli.search.methods import rank
+
+        pv = PlanVectors.embed(plan, self.text_encoder)
+        r = rank(self.gallery, method, pv, k, config, min_match)
+        return ResultList(self.results(r.rows, r.scores, r.details), r.passed_count)

@@ -87,6 +87,17 @@ class ShardedGallery:
             return self._merge(self._remote.top(query, k, expansion), k)
         return self._merge(self._each(lambda s: self.parts[s].top(query, k, expansion)), k)
 
+    def top_many(self, queries: np.ndarray, k: int, expansion: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """top for a batch [nq, d] -> rows int64 [nq, k'], scores float32 [nq, k'] (Gallery.top_many);
+        each query is merged over the shards on its own."""
+        found = [self.top(q, k, expansion) for q in np.asarray(queries, np.float32)]
+        width = min(k, self.count)
+        rows = np.full((len(found), width), -1, np.int64)
+        scores = np.full((len(found), width), -np.inf, np.float32)
+        for j, (r, s) in enumerate(found):
+            rows[j, : len(r)], scores[j, : len(s)] = r[:width], s[:width]
+        return rows, scores
+
     def candidates(self, queries: np.ndarray, n: int, ef: int | None = None) -> np.ndarray:
         """Union of every shard's candidates (global rows, ascending)."""
         if self._remote is not None:

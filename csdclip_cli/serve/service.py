@@ -95,7 +95,6 @@ class Service:
         min_match. Returns the plan, results with per-clause calibrated scores, timings."""
         from csdclip_cli.rewrite.plan import Plan
         from csdclip_cli.search.composite import CompositeConfig
-        from csdclip_cli.search.methods import run_method
 
         t0 = time.perf_counter()
         k = _int(req.get("k", 10), "k", 1, MAX_K)
@@ -118,8 +117,8 @@ class Service:
         with self._lock:
             s = self.searcher(index)
             t1 = time.perf_counter()
-            results = run_method(s, method, plan, k, config=cfg, min_match=bool(req.get("min_match")))
-            plain = run_method(s, "plain", plan, k) if req.get("compare") and method != "plain" else None
+            results = s.search_plan(plan, method, k, config=cfg, min_match=bool(req.get("min_match")))
+            plain = s.search_plan(plan, "plain", k) if req.get("compare") and method != "plain" else None
             t2 = time.perf_counter()
         name = s.manifest.name
         out = {
@@ -128,7 +127,7 @@ class Service:
             "method": method,
             "plan": plan.to_dict(),
             "results": [_result(name, r) for r in results],
-            "passed_count": getattr(results, "passed_count", None),
+            "passed_count": results.passed_count,
             "warnings": warnings + list(s.notes),
             "timing_ms": {"total": round(1000 * (time.perf_counter() - t0), 2), "search": round(1000 * (t2 - t1), 2)},
         }
