@@ -22,30 +22,30 @@ def eval_(
         help="tigr100k | coco | flickr30k | urban1k | wikido | demo | a folder; "
         "or 'report DIR' to re-render a saved report.",
     ),
-    report_dir_arg: str = typer.Argument(None, metavar="[DIR]", help="With 'report': the report folder."),
-    model: list[str] = typer.Option(None, "--model", "-m", help="Model spec; repeat for several encoders."),
-    weights: list[Path] = typer.Option(None, "--weights", help="Checkpoint per --model (same order)."),
+    report_dir_arg: str | None = typer.Argument(None, metavar="[DIR]", help="With 'report': the report folder."),
+    model: list[str] | None = typer.Option(None, "--model", "-m", help="Model spec; repeat for several encoders."),
+    weights: list[Path] | None = typer.Option(None, "--weights", help="Checkpoint per --model (same order)."),
     methods: str = typer.Option("plain,arith,deo,csd", "--methods", help="Comma list of plain, arith, deo, csd."),
-    rewriter: str = typer.Option(
+    rewriter: str | None = typer.Option(
         None, "--rewriter", "-r", help="gold | rules | llm | plans.jsonl (default: gold when annotated)."
     ),
-    llm: Path = typer.Option(None, "--llm", help="GGUF for --rewriter llm."),
-    adapter: Path = typer.Option(
+    llm: Path | None = typer.Option(None, "--llm", help="GGUF for --rewriter llm."),
+    adapter: Path | None = typer.Option(
         None, "--adapter", help="LoRA adapter GGUF for --rewriter llm (default: the one csd ships)."
     ),
     k: str = typer.Option("1,5,10", "-k", help="Cut-offs, comma separated."),
     lang: str = typer.Option("en", "--lang", help="en | zh (TIGR-100k)."),
-    limit: int = typer.Option(None, "--limit", min=1, help="Only the first N queries."),
-    split: str = typer.Option(
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N queries."),
+    split: str | None = typer.Option(
         None, "--split", help="Dataset split: test (default where there are splits), val, train; demo: tune | test."
     ),
     exact: bool = typer.Option(
         False, "--exact", help="Score from float32 vectors by brute force (reference-grade numbers; slower)."
     ),
-    report: Path = typer.Option(None, "--report", help="Write summary.md/json, metrics.png, index.html here."),
+    report: Path | None = typer.Option(None, "--report", help="Write summary.md/json, metrics.png, index.html here."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave malformed lines out instead of stopping."),
-    config_file: Path = typer.Option(None, "--config", help="TOML/JSON file with composite fusion weights."),
-    data_dir: Path = typer.Option(None, "--data-dir", envvar="CSD_DATA", help="Data root (default ./data)."),
+    config_file: Path | None = typer.Option(None, "--config", help="TOML/JSON file with composite fusion weights."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", envvar="CSD_DATA", help="Data root (default ./data)."),
     device: str = Device,
     index_dir: Path = IndexDir,
 ) -> None:
@@ -66,62 +66,37 @@ def eval_(
         out().print(summary_table(rep.load_run(Path(report_dir_arg)), rows))
         note(f"re-rendered {Path(report_dir_arg) / 'index.html'}")
         return
-    from csdclip_cli.encoders import load_encoder
     from csdclip_cli.eval.datasets import load_dataset
-    from csdclip_cli.eval.runner import EvalRun, eval_index_name, evaluate_model, gallery_source, plans_for
-    from csdclip_cli.index import IndexStore, build_index
+    from csdclip_cli.eval.runner import parse_ks, parse_methods, run_evaluation
     from csdclip_cli.render import progress_bar
     from csdclip_cli.search.composite import CompositeConfig
-    from csdclip_cli.search.searcher import Searcher
 
     if report is not None:
         from csdclip_cli.textfile import check_output_dir
 
         check_output_dir(report, "--report")
-    try:
-        ks = sorted({int(x) for x in k.split(",") if x.strip()})
-    except ValueError:
-        raise UsageError(f"-k {k!r}: give comma-separated integers like 1,5,10") from None
-    if not ks or ks[0] < 1:
-        raise UsageError(f"-k {k!r}: cut-offs must be whole numbers of at least 1, like 1,5,10")
-    method_list = [m.strip() for m in methods.split(",") if m.strip()]
-    from csdclip_cli.search.methods import METHODS
-
-    unknown = [m for m in method_list if m not in METHODS]
-    if unknown or not method_list:
-        raise UsageError(f"--methods {methods!r}: choose from {', '.join(METHODS)}")
+    ks = parse_ks(k)
+    method_list = parse_methods(methods)
     ds = load_dataset(dataset, data_dir, lang, skip_bad, split)
     for w in ds.warnings:
         warn(w)
-    queries = ds.queries[:limit] if limit else ds.queries
-    models = list(model or (["demo:tiny"] if dataset == "demo" else []))
-    if not models:
-        raise UsageError("name a model: --model clip:ViT-L/14 (repeat --model for several)")
-    if weights and len(weights) != len(models):
-        raise UsageError("give one --weights per --model, in the same order")
-    rw = rewriter or ("gold" if any(q.gold for q in queries) else "rules")
-    with progress_bar(f"rewriting ({rw})", unit="query") as update:
-        plans, warns = plans_for(queries, rw, llm, update, adapter=adapter)
-    for w in warns[:5]:
-        warn(w)
-    cfg = CompositeConfig.load(config_file)
-    store = IndexStore(index_dir)
-    source = gallery_source(ds)
-    run = EvalRun(ds.name, ks, models, method_list, rw, queries, plans, {}, {}, str(store.root))
-    for i, spec in enumerate(models):
-        w = weights[i] if weights else None
-        enc = load_encoder(spec, weights=w, device=device)
-        name = eval_index_name(ds, enc.spec, exact, store)
-        params = {"model_input": spec, "weights": str(w) if w else None} | ({"dtype": "float32"} if exact else {})
-        with progress_bar(f"indexing {name}") as update:
-            build_index(source, enc, name, store, progress=update, build_params=params)
-        run.indexes[enc.spec] = name
-        searcher = Searcher.open(name, index_dir=store.root, encoder=enc, exact=exact)
-        with progress_bar(f"searching ({enc.spec})", unit="query") as update:
-            ranks = evaluate_model(searcher, ds, queries, plans, method_list, cfg, update)
-        for m, r in ranks.items():
-            run.rankings[(enc.spec, m)] = r
-        run.models[i] = enc.spec
+    run = run_evaluation(
+        ds,
+        list(model or (["demo:tiny"] if dataset == "demo" else [])),
+        method_list,
+        ks,
+        rewriter,
+        weights=weights,
+        llm=llm,
+        adapter=adapter,
+        limit=limit,
+        exact=exact,
+        config=CompositeConfig.load(config_file),
+        device=device,
+        index_dir=index_dir,
+        progress=progress_bar,
+        warn=warn,
+    )
     if report:
         rows = rep.write_report(run, report)
         note(f"report: {(report / 'index.html').resolve()}")

@@ -3,8 +3,10 @@ summarise per-query rankings into metrics with confidence intervals."""
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,9 @@ SUBSETS = ("all", "with NOT", "without NOT")
 
 @dataclass
 class EvalRun:
+    """One evaluation: its settings, the plans used and every (model, method) ranking.
+    summarise() turns it into metric rows; eval.report writes and re-reads it."""
+
     dataset: str
     ks: list[int]
     models: list[str]
@@ -32,6 +37,94 @@ class EvalRun:
     rankings: dict[tuple[str, str], dict[str, list[str]]]  # (model, method) -> text_id -> ids
     indexes: dict[str, str] = field(default_factory=dict)  # model -> index name
     index_dir: str = ""
+
+
+ProgressFactory = Callable[..., AbstractContextManager[Callable[[int, int], None]]]
+
+
+@contextlib.contextmanager
+def _no_progress(description: str, unit: str = "img") -> Iterator[Callable[[int, int], None]]:
+    yield lambda done, total: None
+
+
+def parse_ks(text: str) -> list[int]:
+    """ "1,5,10" -> [1, 5, 10] (sorted, unique). Raises UsageError for anything else."""
+    try:
+        ks = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise UsageError(f"-k {text!r}: give comma-separated integers like 1,5,10") from None
+    if not ks or ks[0] < 1:
+        raise UsageError(f"-k {text!r}: cut-offs must be whole numbers of at least 1, like 1,5,10")
+    return ks
+
+
+def parse_methods(text: str) -> list[str]:
+    """ "plain,csd" -> ["plain", "csd"]. Raises UsageError for an unknown or missing method."""
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    if not methods or any(m not in METHODS for m in methods):
+        raise UsageError(f"--methods {text!r}: choose from {', '.join(METHODS)}")
+    return methods
+
+
+def run_evaluation(
+    ds: Dataset,
+    models: Sequence[str],
+    methods: Sequence[str] = METHODS,
+    ks: Sequence[int] = (1, 5, 10),
+    rewriter: str | None = None,
+    *,
+    weights: Sequence[Path | None] | None = None,
+    llm: Path | None = None,
+    adapter: Path | None = None,
+    limit: int | None = None,
+    exact: bool = False,
+    config: CompositeConfig | None = None,
+    device: str = "auto",
+    index_dir: Path | None = None,
+    progress: ProgressFactory = _no_progress,
+    warn: Callable[[str], None] = lambda message: None,
+) -> EvalRun:
+    """Evaluate `methods` of every model in `models` on dataset `ds`: rewrite the queries
+    (`rewriter`: gold | rules | llm | a plans file; default gold when the queries are
+    annotated), build or update one index of the gallery per model, rank every query to
+    DEPTH. `weights`: a checkpoint per model (same order). `progress(description, unit=...)`
+    is a context manager yielding update(done, total) (render.progress_bar has that shape).
+
+    Raises UsageError for missing models or mismatched weights, and what loading a model,
+    rewriting or indexing raise (all CsdError)."""
+    from csdclip_cli.encoders import load_encoder
+    from csdclip_cli.index import IndexStore, build_index
+    from csdclip_cli.search.searcher import Searcher
+
+    queries = ds.queries[:limit] if limit else ds.queries
+    if not models:
+        raise UsageError("name a model: --model clip:ViT-L/14 (repeat --model for several)")
+    if weights and len(weights) != len(models):
+        raise UsageError("give one --weights per --model, in the same order")
+    rw = rewriter or ("gold" if any(q.gold for q in queries) else "rules")
+    with progress(f"rewriting ({rw})", unit="query") as update:
+        plans, warns = plans_for(queries, rw, llm, update, adapter=adapter)
+    for w in warns[:5]:
+        warn(w)
+    store = IndexStore(index_dir)
+    source = gallery_source(ds)
+    run = EvalRun(ds.name, list(ks), list(models), list(methods), rw, queries, plans, {}, {}, str(store.root))
+    for i, spec in enumerate(models):
+        checkpoint = weights[i] if weights else None
+        enc = load_encoder(spec, weights=checkpoint, device=device)
+        name = eval_index_name(ds, enc.spec, exact, store)
+        params = {"model_input": spec, "weights": str(checkpoint) if checkpoint else None}
+        params |= {"dtype": "float32"} if exact else {}
+        with progress(f"indexing {name}") as update:
+            build_index(source, enc, name, store, progress=update, build_params=params)
+        run.indexes[enc.spec] = name
+        searcher = Searcher.open(name, index_dir=store.root, encoder=enc, exact=exact)
+        with progress(f"searching ({enc.spec})", unit="query") as update:
+            ranks = evaluate_model(searcher, ds, queries, plans, methods, config, update)
+        for m, r in ranks.items():
+            run.rankings[(enc.spec, m)] = r
+        run.models[i] = enc.spec
+    return run
 
 
 def gallery_source(ds: Dataset) -> Any:
@@ -154,7 +247,7 @@ def summarise(run: EvalRun, baseline: str = "plain") -> list[dict[str, Any]]:
             for name in names:
                 vals = [pq[q.text_id][name] for q in qs]
                 mean, lo, hi = bootstrap_ci(vals)
-                entry = {"mean": mean, "low": lo, "high": hi, "n": sum(not math.isnan(v) for v in vals)}
+                entry: dict[str, Any] = {"mean": mean, "low": lo, "high": hi, "n": sum(not math.isnan(v) for v in vals)}
                 if base is not None and method != baseline:
                     d, dlo, dhi = paired_difference(vals, [base[q.text_id][name] for q in qs])
                     entry["diff_vs_" + baseline] = {"mean": d, "low": dlo, "high": dhi}
