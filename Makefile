@@ -67,7 +67,7 @@ test: $(BIN)/.test
 	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/.test
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) indexes/* data/demo

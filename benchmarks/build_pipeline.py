@@ -16,14 +16,14 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
-from common import machine, rss_mib  # noqa: E402
+import numpy as np
+from common import machine, rss_mib
 
-from csdclip_cli.demo import world  # noqa: E402
-from csdclip_cli.encoders import load_encoder  # noqa: E402
-from csdclip_cli.index import IndexStore, build_index  # noqa: E402
-from csdclip_cli.sources import FolderSource  # noqa: E402
-from csdclip_cli.sources.decode import decode_image  # noqa: E402
+from csdclip_cli.demo import world
+from csdclip_cli.encoders import load_encoder
+from csdclip_cli.index import IndexStore, build_index
+from csdclip_cli.sources import FolderSource
+from csdclip_cli.sources.decode import decode_image
 
 
 def main() -> None:

@@ -17,11 +17,11 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from csdclip_cli.demo import run as demo  # noqa: E402
-from csdclip_cli.eval.datasets import load_dataset  # noqa: E402
-from csdclip_cli.eval.runner import evaluate_model  # noqa: E402
-from csdclip_cli.search.methods import METHODS  # noqa: E402
-from csdclip_cli.search.searcher import Searcher  # noqa: E402
+from csdclip_cli.demo import run as demo
+from csdclip_cli.eval.datasets import load_dataset
+from csdclip_cli.eval.runner import evaluate_model
+from csdclip_cli.search.methods import METHODS
+from csdclip_cli.search.searcher import Searcher
 
 
 def main() -> None:

@@ -50,13 +50,13 @@ def main() -> None:
         model = model.to(dev, dtype).eval()
 
         class DS(torch.utils.data.Dataset):
-            def __init__(self, transform) -> None:  # noqa: ANN001
+            def __init__(self, transform) -> None:
                 self.transform = transform
 
             def __len__(self) -> int:
                 return len(files)
 
-            def __getitem__(self, i: int):  # noqa: ANN204
+            def __getitem__(self, i: int):
                 return self.transform(Image.open(files[i]).convert("RGB"))
 
         for bs in (int(x) for x in args.batches.split(",")):

@@ -19,9 +19,9 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from csdclip_cli.encoders import load_encoder  # noqa: E402
-from csdclip_cli.index import IndexStore, build_index  # noqa: E402
-from csdclip_cli.sources import open_source  # noqa: E402
+from csdclip_cli.encoders import load_encoder
+from csdclip_cli.index import IndexStore, build_index
+from csdclip_cli.sources import open_source
 
 
 def main() -> None:

@@ -23,8 +23,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from csdclip_cli.rewrite.llm import LlamaRewriter  # noqa: E402
-from csdclip_cli.rewrite.rules import RuleRewriter  # noqa: E402
+from csdclip_cli.rewrite.llm import LlamaRewriter
+from csdclip_cli.rewrite.rules import RuleRewriter
 
 
 def main() -> None:

@@ -18,14 +18,14 @@ import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
-from common import median, pct, realistic_vectors, rss_mib, timed  # noqa: E402
+import numpy as np
+from common import median, pct, realistic_vectors, rss_mib, timed
 
-from csdclip_cli.index.build import import_vectors  # noqa: E402
-from csdclip_cli.index.store import IndexStore  # noqa: E402
-from csdclip_cli.rewrite.plan import Plan  # noqa: E402
-from csdclip_cli.search.composite import CompositeSearch, PlanVectors  # noqa: E402
-from csdclip_cli.search.gallery import Gallery  # noqa: E402
+from csdclip_cli.index.build import import_vectors
+from csdclip_cli.index.store import IndexStore
+from csdclip_cli.rewrite.plan import Plan
+from csdclip_cli.search.composite import CompositeSearch, PlanVectors
+from csdclip_cli.search.gallery import Gallery
 
 
 def main() -> None:

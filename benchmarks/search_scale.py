@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from csdclip_cli.config import prepare_environment  # noqa: E402
+from csdclip_cli.config import prepare_environment
 
 prepare_environment()  # the thread settings `csd` itself runs with, before numpy loads
 

@@ -16,15 +16,15 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from csdclip_cli.demo import run as demo  # noqa: E402
-from csdclip_cli.eval.datasets import load_dataset  # noqa: E402
-from csdclip_cli.eval.metrics import query_metrics  # noqa: E402
-from csdclip_cli.rewrite import RuleRewriter  # noqa: E402
-from csdclip_cli.search.composite import CompositeConfig, PlanVectors  # noqa: E402
-from csdclip_cli.search.methods import rank  # noqa: E402
-from csdclip_cli.search.searcher import Searcher  # noqa: E402
+from csdclip_cli.demo import run as demo
+from csdclip_cli.eval.datasets import load_dataset
+from csdclip_cli.eval.metrics import query_metrics
+from csdclip_cli.rewrite import RuleRewriter
+from csdclip_cli.search.composite import CompositeConfig, PlanVectors
+from csdclip_cli.search.methods import rank
+from csdclip_cli.search.searcher import Searcher
 
 GRID = {
     "phrase_weight": [0.0, 0.5, 1.0, 2.0, 3.0],
@@ -34,7 +34,7 @@ GRID = {
 }
 
 
-def score(searcher, ds, items, method, cfg, k=10):  # noqa: ANN001, ANN201
+def score(searcher, ds, items, method, cfg, k=10):
     """Mean metrics over (query, plan vectors) items."""
     rows_out = []
     key_of = {r: k for r, k, *_ in searcher.gallery.gen.items()}

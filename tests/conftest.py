@@ -16,9 +16,9 @@ os.environ["COLUMNS"] = "200"
 os.environ["TERMINAL_WIDTH"] = "200"
 os.environ["_TYPER_FORCE_DISABLE_TERMINAL"] = "1"
 
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
 
 COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0)}
 TINY_CFG = {
@@ -49,7 +49,7 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def invoke(runner: CliRunner, *args: str):  # noqa: ANN201
+def invoke(runner: CliRunner, *args: str):
     from csdclip_cli.cli.app import app
 
     return runner.invoke(app, list(args), catch_exceptions=False)

@@ -175,7 +175,7 @@ def test_config_file_overrides(tmp_path: Path) -> None:
         CompositeConfig.load(f)
 
 
-def test_cli_composite_json_explain_and_html(runner, colour_folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_cli_composite_json_explain_and_html(runner, colour_folder: Path, tmp_path: Path) -> None:
     invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
     r = invoke(runner, "search", "red, yellow, no blue", "--json", "-k", "3")
     rows = [json.loads(x) for x in r.stdout.strip().splitlines()]
@@ -203,7 +203,7 @@ def test_settings_file_supplies_defaults(tmp_path: Path, monkeypatch: pytest.Mon
     assert default_llm_path() == Path("/models/q.gguf")
 
 
-def test_cli_min_match_reports_the_count(runner, colour_folder: Path) -> None:  # noqa: ANN001
+def test_cli_min_match_reports_the_count(runner, colour_folder: Path) -> None:
     invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
     r = invoke(runner, "search", "red", "--min-match", "-k", "3", "--rewriter", "rules", "--json")
     assert r.exit_code == 0 and "candidates pass every AND clause; showing" in r.stderr

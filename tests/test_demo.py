@@ -46,7 +46,7 @@ def test_captions_never_negate() -> None:
 def test_benchmark_is_deterministic_and_parses_like_tigr(tmp_path: Path) -> None:
     d1 = benchmark.write_benchmark(tmp_path / "a", n_gallery=300, n_queries=30)
     d2 = benchmark.write_benchmark(tmp_path / "b", n_gallery=300, n_queries=30)
-    digest = lambda d: hashlib.sha256(  # noqa: E731
+    digest = lambda d: hashlib.sha256(
         b"".join(p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file() and "lmdb" not in p.parts)
     ).hexdigest()
     assert digest(d1) == digest(d2)
@@ -75,7 +75,7 @@ def test_relevance_rule() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_vectors():  # noqa: ANN201
+def demo_vectors():
     from csdclip_cli.encoders import load_encoder
 
     enc = load_encoder("demo:tiny", device="cpu")
@@ -84,7 +84,7 @@ def demo_vectors():  # noqa: ANN201
     return enc, scenes, enc.encode_images(x)
 
 
-def test_shipped_model_retrieves_single_attributes(demo_vectors) -> None:  # noqa: ANN001
+def test_shipped_model_retrieves_single_attributes(demo_vectors) -> None:
     enc, scenes, img = demo_vectors
     assert enc.spec == "demo:tiny" and enc.dim == 128
     texts = [world.thing_phrase(world.Thing(k, c)) for k, c in SINGLE]
@@ -111,7 +111,7 @@ def test_shipped_model_file_is_small_safetensors() -> None:
 
 
 @pytest.mark.slow
-def test_csd_demo_end_to_end(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_csd_demo_end_to_end(runner, tmp_path: Path) -> None:
     r = invoke(runner, "demo", "-k", "5")
     assert r.exit_code == 0, r.output
     assert "plain CLIP" in r.stdout and "csd composite" in r.stdout and "highly relevant" in r.stdout

@@ -40,7 +40,7 @@ def test_registry_has_builtins_and_the_entry_point_plugin() -> None:
     assert v.shape == (2, 16) and np.allclose(np.linalg.norm(v, axis=1), 1)
 
 
-def test_openclip_config_and_checkpoint_round_trip(tiny_openclip, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_openclip_config_and_checkpoint_round_trip(tiny_openclip, tmp_path: Path, capsys) -> None:
     import open_clip
     import torch
 
@@ -72,7 +72,7 @@ def test_openclip_config_and_checkpoint_round_trip(tiny_openclip, tmp_path: Path
     assert "No pretrained weights" not in capsys.readouterr().out  # no library chatter on stdout
 
 
-def test_openclip_wrong_checkpoint_and_missing_file(tiny_openclip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_openclip_wrong_checkpoint_and_missing_file(tiny_openclip, tmp_path: Path) -> None:
     import torch
 
     cfg, _ = tiny_openclip
@@ -92,7 +92,7 @@ def test_missing_openai_weights_fail_fast_with_advice(tmp_path: Path) -> None:
     assert "clip:ViT-B/16" in msg and str(tmp_path / "ViT-B-16.pt") in msg and "openaipublic" in msg
 
 
-def test_cli_missing_weights_is_one_line(runner, colour_folder: Path) -> None:  # noqa: ANN001
+def test_cli_missing_weights_is_one_line(runner, colour_folder: Path) -> None:
     r = invoke(runner, "index", "build", str(colour_folder), "--model", "longclip:ViT-L/14")
     assert r.exit_code == 1 and "longclip-L.pt" in r.stderr and "Traceback" not in r.output
     r = invoke(runner, "models", "list")
@@ -134,7 +134,7 @@ def test_longclip_checkpoint_keeps_248_positions(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_cnclip_random_model_through_real_path(tmp_path: Path, capfd) -> None:  # noqa: ANN001
+def test_cnclip_random_model_through_real_path(tmp_path: Path, capfd) -> None:
     import torch
     from cn_clip.clip.utils import create_model
 
@@ -197,7 +197,7 @@ def _tiny_hf_clip(d: Path) -> Path:
     return d
 
 
-def test_hf_clip_like_model_from_local_dir(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_hf_clip_like_model_from_local_dir(tmp_path: Path, runner) -> None:
     d = _tiny_hf_clip(tmp_path / "tiny-hf")
     enc = load_encoder(f"hf:{d}")
     assert enc.spec == f"hf:{d}" and enc.dim == 16 and enc.context_length == 16

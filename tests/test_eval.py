@@ -175,7 +175,7 @@ def test_unknown_dataset_lists_names(tmp_path: Path) -> None:
         load_dataset("nope", data_dir=tmp_path)
 
 
-def test_end_to_end_eval_writes_report(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_end_to_end_eval_writes_report(runner, tmp_path: Path) -> None:
     make_tigr(tmp_path / "data", arranged=True)
     out = tmp_path / "report"
     r = invoke(

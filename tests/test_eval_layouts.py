@@ -43,7 +43,7 @@ def colour_images(folder: Path, names: list[tuple[str, str]]) -> None:
         (folder / fname).write_bytes(jpeg_bytes(shade(colour, i)))
 
 
-def reference_recall(enc, images: list[bytes], captions: list[tuple[int, str]], ks=(1, 5, 10)) -> dict:  # noqa: ANN001
+def reference_recall(enc, images: list[bytes], captions: list[tuple[int, str]], ks=(1, 5, 10)) -> dict:
     """Plain float32 text->image recall: any positive in the top k (CLIP_benchmark's definition),
     ties in gallery order."""
     iv = enc.encode_images(np.stack([enc.preprocess(decode_image(b)) for b in images])).astype(np.float32)
@@ -56,7 +56,7 @@ def reference_recall(enc, images: list[bytes], captions: list[tuple[int, str]], 
     return out
 
 
-def run_eval(runner, root: Path, *extra: str, model: str = "fake:colour") -> tuple:  # noqa: ANN001
+def run_eval(runner, root: Path, *extra: str, model: str = "fake:colour") -> tuple:
     out = root.parent / f"report-{root.name}-{'-'.join(extra) or 'default'}".replace("/", "_")
     r = invoke(
         runner, "eval", str(root), "--model", model, "--methods", "plain", "-k", "1,5,10", "--report", str(out), *extra
@@ -88,7 +88,7 @@ def clip_benchmark_flickr(root: Path, n: int = 12, distractors: int = 8, duplica
     return [(root / f).read_bytes() for f, _ in named], captions
 
 
-def test_flickr_gallery_is_the_split_with_a_warning(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_flickr_gallery_is_the_split_with_a_warning(runner, tmp_path: Path) -> None:
     root = tmp_path / "flickr30k"
     images, captions = clip_benchmark_flickr(root)
     ds = load_dataset(str(root))
@@ -101,7 +101,7 @@ def test_flickr_gallery_is_the_split_with_a_warning(runner, tmp_path: Path) -> N
     assert got["R@1"] < 1.0  # shaded look-alikes: a real ranking, not a trivial one
 
 
-def test_missing_split_is_an_error_listing_choices(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_missing_split_is_an_error_listing_choices(runner, tmp_path: Path) -> None:
     root = tmp_path / "flickr30k"
     clip_benchmark_flickr(root)
     with pytest.raises(DatasetError, match="no split 'val'.*test"):
@@ -110,7 +110,7 @@ def test_missing_split_is_an_error_listing_choices(runner, tmp_path: Path) -> No
     assert r.exit_code == 1 and "splits: test" in r.stderr and "Traceback" not in r.output
 
 
-def test_duplicate_images_rank_in_gallery_order(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_duplicate_images_rank_in_gallery_order(runner, tmp_path: Path) -> None:
     root = tmp_path / "flickr30k"
     clip_benchmark_flickr(root, duplicates=True)
     out = tmp_path / "rep"
@@ -125,7 +125,7 @@ def test_duplicate_images_rank_in_gallery_order(runner, tmp_path: Path) -> None:
 # ---- Karpathy dataset_*.json ------------------------------------------------------------------
 
 
-def test_karpathy_gallery_is_the_split_and_split_is_chosen(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_karpathy_gallery_is_the_split_and_split_is_chosen(runner, tmp_path: Path) -> None:
     root = tmp_path / "karpathy"
     colours = list(COLOURS)
     images = []
@@ -165,7 +165,7 @@ def chinese_clip_folder(root: Path) -> None:
                 f.write(json.dumps({"text_id": base + i, "text": colours[i % 4], "image_ids": [base + i]}) + "\n")
 
 
-def test_chinese_clip_folder_uses_the_splits_own_lmdb(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_chinese_clip_folder_uses_the_splits_own_lmdb(runner, tmp_path: Path) -> None:
     root = tmp_path / "cnds"
     chinese_clip_folder(root)
     ds = load_dataset(str(root))
@@ -190,7 +190,7 @@ def test_chinese_clip_folder_without_test_split_is_ambiguous(tmp_path: Path) -> 
 # ---- CLIP_benchmark mscoco_captions root -------------------------------------------------------
 
 
-def test_clip_benchmark_coco_root(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_clip_benchmark_coco_root(runner, tmp_path: Path) -> None:
     root = tmp_path / "mscoco"
     colours = list(COLOURS)
     files = [(f"COCO_val2014_{i:012d}.jpg", colours[i % 4]) for i in range(10)]
@@ -216,7 +216,7 @@ def test_clip_benchmark_coco_root(runner, tmp_path: Path) -> None:  # noqa: ANN0
 # ---- retrieval webdataset --------------------------------------------------------------------
 
 
-def test_retrieval_webdataset_shards(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_retrieval_webdataset_shards(runner, tmp_path: Path) -> None:
     root = tmp_path / "wds_flickr"
     (root / "test").mkdir(parents=True)
     (root / "dataset_type.txt").write_text("retrieval\n")
@@ -293,7 +293,7 @@ def demo_world_flickr(root: Path, n: int = 120, distractors: int = 40) -> tuple[
     return images, captions
 
 
-def test_exact_matches_float32_reference_on_demo_model(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_exact_matches_float32_reference_on_demo_model(runner, tmp_path: Path) -> None:
     root = tmp_path / "flickr30k"
     images, captions = demo_world_flickr(root)
     ref = reference_recall(load_encoder("demo:tiny"), images, captions)
@@ -305,7 +305,7 @@ def test_exact_matches_float32_reference_on_demo_model(runner, tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_matches_clip_benchmark_itself(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_matches_clip_benchmark_itself(runner, tmp_path: Path) -> None:
     """LAION's CLIP_benchmark (its Flickr loader and zeroshot_retrieval metric, fp32, no AMP) on
     the same folder, model weights and preprocessing."""
     import torch
@@ -327,7 +327,7 @@ def test_matches_clip_benchmark_itself(runner, tmp_path: Path) -> None:  # noqa:
         assert abs(exact[k] - theirs[k]) < 1e-6, (exact, theirs)
 
 
-def test_split_gallery_index_is_not_updated_by_index_update(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_split_gallery_index_is_not_updated_by_index_update(runner, tmp_path: Path) -> None:
     root = tmp_path / "flickr30k"
     clip_benchmark_flickr(root)
     run_eval(runner, root)
@@ -335,7 +335,7 @@ def test_split_gallery_index_is_not_updated_by_index_update(runner, tmp_path: Pa
     assert r.exit_code == 2 and "csd eval" in r.stderr
 
 
-def test_two_folders_of_one_layout_get_their_own_indexes(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_two_folders_of_one_layout_get_their_own_indexes(runner, tmp_path: Path) -> None:
     a, b = tmp_path / "a" / "flickr30k", tmp_path / "b" / "flickr30k"
     clip_benchmark_flickr(a)
     clip_benchmark_flickr(b, n=8)
@@ -349,7 +349,7 @@ def test_two_folders_of_one_layout_get_their_own_indexes(runner, tmp_path: Path)
     "args, message",
     [(["-k", "0"], "at least 1"), (["-k", "5,-1"], "at least 1"), (["--methods", "plain,bogus"], "choose from")],
 )
-def test_eval_options_checked_before_any_work(runner, tmp_path: Path, args: list, message: str) -> None:  # noqa: ANN001
+def test_eval_options_checked_before_any_work(runner, tmp_path: Path, args: list, message: str) -> None:
     root = tmp_path / "flickr30k"
     clip_benchmark_flickr(root)
     r = invoke(runner, "eval", str(root), "--model", "fake:colour", *args)
@@ -357,7 +357,7 @@ def test_eval_options_checked_before_any_work(runner, tmp_path: Path, args: list
     assert not (tmp_path / "indexes").exists() or not any((tmp_path / "indexes").iterdir())
 
 
-def test_terminal_table_shows_every_recall_cut_off(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_terminal_table_shows_every_recall_cut_off(runner, tmp_path: Path) -> None:
     root = tmp_path / "flickr30k"
     clip_benchmark_flickr(root)
     r = invoke(runner, "eval", str(root), "--model", "fake:colour", "--methods", "plain")

@@ -198,7 +198,7 @@ def test_which_model_and_adapter_llm_uses(tmp_path: Path, monkeypatch: pytest.Mo
         resolve_model(None, tmp_path)
 
 
-def test_train_refuses_bad_input_in_one_line(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_train_refuses_bad_input_in_one_line(runner, tmp_path: Path) -> None:
     r = invoke(runner, "rewriter", "train", "--base", str(tmp_path / "nope.gguf"), "--out", str(tmp_path / "o"))
     assert r.exit_code != 0 and "neither a .gguf file nor a HuggingFace folder" in r.output
     assert "Traceback" not in r.output
@@ -225,7 +225,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_tiny_model_trains_exports_and_llama_cpp_gives_the_trained_plan(runner, tiny: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_tiny_model_trains_exports_and_llama_cpp_gives_the_trained_plan(runner, tiny: Path, tmp_path: Path) -> None:
     from csdclip_cli.rewrite.llm import LlamaRewriter
 
     data = tmp_path / "plans.jsonl"

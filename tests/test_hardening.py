@@ -29,7 +29,7 @@ from csdclip_cli.sources.safe_pickle import UnsafePickle, safe_loads
 CSD = [sys.executable, "-m", "csdclip_cli"]
 
 
-def jpeg(img: Image.Image, **kw) -> bytes:  # noqa: ANN003
+def jpeg(img: Image.Image, **kw) -> bytes:
     b = io.BytesIO()
     img.save(b, format="JPEG", **kw)
     return b.getvalue()
@@ -96,7 +96,7 @@ def test_decode_each_awkward_kind(tmp_path: Path) -> None:
     assert decode_image((tmp_path / "deep16.png").read_bytes()).getpixel((0, 0))[0] == 156
 
 
-def test_build_skips_bad_files_and_lists_them(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_build_skips_bad_files_and_lists_them(runner, tmp_path: Path) -> None:
     expected = odd_images(tmp_path / "odd")
     r = invoke(runner, "index", "build", str(tmp_path / "odd"), "--model", "fake:colour", "--name", "odd")
     assert r.exit_code == 0 and "Traceback" not in r.output
@@ -177,7 +177,7 @@ def test_kill_during_update_keeps_last_state_searchable(tmp_path: Path, kill_aft
     assert len(keys) == len(set(keys)) == 340
 
 
-def test_lock_refuses_second_writer_and_wait_waits(runner, colour_folder: Path) -> None:  # noqa: ANN001
+def test_lock_refuses_second_writer_and_wait_waits(runner, colour_folder: Path) -> None:
     invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "l")
     store = IndexStore()
     with store.lock("l"):
@@ -207,7 +207,7 @@ def test_lock_refuses_second_writer_and_wait_waits(runner, colour_folder: Path) 
 
 
 class Evil:
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (os.system, ("touch evil-was-here",))
 
 
@@ -240,7 +240,7 @@ def test_lmdb_pairs_read_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert not (tmp_path / "evil-was-here").exists()
 
 
-def test_checkpoint_with_code_is_refused(runner, tmp_path: Path, tiny_openclip, monkeypatch) -> None:  # noqa: ANN001
+def test_checkpoint_with_code_is_refused(runner, tmp_path: Path, tiny_openclip, monkeypatch) -> None:
     import torch
 
     monkeypatch.chdir(tmp_path)
@@ -253,7 +253,7 @@ def test_checkpoint_with_code_is_refused(runner, tmp_path: Path, tiny_openclip, 
     assert not (tmp_path / "evil-was-here").exists()
 
 
-def test_newer_format_version_is_refused(runner, colour_folder: Path) -> None:  # noqa: ANN001
+def test_newer_format_version_is_refused(runner, colour_folder: Path) -> None:
     invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "v")
     mpath = IndexStore().path("v") / "manifest.json"
     m = json.loads(mpath.read_text())
@@ -264,7 +264,7 @@ def test_newer_format_version_is_refused(runner, colour_folder: Path) -> None:  
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_missing_source_and_unknown_model(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_missing_source_and_unknown_model(runner, tmp_path: Path) -> None:
     r = invoke(runner, "index", "build", str(tmp_path / "nope"), "--model", "fake:colour")
     assert r.exit_code == 1 and "does not exist" in r.stderr and "Traceback" not in r.output
     make_colour_folder(tmp_path / "imgs", n=2)
@@ -282,7 +282,7 @@ def test_disk_full_keeps_previous_generation(colour_folder: Path, monkeypatch: p
     build_index(FolderSource(colour_folder), enc, "full", IndexStore())
     Image.new("RGB", (24, 24), (0, 0, 255)).save(colour_folder / "new.png")
 
-    def no_space(self, items, vectors):  # noqa: ANN001, ANN202
+    def no_space(self, items, vectors):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(Journal, "commit", no_space)
@@ -291,10 +291,10 @@ def test_disk_full_keeps_previous_generation(colour_folder: Path, monkeypatch: p
     assert Searcher.open("full").manifest.count == 24
 
 
-def test_read_only_index_dir_is_one_clear_error(runner, colour_folder: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_read_only_index_dir_is_one_clear_error(runner, colour_folder: Path, monkeypatch) -> None:
     real_open = os.open
 
-    def deny(path, flags, *a):  # noqa: ANN001, ANN202
+    def deny(path, flags, *a):
         if str(path).endswith(".lock"):
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real_open(path, flags, *a)

@@ -20,7 +20,7 @@ from csdclip_cli.search.searcher import Searcher
 from csdclip_cli.sources import FolderSource, open_source
 
 
-def build(folder: Path, name: str = "col"):  # noqa: ANN201
+def build(folder: Path, name: str = "col"):
     enc = load_encoder("fake:colour")
     return build_index(
         FolderSource(folder), enc, name, IndexStore(), build_params={"model_input": "fake:colour", "weights": None}
@@ -78,7 +78,7 @@ def test_plain_search_exact_vector_comes_first(colour_folder: Path) -> None:
     assert all(r.key.split("/")[-1].startswith("red") for r in s.search_plain("red", k=6))
 
 
-def test_cli_build_list_info_use_rm(runner, colour_folder: Path) -> None:  # noqa: ANN001
+def test_cli_build_list_info_use_rm(runner, colour_folder: Path) -> None:
     r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "a")
     assert r.exit_code == 0, r.output
     assert "encoded 24" in r.output
@@ -96,7 +96,7 @@ def test_cli_build_list_info_use_rm(runner, colour_folder: Path) -> None:  # noq
     assert r.exit_code == 1 and "no index named 'b'" in r.stderr and "Traceback" not in r.output
 
 
-def test_cli_search_table_json_paths(runner, colour_folder: Path) -> None:  # noqa: ANN001
+def test_cli_search_table_json_paths(runner, colour_folder: Path) -> None:
     invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
     r = invoke(runner, "search", "red", "--plain", "-k", "4")
     assert r.exit_code == 0 and "red-" in r.stdout and "score" in r.stdout
@@ -109,7 +109,7 @@ def test_cli_search_table_json_paths(runner, colour_folder: Path) -> None:  # no
     assert len(paths) == 2 and all(Path(p).is_file() for p in paths)
 
 
-def test_model_mismatch_is_refused(runner, colour_folder: Path, tiny_openclip) -> None:  # noqa: ANN001
+def test_model_mismatch_is_refused(runner, colour_folder: Path, tiny_openclip) -> None:
     invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "x")
     cfg, ckpt = tiny_openclip
     r = invoke(
@@ -158,7 +158,7 @@ def test_lmdb_source_indexes_and_searches(tmp_path: Path) -> None:
     assert Searcher.open("lm").search_plain("blue", 1)[0].key == "1001"
 
 
-def test_hnsw_above_threshold(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_hnsw_above_threshold(tmp_path: Path, monkeypatch) -> None:
     """Galleries above the exact-search limit get an HNSW graph; search re-scores exactly."""
     import csdclip_cli.index.build as b
 
@@ -182,7 +182,7 @@ def test_hnsw_above_threshold(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN
     assert "red-000.png" not in {r.key for r in s.search_plain("red", k=40)}
 
 
-def test_unchanged_lmdb_update_reads_no_value(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_unchanged_lmdb_update_reads_no_value(tmp_path: Path, monkeypatch) -> None:
     """An LMDB whose transaction id, entry count and file are unchanged is not rescanned; a
     write is noticed and only then are values read."""
     import io
@@ -205,7 +205,7 @@ def test_unchanged_lmdb_update_reads_no_value(tmp_path: Path, monkeypatch) -> No
     scans = {"n": 0}
     real_items = LmdbSource.items
 
-    def counting(self):  # noqa: ANN001, ANN202
+    def counting(self):
         scans["n"] += 1
         return real_items(self)
 
@@ -228,7 +228,7 @@ def test_unchanged_lmdb_update_reads_no_value(tmp_path: Path, monkeypatch) -> No
 
 
 @pytest.mark.parametrize("ann", ["faiss-ivf-sq8", "faiss-ivf-sq4", "faiss-ivf-pq"])
-def test_faiss_candidate_index_finds_the_exact_top_and_updates(tmp_path: Path, monkeypatch, ann: str) -> None:  # noqa: ANN001
+def test_faiss_candidate_index_finds_the_exact_top_and_updates(tmp_path: Path, monkeypatch, ann: str) -> None:
     """--ann faiss-*: trained inverted lists over compressed codes; candidates are re-scored
     exactly, updates remove deleted rows and add new ones without retraining."""
     import csdclip_cli.index.build as b

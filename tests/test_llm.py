@@ -51,7 +51,7 @@ def test_real_gguf_gives_valid_plans_and_cache_prevents_second_call(gguf: Path, 
 
 
 @pytest.mark.slow
-def test_cli_rewrite_with_gguf(runner, gguf: Path) -> None:  # noqa: ANN001
+def test_cli_rewrite_with_gguf(runner, gguf: Path) -> None:
     import json
 
     from conftest import invoke
@@ -144,7 +144,7 @@ def _warnings(stderr: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_over_long_query_falls_back_to_rules_alone_and_in_a_batch(runner, gguf: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_over_long_query_falls_back_to_rules_alone_and_in_a_batch(runner, gguf: Path, tmp_path: Path) -> None:
     """A query past the model's context is caught before generation (it used to be a
     ValueError traceback alone and a segfault in a batch)."""
     from conftest import invoke
@@ -173,7 +173,7 @@ def test_over_long_query_falls_back_to_rules_alone_and_in_a_batch(runner, gguf: 
 
 
 @pytest.mark.slow
-def test_doctor_runs_a_real_test_decode(runner, gguf: Path) -> None:  # noqa: ANN001
+def test_doctor_runs_a_real_test_decode(runner, gguf: Path) -> None:
     from conftest import invoke
 
     r = invoke(runner, "doctor", "--llm", str(gguf))

@@ -94,7 +94,7 @@ def _cli_with_fake_worker(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     monkeypatch.setattr(llm_worker, "worker_argv", lambda: fake(mode))
 
 
-def test_cli_rewrite_survives_a_segfaulting_llm(runner, gguf_stub: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_cli_rewrite_survives_a_segfaulting_llm(runner, gguf_stub: Path, monkeypatch) -> None:
     from conftest import invoke
 
     _cli_with_fake_worker(monkeypatch, "segv")
@@ -107,7 +107,7 @@ def test_cli_rewrite_survives_a_segfaulting_llm(runner, gguf_stub: Path, monkeyp
 
 def test_cli_batch_writes_a_plan_for_every_line_when_the_llm_crashes(
     runner, gguf_stub: Path, tmp_path: Path, monkeypatch
-) -> None:  # noqa: ANN001,E501
+) -> None:
     from conftest import invoke
 
     _cli_with_fake_worker(monkeypatch, "segv-later")
@@ -121,7 +121,7 @@ def test_cli_batch_writes_a_plan_for_every_line_when_the_llm_crashes(
     assert plans[1]["not"] == ["dog"]
 
 
-def test_doctor_reports_a_crashing_build(runner, gguf_stub: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_doctor_reports_a_crashing_build(runner, gguf_stub: Path, monkeypatch) -> None:
     from conftest import invoke
 
     _cli_with_fake_worker(monkeypatch, "segv")
@@ -133,7 +133,7 @@ def test_doctor_reports_a_crashing_build(runner, gguf_stub: Path, monkeypatch) -
 
 def test_cli_batch_names_the_line_of_a_warning_and_counts_repeats(
     runner, gguf_stub: Path, tmp_path: Path, monkeypatch
-) -> None:  # noqa: ANN001,E501
+) -> None:
     from conftest import invoke
 
     _cli_with_fake_worker(monkeypatch, "segv")

@@ -81,7 +81,7 @@ def top10(name: str, query: str, *extra: str) -> list[str]:
     return [json.loads(line)["key"] for line in r.stdout.splitlines()]
 
 
-def encode_workers() -> list:  # noqa: ANN401
+def encode_workers() -> list:
     import psutil
 
     found = []

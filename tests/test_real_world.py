@@ -27,14 +27,14 @@ def solid(path: Path, rgb: tuple[int, int, int], size: tuple[int, int] = (24, 24
     Image.new("RGB", size, rgb).save(path, format=fmt)
 
 
-def build(runner, *args: str):  # noqa: ANN001, ANN201
+def build(runner, *args: str):
     return invoke(runner, "index", "build", *args, "--model", "fake:colour")
 
 
 # 1. a file name that is not UTF-8 -------------------------------------------------------------
 
 
-def test_non_utf8_file_name_is_indexed_under_an_escaped_key(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_non_utf8_file_name_is_indexed_under_an_escaped_key(runner, tmp_path: Path) -> None:
     folder = make_colour_folder(tmp_path / "imgs", n=10)
     odd = os.path.join(os.fsencode(folder), b"caf\xe9.png")  # Latin-1 'café.png'
     with open(odd, "wb") as f:
@@ -56,7 +56,7 @@ def test_non_utf8_file_name_is_indexed_under_an_escaped_key(runner, tmp_path: Pa
 # 2. an unmounted or emptied source ----------------------------------------------------------
 
 
-def test_emptied_source_is_refused_and_allow_empty_empties(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_emptied_source_is_refused_and_allow_empty_empties(runner, tmp_path: Path) -> None:
     folder = make_colour_folder(tmp_path / "imgs", n=20)
     assert build(runner, str(folder), "--name", "e").exit_code == 0
     moved = tmp_path / "elsewhere"
@@ -102,7 +102,7 @@ def test_search_keeps_the_generation_it_opened_through_two_updates(tmp_path: Pat
 # 4. an LMDB key that is not UTF-8 -----------------------------------------------------------
 
 
-def test_non_utf8_lmdb_key_is_indexed_escaped(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_non_utf8_lmdb_key_is_indexed_escaped(runner, tmp_path: Path) -> None:
     import lmdb
 
     from csdclip_cli.sources.lmdb_source import write_lmdb_images
@@ -134,7 +134,7 @@ def test_non_utf8_lmdb_key_is_indexed_escaped(runner, tmp_path: Path) -> None:  
 HEIC_HEADER = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
 
 
-def test_avif_is_indexed_and_heic_without_pillow_heif_is_listed(runner, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_avif_is_indexed_and_heic_without_pillow_heif_is_listed(runner, tmp_path: Path, monkeypatch) -> None:
     import builtins
 
     folder = tmp_path / "imgs"
@@ -143,7 +143,7 @@ def test_avif_is_indexed_and_heic_without_pillow_heif_is_listed(runner, tmp_path
     (folder / "IMG_0001.HEIC").write_bytes(HEIC_HEADER)
     real_import = builtins.__import__
 
-    def no_heif(name: str, *a, **k):  # noqa: ANN002, ANN003, ANN202
+    def no_heif(name: str, *a, **k):
         if name == "pillow_heif":
             raise ImportError(name)
         return real_import(name, *a, **k)
@@ -205,7 +205,7 @@ def test_every_pillow_mode_decodes_like_its_8bit_equivalent(mode: str) -> None:
 # 7. NAS thumbnail folders and --exclude ------------------------------------------------------
 
 
-def test_junk_folders_skipped_and_exclude_recorded(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_junk_folders_skipped_and_exclude_recorded(runner, tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     solid(folder / "red.jpg", (255, 0, 0))
     solid(folder / "blue.jpg", (0, 0, 255))
@@ -227,7 +227,7 @@ def test_junk_folders_skipped_and_exclude_recorded(runner, tmp_path: Path) -> No
 # 8. Rich markup in paths and queries ---------------------------------------------------------
 
 
-def test_markup_in_paths_and_queries_is_printed_verbatim(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_markup_in_paths_and_queries_is_printed_verbatim(runner, tmp_path: Path) -> None:
     folder = tmp_path / "imgs"
     solid(folder / "IMG_0001 [edited].png", (255, 0, 0))
     solid(folder / "odd [/x] name.png", (0, 0, 255))
@@ -243,7 +243,7 @@ def test_markup_in_paths_and_queries_is_printed_verbatim(runner, tmp_path: Path)
 # 9. '~' in output options --------------------------------------------------------------------
 
 
-def test_tilde_is_expanded_in_every_path_option(runner, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_tilde_is_expanded_in_every_path_option(runner, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     folder = make_colour_folder(tmp_path / "imgs", n=8)
     assert build(runner, str(folder), "--name", "t").exit_code == 0
@@ -260,7 +260,7 @@ def test_tilde_is_expanded_in_every_path_option(runner, tmp_path: Path, monkeypa
 
 @pytest.mark.parametrize("query", [",,, !!!", "", "   ", "…?!", "，。！"])
 @pytest.mark.parametrize("method", ["csd", "plain", "arith", "deo"])
-def test_empty_queries_are_refused(runner, colour_folder: Path, query: str, method: str) -> None:  # noqa: ANN001
+def test_empty_queries_are_refused(runner, colour_folder: Path, query: str, method: str) -> None:
     assert build(runner, str(colour_folder), "--name", "q").exit_code == 0
     r = invoke(runner, "search", query, "--index", "q", "--method", method)
     assert r.exit_code == 2 and "empty query" in r.stderr and not r.stdout.strip()
@@ -271,7 +271,7 @@ def test_empty_queries_are_refused(runner, colour_folder: Path, query: str, meth
 # 11. query files in other encodings ----------------------------------------------------------
 
 
-def test_gbk_query_file_is_one_clear_error(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_gbk_query_file_is_one_clear_error(runner, tmp_path: Path) -> None:
     q = tmp_path / "q.txt"
     q.write_bytes("a red car\n一只猫，没有狗\n".encode("gbk"))
     r = invoke(runner, "rewrite", "--file", str(q))
@@ -280,7 +280,7 @@ def test_gbk_query_file_is_one_clear_error(runner, tmp_path: Path) -> None:  # n
     assert len(lines) == 1 and "line 2" in lines[0] and "UTF-8" in lines[0] and str(q) in lines[0]
 
 
-def test_utf8_bom_query_file_reads(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_utf8_bom_query_file_reads(runner, tmp_path: Path) -> None:
     q = tmp_path / "q.txt"
     q.write_bytes("\ufeffa red car, no dog\r\n一只猫，没有狗\r\n".encode())
     r = invoke(runner, "rewrite", "--file", str(q))
@@ -316,7 +316,7 @@ def test_printing_survives_any_output_encoding(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("where", ["dir", "under-a-file", "proc"])
-def test_unwritable_outputs_are_one_error_before_any_work(runner, tmp_path: Path, where: str) -> None:  # noqa: ANN001
+def test_unwritable_outputs_are_one_error_before_any_work(runner, tmp_path: Path, where: str) -> None:
     folder = make_colour_folder(tmp_path / "imgs", n=8)
     assert build(runner, str(folder), "--name", "o").exit_code == 0
     q = tmp_path / "q.txt"
@@ -330,7 +330,7 @@ def test_unwritable_outputs_are_one_error_before_any_work(runner, tmp_path: Path
     assert q.read_text() == "a red car\na dog, no cat\n"
 
 
-def test_output_equal_to_input_is_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_output_equal_to_input_is_refused(runner, tmp_path: Path) -> None:
     q = tmp_path / "q.txt"
     q.write_text("a red car\n")
     r = invoke(runner, "rewrite", "--file", str(q), "-o", str(q))
@@ -340,7 +340,7 @@ def test_output_equal_to_input_is_refused(runner, tmp_path: Path) -> None:  # no
     assert r.exit_code == 2 and "--file" in r.stderr
 
 
-def test_batch_reports_an_empty_line_and_goes_on(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_batch_reports_an_empty_line_and_goes_on(runner, tmp_path: Path) -> None:
     q = tmp_path / "q.txt"
     q.write_text("a red car\n!!!\n\na dog, no cat\n")
     out = tmp_path / "p.jsonl"
@@ -350,14 +350,14 @@ def test_batch_reports_an_empty_line_and_goes_on(runner, tmp_path: Path) -> None
     assert "line 2" in r.stderr and "empty query" in r.stderr
 
 
-def test_binary_file_as_query_file(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_binary_file_as_query_file(runner, tmp_path: Path) -> None:
     b = tmp_path / "model.gguf"
     b.write_bytes(b"GGUF\x03\x00\x00\x00" + bytes(range(256)) * 4)
     r = invoke(runner, "rewrite", "--file", str(b))
     assert r.exit_code == 2 and "binary file" in r.stderr and "iconv" not in r.stderr
 
 
-def test_unwritable_report_dir(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_unwritable_report_dir(runner, tmp_path: Path) -> None:
     f = tmp_path / "afile"
     f.write_text("x")
     r = invoke(runner, "eval", "demo", "--report", str(f))
@@ -367,7 +367,7 @@ def test_unwritable_report_dir(runner, tmp_path: Path) -> None:  # noqa: ANN001
 # ---- from a third fresh-clone try --------------------------------------------------------------
 
 
-def test_escaped_and_literal_backslash_names_stay_two_images(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_escaped_and_literal_backslash_names_stay_two_images(runner, tmp_path: Path) -> None:
     folder = tmp_path / "imgs"
     folder.mkdir()
     b = io.BytesIO()
@@ -383,7 +383,7 @@ def test_escaped_and_literal_backslash_names_stay_two_images(runner, tmp_path: P
     assert all(src.read(k)[:4] == b"\x89PNG" for k in keys)
 
 
-def test_heic_skipped_without_pillow_heif_is_retried_once_it_is_installed(runner, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001,E501
+def test_heic_skipped_without_pillow_heif_is_retried_once_it_is_installed(runner, tmp_path: Path, monkeypatch) -> None:
     pillow_heif = pytest.importorskip("pillow_heif")
     import builtins
 
@@ -395,7 +395,7 @@ def test_heic_skipped_without_pillow_heif_is_retried_once_it_is_installed(runner
     (folder / "IMG_0001.HEIC").write_bytes(b.getvalue())
     real_import = builtins.__import__
 
-    def no_heif(name: str, *a, **k):  # noqa: ANN002, ANN003, ANN202
+    def no_heif(name: str, *a, **k):
         if name == "pillow_heif":
             raise ImportError(name)
         return real_import(name, *a, **k)
@@ -412,7 +412,7 @@ def test_heic_skipped_without_pillow_heif_is_retried_once_it_is_installed(runner
     assert r.exit_code == 0 and "encoded 1" in r.stderr and "skipped 0" in r.stderr
 
 
-def test_emoji_codes_in_names_print_verbatim(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_emoji_codes_in_names_print_verbatim(runner, tmp_path: Path) -> None:
     folder = tmp_path / "imgs"
     solid(folder / "emoji :smile: shot.png", (255, 0, 0))
     assert build(runner, str(folder), "--name", "em").exit_code == 0
@@ -420,7 +420,7 @@ def test_emoji_codes_in_names_print_verbatim(runner, tmp_path: Path) -> None:  #
     assert ":smile:" in r.stdout and "😄" not in r.stdout
 
 
-def test_utf16_query_file_and_the_encoding_hint(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_utf16_query_file_and_the_encoding_hint(runner, tmp_path: Path) -> None:
     q = tmp_path / "q.txt"
     q.write_bytes("a red car, no dog\r\n".encode("utf-16"))
     r = invoke(runner, "rewrite", "--file", str(q))
@@ -430,7 +430,7 @@ def test_utf16_query_file_and_the_encoding_hint(runner, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "latin1" in r.stderr and "GBK" in r.stderr
 
 
-def test_rebuild_without_exclude_keeps_the_remembered_globs(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_rebuild_without_exclude_keeps_the_remembered_globs(runner, tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     solid(folder / "a.png", (255, 0, 0))
     solid(folder / "raw" / "r.png", (255, 0, 0))

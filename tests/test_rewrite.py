@@ -326,7 +326,7 @@ def test_rules_are_deterministic() -> None:
     assert RuleRewriter().rewrite(q) == RuleRewriter().rewrite(q)
 
 
-def test_plans_file_and_gold(tmp_path) -> None:  # noqa: ANN001
+def test_plans_file_and_gold(tmp_path) -> None:
     f = tmp_path / "plans.jsonl"
     f.write_text(json.dumps({"text_id": "1", "text": SEED + "\n"}) + "\n")
     gold = get_rewriter("gold", plans=f)
@@ -336,7 +336,7 @@ def test_plans_file_and_gold(tmp_path) -> None:  # noqa: ANN001
     assert get_rewriter(str(g)).rewrite("a cat").and_ == ["a cat"]
 
 
-def test_cli_rewrite_shows_plan_and_batch(runner, tmp_path) -> None:  # noqa: ANN001
+def test_cli_rewrite_shows_plan_and_batch(runner, tmp_path) -> None:
     from conftest import invoke
 
     r = invoke(runner, "rewrite", "a woman in a green dress dancing in front of City Hall, no shoes", "--json")

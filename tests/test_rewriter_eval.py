@@ -67,7 +67,7 @@ def test_fallbacks_are_counted() -> None:
     assert s.fallbacks == 1 and s.exact == 1.0 and s.latency_median_s >= 0
 
 
-def test_cli_table_json_and_errors(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_cli_table_json_and_errors(runner, tmp_path: Path) -> None:
     gold = tmp_path / "gold.jsonl"
     gold.write_text(
         "\n".join(

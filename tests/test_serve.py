@@ -47,13 +47,13 @@ def gallery(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def client(gallery: Path):  # noqa: ANN201
+def client(gallery: Path):
     from starlette.testclient import TestClient
 
     return TestClient(create_app(Service(gallery / "indexes")))
 
 
-def test_search_api_returns_plan_clause_scores_and_thumbnails(client) -> None:  # noqa: ANN001
+def test_search_api_returns_plan_clause_scores_and_thumbnails(client) -> None:
     r = client.post("/api/search", json={"query": QUERY, "k": 10, "compare": True})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -75,7 +75,7 @@ def test_search_api_returns_plan_clause_scores_and_thumbnails(client) -> None:  
     assert r3["results"] and r3["timing_ms"]["total"] > 0
 
 
-def test_rewrite_and_index_routes(client) -> None:  # noqa: ANN001
+def test_rewrite_and_index_routes(client) -> None:
     assert client.post("/api/rewrite", json={"query": QUERY}).json()["plan"]["not"] == ["person"]
     ixs = client.get("/api/indexes").json()
     assert [i["name"] for i in ixs] == ["demo-tiny"] and ixs[0]["count"] == 160
@@ -94,12 +94,12 @@ def test_rewrite_and_index_routes(client) -> None:  # noqa: ANN001
         ({"plan": {"raw": "a", "and": [], "not": [], "or": [], "optimized": " "}}, 400, "no clause left"),
     ],
 )
-def test_bad_requests_are_one_line_errors(client, request_body: dict, status: int, message: str) -> None:  # noqa: ANN001
+def test_bad_requests_are_one_line_errors(client, request_body: dict, status: int, message: str) -> None:
     r = client.post("/api/search", json=request_body)
     assert r.status_code == status and message in r.json()["error"]
 
 
-def test_limits_and_files_only_by_row(client) -> None:  # noqa: ANN001
+def test_limits_and_files_only_by_row(client) -> None:
     big = {"query": "a dog", "pad": "x" * 70_000}
     assert client.post("/api/search", content=json.dumps(big)).status_code == 413
     assert client.post("/api/search", content=b"not json").status_code == 400
@@ -118,7 +118,7 @@ def test_token_is_checked_on_every_api_request(gallery: Path) -> None:
     assert c.post("/api/search", json={"query": "a dog"}, headers={"Authorization": "Bearer wrong"}).status_code == 401
 
 
-def test_off_loopback_without_token_prints_a_generated_one(runner, gallery: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_off_loopback_without_token_prints_a_generated_one(runner, gallery: Path, monkeypatch) -> None:
     import uvicorn
 
     seen = {}
@@ -165,7 +165,7 @@ class RunningServer:
         self.thread.join(10)
 
 
-def test_csd_search_uses_a_running_server(runner, gallery: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_csd_search_uses_a_running_server(runner, gallery: Path, monkeypatch) -> None:
     monkeypatch.setenv("CSD_INDEXES", str(gallery / "indexes"))
     local = invoke(runner, "search", QUERY, "-k", "5", "--json", "--no-server")
     with RunningServer(gallery / "indexes", token="t0k"):
@@ -173,7 +173,7 @@ def test_csd_search_uses_a_running_server(runner, gallery: Path, monkeypatch) ->
         table = invoke(runner, "search", QUERY, "-k", "3", "--explain")
         bad = invoke(runner, "search", "red", "--index", "nope")
     assert remote.exit_code == 0 and local.exit_code == 0
-    strip = lambda out: [(d["key"], round(d["score"], 4)) for d in map(json.loads, out.splitlines())]  # noqa: E731
+    strip = lambda out: [(d["key"], round(d["score"], 4)) for d in map(json.loads, out.splitlines())]
     assert strip(remote.stdout) == strip(local.stdout)  # the same answer, warm
     assert "via csd serve" in table.stdout and "NOT person" in table.stdout
     assert bad.exit_code == 1 and "no index named 'nope'" in bad.stderr
@@ -263,13 +263,13 @@ def test_page_in_a_real_browser(gallery: Path, tmp_path: Path) -> None:
         b'{"plan": []}',
     ],
 )
-def test_malformed_requests_are_400_not_500(client, raw_body: bytes) -> None:  # noqa: ANN001
+def test_malformed_requests_are_400_not_500(client, raw_body: bytes) -> None:
     r = client.post("/api/search", content=raw_body, headers={"Content-Type": "application/json"})
     assert r.status_code == 400, (raw_body, r.status_code, r.text)
     assert r.json()["error"]
 
 
-def test_edited_plans_are_normalised(client) -> None:  # noqa: ANN001
+def test_edited_plans_are_normalised(client) -> None:
     r = client.post("/api/search", json={"plan": {"and": ["a red car"], "or": [[], ["a tree"]], "not": [" "]}, "k": 3})
     assert r.status_code == 200, r.text
     plan = r.json()["plan"]

@@ -22,11 +22,11 @@ from csdclip_cli.sources import open_source
 QUERIES = ["red", "green", "blue", "yellow", "a red square, no blue", "green and yellow"]
 
 
-def keys_of(results: list) -> list[str]:  # noqa: ANN001
+def keys_of(results: list) -> list[str]:
     return [r.key for r in results]
 
 
-def test_sharded_index_returns_the_single_index_top10(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_sharded_index_returns_the_single_index_top10(runner, tmp_path: Path) -> None:
     folder = make_distinct_folder(tmp_path / "imgs", 40)
     assert invoke(runner, "index", "build", str(folder), "-m", "fake:colour", "-n", "one").exit_code == 0
     r = invoke(runner, "index", "build", str(folder), "-m", "fake:colour", "-n", "three", "--shards", "3")
@@ -78,7 +78,7 @@ def test_sharded_update_and_resume_per_shard(tmp_path: Path, monkeypatch: pytest
     real = b.encode_stream
     calls = {"n": 0}
 
-    def crashing(source, encoder, items, batch_size, workers):  # noqa: ANN001, ANN202
+    def crashing(source, encoder, items, batch_size, workers):
         for batch in real(source, encoder, items, 1, workers):
             calls["n"] += 1
             if calls["n"] == 5:
@@ -97,7 +97,7 @@ def test_sharded_update_and_resume_per_shard(tmp_path: Path, monkeypatch: pytest
     assert not any((store.path("sh") / "shards" / f"shard-{i}" / "journal").exists() for i in range(3))
 
 
-def test_sharded_refusals_are_one_line(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_sharded_refusals_are_one_line(runner, tmp_path: Path) -> None:
     folder = make_colour_folder(tmp_path / "imgs", n=12)
     assert (
         invoke(runner, "index", "build", str(folder), "-m", "fake:colour", "-n", "sh", "--shards", "2").exit_code == 0

@@ -30,7 +30,7 @@ def _norm(x: torch.Tensor) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def test_openclip_family_matches_open_clip_tokenizer(tiny_openclip) -> None:  # noqa: ANN001
+def test_openclip_family_matches_open_clip_tokenizer(tiny_openclip) -> None:
     import open_clip
 
     cfg, ckpt = tiny_openclip
@@ -116,7 +116,7 @@ def test_hf_matches_clip_processor(tmp_path: Path) -> None:
 # ---- the torch-free text path: ONNX export + `tokenizers` ------------------------------------
 
 
-def assert_onnx_parity(enc, tmp: Path) -> None:  # noqa: ANN001
+def assert_onnx_parity(enc, tmp: Path) -> None:
     from csdclip_cli.encoders.onnx_text import OnnxTextEncoder, export_text_encoder
 
     done, why = export_text_encoder(enc, tmp / "export")
@@ -126,7 +126,7 @@ def assert_onnx_parity(enc, tmp: Path) -> None:  # noqa: ANN001
     assert cos.min() >= 0.9999, cos
 
 
-def test_onnx_parity_openclip_custom(tiny_openclip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_onnx_parity_openclip_custom(tiny_openclip, tmp_path: Path) -> None:
     cfg, ckpt = tiny_openclip
     enc = load_encoder(f"openclip:{cfg}", weights=ckpt)
     assert_onnx_parity(enc, tmp_path)
@@ -205,7 +205,7 @@ def test_cold_search_imports_no_torch_and_stays_small(tmp_path: Path) -> None:
     assert len([_json.loads(ln) for ln in r.stdout.splitlines()]) == 3
 
 
-def test_plugin_without_export_searches_through_its_encoder_with_one_note(runner, colour_folder: Path) -> None:  # noqa: ANN001
+def test_plugin_without_export_searches_through_its_encoder_with_one_note(runner, colour_folder: Path) -> None:
     from conftest import invoke
 
     assert invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "p").exit_code == 0

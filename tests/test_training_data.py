@@ -64,7 +64,7 @@ def test_never_overlaps_the_heldout_set() -> None:
     assert not any(io in code for io in ("open(", "read_text", "Path(", "import json", "importlib"))  # reads no file
 
 
-def test_cli_writes_plans_or_tigr(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_cli_writes_plans_or_tigr(runner, tmp_path: Path) -> None:
     out = tmp_path / "train.jsonl"
     r = invoke(runner, "rewriter", "data", "-n", "50", "--seed", "1", "-o", str(out))
     assert r.exit_code == 0, r.output

@@ -46,7 +46,7 @@ def write_tiny_gemma3(path: Path, tokenizer_from: Path, seed: int = 0) -> Path:
     def mat(rows: int, cols: int) -> np.ndarray:
         return (rng.standard_normal((rows, cols)) / np.sqrt(cols)).astype(np.float32)
 
-    ones = lambda n: np.ones(n, dtype=np.float32)  # noqa: E731
+    ones = lambda n: np.ones(n, dtype=np.float32)
     w.add_tensor("token_embd.weight", (rng.standard_normal((vocab, WIDTH)) * 0.02).astype(np.float32))
     for i in range(LAYERS):
         b = f"blk.{i}."

@@ -18,7 +18,7 @@ DataDir = typer.Option(None, "--data-dir", envvar="CSD_DATA", help="Data root (d
 def demo(
     ctx: typer.Context,
     k: int = typer.Option(5, "-k", help="Results per query."),
-    html: Path = typer.Option(None, "--html", help="Where to write the page (default DATA/demo/demo.html)."),
+    html: Path | None = typer.Option(None, "--html", help="Where to write the page (default DATA/demo/demo.html)."),
     data_dir: Path = DataDir,
     index_dir: Path = IndexDir,
     device: str = Device,
@@ -89,7 +89,7 @@ def demo(
 @app.command("data")
 @guard
 def data(
-    out_dir: Path = typer.Argument(None, help="Where to write (default DATA/demo)."),
+    out_dir: Path | None = typer.Argument(None, help="Where to write (default DATA/demo)."),
     images: int = typer.Option(3000, "--images", min=10, help="Gallery size."),
     queries: int = typer.Option(300, "--queries", min=1, help="How many complex queries."),
     data_dir: Path = DataDir,
@@ -112,7 +112,7 @@ def data(
 def train(
     steps: int = typer.Option(1300, "--steps", min=1),
     batch: int = typer.Option(256, "--batch", min=2),
-    out_dir: Path = typer.Option(None, "--out", help="Where to write the model (default: the package)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Where to write the model (default: the package)."),
 ) -> None:
     """Retrain the tiny demo CLIP on the procedural world (CPU, about 25 minutes on 2 cores).
 

@@ -11,7 +11,9 @@ from csdclip_cli.cli.common import guard
 
 @guard
 def doctor(
-    llm: Path = typer.Option(None, "--llm", help="GGUF file to test (default: the one --rewriter llm would use)."),
+    llm: Path | None = typer.Option(
+        None, "--llm", help="GGUF file to test (default: the one --rewriter llm would use)."
+    ),
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds each check may take."),
 ) -> None:
     """Check the llama.cpp build (version, CPU features), load the GGUF and run a test decode.
@@ -29,6 +31,9 @@ def doctor(
     from csdclip_cli.render import out
     from csdclip_cli.rewrite.llm import resolve_model
 
+    gguf: Path | None
+    adapter: Path | None
+    note_missing: str | None
     try:
         gguf, adapter = resolve_model(llm)
     except CsdError as e:  # no base model installed: reported as a failed check, not a crash

@@ -40,6 +40,7 @@ def build_source(
 
     from csdclip_cli.encoders import load_encoder
     from csdclip_cli.index import IndexStore, build_index
+    from csdclip_cli.index.build import BuildReport
     from csdclip_cli.index.store import default_name, validate_name
     from csdclip_cli.render import err, note, progress_bar
     from csdclip_cli.sources import open_source
@@ -98,7 +99,7 @@ def build_source(
         if shards:
             from csdclip_cli.index.shards import build_sharded
 
-            rep = build_sharded(src, enc, name, shards, store, engine=engine, stream=stream, **kw)
+            rep: BuildReport = build_sharded(src, enc, name, shards, store, engine=engine, stream=stream, **kw)
         else:
             rep = build_index(src, enc, name, store, **kw)
     msg = (
@@ -127,8 +128,8 @@ def build_source(
 def build(
     source: str = typer.Argument(..., help="Image folder or CN-CLIP LMDB directory."),
     model: str = typer.Option(..., "--model", "-m", help="Model spec, e.g. clip:ViT-L/14, demo:tiny."),
-    name: str = typer.Option(None, "--name", "-n", help="Index name (default: SOURCE-MODEL)."),
-    weights: Path = typer.Option(None, "--weights", help="Checkpoint file (custom or local weights)."),
+    name: str | None = typer.Option(None, "--name", "-n", help="Index name (default: SOURCE-MODEL)."),
+    weights: Path | None = typer.Option(None, "--weights", help="Checkpoint file (custom or local weights)."),
     batch_size: int = typer.Option(64, "--batch-size", "-b", min=1),
     workers: int = typer.Option(2, "--workers", "-w", min=1, help="Decode threads."),
     device: str = Device,
@@ -136,12 +137,12 @@ def build(
     wait: bool = typer.Option(False, "--wait", help="Wait for another writer instead of refusing."),
     exclude: list[str] = Exclude,
     allow_empty: bool = AllowEmpty,
-    ann: str = typer.Option(
+    ann: str | None = typer.Option(
         None,
         "--ann",
         help="Candidate index above 20,000 images: hnswlib (default) | faiss-ivf-sq8 | faiss-ivf-sq4 | faiss-ivf-pq (see docs/scale.md).",
     ),
-    engine: str = typer.Option(
+    engine: str | None = typer.Option(
         None,
         "--engine",
         help="local (this process, the default) | ray (Ray Data: decode tasks, encode actors; see docs/scale.md). "
@@ -153,10 +154,12 @@ def build(
         min=0,
         help="Split the index by key hash into N shards (default: 1 with --engine ray, else none).",
     ),
-    address: str = typer.Option(
+    address: str | None = typer.Option(
         None, "--address", help="Ray cluster to join (e.g. auto, or HOST:PORT); default: a local one."
     ),
-    actors: int = typer.Option(None, "--actors", min=1, help="Encoder actors on Ray (default: one a GPU, else 1)."),
+    actors: int | None = typer.Option(
+        None, "--actors", min=1, help="Encoder actors on Ray (default: one a GPU, else 1)."
+    ),
     index_dir: Path = IndexDir,
 ) -> None:
     """Create an index, or bring it up to date (only new and changed images are encoded).
@@ -190,16 +193,16 @@ def build(
 @app.command("update")
 @guard
 def update(
-    name: str = typer.Argument(None, help="Index name (default: the current index)."),
+    name: str | None = typer.Argument(None, help="Index name (default: the current index)."),
     batch_size: int = typer.Option(64, "--batch-size", "-b", min=1),
     workers: int = typer.Option(2, "--workers", "-w", min=1),
     device: str = Device,
     wait: bool = typer.Option(False, "--wait"),
-    exclude: list[str] = typer.Option(
+    exclude: list[str] | None = typer.Option(
         None, "--exclude", "-x", help="Glob to leave out (repeatable); replaces the globs the index was built with."
     ),
     allow_empty: bool = AllowEmpty,
-    address: str = typer.Option(None, "--address", help="Ray cluster for an index built with --engine ray."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster for an index built with --engine ray."),
     index_dir: Path = IndexDir,
 ) -> None:
     """Re-scan an index's source: add new and changed images, drop deleted ones (a sharded
@@ -276,7 +279,7 @@ def list_(index_dir: Path = IndexDir) -> None:
 @app.command("info")
 @guard
 def info(
-    name: str = typer.Argument(None, help="Index name (default: the current index)."),
+    name: str | None = typer.Argument(None, help="Index name (default: the current index)."),
     errors: bool = typer.Option(False, "--errors", help="List the files that could not be indexed."),
     index_dir: Path = IndexDir,
 ) -> None:
@@ -286,7 +289,7 @@ def info(
     """
     import json
 
-    from csdclip_cli.index.store import IndexStore
+    from csdclip_cli.index.store import IndexStore, ShardedGeneration
     from csdclip_cli.render import human_bytes, out
 
     store = IndexStore(index_dir)
@@ -301,7 +304,7 @@ def info(
         return
     d = m.to_json()
     d["size_on_disk"] = human_bytes(store.size_on_disk(m.name))
-    if m.build.get("shards"):
+    if isinstance(gen, ShardedGeneration):
         kinds = {g.ann.kind if g.ann is not None else "exact" for _, g in gen.shards}
         d["search"] = f"{m.build['shards']} shards: {', '.join(sorted(kinds))}"
     else:

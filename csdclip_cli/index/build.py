@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from csdclip_cli.encoders.base import Encoder
@@ -73,7 +74,7 @@ class Journal:
     """Committed batches of a build in progress: batch-N.npy (vectors) then batch-N.json
     (items, the commit point: a batch exists only once its .json was renamed in)."""
 
-    def __init__(self, path: Path, dtype: np.dtype | str = np.float16):
+    def __init__(self, path: Path, dtype: npt.DTypeLike = np.float16):
         self.path = path
         self.dtype = np.dtype(dtype)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -473,7 +474,7 @@ def _finalise(
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     now = time.time()
-    m = Manifest(
+    manifest = Manifest(
         name=name,
         model=model.spec,
         fingerprint=model.fingerprint,
@@ -487,7 +488,7 @@ def _finalise(
         created=old.created if old else now,
         updated=now,
     )
-    m.save(root / "manifest.json")
+    manifest.save(root / "manifest.json")
     journal.clear()
     if prev_gen is not None:
         prev_gen.close()  # our own reader lock would keep it

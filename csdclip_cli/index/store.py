@@ -293,7 +293,7 @@ class Generation:
             self._vec_fd = os.open(self.path / "vectors.npy", os.O_RDONLY)
         size = out.shape[1] * out.itemsize
         base = int(getattr(v, "offset", 0))
-        view = memoryview(out).cast("B")
+        view = out.data.cast("B")
         for i, r in enumerate(rows.tolist()):
             os.preadv(self._vec_fd, [view[i * size : (i + 1) * size]], base + r * size)
         return out
@@ -382,14 +382,15 @@ class IndexStore:
             )
         return Manifest.load(p)
 
-    def open(self, name: str | None = None) -> tuple[Manifest, Generation]:
-        """The manifest and its current generation, held open against concurrent builds."""
+    def open(self, name: str | None = None) -> tuple[Manifest, Generation | ShardedGeneration]:
+        """The manifest and its current generation (every shard's, for a sharded index), held
+        open against concurrent builds. Raises IndexNotFound, IndexFormatError."""
         name = name or self.current()
         seen = None
         while True:
             m = self.manifest(name)
             if m.build.get("shards"):
-                return m, ShardedGeneration(self.path(name), m)  # type: ignore[return-value]
+                return m, ShardedGeneration(self.path(name), m)
             try:
                 return m, Generation(self.path(name) / f"gen-{m.generation}", m.dim, m.build.get("ann", "hnswlib"))
             except FileNotFoundError:
@@ -487,9 +488,12 @@ class ShardedGeneration:
         self.path = path
         self.manifest = manifest
         sub = IndexStore(path / SHARDS_DIR)
-        self.shards: list[tuple[Manifest, Generation]] = [
-            sub.open(shard_name(i)) for i in range(int(manifest.build["shards"]))
-        ]
+        self.shards: list[tuple[Manifest, Generation]] = []
+        for i in range(int(manifest.build["shards"])):
+            m, g = sub.open(shard_name(i))
+            if not isinstance(g, Generation):
+                raise IndexFormatError(f"{path}: shard {m.name} is itself sharded; rebuild the index")
+            self.shards.append((m, g))
         rows = [len(g.vectors) for _, g in self.shards]
         self.offsets = np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
         self.alive = np.concatenate([g.alive for _, g in self.shards]) if rows else np.zeros(0, bool)

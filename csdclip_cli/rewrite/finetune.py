@@ -188,7 +188,8 @@ def train(
     if not examples:
         raise UsageError(f"no training example fits in {cfg.max_tokens} tokens")
 
-    lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=0.0, target_modules=list(TARGET_MODULES))
+    # peft annotates lora_alpha as int but only divides it by r: a float alpha is honoured
+    lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=0.0, target_modules=list(TARGET_MODULES))  # type: ignore[arg-type]
     model = get_peft_model(model, lora)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -201,7 +202,7 @@ def train(
         sched.load_state_dict(ckpt["scheduler"])
         step, log, spent = ckpt["step"], ckpt["log"], ckpt["seconds"]
 
-    inner = model.get_base_model()
+    inner: Any = model.get_base_model()
     body, head = inner.model, inner.get_output_embeddings()
     softcap = getattr(inner.config, "final_logit_softcapping", None)
     use_bf16 = _bf16_ok()

@@ -62,7 +62,8 @@ class Plan:
     def __post_init__(self) -> None:
         if not self.optimized:
             self.optimized = self.raw
-        self.entities = {"time": None, "place": None, "person": None} | dict(self.entities)
+        empty: dict[str, str | None] = {"time": None, "place": None, "person": None}
+        self.entities = empty | dict(self.entities)
 
     # --- JSON ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -201,8 +201,8 @@ class CompositeSearch:
             per_clause[c] = z_and[:, j]
         for j, c in enumerate(pv.plan.not_):
             per_clause["NOT " + c] = z_not[:, j]
-        for g, col in zip(pv.plan.or_, or_cols):
-            per_clause[" | ".join(g)] = col
+        for group, col in zip(pv.plan.or_, or_cols):
+            per_clause[" | ".join(group)] = col
         if self._single(pv):
             return z_and[:, 0], per_clause
         and_all = np.concatenate(terms, 1)

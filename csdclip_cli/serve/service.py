@@ -253,7 +253,8 @@ def _plan(d: Any) -> Any:
             ors.append(g)
     opt = d.get("optimized")
     optimized = opt.strip() if isinstance(opt, str) and opt.strip() else "; ".join(ands) or ""
-    raw = d.get("raw") if isinstance(d.get("raw"), str) and d.get("raw").strip() else optimized
+    given = d.get("raw")
+    raw = given if isinstance(given, str) and given.strip() else optimized
     if not (ands or ors or optimized):
         raise UsageError("the plan has no clause left; add one")
     intent = "complex" if (len(ands) > 1 or nots or ors) else "simple"

@@ -58,7 +58,7 @@ class FakeEncoder:
         self.spec = spec
         self.fingerprint = "fake:" + hashlib.sha256(spec.encode()).hexdigest()[:8]
 
-    def preprocess(self, image) -> np.ndarray:  # noqa: ANN001
+    def preprocess(self, image) -> np.ndarray:
         small = np.asarray(image.convert("RGB").resize((8, 8)), dtype=np.float32) / 255.0
         return small.reshape(-1, 3).mean(0)
 
@@ -79,7 +79,7 @@ class FakeEncoder:
         CALLS["images"] += len(batch)
         return feature(np.asarray(batch, dtype=np.float32))
 
-    def encode_texts(self, texts) -> np.ndarray:  # noqa: ANN001
+    def encode_texts(self, texts) -> np.ndarray:
         CALLS["texts"] += len(texts)
         out = []
         for t in texts:
@@ -96,7 +96,7 @@ class FakeEncoder:
         return np.stack(out)
 
 
-def load_fake(spec, opts):  # noqa: ANN001, ANN201
+def load_fake(spec, opts):
     enc = FakeEncoder(f"fake:{spec.name}")
     if spec.name == "slow":
         enc.delay = 0.05
@@ -104,7 +104,7 @@ def load_fake(spec, opts):  # noqa: ANN001, ANN201
     return enc
 
 
-def register_encoders(register) -> None:  # noqa: ANN001
+def register_encoders(register) -> None:
     from csdclip_cli.encoders import Family
 
     register(Family("fake", load_fake, "deterministic colour encoder (test plugin)", ("fake:colour",)))
