@@ -35,18 +35,22 @@ def prepare_environment() -> None:
 
 
 def index_root(override: str | Path | None = None) -> Path:
+    """The folder that holds the indexes: `override`, else $CSD_INDEXES, else ./indexes."""
     return Path(override or os.environ.get(ENV_INDEXES) or "indexes").expanduser()
 
 
 def models_dir(override: str | Path | None = None) -> Path:
+    """The folder of local model weights: `override`, else $CSD_MODELS, else ./models."""
     return Path(override or os.environ.get(ENV_MODELS) or "models").expanduser()
 
 
 def data_dir(override: str | Path | None = None) -> Path:
+    """The folder of datasets: `override`, else $CSD_DATA, else ./data."""
     return Path(override or os.environ.get(ENV_DATA) or "data").expanduser()
 
 
 def cache_dir() -> Path:
+    """The cache folder: $CSD_CACHE, else $XDG_CACHE_HOME/csd, else ~/.cache/csd."""
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "csd"
     return Path(os.environ.get(ENV_CACHE) or default).expanduser()
 

@@ -11,44 +11,46 @@ class CsdError(Exception):
 
 
 class UsageError(CsdError):
+    """Raised for a bad option, argument, input file, settings file or request (exit code 2)."""
+
     exit_code = 2
 
 
 class UnknownModel(CsdError):
-    pass
+    """Raised when a model spec, family, architecture or pretrained tag is unknown, or a model is not CLIP-like."""
 
 
 class ModelFileMissing(CsdError):
-    pass
+    """Raised when model weights are missing, unreadable, or do not fit the model spec."""
 
 
 class UnsafeCheckpoint(CsdError):
-    pass
+    """Raised when a checkpoint holds pickled objects other than plain weights (torch.load weights_only=True)."""
 
 
 class IndexNotFound(CsdError):
-    pass
+    """Raised when the index root holds no index of the given name, or no index at all."""
 
 
 class IndexModelMismatch(CsdError):
-    pass
+    """Raised when an index was built with another model, ANN kind, vector dtype or shard layout than asked for."""
 
 
 class IndexLocked(CsdError):
-    pass
+    """Raised when another process holds the index's write lock."""
 
 
 class IndexFormatError(CsdError):
-    pass
+    """Raised when an index on disk is unreadable, newer than this csd, or has a missing or malformed generation."""
 
 
 class SourceError(CsdError):
-    pass
+    """Raised when an image source (folder, CN-CLIP LMDB, WebDataset shards) is missing, malformed or lacks an image."""
 
 
 class PlanFormatError(CsdError):
-    pass
+    """Raised when a query plan (its JSON or its logic section) or a plan file does not parse."""
 
 
 class DatasetError(CsdError):
-    pass
+    """Raised when an evaluation dataset lacks a split, gallery, queries or images, or has malformed lines."""

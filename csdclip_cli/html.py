@@ -41,6 +41,8 @@ class ThumbnailReader:
             return None
 
     def data_uri(self, key: str, path: str) -> str:
+        """The image as a base64 data URI, at most THUMB (192) px a side: PNG up to 128 px, JPEG above; "" if
+        unreadable."""
         data = self.bytes_for(key, path)
         if data is None:
             return ""
@@ -59,6 +61,7 @@ class ThumbnailReader:
 
 
 def plan_html(plan: Any) -> str:
+    """A query plan's optimized query and its AND, NOT and OR clauses as an HTML block ("" when `plan` is None)."""
     if plan is None:
         return ""
     parts = [
@@ -73,6 +76,8 @@ def plan_html(plan: Any) -> str:
 
 
 def result_cards(results: Sequence[Any], thumbs: ThumbnailReader, grades: dict[str, str] | None = None) -> str:
+    """Results as an HTML grid of cards: thumbnail, rank, score, clause scores (pass or fail) and key; `grades` maps a
+    key to its relevance grade (HR, MR or IR), shown on the card and as its border colour."""
     cards = []
     for r in results:
         grade = (grades or {}).get(r.key, "")
@@ -90,6 +95,7 @@ def result_cards(results: Sequence[Any], thumbs: ThumbnailReader, grades: dict[s
 
 
 def page(title: str, body: str) -> str:
+    """A self-contained HTML page with the page CSS around `body` (HTML, not escaped)."""
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{CSS}</style></head><body>{body}</body></html>\n"

@@ -17,6 +17,7 @@ from rich.text import Text
 
 
 def out() -> Console:
+    """A console on stdout for results: no highlighting or emoji codes, 200 columns wide when piped."""
     c = Console(highlight=False, soft_wrap=False, emoji=False)  # ':smile:' in a file name stays as typed
     if not c.is_terminal and "COLUMNS" not in os.environ:
         c.width = 200  # piped into a file or pager: do not squeeze tables to 80 columns
@@ -24,6 +25,7 @@ def out() -> Console:
 
 
 def err() -> Console:
+    """A console on stderr for progress, notes and warnings (no highlighting or emoji codes)."""
     return Console(stderr=True, highlight=False, emoji=False)
 
 
@@ -38,6 +40,8 @@ def warn(msg: str) -> None:
 
 
 class RateColumn(ProgressColumn):
+    """A progress column showing the speed in `unit`s per second (final speed once the task is done)."""
+
     def __init__(self, unit: str):
         super().__init__()
         self.unit = unit
@@ -69,6 +73,7 @@ def progress_bar(description: str, unit: str = "img") -> Iterator[Any]:
 
 
 def human_bytes(n: float) -> str:
+    """A byte count as text in binary units, e.g. "512 B", "1.5 MiB" (TiB at most)."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -77,10 +82,13 @@ def human_bytes(n: float) -> str:
 
 
 def when(ts: float) -> str:
+    """A Unix time (seconds) as local "YYYY-MM-DD HH:MM"."""
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
 def results_table(results: Sequence[Any], title: str | None = None, explain: bool = False) -> Table:
+    """Results as a table of rank, score and image path (or key); with `explain`, a column per clause with its
+    score and whether it passed (clause names from the first result)."""
     t = Table(title=escape(title) if title else None, title_justify="left", show_edge=False)
     t.add_column("#", justify="right")
     t.add_column("score", justify="right")
@@ -101,4 +109,5 @@ def results_table(results: Sequence[Any], title: str | None = None, explain: boo
 
 
 def json_lines(results: Sequence[Any]) -> str:
+    """Results as JSON Lines, one `to_dict()` object per result, non-ASCII kept as is (no trailing newline)."""
     return "\n".join(json.dumps(r.to_dict(), ensure_ascii=False) for r in results)

@@ -55,6 +55,8 @@ app.command("serve")(serve_cmd.serve)
 
 
 def main() -> None:
+    """Entry point of the `csd` script: prepares the environment, makes stdout and stderr escape characters they
+    cannot encode, and runs the app."""
     from csdclip_cli import config
 
     config.prepare_environment()

@@ -51,6 +51,8 @@ def guard(fn: F) -> F:
 
 
 def new_app(help_text: str) -> typer.Typer:
+    """A Typer app or sub-app with csd's settings: Rich markup in help, help when called without arguments, no
+    shell-completion options and no locals in tracebacks."""
     return typer.Typer(
         help=help_text,
         no_args_is_help=True,

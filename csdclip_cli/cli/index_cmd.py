@@ -36,6 +36,13 @@ def build_source(
     address: str | None = None,
     actors: int | None = None,
 ) -> str:
+    """Build or update index `name` (default SOURCE-MODEL) from `source` for `build` and `update`; returns its name.
+
+    Locally, or sharded (on Ray with engine "ray"); a rebuild keeps the index's exclude globs, shard count and engine
+    unless given. Prints the build report on stderr, makes the index current when it is the only one or none is
+    chosen, and exports the text encoder for torch-free queries. Raises UsageError for a bad --engine, --address
+    or --ann, and whatever the source, encoder or build raise (SourceError, UnknownModel, IndexModelMismatch, ...).
+    """
     from rich.markup import escape
 
     from csdclip_cli.encoders import load_encoder

@@ -36,6 +36,9 @@ BATCH = 50_000
 
 
 class Ann(Protocol):
+    """A generation's candidate index (HNSW via hnswlib, or a faiss IVF index): finds candidate rows that search
+    then re-scores exactly."""
+
     kind: str
 
     def search(self, queries: np.ndarray, n: int, effort: int) -> np.ndarray:
@@ -45,12 +48,15 @@ class Ann(Protocol):
 
 
 def check_kind(kind: str) -> str:
+    """`kind` itself when it is one of ANN_KINDS; raises UsageError otherwise."""
     if kind not in ANN_KINDS:
         raise UsageError(f"--ann {kind!r}: choose one of {', '.join(ANN_KINDS)}")
     return kind
 
 
 def ann_file(kind: str) -> str:
+    """The file name of a kind's candidate index in a generation folder (hnsw.bin or ivf.faiss); raises UsageError
+    for an unknown kind."""
     return FILES[check_kind(kind)]
 
 

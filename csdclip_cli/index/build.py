@@ -67,6 +67,7 @@ class BuildReport:
 
     @property
     def images_per_second(self) -> float:
+        """Encoding speed of this run: images encoded per second of wall time (0.0 before any time passed)."""
         return self.encoded / self.seconds if self.seconds > 0 else 0.0
 
 
@@ -81,6 +82,8 @@ class Journal:
         self._next = 1 + max((int(p.stem.split("-")[1]) for p in path.glob("batch-*.json")), default=0)
 
     def batches(self) -> Iterator[tuple[list[dict[str, Any]], np.ndarray]]:
+        """Every committed batch in commit order: its items (dicts of key, path, size, mtime, and error for a skipped
+        image) and the vectors of the items without error, [n, d] in the journal's dtype."""
         for meta in sorted(self.path.glob("batch-*.json"), key=lambda p: int(p.stem.split("-")[1])):
             items = json.loads(meta.read_text())
             vec = meta.with_suffix(".npy")
@@ -92,6 +95,8 @@ class Journal:
             yield from json.loads(meta.read_text())
 
     def commit(self, items: list[dict[str, Any]], vectors: np.ndarray) -> None:
+        """Append one batch durably: `vectors` [n, d] (cast to the journal's dtype) are fsynced and renamed in first,
+        then `items`, whose rename is the commit point."""
         n = self._next
         self._next += 1
         vec_tmp, meta_tmp = self.path / f".batch-{n}.npy", self.path / f".batch-{n}.json"
@@ -107,6 +112,7 @@ class Journal:
         os.replace(meta_tmp, self.path / f"batch-{n}.json")
 
     def clear(self) -> None:
+        """Delete the journal folder and every batch in it."""
         shutil.rmtree(self.path, ignore_errors=True)
 
 

@@ -40,10 +40,12 @@ def shard_of(key: str, shards: int) -> int:
 
 
 def shard_store(store: IndexStore, name: str) -> IndexStore:
+    """The store that holds the shards of index `name` (<index>/shards/); raises UsageError for an invalid name."""
     return IndexStore(store.path(name) / SHARDS_DIR)
 
 
 def is_sharded(manifest: Manifest) -> bool:
+    """Whether the manifest is a sharded index's top manifest (build parameter `shards` > 0)."""
     return int(manifest.build.get("shards", 0) or 0) > 0
 
 
@@ -58,9 +60,11 @@ class ShardSource:
         self._items = items
 
     def items(self) -> Iterator[Item]:
+        """The items given at construction, in their order."""
         yield from self._items
 
     def read(self, key: str) -> bytes:
+        """The inner source's bytes for `key`."""
         return self.inner.read(key)
 
 

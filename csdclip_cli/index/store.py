@@ -86,6 +86,7 @@ class SourceRef:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SourceRef:
+        """The reference stored in a manifest's "source" object (a missing kind reads as "auto", location as "")."""
         return cls(
             kind=str(data.get("kind", "auto")),
             location=str(data.get("location", "")),
@@ -133,6 +134,8 @@ class Manifest:
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
+        """Read a manifest.json, ignoring unknown fields; raises IndexFormatError when it is unreadable, not JSON, or
+        of a newer format version than this csd."""
         try:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as e:
@@ -153,10 +156,12 @@ class Manifest:
         return dict(self.__dict__) | {"source": self.source.to_json()}
 
     def save(self, path: Path) -> None:
+        """Write the manifest to `path` as indented JSON, atomically (atomic_write_text)."""
         atomic_write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
 
     @property
     def model_ref(self) -> ModelRef:
+        """The model that made the index's vectors: spec, weights fingerprint and dim."""
         return ModelRef(self.model, self.fingerprint, self.dim)
 
 
@@ -171,6 +176,8 @@ def require_model(manifest: Manifest, model: ModelRef, fix: str) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` through a sibling .tmp file, fsynced then renamed over it: readers see the old or the
+    new content, whole."""
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w") as f:
         f.write(text)
@@ -180,6 +187,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def validate_name(name: str) -> str:
+    """`name` itself when it can name an index folder (not empty, no leading '.', no '/' or '\\', not "journal");
+    raises UsageError otherwise."""
     if not name or name.startswith(".") or "/" in name or "\\" in name or name in ("journal",):
         raise UsageError(f"invalid index name {name!r}: use letters, digits, '-', '_' or '.' (not leading)")
     return name
@@ -300,11 +309,13 @@ class Generation:
 
     @property
     def db(self) -> sqlite3.Connection:
+        """The read-only connection to items.sqlite, opened on first use (usable from any thread)."""
         if self._db is None:
             self._db = sqlite3.connect(f"file:{self.path / 'items.sqlite'}?mode=ro", uri=True, check_same_thread=False)
         return self._db
 
     def rows_for(self, rows: list[int]) -> dict[int, tuple[str, str]]:
+        """{row: (key, path)} for those of `rows` that hold a live image (items.sqlite has no others)."""
         out: dict[int, tuple[str, str]] = {}
         for i in range(0, len(rows), 900):
             chunk = [int(r) for r in rows[i : i + 900]]
@@ -313,9 +324,12 @@ class Generation:
         return out
 
     def items(self) -> Iterator[tuple[int, str, str, int, float]]:
+        """Every live image as (row, key, path, size in bytes, mtime in seconds), in row order."""
         yield from self.db.execute("SELECT row, key, path, size, mtime FROM items ORDER BY row")
 
     def errors(self) -> list[dict[str, Any]]:
+        """The images skipped by the build (errors.json): dicts of key, path, size, mtime and error (the reason),
+        sorted by key; [] when there is no file."""
         p = self.path / "errors.json"
         return json.loads(p.read_text()) if p.exists() else []
 
@@ -331,6 +345,8 @@ class Generation:
 
     @property
     def stats(self) -> dict[str, np.ndarray]:
+        """The calibration statistics (stats.npz): "mean" float32 [d], "sample" float16 [<= 4096, d] and
+        "sample_rows" int64 [<= 4096]; {} when the generation has none."""
         if self._stats is None:
             p = self.path / "stats.npz"
             self._stats = dict(np.load(p)) if p.exists() else {}
@@ -363,17 +379,22 @@ class IndexStore:
         self.root = config.index_root(root)
 
     def path(self, name: str) -> Path:
+        """The folder of index `name`; raises UsageError for an invalid name."""
         return self.root / validate_name(name)
 
     def exists(self, name: str) -> bool:
+        """Whether index `name` has a manifest.json."""
         return (self.path(name) / "manifest.json").exists()
 
     def names(self) -> list[str]:
+        """The names of the indexes under the root (folders with a manifest.json), sorted."""
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if (p / "manifest.json").exists())
 
     def manifest(self, name: str) -> Manifest:
+        """The manifest of index `name`; raises IndexNotFound when there is none, IndexFormatError when it is
+        unreadable or too new."""
         p = self.path(name) / "manifest.json"
         if not p.exists():
             have = ", ".join(self.names()) or "none yet"
@@ -402,6 +423,10 @@ class IndexStore:
                 seen = m.generation  # a build replaced that generation between the two reads: read again
 
     def current(self) -> str:
+        """The name of the index in use: the one named in <root>/.current if it exists, else the only index.
+
+        Raises IndexNotFound when there is no index, UsageError when there are several and none is chosen.
+        """
         p = self.root / CURRENT_FILE
         if p.exists():
             name = p.read_text().strip()
@@ -415,11 +440,14 @@ class IndexStore:
         raise UsageError(f"several indexes exist ({', '.join(names)}); pick one with --index or `csd index use NAME`")
 
     def use(self, name: str) -> None:
+        """Make `name` the index in use (written to <root>/.current); raises IndexNotFound when it does not exist."""
         self.manifest(name)
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.root / CURRENT_FILE, name + "\n")
 
     def remove(self, name: str, wait: bool = False) -> None:
+        """Delete index `name` whole (renamed away under its write lock, then removed) and forget it as the index in
+        use. Raises IndexNotFound, or IndexLocked when a writer holds it and not `wait`."""
         self.manifest(name)
         with self.lock(name, wait=wait):
             tomb = self.path(name).with_name(f".{name}.removing-{os.getpid()}")
@@ -430,6 +458,7 @@ class IndexStore:
             cur.unlink()
 
     def size_on_disk(self, name: str) -> int:
+        """Bytes of every file under index `name`'s folder (all generations, journal and shards included)."""
         return sum(f.stat().st_size for f in self.path(name).rglob("*") if f.is_file())
 
     @contextlib.contextmanager
@@ -457,6 +486,7 @@ class IndexStore:
 
 
 def io_error(e: OSError, where: Path) -> Exception:
+    """A CsdError for an OSError met while writing under `where`, with the fix for a read-only place or a full disk."""
     from csdclip_cli.errors import CsdError
 
     if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
@@ -505,6 +535,7 @@ class ShardedGeneration:
         return np.searchsorted(self.offsets, rows, side="right") - 1
 
     def rows_for(self, rows: list[int]) -> dict[int, tuple[str, str]]:
+        """{global row: (key, path)} for those of `rows` that hold a live image, looked up in their shards."""
         out: dict[int, tuple[str, str]] = {}
         arr = np.asarray(rows, np.int64)
         where = self.locate(arr)
@@ -515,20 +546,25 @@ class ShardedGeneration:
         return out
 
     def items(self) -> Iterator[tuple[int, str, str, int, float]]:
+        """Every live image as (global row, key, path, size in bytes, mtime in seconds), shard after shard."""
         for s, (_, g) in enumerate(self.shards):
             off = int(self.offsets[s])
             for r, k, p, size, mtime in g.items():
                 yield r + off, k, p, size, mtime
 
     def errors(self) -> list[dict[str, Any]]:
+        """The images skipped in every shard (errors.json entries), sorted by key."""
         return sorted((e for _, g in self.shards for e in g.errors()), key=lambda e: e["key"])
 
     @property
     def ann(self) -> Any:
+        """Always None: each shard has its own candidate index (search.sharded searches them)."""
         return None  # each shard has its own; see search.sharded
 
     @property
     def stats(self) -> dict[str, np.ndarray]:
+        """The calibration statistics: "sample" float16 [<= 4096, d] alone (no mean), from each shard in proportion
+        to its live images."""
         if self._stats is None:
             live = np.array([int(g.alive.sum()) for _, g in self.shards], float)
             take = np.floor(STATS_SAMPLE * live / max(live.sum(), 1)).astype(int)
@@ -540,5 +576,6 @@ class ShardedGeneration:
         return self._stats
 
     def close(self) -> None:
+        """Release every shard's generation (database and reader lock)."""
         for _, g in self.shards:
             g.close()

@@ -30,6 +30,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def create_app(service: Service, token: str | None = None) -> Any:
+    """The Starlette app over `service`: the page at / and the JSON API of this module's docstring; with `token`,
+    every API route answers 401 without it."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -138,6 +140,7 @@ class _TooLarge(Exception):
 
 
 def discovery_path(index_root: Path) -> Path:
+    """The discovery file (.serve.json) in `index_root`, through which `csd search` finds a running server."""
     return Path(index_root) / DISCOVERY
 
 
@@ -154,6 +157,7 @@ def write_discovery(index_root: Path, url: str, token: str | None) -> Path:
 
 
 def remove_discovery(index_root: Path) -> None:
+    """Delete the discovery file if this process wrote it (another server's stays); read errors are ignored."""
     p = discovery_path(index_root)
     try:
         if json.loads(p.read_text()).get("pid") == os.getpid():

@@ -38,6 +38,8 @@ class Service:
     # ---- indexes ---------------------------------------------------------------------------
 
     def index_name(self, name: str | None) -> str:
+        """The index a request means: `name`, else the server's default, else the store's current index (raises
+        IndexNotFound or UsageError when none can be chosen)."""
         return name or self.default_index or self.store.current()
 
     def searcher(self, name: str | None) -> Any:
@@ -57,6 +59,7 @@ class Service:
             return s
 
     def indexes(self) -> list[dict[str, Any]]:
+        """Every index under the root as {name, model, count, dim, current} (GET /api/indexes)."""
         try:
             current = self.index_name(None)
         except Exception:
@@ -68,12 +71,14 @@ class Service:
         return out
 
     def info(self, name: str) -> dict[str, Any]:
+        """The manifest of index `name` as a JSON object (GET /api/indexes/{name}); raises IndexNotFound."""
         m = self.store.manifest(name)
         return m.to_json()
 
     # ---- rewriting and search -----------------------------------------------------------------
 
     def rewriter(self, name: str) -> Any:
+        """The shared rewriter `name` (rules, llm or none), made on first use; raises UsageError for another name."""
         from csdclip_cli.rewrite import get_rewriter
 
         if name not in ("rules", "llm", "none"):
@@ -84,6 +89,8 @@ class Service:
             return self._rewriters[name]
 
     def rewrite(self, query: str, rewriter: str = "rules") -> dict[str, Any]:
+        """{plan, warnings} for `query` (POST /api/rewrite): the plan as a dict and the rewriter's new warnings,
+        deduplicated. Raises UsageError for an unknown rewriter or a query over 2,000 characters."""
         rw = self.rewriter(rewriter)
         seen = len(getattr(rw, "warnings", []))
         plan = rw.rewrite(_query(query))

@@ -17,6 +17,8 @@ class Item:
 
 
 class Source(Protocol):
+    """An image collection an index is built from: lists its items cheaply and reads one image's bytes by key."""
+
     kind: str  # "folder" | "lmdb"
     location: str  # absolute path
 
@@ -24,7 +26,9 @@ class Source(Protocol):
         """Every item with its change signature, without reading image bytes."""
         ...
 
-    def read(self, key: str) -> bytes: ...
+    def read(self, key: str) -> bytes:
+        """The encoded image file's bytes for `key` (as listed by items())."""
+        ...
 
 
 def printable_key(name: str | bytes) -> str:

@@ -55,6 +55,9 @@ class FolderSource:
         return name in JUNK_DIRS or any(fnmatch.fnmatchcase(name, g) for g in JUNK_DIR_GLOBS)
 
     def items(self) -> Iterator[Item]:
+        """Every image file (by extension) under the root, walked in name order with hidden, junk and excluded
+        paths left out: keyed by relative path, with its size in bytes and mtime (seconds). A folder linked twice
+        is walked once."""
         seen_dirs: set[tuple[int, int]] = set()
         # followlinks: a symlinked folder is walked once (cycles are cut by inode)
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=True):
@@ -83,5 +86,6 @@ class FolderSource:
                 yield Item(key, fst.st_size, fst.st_mtime, printable_key(full))
 
     def read(self, key: str) -> bytes:
+        """The bytes of the file at root/`key`; raises OSError (e.g. FileNotFoundError) when it cannot be read."""
         # back to the name's bytes (a key spells odd bytes and backslashes with escapes)
         return Path(os.fsdecode(os.path.join(os.fsencode(self.root), key_bytes(key)))).read_bytes()

@@ -38,6 +38,11 @@ def _open_env(env_dir: Path):  # noqa: ANN202 - lmdb.Environment, imported lazil
 
 
 class LmdbSource:
+    """Images of a CN-CLIP LMDB (`path` is the imgs env, its lmdb dir or the dataset dir); keys are image ids.
+
+    Raises SourceError when `path` holds no imgs env with a data.mdb.
+    """
+
     kind = "lmdb"
 
     def __init__(self, path: str | Path):
@@ -63,6 +68,8 @@ class LmdbSource:
         }
 
     def items(self) -> Iterator[Item]:
+        """Every image id in key order (num_images / num_samples left out), with its value's size in bytes and its
+        CRC-32 in place of an mtime."""
         with self.env.begin(buffers=True) as txn:
             for k, v in txn.cursor():
                 key = bytes(k)
@@ -73,6 +80,7 @@ class LmdbSource:
                 yield Item(skey, len(v), float(zlib.crc32(bytes(v))), f"lmdb://{self.location}#{skey}")
 
     def read(self, key: str) -> bytes:
+        """The image bytes for `key` (the stored urlsafe-base64 value, decoded); raises SourceError when absent."""
         with self.env.begin() as txn:
             v = txn.get(key_bytes(key))
         if v is None:

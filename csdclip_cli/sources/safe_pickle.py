@@ -12,7 +12,8 @@ from typing import Any
 
 
 class UnsafePickle(Exception):
-    pass
+    """Raised when a pickle names a class or function, or holds a type other than tuple, list, str, int, float,
+    bytes or None."""
 
 
 class _Restricted(pickle.Unpickler):
@@ -21,6 +22,7 @@ class _Restricted(pickle.Unpickler):
 
 
 def safe_loads(data: bytes) -> Any:
+    """Unpickle `data` without importing or calling anything; raises UnsafePickle on anything but plain data."""
     obj = _Restricted(io.BytesIO(bytes(data))).load()
     _check(obj)
     return obj

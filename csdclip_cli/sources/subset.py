@@ -21,10 +21,12 @@ class SubsetSource:
         self.label = label
 
     def items(self) -> Iterator[Item]:
+        """The inner source's items whose key is in `keys`, in `keys` order (missing keys skipped)."""
         by_key = {it.key: it for it in self.inner.items()}
         for k in self.keys:
             if k in by_key:
                 yield by_key[k]
 
     def read(self, key: str) -> bytes:
+        """The inner source's bytes for `key` (any key of the inner source, in the subset or not)."""
         return self.inner.read(key)

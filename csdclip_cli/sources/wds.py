@@ -85,6 +85,8 @@ class WdsSource:
             return index
 
     def items(self) -> Iterator[Item]:
+        """Every sample with an image, in shard order (first scan fills `captions`), with the image member's size in
+        bytes and its shard's mtime; raises SourceError when a shard cannot be read."""
         index = self._scan()
         for key in self._order:
             si, off, size = index[key]
@@ -92,6 +94,7 @@ class WdsSource:
             yield Item(key, size, os.stat(shard).st_mtime, f"wds://{shard}#{key}")
 
     def read(self, key: str) -> bytes:
+        """The image member's bytes for sample `key` (.webp, else .png, .jpg, .jpeg); raises SourceError when absent."""
         index = self._scan()
         if key not in index:
             raise SourceError(f"sample {key!r} is not in the shards under {self.location}")
