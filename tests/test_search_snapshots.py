@@ -35,7 +35,7 @@ def _normalise(text: str, root: Path) -> str:
 
 
 @pytest.fixture
-def demo_index(runner, isolated: Path) -> Path:  # noqa: ANN001
+def demo_index(runner, isolated: Path) -> Path:
     from csdclip_cli.demo import benchmark
 
     root = isolated / "data" / "demo"
@@ -46,7 +46,7 @@ def demo_index(runner, isolated: Path) -> Path:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_search_output_matches_the_snapshot(runner, demo_index: Path, case: str) -> None:  # noqa: ANN001
+def test_search_output_matches_the_snapshot(runner, demo_index: Path, case: str) -> None:
     r = invoke(runner, "search", QUERY, *CASES[case])
     assert r.exit_code == 0, r.output
     got = _normalise(r.stdout, demo_index)

@@ -71,6 +71,23 @@ class CompositeConfig:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Clause:
+    """One scored clause of a plan: kind "and" | "not" | "or", and its text (an OR group's
+    members joined by " | "). str() is the name users see: "NOT a dog" for a NOT clause."""
+
+    kind: str
+    text: str
+
+    @property
+    def positive(self) -> bool:
+        """An AND or OR clause: it passes when its score reaches pass_z (a NOT when it stays below)."""
+        return self.kind != "not"
+
+    def __str__(self) -> str:
+        return f"NOT {self.text}" if self.kind == "not" else self.text
+
+
 @dataclass
 class PlanVectors:
     """Every text of a plan embedded in one batched encoder call."""
@@ -180,8 +197,9 @@ class CompositeSearch:
 
     def score(
         self, pv: PlanVectors, rows: np.ndarray, calib: tuple[np.ndarray, np.ndarray] | None = None
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Fused score of `rows` and each clause's calibrated score (name -> [len(rows)])."""
+    ) -> tuple[np.ndarray, dict[Clause, np.ndarray]]:
+        """Fused score float32 [len(rows)] of `rows`, and each clause's calibrated score
+        (z-score against the gallery sample, Clause -> [len(rows)])."""
         cfg = self.config
         allv = self.stacked(pv)
         mu, sigma = calib if calib is not None else calibration(self.gallery, allv)
@@ -196,13 +214,13 @@ class CompositeSearch:
             or_cols.append(best)
             terms.append(best[:, None])
             i += len(g)
-        per_clause: dict[str, np.ndarray] = {}
+        per_clause: dict[Clause, np.ndarray] = {}
         for j, c in enumerate(pv.plan.and_ or ([] if pv.plan.or_ else [pv.plan.optimized])):
-            per_clause[c] = z_and[:, j]
+            per_clause[Clause("and", c)] = z_and[:, j]
         for j, c in enumerate(pv.plan.not_):
-            per_clause["NOT " + c] = z_not[:, j]
+            per_clause[Clause("not", c)] = z_not[:, j]
         for group, col in zip(pv.plan.or_, or_cols):
-            per_clause[" | ".join(group)] = col
+            per_clause[Clause("or", " | ".join(group))] = col
         if self._single(pv):
             return z_and[:, 0], per_clause
         and_all = np.concatenate(terms, 1)
@@ -218,19 +236,20 @@ class CompositeSearch:
         calib = calibration(self.gallery, self.stacked(pv))
         rows = np.flatnonzero(self.gallery.alive) if exhaustive else self.candidates(pv, k, calib[1])
         score, per = self.score(pv, rows, calib)
-        passed = {
-            c: (v < self.config.pass_z if c.startswith("NOT ") else v >= self.config.pass_z) for c, v in per.items()
-        }
+        passed = {c: (v >= self.config.pass_z if c.positive else v < self.config.pass_z) for c, v in per.items()}
         keep = np.ones(len(rows), bool)
         if min_match:
             for c, ok in passed.items():
-                if not c.startswith("NOT "):
+                if c.positive:
                     keep &= ok
         idx = np.flatnonzero(keep)
         self.passed_count = len(idx)  # candidates passing every AND clause (with min_match)
         order = idx[np.argsort(-score[idx], kind="stable")[:k]]
         details = {
-            int(rows[i]): ({c: float(v[i]) for c, v in per.items()}, {c: bool(ok[i]) for c, ok in passed.items()})
+            int(rows[i]): (
+                {str(c): float(v[i]) for c, v in per.items()},
+                {str(c): bool(ok[i]) for c, ok in passed.items()},
+            )
             for i in order
         }
         return rows[order], score[order], details
