@@ -38,17 +38,23 @@ MAX_HR = 120
 
 @dataclass(frozen=True)
 class Fact:
+    """One thing a query asks about: a thing of `kind` (in `color`, any colour when None) is in the
+    scene, or the scene has `background`."""
+
     kind: str | None = None  # a thing ...
     color: str | None = None
     background: str | None = None  # ... or the background
 
     def holds(self, scene: world.Scene) -> bool:
+        """Whether the fact is true of `scene`."""
         if self.background is not None:
             return scene.background == self.background
         assert self.kind is not None
         return scene.has(self.kind, self.color)
 
     def phrase(self) -> str:
+        """The fact as a clause: 'a red car', 'a person in a blue shirt', or the background's first phrase
+        ('on the grass')."""
         if self.background is not None:
             return world.BACKGROUND_PHRASES[self.background][0]
         return world.thing_phrase(world.Thing(self.kind or "", self.color))
@@ -66,10 +72,12 @@ def relevance(scene: world.Scene, ands: list[Fact], nots: list[Fact]) -> int:
 
 
 def gallery_scenes(n: int = N_GALLERY) -> list[world.Scene]:
+    """The first `n` scenes of the gallery world (seed GALLERY_SEED; training uses another seed)."""
     return [world.sample_scene(i, GALLERY_SEED) for i in range(n)]
 
 
 def image_id(scene: world.Scene) -> str:
+    """A scene's gallery image id: 'd' and the scene id in six digits ('d000042')."""
     return f"d{scene.id:06d}"
 
 
@@ -101,6 +109,11 @@ def _raw_query(ands: list[Fact], nots: list[Fact], rng: random.Random) -> tuple[
 
 
 def make_queries(scenes: list[world.Scene], n: int = N_QUERIES, seed: int = QUERY_SEED) -> list[dict]:
+    """`n` distinct complex queries over `scenes` (deterministic for `seed`) as en_demo.jsonl records:
+    text_id, text (TIGR-100k annotated form = gold plan, newline-terminated), image_ids (HR),
+    image_xiangsi_ids (MR), split ('tune' for the first TUNE_FRACTION, else 'test'), has_not.
+    Each takes 2 or 3 AND facts (things, maybe the background) from one scene and, in about 60% of
+    draws, one NOT fact that scene lacks; a query with no HR image or more than MAX_HR is skipped."""
     from csdclip_cli.rewrite.plan import Plan
 
     rng = random.Random(seed)

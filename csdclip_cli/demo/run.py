@@ -16,6 +16,8 @@ INDEX_NAME = "demo-tiny"
 
 @dataclass
 class DemoQuery:
+    """A demo benchmark query: its id, raw text, TIGR annotated text, and HR and MR image ids."""
+
     text_id: str
     raw: str
     annotated: str
@@ -23,17 +25,21 @@ class DemoQuery:
     mr: set[str]
 
     def grade(self, key: str) -> str:
+        """'HR', 'MR' or 'IR' for a gallery key (a path or file name whose stem is the image id)."""
         k = Path(key).stem
         return "HR" if k in self.hr else "MR" if k in self.mr else "IR"
 
 
 def ensure_data(data_dir: Path) -> Path:
+    """`data_dir`, after writing the demo benchmark there (benchmark.write_benchmark) unless its
+    en_demo.jsonl and LMDB already exist."""
     if not (data_dir / "en_demo.jsonl").exists() or not (data_dir / "lmdb" / "imgs" / "data.mdb").exists():
         benchmark.write_benchmark(data_dir)
     return data_dir
 
 
 def load_queries(data_dir: Path) -> list[DemoQuery]:
+    """The queries of `data_dir`/en_demo.jsonl, in file order."""
     out = []
     for line in (data_dir / "en_demo.jsonl").read_text().splitlines():
         d = json.loads(line)
@@ -53,6 +59,9 @@ def example_queries(queries: list[DemoQuery], n: int = EXAMPLE_COUNT) -> list[De
 
 
 def build_demo_index(data_dir: Path, index_dir: Path | None, progress: Any = None, device: str = "auto") -> Any:
+    """Index `data_dir`/imgs with demo:tiny as 'demo-tiny' in the store at `index_dir` (None: the
+    default store), make it the current index and export its ONNX text encoder. Returns
+    (store, encoder, build report)."""
     from csdclip_cli.encoders import load_encoder
     from csdclip_cli.index import IndexStore, build_index
     from csdclip_cli.sources import FolderSource

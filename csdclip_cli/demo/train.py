@@ -74,6 +74,11 @@ def single_kind_precision(model, tokenizer, pixels: np.ndarray, scenes: list[wor
 
 
 def train(steps: int, batch: int, out: Path, seed: int = 0, n_scenes: int = 24000, lr: float = 2e-3) -> dict:
+    """Train demo:tiny from scratch: `steps` AdamW steps (linear warm-up over the first 5%, then cosine
+    decay from `lr`), each on `batch` images (batch // 2 of the `n_scenes` training scenes, each with
+    its one-edit twin, freshly captioned), symmetric CLIP loss under bfloat16 autocast. Prints the
+    loss and held-out P@10 every 100 steps; writes the open_clip config, the fp16 weights and
+    training.json to `out`. Returns the training.json dict."""
     import open_clip
     import torch
     import torch.nn.functional as F
@@ -144,6 +149,7 @@ def train(steps: int, batch: int, out: Path, seed: int = 0, n_scenes: int = 2400
 
 
 def main() -> None:
+    """Command line (see the module docstring): train with CSD_TRAIN_THREADS torch threads (default 1)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=256)

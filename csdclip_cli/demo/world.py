@@ -54,6 +54,9 @@ PLURALS = {k: k + "s" for k in KINDS} | {"person": "people"}
 
 @dataclass(frozen=True)
 class Thing:
+    """One thing in a scene: its kind (one of KINDS), colour (None for kinds without one),
+    size and slot (where it stands)."""
+
     kind: str
     color: str | None = None
     size: str = "large"  # "large" | "small"
@@ -62,18 +65,24 @@ class Thing:
 
 @dataclass(frozen=True)
 class Scene:
+    """One scene: its id, its background (one of BACKGROUNDS) and its things; the ground truth of its
+    image."""
+
     id: int
     background: str
     things: tuple[Thing, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
+        """The scene as a JSON-ready dict: id, background, things (as dicts)."""
         return {"id": self.id, "background": self.background, "things": [asdict(t) for t in self.things]}
 
     @classmethod
     def from_dict(cls, d: dict) -> Scene:
+        """A scene from its to_dict form (a scenes.jsonl record; other keys such as image_id are ignored)."""
         return cls(d["id"], d["background"], tuple(Thing(**t) for t in d["things"]))
 
     def has(self, kind: str, color: str | None = None) -> bool:
+        """Whether the scene holds a thing of `kind` (in `color`; any colour when None)."""
         return any(t.kind == kind and (color is None or t.color == color) for t in self.things)
 
 
@@ -222,6 +231,7 @@ def render(scene: Scene) -> Image.Image:
 
 
 def png_bytes(scene: Scene) -> bytes:
+    """The scene rendered (render) as PNG file bytes: SIZE x SIZE (64 x 64) RGB pixels, deterministic."""
     buf = io.BytesIO()
     render(scene).save(buf, format="PNG", optimize=False)
     return buf.getvalue()

@@ -30,13 +30,17 @@ class Encoder(ABC):
     device: str = "cpu"
 
     @abstractmethod
-    def preprocess(self, image: Image.Image) -> np.ndarray: ...
+    def preprocess(self, image: Image.Image) -> np.ndarray:
+        """PIL image -> the model's input: float32 CHW [3, h, w], resized and normalised as the model was
+        trained. Runs in decode worker threads: must be thread-safe."""
 
     @abstractmethod
-    def encode_images(self, batch: np.ndarray) -> np.ndarray: ...
+    def encode_images(self, batch: np.ndarray) -> np.ndarray:
+        """A stacked batch of `preprocess` outputs, float32 [n, 3, h, w] -> float32 [n, dim], L2-normalised."""
 
     @abstractmethod
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts -> float32 [n, dim], L2-normalised; each text is cut to `context_length` tokens."""
 
     def load_image(self, data: bytes) -> np.ndarray:
         """Decode image bytes into the model's input (first frame, EXIF orientation applied)."""
@@ -46,6 +50,8 @@ class Encoder(ABC):
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """`x` as float32 with every vector (last axis) scaled to unit L2 norm; zero vectors stay zero
+    (the norm is floored at 1e-12)."""
     x = np.asarray(x, dtype=np.float32)
     n = np.linalg.norm(x, axis=-1, keepdims=True)
     return x / np.maximum(n, 1e-12)

@@ -23,6 +23,8 @@ def _clip_files(spec: ModelSpec) -> list[str]:
 
 
 def register_builtins(register: Callable[[Family], None]) -> None:
+    """Register the built-in families (clip, openclip, demo, longclip, cnclip, hf, fgclip) through
+    `register`; each loader imports its adapter module (and torch) only when called."""
     register(
         Family(
             "clip",

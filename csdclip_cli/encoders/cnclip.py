@@ -27,6 +27,8 @@ CNCLIP_MODELS = {
 
 
 def cnclip_name(name: str) -> str:
+    """The CNCLIP_MODELS key for `name` ('vit-b/16' -> 'ViT-B-16': any case, '/' or '-').
+    Raises UnknownModel for a model Chinese-CLIP does not release."""
     key = name.replace("/", "-")
     for k in CNCLIP_MODELS:
         if k.upper() == key.upper():
@@ -35,6 +37,10 @@ def cnclip_name(name: str) -> str:
 
 
 class CnClipEncoder(Encoder):
+    """A Chinese-CLIP model through cn_clip: its BERT tokenizer (context 52) and `image_transform`
+    (squash resize to the model's resolution, no crop, CLIP mean/std). float16 on CUDA, float32
+    elsewhere."""
+
     context_length = 52
 
     def __init__(self, model: Any, resolution: int, spec: str, fingerprint: str, device: str):
@@ -49,9 +55,12 @@ class CnClipEncoder(Encoder):
         self.dim = int(self.encode_texts(["照片"]).shape[1])
 
     def preprocess(self, image: Any) -> np.ndarray:
+        """PIL image -> float32 [3, r, r] through cn_clip's image_transform (r: 224, or 336 for
+        ViT-L-14-336)."""
         return self._transform(image).numpy()
 
     def encode_images(self, batch: np.ndarray) -> np.ndarray:
+        """float32 [n, 3, r, r] -> float32 [n, dim], L2-normalised."""
         import torch
 
         with torch.inference_mode():
@@ -59,6 +68,8 @@ class CnClipEncoder(Encoder):
             return l2_normalise(self.model.encode_image(x).float().cpu().numpy())
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts -> float32 [n, dim], L2-normalised: cleaned as Chinese-CLIP's `_preprocess_text` does
+        (cnclip_text), then cn_clip's `tokenize` ([CLS] + tokens + [SEP], cut to 52 tokens)."""
         import torch
         from cn_clip.clip import tokenize
 
@@ -97,6 +108,10 @@ class CnClipEncoder(Encoder):
 
 
 def load_cnclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
+    """cnclip:NAME from a local checkpoint: --weights, then `models_dir`/clip_cn_*.pt, then
+    ~/.cache/clip/ (read with weights_only=True; `module.` prefixes and BERT pooler weights dropped).
+    Raises UnknownModel for an unknown name, ModelFileMissing when no file is found or it holds
+    other weights, UnsafeCheckpoint when it holds pickled objects other than plain weights."""
     import torch
 
     name = cnclip_name(spec.name)

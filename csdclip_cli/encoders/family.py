@@ -11,8 +11,18 @@ from csdclip_cli.encoders.base import Encoder
 from csdclip_cli.encoders.spec import ModelSpec
 
 
+def _no_local_files(spec: ModelSpec) -> list[str]:
+    """spec -> the local weight file names looked for in the model store (for `csd models list`);
+    none by default."""
+    return []
+
+
 @dataclass(frozen=True)
 class LoadOptions:
+    """How to load an encoder: an explicit checkpoint or folder (`--weights`), the torch device
+    ("auto" | "cpu" | "cuda[:N]" | "mps"), whether HuggingFace remote code may run, and the
+    model store where weights are looked for by name."""
+
     weights: Path | None = None
     device: str = "auto"
     trust_remote_code: bool = False
@@ -21,9 +31,12 @@ class LoadOptions:
 
 @dataclass(frozen=True)
 class Family:
+    """A model family: its name (the FAMILY of FAMILY:NAME specs), its loader (spec, options ->
+    Encoder), the description and example specs `csd models list` shows, and `local_files`."""
+
     name: str
     load: Callable[[ModelSpec, LoadOptions], Encoder]
     description: str
     examples: tuple[str, ...] = ()
     # spec -> local weight file names looked for in the model store (for `csd models list`)
-    local_files: Callable[[ModelSpec], list[str]] = field(default=lambda spec: [])
+    local_files: Callable[[ModelSpec], list[str]] = field(default=_no_local_files)

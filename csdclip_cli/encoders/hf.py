@@ -20,6 +20,10 @@ HF_ALIASES = {("fgclip", "VIT-B-16"): "qihoo360/fg-clip-base", ("fgclip", "VIT-L
 
 
 class HFClipEncoder(Encoder):
+    """A HuggingFace CLIP-like model (get_image_features / get_text_features) with its
+    AutoImageProcessor and AutoTokenizer. `context_length` is the text config's
+    max_position_embeddings; float16 on CUDA, float32 elsewhere."""
+
     def __init__(self, model: Any, processor: Any, tokenizer: Any, spec: str, fingerprint: str, device: str):
         import torch
 
@@ -32,9 +36,11 @@ class HFClipEncoder(Encoder):
         self.dim = int(self.encode_texts(["a photo"]).shape[1])
 
     def preprocess(self, image: Any) -> np.ndarray:
+        """PIL image -> float32 [3, h, w]: the image processor's `pixel_values`."""
         return np.asarray(self.processor(images=image, return_tensors="np")["pixel_values"][0], dtype=np.float32)
 
     def encode_images(self, batch: np.ndarray) -> np.ndarray:
+        """float32 [n, 3, h, w] -> float32 [n, dim], L2-normalised (get_image_features)."""
         import torch
 
         with torch.inference_mode():
@@ -42,6 +48,8 @@ class HFClipEncoder(Encoder):
             return l2_normalise(_features(self.model.get_image_features(pixel_values=x)))
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts -> float32 [n, dim], L2-normalised (get_text_features); the model's tokenizer pads and
+        cuts them to `context_length` tokens."""
         import torch
 
         with torch.inference_mode():
@@ -94,6 +102,12 @@ def _features(out: Any) -> np.ndarray:
 
 
 def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
+    """hf:REPO_OR_DIR, or fgclip:ViT-B/16 | ViT-L/14 (qihoo360/fg-clip-base | -large), through
+    transformers from --weights DIR, `models_dir`/OWNER--NAME, or the huggingface cache (the CLI
+    reaches the hub only with CSD_ONLINE=1). Remote code runs only with trust_remote_code.
+    Fingerprint: the first .safetensors file of a local folder, else the spec and source by name.
+    Raises UnknownModel when transformers is missing, the FG-CLIP name is unknown, the model
+    needs --trust-remote-code or is not CLIP-like; ModelFileMissing when it cannot be loaded."""
     try:
         import transformers
     except ImportError:

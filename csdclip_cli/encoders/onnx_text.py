@@ -90,6 +90,10 @@ class OnnxTextEncoder:
         self.session = ort.InferenceSession(str(self.folder / "text.onnx"), opts, providers=["CPUExecutionProvider"])
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Texts -> the ONNX inputs, int64 [n, context_length]: `input_ids`, plus `attention_mask` when
+        the recipe lists it. clip-bpe and wordpiece: cleaned (clean_text), sot + tokens + eot, cut with
+        eot kept last and padded with `pad` (as open_clip's tokenizer and cn_clip's `tokenize` do); hf:
+        the tokenizer's own truncation and padding. Raises ValueError when the recipe lacks sot or eot."""
         r = self.recipe
         cleaned = [clean_text(t, r.clean) for t in texts]
         if r.kind == "hf":
@@ -110,6 +114,7 @@ class OnnxTextEncoder:
         return {"input_ids": ids}
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts -> float32 [n, dim], L2-normalised, from the ONNX text tower (onnxruntime, CPU)."""
         out = self.session.run(None, self.tokenize(list(texts)))[0]
         out = np.asarray(out, dtype=np.float32)
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)

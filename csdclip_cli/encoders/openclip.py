@@ -43,6 +43,10 @@ def arch_name(name: str) -> str:
 
 
 class OpenClipEncoder(Encoder):
+    """An open_clip model (clip:, openclip:, demo:, longclip:) with its image transform and tokenizer.
+    `context_length` is the tokenizer's (77; 248 for Long-CLIP); float16 on CUDA, float32
+    elsewhere."""
+
     def __init__(self, model: Any, preprocess: Any, tokenizer: Any, spec: str, fingerprint: str, device: str):
         import torch
 
@@ -58,9 +62,11 @@ class OpenClipEncoder(Encoder):
         self.dim = int(self.encode_texts(["a photo"]).shape[1])
 
     def preprocess(self, image: Any) -> np.ndarray:
+        """PIL image -> float32 [3, h, w] through open_clip's eval transform (resize, centre crop, mean/std)."""
         return self._preprocess(image).numpy()
 
     def encode_images(self, batch: np.ndarray) -> np.ndarray:
+        """float32 [n, 3, h, w] -> float32 [n, dim], L2-normalised."""
         import torch
 
         with torch.inference_mode():
@@ -68,6 +74,8 @@ class OpenClipEncoder(Encoder):
             return l2_normalise(self.model.encode_image(x).float().cpu().numpy())
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts -> float32 [n, dim], L2-normalised; open_clip's tokenizer cuts them to `context_length`
+        tokens."""
         import torch
 
         with torch.inference_mode():

@@ -29,6 +29,7 @@ _loaded = False
 
 
 def register(family: Family) -> None:
+    """Add `family` under its name; a later family of the same name replaces the earlier one."""
     _FAMILIES[family.name] = family
 
 
@@ -49,11 +50,14 @@ def _load_families() -> None:
 
 
 def families() -> dict[str, Family]:
+    """Every registered family by name (a copy): the built-ins, then the entry-point plugins unless
+    CSD_NO_PLUGINS=1, loaded on the first call."""
     _load_families()
     return dict(_FAMILIES)
 
 
 def get_family(name: str) -> Family:
+    """The family named `name`; raises UnknownModel, listing the known families, when there is none."""
     fams = families()
     if name not in fams:
         raise UnknownModel(f"unknown model family {name!r}; known families: {', '.join(sorted(fams))}")

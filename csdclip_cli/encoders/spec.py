@@ -9,12 +9,17 @@ from csdclip_cli.errors import UnknownModel
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A parsed model spec; str() gives its canonical FAMILY:NAME[@PRETRAINED] form."""
+
     family: str
     name: str
     pretrained: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> ModelSpec:
+        """Parse 'FAMILY:NAME[@PRETRAINED]' (blanks around it stripped, family lower-cased). An '@' whose
+        tail holds a '/' belongs to a path, not a tag. Raises UnknownModel when the family or the name
+        is missing."""
         text = text.strip()
         if ":" not in text:
             raise UnknownModel(

@@ -55,6 +55,9 @@ Stream = Callable[[Source, Encoder, list[Item], int, int], Batches]
 
 @dataclass
 class BuildReport:
+    """What one build or update did: image counts by outcome, wall seconds, and the images
+    that could not be decoded (key, path, size, mtime, error)."""
+
     name: str
     total: int = 0  # images in the source now
     encoded: int = 0  # encoded in this run

@@ -70,6 +70,8 @@ class ShardSource:
 
 @dataclass
 class ShardedReport(BuildReport):
+    """A BuildReport summed over the shards, with each shard's own report."""
+
     shards: list[BuildReport] = field(default_factory=list)
 
 

@@ -12,6 +12,9 @@ from csdclip_cli.rewrite.plan import Plan
 
 
 class PlanCache:
+    """Plans in SQLite (table plans: k TEXT PRIMARY KEY, plan TEXT holding Plan JSON), by default
+    `<cache dir>/plans.sqlite`; the database is opened on first use."""
+
     def __init__(self, path: str | Path | None = None):
         from csdclip_cli import config
 
@@ -20,6 +23,7 @@ class PlanCache:
 
     @property
     def db(self) -> sqlite3.Connection:
+        """The SQLite connection, opened (folder and table created) on first use."""
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path)
@@ -28,18 +32,25 @@ class PlanCache:
 
     @staticmethod
     def key(rewriter: str, fingerprint: str, query: str) -> str:
+        """The cache key of `query` for a rewriter name and fingerprint: a SHA-256 hex digest."""
         return hashlib.sha256(f"{rewriter}\0{fingerprint}\0{query}".encode()).hexdigest()
 
     def get(self, k: str) -> Plan | None:
+        """The plan stored under key `k`, or None; raises PlanFormatError when the stored JSON is not a plan."""
         row = self.db.execute("SELECT plan FROM plans WHERE k = ?", (k,)).fetchone()
         return Plan.from_json(row[0]) if row else None
 
     def put(self, k: str, plan: Plan) -> None:
+        """Store `plan` under key `k` (replacing any earlier plan) and commit."""
         self.db.execute("INSERT OR REPLACE INTO plans VALUES (?, ?)", (k, plan.to_json()))
         self.db.commit()
 
 
 class CachedRewriter:
+    """A rewriter (`inner`: name, fingerprint, rewrite) whose plans are kept in a PlanCache by
+    (name, fingerprint, whitespace-collapsed query); LlamaRewriter's fingerprint names the GGUF,
+    the adapter and the prompt version."""
+
     def __init__(self, inner: Any, cache: PlanCache | None = None):
         self.inner = inner
         self.cache = cache or PlanCache()
@@ -48,9 +59,12 @@ class CachedRewriter:
 
     @property
     def warnings(self) -> list[str]:
+        """The inner rewriter's warnings (an empty list when it keeps none)."""
         return getattr(self.inner, "warnings", [])
 
     def rewrite(self, query: str) -> Plan:
+        """The cached plan of `query` (whitespace collapsed), else the inner rewriter's, then cached
+        unless the inner rewriter says it is not `cacheable` (a fallback after a crash or timeout)."""
         q = " ".join(query.split())
         k = PlanCache.key(self.name, self.fingerprint, q)
         plan = self.cache.get(k)

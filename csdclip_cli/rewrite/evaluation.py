@@ -76,6 +76,9 @@ def _same_set(pred: list[str], gold: list[str]) -> bool:
 
 @dataclass
 class QueryScore:
+    """One query's scores against its gold plan (see the module docstring); `plan` is the predicted
+    plan's to_dict, `seconds` the rewrite time."""
+
     raw: str
     plan: dict[str, Any]
     and_exact: bool
@@ -93,6 +96,7 @@ class QueryScore:
 
     @property
     def exact(self) -> bool:
+        """Both the AND set and the NOT set exact."""
         return self.and_exact and self.not_exact
 
 
@@ -130,6 +134,9 @@ def _rate(num: float, den: float) -> float:
 
 @dataclass
 class Summary:
+    """A rewriter's totals over a gold set (see the module docstring); a rate is NaN when no query
+    counts towards it."""
+
     rewriter: str
     queries: int
     exact: float
@@ -147,6 +154,8 @@ class Summary:
     per_query: list[QueryScore] = field(default_factory=list, repr=False)
 
     def to_dict(self, per_query: bool = False) -> dict[str, Any]:
+        """The totals as a dict (NaN rates stay float NaN); with `per_query`, also every QueryScore as a
+        dict with its `exact` flag."""
         d = {k: v for k, v in asdict(self).items() if k != "per_query"}
         if per_query:
             d["per_query"] = [asdict(q) | {"exact": q.exact} for q in self.per_query]

@@ -74,6 +74,10 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
+    """A finished training run: the GGUF adapter written, steps, wall seconds of the training
+    loop (both runs when resumed), the first step's loss and the mean of the last 20, examples used, the
+    autocast dtype ("bfloat16 autocast" | "float32") and the per-step loss log."""
+
     adapter: Path
     steps: int
     seconds: float

@@ -70,6 +70,10 @@ class LlamaWorker:
         self._buf = b""
 
     def request(self, obj: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send one request (see the protocol above) and return the child's reply dict, or
+        {"ok": False, "error": "malformed reply"} when the reply is JSON but not an object. Raises
+        WorkerFailed when the child has died or closed its pipe, answers something other than JSON, or
+        does not answer within `timeout` seconds (the last two kill it)."""
         try:
             assert self.proc.stdin is not None
             self.proc.stdin.write((json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8"))
@@ -131,6 +135,7 @@ class LlamaWorker:
         return lines[-1][:160] if lines else ""
 
     def close(self) -> None:
+        """Kill the child if it still runs, wait for it, close its pipes and its stderr file; idempotent."""
         if self.proc.poll() is None:
             try:
                 self.proc.kill()
@@ -253,6 +258,8 @@ def _serve(inp: IO[str], out: IO[str]) -> None:
 
 
 def main() -> None:
+    """The child's side (`python -m csdclip_cli.rewrite.llm_worker`): serve requests from stdin until
+    {"op": "exit"} or end of input, replying on a private copy of stdout while fd 1 goes to stderr."""
     # The protocol gets a private copy of stdout; fd 1 then points at stderr, so nothing that
     # llama.cpp (C code) or a library prints can corrupt a reply.
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8")

@@ -27,6 +27,8 @@ DETERMINERS = re.compile(r"^(?:a|an|the|any|some|one|two|three|his|her|their|my|
 
 
 def singular(word: str) -> str:
+    """The singular of an English noun by IRREGULAR and suffix rules ('dogs' -> 'dog', 'boxes' -> 'box',
+    'berries' -> 'berry', 'people' -> 'person'); a word no rule fits is returned as it is."""
     w = word.lower()
     if w in IRREGULAR:
         return IRREGULAR[w]
@@ -40,6 +42,9 @@ def singular(word: str) -> str:
 
 
 def exclusion_phrase(item: str) -> str:
+    """A NOT item as it is embedded: an English item without a determiner becomes a singular
+    indefinite phrase ('brown dogs' -> 'a brown dog', last word made singular); an item with a
+    determiner, a non-ASCII item or an empty one is returned stripped."""
     item = item.strip()
     if not item or not item.isascii() or DETERMINERS.match(item):
         return item

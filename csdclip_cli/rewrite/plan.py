@@ -51,6 +51,10 @@ def require_query(query: str) -> str:
 
 @dataclass
 class Plan:
+    """What a rewriter makes of a query: the raw query, the intent (simple | complex), the entities
+    (time, place, person; None when absent), the optimized phrase (the raw query when empty), the
+    AND and NOT clauses and the OR groups."""
+
     raw: str
     intent: str = "simple"  # simple | complex
     entities: dict[str, str | None] = field(default_factory=lambda: {"time": None, "place": None, "person": None})
@@ -67,6 +71,7 @@ class Plan:
 
     # --- JSON ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """The plan as a JSON-ready dict: raw, intent, entities, optimized, and, not, or."""
         return {
             "raw": self.raw,
             "intent": self.intent,
@@ -78,10 +83,13 @@ class Plan:
         }
 
     def to_json(self) -> str:
+        """The plan as one line of JSON (to_dict; non-ASCII characters kept)."""
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Plan:
+        """A plan from its to_dict form (optimized defaults to raw, missing lists to empty). Raises
+        PlanFormatError when `raw` is missing or a field has the wrong type."""
         try:
             return cls(
                 raw=str(d["raw"]),
@@ -97,6 +105,7 @@ class Plan:
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
+        """A plan from its to_json form; raises PlanFormatError when the text is not JSON or not a plan."""
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as e:
@@ -110,6 +119,9 @@ class Plan:
 
     # --- TIGR text form ---------------------------------------------------------------
     def to_tigr(self) -> str:
+        """The plan in TIGR-100k annotated text form, one line: 'RAW | Time: .., place: .., person: .. |
+        Search intention: .. | Phrase, word expression optimization: .. | Multi-agent logical
+        relationship analysis: -AND: < .. >, ...' (absent entities as 'none')."""
         e = self.entities
         ent = ", ".join(
             f"{k.capitalize() if k == 'time' else k}: {e.get(k) or 'none'}" for k in ("time", "place", "person")
@@ -130,6 +142,7 @@ class Plan:
 
     @classmethod
     def from_tigr(cls, text: str) -> Plan:
+        """A plan from TIGR-100k annotated text (parse_tigr); raises PlanFormatError when it does not parse."""
         return parse_tigr(text)
 
 

@@ -30,6 +30,9 @@ def read_plans(path: str | Path) -> dict[str, Plan]:
 
 
 class PlanFileRewriter:
+    """Plans looked up by raw query (whitespace collapsed) instead of made: a benchmark's gold
+    annotations or a plans file; `fingerprint` names the source."""
+
     name = "plans"
 
     def __init__(self, plans: dict[str, Plan], source: str = "gold"):
@@ -38,9 +41,12 @@ class PlanFileRewriter:
 
     @classmethod
     def from_file(cls, path: str | Path) -> PlanFileRewriter:
+        """The plans of a JSONL file (read_plans). Raises UsageError when the file is missing,
+        PlanFormatError when a line is not a plan."""
         return cls(read_plans(path), str(path))
 
     def rewrite(self, query: str) -> Plan:
+        """The stored plan of `query` (whitespace collapsed); raises UsageError when there is none."""
         q = " ".join(query.split())
         if q not in self.plans:
             raise UsageError(f"no precomputed plan for {q[:60]!r} in {self.fingerprint}")
@@ -54,4 +60,5 @@ class NoRewriter:
     fingerprint = "none"
 
     def rewrite(self, query: str) -> Plan:
+        """`query` as a simple plan whose only AND clause and optimized phrase are the query itself."""
         return Plan(raw=query, intent="simple", optimized=query, and_=[query])

@@ -9,6 +9,8 @@ from csdclip_cli.rewrite.plan import Plan
 
 
 def plan_tree(plan: Plan) -> Tree:
+    """The plan as a Rich tree: raw query and intent, optimized phrase, the entities that are set,
+    AND clauses, NOT clauses, OR groups (the plan's text escaped from Rich markup)."""
     t = Tree(f"[bold]{escape(plan.raw)}[/]  [dim]({plan.intent})[/]")
     t.add(f"optimized: {escape(plan.optimized)}")
     ents = {k: v for k, v in plan.entities.items() if v}

@@ -415,6 +415,8 @@ class RuleRewriter:
     fingerprint = "rules-v2"
 
     def rewrite(self, query: str) -> Plan:
+        """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
+        mixes them. Raises UsageError for a query without a letter or digit."""
         query = require_query(query)
         if not CJK.search(query):
             return _english(query)

@@ -10,6 +10,10 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Item:
+    """One image of a source, listed without reading it. `size` and `mtime` together are its
+    change signature: for files, bytes and modification time (seconds since the epoch); for an
+    LMDB value, bytes and its CRC-32 (a value has no time of its own)."""
+
     key: str  # stable id: relative path for folders, image id for LMDB
     size: int  # bytes; with mtime, decides whether an item changed since the last build
     mtime: float
