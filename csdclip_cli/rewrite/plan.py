@@ -63,6 +63,17 @@ class Plan:
     not_: list[str] = field(default_factory=list)
     or_: list[list[str]] = field(default_factory=list)
 
+    @staticmethod
+    def intent_of(ands: list[str], nots: list[str], ors: list[list[str]]) -> str:
+        """ "complex" for more than one AND clause or any NOT or OR clause, else "simple"."""
+        return "complex" if (len(ands) > 1 or nots or ors) else "simple"
+
+    @property
+    def positives(self) -> list[str]:
+        """The clauses composite search requires: the AND clauses, or the optimized phrase when
+        the plan has neither AND nor OR clauses."""
+        return self.and_ or ([] if self.or_ else [self.optimized])
+
     def __post_init__(self) -> None:
         if not self.optimized:
             self.optimized = self.raw
@@ -223,5 +234,5 @@ def parse_tigr(text: str) -> Plan:
         else:
             raise PlanFormatError(f"unknown section {seg[:60]!r} in annotated text")
     if not has_intent:
-        plan.intent = "complex" if (len(plan.and_) > 1 or plan.not_ or plan.or_) else "simple"
+        plan.intent = Plan.intent_of(plan.and_, plan.not_, plan.or_)
     return plan

@@ -342,7 +342,7 @@ def _english_plan(query: str, text: str) -> Plan:
         entities["time"] = t.group(1)
     if p := PLACE.search(query):
         entities["place"] = p.group(1).strip()
-    intent = "complex" if (len(ands) > 1 or nots or ors) else "simple"
+    intent = Plan.intent_of(ands, nots, ors)
     return Plan(raw=query, intent=intent, entities=entities, optimized=optimized, and_=ands, not_=nots, or_=ors)
 
 
@@ -368,7 +368,7 @@ def _chinese(query: str) -> Plan:
         else:
             chunks.append(chunk)
     ands = list(dict.fromkeys(c for chunk in distribute_existential(chunks) for c in split_chunk(chunk)))
-    intent = "complex" if (len(ands) > 1 or nots or ors) else "simple"
+    intent = Plan.intent_of(ands, nots, ors)
     return Plan(raw=raw, intent=intent, optimized=optimized, and_=ands, not_=nots, or_=ors)
 
 
@@ -403,7 +403,7 @@ def _merge(query: str, plans: list[Plan]) -> Plan:
     ors = union([p.or_ for p in plans])
     entities = {k: next((p.entities.get(k) for p in plans if p.entities.get(k)), None) for k in plans[0].entities}
     optimized = ", ".join(p.optimized for p in plans if p.and_ or p.or_) or query
-    intent = "complex" if (len(ands) > 1 or nots or ors) else "simple"
+    intent = Plan.intent_of(ands, nots, ors)
     return Plan(raw=query, intent=intent, entities=entities, optimized=optimized, and_=ands, not_=nots, or_=ors)
 
 

@@ -103,7 +103,7 @@ class PlanVectors:
     def texts(plan: Plan) -> list[str]:
         """The texts a plan embeds, in order: phrase, raw query, AND, NOT (as exclusion
         phrases: "no dogs" is embedded as "a dog"), then every OR member."""
-        ands = plan.and_ or ([] if plan.or_ else [plan.optimized])
+        ands = plan.positives
         nots = [exclusion_phrase(n) for n in plan.not_]
         return [plan.optimized, plan.raw, *ands, *nots, *[x for g in plan.or_ for x in g]]
 
@@ -127,7 +127,7 @@ class PlanVectors:
     @classmethod
     def split(cls, plan: Plan, v: np.ndarray) -> PlanVectors:
         """PlanVectors from the vectors of texts(plan), float32 [len(texts), d]."""
-        ands = plan.and_ or ([] if plan.or_ else [plan.optimized])
+        ands = plan.positives
         i = 2 + len(ands)
         nots = v[i : i + len(plan.not_)]
         i += len(plan.not_)
@@ -215,7 +215,7 @@ class CompositeSearch:
             terms.append(best[:, None])
             i += len(g)
         per_clause: dict[Clause, np.ndarray] = {}
-        for j, c in enumerate(pv.plan.and_ or ([] if pv.plan.or_ else [pv.plan.optimized])):
+        for j, c in enumerate(pv.plan.positives):
             per_clause[Clause("and", c)] = z_and[:, j]
         for j, c in enumerate(pv.plan.not_):
             per_clause[Clause("not", c)] = z_not[:, j]

@@ -264,7 +264,7 @@ def _plan(d: Any) -> Any:
     raw = given if isinstance(given, str) and given.strip() else optimized
     if not (ands or ors or optimized):
         raise UsageError("the plan has no clause left; add one")
-    intent = "complex" if (len(ands) > 1 or nots or ors) else "simple"
+    intent = Plan.intent_of(ands, nots, ors)
     return Plan(raw=raw or optimized, intent=intent, optimized=optimized or raw, and_=ands, not_=nots, or_=ors)
 
 
