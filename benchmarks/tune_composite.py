@@ -37,7 +37,7 @@ GRID = {
 def score(searcher, ds, items, method, cfg, k=10):
     """Mean metrics over (query, plan vectors) items."""
     rows_out = []
-    key_of = {r: k for r, k, *_ in searcher.gallery.gen.items()}
+    key_of = {it.row: it.key for it in searcher.gallery.gen.items()}
     for q, pv in items:
         rows = rank(searcher.gallery, method, pv, 100, cfg).rows
         ranking = [ds.image_id(key_of[int(r)]) for r in rows]

@@ -164,10 +164,10 @@ def _thumbs(run: EvalRun, out: Path, ids: set[str]) -> dict[str, str]:
     reader = ThumbnailReader(manifest)
     folder = manifest.source.kind == "folder"
     keys: dict[str, tuple[str, str]] = {}
-    for _, key, path, _, _ in gen.items():
-        iid = Path(key).stem if folder else key
+    for it in gen.items():
+        iid = Path(it.key).stem if folder else it.key
         if iid in ids:
-            keys[iid] = (key, path)
+            keys[iid] = (it.key, it.path)
     (out / "thumbs").mkdir(exist_ok=True)
     paths = {}
     for iid, (key, path) in keys.items():

@@ -34,6 +34,7 @@ from csdclip_cli.index.store import (
     STATS_SAMPLE,
     Generation,
     IndexStore,
+    ItemRow,
     Manifest,
     ModelRef,
     SourceRef,
@@ -313,10 +314,10 @@ def _build_locked(
             prev_gen = Generation(root / f"gen-{old.generation}", old.dim, old.build.get("ann", DEFAULT_ANN))
         except FileNotFoundError:  # a damaged index: rebuilt from the source
             prev_gen = None
-    have: dict[str, tuple[int, int, float]] = {}  # key -> (row, size, mtime)
+    have: dict[str, ItemRow] = {}
     prev_errors: dict[str, dict[str, Any]] = {}
     if prev_gen is not None:
-        have = {k: (r, s, m) for r, k, _, s, m in prev_gen.items()}
+        have = {it.key: it for it in prev_gen.items()}
         prev_errors = {e["key"]: e for e in prev_gen.errors()}
 
     # what an interrupted run already committed
@@ -339,7 +340,7 @@ def _build_locked(
 
     def unchanged(key: str) -> bool:
         s = sig[key]
-        if key in have and have[key][1:] == s:
+        if key in have and (have[key].size, have[key].mtime) == s:
             return True
         e = prev_errors.get(key)
         # a file skipped for want of an optional decoder is tried again once it is installed
@@ -404,12 +405,10 @@ def _finalise(
     tmp.mkdir(parents=True)
 
     # live rows of the previous generation that are still current and unchanged
-    keep: dict[str, tuple[int, str, int, float]] = {}
+    keep: dict[str, ItemRow] = {}
     errors: dict[str, dict[str, Any]] = {}
     if prev_gen is not None:
-        for r, k, p, s, m in prev_gen.items():
-            if sig.get(k) == (s, m):
-                keep[k] = (r, p, s, m)
+        keep = {it.key: it for it in prev_gen.items() if sig.get(it.key) == (it.size, it.mtime)}
         errors = {e["key"]: e for e in prev_gen.errors() if sig.get(e["key"]) == (e["size"], e["mtime"])}
     new_items: list[dict[str, Any]] = []
     new_vecs: list[np.ndarray] = []
@@ -437,19 +436,19 @@ def _finalise(
     appended = np.stack([new_vecs[i] for i in order]).astype(dtype) if order else np.zeros((0, dim), dtype)
 
     prev_rows = len(prev_gen.vectors) if prev_gen is not None else 0
-    prev_live = len(have_rows := {r for r, *_ in keep.values()})
+    prev_live = len(have_rows := {it.row for it in keep.values()})
     dead = prev_rows - prev_live
     compact = prev_gen is None or (dead > COMPACT_DEAD_FRACTION * max(prev_rows, 1)) or prev_rows == 0
-    rows: list[tuple[int, str, str, int, float]] = []
+    rows: list[ItemRow] = []
     if compact:
-        kept = sorted(keep.items(), key=lambda kv: kv[1][0])
+        kept = sorted(keep.values(), key=lambda it: it.row)
         base = (
-            np.asarray(prev_gen.vectors[[r for _, (r, *_) in kept]])
+            np.asarray(prev_gen.vectors[[it.row for it in kept]])
             if kept and prev_gen is not None
             else np.zeros((0, dim), dtype)
         )
         vectors = np.concatenate([base, appended]) if len(appended) else base
-        rows = [(i, k, p, s, m) for i, (k, (_, p, s, m)) in enumerate(kept)]
+        rows = [it._replace(row=i) for i, it in enumerate(kept)]
         alive = np.ones(len(vectors), bool)
     else:
         assert prev_gen is not None
@@ -457,9 +456,9 @@ def _finalise(
         alive = np.zeros(len(vectors), bool)
         alive[list(have_rows)] = True
         alive[prev_rows:] = True
-        rows = [(r, k, p, s, m) for k, (r, p, s, m) in keep.items()]
+        rows = list(keep.values())
     start = len(vectors) - len(appended)
-    rows += [(start + i, d["key"], d["path"], d["size"], d["mtime"]) for i, d in enumerate(new_items)]
+    rows += [ItemRow(start + i, d["key"], d["path"], d["size"], d["mtime"]) for i, d in enumerate(new_items)]
 
     np.save(tmp / "vectors.npy", vectors)
     np.save(tmp / "alive.npy", alive)

@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -42,6 +42,17 @@ from csdclip_cli.errors import IndexFormatError, IndexLocked, IndexModelMismatch
 FORMAT_VERSION = 1
 EXACT_LIMIT = 20_000  # below this many images search is exact (brute force) and no graph is built
 CURRENT_FILE = ".current"
+
+
+class ItemRow(NamedTuple):
+    """One row of a generation's items table (items.sqlite): the image's row in vectors.npy,
+    its key and display path, and its change signature (size in bytes, mtime; Item)."""
+
+    row: int
+    key: str
+    path: str
+    size: int
+    mtime: float
 
 
 @dataclass(frozen=True)
@@ -323,9 +334,9 @@ class Generation:
             out.update({r: (k, p) for r, k, p in self.db.execute(q, chunk)})
         return out
 
-    def items(self) -> Iterator[tuple[int, str, str, int, float]]:
-        """Every live image as (row, key, path, size in bytes, mtime in seconds), in row order."""
-        yield from self.db.execute("SELECT row, key, path, size, mtime FROM items ORDER BY row")
+    def items(self) -> Iterator[ItemRow]:
+        """Every live image, in row order."""
+        yield from map(ItemRow._make, self.db.execute("SELECT row, key, path, size, mtime FROM items ORDER BY row"))
 
     def errors(self) -> list[dict[str, Any]]:
         """The images skipped by the build (errors.json): dicts of key, path, size, mtime and error (the reason),
@@ -545,12 +556,12 @@ class ShardedGeneration:
                 out[int(r + self.offsets[s])] = v
         return out
 
-    def items(self) -> Iterator[tuple[int, str, str, int, float]]:
-        """Every live image as (global row, key, path, size in bytes, mtime in seconds), shard after shard."""
+    def items(self) -> Iterator[ItemRow]:
+        """Every live image with its global row, shard after shard."""
         for s, (_, g) in enumerate(self.shards):
             off = int(self.offsets[s])
-            for r, k, p, size, mtime in g.items():
-                yield r + off, k, p, size, mtime
+            for it in g.items():
+                yield it._replace(row=it.row + off)
 
     def errors(self) -> list[dict[str, Any]]:
         """The images skipped in every shard (errors.json entries), sorted by key."""
