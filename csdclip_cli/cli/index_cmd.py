@@ -36,79 +36,34 @@ def build_source(
     address: str | None = None,
     actors: int | None = None,
 ) -> str:
-    """Build or update index `name` (default SOURCE-MODEL) from `source` for `build` and `update`; returns its name.
-
-    Locally, or sharded (on Ray with engine "ray"); a rebuild keeps the index's exclude globs, shard count and engine
-    unless given. Prints the build report on stderr, makes the index current when it is the only one or none is
-    chosen, and exports the text encoder for torch-free queries. Raises UsageError for a bad --engine, --address
-    or --ann, and whatever the source, encoder or build raise (SourceError, UnknownModel, IndexModelMismatch, ...).
-    """
+    """`csd index build` / `update`: index.update.build_or_update with a progress bar, then its
+    report on stderr; returns the index name."""
     from rich.markup import escape
 
-    from csdclip_cli.encoders import load_encoder
-    from csdclip_cli.index import IndexStore, build_index
-    from csdclip_cli.index.build import BuildReport
-    from csdclip_cli.index.store import default_name, validate_name
+    from csdclip_cli.index.update import build_or_update
     from csdclip_cli.render import err, note, progress_bar
-    from csdclip_cli.sources import open_source
 
-    src = open_source(source, exclude=exclude or ())
-    store = IndexStore(index_dir)
-    from csdclip_cli.errors import UsageError
-
-    name = validate_name(name or default_name(src.location, model))
-    old = store.manifest(name) if store.exists(name) else None
-    if not exclude and old is not None and old.source.exclude:
-        # rebuilding without --exclude keeps the globs the index was made with (as update does)
-        src = open_source(source, exclude=old.source.exclude)
-    if engine not in (None, "local", "ray"):
-        raise UsageError(f"--engine {engine!r}: choose local or ray")
-    if old is not None and old.build.get("shards"):
-        # a sharded index keeps its shard count, and its engine unless --engine says otherwise
-        shards = shards or int(old.build["shards"])
-        engine = engine or old.build.get("engine", "local")
-    elif old is not None and engine == "ray":
-        raise UsageError(f"index {name!r} is not sharded, so it cannot be built on Ray; pick another --name")
-    engine = engine or "local"
-    if address is not None and engine != "ray":
-        raise UsageError(f"--address {address} is for the Ray engine; add --engine ray (index {name!r} builds locally)")
-    note(f"loading {model} ...")
-    enc = load_encoder(model, weights=weights, device=device, trust_remote_code=trust_remote_code)
-    params = {
-        "model_input": model,
-        "weights": str(Path(weights).resolve()) if weights else None,
-        "batch_size": batch_size,
-        "workers": workers,
-        "trust_remote_code": trust_remote_code,
-    }
-    if ann is not None:
-        from csdclip_cli.index.ann import check_kind
-
-        params["ann"] = check_kind(ann)
-    if engine == "ray" and not shards:
-        shards = 1
-    stream = None
-    if engine == "ray":
-        from csdclip_cli.index.ray_engine import RayEngine
-
-        note("starting Ray ..." if address is None else f"joining the Ray cluster at {address} ...")
-        recipe = {"spec": model, "weights": weights, "device": device, "trust_remote_code": trust_remote_code}
-        stream = RayEngine(recipe, address, actors).stream
-    with progress_bar(f"indexing {name}") as update:
-        kw = {
-            "batch_size": batch_size,
-            "workers": workers,
-            "progress": update,
-            "wait": wait,
-            "build_params": params,
-            "allow_empty": allow_empty,
-        }
-        if shards:
-            from csdclip_cli.index.shards import build_sharded
-
-            rep: BuildReport = build_sharded(src, enc, name, shards, store, engine=engine, stream=stream, **kw)
-        else:
-            rep = build_index(src, enc, name, store, **kw)
+    name, rep = build_or_update(
+        source,
+        model,
+        name,
+        weights,
+        batch_size,
+        workers,
+        device,
+        index_dir,
+        wait,
+        trust_remote_code=trust_remote_code,
+        exclude=exclude,
+        allow_empty=allow_empty,
+        ann=ann,
+        engine=engine,
+        shards=shards,
+        address=address,
+        actors=actors,
+        progress=progress_bar,
+        note=note,
+    )
     msg = (
         f"[bold]{escape(name)}[/]: {rep.total} images, encoded {rep.encoded}, unchanged {rep.unchanged}, "
         f"removed {rep.removed}, skipped {rep.skipped}"
@@ -120,13 +75,6 @@ def build_source(
     err().print(msg)
     if rep.skipped:
         err().print(f"[yellow]{rep.skipped} files could not be read; see `csd index info {escape(name)} --errors`[/]")
-    if len(store.names()) == 1 or not (store.root / ".current").exists():
-        store.use(name)
-    from csdclip_cli.encoders.onnx_text import ensure_text_export
-
-    why = ensure_text_export(enc, store.root)  # queries then embed without torch
-    if why:
-        note(f"info: {why}")
     return name
 
 

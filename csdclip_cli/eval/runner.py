@@ -3,10 +3,8 @@ summarise per-query rankings into metrics with confidence intervals."""
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 from csdclip_cli.errors import UsageError
 from csdclip_cli.eval.datasets import Dataset, Query
 from csdclip_cli.eval.metrics import bootstrap_ci, paired_difference, query_metrics
+from csdclip_cli.index.update import ProgressFactory, no_progress
 from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.search.composite import CompositeConfig, PlanVectors
 from csdclip_cli.search.methods import METHODS, rank_many
@@ -37,14 +36,6 @@ class EvalRun:
     rankings: dict[tuple[str, str], dict[str, list[str]]]  # (model, method) -> text_id -> ids
     indexes: dict[str, str] = field(default_factory=dict)  # model -> index name
     index_dir: str = ""
-
-
-ProgressFactory = Callable[..., AbstractContextManager[Callable[[int, int], None]]]
-
-
-@contextlib.contextmanager
-def _no_progress(description: str, unit: str = "img") -> Iterator[Callable[[int, int], None]]:
-    yield lambda done, total: None
 
 
 def parse_ks(text: str) -> list[int]:
@@ -81,7 +72,7 @@ def run_evaluation(
     config: CompositeConfig | None = None,
     device: str = "auto",
     index_dir: Path | None = None,
-    progress: ProgressFactory = _no_progress,
+    progress: ProgressFactory = no_progress,
     warn: Callable[[str], None] = lambda message: None,
 ) -> EvalRun:
     """Evaluate `methods` of every model in `models` on dataset `ds`: rewrite the queries

@@ -1,0 +1,123 @@
+"""Build or update an index from a source and a model spec: the orchestration behind
+`csd index build` and `csd index update` (open the source, keep what an existing index was
+made with, load the encoder, build locally or sharded on Ray, make it current, export the
+text encoder), callable without the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from csdclip_cli.index.build import BuildReport
+
+ProgressFactory = Callable[..., AbstractContextManager[Callable[[int, int], None]]]
+
+
+@contextlib.contextmanager
+def no_progress(description: str, unit: str = "img") -> Iterator[Callable[[int, int], None]]:
+    """A progress factory that shows nothing (render.progress_bar has the same shape)."""
+    yield lambda done, total: None
+
+
+def build_or_update(
+    source: str | Path,
+    model: str,
+    name: str | None = None,
+    weights: Path | None = None,
+    batch_size: int = 64,
+    workers: int = 2,
+    device: str = "auto",
+    index_dir: Path | None = None,
+    wait: bool = False,
+    trust_remote_code: bool = False,
+    exclude: list[str] | None = None,
+    allow_empty: bool = False,
+    ann: str | None = None,
+    engine: str | None = None,
+    shards: int = 0,
+    address: str | None = None,
+    actors: int | None = None,
+    progress: ProgressFactory = no_progress,
+    note: Callable[[str], None] = lambda message: None,
+) -> tuple[str, BuildReport]:
+    """Build or update index `name` (default SOURCE-MODEL, e.g. photos-clip-vit-l-14) from
+    `source` with `model`: (the index name, the build report).
+
+    Locally, or sharded (on Ray with engine "ray"); a rebuild keeps the index's exclude globs,
+    shard count and engine unless given. Makes the index current when it is the only one or
+    none is chosen, and exports the text encoder for torch-free queries. `progress(description)`
+    is a context manager yielding update(done, total); `note` receives progress messages.
+    Raises UsageError for a bad engine, address or ann kind, and whatever the source, encoder
+    or build raise (SourceError, UnknownModel, IndexModelMismatch, ...).
+    """
+    from csdclip_cli.encoders import load_encoder
+    from csdclip_cli.encoders.onnx_text import ensure_text_export
+    from csdclip_cli.errors import UsageError
+    from csdclip_cli.index.build import build_index
+    from csdclip_cli.index.store import IndexStore, default_name, validate_name
+    from csdclip_cli.sources import open_source
+
+    src = open_source(source, exclude=exclude or ())
+    store = IndexStore(index_dir)
+    name = validate_name(name or default_name(src.location, model))
+    old = store.manifest(name) if store.exists(name) else None
+    if not exclude and old is not None and old.source.exclude:
+        # rebuilding without --exclude keeps the globs the index was made with (as update does)
+        src = open_source(source, exclude=old.source.exclude)
+    if engine not in (None, "local", "ray"):
+        raise UsageError(f"--engine {engine!r}: choose local or ray")
+    if old is not None and old.build.get("shards"):
+        # a sharded index keeps its shard count, and its engine unless --engine says otherwise
+        shards = shards or int(old.build["shards"])
+        engine = engine or old.build.get("engine", "local")
+    elif old is not None and engine == "ray":
+        raise UsageError(f"index {name!r} is not sharded, so it cannot be built on Ray; pick another --name")
+    engine = engine or "local"
+    if address is not None and engine != "ray":
+        raise UsageError(f"--address {address} is for the Ray engine; add --engine ray (index {name!r} builds locally)")
+    note(f"loading {model} ...")
+    enc = load_encoder(model, weights=weights, device=device, trust_remote_code=trust_remote_code)
+    params = {
+        "model_input": model,
+        "weights": str(Path(weights).resolve()) if weights else None,
+        "batch_size": batch_size,
+        "workers": workers,
+        "trust_remote_code": trust_remote_code,
+    }
+    if ann is not None:
+        from csdclip_cli.index.ann import check_kind
+
+        params["ann"] = check_kind(ann)
+    if engine == "ray" and not shards:
+        shards = 1
+    stream = None
+    if engine == "ray":
+        from csdclip_cli.index.ray_engine import RayEngine
+
+        note("starting Ray ..." if address is None else f"joining the Ray cluster at {address} ...")
+        recipe = {"spec": model, "weights": weights, "device": device, "trust_remote_code": trust_remote_code}
+        stream = RayEngine(recipe, address, actors).stream
+    with progress(f"indexing {name}") as update:
+        kw: dict[str, Any] = {
+            "batch_size": batch_size,
+            "workers": workers,
+            "progress": update,
+            "wait": wait,
+            "build_params": params,
+            "allow_empty": allow_empty,
+        }
+        if shards:
+            from csdclip_cli.index.shards import build_sharded
+
+            rep: BuildReport = build_sharded(src, enc, name, shards, store, engine=engine, stream=stream, **kw)
+        else:
+            rep = build_index(src, enc, name, store, **kw)
+    if len(store.names()) == 1 or not (store.root / ".current").exists():
+        store.use(name)
+    why = ensure_text_export(enc, store.root)  # queries then embed without torch
+    if why:
+        note(f"info: {why}")
+    return name, rep
