@@ -19,8 +19,8 @@ def demo(
     ctx: typer.Context,
     k: int = typer.Option(5, "-k", help="Results per query."),
     html: Path | None = typer.Option(None, "--html", help="Where to write the page (default DATA/demo/demo.html)."),
-    data_dir: Path = DataDir,
-    index_dir: Path = IndexDir,
+    data_dir: Path | None = DataDir,
+    index_dir: Path | None = IndexDir,
     device: str = Device,
 ) -> None:
     """Generate the demo gallery, index it with demo:tiny, and compare plain vs composite
@@ -92,7 +92,7 @@ def data(
     out_dir: Path | None = typer.Argument(None, help="Where to write (default DATA/demo)."),
     images: int = typer.Option(3000, "--images", min=10, help="Gallery size."),
     queries: int = typer.Option(300, "--queries", min=1, help="How many complex queries."),
-    data_dir: Path = DataDir,
+    data_dir: Path | None = DataDir,
 ) -> None:
     """Write the demo benchmark (TIGR-100k layout: en_demo.jsonl, imgs/, lmdb/imgs). Deterministic.
 

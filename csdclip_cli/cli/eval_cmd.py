@@ -47,7 +47,7 @@ def eval_(
     config_file: Path | None = typer.Option(None, "--config", help="TOML/JSON file with composite fusion weights."),
     data_dir: Path | None = typer.Option(None, "--data-dir", envvar="CSD_DATA", help="Data root (default ./data)."),
     device: str = Device,
-    index_dir: Path = IndexDir,
+    index_dir: Path | None = IndexDir,
 ) -> None:
     """Evaluate methods (plain, arith, deo, csd) on a benchmark with graded metrics.
 

@@ -90,7 +90,7 @@ def build(
     device: str = Device,
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow hf: models' own code."),
     wait: bool = typer.Option(False, "--wait", help="Wait for another writer instead of refusing."),
-    exclude: list[str] = Exclude,
+    exclude: list[str] | None = Exclude,
     allow_empty: bool = AllowEmpty,
     ann: str | None = typer.Option(
         None,
@@ -115,7 +115,7 @@ def build(
     actors: int | None = typer.Option(
         None, "--actors", min=1, help="Encoder actors on Ray (default: one a GPU, else 1)."
     ),
-    index_dir: Path = IndexDir,
+    index_dir: Path | None = IndexDir,
 ) -> None:
     """Create an index, or bring it up to date (only new and changed images are encoded).
 
@@ -158,7 +158,7 @@ def update(
     ),
     allow_empty: bool = AllowEmpty,
     address: str | None = typer.Option(None, "--address", help="Ray cluster for an index built with --engine ray."),
-    index_dir: Path = IndexDir,
+    index_dir: Path | None = IndexDir,
 ) -> None:
     """Re-scan an index's source: add new and changed images, drop deleted ones (a sharded
     index updates each shard, with the engine it was built with).
@@ -193,7 +193,7 @@ def update(
 
 @app.command("list")
 @guard
-def list_(index_dir: Path = IndexDir) -> None:
+def list_(index_dir: Path | None = IndexDir) -> None:
     """List indexes: name, model, source, images, dim, size on disk, updated.
 
     Example: [bold]csd index list[/]
@@ -236,7 +236,7 @@ def list_(index_dir: Path = IndexDir) -> None:
 def info(
     name: str | None = typer.Argument(None, help="Index name (default: the current index)."),
     errors: bool = typer.Option(False, "--errors", help="List the files that could not be indexed."),
-    index_dir: Path = IndexDir,
+    index_dir: Path | None = IndexDir,
 ) -> None:
     """Show an index's manifest (model, fingerprint, counts, build parameters).
 
@@ -272,7 +272,7 @@ def info(
 def rm(
     name: str = typer.Argument(..., help="Index name."),
     wait: bool = typer.Option(False, "--wait", help="Wait for a running build instead of refusing."),
-    index_dir: Path = IndexDir,
+    index_dir: Path | None = IndexDir,
 ) -> None:
     """Remove an index (its folder, vectors and graph).
 
@@ -287,7 +287,7 @@ def rm(
 
 @app.command("use")
 @guard
-def use(name: str = typer.Argument(..., help="Index name."), index_dir: Path = IndexDir) -> None:
+def use(name: str = typer.Argument(..., help="Index name."), index_dir: Path | None = IndexDir) -> None:
     """Make NAME the current index (the one `csd search` uses by default).
 
     Example: [bold]csd index use photos-clip-vit-l-14[/]

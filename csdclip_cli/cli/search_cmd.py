@@ -37,7 +37,7 @@ def search(
         None, "--address", help="Search a sharded index's shards as tasks on this Ray cluster (e.g. auto)."
     ),
     device: str = Device,
-    index_dir: Path = IndexDir,
+    index_dir: Path | None = IndexDir,
 ) -> None:
     """Search an index. Complex queries are rewritten into AND / NOT / OR clauses and
     scored clause by clause (composite search); --plain embeds the whole query once.

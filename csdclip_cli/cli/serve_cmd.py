@@ -20,7 +20,7 @@ def serve(
         None, "--token", envvar="CSD_SERVE_TOKEN", help="Required on every request (generated off loopback)."
     ),
     open_page: bool = typer.Option(False, "--open", help="Open the page in a browser."),
-    index_dir: Path = IndexDir,
+    index_dir: Path | None = IndexDir,
 ) -> None:
     """Keep models and indexes warm and serve a search page and a JSON API.
 
