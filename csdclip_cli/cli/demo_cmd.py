@@ -36,7 +36,6 @@ def demo(
     from csdclip_cli.demo import run
     from csdclip_cli.html import ThumbnailReader, page, plan_html, result_cards
     from csdclip_cli.render import err, note, out, progress_bar
-    from csdclip_cli.rewrite import RuleRewriter
     from csdclip_cli.search.searcher import Searcher
     from csdclip_cli.textfile import check_output, write_text
 
@@ -51,12 +50,9 @@ def demo(
     thumbs = ThumbnailReader(s.manifest)
     body = "<h1>csd demo — plain CLIP vs composite search (demo:tiny)</h1>"
     body += "<p>Border: <span class='ok'>green = highly relevant</span>, orange = moderately, red = irrelevant.</p>"
-    rules = RuleRewriter()
     totals = {"plain": 0, "csd": 0}
-    for q in run.example_queries(run.load_queries(root)):
-        plan = rules.rewrite(q.raw)
-        plain = s.search_plain(q.raw, k)
-        comp = s.search_plan(plan, "csd", k)
+    for c in run.compare(s, run.example_queries(run.load_queries(root)), k):
+        q, plain, comp = c.query, c.plain, c.composite
         t = Table(title=f"[bold]{q.raw}[/]", title_justify="left", show_edge=False)
         t.add_column("#", justify="right")
         t.add_column("plain CLIP")
@@ -69,14 +65,12 @@ def demo(
                 color = {"HR": "green", "MR": "yellow", "IR": "red"}.get(g, "")
                 cells.append(f"[{color}]{g}[/] {r.key} ({r.score:.2f})" if r else "")
             t.add_row(str(i + 1), *cells)
-        hp = sum(q.grade(r.key) == "HR" for r in plain)
-        hc = sum(q.grade(r.key) == "HR" for r in comp)
-        totals["plain"] += hp
-        totals["csd"] += hc
-        t.caption = f"highly relevant in top {k}: plain {hp}/{k} · composite {hc}/{k}"
+        totals["plain"] += c.hr_plain
+        totals["csd"] += c.hr_composite
+        t.caption = f"highly relevant in top {k}: plain {c.hr_plain}/{k} · composite {c.hr_composite}/{k}"
         out().print(t)
         grades = {r.key: q.grade(r.key) for r in plain + comp}
-        body += f"<h2>{q.raw}</h2>{plan_html(plan)}<h3>plain CLIP</h3>{result_cards(plain, thumbs, grades)}"
+        body += f"<h2>{q.raw}</h2>{plan_html(c.plan)}<h3>plain CLIP</h3>{result_cards(plain, thumbs, grades)}"
         body += f"<h3>csd composite</h3>{result_cards(comp, thumbs, grades)}"
     out().print(
         f"\nhighly relevant results in the top {k}, all example queries: "

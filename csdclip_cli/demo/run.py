@@ -81,3 +81,36 @@ def build_demo_index(data_dir: Path, index_dir: Path | None, progress: Any = Non
 
     ensure_text_export(enc, store.root)  # demo:tiny exports; a cold `csd search` then needs no torch
     return store, enc, report
+
+
+@dataclass
+class Comparison:
+    """One example query searched both ways: the rule-based plan, plain CLIP's and composite
+    search's top k (search.searcher.Result lists), and how many of each are highly relevant."""
+
+    query: DemoQuery
+    plan: Any
+    plain: list[Any]
+    composite: list[Any]
+
+    @property
+    def hr_plain(self) -> int:
+        """Highly relevant results in plain CLIP's top k."""
+        return sum(self.query.grade(r.key) == "HR" for r in self.plain)
+
+    @property
+    def hr_composite(self) -> int:
+        """Highly relevant results in composite search's top k."""
+        return sum(self.query.grade(r.key) == "HR" for r in self.composite)
+
+
+def compare(searcher: Any, queries: list[DemoQuery], k: int = 5) -> list[Comparison]:
+    """Plain CLIP against composite search (rule-based plans) on each query, top `k`."""
+    from csdclip_cli.rewrite import RuleRewriter
+
+    rules = RuleRewriter()
+    out = []
+    for q in queries:
+        plan = rules.rewrite(q.raw)
+        out.append(Comparison(q, plan, searcher.search_plain(q.raw, k), searcher.search_plan(plan, "csd", k)))
+    return out
