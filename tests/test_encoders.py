@@ -215,3 +215,22 @@ def test_hf_clip_like_model_from_local_dir(tmp_path: Path, runner) -> None:
         load_encoder("hf:acme/absent", models_dir=store)
     with pytest.raises(UnknownModel, match="ViT-B/16 or ViT-L/14"):
         load_encoder("fgclip:RN50")
+
+
+def test_models_list_finds_weights_under_the_names_the_loaders_look_for(runner, isolated: Path) -> None:
+    """`csd models list` asks each family's own file-name table, the one its loader searches."""
+    store = isolated / "models"
+    (store / "clip-ViT-B-16.safetensors").write_bytes(b"x")  # a name only the loader knew before
+    (store / "clip_cn_vit-l-14.pt").write_bytes(b"x")
+    (store / "qihoo360--fg-clip-base").mkdir()
+    r = invoke(runner, "models", "list")
+    assert r.exit_code == 0, r.output
+    rows = {line.split("│")[-1].strip() for line in r.stdout.splitlines() if "│" in line}
+    assert "clip:ViT-B/16: clip-ViT-B-16.safetensors" in rows
+    assert "clip:ViT-L/14: missing" in rows
+    assert "cnclip:ViT-L-14: clip_cn_vit-l-14.pt" in rows
+    assert "fgclip:ViT-B/16: qihoo360--fg-clip-base" in rows
+    assert "demo:tiny: csd-demo-tiny.safetensors" in rows  # shipped in the package, not the store
+    from csdclip_cli.encoders.hf import hf_local_names
+
+    assert hf_local_names(ModelSpec.parse("fgclip:ViT-L/14")) == ["qihoo360--fg-clip-large"]

@@ -26,7 +26,6 @@ def list_(
 
     from csdclip_cli import config
     from csdclip_cli.encoders import ModelSpec, families
-    from csdclip_cli.encoders.openclip import DEMO_DIR
     from csdclip_cli.render import out
 
     store = config.models_dir(models_dir)
@@ -37,10 +36,7 @@ def list_(
         found = []
         for ex in fam.examples:
             spec = ModelSpec.parse(ex.split()[0])
-            files = fam.local_files(spec)
-            hit = [f for f in files if (store / f).exists()]
-            if name == "demo":
-                hit = ["shipped"] if (DEMO_DIR / "csd-demo-tiny.safetensors").exists() else []
+            hit = [Path(f).name for f in fam.local_files(spec) if (store / f).exists()]  # f may be absolute
             found.append(f"{ex.split()[0]}: {'[green]' + ', '.join(hit) + '[/]' if hit else '[dim]missing[/]'}")
         t.add_row(name, "\n".join(fam.examples), fam.description, "\n".join(found))
     out().print(t)

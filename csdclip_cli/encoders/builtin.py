@@ -1,11 +1,13 @@
-"""The built-in families, registered through the same hook as plugins."""
+"""The built-in families, registered through the same hook as plugins. The model facts
+(architectures, file names, repos) live in each adapter module's tables; the adapters import
+torch only inside their loaders."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from csdclip_cli.encoders import cnclip, hf, openclip
 from csdclip_cli.encoders.family import Family
-from csdclip_cli.encoders.spec import ModelSpec
 
 
 def _lazy(module: str, fn: str) -> Callable:
@@ -17,11 +19,6 @@ def _lazy(module: str, fn: str) -> Callable:
     return load
 
 
-def _clip_files(spec: ModelSpec) -> list[str]:
-    n = spec.name.replace("/", "-")
-    return [f"{n}.pt", f"clip-{n}.pt"]
-
-
 def register_builtins(register: Callable[[Family], None]) -> None:
     """Register the built-in families (clip, openclip, demo, longclip, cnclip, hf, fgclip) through
     `register`; each loader imports its adapter module (and torch) only when called."""
@@ -31,7 +28,7 @@ def register_builtins(register: Callable[[Family], None]) -> None:
             _lazy("openclip", "load_clip"),
             "OpenAI CLIP weights via open_clip",
             ("clip:RN50", "clip:ViT-B/16", "clip:ViT-L/14"),
-            _clip_files,
+            openclip.clip_local_names,
         )
     )
     register(
@@ -40,11 +37,17 @@ def register_builtins(register: Callable[[Family], None]) -> None:
             _lazy("openclip", "load_openclip"),
             "any open_clip model, tag or custom config",
             ("openclip:ViT-B-32@laion2b_s34b_b79k", "openclip:./my-config.json --weights ckpt.pt"),
-            lambda s: [f"{s.name}-{s.pretrained}.safetensors"],
+            openclip.openclip_local_names,
         )
     )
     register(
-        Family("demo", _lazy("openclip", "load_demo"), "tiny CLIP trained on the demo world (shipped)", ("demo:tiny",))
+        Family(
+            "demo",
+            _lazy("openclip", "load_demo"),
+            "tiny CLIP trained on the demo world (shipped)",
+            ("demo:tiny",),
+            openclip.demo_local_names,
+        )
     )
     register(
         Family(
@@ -52,7 +55,7 @@ def register_builtins(register: Callable[[Family], None]) -> None:
             _lazy("openclip", "load_longclip"),
             "Long-CLIP (248-token text), local checkpoint",
             ("longclip:ViT-B/16", "longclip:ViT-L/14"),
-            lambda s: ["longclip-B.pt" if "B" in s.name.upper() else "longclip-L.pt"],
+            openclip.longclip_local_names,
         )
     )
     register(
@@ -61,7 +64,7 @@ def register_builtins(register: Callable[[Family], None]) -> None:
             _lazy("cnclip", "load_cnclip"),
             "Chinese-CLIP via cn_clip",
             ("cnclip:ViT-B-16", "cnclip:ViT-L-14"),
-            lambda s: [f"clip_cn_{s.name.lower().replace('/', '-')}.pt"],
+            cnclip.cnclip_local_names,
         )
     )
     register(
@@ -70,7 +73,7 @@ def register_builtins(register: Callable[[Family], None]) -> None:
             _lazy("hf", "load_hf"),
             "HuggingFace CLIP-like model (repo or local dir)",
             ("hf:openai/clip-vit-base-patch32", "hf:./my-model-dir"),
-            lambda s: [s.name.replace("/", "--")],
+            hf.hf_local_names,
         )
     )
     register(
@@ -79,6 +82,6 @@ def register_builtins(register: Callable[[Family], None]) -> None:
             _lazy("hf", "load_hf"),
             "FG-CLIP (alias of hf:qihoo360/fg-clip-*)",
             ("fgclip:ViT-B/16",),
-            lambda s: ["qihoo360--fg-clip-base"],
+            hf.hf_local_names,
         )
     )

@@ -107,6 +107,12 @@ class CnClipEncoder(Encoder):
         )
 
 
+def cnclip_local_names(spec: ModelSpec) -> list[str]:
+    """The checkpoint name of cnclip:NAME (as Chinese-CLIP's releases name it, CNCLIP_MODELS).
+    Raises UnknownModel for an unknown name."""
+    return [CNCLIP_MODELS[cnclip_name(spec.name)][2]]
+
+
 def load_cnclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     """cnclip:NAME from a local checkpoint: --weights, then `models_dir`/clip_cn_*.pt, then
     ~/.cache/clip/ (read with weights_only=True; `module.` prefixes and BERT pooler weights dropped).

@@ -101,6 +101,21 @@ def _features(out: Any) -> np.ndarray:
     return t.float().cpu().numpy()
 
 
+def hf_repo(spec: ModelSpec) -> str:
+    """The HuggingFace repo (or folder) of hf:REPO_OR_DIR or fgclip:ViT-B/16 | ViT-L/14 (HF_ALIASES).
+    Raises UnknownModel for an unknown FG-CLIP name."""
+    repo = HF_ALIASES.get((spec.family, spec.name.replace("/", "-").upper()), spec.name)
+    if spec.family == "fgclip" and repo == spec.name:
+        raise UnknownModel(f"unknown FG-CLIP model {spec.name!r}; choose ViT-B/16 or ViT-L/14")
+    return repo
+
+
+def hf_local_names(spec: ModelSpec) -> list[str]:
+    """The model-store folder of a HuggingFace model: OWNER--NAME, as `huggingface-cli download
+    --local-dir` is told in the error message."""
+    return [hf_repo(spec).replace("/", "--")]
+
+
 def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     """hf:REPO_OR_DIR, or fgclip:ViT-B/16 | ViT-L/14 (qihoo360/fg-clip-base | -large), through
     transformers from --weights DIR, `models_dir`/OWNER--NAME, or the huggingface cache (the CLI
@@ -112,11 +127,9 @@ def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
         import transformers
     except ImportError:
         raise UnknownModel(f"{spec} needs the transformers package: pip install transformers") from None
-    repo = HF_ALIASES.get((spec.family, spec.name.replace("/", "-").upper()), spec.name)
-    if spec.family == "fgclip" and repo == spec.name:
-        raise UnknownModel(f"unknown FG-CLIP model {spec.name!r}; choose ViT-B/16 or ViT-L/14")
+    repo = hf_repo(spec)
     source = Path(opts.weights or repo).expanduser()
-    local = opts.models_dir / repo.replace("/", "--")
+    local = opts.models_dir / hf_local_names(spec)[0]
     where = str(source) if source.is_dir() else (str(local) if local.is_dir() else repo)
     device = resolve_device(opts.device)
     transformers.utils.logging.disable_progress_bar()

@@ -117,6 +117,34 @@ def _missing(spec: ModelSpec, looked: list[str], hint: str) -> ModelFileMissing:
     return ModelFileMissing(f"no weights for {spec}: looked in {'; '.join(looked)}. {hint}")
 
 
+def clip_local_names(spec: ModelSpec) -> list[str]:
+    """File names clip:ARCH is looked for under in the model store (OpenAI's own name first)."""
+    arch = arch_name(spec.name)
+    return [f"{arch}.pt", f"clip-{arch}.pt", f"clip-{arch}.safetensors"]
+
+
+def openclip_local_names(spec: ModelSpec) -> list[str]:
+    """File names openclip:NAME@TAG is looked for under in the model store."""
+    return [f"{spec.name}-{spec.pretrained}.safetensors", f"{spec.name}-{spec.pretrained}.pt"]
+
+
+def longclip_local_names(spec: ModelSpec) -> list[str]:
+    """The Long-CLIP checkpoint name of longclip:ViT-B/16 | ViT-L/14 (as BeichenZhang/LongCLIP-* ship it).
+    Raises UnknownModel for another architecture."""
+    arch = arch_name(spec.name)
+    if arch not in LONGCLIP_FILES:
+        raise UnknownModel(f"Long-CLIP comes as ViT-B/16 or ViT-L/14, not {spec.name!r}")
+    return [LONGCLIP_FILES[arch]]
+
+
+def demo_local_names(spec: ModelSpec) -> list[str]:
+    """The shipped demo weights (an absolute path: they live in the package, not the store).
+    Raises UnknownModel for a name other than those of DEMO_MODELS."""
+    if spec.name not in DEMO_MODELS:
+        raise UnknownModel(f"unknown demo model {spec.name!r}; choose one of {', '.join(DEMO_MODELS)}")
+    return [str(DEMO_DIR / f"{DEMO_MODELS[spec.name]}.safetensors")]
+
+
 def _find_local(opts: LoadOptions, names: list[str]) -> Path | None:
     if opts.weights is not None:
         if not opts.weights.is_file():
@@ -180,7 +208,7 @@ def load_clip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     arch = arch_name(spec.name)
     device = resolve_device(opts.device)
     canonical = f"clip:{arch}"
-    local = _find_local(opts, [f"{arch}.pt", f"clip-{arch}.pt", f"clip-{arch}.safetensors"])
+    local = _find_local(opts, clip_local_names(spec))
     if local is not None:
         model, pre, tok = _build(f"{arch}-quickgelu")
         _load_into(model, _state_dict(local), spec, local)
@@ -227,7 +255,7 @@ def load_openclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     name = spec.name
     if name not in open_clip.list_models():
         raise UnknownModel(f"open_clip has no model {name!r}; see open_clip.list_models() (e.g. ViT-B-32, ViT-L-14)")
-    local = _find_local(opts, [f"{name}-{spec.pretrained}.safetensors", f"{name}-{spec.pretrained}.pt"])
+    local = _find_local(opts, openclip_local_names(spec))
     if local is not None:
         model, pre, tok = _build(name)
         _load_into(model, _state_dict(local), spec, local)
@@ -259,10 +287,9 @@ def load_demo(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     """demo:tiny — the tiny CLIP shipped in the package, trained on the demo world."""
     import open_clip
 
-    if spec.name not in DEMO_MODELS:
-        raise UnknownModel(f"unknown demo model {spec.name!r}; choose one of {', '.join(DEMO_MODELS)}")
+    weights = Path(demo_local_names(spec)[0])
     stem = DEMO_MODELS[spec.name]
-    cfg, weights = DEMO_DIR / f"{stem}.json", DEMO_DIR / f"{stem}.safetensors"
+    cfg = DEMO_DIR / f"{stem}.json"
     if not weights.is_file():
         raise ModelFileMissing(f"demo model weights {weights} are missing; retrain with `csd demo train`")
     open_clip.add_model_config(cfg)
@@ -286,9 +313,7 @@ def merge_longclip_state_dict(sd: dict) -> dict:
 def load_longclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     """longclip:ViT-B/16 | ViT-L/14 from a local checkpoint (248 text positions)."""
     arch = arch_name(spec.name)
-    if arch not in LONGCLIP_FILES:
-        raise UnknownModel(f"Long-CLIP comes as ViT-B/16 or ViT-L/14, not {spec.name!r}")
-    local = _find_local(opts, [LONGCLIP_FILES[arch]])
+    local = _find_local(opts, longclip_local_names(spec))
     if local is None:
         raise _missing(
             spec,
