@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from csdclip_cli.encoders.base import Encoder, cpu_float32_copy, l2_normalise, quiet_libraries, resolve_device
+from csdclip_cli.encoders.base import Encoder, cpu_float32_copy, quiet_libraries, resolve_device
 from csdclip_cli.encoders.family import LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
 from csdclip_cli.encoders.text_clean import cnclip_text
+from csdclip_cli.encoders.torch_clip import TorchClipEncoder
 from csdclip_cli.errors import ModelFileMissing, UnknownModel, UnsafeCheckpoint
 from csdclip_cli.fingerprint import file_fingerprint
 
@@ -36,7 +37,7 @@ def cnclip_name(name: str) -> str:
     raise UnknownModel(f"unknown Chinese-CLIP model {name!r}; choose one of {', '.join(CNCLIP_MODELS)}")
 
 
-class CnClipEncoder(Encoder):
+class CnClipEncoder(TorchClipEncoder):
     """A Chinese-CLIP model through cn_clip: its BERT tokenizer (context 52) and `image_transform`
     (squash resize to the model's resolution, no crop, CLIP mean/std). float16 on CUDA, float32
     elsewhere."""
@@ -44,38 +45,22 @@ class CnClipEncoder(Encoder):
     context_length = 52
 
     def __init__(self, model: Any, resolution: int, spec: str, fingerprint: str, device: str):
-        import torch
         from cn_clip.clip import image_transform
 
-        self.model = model.eval().to(device)
-        self.dtype = torch.float16 if device.startswith("cuda") else torch.float32
-        self.model.to(self.dtype)
         self._transform = image_transform(resolution)
-        self.spec, self.fingerprint, self.device = spec, fingerprint, device
-        self.dim = int(self.encode_texts(["照片"]).shape[1])
+        super().__init__(model, spec, fingerprint, device, probe="照片")
 
     def preprocess(self, image: Any) -> np.ndarray:
         """PIL image -> float32 [3, r, r] through cn_clip's image_transform (r: 224, or 336 for
         ViT-L-14-336)."""
         return self._transform(image).numpy()
 
-    def encode_images(self, batch: np.ndarray) -> np.ndarray:
-        """float32 [n, 3, r, r] -> float32 [n, dim], L2-normalised."""
-        import torch
-
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, self.dtype)
-            return l2_normalise(self.model.encode_image(x).float().cpu().numpy())
-
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Texts -> float32 [n, dim], L2-normalised: cleaned as Chinese-CLIP's `_preprocess_text` does
-        (cnclip_text), then cn_clip's `tokenize` ([CLS] + tokens + [SEP], cut to 52 tokens)."""
-        import torch
+    def tokenize(self, texts: Sequence[str]) -> Any:
+        """Texts cleaned as Chinese-CLIP's `_preprocess_text` does (cnclip_text), then cn_clip's
+        `tokenize`: int64 [n, 52] ([CLS] + tokens + [SEP], cut to 52 tokens)."""
         from cn_clip.clip import tokenize
 
-        with torch.inference_mode():
-            toks = tokenize([cnclip_text(t) for t in texts], context_length=self.context_length).to(self.device)
-            return l2_normalise(self.model.encode_text(toks).float().cpu().numpy())
+        return tokenize([cnclip_text(t) for t in texts], context_length=self.context_length)
 
     def export_text(self, folder: Path) -> Any:
         """The BERT text tower as ONNX plus cn_clip's WordPiece vocabulary as a `tokenizers` JSON."""

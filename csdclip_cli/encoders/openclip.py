@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from csdclip_cli.encoders.base import Encoder, cpu_float32_copy, l2_normalise, quiet_libraries, resolve_device
+from csdclip_cli.encoders.base import Encoder, cpu_float32_copy, quiet_libraries, resolve_device
 from csdclip_cli.encoders.family import LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
+from csdclip_cli.encoders.torch_clip import TorchClipEncoder
 from csdclip_cli.errors import ModelFileMissing, UnknownModel, UnsafeCheckpoint
 from csdclip_cli.fingerprint import file_fingerprint, text_fingerprint
 
@@ -42,45 +43,24 @@ def arch_name(name: str) -> str:
     return CLIP_ARCHS[key]
 
 
-class OpenClipEncoder(Encoder):
+class OpenClipEncoder(TorchClipEncoder):
     """An open_clip model (clip:, openclip:, demo:, longclip:) with its image transform and tokenizer.
     `context_length` is the tokenizer's (77; 248 for Long-CLIP); float16 on CUDA, float32
     elsewhere."""
 
     def __init__(self, model: Any, preprocess: Any, tokenizer: Any, spec: str, fingerprint: str, device: str):
-        import torch
-
-        self.model = model.eval()
         self._preprocess = preprocess
         self.tokenizer = tokenizer
-        self.spec = spec
-        self.fingerprint = fingerprint
-        self.device = device
-        self.dtype = torch.float16 if device.startswith("cuda") else torch.float32
-        self.model.to(device=device, dtype=self.dtype)
         self.context_length = int(getattr(tokenizer, "context_length", 77))
-        self.dim = int(self.encode_texts(["a photo"]).shape[1])
+        super().__init__(model, spec, fingerprint, device)
 
     def preprocess(self, image: Any) -> np.ndarray:
         """PIL image -> float32 [3, h, w] through open_clip's eval transform (resize, centre crop, mean/std)."""
         return self._preprocess(image).numpy()
 
-    def encode_images(self, batch: np.ndarray) -> np.ndarray:
-        """float32 [n, 3, h, w] -> float32 [n, dim], L2-normalised."""
-        import torch
-
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, self.dtype)
-            return l2_normalise(self.model.encode_image(x).float().cpu().numpy())
-
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Texts -> float32 [n, dim], L2-normalised; open_clip's tokenizer cuts them to `context_length`
-        tokens."""
-        import torch
-
-        with torch.inference_mode():
-            tokens = self.tokenizer(list(texts)).to(self.device)
-            return l2_normalise(self.model.encode_text(tokens).float().cpu().numpy())
+    def tokenize(self, texts: Sequence[str]) -> Any:
+        """open_clip's tokenizer: int64 [n, context_length], cut to `context_length` tokens."""
+        return self.tokenizer(list(texts))
 
     def export_text(self, folder: Path) -> Any:
         """The text tower as ONNX plus the CLIP BPE as a `tokenizers` JSON (csdclip_cli.encoders.
