@@ -180,6 +180,9 @@ def test_large_gallery_rescoring_reads_rows_exactly(tmp_path: Path, monkeypatch:
     for dtype in ("float16", "float32"):
         import_vectors(store, dtype, x, [f"k{i}" for i in range(300)], "m", "fp", build_params={"dtype": dtype})
         m, gen = store.open(dtype)
+        assert gen.vectors.dtype == np.dtype(dtype)
+        # a float32 index keeps the input exactly (the journal used to store float16 whatever the dtype)
+        assert np.array_equal(np.asarray(gen.vectors), x.astype(dtype))
         g = gal.Gallery(m, gen)
         assert g.dense is None
         rows = np.array([299, 0, 17, 18, 150])

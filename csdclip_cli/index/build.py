@@ -531,7 +531,7 @@ def import_vectors(
     report = BuildReport(name, total=len(keys), encoded=len(keys))
     t0 = time.time()
     with store.lock(name):
-        journal = Journal(store.path(name) / "journal")
+        journal = Journal(store.path(name) / "journal", vector_dtype(build_params or {}))
         for i in range(0, len(keys), batch):
             journal.commit(
                 [{"key": k, "path": k, "size": 0, "mtime": 0.0} for k in keys[i : i + batch]], vectors[i : i + batch]
