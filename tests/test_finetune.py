@@ -77,6 +77,26 @@ def test_fine_tuned_output_keeps_implied_negations() -> None:
 
 
 @pytest.mark.parametrize(
+    "query, cand, phrase",
+    [
+        # the query's positive text keeps the relation the clauses split apart
+        (
+            "a blue boat next to a white car with no dog",
+            {"and": ["a blue boat", "a white car"], "not": ["dog"]},
+            "a blue boat next to a white car",
+        ),
+        ("show me a red kite over a meadow", {"and": ["a red kite over a meadow"]}, "a red kite over a meadow"),
+        # the rules' text lost a wanted part ("in a park" after the negation): the clauses joined
+        ("a dog without a leash in a park", {"and": ["a dog in a park"], "not": ["a leash"]}, "a dog in a park"),
+    ],
+)
+def test_fine_tuned_phrase_is_the_query_without_its_negations(query: str, cand: dict, phrase: str) -> None:
+    plan, _ = _check(cand, query)
+    assert plan.optimized == phrase
+    assert not any(n.split()[-1] in plan.optimized for n in plan.not_)
+
+
+@pytest.mark.parametrize(
     "query, cand, want_and, want_not",
     [
         # a NOT in a query that negates nothing ("with X" is wanted): an AND clause

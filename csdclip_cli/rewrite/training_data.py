@@ -341,7 +341,7 @@ def _english(rng: random.Random) -> Plan:
     raw = rng.choice(CARRIERS_EN) + positive + neg_text
     return Plan(
         raw=raw,
-        intent="complex" if len(ands) > 1 or nots or ors else "simple",
+        intent=Plan.intent_of(ands, nots, ors),
         entities={"time": time},
         optimized=positive,
         and_=ands,
@@ -395,7 +395,7 @@ def _chinese(rng: random.Random, mixed: bool = False) -> Plan:
     raw = pre + positive + post + neg
     return Plan(
         raw=raw,
-        intent="complex" if len(ands) > 1 or nots or ors else "simple",
+        intent=Plan.intent_of(ands, nots, ors),
         optimized=positive,
         and_=ands,
         not_=nots,
@@ -425,7 +425,7 @@ def _scene(rng: random.Random) -> Plan:
         if items:
             neg, nots = _negation(rng, items)
     raw = rng.choice(CARRIERS_EN) + scene + neg
-    return Plan(raw=raw, intent="complex" if nots else "simple", optimized=scene, and_=[scene], not_=nots)
+    return Plan(raw=raw, intent=Plan.intent_of([scene], nots, []), optimized=scene, and_=[scene], not_=nots)
 
 
 def _things(rng: random.Random) -> Plan:
@@ -444,7 +444,7 @@ def _things(rng: random.Random) -> Plan:
     raw = rng.choice(CARRIERS_EN) + positive + neg
     return Plan(
         raw=raw,
-        intent="complex" if len(ands) > 1 or nots else "simple",
+        intent=Plan.intent_of(ands, nots, []),
         optimized=positive,
         and_=ands,
         not_=nots,
@@ -464,7 +464,7 @@ def _scene_zh(rng: random.Random) -> Plan:
             neg, nots = rng.choice(NEG_ZH).format(x="和".join(items)), items
     pre, post = rng.choice(CARRIERS_ZH)
     return Plan(
-        raw=pre + scene + post + neg, intent="complex" if nots else "simple", optimized=scene, and_=[scene], not_=nots
+        raw=pre + scene + post + neg, intent=Plan.intent_of([scene], nots, []), optimized=scene, and_=[scene], not_=nots
     )
 
 
@@ -576,11 +576,11 @@ def _mid_negation(rng: random.Random) -> Plan:
             x = rng.choice([a[0] for a in SCENE_ABSENT if a[0].split()[-1] not in scene])
             neg = rng.choice(SCENE_EMPTY).format(x=x)
         return Plan(raw=carrier + scene + neg, intent="complex", optimized=scene, and_=[scene], not_=[x])
-    subj, with_, more = rng.choice(WITH_POSITIVE)
+    owner, with_, more = rng.choice(WITH_POSITIVE)
     with_ = with_.format(c=rng.choice(COLOURS)[0])
     rest = rng.choice(more)
-    ands = [f"{subj} {with_}", f"{subj} {rest}"]
-    return Plan(raw=carrier + f"{subj} {with_} {rest}", intent="complex", optimized=", ".join(ands), and_=ands)
+    ands = [f"{owner} {with_}", f"{owner} {rest}"]
+    return Plan(raw=carrier + f"{owner} {with_} {rest}", intent="complex", optimized=", ".join(ands), and_=ands)
 
 
 def _mid_negation_zh(rng: random.Random) -> Plan:
