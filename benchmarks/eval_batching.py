@@ -1,7 +1,7 @@
 """Evaluation one query at a time against batched (the default), in the same process on the
 demo benchmark: same rankings required, then the median seconds of each and their ratio.
 
-    python benchmarks/eval_batching.py [--repeats 5] [--batch 256]
+    python benchmarks/eval_batching.py [--repeats 5] [--batch 256] [--methods plain,arith,deo,csd]
 
 Batched means: every text of a batch of plans embedded in one encoder call, and plain /
 arith / deo searched as one [batch, d] matrix product over the gallery (csd stays per query).
@@ -29,16 +29,18 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--data-dir", default="data")
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma list (csd is searched query by query)")
     args = ap.parse_args()
     root = demo.ensure_data(Path(args.data_dir) / "demo")
     store, enc, _ = demo.build_demo_index(root, None)
     s = Searcher.open(demo.INDEX_NAME, index_dir=store.root, encoder=enc)
     ds = load_dataset("demo", data_dir=args.data_dir)
     plans = {q.text_id: q.gold for q in ds.queries if q.gold is not None}
+    methods = args.methods.split(",")
 
     def run(batch: int) -> tuple[float, dict]:
         t0 = time.perf_counter()
-        out = evaluate_model(s, ds, ds.queries, plans, METHODS, batch=batch)
+        out = evaluate_model(s, ds, ds.queries, plans, methods, batch=batch)
         return time.perf_counter() - t0, out
 
     run(args.batch)  # warm-up: the float32 gallery copy, BLAS threads
@@ -51,7 +53,7 @@ def main() -> None:
     same = results[1] == results[args.batch]
     one, many = statistics.median(times[1]), statistics.median(times[args.batch])
     n = len(ds.queries)
-    print(f"demo: {n} queries x {len(METHODS)} methods, gallery {s.gallery.count:,} x {s.manifest.dim}")
+    print(f"demo: {n} queries x {', '.join(methods)}, gallery {s.gallery.count:,} x {s.manifest.dim}")
     print(f"rankings identical: {same}")
     print(f"one query at a time: median {one:.3f} s ({n / one:.0f} queries/s) over {args.repeats} runs")
     print(f"batches of {args.batch}:    median {many:.3f} s ({n / many:.0f} queries/s)")
