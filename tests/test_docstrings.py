@@ -6,19 +6,24 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
-import pkgutil
+from pathlib import Path
 from types import ModuleType
 
 import csdclip_cli
 
 
 def _modules() -> list[ModuleType]:
-    out = [csdclip_cli]
-    for info in pkgutil.walk_packages(csdclip_cli.__path__, "csdclip_cli."):
-        if info.name.endswith("__main__"):
+    """Every module of the package, found by file (pkgutil skips folders without __init__.py)."""
+    root = Path(csdclip_cli.__file__).parent
+    names = []
+    for path in sorted(root.rglob("*.py")):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        if parts[-1] == "__main__":
             continue
-        out.append(importlib.import_module(info.name))
-    return out
+        if parts[-1] == "__init__":
+            parts.pop()
+        names.append(".".join(parts))
+    return [importlib.import_module(n) for n in names]
 
 
 def _public(name: str) -> bool:

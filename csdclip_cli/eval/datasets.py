@@ -43,6 +43,9 @@ DEFAULT_SPLIT = "test"
 
 @dataclass
 class Query:
+    """One evaluation query: its id, raw text, highly (hr) and moderately (mr) relevant image
+    ids, the gold plan when the dataset annotates one, and its split."""
+
     text_id: str
     raw: str
     hr: set[str]
@@ -53,6 +56,8 @@ class Query:
 
     @property
     def has_not(self) -> bool:
+        """The query negates something: known from a saved run, else the gold plan's NOT
+        clauses, else a negation word in the raw text (English or Chinese)."""
         if self.not_flag is not None:
             return self.not_flag
         if self.gold is not None:

@@ -27,21 +27,26 @@ GAIN_MR = 0.5
 
 
 def gains(ranking: Sequence[str], hr: set[str], mr: set[str]) -> np.ndarray:
+    """float64 [len(ranking)]: 1 for an HR id, 0.5 for an MR id, 0 otherwise."""
     return np.array([GAIN_HR if x in hr else GAIN_MR if x in mr else 0.0 for x in ranking], dtype=np.float64)
 
 
 def ideal_gains(hr: set[str], mr: set[str], k: int) -> np.ndarray:
+    """float64 [<= k]: the gains of the ideal ranking (every HR image, then every MR one), cut to k."""
     g = [GAIN_HR] * len(hr) + [GAIN_MR] * len(mr)
     return np.array(g[:k], dtype=np.float64)
 
 
 def recall_at(ranking: Sequence[str], hr: set[str], k: int) -> float:
+    """R@k: 1.0 when an HR image is in the top k, else 0.0 (CLIP_benchmark's text->image
+    recall); NaN without HR images."""
     if not hr:
         return math.nan
     return float(any(x in hr for x in ranking[:k]))
 
 
 def grp_at(ranking: Sequence[str], hr: set[str], mr: set[str], k: int) -> float:
+    """GRP@k: the gains in the top k over the ideal ranking's (DESIGN.md); NaN with no HR or MR image."""
     ideal = ideal_gains(hr, mr, k).sum()
     if ideal == 0:
         return math.nan
@@ -49,6 +54,8 @@ def grp_at(ranking: Sequence[str], hr: set[str], mr: set[str], k: int) -> float:
 
 
 def nipr_at(ranking: Sequence[str], hr: set[str], k: int) -> float:
+    """NIPR@k: sum of 1/i over HR images at positions i <= k, over sum_{i=1..min(k, #HR)} 1/i
+    (DESIGN.md); NaN without HR images."""
     if not hr:
         return math.nan
     got = sum(1.0 / (i + 1) for i, x in enumerate(ranking[:k]) if x in hr)
@@ -57,6 +64,8 @@ def nipr_at(ranking: Sequence[str], hr: set[str], k: int) -> float:
 
 
 def ndcg_at(ranking: Sequence[str], hr: set[str], mr: set[str], k: int) -> float:
+    """nDCG@k with gains 1 / 0.5 / 0 and log2(i + 1) discounts, over the ideal DCG (Järvelin &
+    Kekäläinen 2002); NaN with no HR or MR image."""
     ideal = ideal_gains(hr, mr, k)
     if ideal.sum() == 0:
         return math.nan
@@ -66,6 +75,8 @@ def ndcg_at(ranking: Sequence[str], hr: set[str], mr: set[str], k: int) -> float
 
 
 def average_precision(ranking: Sequence[str], hr: set[str]) -> float:
+    """Average precision over the HR images of the whole returned ranking, divided by #HR (HR
+    images missing from the ranking count as 0); NaN without HR images."""
     if not hr:
         return math.nan
     hits, total = 0, 0.0
@@ -77,6 +88,8 @@ def average_precision(ranking: Sequence[str], hr: set[str]) -> float:
 
 
 def precision_at(ranking: Sequence[str], relevant: set[str], k: int) -> float:
+    """Fraction of the top k in `relevant`; places missing from a ranking shorter than k count
+    as misses. NaN when `relevant` is empty."""
     if not relevant:
         return math.nan
     return sum(1 for x in ranking[:k] if x in relevant) / k

@@ -19,6 +19,8 @@ MAIN_METRICS = ("R", "GRP", "NIPR", "nDCG", "P_strict")
 
 
 def save_run(run: EvalRun, out: Path) -> None:
+    """Write `run` to folder `out`: rankings.jsonl (model, method, text_id, ranking), queries.jsonl
+    (raw text, HR / MR ids, plan) and run.json (settings); load_run reads them back."""
     out.mkdir(parents=True, exist_ok=True)
     with (out / "rankings.jsonl").open("w") as f:
         for (model, method), ranks in run.rankings.items():
@@ -59,6 +61,7 @@ def save_run(run: EvalRun, out: Path) -> None:
 
 
 def load_run(out: Path) -> EvalRun:
+    """The EvalRun save_run wrote to `out`. Raises UsageError when `out` holds no run.json."""
     if not (out / "run.json").exists():
         raise UsageError(f"{out} holds no saved evaluation (run.json); run `csd eval DATASET --report {out}` first")
     meta = json.loads((out / "run.json").read_text())
@@ -88,11 +91,14 @@ def load_run(out: Path) -> EvalRun:
 
 
 def fmt(entry: dict[str, Any]) -> str:
+    """A metric entry's mean to 3 decimals, "–" when undefined (NaN)."""
     m = entry["mean"]
     return "–" if m is None or math.isnan(m) else f"{m:.3f}"
 
 
 def summary_markdown(run: EvalRun, rows: list[dict[str, Any]]) -> str:
+    """summary.md: the settings, then one table row per model x method x subset with every
+    main metric at every k (mean and 95% bootstrap interval)."""
     ks = run.ks
     cols = [f"{m}@{k}" for k in ks for m in MAIN_METRICS] + ["mAP"]
     lines = [
@@ -120,6 +126,8 @@ def summary_markdown(run: EvalRun, rows: list[dict[str, Any]]) -> str:
 
 
 def plot(run: EvalRun, rows: list[dict[str, Any]], path: Path) -> None:
+    """metrics.png: grouped bars of the main metrics at the largest k (all queries), one bar
+    per model x method, with 95% bootstrap intervals (matplotlib, Agg backend)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -187,6 +195,8 @@ def _thumbs(run: EvalRun, out: Path, ids: set[str]) -> dict[str, str]:
 
 
 def index_html(run: EvalRun, rows: list[dict[str, Any]], out: Path) -> str:
+    """index.html: the summary table, the plot, and the top k of each method for the first
+    HTML_QUERIES queries as graded thumbnails (copied under `out`/thumbs)."""
     from csdclip_cli.html import CSS, plan_html
 
     k = max(run.ks)
@@ -230,6 +240,8 @@ def write_report(run: EvalRun, out: Path) -> list[dict[str, Any]]:
 
 
 def render(out: Path, run: EvalRun | None = None) -> list[dict[str, Any]]:
+    """Write summary.json, summary.md, metrics.png and index.html to `out` for `run` (default:
+    the run saved there); returns the summary rows. Raises UsageError as load_run does."""
     run = run or load_run(out)
     rows = summarise(run)
     (out / "summary.json").write_text(json.dumps(rows, indent=1) + "\n")

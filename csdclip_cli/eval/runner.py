@@ -211,6 +211,7 @@ def evaluate_model(
 
 
 def subset(queries: Sequence[Query], name: str) -> list[Query]:
+    """The queries of a SUBSETS name: "with NOT", "without NOT", or all of them."""
     if name == "with NOT":
         return [q for q in queries if q.has_not]
     if name == "without NOT":

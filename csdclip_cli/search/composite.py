@@ -68,6 +68,7 @@ class CompositeConfig:
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
+        """The weights as a plain dict (the keys of a --config file)."""
         return asdict(self)
 
 
@@ -153,6 +154,10 @@ def softmin(z: np.ndarray, tau: float) -> np.ndarray:
 
 
 class CompositeSearch:
+    """Composite search over a gallery: candidates from the clauses, every clause scored and
+    calibrated against the gallery sample (z-scores), fused by a soft minimum over AND and OR
+    clauses plus the phrase, minus a hinge penalty per NOT clause (CompositeConfig's weights)."""
+
     def __init__(self, gallery: Gallery, config: CompositeConfig | None = None):
         self.gallery = gallery
         self.config = config or CompositeConfig()
@@ -182,6 +187,10 @@ class CompositeSearch:
         return q / max(float(np.linalg.norm(q)), 1e-12)
 
     def candidates(self, pv: PlanVectors, k: int, sigma: np.ndarray | None = None) -> np.ndarray:
+        """Gallery rows (int64) worth scoring exactly: for a one-clause plan those of plain
+        search; else the candidate index's top n (k x expansion, at least min_candidates) for
+        one calibrated proxy vector ("proxy"), or the union over the phrase and every AND / OR
+        vector ("union"). Raises UsageError for another `candidates` setting."""
         cfg = self.config
         if self._single(pv):  # exactly plain search for the one clause
             return self.gallery.candidates(pv.ands, max(k * cfg.expansion, 100))

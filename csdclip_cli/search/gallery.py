@@ -66,6 +66,7 @@ class Gallery:
 
     @property
     def uses_ann(self) -> bool:
+        """Candidates come from the ANN index (not exact, and the generation has one)."""
         return not self.exact and self.gen.ann is not None
 
     @property

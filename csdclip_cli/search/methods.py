@@ -35,11 +35,15 @@ def _positives(pv: PlanVectors) -> np.ndarray:
 
 
 def arith_vector(pv: PlanVectors) -> np.ndarray:
+    """rclip-style query arithmetic: sum of the AND (and OR-mean) vectors minus the NOT
+    vectors, L2-normalised: float32 [d]."""
     v = _positives(pv).sum(0) - (pv.nots.sum(0) if len(pv.nots) else 0.0)
     return l2_normalise(v)
 
 
 def deo_vector(pv: PlanVectors, w: DeoWeights | None = None) -> np.ndarray:
+    """DEO's closed-form query vector (lp * mean(AND) - ln * mean(NOT) + lo * e(query)) /
+    (lp - ln + lo), L2-normalised: float32 [d]. Raises UsageError when the denominator is <= 0."""
     w = w or DeoWeights()
     has_not = len(pv.nots) > 0
     denom = w.positive - (w.negative if has_not else 0.0) + w.original

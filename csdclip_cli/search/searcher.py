@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class Result:
+    """One search result: 1-based rank, gallery row, index key, display path, the method's
+    score (cosine for plain / arith / deo, the fused z-score sum for csd), and for csd each
+    clause's calibrated score and whether it passed."""
+
     rank: int
     row: int
     key: str
@@ -34,6 +38,7 @@ class Result:
     passed: dict[str, bool] = field(default_factory=dict)  # pass/fail per clause
 
     def to_dict(self) -> dict[str, Any]:
+        """The --json line: rank, key, path, score (6 decimals), and clauses (4 decimals) and passed when set."""
         d: dict[str, Any] = {"rank": self.rank, "key": self.key, "path": self.path, "score": round(self.score, 6)}
         if self.clauses:
             d["clauses"] = {k: round(v, 4) for k, v in self.clauses.items()}
@@ -130,6 +135,7 @@ class Searcher:
 
     @property
     def encoder(self) -> Encoder:
+        """The torch encoder the index was built with, loaded on first use (load_index_encoder)."""
         if self._encoder is None:
             self._encoder = load_index_encoder(self.manifest, self.device)
         return self._encoder
@@ -166,6 +172,8 @@ class Searcher:
     def results(
         self, rows: np.ndarray, scores: np.ndarray, details: dict[int, tuple[dict, dict]] | None = None
     ) -> list[Result]:
+        """Results for gallery `rows` (int64 [k], best first) with their `scores` (float32 [k])
+        and csd's per-row clause details (row -> (clause scores, clause passes))."""
         meta = self.gallery.gen.rows_for([int(r) for r in rows])
         out = []
         for i, (r, s) in enumerate(zip(rows, scores)):
@@ -175,6 +183,7 @@ class Searcher:
         return out
 
     def search_vector(self, vector: np.ndarray, k: int = 10) -> list[Result]:
+        """The top k for one float32 query vector [d] (L2-normalised, the index's model)."""
         rows, scores = self.gallery.top(vector, k)
         return self.results(rows, scores)
 

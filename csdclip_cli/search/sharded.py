@@ -42,16 +42,19 @@ class ShardedGallery:
 
     @property
     def sample(self) -> np.ndarray:
+        """The float32 calibration sample [<= 4096, d] drawn over every shard (ShardedGeneration.stats)."""
         if self._sample is None:
             self._sample = np.ascontiguousarray(self.gen.stats["sample"], dtype=np.float32)
         return self._sample
 
     @property
     def uses_ann(self) -> bool:
+        """Some shard searches through its ANN index."""
         return any(p.uses_ann for p in self.parts)
 
     @property
     def ef(self) -> int:
+        """The largest search effort of the shards; setting it sets every shard's."""
         return max((p.ef for p in self.parts), default=0)
 
     @ef.setter
@@ -79,6 +82,7 @@ class ShardedGallery:
         return out
 
     def exact_top(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each shard's brute-force top k merged: global rows int64 [k'] and cosines float32 [k']."""
         return self._merge(self._each(lambda s: self.parts[s].exact_top(query, k)), k)
 
     def top(self, query: np.ndarray, k: int, expansion: int = 10) -> tuple[np.ndarray, np.ndarray]:

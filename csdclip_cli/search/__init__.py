@@ -1,0 +1,1 @@
+"""Search: galleries, composite scoring, methods and the Searcher."""
