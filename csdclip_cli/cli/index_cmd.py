@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -17,53 +18,15 @@ AllowEmpty = typer.Option(
 )
 
 
-def build_source(
-    source: str,
-    model: str,
-    name: str | None,
-    weights: Path | None,
-    batch_size: int,
-    workers: int,
-    device: str,
-    index_dir: Path | None,
-    wait: bool,
-    trust_remote_code: bool = False,
-    exclude: list[str] | None = None,
-    allow_empty: bool = False,
-    ann: str | None = None,
-    engine: str | None = None,
-    shards: int = 0,
-    address: str | None = None,
-    actors: int | None = None,
-) -> str:
-    """`csd index build` / `update`: index.update.build_or_update with a progress bar, then its
-    report on stderr; returns the index name."""
+def build_source(source: str | Path, model: str, **options: Any) -> str:
+    """`csd index build` / `update`: index.update.build_or_update(source, model, **options) with
+    a progress bar, then its report on stderr; returns the index name."""
     from rich.markup import escape
 
     from csdclip_cli.index.update import build_or_update
     from csdclip_cli.render import err, note, progress_bar
 
-    name, rep = build_or_update(
-        source,
-        model,
-        name,
-        weights,
-        batch_size,
-        workers,
-        device,
-        index_dir,
-        wait,
-        trust_remote_code=trust_remote_code,
-        exclude=exclude,
-        allow_empty=allow_empty,
-        ann=ann,
-        engine=engine,
-        shards=shards,
-        address=address,
-        actors=actors,
-        progress=progress_bar,
-        note=note,
-    )
+    name, rep = build_or_update(source, model, progress=progress_bar, note=note, **options)
     msg = (
         f"[bold]{escape(name)}[/]: {rep.total} images, encoded {rep.encoded}, unchanged {rep.unchanged}, "
         f"removed {rep.removed}, skipped {rep.skipped}"
@@ -127,21 +90,21 @@ def build(
     build_source(
         source,
         model,
-        name,
-        weights,
-        batch_size,
-        workers,
-        device,
-        index_dir,
-        wait,
-        trust_remote_code,
-        exclude,
-        allow_empty,
-        ann,
-        engine,
-        shards,
-        address,
-        actors,
+        name=name,
+        weights=weights,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        index_dir=index_dir,
+        wait=wait,
+        trust_remote_code=trust_remote_code,
+        exclude=exclude,
+        allow_empty=allow_empty,
+        ann=ann,
+        engine=engine,
+        shards=shards,
+        address=address,
+        actors=actors,
     )
 
 
@@ -177,16 +140,16 @@ def update(
     build_source(
         m.source.location,
         m.build.get("model_input", m.model),
-        m.name,
-        Path(w) if w else None,
-        batch_size,
-        workers,
-        device,
-        index_dir,
-        wait,
-        bool(m.build.get("trust_remote_code")),
-        exclude if exclude else list(m.source.exclude),
-        allow_empty,
+        name=m.name,
+        weights=Path(w) if w else None,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        index_dir=index_dir,
+        wait=wait,
+        trust_remote_code=bool(m.build.get("trust_remote_code")),
+        exclude=exclude if exclude else list(m.source.exclude),
+        allow_empty=allow_empty,
         address=address,
     )
 
