@@ -19,7 +19,7 @@ def _module_name(path: Path, root: Path) -> str:
 
 
 def _is_type_checking(node: ast.If) -> bool:
-    return "TYPE_CHECKING" in ast.unparse(node.test)
+    return ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
 
 
 def _imports(tree: ast.Module, name: str, is_package: bool, modules: set[str]) -> set[str]:
@@ -34,6 +34,14 @@ def _imports(tree: ast.Module, name: str, is_package: bool, modules: set[str]) -
             return
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
+        elif (
+            isinstance(node, ast.Call)
+            and ast.unparse(node.func) in ("importlib.import_module", "import_module")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.add(node.args[0].value)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = name.split(".") if is_package else name.split(".")[:-1]
@@ -48,7 +56,11 @@ def _imports(tree: ast.Module, name: str, is_package: bool, modules: set[str]) -
             visit(child)
 
     visit(tree)
-    return found & modules
+    # importing a.b.c runs a/__init__ and a/b/__init__ first, unless they are this module's own
+    # packages (already being initialised when it runs)
+    own = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + (2 if is_package else 1))}
+    parents = {".".join(m.split(".")[:i]) for m in found for i in range(1, m.count(".") + 1)}
+    return (found | (parents - own)) & modules
 
 
 def import_graph(root: Path) -> dict[str, set[str]]:
@@ -121,3 +133,19 @@ def test_the_walk_finds_a_lazy_cycle_and_ignores_type_checking(tmp_path: Path) -
     assert graph["pkg.sub.a"] == {"pkg.sub.b"}
     assert graph["pkg.c"] == set()
     assert cycles(graph) == [["pkg.sub.a", "pkg.sub.b"]]
+
+
+def test_the_walk_sees_package_inits_and_import_module(tmp_path: Path) -> None:
+    """A cycle through a package's __init__ (x imports pkg.y.z, which runs pkg/y/__init__,
+    which imports x) and one written with importlib.import_module are both found."""
+    pkg = tmp_path / "pkg"
+    (pkg / "y").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "x.py").write_text("from pkg.y.z import f\n")
+    (pkg / "y" / "__init__.py").write_text("from pkg.x import f\n")
+    (pkg / "y" / "z.py").write_text("def f():\n    pass\n")
+    (pkg / "p.py").write_text("def g():\n    import importlib\n    return importlib.import_module('pkg.q')\n")
+    (pkg / "q.py").write_text("from pkg import p\n")
+    graph = import_graph(pkg)
+    assert graph["pkg.x"] == {"pkg.y", "pkg.y.z"} and graph["pkg.y.z"] == set()
+    assert sorted(cycles(graph)) == [["pkg.p", "pkg.q"], ["pkg.x", "pkg.y"]]
