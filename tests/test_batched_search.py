@@ -142,3 +142,35 @@ def test_evaluation_batched_equals_one_query_at_a_time(tmp_path: Path) -> None:
     many = evaluate_model(s, ds, ds.queries, plans, METHODS, batch=16)
     assert one == many
     assert all(len(r) == 100 for r in one["plain"].values())  # DEPTH rows for every query
+
+
+class ShortAnn:
+    """A candidate index that finds only `found` rows per query and pads with -1, as faiss IVF
+    does when the probed lists hold fewer than n vectors."""
+
+    kind = "fake"
+
+    def __init__(self, found: int):
+        self.found = found
+
+    def search(self, queries: np.ndarray, n: int, effort: int) -> np.ndarray:
+        out = np.full((len(queries), n), -1, np.int64)
+        out[:, : self.found] = np.arange(self.found)
+        return out
+
+
+def test_a_query_short_of_candidates_is_padded_and_the_padding_never_ranks() -> None:
+    gen = MemoryGeneration(_unit(np.random.default_rng(7).standard_normal((300, 16))))
+    gen.alive[:] = True
+    gen.ann = ShortAnn(found=4)
+    gal = Gallery(None, gen, ef=16)  # type: ignore[arg-type]
+    assert gal.uses_ann
+    queries = _unit(np.random.default_rng(8).standard_normal((3, 16)))
+    rows, scores = gal.top_many(queries, 10)
+    assert rows.shape == (3, 10)
+    assert (rows[:, :4] >= 0).all() and (rows[:, 4:] == -1).all() and np.isneginf(scores[:, 4:]).all()
+    one_rows, _ = gal.top(queries[0], 10)
+    assert len(one_rows) == 4 and set(one_rows.tolist()) == {0, 1, 2, 3}
+    for method in ("plain", "arith", "deo"):
+        for r in rank_many(gal, method, _plan_vectors(np.random.default_rng(9), 3), 10):
+            assert len(r.rows) == 4 and (r.rows >= 0).all() and np.isfinite(r.scores).all()

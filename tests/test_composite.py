@@ -149,6 +149,13 @@ def test_or_group_takes_its_best_member(gallery: Gallery) -> None:
     rows, _, details = CompositeSearch(gallery).search(pv, k=4)
     assert set(rows.tolist()) == {ALL, ALL_AND_NOT, ONE_STRONG, ONE_OTHER}
     assert "a red car | a tree" in details[ALL][0]
+    # the group's score is its best member's calibrated score, not their mean
+    some = np.array([ONE_STRONG, ONE_OTHER, 10, 11])
+    _, per = CompositeSearch(gallery).score(pv, some)
+    mu, sigma = calibration(gallery, pv.ors[0])
+    z = (gallery.scores(some, pv.ors[0]) - mu) / sigma
+    assert np.allclose(per[Clause("or", "a red car | a tree")], z.max(1), atol=1e-5)
+    assert not np.allclose(z.max(1), z.mean(1), atol=1e-2)
 
 
 def test_arith_and_deo_vectors() -> None:
@@ -183,6 +190,8 @@ def test_cli_composite_json_explain_and_html(runner, colour_folder: Path, tmp_pa
     assert len(rows) == 3
     assert set(rows[0]) == {"rank", "key", "path", "score", "clauses", "passed"}
     assert set(rows[0]["clauses"]) == {"red", "yellow", "NOT blue"}
+    # the top images hold no blue: the NOT clause passes (a NOT passes when its score stays low)
+    assert all(row["passed"]["NOT blue"] for row in rows) and not any(row["key"].startswith("blue") for row in rows)
     r = invoke(runner, "search", "red, yellow, no blue", "--explain", "--show-plan", "-k", "3")
     assert "NOT blue" in r.stdout and ("✓" in r.stdout or "✗" in r.stdout)
     page = tmp_path / "out.html"
