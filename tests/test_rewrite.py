@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -361,3 +362,38 @@ def test_exclusion_only_query_has_a_neutral_positive_side(query: str, neutral: s
     results were exactly the excluded images."""
     p = RuleRewriter().rewrite(query)
     assert p.optimized == neutral and p.and_ == [] and p.not_
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"raw": "x", "and": "a red car"},  # a string where a list belongs: not 9 one-letter clauses
+        {"raw": "x", "not": [1]},
+        {"raw": "x", "or": [["a", 2]]},
+        {"raw": 5},
+        {"raw": "x", "intent": 5},
+        {"and": ["a"]},
+        [1, 2],
+    ],
+)
+def test_a_malformed_plan_is_one_plan_format_error(bad: object, tmp_path: Path) -> None:
+    from csdclip_cli.errors import PlanFormatError
+    from csdclip_cli.rewrite.planfile import read_plans
+
+    with pytest.raises(PlanFormatError):
+        Plan.from_dict(bad)  # type: ignore[arg-type]
+    f = tmp_path / "plans.jsonl"
+    f.write_text(json.dumps(bad) + "\n")
+    with pytest.raises(PlanFormatError, match="plans.jsonl:1"):
+        read_plans(f)
+
+
+@pytest.mark.parametrize("line", ["42", "null", '"a plan"'])
+def test_a_plans_file_line_that_is_not_an_object_is_named(line: str, tmp_path: Path) -> None:
+    from csdclip_cli.errors import PlanFormatError
+    from csdclip_cli.rewrite.planfile import read_plans
+
+    f = tmp_path / "plans.jsonl"
+    f.write_text('{"raw": "a cat"}\n' + line + "\n")
+    with pytest.raises(PlanFormatError, match="plans.jsonl:2"):
+        read_plans(f)

@@ -100,19 +100,35 @@ class Plan:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Plan:
         """A plan from its to_dict form (optimized defaults to raw, missing lists to empty). Raises
-        PlanFormatError when `raw` is missing or a field has the wrong type."""
-        try:
-            return cls(
-                raw=str(d["raw"]),
-                intent=str(d.get("intent", "simple")),
-                entities=dict(d.get("entities") or {}),
-                optimized=str(d.get("optimized") or d["raw"]),
-                and_=[str(x) for x in d.get("and", [])],
-                not_=[str(x) for x in d.get("not", [])],
-                or_=[[str(x) for x in g] for g in d.get("or", [])],
-            )
-        except (KeyError, TypeError) as e:
-            raise PlanFormatError(f"plan JSON is missing or has a bad field: {e}") from None
+        PlanFormatError when it is not an object, `raw` is missing, or a field has the wrong type
+        (raw, intent and optimized are strings, and and not lists of strings, or a list of lists of
+        strings)."""
+
+        def strings(key: str, value: Any) -> list[str]:
+            if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+                raise PlanFormatError(f"plan field {key!r} must be a list of strings, not {value!r}")
+            return list(value)
+
+        if not isinstance(d, dict) or "raw" not in d:
+            raise PlanFormatError(f"a plan is a JSON object with at least a 'raw' field, not {d!r}")
+        for key in ("raw", "intent", "optimized"):
+            if d.get(key) is not None and not isinstance(d[key], str):
+                raise PlanFormatError(f"plan field {key!r} must be a string, not {d[key]!r}")
+        groups = d.get("or") or []
+        if not isinstance(groups, list):
+            raise PlanFormatError(f"plan field 'or' must be a list of lists of strings, not {groups!r}")
+        entities = d.get("entities") or {}
+        if not isinstance(entities, dict):
+            raise PlanFormatError(f"plan field 'entities' must be an object, not {entities!r}")
+        return cls(
+            raw=d["raw"],
+            intent=d.get("intent") or "simple",
+            entities=entities,
+            optimized=d.get("optimized") or d["raw"],
+            and_=strings("and", d.get("and") or []),
+            not_=strings("not", d.get("not") or []),
+            or_=[strings("or", g) for g in groups],
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Plan:

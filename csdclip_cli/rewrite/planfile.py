@@ -22,8 +22,10 @@ def read_plans(path: str | Path) -> dict[str, Plan]:
             continue
         try:
             d = json.loads(line)
+            if not isinstance(d, dict):
+                raise PlanFormatError(f"a JSON object is expected, not {line.strip()[:40]}")
             plan = parse_tigr(d["text"]) if "text" in d and "raw" not in d else Plan.from_dict(d)
-        except (json.JSONDecodeError, KeyError, PlanFormatError) as e:
+        except (json.JSONDecodeError, KeyError, TypeError, PlanFormatError) as e:
             raise PlanFormatError(f"{p}:{n}: not a plan ({e})") from None
         plans[" ".join(plan.raw.split())] = plan
     return plans
