@@ -78,15 +78,26 @@ def run_evaluation(
     """Evaluate `methods` of every model in `models` on dataset `ds`: rewrite the queries
     (`rewriter`: gold | rules | llm | a plans file; default gold when the queries are
     annotated), build or update one index of the gallery per model, rank every query to
-    DEPTH. `weights`: a checkpoint per model (same order). `progress(description, unit=...)`
+    DEPTH. `weights`: a checkpoint per model (same order); `limit`: only the first N queries
+    (None: all). `progress(description, unit=...)`
     is a context manager yielding update(done, total) (render.progress_bar has that shape).
 
-    Raises UsageError for missing models or mismatched weights, and what loading a model,
+    Raises UsageError for missing models, unknown methods, cut-offs below 1, a limit below 1 or
+    mismatched weights, and what loading a model,
     rewriting or indexing raise (all CsdError)."""
     from csdclip_cli.encoders import load_encoder
     from csdclip_cli.index import IndexStore, build_index
     from csdclip_cli.search.searcher import Searcher
 
+    if isinstance(models, str) or isinstance(methods, str):
+        raise UsageError("models and methods are lists of names, e.g. ['demo:tiny'] and ['plain', 'csd']")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise UsageError(f"methods {list(methods)!r}: choose from {', '.join(METHODS)}")
+    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
+        raise UsageError(f"cut-offs {list(ks)!r}: give whole numbers of at least 1, like [1, 5, 10]")
+    if limit is not None and limit < 1:
+        raise UsageError(f"limit {limit!r}: give at least 1 (or None for every query)")
     queries = ds.queries[:limit] if limit else ds.queries
     if not models:
         raise UsageError("name a model: --model clip:ViT-L/14 (repeat --model for several)")

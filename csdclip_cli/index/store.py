@@ -416,7 +416,8 @@ class IndexStore:
 
     def open(self, name: str | None = None) -> tuple[Manifest, Generation | ShardedGeneration]:
         """The manifest and its current generation (every shard's, for a sharded index), held
-        open against concurrent builds. Raises IndexNotFound, IndexFormatError."""
+        open against concurrent builds. Raises IndexNotFound, IndexFormatError, and UsageError when
+        no name is given and no index is current while several exist."""
         name = name or self.current()
         seen = None
         while True:

@@ -1,7 +1,7 @@
 """Search an index from Python:
 
 from csdclip_cli import Searcher
-s = Searcher.open("demo-demo-tiny")            # the encoder comes from the index manifest
+s = Searcher.open("demo-tiny")            # the encoder comes from the index manifest
 for r in s.search("a red car and a tree, no dog", k=5):
     print(r.rank, r.score, r.path)
 """
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from csdclip_cli.encoders.base import Encoder
+from csdclip_cli.errors import UsageError
 from csdclip_cli.index.store import IndexStore, Manifest, ModelRef, require_model
 from csdclip_cli.search.gallery import Gallery
 
@@ -44,6 +45,13 @@ class Result:
             d["clauses"] = {k: round(v, 4) for k, v in self.clauses.items()}
             d["passed"] = self.passed
         return d
+
+
+def check_k(k: object) -> int:
+    """`k` as the number of results to return. Raises UsageError unless it is a whole number >= 1."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise UsageError(f"k must be a whole number of at least 1, not {k!r}")
+    return int(k)
 
 
 class ResultList(list):
@@ -182,20 +190,31 @@ class Searcher:
             out.append(Result(i + 1, int(r), key, path, float(s), clauses, passed))
         return out
 
-    def search_vector(self, vector: np.ndarray, k: int = 10) -> list[Result]:
-        """The top k for one float32 query vector [d] (L2-normalised, the index's model)."""
-        rows, scores = self.gallery.top(vector, k)
-        return self.results(rows, scores)
+    def search_vector(self, vector: np.ndarray, k: int = 10) -> ResultList:
+        """The top k for one float32 query vector [d] (L2-normalised, the index's model).
+        Raises UsageError for a k that is not a whole number >= 1 or a vector of another width."""
+        k = check_k(k)
+        v = np.asarray(vector, np.float32)
+        if v.shape != (self.manifest.dim,):
+            raise UsageError(
+                f"a query vector for index {self.manifest.name!r} has shape ({self.manifest.dim},), not {v.shape}"
+            )
+        rows, scores = self.gallery.top(v, k)
+        return ResultList(self.results(rows, scores))
 
-    def search_plain(self, query: str, k: int = 10) -> list[Result]:
-        """The whole query embedded once (plain CLIP). Raises UsageError for an empty query."""
+    def search_plain(self, query: str, k: int = 10) -> ResultList:
+        """The whole query embedded once (plain CLIP). Raises UsageError for an empty query or a
+        k that is not a whole number >= 1."""
         from csdclip_cli.rewrite.plan import require_query
 
+        check_k(k)
         return self.search_vector(self.text_encoder.encode_texts([require_query(query)])[0], k)
 
-    def search(self, query: str, k: int = 10, method: str = "csd", rewriter: str = "rules", **kw: Any) -> list[Result]:
+    def search(self, query: str, k: int = 10, method: str = "csd", rewriter: str = "rules", **kw: Any) -> ResultList:
         """Rewrite the query into a plan and search with `method` (plain|arith|deo|csd);
-        `kw`: config, min_match (search_plan). Raises UsageError for an empty query."""
+        `kw`: config, min_match (search_plan). Raises UsageError for an empty query or a k that
+        is not a whole number >= 1."""
+        check_k(k)
         if method == "plain":
             return self.search_plain(query, k)
         from csdclip_cli.rewrite import get_rewriter
@@ -213,10 +232,12 @@ class Searcher:
     ) -> ResultList:
         """The top k for a plan by `method` (plain | arith | deo | csd), with each csd row's
         clause scores; with `min_match`, csd keeps only rows passing every AND clause and the
-        result carries how many candidates passed. Raises UsageError for an unknown method."""
+        result carries how many candidates passed. Raises UsageError for an unknown method or a
+        k that is not a whole number >= 1."""
         from csdclip_cli.search.composite import PlanVectors
         from csdclip_cli.search.methods import rank
 
+        k = check_k(k)
         pv = PlanVectors.embed(plan, self.text_encoder)
         r = rank(self.gallery, method, pv, k, config, min_match)
         return ResultList(self.results(r.rows, r.scores, r.details), r.passed_count)
