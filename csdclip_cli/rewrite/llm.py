@@ -99,11 +99,19 @@ def resolve_model(
         if not path.is_file():
             what = "is a folder, not a file" if path.is_dir() else "not found"
             raise ModelFileMissing(f"LoRA adapter {path} {what} {where}")
-        with path.open("rb") as f:  # llama.cpp segfaults on anything else
-            if f.read(4) != b"GGUF":
-                raise ModelFileMissing(
-                    f"LoRA adapter {path} is not a GGUF file {where}; make one with `csd rewriter train`"
-                )
+        from csdclip_cli.rewrite.lora_gguf import general_type
+
+        try:  # llama.cpp segfaults on anything else
+            kind = general_type(path)
+        except (ValueError, OSError):
+            raise ModelFileMissing(
+                f"LoRA adapter {path} is not a GGUF file {where}; make one with `csd rewriter train`"
+            ) from None
+        if kind != "adapter":
+            raise ModelFileMissing(
+                f"{path} is a GGUF model, not a LoRA adapter (general.type {kind or 'unset'}) {where}; "
+                "give a model with --llm, an adapter with --adapter"
+            )
         return explicit or shipped.bundled_base(), path
     if explicit is not None:
         return explicit, None
