@@ -165,7 +165,9 @@ def train(
         from csdclip_cli.errors import UsageError
 
         raise UsageError(f"--data {data_file}: no such file")
-    base_path = base if base is not None else bundled_base()
+    from csdclip_cli.rewrite.finetune import check_base
+
+    base_path = check_base(base if base is not None else bundled_base())  # before --out is made
     cfg = TrainConfig(
         base=str(base_path),
         examples=examples,

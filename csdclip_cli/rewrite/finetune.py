@@ -88,6 +88,18 @@ class TrainResult:
     log: list[dict[str, float]] = field(default_factory=list)
 
 
+def check_base(base: str | Path) -> Path:
+    """`base` as a path, when it is a .gguf file or a HuggingFace folder with config.json.
+    Raises ModelFileMissing otherwise (checked before anything is loaded or written)."""
+    p = Path(base).expanduser()
+    if (p.is_file() and p.suffix == ".gguf") or (p.is_dir() and (p / "config.json").is_file()):
+        return p
+    raise ModelFileMissing(
+        f"base model {p} is neither a .gguf file nor a HuggingFace folder with config.json; "
+        "pass --base FILE.gguf or --base DIR (e.g. a local Qwen2.5-0.5B download)"
+    )
+
+
 def load_base(base: str | Path, dtype: Any = None) -> tuple[Any, Any]:
     """(model, tokenizer) from a GGUF file (dequantized to float32 by transformers) or a local
     HuggingFace folder. ModelFileMissing when neither."""
@@ -97,18 +109,10 @@ def load_base(base: str | Path, dtype: Any = None) -> tuple[Any, Any]:
 
     transformers.logging.set_verbosity_error()  # csd draws its own progress; no tqdm bars per tensor
     transformers.logging.disable_progress_bar()
-    p = Path(base).expanduser()
+    p = check_base(base)
     dtype = dtype or torch.float32
-    if p.is_file() and p.suffix == ".gguf":
-        kw: dict[str, Any] = {"gguf_file": p.name}
-        where = str(p.parent)
-    elif p.is_dir() and (p / "config.json").is_file():
-        kw, where = {}, str(p)
-    else:
-        raise ModelFileMissing(
-            f"base model {p} is neither a .gguf file nor a HuggingFace folder with config.json; "
-            "pass --base FILE.gguf or --base DIR (e.g. a local Qwen2.5-0.5B download)"
-        )
+    kw: dict[str, Any] = {"gguf_file": p.name} if p.is_file() else {}
+    where = str(p.parent if p.is_file() else p)
     tok = AutoTokenizer.from_pretrained(where, **kw)
     model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kw)
     return model, tok
