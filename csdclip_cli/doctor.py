@@ -96,11 +96,19 @@ def diagnose(
             return [*checks, Check("load", e.reason, False)]
         if not load.get("ok"):
             return [*checks, Check("load", str(load.get("error")), False)]
+        # with an adapter the fine-tuned prompt is used whatever the template; else the template
+        # decides between a chat prompt and the raw few-shot one
+        prompt = (
+            "fine-tuned prompt (adapter)"
+            if adapter
+            else "chat template"
+            if load.get("chat")
+            else "no chat template (raw few-shot prompt)"
+        )
         checks.append(
             Check(
                 "load",
-                f"{time.perf_counter() - t0:.2f} s; context {load.get('n_ctx_train')} tokens (trained), "
-                f"chat template: {'yes' if load.get('chat') else 'no (raw few-shot prompt)'}",
+                f"{time.perf_counter() - t0:.2f} s; context {load.get('n_ctx_train')} tokens (trained); {prompt}",
                 True,
             )
         )
