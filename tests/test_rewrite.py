@@ -397,3 +397,17 @@ def test_a_plans_file_line_that_is_not_an_object_is_named(line: str, tmp_path: P
     f.write_text('{"raw": "a cat"}\n' + line + "\n")
     with pytest.raises(PlanFormatError, match="plans.jsonl:2"):
         read_plans(f)
+
+
+@pytest.mark.parametrize(
+    "query, ands, nots",
+    [
+        ("图书馆里一个人都没有", ["图书馆里"], ["人"]),  # "not even one person": NOT 人, not 有
+        ("公园里一个人也没有", ["公园里"], ["人"]),
+        ("桌子上什么都没有", ["桌子上"], ["东西"]),
+        ("海滩上一只狗也没有，有很多人", ["海滩上", "有很多人"], ["狗"]),
+    ],
+)
+def test_chinese_not_even_one(query: str, ands: list[str], nots: list[str]) -> None:
+    p = RuleRewriter().rewrite(query)
+    assert (p.and_, p.not_) == (ands, nots) and "有" not in p.not_

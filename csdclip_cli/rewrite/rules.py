@@ -346,9 +346,18 @@ def _english_plan(query: str, text: str) -> Plan:
     return Plan(raw=query, intent=intent, entities=entities, optimized=optimized, and_=ands, not_=nots, or_=ors)
 
 
+# "not even one X" / "nothing at all": 一个人都没有 -> NOT 人, 什么也没有 -> NOT 东西
+ZH_NONE = re.compile(
+    r"(?:什么|(?:一个|一位|一只|一辆|一张|一条|一棵|一件|一本)(?P<what>[\u4e00-\u9fff]{1,3}?))(?:都|也)(?:没有|没)"
+)
+
+
 def _chinese(query: str) -> Plan:
     nots: list[str] = []
     raw, query = query, (ZH_CARRIER_END.sub("", ZH_CARRIER.sub("", query, count=1)) or query)
+    for m in ZH_NONE.finditer(query):
+        nots.append(m.group("what") or "东西")
+    query = ZH_NONE.sub("", query).strip(" ，,、；;。") or query
     for m in ZH_NEG.finditer(query):
         what = m.group("what").strip(" 的")
         if what and what not in nots:
