@@ -82,7 +82,11 @@ def test_cli_table_json_and_errors(runner, tmp_path: Path) -> None:
     r = invoke(runner, "rewriter", "eval", str(gold), "--json", str(out), "--per-query")
     assert r.exit_code == 0, r.output
     assert "NOT recall" in r.stdout and "rules" in r.stdout
-    data = json.loads(out.read_text())
+    def no_nan(constant: str) -> None:
+        raise AssertionError(f"{constant} in --json output: not JSON")
+
+    data = json.loads(out.read_text(), parse_constant=no_nan)  # strict JSON (no NaN) for other tools
+    assert data[0]["or_exact"] is None  # no gold OR group: undefined, written as null
     assert data[0]["rewriter"] == "rules" and data[0]["queries"] == 2
     assert data[0]["not_recall"] == 1.0 and len(data[0]["per_query"]) == 2
     r = invoke(runner, "rewriter", "eval", str(gold), "--rewriters", "rules,magic")

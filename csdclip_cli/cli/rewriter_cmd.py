@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -99,7 +101,20 @@ def eval_(
     if json_out is not None:
         from csdclip_cli.textfile import write_text
 
-        write_text(json_out, json.dumps([s.to_dict(per_query=True) for s in summaries], ensure_ascii=False, indent=1))
+        # an undefined rate (NaN: no gold NOT, no OR group) is null: NaN is not JSON
+        rows = [_json_safe(s.to_dict(per_query=True)) for s in summaries]
+        write_text(json_out, json.dumps(rows, ensure_ascii=False, indent=1, allow_nan=False))
+
+
+def _json_safe(value: Any) -> Any:
+    """`value` with every NaN or infinite float replaced by None, in nested dicts and lists."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 @app.command("data")
