@@ -103,6 +103,8 @@ def test_limits_and_files_only_by_row(client) -> None:
     big = {"query": "a dog", "pad": "x" * 70_000}
     assert client.post("/api/search", content=json.dumps(big)).status_code == 413
     assert client.post("/api/search", content=b"not json").status_code == 400
+    r = client.post("/api/search", content=b"{}", headers={"content-length": "abc"})
+    assert r.status_code == 400 and "Content-Length" in r.json()["error"]
     assert client.get("/api/thumb/demo-tiny/99999").status_code == 404
     assert client.get("/api/file/demo-tiny/..%2F..%2Fetc%2Fpasswd").status_code == 404  # rows only, never paths
     assert client.get("/api/file/demo-tiny/-1").status_code == 404

@@ -50,7 +50,10 @@ def create_app(service: Service, token: str | None = None) -> Any:
         return hmac.compare_digest(given.encode(), token.encode())
 
     async def body(request: Request) -> dict[str, Any]:
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        length = request.headers.get("content-length") or "0"
+        if not length.isdigit():
+            raise CsdError(f"Content-Length {length[:20]!r} is not a number of bytes")
+        if int(length) > MAX_BODY:
             raise _TooLarge()
         raw = b""
         async for chunk in request.stream():
