@@ -82,6 +82,7 @@ def test_cli_table_json_and_errors(runner, tmp_path: Path) -> None:
     r = invoke(runner, "rewriter", "eval", str(gold), "--json", str(out), "--per-query")
     assert r.exit_code == 0, r.output
     assert "NOT recall" in r.stdout and "rules" in r.stdout
+
     def no_nan(constant: str) -> None:
         raise AssertionError(f"{constant} in --json output: not JSON")
 
