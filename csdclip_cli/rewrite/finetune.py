@@ -9,8 +9,8 @@ TIGR-100k annotated form (../shared/seed/CsdCLIP-README.txt), then end-of-sequen
 
 That form was chosen over the JSON plan by length: it is about 40% fewer tokens, and generation
 time is proportional to tokens (JSON needs a grammar, which ran at ~20 tok/s against ~80 tok/s
-free on 2 cores). The optimized phrase is not generated: it is the AND clauses joined, as in the
-annotations.
+free on 2 cores). The optimized phrase is not generated: rewrite.llm.validate_finetuned takes the
+query's own positive text (or the AND clauses joined).
 
 Speed on CPU (2 cores): the loss is computed only at the target positions (the 262k-entry
 vocabulary head over every prompt position was most of a step), under bf16 autocast when the

@@ -103,7 +103,7 @@ def resolve_model(
 
         try:  # llama.cpp segfaults on anything else
             kind = general_type(path)
-        except (ValueError, OSError):
+        except Exception:  # not GGUF, unreadable, or cut short (gguf's reader raises several kinds)
             raise ModelFileMissing(
                 f"LoRA adapter {path} is not a GGUF file {where}; make one with `csd rewriter train`"
             ) from None

@@ -58,52 +58,14 @@ def gguf_tensors(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-# GGUF metadata value types (ggml/docs/gguf.md): fixed sizes, 8 = string, 9 = array
-_GGUF_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-
-
 def general_type(path: Path) -> str | None:
-    """The `general.type` of a GGUF file ("adapter" for a LoRA adapter, "model" or absent for a
-    model), read from its metadata header without the gguf package (format: ggml's
-    docs/gguf.md, version 2 and 3). Raises ValueError when the header does not parse."""
-    import struct
+    """The `general.type` of a GGUF file ("adapter" for a LoRA adapter, "model" or None for a
+        model), read with the gguf package's reader. Raises ValueError when `path` is not GGUF (and
+    what gguf's reader raises for a file cut short: IndexError, ...)."""
+    import gguf
 
-    with Path(path).open("rb") as f:
-
-        def read(n: int) -> bytes:
-            b = f.read(n)
-            if len(b) != n:
-                raise ValueError(f"{path}: the GGUF header ends early")
-            return b
-
-        def string() -> str:
-            (n,) = struct.unpack("<Q", read(8))
-            return read(n).decode("utf-8", "replace")
-
-        def skip(kind: int) -> None:
-            if kind in _GGUF_SIZES:
-                read(_GGUF_SIZES[kind])
-            elif kind == 8:
-                string()
-            elif kind == 9:
-                item, count = struct.unpack("<IQ", read(12))
-                for _ in range(count):
-                    skip(item)
-            else:
-                raise ValueError(f"{path}: unknown GGUF value type {kind}")
-
-        if read(4) != b"GGUF":
-            raise ValueError(f"{path} is not a GGUF file")
-        version, _tensors, kv_count = struct.unpack("<IQQ", read(20))
-        if version < 2:
-            raise ValueError(f"{path}: GGUF version {version} is too old")
-        for _ in range(kv_count):
-            key = string()
-            (kind,) = struct.unpack("<I", read(4))
-            if key == "general.type" and kind == 8:
-                return string()
-            skip(kind)
-    return None
+    field = gguf.GGUFReader(str(path)).fields.get("general.type")
+    return bytes(field.parts[field.data[0]]).decode("utf-8") if field is not None else None
 
 
 def write_adapter(
