@@ -45,8 +45,8 @@ def test_a_vector_of_another_width_is_a_usage_error(searcher: Searcher) -> None:
 @pytest.mark.parametrize(
     "kw, match",
     [
-        ({"models": "demo:tiny"}, "lists of names"),
-        ({"models": ["demo:tiny"], "methods": "plain"}, "lists of names"),
+        ({"models": "demo:tiny"}, "list of specs"),
+        ({"models": ["demo:tiny"], "methods": "plain"}, "list of names"),
         ({"models": ["demo:tiny"], "methods": ["plain", "best"]}, "choose from"),
         ({"models": ["demo:tiny"], "ks": [0, 10]}, "at least 1"),
         ({"models": ["demo:tiny"], "limit": 0}, "limit"),

@@ -38,23 +38,34 @@ class EvalRun:
     index_dir: str = ""
 
 
+def check_ks(ks: Sequence[int]) -> list[int]:
+    """The cut-offs, sorted and unique. Raises UsageError unless they are whole numbers >= 1."""
+    if isinstance(ks, str) or not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
+        raise UsageError(f"cut-offs {ks!r}: give whole numbers of at least 1, like 1,5,10")
+    return sorted(set(ks))
+
+
+def check_methods(methods: Sequence[str]) -> list[str]:
+    """The methods as a list. Raises UsageError for a string, an empty list or an unknown name."""
+    if isinstance(methods, str):
+        raise UsageError(f"methods is a list of names, e.g. [{methods!r}], not a string")
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise UsageError(f"methods {', '.join(map(repr, bad)) or '(none)'}: choose from {', '.join(METHODS)}")
+    return list(methods)
+
+
 def parse_ks(text: str) -> list[int]:
     """ "1,5,10" -> [1, 5, 10] (sorted, unique). Raises UsageError for anything else."""
     try:
-        ks = sorted({int(x) for x in text.split(",") if x.strip()})
+        return check_ks([int(x) for x in text.split(",") if x.strip()])
     except ValueError:
         raise UsageError(f"-k {text!r}: give comma-separated integers like 1,5,10") from None
-    if not ks or ks[0] < 1:
-        raise UsageError(f"-k {text!r}: cut-offs must be whole numbers of at least 1, like 1,5,10")
-    return ks
 
 
 def parse_methods(text: str) -> list[str]:
     """ "plain,csd" -> ["plain", "csd"]. Raises UsageError for an unknown or missing method."""
-    methods = [m.strip() for m in text.split(",") if m.strip()]
-    if not methods or any(m not in METHODS for m in methods):
-        raise UsageError(f"--methods {text!r}: choose from {', '.join(METHODS)}")
-    return methods
+    return check_methods([m.strip() for m in text.split(",") if m.strip()])
 
 
 def run_evaluation(
@@ -89,13 +100,9 @@ def run_evaluation(
     from csdclip_cli.index import IndexStore, build_index
     from csdclip_cli.search.searcher import Searcher
 
-    if isinstance(models, str) or isinstance(methods, str):
-        raise UsageError("models and methods are lists of names, e.g. ['demo:tiny'] and ['plain', 'csd']")
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise UsageError(f"methods {list(methods)!r}: choose from {', '.join(METHODS)}")
-    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
-        raise UsageError(f"cut-offs {list(ks)!r}: give whole numbers of at least 1, like [1, 5, 10]")
+    if isinstance(models, str):
+        raise UsageError(f"models is a list of specs, e.g. [{models!r}]")
+    methods, ks = check_methods(methods), check_ks(ks)
     if limit is not None and limit < 1:
         raise UsageError(f"limit {limit!r}: give at least 1 (or None for every query)")
     queries = ds.queries[:limit] if limit else ds.queries
@@ -110,7 +117,7 @@ def run_evaluation(
         warn(w)
     store = IndexStore(index_dir)
     source = gallery_source(ds)
-    run = EvalRun(ds.name, list(ks), list(models), list(methods), rw, queries, plans, {}, {}, str(store.root))
+    run = EvalRun(ds.name, ks, list(models), methods, rw, queries, plans, {}, {}, str(store.root))
     for i, spec in enumerate(models):
         checkpoint = weights[i] if weights else None
         enc = load_encoder(spec, weights=checkpoint, device=device)
@@ -201,9 +208,7 @@ def evaluate_model(
     """method -> text_id -> ranked image ids (the top DEPTH), all methods on the same index
     and vectors. Queries are searched `batch` at a time ([batch, d] in one scan of the
     gallery for plain, arith and deo); batch=1 searches one query at a time, same result."""
-    for m in methods:
-        if m not in METHODS:
-            raise UsageError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
+    methods = check_methods(methods)
     out: dict[str, dict[str, list[str]]] = {m: {} for m in methods}
     gen = searcher.gallery.gen
     key_of: dict[int, str] = {}

@@ -174,16 +174,12 @@ class Gallery:
         q = np.ascontiguousarray(queries, dtype=np.float32)
         n = min(max(k * expansion, 100), self.count)
         labels = self.gen.ann.search(q, n, self.ef)
-        rows_out, scores_out = [], []
-        for j in range(len(q)):
-            rows = np.unique(labels[j][labels[j] >= 0]).astype(np.int64)
-            s = self.scores(rows, q[j : j + 1])[:, 0]
-            order = np.argsort(-s, kind="stable")[:k]
-            rows_out.append(rows[order])
-            scores_out.append(s[order])
         width = min(k, self.count)
         out_rows = np.full((len(q), width), -1, np.int64)
         out_scores = np.full((len(q), width), -np.inf, np.float32)
-        for j, (r, s) in enumerate(zip(rows_out, scores_out)):
-            out_rows[j, : len(r)], out_scores[j, : len(s)] = r, s
+        for j in range(len(q)):
+            rows = np.unique(labels[j][labels[j] >= 0]).astype(np.int64)
+            s = self.scores(rows, q[j : j + 1])[:, 0]
+            order = np.argsort(-s, kind="stable")[:width]
+            out_rows[j, : len(order)], out_scores[j, : len(order)] = rows[order], s[order]
         return out_rows, out_scores
