@@ -288,7 +288,10 @@ def _build_locked(
     stream: Stream = encode_stream,
 ) -> BuildReport:
     root = store.path(name)
-    signature = source.signature() if hasattr(source, "signature") else None
+    # the source as the manifest will record it; its signature is taken before the scan, so a
+    # write during the build makes the next update rescan
+    source_ref = SourceRef.of(source)
+    signature = source_ref.signature
     journal_dir = root / "journal"
     if (
         old is not None
@@ -378,9 +381,7 @@ def _build_locked(
         report.skipped = len(prev_errors)
         report.errors = list(prev_errors.values())
         return report
-    _finalise(
-        store, name, ModelRef.of(encoder), SourceRef.of(source), old, prev_gen, journal, sig, report, build_params
-    )
+    _finalise(store, name, ModelRef.of(encoder), source_ref, old, prev_gen, journal, sig, report, build_params)
     report.seconds = time.time() - t0
     return report
 

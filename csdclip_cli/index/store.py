@@ -170,11 +170,6 @@ class Manifest:
         """Write the manifest to `path` as indented JSON, atomically (atomic_write_text)."""
         atomic_write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
 
-    @property
-    def model_ref(self) -> ModelRef:
-        """The model that made the index's vectors: spec, weights fingerprint and dim."""
-        return ModelRef(self.model, self.fingerprint, self.dim)
-
 
 def require_model(manifest: Manifest, model: ModelRef, fix: str) -> None:
     """Raise IndexModelMismatch unless `model` made `manifest`'s index (same spec and weights
