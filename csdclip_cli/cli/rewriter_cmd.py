@@ -171,17 +171,14 @@ def train(
     import shutil
     import warnings
 
+    from csdclip_cli.errors import UsageError
     from csdclip_cli.render import note, out, progress_bar
-    from csdclip_cli.rewrite.finetune import TrainConfig
+    from csdclip_cli.rewrite.finetune import TrainConfig, check_base
     from csdclip_cli.rewrite.finetune import train as run_training
     from csdclip_cli.rewrite.shipped import ADAPTER, bundled_base
 
     if data_file is not None and not data_file.is_file():
-        from csdclip_cli.errors import UsageError
-
         raise UsageError(f"--data {data_file}: no such file")
-    from csdclip_cli.rewrite.finetune import check_base
-
     base_path = check_base(base if base is not None else bundled_base())  # before --out is made
     cfg = TrainConfig(
         base=str(base_path),
