@@ -302,3 +302,15 @@ def test_read_only_index_dir_is_one_clear_error(runner, colour_folder: Path, mon
     monkeypatch.setattr(os, "open", deny)
     r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
     assert r.exit_code == 1 and "cannot write to" in r.stderr and "--index-dir" in r.stderr
+
+
+def test_index_names_with_url_and_uri_characters_build_and_search(runner, colour_folder: Path) -> None:
+    name = "shots #1? 100%"  # items.sqlite is opened through a file: URI, where these mean something
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", name)
+    assert r.exit_code == 0, r.output
+    r = invoke(runner, "search", "red", "--index", name, "--json", "-k", "3")
+    assert r.exit_code == 0, r.output
+    assert len([json.loads(line) for line in r.stdout.splitlines()]) == 3  # JSON lines, one a result
+    for bad in (".hidden", "a/b", "journal"):
+        r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", bad)
+        assert r.exit_code == 2 and "give a non-empty name without '/'" in r.output and "Traceback" not in r.output

@@ -110,6 +110,23 @@ def test_limits_and_files_only_by_row(client) -> None:
     assert client.get("/api/file/demo-tiny/-1").status_code == 404
 
 
+def test_thumbnails_of_an_index_whose_name_needs_quoting(gallery: Path, tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    name = "night shots #1?"  # '#' and '?' would end the path of an unquoted URL
+    copy = shutil.copytree(gallery / "indexes" / "demo-tiny", tmp_path / "indexes" / name)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps(manifest | {"name": name}))  # as if built under that name
+    client = TestClient(create_app(Service(tmp_path / "indexes")))
+    r = client.post("/api/search", json={"query": QUERY, "k": 3, "index": name})
+    assert r.status_code == 200, r.text
+    first = r.json()["results"][0]
+    assert first["thumb"].startswith("/api/thumb/night%20shots%20%231%3F/")
+    for url in (first["thumb"], first["file"]):
+        got = client.get(url)
+        assert got.status_code == 200 and got.content[:2] in (b"\xff\xd8", b"\x89P"), url
+
+
 def test_token_is_checked_on_every_api_request(gallery: Path) -> None:
     from starlette.testclient import TestClient
 

@@ -196,7 +196,10 @@ def validate_name(name: str) -> str:
     """`name` itself when it can name an index folder (not empty, no leading '.', no '/' or '\\', not "journal");
     raises UsageError otherwise."""
     if not name or name.startswith(".") or "/" in name or "\\" in name or name in ("journal",):
-        raise UsageError(f"invalid index name {name!r}: use letters, digits, '-', '_' or '.' (not leading)")
+        raise UsageError(
+            f"invalid index name {name!r}: give a non-empty name without '/' or '\\' that does not start "
+            "with '.' ('journal' is reserved)"
+        )
     return name
 
 
@@ -317,7 +320,9 @@ class Generation:
     def db(self) -> sqlite3.Connection:
         """The read-only connection to items.sqlite, opened on first use (usable from any thread)."""
         if self._db is None:
-            self._db = sqlite3.connect(f"file:{self.path / 'items.sqlite'}?mode=ro", uri=True, check_same_thread=False)
+            # as_uri percent-encodes the path: a '?', '#' or '%' in a folder name would end or garble a raw URI
+            uri = (self.path / "items.sqlite").absolute().as_uri() + "?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         return self._db
 
     def rows_for(self, rows: list[int]) -> dict[int, tuple[str, str]]:

@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from csdclip_cli.errors import UsageError
 
@@ -279,6 +280,7 @@ def _finite(v: Any) -> Any:
 def _result(index: str, r: Any) -> dict[str, Any]:
     d = {k: _finite(v) for k, v in r.to_dict().items()}
     d["row"] = int(r.row)
-    d["thumb"] = f"/api/thumb/{index}/{r.row}"
-    d["file"] = f"/api/file/{index}/{r.row}"
+    where = quote(index, safe="")  # an index may be named "night shots #1"
+    d["thumb"] = f"/api/thumb/{where}/{r.row}"
+    d["file"] = f"/api/file/{where}/{r.row}"
     return d
