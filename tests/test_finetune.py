@@ -4,6 +4,7 @@ llama.cpp -> plan)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -241,6 +242,78 @@ def test_train_refuses_bad_input_in_one_line(runner, tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()  # refused before --out is made
     r = invoke(runner, "rewriter", "train", "--data", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o"))
     assert r.exit_code == 2 and "no such file" in r.output
+
+
+def test_train_refuses_bad_data_and_other_settings_before_the_model_loads(runner, tmp_path: Path) -> None:
+    import torch
+
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"not read: every refusal below comes before the model loads")
+    data = tmp_path / "plans.jsonl"
+    data.write_text(
+        Plan(raw="a cat", and_=["a cat"]).to_json() + "\n" + json.dumps({"raw": "no dogs", "not": ["dogs"]})
+    )
+    out = tmp_path / "run"
+    r = invoke(runner, "rewriter", "train", "--base", str(base), "--data", str(data), "--out", str(out))
+    assert r.exit_code == 2 and "1 plan(s) have no AND clause (first: 'no dogs')" in r.output
+    assert "loading" not in r.output and "Traceback" not in r.output and not out.exists()
+    with pytest.raises(UsageError, match="no AND clause"):  # the library says the same
+        finetune.read_examples(finetune.TrainConfig(base=str(base), data=str(data)))
+
+    data.write_text(Plan(raw="a cat", and_=["a cat"]).to_json() + "\n")
+    out.mkdir()
+    other = finetune.TrainConfig(base=str(base), data=str(data), seed=7)
+    torch.save({"config": dataclasses.asdict(other), "step": 50}, out / "checkpoint.pt")
+    r = invoke(runner, "rewriter", "train", "--base", str(base), "--data", str(data), "--out", str(out))
+    assert r.exit_code == 2 and "other settings (seed 7 there, 0 now)" in r.output and "loading" not in r.output
+
+
+def _fake_training(monkeypatch: pytest.MonkeyPatch, stop_at: int | None, checkpoint_at: int | None) -> None:
+    """finetune.train replaced by one that reports steps, saves a checkpoint at `checkpoint_at`
+    and is interrupted (Ctrl-C) at `stop_at`, or finishes having resumed from the checkpoint."""
+    import torch
+
+    def fake(cfg: finetune.TrainConfig, out_dir: Path, progress) -> finetune.TrainResult:
+        start = finetune.checkpoint_step(cfg, out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for step in range(start + 1, cfg.steps + 1):
+            progress(step, cfg.steps, 1.0)
+            if step == checkpoint_at:
+                torch.save({"config": dataclasses.asdict(cfg), "step": step}, out_dir / "checkpoint.pt")
+            if step == stop_at:
+                raise KeyboardInterrupt
+        adapter = out_dir / finetune.ADAPTER_FILE
+        adapter.write_bytes(b"x" * 2_000_000)
+        return finetune.TrainResult(adapter, cfg.steps, 600.0, 3.0, 0.1, 10, "float32", [], start, 240.0)
+
+    monkeypatch.setattr(finetune, "train", fake)
+
+
+def test_train_says_what_an_interrupt_kept_and_where_a_resumed_run_went_on(
+    runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"unused: training is faked")
+    args = ["rewriter", "train", "--base", str(base), "--out", str(tmp_path / "run"), "--steps", "120"]
+
+    _fake_training(monkeypatch, stop_at=30, checkpoint_at=None)
+    r = invoke(runner, *args)
+    assert r.exit_code == 130
+    assert (
+        "interrupted at step 30 of 120; no checkpoint yet (one every 50 steps): the same command starts over"
+        in r.output
+    )
+
+    _fake_training(monkeypatch, stop_at=70, checkpoint_at=50)
+    r = invoke(runner, *args)
+    assert r.exit_code == 130 and "interrupted at step 70 of 120; " in r.output
+    assert "checkpoint.pt holds step 50: the same command goes on from there" in r.output
+
+    _fake_training(monkeypatch, stop_at=None, checkpoint_at=None)
+    r = invoke(runner, *args)
+    assert r.exit_code == 0, r.output
+    assert "resuming from step 50 of 120" in r.output
+    assert "in 10.0 min in all, 4.0 min of it in this run from step 50" in r.output
 
 
 # ---- the whole path on a tiny random model ---------------------------------------------------

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from csdclip_cli.cli.common import guard, new_app
+from csdclip_cli.rewrite.finetune import TrainConfig
 
 app = new_app("Measure query rewriters against gold plans.")
 
@@ -151,12 +153,14 @@ def train(
     data_file: Path | None = typer.Option(
         None, "--data", help="Train on these plans (JSONL) instead of the built-in set."
     ),
-    examples: int = typer.Option(3000, "-n", "--examples", min=1, help="Generated (query, plan) pairs."),
-    steps: int = typer.Option(900, "--steps", min=1, help="Optimizer steps."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Sequences per step."),
-    lr: float = typer.Option(4e-4, "--lr", min=0.0, help="Peak learning rate (AdamW)."),
-    rank: int = typer.Option(16, "--rank", min=1, help="LoRA rank r."),
-    alpha: float = typer.Option(32.0, "--alpha", min=0.0, help="LoRA alpha (scale alpha / r)."),
+    examples: int = typer.Option(
+        TrainConfig.examples, "-n", "--examples", min=1, help="Generated (query, plan) pairs."
+    ),
+    steps: int = typer.Option(TrainConfig.steps, "--steps", min=1, help="Optimizer steps."),
+    batch_size: int = typer.Option(TrainConfig.batch_size, "--batch-size", min=1, help="Sequences per step."),
+    lr: float = typer.Option(TrainConfig.lr, "--lr", min=0.0, help="Peak learning rate (AdamW)."),
+    rank: int = typer.Option(TrainConfig.rank, "--rank", min=1, help="LoRA rank r."),
+    alpha: float = typer.Option(TrainConfig.alpha, "--alpha", min=0.0, help="LoRA alpha (scale alpha / r)."),
     seed: int = typer.Option(0, "--seed", help="Seeds the data, the adapter's initialisation and the batch order."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard a checkpoint in --out and start over."),
     install: bool = typer.Option(False, "--install", help="Also copy the adapter over the one csd ships."),
@@ -173,7 +177,7 @@ def train(
 
     from csdclip_cli.errors import UsageError
     from csdclip_cli.render import note, out, progress_bar
-    from csdclip_cli.rewrite.finetune import TrainConfig, check_base
+    from csdclip_cli.rewrite.finetune import check_base, checkpoint_step, read_examples
     from csdclip_cli.rewrite.finetune import train as run_training
     from csdclip_cli.rewrite.shipped import ADAPTER, bundled_base
 
@@ -193,14 +197,39 @@ def train(
     )
     if fresh:
         (out_dir / "checkpoint.pt").unlink(missing_ok=True)
+    # what can be refused is refused before the minute the model takes to load
+    resume_at = checkpoint_step(cfg, out_dir)
+    if data_file is not None:
+        read_examples(cfg)
     # transformers' and peft's deprecation and "no config file" notices say nothing to a user here
     warnings.filterwarnings("ignore", module=r"(transformers|peft)\b.*")
+    if resume_at:
+        note(f"resuming from step {resume_at} of {steps} ({out_dir / 'checkpoint.pt'})")
     note(f"loading {base_path.name} (dequantized to float32; about a minute)")
-    with progress_bar(f"LoRA r={rank} on {base_path.name}", unit="step") as update:
-        result = run_training(cfg, out_dir, lambda s, n, _loss: update(s, n))
+    reached = resume_at
+    try:
+        with progress_bar(f"LoRA r={rank} on {base_path.name}", unit="step") as update:
+
+            def advance(step: int, total: int, _loss: float) -> None:
+                nonlocal reached
+                reached = step
+                update(step, total)
+
+            result = run_training(cfg, out_dir, advance)
+    except KeyboardInterrupt:
+        saved = checkpoint_step(cfg, out_dir)
+        if saved:
+            kept = f"{out_dir / 'checkpoint.pt'} holds step {saved}: the same command goes on from there"
+        else:
+            kept = f"no checkpoint yet (one every {cfg.save_every} steps): the same command starts over"
+        print(f"interrupted at step {reached} of {steps}; {kept}", file=sys.stderr)
+        raise typer.Exit(130) from None
+    minutes = f"{result.seconds / 60:.1f} min"
+    if result.resumed_from:
+        minutes += f" in all, {result.run_seconds / 60:.1f} min of it in this run from step {result.resumed_from}"
     out().print(
         f"adapter: {result.adapter} ({result.adapter.stat().st_size / 1e6:.1f} MB)\n"
-        f"{result.steps} steps on {result.examples} examples in {result.seconds / 60:.1f} min ({result.dtype}); "
+        f"{result.steps} steps on {result.examples} examples in {minutes} ({result.dtype}); "
         f"loss {result.first_loss:.3f} -> {result.last_loss:.3f} (mean of the last 20 steps)",
         highlight=False,
     )

@@ -75,8 +75,9 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     """A finished training run: the GGUF adapter written, steps, wall seconds of the training
-    loop (both runs when resumed), the first step's loss and the mean of the last 20, examples used, the
-    autocast dtype ("bfloat16 autocast" | "float32") and the per-step loss log."""
+    loop (all runs when resumed; `run_seconds` this one alone), the first step's loss and the mean
+    of the last 20, examples used, the autocast dtype ("bfloat16 autocast" | "float32"), the
+    per-step loss log and the step it resumed from."""
 
     adapter: Path
     steps: int
@@ -86,6 +87,8 @@ class TrainResult:
     examples: int
     dtype: str
     log: list[dict[str, float]] = field(default_factory=list)
+    resumed_from: int = 0  # the checkpoint's step this run went on from (0: a fresh run)
+    run_seconds: float = 0.0  # wall seconds of this run's loop alone
 
 
 def check_base(base: str | Path) -> Path:
@@ -136,6 +139,12 @@ def read_examples(cfg: TrainConfig) -> list[Plan]:
         plans = list(read_plans(cfg.data).values())
         if not plans:
             raise UsageError(f"{cfg.data} holds no plans to train on")
+        empty = [p.raw for p in plans if not p.and_]
+        if empty:  # the target would teach the model to drop every positive clause
+            raise UsageError(
+                f"{cfg.data}: {len(empty)} plan(s) have no AND clause (first: {empty[0][:60]!r}); "
+                "every training plan needs at least one"
+            )
         return plans
     from csdclip_cli.rewrite.training_data import generate
 
@@ -160,6 +169,29 @@ def _bf16_ok() -> bool:
         return False
 
 
+def read_checkpoint(cfg: TrainConfig, out_dir: Path) -> dict[str, Any] | None:
+    """The checkpoint in `out_dir` (config, adapter and optimizer state, step, log, seconds), or
+    None when there is none. UsageError when it was saved under settings other than `cfg`."""
+    import torch
+
+    path = out_dir / "checkpoint.pt"
+    if not path.is_file():
+        return None
+    ckpt: dict[str, Any] = torch.load(path, weights_only=False)
+    if ckpt["config"] != asdict(cfg):
+        raise UsageError(
+            f"{out_dir} holds a training run with other settings ({_diff(ckpt['config'], asdict(cfg))}); "
+            "use another --out, or --fresh to start over there"
+        )
+    return ckpt
+
+
+def checkpoint_step(cfg: TrainConfig, out_dir: Path) -> int:
+    """The step the checkpoint in `out_dir` holds (0 when none); UsageError as read_checkpoint."""
+    ckpt = read_checkpoint(cfg, out_dir)
+    return int(ckpt["step"]) if ckpt else 0
+
+
 def train(
     cfg: TrainConfig,
     out_dir: Path,
@@ -169,20 +201,17 @@ def train(
     """Fine-tune `cfg.base` with LoRA and write `out_dir/adapter.gguf` (GGUF LoRA adapter for
     llama.cpp) and `out_dir/train.json` (config, losses, seconds). Resumes from
     `out_dir/checkpoint.pt` when its config equals `cfg`. `progress(step, steps, loss)` after
-    each step. UsageError when `out_dir` holds a run with another config."""
+    each step. UsageError when `out_dir` holds a run with another config or the data holds a
+    plan without AND clauses (both checked before the model loads)."""
     import torch
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 
     from csdclip_cli.rewrite.lora_gguf import gguf_arch, write_adapter
 
+    ckpt = read_checkpoint(cfg, out_dir)
+    plans = read_examples(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "checkpoint.pt"
-    ckpt = torch.load(ckpt_path, weights_only=False) if ckpt_path.is_file() else None
-    if ckpt is not None and ckpt["config"] != asdict(cfg):
-        raise UsageError(
-            f"{out_dir} holds a training run with other settings ({_diff(ckpt['config'], asdict(cfg))}); "
-            "use another --out, or --fresh to start over there"
-        )
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     model, tok = model_and_tokenizer or load_base(cfg.base)
@@ -190,7 +219,6 @@ def train(
     gguf_arch(model_type)  # refuse an unsupported base before hours of training
     if tok.eos_token_id is None:
         raise UsageError(f"the tokenizer of {cfg.base} has no end-of-sequence token")
-    plans = read_examples(cfg)
     examples = [encode_example(tok, p.raw, target(p)) for p in plans]
     examples = [e for e in examples if len(e[0]) <= cfg.max_tokens]
     if not examples:
@@ -204,6 +232,7 @@ def train(
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg.warmup, cfg.steps))
     step, log, spent = 0, [], 0.0
+    resumed_from = int(ckpt["step"]) if ckpt is not None else 0
     if ckpt is not None:
         set_peft_model_state_dict(model, ckpt["adapter"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -269,6 +298,8 @@ def train(
         examples=len(examples),
         dtype="bfloat16 autocast" if use_bf16 else "float32",
         log=log,
+        resumed_from=resumed_from,
+        run_seconds=seconds - spent,
     )
     summary = asdict(result) | {"adapter": str(adapter), "config": asdict(cfg), "log": log}
     (out_dir / "train.json").write_text(json.dumps(summary, indent=1))
