@@ -134,6 +134,20 @@ def test_fine_tuned_phrase_is_the_query_without_its_negations(query: str, cand: 
         ),
         # the only AND clause leaks: the rules' AND clauses that do not
         ("a balcony free of plants", {"and": ["a balcony with plants"], "not": ["plants"]}, ["a balcony"], ["plants"]),
+        # an AND clause wanting what the query names only under a negation (the demo's "no brown
+        # dog" -> "a dog by the sea"), plural or not: dropped, and the rules' clauses keep "sea"
+        (
+            "a red car by the sea, no brown dog",
+            {"and": ["a red car", "a dog by the sea"], "not": ["brown dog"]},
+            ["a red car by the sea"],
+            ["brown dog"],
+        ),
+        (
+            "a red car by the sea, no brown dogs",
+            {"and": ["a red car", "a dog by the sea"], "not": ["brown dogs"]},
+            ["a red car by the sea"],
+            ["brown dogs"],
+        ),
         # a missed negation the rules find
         ("a violinist without a bow on a stage", {"and": ["a violinist on a stage"]}, ["a violinist on a stage"], None),
         # off-query and negated AND clauses, OR groups of one
@@ -152,6 +166,28 @@ def test_fine_tuned_output_is_checked_against_the_query(
     assert plan.and_ == want_and and plan.or_ == [] and problems
     assert plan.not_ == (want_not if want_not is not None else RuleRewriter().rewrite(query).not_)
     assert plan.not_ or want_not == []
+
+
+@pytest.mark.parametrize(
+    "query, cand",
+    [
+        ("a teddy bear or a doll on a bed", {"and": ["a doll on a bed"]}),  # one alternative dropped
+        ("a tabby cat or a black cat sitting on a fence", {"and": ["a tabby cat", "a black cat sitting on a fence"]}),
+    ],
+)
+def test_alternatives_the_model_misses_are_the_rules_or_groups(query: str, cand: dict) -> None:
+    plan, problems = _check(cand, query)
+    rules = RuleRewriter().rewrite(query)
+    assert rules.or_ and plan.or_ == rules.or_ and plan.and_ == [] and problems
+    # the model's own group is kept
+    first, second = (x.split(" on ")[0].split(" sitting")[0] for x in query.split(" or "))
+    plan, problems = _check({"or": [[first, second]]}, query)
+    assert plan.or_ == [[first, second]] and not problems
+
+
+def test_a_negated_kind_may_still_be_wanted_in_another_colour() -> None:
+    plan, problems = _check({"and": ["a white dog"], "not": ["a black dog"]}, "a white dog, not a black dog")
+    assert plan.and_ == ["a white dog"] and plan.not_ == ["a black dog"] and not problems
 
 
 def test_nothing_usable_gives_the_rules_plan() -> None:

@@ -17,7 +17,7 @@ from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.rewrite.rules import CJK, RuleRewriter
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
-FINETUNED_PROMPT = "t7"  # the prompt and output form of rewrite/finetune.py, and its checks
+FINETUNED_PROMPT = "t8"  # the prompt and output form of rewrite/finetune.py, and its checks
 MAX_CLAUSE_WORDS = 14
 SCHEMA = {
     "type": "object",
@@ -195,9 +195,13 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
       naming nothing in the query is dropped unless the absence is implied ("nobody", "nothing
       else"), as is one whose words follow no absence cue ("a bicycle without a basket leaning
       against a tree": not "a tree"). No NOT left where the rules found some: the rules' NOTs.
-    - AND clauses: dropped when over-long, off the query, negated, or holding a NOT clause ("a
-      dog on a leash" beside NOT "a leash"); none left: the rules' AND clauses that hold no NOT.
-    - OR groups of one are dropped. No AND and no OR clause at all: the rules' plan.
+    - AND clauses: dropped when over-long, off the query, negated, holding a NOT clause ("a dog
+      on a leash" beside NOT "a leash"), or wanting what the query names only under a negation
+      ("a red car by the sea, no brown dog": not "a dog by the sea"); none left: the rules' AND
+      clauses that hold no NOT.
+    - OR groups of one are dropped; none where the rules find some ("a teddy bear or a doll"):
+      the rules' groups, and the AND clauses inside them dropped. No AND and no OR clause at
+      all: the rules' plan.
     - The optimized phrase is the rules' (the query without carrier and negations) when it has
       every word of the AND and OR clauses and holds no NOT clause; else the AND clauses joined.
     """
@@ -230,11 +234,17 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
         problems.append(f"no usable NOT clause where the rules find {rules.not_!r}; used those")
         nots = rules.not_
     ands, ors = [], [g for g in (items(g) for g in candidate.get("or") or [] if isinstance(g, list)) if len(g) > 1]
+    # what the query names only under a negation ("a red car by the sea, no brown dog": dog)
+    only_negated = {h for n in nots if (h := _head(n))} - _stems(rules.optimized)
     for a in items(candidate.get("and")):
         if not (_content_words(a) & qwords) or NEG_CUE.search(a):
             problems.append(f"AND clause {a!r} is not from the query, or negated; dropped")
         elif any(_inside(a, n) for n in nots):
             problems.append(f"AND clause {a!r} holds a NOT clause; dropped")
+        elif _stems(a) & only_negated:
+            problems.append(
+                f"AND clause {a!r} wants {sorted(_stems(a) & only_negated)!r}, which the query negates; dropped"
+            )
         else:
             ands.append(a)
     # a thing the query names without negating it is wanted, whatever list the model put it in
@@ -253,6 +263,13 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
     if ands and finer and len(left_out) >= 0.2 * len(by_rules - RELATION_WORDS):
         problems.append(f"the AND clauses leave out {sorted(left_out)!r}; used the rules' clauses")
         ands = finer
+    # alternatives the model wrote as AND clauses or left out ("a teddy bear or a doll on a
+    # bed" -> "a doll on a bed"): the rules' OR groups, without the AND clauses inside them
+    if rules.or_ and not ors:
+        alternatives = set().union(*(_content_words(x) for g in rules.or_ for x in g))
+        problems.append(f"no OR group where the rules find {rules.or_!r}; used those")
+        ors = rules.or_
+        ands = [a for a in ands if not _content_words(a) <= alternatives]
     # two things joined in one clause ("a tree with a blue car"), which the rules split into
     # one clause each: composite search scores each thing, so the finer split of the same words
     joined = any(OBJECT_JOIN.search(a) for a in ands)
@@ -303,6 +320,30 @@ def _content_words(text: str) -> set[str]:
     if CJK.search(text):
         return {c for c in text if CJK.match(c)}
     return {w for w in re.findall(r"[\w']+", text.lower()) if w not in STOP}
+
+
+def _stems(text: str) -> set[str]:
+    """English content words with a plural 's' cut ("dogs" -> "dog"); empty for Chinese text,
+    whose one-character words would match across unrelated clauses."""
+    if CJK.search(text):
+        return set()
+    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in _content_words(text)}
+
+
+HEAD_END = re.compile(r"\s+(?:on|in|at|with|by|under|near|next|beside|behind|that|which|who|wearing|holding)\s")
+
+
+def _head(clause: str) -> str | None:
+    """The thing an English clause names: its last content word before a preposition or
+    relative clause, plural 's' cut ("a bow on a stage" -> "bow", "brown dogs" -> "dog"); None
+    for Chinese."""
+    if CJK.search(clause):
+        return None
+    first = HEAD_END.split(f" {clause.lower()} ", maxsplit=1)[0]
+    for word in reversed(re.findall(r"[\w']+", first)):
+        if stem := _stems(word):
+            return stem.pop()
+    return None
 
 
 def _negated_in_query(item: str, query: str) -> bool:
