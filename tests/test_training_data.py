@@ -74,3 +74,23 @@ def test_cli_writes_plans_or_tigr(runner, tmp_path: Path) -> None:
     lines = (tmp_path / "t.jsonl").read_text(encoding="utf-8").splitlines()
     assert r.exit_code == 0 and len(lines) == 20 and "Multi-agent" in json.loads(lines[0])["text"]
     assert len(read_plans(tmp_path / "t.jsonl")) == 20
+
+
+def test_things_side_by_side_get_a_clause_each_and_a_shared_place_its_own() -> None:
+    import random
+
+    rng = random.Random(1)
+    plans = [td._side_by_side(rng, chinese=i % 4 == 0) for i in range(400)]
+    places = {en for en, _ in td.SIDE_PLACES} | {zh for _, zh in td.SIDE_PLACES}
+    with_place = [p for p in plans if any(place in p.raw for place in places)]
+    assert len(with_place) > 80
+    for p in with_place:
+        place = next(c for c in p.and_ if c in places)
+        assert p.and_[-1] == place and len(p.and_) >= 3  # two or three things, then the place
+        assert not any(place in c for c in p.and_[:-1]), p  # no thing carries the shared place
+    for p in plans:
+        assert p.and_ and all(c in p.raw or " next to a " in c or " with a " in c or " beside a " in c for c in p.and_)
+        assert not any(contains(c, n) for c in p.and_ for n in p.not_), p
+    assert sum("和" in p.raw for p in plans) > 60  # the Chinese forms too
+    # mailboxes, not "mailboxs": a negated plural is spelled right
+    assert not any(n.endswith(("xs", "chs", "shs")) for p in td.generate(3400, seed=0) for n in p.not_)

@@ -58,7 +58,7 @@ class TrainConfig:
     """Everything that decides the adapter; a checkpoint resumes only under the same config."""
 
     base: str  # GGUF file or HuggingFace folder
-    examples: int = 3000  # generated (query, plan) pairs, unless `data` is given
+    examples: int = 3400  # generated (query, plan) pairs, unless `data` is given
     natural: int = 4  # times the hand-written NATURAL set is added to the generated pairs
     data: str | None = None  # JSONL of plans or TIGR records instead of both
     steps: int = 900

@@ -5,7 +5,9 @@ A scene is a subject (with an attribute), 1-4 facts about it (action, place, rel
 holding), sometimes an OR group, and 0-2 negations in one of the forms users type ("no X",
 "without X", "not X", "nothing red", "none of them red", "that isn't red", "excluding X", "but
 not X", "free of X", "nobody", "doesn't have X"; 没有 / 不要 / 无 / 不含 / 除了…), wrapped in a
-carrier phrase ("show me", "photos of", 帮我找 …) or none. The plan follows the TIGR-100k
+carrier phrase ("show me", "photos of", 帮我找 …) or none. Scenes of two or three things side by
+side ("a tree, a man in a red shirt and a white dog on the beach") get a clause per thing and
+the shared place as a clause of its own. The plan follows the TIGR-100k
 annotation guideline (../shared/seed/CsdCLIP-README.txt): each AND clause keeps its subject,
 NOT clauses name what must be absent, an OR group lists alternatives whose shared part is an
 AND clause with their common category ("a pet sleeping on a sofa").
@@ -527,6 +529,46 @@ WITH_POSITIVE = [
     ("a woman", "with long hair", ["playing the piano", "on a train"]),
     ("a bowl", "with three oranges", ["on a shelf", "next to a glass of milk"]),
 ]
+# Things named side by side ("a red car next to a man in a blue shirt"): one AND clause per
+# thing, each keeping its own colour or clothing; a relation stays with the second thing
+# ("a cheese board next to a glass", as the TIGR annotations write it). A place shared by
+# several things is a clause of its own ("on the beach"): attached to every thing it repeats,
+# attached to the last one it drops the others' place.
+# (noun, Chinese noun with measure word, colours it takes: "any", "animal" or None)
+SIDE_THINGS = [
+    ("car", "一辆|汽车", "any"),
+    ("bus", "一辆|公交车", "any"),
+    ("truck", "一辆|卡车", "any"),
+    ("bicycle", "一辆|自行车", "any"),
+    ("boat", "一艘|船", "any"),
+    ("house", "一座|房子", "any"),
+    ("balloon", "一个|气球", "any"),
+    ("umbrella", "一把|伞", "any"),
+    ("kite", "一只|风筝", "any"),
+    ("tent", "一顶|帐篷", "any"),
+    ("chair", "一把|椅子", "any"),
+    ("door", "一扇|门", "any"),
+    ("dog", "一只|狗", "animal"),
+    ("cat", "一只|猫", "animal"),
+    ("horse", "一匹|马", "animal"),
+    ("cow", "一头|牛", "animal"),
+    ("tree", "一棵|树", None),
+    ("lamp post", "一根|路灯", None),
+    ("fountain", "一个|喷泉", None),
+    ("statue", "一座|雕像", None),
+    ("mailbox", "一个|邮箱", None),
+]
+SIDE_PEOPLE = [("man", "男人"), ("woman", "女人"), ("person", "人"), ("child", "孩子"), ("girl", "女孩")]
+SIDE_WEAR = [("in a {c} shirt", "穿{c}衬衫的"), ("in a {c} dress", "穿{c}裙子的"), ("in a {c} coat", "穿{c}外套的")]
+SIDE_JOIN = [" and ", " and ", " next to ", " with ", " beside "]
+SIDE_PLACES = [
+    ("on the beach", "在海滩上"),
+    ("in a park", "在公园里"),
+    ("on the grass", "在草地上"),
+    ("in the snow", "在雪地里"),
+    ("on a street", "在街上"),
+    ("by a lake", "在湖边"),
+]
 ZH_WEAR = [("戴", "眼镜"), ("穿", "鞋"), ("戴", "手表"), ("戴", "帽子"), ("拿", "伞"), ("戴", "口罩"), ("背", "书包")]
 
 
@@ -596,6 +638,87 @@ def _mid_negation_zh(rng: random.Random) -> Plan:
     return Plan(raw=raw, intent="complex", optimized=clause, and_=[clause], not_=[x])
 
 
+def _side_thing(rng: random.Random, taken: set[str]) -> tuple[str, str, str, str] | None:
+    """(English phrase, English noun, Chinese phrase, Chinese noun) of a thing or person not
+    in `taken`, with a colour or clothing half of the time."""
+    if rng.random() < 0.3:
+        noun, zh = rng.choice(SIDE_PEOPLE)
+        if noun in taken:
+            return None
+        c_en, c_zh = rng.choice(COLOURS)
+        wear_en, wear_zh = rng.choice(SIDE_WEAR)
+        art = "an" if noun[0] in "aeiou" else "a"
+        return f"{art} {noun} {wear_en.format(c=c_en)}", noun, f"{wear_zh.format(c=c_zh)}{zh}", zh
+    noun, zh, colours = rng.choice(SIDE_THINGS)
+    if noun in taken:
+        return None
+    measure, zh_noun = zh.split("|")
+    if colours and rng.random() < 0.7:
+        pool = COLOURS if colours == "any" else [c for c in COLOURS if c[0] in ANIMAL_COLOURS]
+        c_en, c_zh = rng.choice(pool)
+        art = "an" if c_en[0] in "aeiou" else "a"
+        return f"{art} {c_en} {noun}", noun, f"{measure}{c_zh}的{zh_noun}", zh_noun
+    art = "an" if noun[0] in "aeiou" else "a"
+    return f"{art} {noun}", noun, f"{measure}{zh_noun}", zh_noun
+
+
+def _side_by_side(rng: random.Random, chinese: bool = False) -> Plan:
+    """Two or three things named side by side, perhaps in a place, perhaps with an absent
+    thing: "a tree, a man in a red shirt and a white dog on the beach, no cars"."""
+    things: list[tuple[str, str, str, str]] = []
+    want = rng.choice([2, 2, 2, 3])
+    while len(things) < want:
+        t = _side_thing(rng, {x[1] for x in things})
+        if t:
+            things.append(t)
+    place = rng.choice(SIDE_PLACES) if rng.random() < 0.35 else None
+    absent = None
+    if rng.random() < 0.6:
+        noun, zh, colours = rng.choice([t for t in SIDE_THINGS if t[0] not in {x[1] for x in things}])
+        colour = rng.choice(COLOURS) if colours == "any" and rng.random() < 0.3 else None
+        absent = (f"{colour[0]} {noun}" if colour else noun, f"{colour[1]}的" if colour else "", zh.split("|")[1])
+    if chinese:
+        body = "和".join(t[2] for t in things)
+        where = place[1] if place else ""
+        ands = [t[2] for t in things] + ([where] if where else [])
+        neg, nots = "", []
+        if absent:
+            x = absent[1] + absent[2]
+            neg, nots = rng.choice(NEG_ZH).format(x=x), [x]
+        pre, post = rng.choice(CARRIERS_ZH)
+        return Plan(
+            raw=pre + body + where + post + neg,
+            intent="complex",
+            optimized=body + where,
+            and_=ands,
+            not_=nots,
+        )
+    where = f" {place[0]}" if place else ""
+    if len(things) == 3:
+        body = f"{things[0][0]}, {things[1][0]} and {things[2][0]}"
+        ands = [t[0] for t in things]
+    else:
+        join = rng.choice(SIDE_JOIN)
+        body = things[0][0] + join + things[1][0]
+        second = things[1][0] if join == " and " else f"{things[1][0]}{join}a {things[0][1]}"
+        ands = [things[0][0], second]
+    if place:
+        ands.append(place[0])
+    neg, nots = "", []
+    if absent:
+        long = rng.random() < 0.5
+        plural = absent[0] + ("es" if absent[0].endswith(("s", "x", "ch", "sh")) else "s")
+        item = f"a {absent[0]}" if long else (absent[0] if rng.random() < 0.3 else plural)
+        neg, nots = _negation(rng, [item])
+    return Plan(
+        raw=rng.choice(CARRIERS_EN) + body + where + neg,
+        intent="complex",
+        optimized=body + where,
+        and_=ands,
+        not_=nots,
+    )
+
+
 def generate(n: int, seed: int = 0, chinese: float = 0.25, mixed: float = 0.05) -> Iterator[Plan]:
     """`n` distinct plans (raw queries unique), deterministic for a seed; `chinese` / `mixed`:
     the shares of Chinese and mixed Chinese-English queries."""
@@ -610,7 +733,15 @@ def generate(n: int, seed: int = 0, chinese: float = 0.25, mixed: float = 0.05) 
         if u < mixed:
             plan = _chinese(rng, mixed=True)
         elif u < mixed + chinese:
-            plan = _scene_zh(rng) if kind < 0.3 else _mid_negation_zh(rng) if kind < 0.45 else _chinese(rng)
+            plan = (
+                _scene_zh(rng)
+                if kind < 0.3
+                else _mid_negation_zh(rng)
+                if kind < 0.45
+                else _side_by_side(rng, chinese=True)
+                if kind < 0.55
+                else _chinese(rng)
+            )
         else:
             plan = (
                 _scene(rng)
@@ -619,6 +750,8 @@ def generate(n: int, seed: int = 0, chinese: float = 0.25, mixed: float = 0.05) 
                 if kind < 0.32
                 else _mid_negation(rng)
                 if kind < 0.55
+                else _side_by_side(rng)
+                if kind < 0.67
                 else _english(rng)
             )
         if plan.raw in seen:
