@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from pathlib import Path
 
@@ -442,3 +443,55 @@ def test_an_interrupted_run_resumes_to_the_same_adapter(tiny: Path, tmp_path: Pa
     assert steps_seen == list(range(6, 13))  # went on from the checkpoint at step 5
     assert resumed.adapter.read_bytes() == whole.adapter.read_bytes()
     assert [r["loss"] for r in resumed.log] == [r["loss"] for r in whole.log]
+
+
+def test_train_refusals_keep_what_a_run_saved_and_say_one_line(runner, tmp_path: Path) -> None:
+    import torch
+
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"never loaded")
+    good = tmp_path / "good.jsonl"
+    good.write_text(Plan(raw="a cat", and_=["a cat"]).to_json() + "\n")
+    out = tmp_path / "run"
+    out.mkdir()
+    cfg = finetune.TrainConfig(base=str(base), data=str(good.resolve()))
+    torch.save({"config": dataclasses.asdict(cfg), "step": 50}, out / "checkpoint.pt")
+
+    def train(*extra: str) -> object:
+        return invoke(runner, "rewriter", "train", "--base", str(base), "--out", str(out), *extra)
+
+    bad = tmp_path / "bad.jsonl"
+    for line, message in [
+        (json.dumps({"raw": "a cat", "and": [""]}), "has an empty query or clause"),
+        (json.dumps({"raw": " ", "and": ["a cat"]}), "has an empty query or clause"),
+        (json.dumps({"raw": "a cat, no cat", "and": ["a cat"], "not": ["A cat"]}), "both wants and excludes ['a cat']"),
+    ]:
+        bad.write_text(line + "\n")
+        r = train("--data", str(bad), "--fresh")
+        assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, r.output
+        assert (out / "checkpoint.pt").is_file()  # a refused --fresh throws nothing away
+    r = train("--data", str(tmp_path))
+    assert r.exit_code == 2 and "a folder, not a file" in r.output
+    r = invoke(runner, "rewriter", "train", "--base", str(base), "--out", str(good))
+    assert r.exit_code == 2 and "is a file; give a folder" in r.output and "Traceback" not in r.output
+
+    # the same file, typed another way, is the same run (here: one already finished)
+    torch.save({"config": dataclasses.asdict(cfg), "step": cfg.steps}, out / "checkpoint.pt")
+    (out / finetune.ADAPTER_FILE).write_bytes(b"adapter")
+    r = invoke(runner, "rewriter", "train", "--base", str(base), "--out", str(out), "--data", os.path.relpath(good))
+    assert r.exit_code == 0 and "holds this run finished (900 of 900 steps)" in r.output and "loading" not in r.output
+
+    (out / "checkpoint.pt").write_bytes(b"garbage")
+    r = train("--data", str(good))
+    assert r.exit_code == 2 and "is not a readable checkpoint" in r.output and "Traceback" not in r.output
+    assert (out / "checkpoint.pt").read_bytes() == b"garbage"  # kept for the user to look at
+
+
+def test_an_interrupt_before_any_checkpoint_leaves_no_empty_folder(
+    runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"unused: training is faked")
+    _fake_training(monkeypatch, stop_at=3, checkpoint_at=None)
+    r = invoke(runner, "rewriter", "train", "--base", str(base), "--out", str(tmp_path / "run"), "--steps", "120")
+    assert r.exit_code == 130 and not (tmp_path / "run").exists()

@@ -177,17 +177,19 @@ def train(
 
     from csdclip_cli.errors import UsageError
     from csdclip_cli.render import note, out, progress_bar
-    from csdclip_cli.rewrite.finetune import check_base, checkpoint_step, read_examples
+    from csdclip_cli.rewrite.finetune import ADAPTER_FILE, check_base, checkpoint_step, read_examples
     from csdclip_cli.rewrite.finetune import train as run_training
     from csdclip_cli.rewrite.shipped import ADAPTER, bundled_base
 
     if data_file is not None and not data_file.is_file():
-        raise UsageError(f"--data {data_file}: no such file")
+        raise UsageError(f"--data {data_file}: {'a folder, not a file' if data_file.is_dir() else 'no such file'}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file; give a folder for checkpoints and adapter.gguf")
     base_path = check_base(base if base is not None else bundled_base())  # before --out is made
     cfg = TrainConfig(
         base=str(base_path),
         examples=examples,
-        data=str(data_file) if data_file else None,
+        data=str(data_file.resolve()) if data_file else None,  # the same file however it is typed
         steps=steps,
         batch_size=batch_size,
         lr=lr,
@@ -195,12 +197,22 @@ def train(
         alpha=alpha,
         seed=seed,
     )
-    if fresh:
-        (out_dir / "checkpoint.pt").unlink(missing_ok=True)
-    # what can be refused is refused before the minute the model takes to load
-    resume_at = checkpoint_step(cfg, out_dir)
+    # what can be refused is refused before the minute the model takes to load, and before
+    # --fresh throws a checkpoint away
     if data_file is not None:
         read_examples(cfg)
+    if fresh:
+        (out_dir / "checkpoint.pt").unlink(missing_ok=True)
+    resume_at = checkpoint_step(cfg, out_dir)
+    done = out_dir / ADAPTER_FILE
+    if resume_at >= steps and done.is_file():
+        note(f"{out_dir} holds this run finished ({resume_at} of {steps} steps); --fresh trains again")
+        out().print(f"adapter: {done} ({done.stat().st_size / 1e6:.1f} MB)", highlight=False)
+        if install:
+            shutil.copyfile(done, ADAPTER)
+            note(f"installed as {ADAPTER}")
+        return
+    made_out = not out_dir.exists()
     # transformers' and peft's deprecation and "no config file" notices say nothing to a user here
     warnings.filterwarnings("ignore", module=r"(transformers|peft)\b.*")
     if resume_at:
@@ -222,6 +234,8 @@ def train(
             kept = f"{out_dir / 'checkpoint.pt'} holds step {saved}: the same command goes on from there"
         else:
             kept = f"no checkpoint yet (one every {cfg.save_every} steps): the same command starts over"
+        if made_out and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # nothing was kept: leave no empty folder behind
         print(f"interrupted at step {reached} of {steps}; {kept}", file=sys.stderr)
         raise typer.Exit(130) from None
     minutes = f"{result.seconds / 60:.1f} min"

@@ -145,6 +145,13 @@ def read_examples(cfg: TrainConfig) -> list[Plan]:
                 f"{cfg.data}: {len(empty)} plan(s) have no AND clause (first: {empty[0][:60]!r}); "
                 "every training plan needs at least one"
             )
+        for p in plans:
+            clauses = [*p.and_, *p.not_, *(x for g in p.or_ for x in g)]
+            if not p.raw.strip() or any(not c.strip() for c in clauses):
+                raise UsageError(f"{cfg.data}: the plan of {p.raw[:60]!r} has an empty query or clause")
+            both = {c.strip().lower() for c in p.and_} & {c.strip().lower() for c in p.not_}
+            if both:
+                raise UsageError(f"{cfg.data}: the plan of {p.raw[:60]!r} both wants and excludes {sorted(both)!r}")
         return plans
     from csdclip_cli.rewrite.training_data import generate
 
@@ -177,10 +184,16 @@ def read_checkpoint(cfg: TrainConfig, out_dir: Path) -> dict[str, Any] | None:
     path = out_dir / "checkpoint.pt"
     if not path.is_file():
         return None
-    ckpt: dict[str, Any] = torch.load(path, weights_only=False)
-    if ckpt["config"] != asdict(cfg):
+    try:
+        ckpt: dict[str, Any] = torch.load(path, weights_only=False)
+        saved = ckpt["config"]
+    except Exception as e:  # torch.load raises RuntimeError, ValueError, EOFError, pickle errors, ...
         raise UsageError(
-            f"{out_dir} holds a training run with other settings ({_diff(ckpt['config'], asdict(cfg))}); "
+            f"{path} is not a readable checkpoint ({type(e).__name__}); --fresh starts over there"
+        ) from None
+    if saved != asdict(cfg):
+        raise UsageError(
+            f"{out_dir} holds a training run with other settings ({_diff(saved, asdict(cfg))}); "
             "use another --out, or --fresh to start over there"
         )
     return ckpt
