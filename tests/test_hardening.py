@@ -311,6 +311,8 @@ def test_index_names_with_url_and_uri_characters_build_and_search(runner, colour
     r = invoke(runner, "search", "red", "--index", name, "--json", "-k", "3")
     assert r.exit_code == 0, r.output
     assert len([json.loads(line) for line in r.stdout.splitlines()]) == 3  # JSON lines, one a result
-    for bad in (".hidden", "a/b", "journal"):
+    for bad in (".hidden", "a/b", "journal", "", "   ", " lead", "trail ", "new\nline", "-dash", "a" * 201, "é" * 101):
         r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", bad)
-        assert r.exit_code == 2 and "give a non-empty name without '/'" in r.output and "Traceback" not in r.output
+        assert r.exit_code == 2 and "invalid index name" in r.output and "Traceback" not in r.output, bad
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "é" * 100)
+    assert r.exit_code == 0, r.output  # 200 bytes: the longest name

@@ -29,6 +29,7 @@ import os
 import shutil
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,12 +194,23 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def validate_name(name: str) -> str:
-    """`name` itself when it can name an index folder (not empty, no leading '.', no '/' or '\\', not "journal");
-    raises UsageError otherwise."""
-    if not name or name.startswith(".") or "/" in name or "\\" in name or name in ("journal",):
+    """`name` itself when it can name an index folder: not empty, at most 200 UTF-8 bytes (file
+    systems allow 255), no '/' or '\\', no control character, no leading '.' or '-' (hidden
+    folder; read as an option), no space at either end, not "journal". Raises UsageError
+    otherwise."""
+    if (
+        not name.strip()
+        or name.startswith((".", "-"))
+        or name != name.strip()
+        or "/" in name
+        or "\\" in name
+        or any(unicodedata.category(c) == "Cc" for c in name)
+        or len(name.encode("utf-8")) > 200
+        or name == "journal"
+    ):
         raise UsageError(
-            f"invalid index name {name!r}: give a non-empty name without '/' or '\\' that does not start "
-            "with '.' ('journal' is reserved)"
+            f"invalid index name {name!r}: give a name of at most 200 bytes, without '/', '\\' or control "
+            "characters, that does not start with '.' or '-' or end in a space ('journal' is reserved)"
         )
     return name
 

@@ -62,7 +62,7 @@ def build_or_update(
 
     src = open_source(source, exclude=exclude or ())
     store = IndexStore(index_dir)
-    name = validate_name(name or default_name(src.location, model))
+    name = validate_name(name if name is not None else default_name(src.location, model))
     old = store.manifest(name) if store.exists(name) else None
     if not exclude and old is not None and old.source.exclude:
         # rebuilding without --exclude keeps the globs the index was made with (as update does)
