@@ -178,7 +178,8 @@ def _bf16_ok() -> bool:
 
 def read_checkpoint(cfg: TrainConfig, out_dir: Path) -> dict[str, Any] | None:
     """The checkpoint in `out_dir` (config, adapter and optimizer state, step, log, seconds), or
-    None when there is none. UsageError when it was saved under settings other than `cfg`."""
+    None when there is none. UsageError when it cannot be read, or was saved under settings
+    other than `cfg`."""
     import torch
 
     path = out_dir / "checkpoint.pt"
