@@ -186,6 +186,13 @@ def test_alternatives_the_model_misses_are_the_rules_or_groups(query: str, cand:
     assert plan.or_ == [[first, second]] and not problems
 
 
+def test_neither_nor_is_a_negation_the_model_may_name() -> None:
+    plan, problems = _check({"and": ["a sofa"], "not": ["dogs", "cats"]}, "a sofa with neither dogs nor cats")
+    assert plan.and_ == ["a sofa"] and plan.not_ == ["dogs", "cats"] and not problems
+    plan, problems = _check({"and": ["neither dogs nor cats on a sofa"]}, "neither dogs nor cats on a sofa")
+    assert not any("neither" in a for a in plan.and_) and problems  # a negated AND clause is dropped
+
+
 def test_a_negated_kind_may_still_be_wanted_in_another_colour() -> None:
     plan, problems = _check({"and": ["a white dog"], "not": ["a black dog"]}, "a white dog, not a black dog")
     assert plan.and_ == ["a white dog"] and plan.not_ == ["a black dog"] and not problems

@@ -118,6 +118,9 @@ EN_TABLE = [
     ("a red or blue car", [], [], [["a red car", "a blue car"]]),
     ("a bowl of fruit without bananas", ["a bowl of fruit"], ["bananas"], []),
     ("a mountain lake with no boats and no people", ["a mountain lake"], ["boats", "people"], []),
+    # "neither ... nor" excludes both (it used to be one wanted clause, "neither a hat nor a scarf")
+    ("a kid with neither a hat nor a scarf", ["a kid"], ["hat", "scarf"], []),
+    ("a sofa with neither dogs nor cats", ["a sofa"], ["dogs", "cats"], []),
     ("a bride and groom, without the guests", ["a bride", "a groom"], ["guests"], []),
     ("a bicycle leaning against a wall", ["a bicycle leaning against a wall"], [], []),
     ("an empty road with no cars", ["an empty road"], ["cars"], []),

@@ -17,7 +17,7 @@ from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.rewrite.rules import CJK, RuleRewriter
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
-FINETUNED_PROMPT = "t8"  # the prompt and output form of rewrite/finetune.py, and its checks
+FINETUNED_PROMPT = "t9"  # the prompt and output form of rewrite/finetune.py, and its checks
 MAX_CLAUSE_WORDS = 14
 SCHEMA = {
     "type": "object",
@@ -70,7 +70,8 @@ EXAMPLES = [
     ),
 ]
 NEG_CUE = re.compile(
-    r"\b(no|not|without|except|excluding|never|minus|lacking|isn'?t|aren'?t)\b|没|不|无|除了|排除|别", re.IGNORECASE
+    r"\b(no|not|neither|nor|without|except|excluding|never|minus|lacking|isn'?t|aren'?t)\b|没|不|无|除了|排除|别",
+    re.IGNORECASE,
 )
 OR_CUE = re.compile(r"\bor\b|或|还是", re.IGNORECASE)
 STOP = {"a", "an", "the", "of", "in", "on", "at", "and", "with", "to", "some", "any"}
@@ -142,7 +143,7 @@ def _joined(ands: list[str], ors: list[list[str]]) -> str:
 
 # Any way of saying that something is absent; a query without one cannot have a NOT clause.
 ABSENCE_CUE = re.compile(
-    r"\b(?:no|not|nobody|nothing|none|never|zero|without|except|excluding|minus|lacking|devoid|free of|empty of|"
+    r"\b(?:no|not|neither|nor|nobody|nothing|none|never|zero|without|except|excluding|minus|lacking|devoid|free of|empty of|"
     r"bare of|clear of|void of|"
     r"isn'?t|aren'?t|doesn'?t|don'?t|hold the|leave out|other than|apart from|absent|missing|sans|no-one)\b"
     r"|没|不|无|别|除|排除|缺",

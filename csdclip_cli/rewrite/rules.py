@@ -142,6 +142,7 @@ NEGATION = re.compile(
     r")\s+(?P<what>.+?)(?=\s*[,;.]|\s+(?:and|but|while|with)\s+|$)",
     re.IGNORECASE,
 )
+NEITHER_NOR = re.compile(r"\bneither\s+(?P<first>.+?)\s+nor\s+", re.IGNORECASE)
 # "nothing red" / "no one" / "nobody": the negated thing is implied, not named
 NOTHING = re.compile(
     r"(?:,\s*)?\b(?:(?:but|and|with)\s+)?(?:"
@@ -278,6 +279,8 @@ def _expand_or(chunk: str) -> list[str]:
 def _english(query: str) -> Plan:
     # "black and white dog": an adjective pair is one word for splitting purposes
     query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query)
+    # "neither a hat nor a scarf" excludes both, as "no a hat and no a scarf" does
+    query_split = NEITHER_NOR.sub(lambda m: f"no {m.group('first')} and no ", query_split)
     return _english_plan(query, query_split)
 
 
