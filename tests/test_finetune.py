@@ -313,14 +313,15 @@ def test_train_refuses_bad_data_and_other_settings_before_the_model_loads(runner
 
 
 def _fake_training(monkeypatch: pytest.MonkeyPatch, stop_at: int | None, checkpoint_at: int | None) -> None:
-    """finetune.train replaced by one that reports steps, saves a checkpoint at `checkpoint_at`
-    and is interrupted (Ctrl-C) at `stop_at`, or finishes having resumed from the checkpoint."""
+    """finetune.run_training replaced by one that reports steps, saves a checkpoint at
+    `checkpoint_at` and is interrupted (Ctrl-C) at `stop_at`, or finishes having resumed from
+    the checkpoint."""
     import torch
 
-    def fake(cfg: finetune.TrainConfig, out_dir: Path, progress) -> finetune.TrainResult:
-        start = finetune.checkpoint_step(cfg, out_dir)
+    def fake(run: finetune.TrainingRun, progress) -> finetune.TrainResult:
+        cfg, out_dir = run.cfg, run.out_dir
         out_dir.mkdir(parents=True, exist_ok=True)
-        for step in range(start + 1, cfg.steps + 1):
+        for step in range(run.resumed_from + 1, cfg.steps + 1):
             progress(step, cfg.steps, 1.0)
             if step == checkpoint_at:
                 torch.save({"config": dataclasses.asdict(cfg), "step": step}, out_dir / "checkpoint.pt")
@@ -328,9 +329,9 @@ def _fake_training(monkeypatch: pytest.MonkeyPatch, stop_at: int | None, checkpo
                 raise KeyboardInterrupt
         adapter = out_dir / finetune.ADAPTER_FILE
         adapter.write_bytes(b"x" * 2_000_000)
-        return finetune.TrainResult(adapter, cfg.steps, 600.0, 3.0, 0.1, 10, "float32", [], start, 240.0)
+        return finetune.TrainResult(adapter, cfg.steps, 600.0, 3.0, 0.1, 10, "float32", [], run.resumed_from, 240.0)
 
-    monkeypatch.setattr(finetune, "train", fake)
+    monkeypatch.setattr(finetune, "run_training", fake)
 
 
 def test_train_says_what_an_interrupt_kept_and_where_a_resumed_run_went_on(

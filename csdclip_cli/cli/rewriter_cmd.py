@@ -177,14 +177,11 @@ def train(
 
     from csdclip_cli.errors import UsageError
     from csdclip_cli.render import note, out, progress_bar
-    from csdclip_cli.rewrite.finetune import ADAPTER_FILE, check_base, checkpoint_step, read_examples
-    from csdclip_cli.rewrite.finetune import train as run_training
+    from csdclip_cli.rewrite.finetune import ADAPTER_FILE, check_base, checkpoint_step, prepare, run_training
     from csdclip_cli.rewrite.shipped import ADAPTER, bundled_base
 
     if data_file is not None and not data_file.is_file():
         raise UsageError(f"--data {data_file}: {'a folder, not a file' if data_file.is_dir() else 'no such file'}")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} is a file; give a folder for checkpoints and adapter.gguf")
     base_path = check_base(base if base is not None else bundled_base())  # before --out is made
     cfg = TrainConfig(
         base=str(base_path),
@@ -197,28 +194,22 @@ def train(
         alpha=alpha,
         seed=seed,
     )
-    # what can be refused is refused before the minute the model takes to load, and before
-    # --fresh throws a checkpoint away
-    if data_file is not None:
-        read_examples(cfg)
-    if fresh:
-        (out_dir / "checkpoint.pt").unlink(missing_ok=True)
-    resume_at = checkpoint_step(cfg, out_dir)
-    done = out_dir / ADAPTER_FILE
-    if resume_at >= steps and done.is_file():
-        note(f"{out_dir} holds this run finished ({resume_at} of {steps} steps); --fresh trains again")
+    made_out = not out_dir.exists()
+    run = prepare(cfg, out_dir, fresh=fresh)  # what can be refused is, before the model's minute to load
+    if run.finished:
+        done = out_dir / ADAPTER_FILE
+        note(f"{out_dir} holds this run finished ({run.resumed_from} of {steps} steps); --fresh trains again")
         out().print(f"adapter: {done} ({done.stat().st_size / 1e6:.1f} MB)", highlight=False)
         if install:
             shutil.copyfile(done, ADAPTER)
             note(f"installed as {ADAPTER}")
         return
-    made_out = not out_dir.exists()
     # transformers' and peft's deprecation and "no config file" notices say nothing to a user here
     warnings.filterwarnings("ignore", module=r"(transformers|peft)\b.*")
-    if resume_at:
-        note(f"resuming from step {resume_at} of {steps} ({out_dir / 'checkpoint.pt'})")
+    if run.resumed_from:
+        note(f"resuming from step {run.resumed_from} of {steps} ({out_dir / 'checkpoint.pt'})")
     note(f"loading {base_path.name} (dequantized to float32; about a minute)")
-    reached = resume_at
+    reached = run.resumed_from
     try:
         with progress_bar(f"LoRA r={rank} on {base_path.name}", unit="step") as update:
 
@@ -227,7 +218,7 @@ def train(
                 reached = step
                 update(step, total)
 
-            result = run_training(cfg, out_dir, advance)
+            result = run_training(run, advance)
     except KeyboardInterrupt:
         saved = checkpoint_step(cfg, out_dir)
         if saved:

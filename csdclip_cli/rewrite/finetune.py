@@ -206,24 +206,67 @@ def checkpoint_step(cfg: TrainConfig, out_dir: Path) -> int:
     return int(ckpt["step"]) if ckpt else 0
 
 
+@dataclass
+class TrainingRun:
+    """A training run whose data and folder passed their checks: its config, folder, plans and
+    the checkpoint it goes on from (None: step 0). Made by `prepare`, run by `run_training`."""
+
+    cfg: TrainConfig
+    out_dir: Path
+    plans: list[Plan]
+    checkpoint: dict[str, Any] | None
+
+    @property
+    def resumed_from(self) -> int:
+        """The step the run goes on from (0: a fresh run)."""
+        return int(self.checkpoint["step"]) if self.checkpoint else 0
+
+    @property
+    def finished(self) -> bool:
+        """Whether `out_dir` already holds this run done: every step, and its adapter written."""
+        return self.resumed_from >= self.cfg.steps and (self.out_dir / ADAPTER_FILE).is_file()
+
+
+def prepare(cfg: TrainConfig, out_dir: Path, fresh: bool = False) -> TrainingRun:
+    """Read and check everything a run needs before its model loads: the training plans and
+    the checkpoint in `out_dir`. `fresh` discards that checkpoint, once the data has passed.
+    UsageError when `out_dir` is a file, the data holds an unusable plan (read_examples) or the
+    checkpoint cannot be read or has other settings (read_checkpoint)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file; give a folder for checkpoints and {ADAPTER_FILE}")
+    plans = read_examples(cfg)
+    if fresh:
+        (out_dir / "checkpoint.pt").unlink(missing_ok=True)
+    return TrainingRun(cfg, out_dir, plans, read_checkpoint(cfg, out_dir))
+
+
 def train(
     cfg: TrainConfig,
     out_dir: Path,
     progress: Callable[[int, int, float], None] | None = None,
     model_and_tokenizer: tuple[Any, Any] | None = None,
 ) -> TrainResult:
-    """Fine-tune `cfg.base` with LoRA and write `out_dir/adapter.gguf` (GGUF LoRA adapter for
-    llama.cpp) and `out_dir/train.json` (config, losses, seconds). Resumes from
-    `out_dir/checkpoint.pt` when its config equals `cfg`. `progress(step, steps, loss)` after
-    each step. UsageError when `out_dir` holds a run with another config or the data holds a
-    plan without AND clauses (both checked before the model loads)."""
+    """`run_training(prepare(cfg, out_dir), ...)`: fine-tune `cfg.base` with LoRA into `out_dir`,
+    resuming from its checkpoint when that has the same config. Raises what prepare raises."""
+    return run_training(prepare(cfg, out_dir), progress, model_and_tokenizer)
+
+
+def run_training(
+    run: TrainingRun,
+    progress: Callable[[int, int, float], None] | None = None,
+    model_and_tokenizer: tuple[Any, Any] | None = None,
+) -> TrainResult:
+    """Fine-tune `run.cfg.base` with LoRA and write `out_dir/adapter.gguf` (GGUF LoRA adapter
+    for llama.cpp) and `out_dir/train.json` (config, losses, seconds), going on from the run's
+    checkpoint; a checkpoint every `save_every` steps. `progress(step, steps, loss)` after each
+    step. UsageError for a base csd cannot export an adapter for, or whose tokenizer has no
+    end-of-sequence token."""
     import torch
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 
     from csdclip_cli.rewrite.lora_gguf import gguf_arch, write_adapter
 
-    ckpt = read_checkpoint(cfg, out_dir)
-    plans = read_examples(cfg)
+    cfg, out_dir, plans, ckpt = run.cfg, run.out_dir, run.plans, run.checkpoint
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "checkpoint.pt"
     random.seed(cfg.seed)
@@ -246,7 +289,6 @@ def train(
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg.warmup, cfg.steps))
     step, log, spent = 0, [], 0.0
-    resumed_from = int(ckpt["step"]) if ckpt is not None else 0
     if ckpt is not None:
         set_peft_model_state_dict(model, ckpt["adapter"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -312,7 +354,7 @@ def train(
         examples=len(examples),
         dtype="bfloat16 autocast" if use_bf16 else "float32",
         log=log,
-        resumed_from=resumed_from,
+        resumed_from=run.resumed_from,
         run_seconds=seconds - spent,
     )
     summary = asdict(result) | {"adapter": str(adapter), "config": asdict(cfg), "log": log}
