@@ -13,11 +13,12 @@ from typing import Any
 from csdclip_cli.errors import ModelFileMissing, UsageError
 from csdclip_cli.fingerprint import file_fingerprint
 from csdclip_cli.rewrite.llm_worker import LlamaWorker, WorkerFailed
+from csdclip_cli.rewrite.phrases import singular
 from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.rewrite.rules import CJK, RuleRewriter
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
-FINETUNED_PROMPT = "t9"  # the prompt and output form of rewrite/finetune.py, and its checks
+FINETUNED_PROMPT = "t10"  # the prompt and output form of rewrite/finetune.py, and its checks
 MAX_CLAUSE_WORDS = 14
 SCHEMA = {
     "type": "object",
@@ -324,11 +325,11 @@ def _content_words(text: str) -> set[str]:
 
 
 def _stems(text: str) -> set[str]:
-    """English content words with a plural 's' cut ("dogs" -> "dog"); empty for Chinese text,
-    whose one-character words would match across unrelated clauses."""
+    """English content words in the singular ("dogs" -> "dog", "people" -> "person"); empty for
+    Chinese text, whose one-character words would match across unrelated clauses."""
     if CJK.search(text):
         return set()
-    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in _content_words(text)}
+    return {singular(w) for w in _content_words(text)}
 
 
 HEAD_END = re.compile(r"\s+(?:on|in|at|with|by|under|near|next|beside|behind|that|which|who|wearing|holding)\s")
@@ -336,7 +337,7 @@ HEAD_END = re.compile(r"\s+(?:on|in|at|with|by|under|near|next|beside|behind|tha
 
 def _head(clause: str) -> str | None:
     """The thing an English clause names: its last content word before a preposition or
-    relative clause, plural 's' cut ("a bow on a stage" -> "bow", "brown dogs" -> "dog"); None
+    relative clause, in the singular ("a bow on a stage" -> "bow", "brown dogs" -> "dog"); None
     for Chinese."""
     if CJK.search(clause):
         return None

@@ -60,7 +60,7 @@ def gguf_tensors(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def general_type(path: Path) -> str | None:
     """The `general.type` of a GGUF file ("adapter" for a LoRA adapter, "model" or None for a
-        model), read with the gguf package's reader. Raises ValueError when `path` is not GGUF (and
+    model), read with the gguf package's reader. Raises ValueError when `path` is not GGUF (and
     what gguf's reader raises for a file cut short: IndexError, ...)."""
     import gguf
 

@@ -638,6 +638,11 @@ def _mid_negation_zh(rng: random.Random) -> Plan:
     return Plan(raw=raw, intent="complex", optimized=clause, and_=[clause], not_=[x])
 
 
+def _a(phrase: str) -> str:
+    """`phrase` with its indefinite article: "an umbrella", "a red car"."""
+    return f"{'an' if phrase[0] in 'aeiou' else 'a'} {phrase}"
+
+
 def _side_thing(rng: random.Random, taken: set[str]) -> tuple[str, str, str, str] | None:
     """(English phrase, English noun, Chinese phrase, Chinese noun) of a thing or person not
     in `taken`, with a colour or clothing half of the time."""
@@ -647,8 +652,7 @@ def _side_thing(rng: random.Random, taken: set[str]) -> tuple[str, str, str, str
             return None
         c_en, c_zh = rng.choice(COLOURS)
         wear_en, wear_zh = rng.choice(SIDE_WEAR)
-        art = "an" if noun[0] in "aeiou" else "a"
-        return f"{art} {noun} {wear_en.format(c=c_en)}", noun, f"{wear_zh.format(c=c_zh)}{zh}", zh
+        return f"{_a(noun)} {wear_en.format(c=c_en)}", noun, f"{wear_zh.format(c=c_zh)}{zh}", zh
     noun, zh, colours = rng.choice(SIDE_THINGS)
     if noun in taken:
         return None
@@ -656,10 +660,8 @@ def _side_thing(rng: random.Random, taken: set[str]) -> tuple[str, str, str, str
     if colours and rng.random() < 0.7:
         pool = COLOURS if colours == "any" else [c for c in COLOURS if c[0] in ANIMAL_COLOURS]
         c_en, c_zh = rng.choice(pool)
-        art = "an" if c_en[0] in "aeiou" else "a"
-        return f"{art} {c_en} {noun}", noun, f"{measure}{c_zh}的{zh_noun}", zh_noun
-    art = "an" if noun[0] in "aeiou" else "a"
-    return f"{art} {noun}", noun, f"{measure}{zh_noun}", zh_noun
+        return f"{_a(c_en)} {noun}", noun, f"{measure}{c_zh}的{zh_noun}", zh_noun
+    return _a(noun), noun, f"{measure}{zh_noun}", zh_noun
 
 
 def _side_by_side(rng: random.Random, chinese: bool = False) -> Plan:
@@ -708,7 +710,7 @@ def _side_by_side(rng: random.Random, chinese: bool = False) -> Plan:
     if absent:
         long = rng.random() < 0.5
         plural = absent[0] + ("es" if absent[0].endswith(("s", "x", "ch", "sh")) else "s")
-        item = f"a {absent[0]}" if long else (absent[0] if rng.random() < 0.3 else plural)
+        item = _a(absent[0]) if long else (absent[0] if rng.random() < 0.3 else plural)
         neg, nots = _negation(rng, [item])
     return Plan(
         raw=rng.choice(CARRIERS_EN) + body + where + neg,
