@@ -157,3 +157,10 @@ def test_cli_batch_names_the_line_of_a_warning_and_counts_repeats(
     assert "line 1:" in warnings[0] and "SIGSEGV" in warnings[0]
     assert "on 3 lines in all" in warnings[1]
     assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 3
+
+
+def test_cached_plans_follow_a_change_of_the_rules(gguf_stub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the model's plan is checked against the rules' plan: plans cached under older rules are stale
+    before = LlamaRewriter(gguf_stub, worker=fake("ok")).fingerprint
+    monkeypatch.setattr(RuleRewriter, "fingerprint", "rules-next")
+    assert LlamaRewriter(gguf_stub, worker=fake("ok")).fingerprint != before

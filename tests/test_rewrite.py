@@ -219,6 +219,31 @@ NEW_EN_TABLE = [
     ("a girl swimming in a lake", ["a girl swimming", "a girl in a lake"], [], []),
     ("a dog sleeping under a table", ["a dog sleeping", "a dog under a table"], [], []),
 ]
+# Negated facts inside the sentence and negated properties (next plan's notes: "a car that
+# isn't red" gave AND "a car that"; "a man without a hat walking in the rain" excluded "hat
+# walking in the rain"; "床上没有枕头" left the clause "床上"). Written for the kind, not copied
+# from the held-out sets.
+NEGATED_FACT_TABLE = [
+    ("a bicycle that isn't blue", ["a bicycle"], ["blue bicycle"], []),
+    ("a van which is not white", ["a van"], ["white van"], []),
+    ("a truck that is not parked", ["a truck"], ["parked truck"], []),
+    ("a boy who isn't wearing a cap", ["a boy"], ["cap"], []),
+    ("a garden that doesn't have a fence", ["a garden"], ["fence"], []),
+    ("a man without a scarf walking a dog", ["a man walking a dog"], ["scarf"], []),
+    ("a horse with no saddle standing in a field", ["a horse standing", "a horse in a field"], ["saddle"], []),
+    ("a puppy that is not black playing in the snow", ["a puppy playing", "a puppy in the snow"], ["black puppy"], []),
+    ("a road without cars at night", ["a road at night"], ["cars"], []),
+    # after a comma the whole rest is what is excluded
+    ("a meadow, no people walking on the path", ["a meadow"], ["people walking on the path"], []),
+    ("a vase with no flowers in it", ["a vase"], ["flowers in it"], []),
+    ("an empty stadium, not a single fan", ["an empty stadium"], ["fan"], []),
+    ("a pasta dish, leave out anything with cheese", ["a pasta dish"], ["cheese"], []),
+    ("a parking lot, don't show trucks", ["a parking lot"], ["trucks"], []),
+    ("一张沙发，沙发上没有猫", ["一张沙发"], ["猫"], []),
+    ("一个书架，上面没有书", ["一个书架"], ["书"], []),
+    ("一棵树，树下没有人", ["一棵树"], ["人"], []),
+    ("一个司机在开车，别拍到乘客", ["一个司机在开车"], ["乘客"], []),
+]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),
     ("一只猫在沙发上，no dogs", ["一只猫在沙发上"], ["dogs"], []),
@@ -271,7 +296,7 @@ KNOWN_MISSES = {
     "a child with a red balloon in a park",
     "a bus or a tram on a street",
 }
-ALL_ROWS = EN_TABLE + ZH_TABLE + NEW_EN_TABLE + MIXED_TABLE
+ALL_ROWS = EN_TABLE + ZH_TABLE + NEW_EN_TABLE + MIXED_TABLE + NEGATED_FACT_TABLE
 
 
 @pytest.mark.parametrize(
@@ -355,6 +380,9 @@ def test_cli_rewrite_shows_plan_and_batch(runner, tmp_path) -> None:
     assert r.exit_code == 0
     plans = [Plan.from_json(x) for x in out.read_text().splitlines()]
     assert [p.not_ for p in plans] == [[], ["collar"]]
+    # a query and a --file: one of them would be ignored, so the command refuses both
+    r = invoke(runner, "rewrite", "a red car", "--file", str(qf))
+    assert r.exit_code == 2 and "not both" in r.stderr and "a red car" in r.stderr
 
 
 @pytest.mark.parametrize(

@@ -445,7 +445,8 @@ class LlamaRewriter:
                 "Put a chat GGUF (e.g. qwen2.5-1.5b-instruct-q4_k_m.gguf) in models/ or pass --llm FILE."
             )
         self.path = path
-        self.fingerprint = f"{file_fingerprint(path)}:{PROMPT_VERSION}"
+        # the plan is checked against the rules' plan, so a change of the rules changes it too
+        self.fingerprint = f"{file_fingerprint(path)}:{PROMPT_VERSION}:{RuleRewriter.fingerprint}"
         if self.adapter is not None:
             self.fingerprint += f":lora:{file_fingerprint(self.adapter)}:{FINETUNED_PROMPT}"
         self.n_gpu_layers = n_gpu_layers

@@ -138,11 +138,36 @@ NEGATION = re.compile(
     r"(?:,\s*)?\b(?:(?:but|and)\s+)?(?:"
     r"with\s+no|without(?:\s+any)?|not\s+(?:wearing|holding|carrying|having|with)|not\s+any|none\s+of|no|"
     r"except(?:\s+for)?|excluding|but\s+not|not(?=\s+(?:a|an|the)\b)|isn'?t|aren'?t|never|free\s+of|minus|"
-    r"lacking|other\s+than|(?<=,\s)not|(?<=,)not|(?<=but\s)not"
-    r")\s+(?P<what>.+?)(?=\s*[,;.]|\s+(?:and|but|while|with)\s+|$)",
+    r"lacking|other\s+than|(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
+    r"(?:do\s+not|don'?t)\s+(?:show|want|include)|not\s+including"
+    r")(?:\s+(?:anything|something|any\w*)\s+(?:with|containing|that\s+(?:has|have)))?"
+    r"(?:\s+(?:any\s+)?(?:signs?|traces?)\s+of)?\s+(?P<what>.+?)(?=\s*[,;.]|\s+(?:and|but|while|with)\s+|$)",
     re.IGNORECASE,
 )
 NEITHER_NOR = re.compile(r"\bneither\s+(?P<first>.+?)\s+nor\s+", re.IGNORECASE)
+# A negated relative or predicate clause: "a car that isn't red", "a chef who is not wearing a
+# hat", "a house that doesn't have a garden". The pronoun goes with the negation (it used to be
+# left in the AND clause: "a car that"), and the forms are reduced to the cues NEGATION reads.
+NEGATED_WEAR = re.compile(
+    r"\s*\b(?:(?:that|who|which)\s+)?(?:(?:is|are|was|were)\s+not|isn'?t|aren'?t|wasn'?t|weren'?t)\s+"
+    r"(?=(?:wearing|holding|carrying|having)\b)",
+    re.IGNORECASE,
+)
+NEGATED_HAVE = re.compile(
+    r"\s*\b(?:(?:that|who|which)\s+)?(?:does|do|did|has|have)\s*(?:not|n'?t)\s+(?:have|has|contain|wear)\b",
+    re.IGNORECASE,
+)
+NEGATED_BE = re.compile(
+    r"\s*\b(?:that|who|which)\s+(?:(?:is|are|was|were)\s+not|isn'?t|aren'?t|wasn'?t|weren'?t)\b", re.IGNORECASE
+)
+# "not a single person", "not even one car": the count words are not part of what is excluded
+NOT_COUNT = re.compile(r"^(?:(?:not\s+)?even\s+)?(?:(?:a|one)\s+)?single\s+|^even\s+(?:one|a)\s+", re.IGNORECASE)
+# What may be negated on its own as a property of the noun before it ("a balloon that isn't
+# red" -> NOT "red balloon"): colours, sizes and a few states; past participles ("parked").
+ADVERBS = {"around", "about", "by", "past", "along", "nearby", "together", "away"}
+# "no people at all", "no boats in sight": emphasis, not part of what is excluded
+NOT_TAIL = re.compile(r"\s+(?:at\s+all|in\s+sight|anywhere|whatsoever|in\s+view|visible)$", re.IGNORECASE)
+STATES = {"empty", "full", "open", "closed", "broken", "wet", "dry", "lit", "new", "clean", "dirty", "busy", "crowded"}
 # "nothing red" / "no one" / "nobody": the negated thing is implied, not named
 NOTHING = re.compile(
     r"(?:,\s*)?\b(?:(?:but|and|with)\s+)?(?:"
@@ -171,7 +196,7 @@ PLACE = re.compile(r"\b(?:in front of|at|in|near|outside|inside)\s+((?:[A-Z][\w'
 
 ZH_NEG = re.compile(
     r"[，,、；;]?\s*(?:但是?|并且|而且)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|无|除了|排除|别)"
-    r"(?:穿|戴|带|有|含|要)?(?P<what>[^，,、；;。和与及的]+?)(?:以外|之外)?(?=[，,、；;。的]|和|与|及|$)"
+    r"(?:穿|戴|带|有|含|要|拍到|拍|出现|看到|见到)?(?P<what>[^，,、；;。和与及的]+?)(?:以外|之外)?(?=[，,、；;。的]|和|与|及|$)"
 )
 ZH_CARRIER = re.compile(
     r"^(?:请|麻烦)?(?:帮我|给我|为我)?(?:搜索|查找|寻找|显示|看看|找|搜|来)(?:一下)?(?:一张|一些|几张|一幅)?"
@@ -200,6 +225,44 @@ def _nothing_item(m: re.Match) -> str:
     if not attr:
         return "an object"
     return f"something {attr}" if attr.lower() in COLOURS else f"a {attr} object"
+
+
+def _is_property(word: str) -> bool:
+    w = word.lower()
+    return w in ADJECTIVES or w in STATES or (len(w) > 4 and w.endswith("ed"))
+
+
+def _with_noun(what: str, before: str) -> str:
+    """A negated property alone ('red', 'not parked') joined to the noun it is said of, the last
+    word before the negation: ('red', 'a toddler with a balloon') -> 'red balloon'. Anything
+    else, or no noun before it, is returned as it is."""
+    words = what.split()
+    if not words or len(words) > 3 or not all(_is_property(w) for w in words):
+        return what
+    nouns = re.findall(r"[A-Za-z][A-Za-z'-]*", before)
+    if not nouns or nouns[-1].lower() in DETERMINERS or _modifier_start([nouns[-1]], 0):
+        return what
+    return f"{what} {nouns[-1]}"
+
+
+def _negated(m: re.Match, text: str) -> tuple[str, str]:
+    """(excluded item, words that go back to the positive side) of a NEGATION match in `text`.
+    A negation inside the sentence ends where the subject's next fact begins: "a man without a
+    hat walking in the rain" excludes "hat" and keeps "walking in the rain". After a comma the
+    whole rest is excluded ("..., no people walking on the beach")."""
+    tokens = NOT_TAIL.sub("", _clean(m.group("what"))).split()
+    rest: list[str] = []
+    if "," not in text[m.start() : m.start("what")]:
+        for i in range(1, len(tokens)):
+            # "walking in the rain" is the subject's; a lone "waiting" or "walking around" may be
+            # the excluded thing's ("with no passengers waiting"), and so may a place ("with no
+            # birds in the sky"); a time is the scene's ("without cars at night")
+            action = _is_participle(tokens, i) and i + 1 < len(tokens) and tokens[i + 1].lower() not in ADVERBS
+            if action or TIME_WORDS.match(" ".join(tokens[i:])):
+                tokens, rest = tokens[:i], tokens[i:]
+                break
+    what = _strip_det(NOT_COUNT.sub("", " ".join(tokens))).replace("\x00", " ")
+    return _with_noun(what, text[: m.start()]), " ".join(rest)
 
 
 def _clean(text: str) -> str:
@@ -281,6 +344,9 @@ def _english(query: str) -> Plan:
     query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query)
     # "neither a hat nor a scarf" excludes both, as "no a hat and no a scarf" does
     query_split = NEITHER_NOR.sub(lambda m: f"no {m.group('first')} and no ", query_split)
+    query_split = NEGATED_WEAR.sub(" not ", query_split)
+    query_split = NEGATED_HAVE.sub(" without", query_split)
+    query_split = NEGATED_BE.sub(" isn't", query_split)
     return _english_plan(query, query_split)
 
 
@@ -290,11 +356,14 @@ def _english_plan(query: str, text: str) -> Plan:
     for m in NOTHING.finditer(text):
         nots.append(_nothing_item(m))
     text = NOTHING.sub("", text)
-    for m in NEGATION.finditer(text):
-        what = _strip_det(_clean(m.group("what"))).replace("\x00", " ")
+
+    def cut(m: re.Match) -> str:
+        what, rest = _negated(m, text)
         if what and what.lower() not in (n.lower() for n in nots):
             nots.append(what)
-    positive = _clean(NEGATION.sub("", text))
+        return f" {rest}" if rest else ""
+
+    positive = _clean(NEGATION.sub(cut, text))
     # nothing left but exclusions ("no person"): a neutral phrase, not the negated words, which
     # CLIP reads as the very thing excluded
     optimized = (positive or (NEUTRAL_EN if nots else text)).replace("\x00", " ")
@@ -355,6 +424,25 @@ ZH_NONE = re.compile(
 )
 
 
+# Where an absence is said to be, left behind when the negation is cut: "一张床，床上没有枕头"
+# leaves "床上", "一盘水果，里面没有香蕉" leaves "里面". Neither is a thing to look for.
+ZH_PLACE_WORD = re.compile(r"^(?:里面|上面|下面|外面|里头|其中|这里|那里|周围|旁边)$")
+ZH_LOCATIVE = re.compile(r"^(?P<noun>[\u4e00-\u9fff]{1,4}?)(?:上面|里面|下面|上|里|中|内|下)$")
+
+
+def _zh_place_only(chunk: str, chunks: list[str]) -> bool:
+    """Whether `chunk` only says where, of a thing another chunk names ('床上' beside '一张床')
+    or of nothing ('里面')."""
+    if ZH_PLACE_WORD.match(chunk):
+        return len(chunks) > 1
+    m = ZH_LOCATIVE.match(chunk)
+    if not m:
+        return False
+    noun = m.group("noun")
+    stem = noun[:-1] if len(noun) > 1 and noun[-1] in "面边头" else noun  # 湖面 -> 湖
+    return any(stem in c for c in chunks if c != chunk)
+
+
 def _chinese(query: str) -> Plan:
     nots: list[str] = []
     raw, query = query, (ZH_CARRIER_END.sub("", ZH_CARRIER.sub("", query, count=1)) or query)
@@ -379,6 +467,11 @@ def _chinese(query: str) -> Plan:
             ors.append([a for a in ZH_OR.split(chunk) if a])
         else:
             chunks.append(chunk)
+    for c in [c for c in chunks if _zh_place_only(c, chunks)]:
+        chunks.remove(c)
+        optimized = (
+            re.sub(rf"[，,、；;]?\s*{re.escape(c)}(?=[，,、；;]|$)", "", optimized).strip(" ，,、；;") or optimized
+        )
     ands = list(dict.fromkeys(c for chunk in distribute_existential(chunks) for c in split_chunk(chunk)))
     intent = Plan.intent_of(ands, nots, ors)
     return Plan(raw=raw, intent=intent, optimized=optimized, and_=ands, not_=nots, or_=ors)
@@ -424,7 +517,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v2"
+    fingerprint = "rules-v3"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
