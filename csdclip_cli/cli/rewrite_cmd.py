@@ -41,6 +41,8 @@ def rewrite(
 
     if rewriter not in ("rules", "llm", "llm-base"):
         raise UsageError(f"--rewriter must be rules, llm or llm-base, not {rewriter!r}")
+    if file is not None and query is not None:
+        raise UsageError(f"give a QUERY or --file FILE, not both (got {query!r} and --file {file})")
     if output is not None and file is None:
         raise UsageError("--output writes the plans of a --file batch; give --file FILE too")
     if file is None:
