@@ -22,6 +22,19 @@ def file_fingerprint(path: str | Path) -> str:
     return "sha256q:" + h.hexdigest()[:16]
 
 
+def folder_fingerprint(folder: str | Path) -> str | None:
+    """Fingerprint of every weight shard in a model folder (*.safetensors, else *.bin): a change to
+    any shard changes it. One shard gives its file_fingerprint; None when the folder has none."""
+    d = Path(folder)
+    shards = sorted(d.glob("*.safetensors")) or sorted(d.glob("*.bin"))
+    if len(shards) <= 1:
+        return file_fingerprint(shards[0]) if shards else None
+    h = hashlib.sha256()
+    for s in shards:
+        h.update(f"{s.name}={file_fingerprint(s)}\n".encode())
+    return "sha256q:" + h.hexdigest()[:16]
+
+
 def text_fingerprint(*parts: Any) -> str:
     """A fingerprint of weights known by name rather than by file (a hub tag, a demo seed)."""
     return "id:" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]

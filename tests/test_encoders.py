@@ -234,3 +234,24 @@ def test_models_list_finds_weights_under_the_names_the_loaders_look_for(runner, 
     from csdclip_cli.encoders.hf import hf_local_names
 
     assert hf_local_names(ModelSpec.parse("fgclip:ViT-L/14")) == ["qihoo360--fg-clip-large"]
+
+
+def test_a_change_to_any_weight_shard_changes_the_fingerprint(tmp_path: Path) -> None:
+    # indexes are reused while the fingerprint holds: a sharded model whose second shard changed
+    # used to keep the first shard's fingerprint
+    from csdclip_cli.fingerprint import file_fingerprint, folder_fingerprint
+
+    d = tmp_path / "model"
+    d.mkdir()
+    assert folder_fingerprint(d) is None
+    (d / "model-00001-of-00002.safetensors").write_bytes(b"a" * 100)
+    one = folder_fingerprint(d)
+    assert one == file_fingerprint(d / "model-00001-of-00002.safetensors")  # one shard: as before
+    (d / "model-00002-of-00002.safetensors").write_bytes(b"b" * 100)
+    two = folder_fingerprint(d)
+    (d / "model-00002-of-00002.safetensors").write_bytes(b"c" * 100)
+    assert len({one, two, folder_fingerprint(d)}) == 3
+    bins = tmp_path / "bin-model"
+    bins.mkdir()
+    (bins / "pytorch_model.bin").write_bytes(b"x" * 10)
+    assert folder_fingerprint(bins) == file_fingerprint(bins / "pytorch_model.bin")

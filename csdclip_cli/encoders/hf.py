@@ -14,7 +14,7 @@ from csdclip_cli.encoders.base import Encoder, l2_normalise, quiet_libraries, re
 from csdclip_cli.encoders.family import LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
 from csdclip_cli.errors import ModelFileMissing, UnknownModel
-from csdclip_cli.fingerprint import file_fingerprint, text_fingerprint
+from csdclip_cli.fingerprint import folder_fingerprint, text_fingerprint
 
 HF_ALIASES = {("fgclip", "VIT-B-16"): "qihoo360/fg-clip-base", ("fgclip", "VIT-L-14"): "qihoo360/fg-clip-large"}
 
@@ -120,7 +120,7 @@ def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     """hf:REPO_OR_DIR, or fgclip:ViT-B/16 | ViT-L/14 (qihoo360/fg-clip-base | -large), through
     transformers from --weights DIR, `models_dir`/OWNER--NAME, or the huggingface cache (the CLI
     reaches the hub only with CSD_ONLINE=1). Remote code runs only with trust_remote_code.
-    Fingerprint: the first .safetensors file of a local folder, else the spec and source by name.
+    Fingerprint: every weight shard of a local folder (folder_fingerprint), else the spec and source by name.
     Raises UnknownModel when transformers is missing, the FG-CLIP name is unknown, the model
     needs --trust-remote-code or is not CLIP-like; ModelFileMissing when it cannot be loaded."""
     try:
@@ -151,7 +151,6 @@ def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
         ) from None
     if not hasattr(model, "get_image_features") or not hasattr(model, "get_text_features"):
         raise UnknownModel(f"{where} is not a CLIP-like model (no get_image_features / get_text_features)")
-    weights = next(iter(sorted(Path(where).glob("*.safetensors"))), None) if Path(where).is_dir() else None
-    fp = file_fingerprint(weights) if weights else text_fingerprint(spec, where)
+    fp = (folder_fingerprint(where) if Path(where).is_dir() else None) or text_fingerprint(spec, where)
     canonical = f"hf:{repo}" if spec.family == "hf" else f"fgclip:{spec.name}"
     return HFClipEncoder(model, processor, tokenizer, canonical, fp, device)
