@@ -233,6 +233,7 @@ NEGATED_FACT_TABLE = [
     ("a horse with no saddle standing in a field", ["a horse standing", "a horse in a field"], ["saddle"], []),
     ("a puppy that is not black playing in the snow", ["a puppy playing", "a puppy in the snow"], ["black puppy"], []),
     ("a road without cars at night", ["a road at night"], ["cars"], []),
+    ("red, green, no blue", ["red", "green"], ["blue"], []),  # "no" excludes blue things: not "blue green"
     # after a comma the whole rest is what is excluded
     ("a meadow, no people walking on the path", ["a meadow"], ["people walking on the path"], []),
     ("a vase with no flowers in it", ["a vase"], ["flowers in it"], []),

@@ -164,6 +164,7 @@ NEGATED_BE = re.compile(
 NOT_COUNT = re.compile(r"^(?:(?:not\s+)?even\s+)?(?:(?:a|one)\s+)?single\s+|^even\s+(?:one|a)\s+", re.IGNORECASE)
 # What may be negated on its own as a property of the noun before it ("a balloon that isn't
 # red" -> NOT "red balloon"): colours, sizes and a few states; past participles ("parked").
+PREDICATE_CUE = re.compile(r"\b(?:isn'?t|aren'?t|wasn'?t|weren'?t|not)\s*$", re.IGNORECASE)
 ADVERBS = {"around", "about", "by", "past", "along", "nearby", "together", "away"}
 # "no people at all", "no boats in sight": emphasis, not part of what is excluded
 NOT_TAIL = re.compile(r"\s+(?:at\s+all|in\s+sight|anywhere|whatsoever|in\s+view|visible)$", re.IGNORECASE)
@@ -240,7 +241,7 @@ def _with_noun(what: str, before: str) -> str:
     if not words or len(words) > 3 or not all(_is_property(w) for w in words):
         return what
     nouns = re.findall(r"[A-Za-z][A-Za-z'-]*", before)
-    if not nouns or nouns[-1].lower() in DETERMINERS or _modifier_start([nouns[-1]], 0):
+    if not nouns or nouns[-1].lower() in DETERMINERS or _modifier_start([nouns[-1]], 0) or _is_property(nouns[-1]):
         return what
     return f"{what} {nouns[-1]}"
 
@@ -262,7 +263,10 @@ def _negated(m: re.Match, text: str) -> tuple[str, str]:
                 tokens, rest = tokens[:i], tokens[i:]
                 break
     what = _strip_det(NOT_COUNT.sub("", " ".join(tokens))).replace("\x00", " ")
-    return _with_noun(what, text[: m.start()]), " ".join(rest)
+    # "isn't red", ", not white" say what the noun before is not; "no blue" excludes blue things
+    if PREDICATE_CUE.search(text[m.start() : m.start("what")]):
+        what = _with_noun(what, text[: m.start()])
+    return what, " ".join(rest)
 
 
 def _clean(text: str) -> str:
