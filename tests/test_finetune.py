@@ -489,6 +489,16 @@ def test_train_refusals_keep_what_a_run_saved_and_say_one_line(runner, tmp_path:
     r = invoke(runner, "rewriter", "train", "--base", str(base), "--out", str(out), "--data", os.path.relpath(good))
     assert r.exit_code == 0 and "holds this run finished (900 of 900 steps)" in r.output and "loading" not in r.output
 
+    # the same path with other plans in it is other data: resuming would mix two trainings
+    digest = finetune.plans_digest(finetune.read_examples(cfg))
+    torch.save({"config": dataclasses.asdict(cfg), "step": 50, "data": digest}, out / "checkpoint.pt")
+    good.write_text(Plan(raw="a dog", and_=["a dog"]).to_json() + "\n")
+    r = train("--data", str(good))
+    assert r.exit_code == 2 and f"on other data: {good.resolve()} has changed" in r.output, r.output
+    assert "loading" not in r.output and (out / "checkpoint.pt").is_file()
+    good.write_text(Plan(raw="a cat", and_=["a cat"]).to_json() + "\n")  # as it was: the run goes on
+    assert finetune.prepare(cfg, out).resumed_from == 50
+
     (out / "checkpoint.pt").write_bytes(b"garbage")
     r = train("--data", str(good))
     assert r.exit_code == 2 and "is not a readable checkpoint" in r.output and "Traceback" not in r.output

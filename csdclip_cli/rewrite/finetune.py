@@ -21,6 +21,7 @@ The batch at step s depends only on the seed and s, so a resumed run sees the sa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -176,10 +177,19 @@ def _bf16_ok() -> bool:
         return False
 
 
-def read_checkpoint(cfg: TrainConfig, out_dir: Path) -> dict[str, Any] | None:
-    """The checkpoint in `out_dir` (config, adapter and optimizer state, step, log, seconds), or
-    None when there is none. UsageError when it cannot be read, or was saved under settings
-    other than `cfg`."""
+def plans_digest(plans: list[Plan]) -> str:
+    """sha256 (16 hex digits) of the training plans in order: what a checkpoint was trained on."""
+    h = hashlib.sha256()
+    for p in plans:
+        h.update(p.to_json().encode() + b"\n")
+    return h.hexdigest()[:16]
+
+
+def read_checkpoint(cfg: TrainConfig, out_dir: Path, digest: str | None = None) -> dict[str, Any] | None:
+    """The checkpoint in `out_dir` (config, adapter and optimizer state, step, log, seconds, the
+    plans_digest of its data), or None when there is none. UsageError when it cannot be read, was
+    saved under settings other than `cfg`, or (given `digest`) on other training plans: an
+    edited --data file at the same path, or generated pairs from another csd version."""
     import torch
 
     path = out_dir / "checkpoint.pt"
@@ -195,6 +205,12 @@ def read_checkpoint(cfg: TrainConfig, out_dir: Path) -> dict[str, Any] | None:
     if saved != asdict(cfg):
         raise UsageError(
             f"{out_dir} holds a training run with other settings ({_diff(saved, asdict(cfg))}); "
+            "use another --out, or --fresh to start over there"
+        )
+    if digest is not None and ckpt.get("data", digest) != digest:
+        what = f"{cfg.data} has changed" if cfg.data else "the generated pairs differ (another csd version)"
+        raise UsageError(
+            f"{out_dir} holds a training run on other data: {what} since its checkpoint was saved; "
             "use another --out, or --fresh to start over there"
         )
     return ckpt
@@ -215,6 +231,7 @@ class TrainingRun:
     out_dir: Path
     plans: list[Plan]
     checkpoint: dict[str, Any] | None
+    digest: str  # plans_digest(plans), saved in every checkpoint
 
     @property
     def resumed_from(self) -> int:
@@ -231,13 +248,14 @@ def prepare(cfg: TrainConfig, out_dir: Path, fresh: bool = False) -> TrainingRun
     """Read and check everything a run needs before its model loads: the training plans and
     the checkpoint in `out_dir`. `fresh` discards that checkpoint, once the data has passed.
     UsageError when `out_dir` is a file, the data holds an unusable plan (read_examples) or the
-    checkpoint cannot be read or has other settings (read_checkpoint)."""
+    checkpoint cannot be read, has other settings or other data (read_checkpoint)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file; give a folder for checkpoints and {ADAPTER_FILE}")
     plans = read_examples(cfg)
     if fresh:
         (out_dir / "checkpoint.pt").unlink(missing_ok=True)
-    return TrainingRun(cfg, out_dir, plans, read_checkpoint(cfg, out_dir))
+    digest = plans_digest(plans)
+    return TrainingRun(cfg, out_dir, plans, read_checkpoint(cfg, out_dir, digest), digest)
 
 
 def train(
@@ -332,6 +350,7 @@ def run_training(
         if step % cfg.save_every == 0 or step == cfg.steps:
             state = {
                 "config": asdict(cfg),
+                "data": run.digest,
                 "adapter": get_peft_model_state_dict(model),
                 "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(),
