@@ -240,6 +240,16 @@ NEGATED_FACT_TABLE = [
     ("an empty stadium, not a single fan", ["an empty stadium"], ["fan"], []),
     ("a pasta dish, leave out anything with cheese", ["a pasta dish"], ["cheese"], []),
     ("a parking lot, don't show trucks", ["a parking lot"], ["trucks"], []),
+    ("a quiet road, no cars at night", ["a quiet road at night"], ["cars"], []),  # the time is the scene's
+    # "no" that names a thing, and forms that only look negative
+    ("a no entry sign on a gate", ["a no entry sign on a gate"], [], []),
+    ("a door with a sign that reads no smoking", ["a door", "a sign that reads no smoking"], [], []),
+    ("a desert with nothing but dunes", ["a desert", "dunes"], [], []),
+    ("not only a horse but also a rider", ["a horse", "a rider"], [], []),
+    # an alternative that shares the first one's start
+    ("a plate of pasta or rice on a table", [], [], [["a plate of pasta on a table", "a plate of rice on a table"]]),
+    ("a horse or pony in a field", [], [], [["a horse in a field", "a pony in a field"]]),
+    ("红色或者白色的汽车", [], [], [["红色的汽车", "白色的汽车"]]),
     ("一张沙发，沙发上没有猫", ["一张沙发"], ["猫"], []),
     ("一个书架，上面没有书", ["一个书架"], ["书"], []),
     ("一棵树，树下没有人", ["一棵树"], ["人"], []),
@@ -344,6 +354,12 @@ def test_every_negation_form(query: str, neg: str) -> None:
     assert p.not_ == [neg]
     assert neg not in " ".join(p.and_) and neg not in p.optimized
     assert p.intent == "complex"
+
+
+@pytest.mark.parametrize("query", ["a park, not at sunset", "a street without people, never at night"])
+def test_a_negated_time_is_no_time_entity(query: str) -> None:
+    assert RuleRewriter().rewrite(query).entities["time"] is None
+    assert RuleRewriter().rewrite(query.replace("not ", "").replace("never ", "")).entities["time"] is not None
 
 
 def test_simple_intent_when_nothing_splits() -> None:

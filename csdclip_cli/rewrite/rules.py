@@ -160,6 +160,13 @@ NEGATED_HAVE = re.compile(
 NEGATED_BE = re.compile(
     r"\s*\b(?:that|who|which)\s+(?:(?:is|are|was|were)\s+not|isn'?t|aren'?t|wasn'?t|weren'?t)\b", re.IGNORECASE
 )
+NOT_ONLY = re.compile(r"\bnot\s+only\s+", re.IGNORECASE)
+BUT_ALSO = re.compile(r"\bbut\s+also\b", re.IGNORECASE)
+NOTHING_BUT = re.compile(r"\bnothing\s+but\s+|\bnothing\s+(?:other|else)\s+than\s+", re.IGNORECASE)
+NAMED_NO = re.compile(
+    r"\b(?:a|an|the)\s+no[\s-]|\b(?:says?|saying|reads?|reading|written|labell?ed|marked)\s+['\"“‘]?no\s|['\"“‘]no\s",
+    re.IGNORECASE,
+)
 # "not a single person", "not even one car": the count words are not part of what is excluded
 NOT_COUNT = re.compile(r"^(?:(?:not\s+)?even\s+)?(?:(?:a|one)\s+)?single\s+|^even\s+(?:one|a)\s+", re.IGNORECASE)
 # What may be negated on its own as a property of the noun before it ("a balloon that isn't
@@ -250,18 +257,18 @@ def _negated(m: re.Match, text: str) -> tuple[str, str]:
     """(excluded item, words that go back to the positive side) of a NEGATION match in `text`.
     A negation inside the sentence ends where the subject's next fact begins: "a man without a
     hat walking in the rain" excludes "hat" and keeps "walking in the rain". After a comma the
-    whole rest is excluded ("..., no people walking on the beach")."""
+    rest is excluded ("..., no people walking on the beach") but a time ("..., no cars at night")."""
     tokens = NOT_TAIL.sub("", _clean(m.group("what"))).split()
     rest: list[str] = []
-    if "," not in text[m.start() : m.start("what")]:
-        for i in range(1, len(tokens)):
-            # "walking in the rain" is the subject's; a lone "waiting" or "walking around" may be
-            # the excluded thing's ("with no passengers waiting"), and so may a place ("with no
-            # birds in the sky"); a time is the scene's ("without cars at night")
-            action = _is_participle(tokens, i) and i + 1 < len(tokens) and tokens[i + 1].lower() not in ADVERBS
-            if action or TIME_WORDS.match(" ".join(tokens[i:])):
-                tokens, rest = tokens[:i], tokens[i:]
-                break
+    inside = "," not in text[m.start() : m.start("what")]
+    for i in range(1, len(tokens)):
+        # inside the sentence "walking in the rain" is the subject's; a lone "waiting" or
+        # "walking around" may be the excluded thing's ("with no passengers waiting"), and so
+        # may a place ("with no birds in the sky"); a time is the scene's ("no cars at night")
+        action = inside and _is_participle(tokens, i) and i + 1 < len(tokens) and tokens[i + 1].lower() not in ADVERBS
+        if action or TIME_WORDS.match(" ".join(tokens[i:])):
+            tokens, rest = tokens[:i], tokens[i:]
+            break
     what = _strip_det(NOT_COUNT.sub("", " ".join(tokens))).replace("\x00", " ")
     # "isn't red", ", not white" say what the noun before is not; "no blue" excludes blue things
     if PREDICATE_CUE.search(text[m.start() : m.start("what")]):
@@ -333,10 +340,19 @@ def _expand_or(chunk: str) -> list[str]:
             head, mods = split_subject(" ".join(r_core))
             rest = (" " + " ".join(mods)) if mods else ""
             alts = [f"{alts[0]} {' '.join(head.split()[1:])}{rest}", f"{det}{' '.join(r_core)}"]
+        elif left[0].lower() in DETERMINERS and right[0].lower() not in DETERMINERS and len(left) > 1:
+            # the second alternative shares the first one's start: "a cat or dog" -> "a dog",
+            # "a bowl of apples or oranges" -> "a bowl of oranges"
+            low = [w.lower() for w in left]
+            start = left[: low.index("of") + 1] if "of" in low[1:-1] else left[:1]
+            if start == left[:1] and start[0].lower() in ("a", "an"):
+                start = ["an" if right[0][0].lower() in "aeiou" else "a"]
+            alts = [alts[0], " ".join([*start, *right])]
     # "a cat or a dog on a sofa": the place of the last alternative belongs to every bare one
     _, mods = split_subject(alts[-1])
     bare = all(
-        2 <= len(a.split()) <= 3 and a.split()[0].lower() in DETERMINERS and not split_subject(a)[1] for a in alts[:-1]
+        (2 <= len(a.split()) <= 3 or " of " in a) and a.split()[0].lower() in DETERMINERS and not split_subject(a)[1]
+        for a in alts[:-1]
     )
     if len(mods) == 1 and bare and not _is_participle(mods[0].split(), 0):
         alts = [f"{a} {mods[0]}" for a in alts[:-1]] + [alts[-1]]
@@ -348,6 +364,12 @@ def _english(query: str) -> Plan:
     query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query)
     # "neither a hat nor a scarf" excludes both, as "no a hat and no a scarf" does
     query_split = NEITHER_NOR.sub(lambda m: f"no {m.group('first')} and no ", query_split)
+    query_split = NOT_ONLY.sub("", query_split)  # "not only a cat but also a dog": both wanted
+    query_split = BUT_ALSO.sub("and", query_split)
+    query_split = NOTHING_BUT.sub("", query_split)  # "nothing but sand": only sand, nothing excluded
+    # "no" that names a thing rather than excluding one: "a no parking sign", "a sign that says
+    # no entry"; the NUL keeps it one word until the clauses are written
+    query_split = NAMED_NO.sub(lambda m: m.group(0)[:-1].rstrip() + "\x00", query_split)
     query_split = NEGATED_WEAR.sub(" not ", query_split)
     query_split = NEGATED_HAVE.sub(" without", query_split)
     query_split = NEGATED_BE.sub(" isn't", query_split)
@@ -414,9 +436,10 @@ def _english_plan(query: str, text: str) -> Plan:
     # a bare subject is implied by a longer clause about it ("a man" / "a man holding ...")
     ands = [a for a in ands if not any(b.lower().startswith(a.lower() + " ") for b in ands)]
     entities: dict[str, str | None] = {"time": None, "place": None, "person": None}
-    if t := TIME_WORDS.search(query):
+    # from the wanted text only: "a street, not at night" has no time
+    if t := TIME_WORDS.search(positive):
         entities["time"] = t.group(1)
-    if p := PLACE.search(query):
+    if p := PLACE.search(positive):
         entities["place"] = p.group(1).strip()
     intent = Plan.intent_of(ands, nots, ors)
     return Plan(raw=query, intent=intent, entities=entities, optimized=optimized, and_=ands, not_=nots, or_=ors)
@@ -447,6 +470,17 @@ def _zh_place_only(chunk: str, chunks: list[str]) -> bool:
     return any(stem in c for c in chunks if c != chunk)
 
 
+def _zh_alternatives(alts: list[str]) -> list[str]:
+    """Alternatives that are only a modifier take the noun of the last one: 红色或者蓝色的自行车 ->
+    红色的自行车 / 蓝色的自行车 (it used to be 红色 / 蓝色的自行车), 大的或小的狗 -> 大的狗 / 小的狗."""
+    last = alts[-1]
+    if "的" not in last:
+        return alts
+    head = last.rsplit("的", 1)[1]
+    out = [f"{a}{head}" if a.endswith("的") else a if "的" in a or len(a) > 3 else f"{a}的{head}" for a in alts[:-1]]
+    return [*out, last]
+
+
 def _chinese(query: str) -> Plan:
     nots: list[str] = []
     raw, query = query, (ZH_CARRIER_END.sub("", ZH_CARRIER.sub("", query, count=1)) or query)
@@ -468,7 +502,7 @@ def _chinese(query: str) -> Plan:
         if not chunk:
             continue
         if ZH_OR.search(chunk):
-            ors.append([a for a in ZH_OR.split(chunk) if a])
+            ors.append(_zh_alternatives([a for a in ZH_OR.split(chunk) if a]))
         else:
             chunks.append(chunk)
     for c in [c for c in chunks if _zh_place_only(c, chunks)]:
