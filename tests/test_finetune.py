@@ -193,6 +193,22 @@ def test_neither_nor_is_a_negation_the_model_may_name() -> None:
     assert not any("neither" in a for a in plan.and_) and problems  # a negated AND clause is dropped
 
 
+@pytest.mark.parametrize(
+    "query, model_not, want",
+    [
+        ("a room with no windows, never sunny", ["sunny"], ["sunny", "windows"]),
+        ("a kid with neither a hat nor a scarf", ["hat"], ["hat", "scarf"]),
+        ("一个房间，没有窗户，也没有门", ["窗户"], ["窗户", "门"]),
+        # the model's own wording of the same exclusion, or of an implied one, is kept alone
+        ("a park without dogs or cats", ["dogs", "cat"], ["dogs", "cat"]),
+        ("a runner on a track with nobody else racing", ["other runners"], ["other runners"]),
+    ],
+)
+def test_exclusions_the_model_leaves_out_are_the_rules(query: str, model_not: list[str], want: list[str]) -> None:
+    plan, _ = _check({"and": [query.split(",")[0].split(" with")[0].split("，")[0]], "not": model_not}, query)
+    assert plan.not_ == want
+
+
 def test_a_negated_kind_may_still_be_wanted_in_another_colour() -> None:
     plan, problems = _check({"and": ["a white dog"], "not": ["a black dog"]}, "a white dog, not a black dog")
     assert plan.and_ == ["a white dog"] and plan.not_ == ["a black dog"] and not problems

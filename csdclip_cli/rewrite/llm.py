@@ -18,7 +18,7 @@ from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.rewrite.rules import CJK, RuleRewriter
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
-FINETUNED_PROMPT = "t10"  # the prompt and output form of rewrite/finetune.py, and its checks
+FINETUNED_PROMPT = "t11"  # the prompt and output form of rewrite/finetune.py, and its checks
 MAX_CLAUSE_WORDS = 14
 SCHEMA = {
     "type": "object",
@@ -150,6 +150,8 @@ ABSENCE_CUE = re.compile(
     r"|没|不|无|别|除|排除|缺",
     re.IGNORECASE,
 )
+# the rules' wording of an implied absence ("nobody on the bench", "nothing red")
+IMPLIED_ITEM = re.compile(r"^(?:a person\b|something\b|an object$|an? \w+ object$)")
 RELATION_WORDS = {"next", "near", "beside", "behind", "front", "top", "under", "above", "by", "inside", "outside"}
 OBJECT_JOIN = re.compile(r"\b(?:with|next to|and|beside|near)\b|和|与|旁边")
 # Absence of something the query does not name ("nobody else" -> "other people")
@@ -160,7 +162,8 @@ def _negated_near(item: str, query: str, window: int = 30) -> bool:
     """Some word of `item` follows an absence cue by at most `window` characters."""
     q = query.lower()
     for w in _content_words(item):
-        pattern = re.escape(w) if CJK.match(w) else rf"(?<!\w){re.escape(w)}(?!\w)"
+        # English: either number ("a cat" for "no cats")
+        pattern = re.escape(w) if CJK.match(w) else rf"(?<!\w)(?:{re.escape(w)}|{re.escape(singular(w))}(?:e?s)?)(?!\w)"
         for m in re.finditer(pattern, q):
             if ABSENCE_CUE.search(q[max(0, m.start() - window) : m.start()]):
                 return True
@@ -179,7 +182,7 @@ def _named(item: str, query: str, qwords: set[str]) -> bool:
         if len(item) == 1:
             return item in query and item not in ZH_FUNCTION
         return any(item[i : i + 2] in query for i in range(len(item) - 1))
-    return bool(_content_words(item) & qwords)
+    return bool(_content_words(item) & qwords or _stems(item) & {singular(w) for w in qwords})
 
 
 def _inside(clause: str, item: str) -> bool:
@@ -196,7 +199,8 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
     - NOT clauses: none when the query has no absence cue at all ("with mirrors"); a clause
       naming nothing in the query is dropped unless the absence is implied ("nobody", "nothing
       else"), as is one whose words follow no absence cue ("a bicycle without a basket leaning
-      against a tree": not "a tree"). No NOT left where the rules found some: the rules' NOTs.
+      against a tree": not "a tree"). No NOT left where the rules found some: the rules' NOTs;
+      a rules' NOT that shares no word with the model's and is negated in the query: added.
     - AND clauses: dropped when over-long, off the query, negated, holding a NOT clause ("a dog
       on a leash" beside NOT "a leash"), or wanting what the query names only under a negation
       ("a red car by the sea, no brown dog": not "a dog by the sea"); none left: the rules' AND
@@ -235,6 +239,20 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
     if not nots and rules.not_:
         problems.append(f"no usable NOT clause where the rules find {rules.not_!r}; used those")
         nots = rules.not_
+    # a small model may keep one of several exclusions ("a room with no windows, never sunny"
+    # -> NOT "sunny"): a rules' NOT sharing no word with the model's and negated in the query
+    missed = [
+        r
+        for r in rules.not_
+        if r not in nots
+        and not IMPLIED_ITEM.match(r)  # the rules' "nobody" / "nothing red": the model words these its own way
+        and not any((_stems(r) or _content_words(r)) & (_stems(n) or _content_words(n)) for n in nots)
+        and _named(r, query, qwords)
+        and _negated_near(r, query)
+    ]
+    if missed:
+        problems.append(f"NOT clauses {missed!r} of the rules are missing; added")
+        nots = [*nots, *missed]
     ands, ors = [], [g for g in (items(g) for g in candidate.get("or") or [] if isinstance(g, list)) if len(g) > 1]
     # what the query names only under a negation ("a red car by the sea, no brown dog": dog)
     only_negated = {h for n in nots if (h := _head(n))} - _stems(rules.optimized)

@@ -1,8 +1,10 @@
 """The rule-based rewriter: no model, instant, deterministic, English and Chinese.
 
 1. Negations ("no X", "without X", "not wearing X", "but no X", "except X", "excluding X",
-   "with no X"; 没有 / 不要 / 不含 / 无 / 不带 / 不穿 ...) become NOT clauses and are cut
-   from the query; what is left is the optimized phrase.
+   "with no X", "a car that isn't red", "leave out X"; 没有 / 不要 / 不含 / 无 / 不带 / 不穿 ...)
+   become NOT clauses and are cut from the query; an action or time after a negation inside
+   the sentence stays ("a man without a hat walking in the rain"). What is left is the
+   optimized phrase.
 2. The optimized phrase is split at commas and conjunctions into chunks; "X or Y" becomes
    an OR group.
 3. A chunk with several modifiers keeps its head subject in each clause:
@@ -169,12 +171,14 @@ NAMED_NO = re.compile(
 )
 # "not a single person", "not even one car": the count words are not part of what is excluded
 NOT_COUNT = re.compile(r"^(?:(?:not\s+)?even\s+)?(?:(?:a|one)\s+)?single\s+|^even\s+(?:one|a)\s+", re.IGNORECASE)
-# What may be negated on its own as a property of the noun before it ("a balloon that isn't
-# red" -> NOT "red balloon"): colours, sizes and a few states; past participles ("parked").
-PREDICATE_CUE = re.compile(r"\b(?:isn'?t|aren'?t|wasn'?t|weren'?t|not)\s*$", re.IGNORECASE)
-ADVERBS = {"around", "about", "by", "past", "along", "nearby", "together", "away"}
 # "no people at all", "no boats in sight": emphasis, not part of what is excluded
 NOT_TAIL = re.compile(r"\s+(?:at\s+all|in\s+sight|anywhere|whatsoever|in\s+view|visible)$", re.IGNORECASE)
+# words after a participle that leave it with the excluded thing ("no people walking around")
+ADVERBS = {"around", "about", "by", "past", "along", "nearby", "together", "away"}
+# the cues that say what the noun before them is not ("isn't red", ", not white")
+PREDICATE_CUE = re.compile(r"\b(?:isn'?t|aren'?t|wasn'?t|weren'?t|not)\s*$", re.IGNORECASE)
+# What may be negated on its own as a property of the noun before it ("a balloon that isn't
+# red" -> NOT "red balloon"): colours, sizes and a few states; past participles ("parked").
 STATES = {"empty", "full", "open", "closed", "broken", "wet", "dry", "lit", "new", "clean", "dirty", "busy", "crowded"}
 # "nothing red" / "no one" / "nobody": the negated thing is implied, not named
 NOTHING = re.compile(
