@@ -108,6 +108,8 @@ def test_limits_and_files_only_by_row(client) -> None:
     assert client.get("/api/thumb/demo-tiny/99999").status_code == 404
     assert client.get("/api/file/demo-tiny/..%2F..%2Fetc%2Fpasswd").status_code == 404  # rows only, never paths
     assert client.get("/api/file/demo-tiny/-1").status_code == 404
+    r = client.get("/api/thumb/demo-tiny/abc")  # a malformed row is the request's fault, not a missing row
+    assert r.status_code == 400 and r.json()["error"] == "row must be a whole number, not 'abc'"
 
 
 def test_thumbnails_of_an_index_whose_name_needs_quoting(gallery: Path, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from csdclip_cli.errors import CsdError
+from csdclip_cli.errors import CsdError, UsageError
 from csdclip_cli.serve.service import Service
 
 MAX_BODY = 64 * 1024
@@ -107,10 +107,11 @@ def create_app(service: Service, token: str | None = None) -> Any:
         )
 
     def row_of(request: Request) -> tuple[str, int]:
+        row = request.path_params["row"]
         try:
-            return request.path_params["index"], int(request.path_params["row"])
-        except ValueError:
-            raise LookupError("row must be a number") from None
+            return request.path_params["index"], int(row)
+        except ValueError:  # a malformed request (400), not a missing row (404)
+            raise UsageError(f"row must be a whole number, not {row!r}") from None
 
     def thumb(request: Request) -> Response:
         name, row = row_of(request)
