@@ -117,8 +117,17 @@ def load_base(base: str | Path, dtype: Any = None) -> tuple[Any, Any]:
     dtype = dtype or torch.float32
     kw: dict[str, Any] = {"gguf_file": p.name} if p.is_file() else {}
     where = str(p.parent if p.is_file() else p)
-    tok = AutoTokenizer.from_pretrained(where, **kw)
-    model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kw)
+    # transformers' GGUF reader draws a tqdm bar per file outside its own progress switch
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        tok = AutoTokenizer.from_pretrained(where, **kw)
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kw)
+    finally:
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before
     return model, tok
 
 
