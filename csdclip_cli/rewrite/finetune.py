@@ -21,7 +21,9 @@ The batch at step s depends only on the seed and s, so a resumed run sees the sa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import random
@@ -117,17 +119,12 @@ def load_base(base: str | Path, dtype: Any = None) -> tuple[Any, Any]:
     dtype = dtype or torch.float32
     kw: dict[str, Any] = {"gguf_file": p.name} if p.is_file() else {}
     where = str(p.parent if p.is_file() else p)
-    # transformers' GGUF reader draws a tqdm bar per file outside its own progress switch
-    before = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"
-    try:
+    # transformers' GGUF reader draws a tqdm bar on stderr outside its own progress switch;
+    # errors still arrive as exceptions (CSD_VERBOSE=1 shows the chatter)
+    quiet = os.environ.get("CSD_VERBOSE") != "1"
+    with contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext():
         tok = AutoTokenizer.from_pretrained(where, **kw)
         model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kw)
-    finally:
-        if before is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = before
     return model, tok
 
 
