@@ -297,18 +297,43 @@ def test_which_model_and_adapter_llm_uses(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_train_refuses_bad_input_in_one_line(runner, tmp_path: Path) -> None:
     r = invoke(runner, "rewriter", "train", "--base", str(tmp_path / "nope.gguf"), "--out", str(tmp_path / "o"))
-    assert r.exit_code != 0 and "neither a .gguf file nor a HuggingFace folder" in r.output
+    assert r.exit_code != 0 and "neither a GGUF file nor a HuggingFace folder" in r.output
     assert "Traceback" not in r.output and "loading" not in r.output
     assert not (tmp_path / "o").exists()  # refused before --out is made
     r = invoke(runner, "rewriter", "train", "--data", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o"))
     assert r.exit_code == 2 and "no such file" in r.output
+    # files and folders that only look like models are refused in one line before loading
+    fake = tmp_path / "fake.gguf"
+    fake.write_text("a text file named .gguf")
+    hf = tmp_path / "fake-hf"
+    hf.mkdir()
+    (hf / "config.json").write_text("{}")
+    for base, says in [(fake, "is not a GGUF file"), (hf, "config.json names no model_type")]:
+        r = invoke(runner, "rewriter", "train", "--base", str(base), "--out", str(tmp_path / "o"))
+        assert r.exit_code == 1 and says in r.output and "Traceback" not in r.output, r.output
+        assert not (tmp_path / "o").exists()
+    (hf / "config.json").write_text('{"model_type": "gemma3_text"}')
+    r = invoke(runner, "rewriter", "train", "--base", str(hf), "--out", str(tmp_path / "o"))
+    assert r.exit_code == 1 and "holds no tokenizer" in r.output
+    # a folder transformers cannot load after all: its reason in one line, no empty --out left
+    (hf / "tokenizer.json").write_text("{}")
+    r = invoke(runner, "rewriter", "train", "--base", str(hf), "--out", str(tmp_path / "o"))
+    assert r.exit_code == 1 and "cannot be loaded by transformers" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_same_base_typed_another_way_is_the_same_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"GGUF")
+    monkeypatch.chdir(tmp_path)
+    assert finetune.check_base("base.gguf") == finetune.check_base(str(base)) == base.resolve()
 
 
 def test_train_refuses_bad_data_and_other_settings_before_the_model_loads(runner, tmp_path: Path) -> None:
     import torch
 
     base = tmp_path / "base.gguf"
-    base.write_bytes(b"not read: every refusal below comes before the model loads")
+    base.write_bytes(b"GGUF not read: every refusal below comes before the model loads")
     data = tmp_path / "plans.jsonl"
     data.write_text(
         Plan(raw="a cat", and_=["a cat"]).to_json() + "\n" + json.dumps({"raw": "no dogs", "not": ["dogs"]})
@@ -354,7 +379,7 @@ def test_train_says_what_an_interrupt_kept_and_where_a_resumed_run_went_on(
     runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = tmp_path / "base.gguf"
-    base.write_bytes(b"unused: training is faked")
+    base.write_bytes(b"GGUF unused: training is faked")
     args = ["rewriter", "train", "--base", str(base), "--out", str(tmp_path / "run"), "--steps", "120"]
 
     _fake_training(monkeypatch, stop_at=30, checkpoint_at=None)
@@ -474,7 +499,7 @@ def test_train_refusals_keep_what_a_run_saved_and_say_one_line(runner, tmp_path:
     import torch
 
     base = tmp_path / "base.gguf"
-    base.write_bytes(b"never loaded")
+    base.write_bytes(b"GGUF never loaded")
     good = tmp_path / "good.jsonl"
     good.write_text(Plan(raw="a cat", and_=["a cat"]).to_json() + "\n")
     out = tmp_path / "run"
@@ -526,7 +551,7 @@ def test_an_interrupt_before_any_checkpoint_leaves_no_empty_folder(
     runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = tmp_path / "base.gguf"
-    base.write_bytes(b"unused: training is faked")
+    base.write_bytes(b"GGUF unused: training is faked")
     _fake_training(monkeypatch, stop_at=3, checkpoint_at=None)
     r = invoke(runner, "rewriter", "train", "--base", str(base), "--out", str(tmp_path / "run"), "--steps", "120")
     assert r.exit_code == 130 and not (tmp_path / "run").exists()

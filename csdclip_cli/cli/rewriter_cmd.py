@@ -175,7 +175,7 @@ def train(
     import shutil
     import warnings
 
-    from csdclip_cli.errors import UsageError
+    from csdclip_cli.errors import CsdError, UsageError
     from csdclip_cli.render import note, out, progress_bar
     from csdclip_cli.rewrite.finetune import ADAPTER_FILE, check_base, checkpoint_step, prepare, run_training
     from csdclip_cli.rewrite.shipped import ADAPTER, bundled_base
@@ -219,6 +219,10 @@ def train(
                 update(step, total)
 
             result = run_training(run, advance)
+    except CsdError:  # e.g. a base transformers cannot load: one line, and no empty --out left
+        if made_out and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
     except KeyboardInterrupt:
         saved = checkpoint_step(cfg, out_dir)
         if saved:

@@ -94,21 +94,36 @@ class TrainResult:
     run_seconds: float = 0.0  # wall seconds of this run's loop alone
 
 
+HF_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
+
+
 def check_base(base: str | Path) -> Path:
-    """`base` as a path, when it is a .gguf file or a HuggingFace folder with config.json.
-    Raises ModelFileMissing otherwise (checked before anything is loaded or written)."""
-    p = Path(base).expanduser()
-    if (p.is_file() and p.suffix == ".gguf") or (p.is_dir() and (p / "config.json").is_file()):
+    """`base` as an absolute path, when it is a GGUF file (by its magic bytes) or a HuggingFace
+    folder whose config.json names a model_type and which holds a tokenizer. Raises
+    ModelFileMissing otherwise (checked before anything is loaded or written)."""
+    p = Path(base).expanduser().resolve()
+    hint = "pass --base FILE.gguf or --base DIR (e.g. a local Qwen2.5-0.5B download)"
+    if p.is_file():
+        with p.open("rb") as f:
+            if f.read(4) == b"GGUF":
+                return p
+        raise ModelFileMissing(f"base model {p} is not a GGUF file (it does not start with 'GGUF'); {hint}")
+    if p.is_dir() and (p / "config.json").is_file():
+        try:
+            config = json.loads((p / "config.json").read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            config = None
+        if not isinstance(config, dict) or "model_type" not in config:
+            raise ModelFileMissing(f"base model {p}: config.json names no model_type; {hint}")
+        if not any((p / name).is_file() for name in HF_TOKENIZER_FILES):
+            raise ModelFileMissing(f"base model {p} holds no tokenizer ({', '.join(HF_TOKENIZER_FILES)}); {hint}")
         return p
-    raise ModelFileMissing(
-        f"base model {p} is neither a .gguf file nor a HuggingFace folder with config.json; "
-        "pass --base FILE.gguf or --base DIR (e.g. a local Qwen2.5-0.5B download)"
-    )
+    raise ModelFileMissing(f"base model {p} is neither a GGUF file nor a HuggingFace folder with config.json; {hint}")
 
 
 def load_base(base: str | Path, dtype: Any = None) -> tuple[Any, Any]:
     """(model, tokenizer) from a GGUF file (dequantized to float32 by transformers) or a local
-    HuggingFace folder. ModelFileMissing when neither."""
+    HuggingFace folder. ModelFileMissing when neither, or when transformers cannot load it."""
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -122,9 +137,13 @@ def load_base(base: str | Path, dtype: Any = None) -> tuple[Any, Any]:
     # transformers' GGUF reader draws a tqdm bar on stderr outside its own progress switch;
     # errors still arrive as exceptions (CSD_VERBOSE=1 shows the chatter)
     quiet = os.environ.get("CSD_VERBOSE") != "1"
-    with contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext():
-        tok = AutoTokenizer.from_pretrained(where, **kw)
-        model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kw)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext():
+            tok = AutoTokenizer.from_pretrained(where, **kw)
+            model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kw)
+    except Exception as e:  # a damaged or unsupported model (transformers raises many kinds): its reason
+        reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}" if str(e).strip() else type(e).__name__
+        raise ModelFileMissing(f"base model {p} cannot be loaded by transformers: {reason}") from None
     return model, tok
 
 
