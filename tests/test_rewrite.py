@@ -250,6 +250,23 @@ NEGATED_FACT_TABLE = [
     ("a plate of pasta or rice on a table", [], [], [["a plate of pasta on a table", "a plate of rice on a table"]]),
     ("a horse or pony in a field", [], [], [["a horse in a field", "a pony in a field"]]),
     ("红色或者白色的汽车", [], [], [["红色的汽车", "白色的汽车"]]),
+    # kinds a fresh user's tries found, in other words
+    ("a cabin that has no chimney", ["a cabin"], ["chimney"], []),
+    ("a van that's not white or grey", ["a van"], ["white van", "grey van"], []),
+    ("a lorry that is not blue on a bridge", ["a lorry on a bridge"], ["blue lorry"], []),
+    ("a boy without gloves or a scarf", ["a boy"], ["gloves", "scarf"], []),
+    ("a garden, please exclude people", ["a garden"], ["people"], []),
+    ("there should not be any boats", [], ["boats"], []),
+    ("I don't want to see any trucks", [], ["trucks"], []),
+    ("a meadow with not a single cow", ["a meadow"], ["cow"], []),
+    ("a pond, nothing else", ["a pond"], ["other objects"], []),
+    ("a boy flying a kite, nobody else in the park", ["a boy flying a kite"], ["other people in the park"], []),
+    ("either a horse or a cow in a field", [], [], [["a horse in a field", "a cow in a field"]]),
+    ("milk or juice on a table", [], [], [["milk on a table", "juice on a table"]]),
+    ("一只鸭子或者一只鹅在湖上", [], [], [["一只鸭子在湖上", "一只鹅在湖上"]]),
+    ("一只棕色或黑色的狗在草地上", [], [], [["一只棕色的狗在草地上", "黑色的狗在草地上"]]),
+    ("一座没有窗户的房子", ["一座房子"], ["窗户"], []),
+    ("一个人都没有", [], ["人"], []),
     ("一张沙发，沙发上没有猫", ["一张沙发"], ["猫"], []),
     ("一个书架，上面没有书", ["一个书架"], ["书"], []),
     ("一棵树，树下没有人", ["一棵树"], ["人"], []),
@@ -356,7 +373,9 @@ def test_every_negation_form(query: str, neg: str) -> None:
     assert p.intent == "complex"
 
 
-@pytest.mark.parametrize("query", ["a park, not at sunset", "a street without people, never at night"])
+@pytest.mark.parametrize(
+    "query", ["a park, not at sunset", "a street without people, never at night", "a village street not at night"]
+)
 def test_a_negated_time_is_no_time_entity(query: str) -> None:
     assert RuleRewriter().rewrite(query).entities["time"] is None
     assert RuleRewriter().rewrite(query.replace("not ", "").replace("never ", "")).entities["time"] is not None

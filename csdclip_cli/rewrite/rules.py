@@ -139,11 +139,16 @@ CHUNK_SEPARATORS = re.compile(
 NEGATION = re.compile(
     r"(?:,\s*)?\b(?:(?:but|and)\s+)?(?:"
     r"with\s+no|without(?:\s+any)?|not\s+(?:wearing|holding|carrying|having|with)|not\s+any|none\s+of|no|"
-    r"except(?:\s+for)?|excluding|but\s+not|not(?=\s+(?:a|an|the)\b)|isn'?t|aren'?t|never|free\s+of|minus|"
+    r"except(?:\s+for)?|(?:please\s+)?exclud(?:e|ing)|but\s+not|there\s+(?:should\s+be|is|are)\s+no|"
+    r"there\s+(?:should\s*(?:not|n'?t)\s+be|(?:is|are)\s*(?:not|n'?t))(?:\s+any)?|"
+    r"(?:do\s+not|don'?t)\s+(?:want|wish)\s+to\s+see(?:\s+any)?|not(?=\s+(?:at|in|on|under|during)\s)|not(?=\s+(?:a|an|the)\b)|isn'?t|aren'?t|never|free\s+of|minus|"
     r"lacking|other\s+than|(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
     r"(?:do\s+not|don'?t)\s+(?:show|want|include)|not\s+including"
     r")(?:\s+(?:anything|something|any\w*)\s+(?:with|containing|that\s+(?:has|have)))?"
-    r"(?:\s+(?:any\s+)?(?:signs?|traces?)\s+of)?\s+(?P<what>.+?)(?=\s*[,;.]|\s+(?:and|but|while|with)\s+|$)",
+    r"(?:\s+(?:any\s+)?(?:signs?|traces?)\s+of)?\s+(?P<what>.+?"
+    # "no dogs and cats", "without shoes or socks": a bare noun after and / or is excluded too
+    r"(?:\s+(?:and|or)\s+(?!(?:a|an|the|some|two|three|his|her|no|not|without|any)\b)[\w-]+(?:\s+[\w-]+)?(?=\s*[,;.]|$))?)"
+    r"(?=\s*[,;.]|\s+(?:and|but|while|with)\s+|$)",
     re.IGNORECASE,
 )
 NEITHER_NOR = re.compile(r"\bneither\s+(?P<first>.+?)\s+nor\s+", re.IGNORECASE)
@@ -156,11 +161,13 @@ NEGATED_WEAR = re.compile(
     re.IGNORECASE,
 )
 NEGATED_HAVE = re.compile(
-    r"\s*\b(?:(?:that|who|which)\s+)?(?:does|do|did|has|have)\s*(?:not|n'?t)\s+(?:have|has|contain|wear)\b",
+    r"\s*\b(?:(?:that|who|which)\s+)?(?:does|do|did|has|have)\s*(?:not|n'?t)\s+(?:have|has|contain|wear)\b"
+    r"|\s*\b(?:that|who|which)\s+(?:has|have)(?=\s+no\b)",
     re.IGNORECASE,
 )
 NEGATED_BE = re.compile(
-    r"\s*\b(?:that|who|which)\s+(?:(?:is|are|was|were)\s+not|isn'?t|aren'?t|wasn'?t|weren'?t)\b", re.IGNORECASE
+    r"\s*\b(?:that|who|which)(?:\s+(?:is|are|was|were)\s+not|\s+isn'?t|\s+aren'?t|\s+wasn'?t|\s+weren'?t|'s\s+not)\b",
+    re.IGNORECASE,
 )
 NOT_ONLY = re.compile(r"\bnot\s+only\s+", re.IGNORECASE)
 BUT_ALSO = re.compile(r"\bbut\s+also\b", re.IGNORECASE)
@@ -232,10 +239,14 @@ def _nothing_item(m: re.Match) -> str:
     embeddable phrase ('something red', 'a small object', 'a person', 'a person on the street')."""
     if m.group("person"):
         rest = (m.group("rest") or "").strip()
+        if rest.lower().split()[:1] == ["else"]:  # "nobody else on the beach": other people
+            return " ".join(["other people", *rest.split()[1:]])
         return f"a person {rest}" if rest else "a person"
     attr = m.group("attr")
     if not attr:
         return "an object"
+    if attr.lower() == "else":
+        return "other objects"
     return f"something {attr}" if attr.lower() in COLOURS else f"a {attr} object"
 
 
@@ -257,15 +268,20 @@ def _with_noun(what: str, before: str) -> str:
     return f"{what} {nouns[-1]}"
 
 
-def _negated(m: re.Match, text: str) -> tuple[str, str]:
-    """(excluded item, words that go back to the positive side) of a NEGATION match in `text`.
+def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
+    """(excluded items, words that go back to the positive side) of a NEGATION match in `text`.
     A negation inside the sentence ends where the subject's next fact begins: "a man without a
     hat walking in the rain" excludes "hat" and keeps "walking in the rain". After a comma the
     rest is excluded ("..., no people walking on the beach") but a time ("..., no cars at night")."""
     tokens = NOT_TAIL.sub("", _clean(m.group("what"))).split()
     rest: list[str] = []
+    predicate = bool(PREDICATE_CUE.search(text[m.start() : m.start("what")]))
+    if predicate and len(tokens) > 1 and _is_property(tokens[0]) and tokens[1].lower() not in ("and", "or"):
+        # "a bus that is not yellow on a city street": only the property is negated
+        n = next((i for i, t in enumerate(tokens) if not _is_property(t)), len(tokens))
+        tokens, rest = tokens[:n], tokens[n:]
     inside = "," not in text[m.start() : m.start("what")]
-    for i in range(1, len(tokens)):
+    for i in range(1, len(tokens) if not rest else 0):
         # inside the sentence "walking in the rain" is the subject's; a lone "waiting" or
         # "walking around" may be the excluded thing's ("with no passengers waiting"), and so
         # may a place ("with no birds in the sky"); a time is the scene's ("no cars at night")
@@ -273,11 +289,29 @@ def _negated(m: re.Match, text: str) -> tuple[str, str]:
         if action or TIME_WORDS.match(" ".join(tokens[i:])):
             tokens, rest = tokens[:i], tokens[i:]
             break
-    what = _strip_det(NOT_COUNT.sub("", " ".join(tokens))).replace("\x00", " ")
+    items = (
+        re.split(r"\s+(?:and|or)\s+", " ".join(tokens)) if OR_AND_ITEM.search(" ".join(tokens)) else [" ".join(tokens)]
+    )
+    whats = [_strip_det(NOT_COUNT.sub("", w)).replace("\x00", " ") for w in items]
     # "isn't red", ", not white" say what the noun before is not; "no blue" excludes blue things
-    if PREDICATE_CUE.search(text[m.start() : m.start("what")]):
-        what = _with_noun(what, text[: m.start()])
-    return what, " ".join(rest)
+    if predicate:
+        whats = [_with_noun(w, text[: m.start()]) for w in whats]
+    return [w for w in whats if w], " ".join(rest)
+
+
+# "shoes or socks", "dogs and cats": two excluded things (not "black and white", one colouring)
+OR_AND_ITEM = re.compile(r"^(?:(?!\b(?:black|white)\s+and\s+(?:black|white)\b).)*\s(?:and|or)\s", re.IGNORECASE)
+# words a cut negation can leave at the end of the wanted text ("a beach with [not a single
+# person]" -> "a beach with"), and a subject alone ("I [don't want to see any cars]")
+DANGLING = re.compile(r"(?:\s+|^)(?:with|and|but|or|that|who|which|has|have|is|are|of|the|a|an)$", re.IGNORECASE)
+PRONOUN_ONLY = re.compile(r"^(?:i|we|you|me|us|please)$", re.IGNORECASE)
+
+
+def _dangling(text: str) -> str:
+    """`text` without the function words a cut negation left at its end (nothing if only a pronoun is left)."""
+    while (cut := DANGLING.sub("", text)) != text:
+        text = cut.rstrip(" ,;")
+    return "" if PRONOUN_ONLY.match(text) else text
 
 
 def _clean(text: str) -> str:
@@ -333,6 +367,7 @@ def split_subject(chunk: str) -> tuple[str, list[str]]:
 
 
 def _expand_or(chunk: str) -> list[str]:
+    chunk = re.sub(r"^either\s+", "", chunk, flags=re.IGNORECASE)  # "either a cat or a dog"
     alts = [a.strip() for a in re.split(r"\s+or\s+", chunk) if a.strip()]
     if len(alts) == 2:
         left, right = alts[0].split(), alts[1].split()
@@ -355,7 +390,9 @@ def _expand_or(chunk: str) -> list[str]:
     # "a cat or a dog on a sofa": the place of the last alternative belongs to every bare one
     _, mods = split_subject(alts[-1])
     bare = all(
-        (2 <= len(a.split()) <= 3 or " of " in a) and a.split()[0].lower() in DETERMINERS and not split_subject(a)[1]
+        (len(a.split()) <= 3 or " of " in a)
+        and (a.split()[0].lower() in DETERMINERS or alts[-1].split()[0].lower() not in DETERMINERS)
+        and not split_subject(a)[1]
         for a in alts[:-1]
     )
     if len(mods) == 1 and bare and not _is_participle(mods[0].split(), 0):
@@ -375,7 +412,9 @@ def _english(query: str) -> Plan:
     # no entry"; the NUL keeps it one word until the clauses are written
     query_split = NAMED_NO.sub(lambda m: m.group(0)[:-1].rstrip() + "\x00", query_split)
     query_split = NEGATED_WEAR.sub(" not ", query_split)
-    query_split = NEGATED_HAVE.sub(" without", query_split)
+    query_split = NEGATED_HAVE.sub(
+        lambda m: " without" if re.search(r"not|n'?t\b", m.group(0), re.IGNORECASE) else " with", query_split
+    )
     query_split = NEGATED_BE.sub(" isn't", query_split)
     return _english_plan(query, query_split)
 
@@ -388,12 +427,13 @@ def _english_plan(query: str, text: str) -> Plan:
     text = NOTHING.sub("", text)
 
     def cut(m: re.Match) -> str:
-        what, rest = _negated(m, text)
-        if what and what.lower() not in (n.lower() for n in nots):
-            nots.append(what)
+        whats, rest = _negated(m, text)
+        for what in whats:
+            if what.lower() not in (n.lower() for n in nots):
+                nots.append(what)
         return f" {rest}" if rest else ""
 
-    positive = _clean(NEGATION.sub(cut, text))
+    positive = _dangling(_clean(NEGATION.sub(cut, text)))
     # nothing left but exclusions ("no person"): a neutral phrase, not the negated words, which
     # CLIP reads as the very thing excluded
     optimized = (positive or (NEUTRAL_EN if nots else text)).replace("\x00", " ")
@@ -474,15 +514,28 @@ def _zh_place_only(chunk: str, chunks: list[str]) -> bool:
     return any(stem in c for c in chunks if c != chunk)
 
 
+ZH_MEASURE_DE = re.compile(r"((?:^|[^\u4e00-\u9fff]|[一两三几这那])[个只张辆条件位片棵头匹双座碗杯把])的")
+ZH_PLACE_TAIL = re.compile(r"(?:在|放在|坐在|停在|躺在|站在)[\u4e00-\u9fff]+$")
+ZH_MEASURE = re.compile(r"^[一两三几这那][个只张辆条件位片棵头匹双座碗杯把]")
+
+
 def _zh_alternatives(alts: list[str]) -> list[str]:
     """Alternatives that are only a modifier take the noun of the last one: 红色或者蓝色的自行车 ->
-    红色的自行车 / 蓝色的自行车 (it used to be 红色 / 蓝色的自行车), 大的或小的狗 -> 大的狗 / 小的狗."""
+    红色的自行车 / 蓝色的自行车 (it used to be 红色 / 蓝色的自行车), 大的或小的狗 -> 大的狗 / 小的狗;
+    the last one's place goes to every other (一只猫或者一只狗在沙发上)."""
     last = alts[-1]
-    if "的" not in last:
-        return alts
-    head = last.rsplit("的", 1)[1]
-    out = [f"{a}{head}" if a.endswith("的") else a if "的" in a or len(a) > 3 else f"{a}的{head}" for a in alts[:-1]]
-    return [*out, last]
+    if "的" in last:
+        head = last.rsplit("的", 1)[1]
+        out = []
+        for a in alts[:-1]:
+            core = ZH_MEASURE.sub("", a)  # 一只黑色或白色的猫: 黑色 is the modifier
+            out.append(f"{a}{head}" if a.endswith("的") else a if "的" in a or len(core) > 3 else f"{a}的{head}")
+        alts = [*out, last]
+    # 一只猫或者一只狗在沙发上: the place of the last alternative belongs to every bare one
+    place = ZH_PLACE_TAIL.search(last)
+    if place:
+        alts = [a if ZH_PLACE_TAIL.search(a) else a + place.group(0) for a in alts[:-1]] + [last]
+    return alts
 
 
 def _chinese(query: str) -> Plan:
@@ -490,19 +543,23 @@ def _chinese(query: str) -> Plan:
     raw, query = query, (ZH_CARRIER_END.sub("", ZH_CARRIER.sub("", query, count=1)) or query)
     for m in ZH_NONE.finditer(query):
         nots.append(m.group("what") or "东西")
-    query = ZH_NONE.sub("", query).strip(" ，,、；;。") or query
+    left = ZH_NONE.sub("", query).strip(" ，,、；;。")
+    if nots and not left:  # 一个人也没有: only an exclusion (it used to read 有 as a second one)
+        return Plan(raw=raw, intent=Plan.intent_of([], nots, []), optimized=NEUTRAL_ZH, and_=[], not_=nots)
+    query = left or query
     for m in ZH_NEG.finditer(query):
         what = m.group("what").strip(" 的")
         if what and what not in nots:
             nots.append(what)
-    positive = ZH_NEG.sub("", query).strip(" ，,、；;。").lstrip("的")
+    # 一座没有花园的房子 leaves 一座的房子: a measure word takes no 的
+    positive = ZH_MEASURE_DE.sub(r"\1", ZH_NEG.sub("", query)).strip(" ，,、；;。的")
     optimized = positive or (NEUTRAL_ZH if nots else query)
     from csdclip_cli.rewrite.zh_clauses import distribute_existential, split_chunk
 
     chunks: list[str] = []
     ors: list[list[str]] = []
     for chunk in ZH_SEPARATORS.split(positive):
-        chunk = chunk.strip(" ，,、；;。").removeprefix("的")
+        chunk = chunk.strip(" ，,、；;。").removeprefix("的").removesuffix("的")
         if not chunk:
             continue
         if ZH_OR.search(chunk):
@@ -559,7 +616,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v3"
+    fingerprint = "rules-v4"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
