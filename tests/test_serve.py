@@ -110,6 +110,9 @@ def test_limits_and_files_only_by_row(client) -> None:
     assert client.get("/api/file/demo-tiny/-1").status_code == 404
     r = client.get("/api/thumb/demo-tiny/abc")  # a malformed row is the request's fault, not a missing row
     assert r.status_code == 400 and r.json()["error"] == "row must be a whole number, not 'abc'"
+    for row in ["+3", "1_0", "３", "9" * 5000]:  # what int() would take, or choke on
+        r = client.get(f"/api/file/demo-tiny/{row}")
+        assert r.status_code == 400 and len(r.json()["error"]) < 80, (row[:10], r.status_code)
 
 
 def test_thumbnails_of_an_index_whose_name_needs_quoting(gallery: Path, tmp_path: Path) -> None:

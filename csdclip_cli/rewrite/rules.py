@@ -141,7 +141,7 @@ NEGATION = re.compile(
     r"with\s+no|without(?:\s+any)?|not\s+(?:wearing|holding|carrying|having|with)|not\s+any|none\s+of|no|"
     r"except(?:\s+for)?|(?:please\s+)?exclud(?:e|ing)|but\s+not|there\s+(?:should\s+be|is|are)\s+no|"
     r"there\s+(?:should\s*(?:not|n'?t)\s+be|(?:is|are)\s*(?:not|n'?t))(?:\s+any)?|"
-    r"(?:do\s+not|don'?t)\s+(?:want|wish)\s+to\s+see(?:\s+any)?|not(?=\s+(?:at|in|on|under|during)\s)|not(?=\s+(?:a|an|the)\b)|isn'?t|aren'?t|never|free\s+of|minus|"
+    r"(?:do\s+not|don'?t)\s+(?:want|wish)\s+to\s+see(?:\s+any)?|not(?=\s+(?:at|in|on|under|during)\s|\s+(?!including\b)\w{2,}ing\b)|not(?=\s+(?:a|an|the)\b)|isn'?t|aren'?t|never|free\s+of|minus|"
     r"lacking|other\s+than|(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
     r"(?:do\s+not|don'?t)\s+(?:show|want|include)|not\s+including"
     r")(?:\s+(?:anything|something|any\w*)\s+(?:with|containing|that\s+(?:has|have)))?"
@@ -215,7 +215,9 @@ PLACE = re.compile(r"\b(?:in front of|at|in|near|outside|inside)\s+((?:[A-Z][\w'
 
 ZH_NEG = re.compile(
     r"[，,、；;]?\s*(?:但是?|并且|而且)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|无|除了|排除|别)"
-    r"(?:穿|戴|带|有|含|要|拍到|拍|出现|看到|见到)?(?P<what>[^，,、；;。和与及的]+?)(?:以外|之外)?(?=[，,、；;。的]|和|与|及|$)"
+    r"(?:穿|戴|带|有|含|要|拍到|拍|出现|看到|见到)?(?P<what>[^，,、；;。和与及的]+?"
+    # 不要狗和猫: the thing after 和 at the end of the clause is excluded too
+    r"(?:[和与及或][^，,、；;。和与及的]{1,4}(?=[，,、；;。]|$))?)(?:以外|之外)?(?=[，,、；;。的]|和|与|及|$)"
 )
 ZH_CARRIER = re.compile(
     r"^(?:请|麻烦)?(?:帮我|给我|为我)?(?:搜索|查找|寻找|显示|看看|找|搜|来)(?:一下)?(?:一张|一些|几张|一幅)?"
@@ -548,9 +550,9 @@ def _chinese(query: str) -> Plan:
         return Plan(raw=raw, intent=Plan.intent_of([], nots, []), optimized=NEUTRAL_ZH, and_=[], not_=nots)
     query = left or query
     for m in ZH_NEG.finditer(query):
-        what = m.group("what").strip(" 的")
-        if what and what not in nots:
-            nots.append(what)
+        for what in re.split(r"[和与及或]", m.group("what").strip(" 的")):
+            if what and what not in nots:
+                nots.append(what)
     # 一座没有花园的房子 leaves 一座的房子: a measure word takes no 的
     positive = ZH_MEASURE_DE.sub(r"\1", ZH_NEG.sub("", query)).strip(" ，,、；;。的")
     optimized = positive or (NEUTRAL_ZH if nots else query)
@@ -616,7 +618,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v4"
+    fingerprint = "rules-v5"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from csdclip_cli.errors import CsdError, UsageError
 from csdclip_cli.serve.service import Service
 
 MAX_BODY = 64 * 1024
+ROW = re.compile(r"-?[0-9]{1,18}")  # ASCII digits only: int() also takes "+3", "1_0", "３" and 5,000 digits
 DISCOVERY = ".serve.json"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -108,10 +110,9 @@ def create_app(service: Service, token: str | None = None) -> Any:
 
     def row_of(request: Request) -> tuple[str, int]:
         row = request.path_params["row"]
-        try:
-            return request.path_params["index"], int(row)
-        except ValueError:  # a malformed request (400), not a missing row (404)
-            raise UsageError(f"row must be a whole number, not {row!r}") from None
+        if not ROW.fullmatch(row):  # a malformed request (400), not a missing row (404)
+            raise UsageError(f"row must be a whole number, not {row[:24]!r}{'…' if len(row) > 24 else ''}")
+        return request.path_params["index"], int(row)
 
     def thumb(request: Request) -> Response:
         name, row = row_of(request)
