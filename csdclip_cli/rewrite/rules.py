@@ -283,17 +283,17 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
         n = next((i for i, t in enumerate(tokens) if not _is_property(t)), len(tokens))
         tokens, rest = tokens[:n], tokens[n:]
     inside = "," not in text[m.start() : m.start("what")]
-    for i in range(1, len(tokens) if not rest else 0):
-        # inside the sentence "walking in the rain" is the subject's; a lone "waiting" or
-        # "walking around" may be the excluded thing's ("with no passengers waiting"), and so
-        # may a place ("with no birds in the sky"); a time is the scene's ("no cars at night")
+    # inside the sentence "walking in the rain" is the subject's; a lone "waiting" or "walking
+    # around" may be the excluded thing's ("with no passengers waiting"), and so may a place
+    # ("with no birds in the sky"); a time is the scene's ("no cars at night")
+    for i in range(1, 0 if rest else len(tokens)):
         action = inside and _is_participle(tokens, i) and i + 1 < len(tokens) and tokens[i + 1].lower() not in ADVERBS
         if action or TIME_WORDS.match(" ".join(tokens[i:])):
             tokens, rest = tokens[:i], tokens[i:]
             break
-    items = (
-        re.split(r"\s+(?:and|or)\s+", " ".join(tokens)) if OR_AND_ITEM.search(" ".join(tokens)) else [" ".join(tokens)]
-    )
+    # "without shoes or socks", "no dogs and cats": two excluded things ("black and white" is
+    # one word here: ADJ_PAIR joined it)
+    items = re.split(r"\s+(?:and|or)\s+", " ".join(tokens))
     whats = [_strip_det(NOT_COUNT.sub("", w)).replace("\x00", " ") for w in items]
     # "isn't red", ", not white" say what the noun before is not; "no blue" excludes blue things
     if predicate:
@@ -301,8 +301,6 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     return [w for w in whats if w], " ".join(rest)
 
 
-# "shoes or socks", "dogs and cats": two excluded things (not "black and white", one colouring)
-OR_AND_ITEM = re.compile(r"^(?:(?!\b(?:black|white)\s+and\s+(?:black|white)\b).)*\s(?:and|or)\s", re.IGNORECASE)
 # words a cut negation can leave at the end of the wanted text ("a beach with [not a single
 # person]" -> "a beach with"), and a subject alone ("I [don't want to see any cars]")
 DANGLING = re.compile(r"(?:\s+|^)(?:with|and|but|or|that|who|which|has|have|is|are|of|the|a|an)$", re.IGNORECASE)
