@@ -270,6 +270,12 @@ NEGATED_FACT_TABLE = [
     ("一个男孩在河边，不要狗和鸭子", ["一个男孩在河边"], ["狗", "鸭子"], []),
     ("a horse not running", ["a horse"], ["a horse running"], []),
     ("a salad not including onions", ["a salad"], ["onions"], []),  # a cue, not a negated action
+    # a second fresh user's tries
+    ("一篮水果，没有桃子或者李子", ["一篮水果"], ["桃子", "李子"], []),
+    ("一件衣服，不要黑色和灰色的", ["一件衣服"], ["黑色", "灰色"], []),
+    ("a bike that isn't green or black by a wall", ["a bike by a wall"], ["green bike", "black bike"], []),
+    ("a truck that is not white parked by a barn", ["a truck parked by a barn"], ["white truck"], []),
+    ("a pier at sunset, I don't want to see any boats", ["a pier at sunset"], ["boats"], []),
     ("一张沙发，沙发上没有猫", ["一张沙发"], ["猫"], []),
     ("一个书架，上面没有书", ["一个书架"], ["书"], []),
     ("一棵树，树下没有人", ["一棵树"], ["人"], []),

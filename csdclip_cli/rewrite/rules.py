@@ -217,7 +217,7 @@ ZH_NEG = re.compile(
     r"[，,、；;]?\s*(?:但是?|并且|而且)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|无|除了|排除|别)"
     r"(?:穿|戴|带|有|含|要|拍到|拍|出现|看到|见到)?(?P<what>[^，,、；;。和与及的]+?"
     # 不要狗和猫: the thing after 和 at the end of the clause is excluded too
-    r"(?:[和与及或][^，,、；;。和与及的]{1,4}(?=[，,、；;。]|$))?)(?:以外|之外)?(?=[，,、；;。的]|和|与|及|$)"
+    r"(?:(?:或者|[和与及或])[^，,、；;。和与及的]{1,4}(?=的?(?:[，,、；;。]|$)))?)(?:以外|之外)?(?=[，,、；;。的]|和|与|及|$)"
 )
 ZH_CARRIER = re.compile(
     r"^(?:请|麻烦)?(?:帮我|给我|为我)?(?:搜索|查找|寻找|显示|看看|找|搜|来)(?:一下)?(?:一张|一些|几张|一幅)?"
@@ -252,9 +252,9 @@ def _nothing_item(m: re.Match) -> str:
     return f"something {attr}" if attr.lower() in COLOURS else f"a {attr} object"
 
 
-def _is_property(word: str) -> bool:
+def _is_property(word: str, participle: bool = True) -> bool:
     w = word.lower()
-    return w in ADJECTIVES or w in STATES or (len(w) > 4 and w.endswith("ed"))
+    return w in ADJECTIVES or w in STATES or (participle and len(w) > 4 and w.endswith("ed"))
 
 
 def _with_noun(what: str, before: str) -> str:
@@ -278,9 +278,19 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     tokens = NOT_TAIL.sub("", _clean(m.group("what"))).split()
     rest: list[str] = []
     predicate = bool(PREDICATE_CUE.search(text[m.start() : m.start("what")]))
-    if predicate and len(tokens) > 1 and _is_property(tokens[0]) and tokens[1].lower() not in ("and", "or"):
-        # "a bus that is not yellow on a city street": only the property is negated
-        n = next((i for i, t in enumerate(tokens) if not _is_property(t)), len(tokens))
+    if predicate and len(tokens) > 1 and _is_property(tokens[0]):
+        # "a bus that is not yellow on a city street", "not red or blue on a road": only the
+        # properties are negated ("not red parked near a tree": "parked" is the car's)
+        n = next(
+            (
+                i
+                for i, t in enumerate(tokens)
+                if i and not (_is_property(t, participle=False) or t.lower() in ("and", "or"))
+            ),
+            len(tokens),
+        )
+        while n > 1 and tokens[n - 1].lower() in ("and", "or"):
+            n -= 1
         tokens, rest = tokens[:n], tokens[n:]
     inside = "," not in text[m.start() : m.start("what")]
     # inside the sentence "walking in the rain" is the subject's; a lone "waiting" or "walking
@@ -305,10 +315,12 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
 # person]" -> "a beach with"), and a subject alone ("I [don't want to see any cars]")
 DANGLING = re.compile(r"(?:\s+|^)(?:with|and|but|or|that|who|which|has|have|is|are|of|the|a|an)$", re.IGNORECASE)
 PRONOUN_ONLY = re.compile(r"^(?:i|we|you|me|us|please)$", re.IGNORECASE)
+PRONOUN_TAIL = re.compile(r"\s*,\s*(?:i|we|please)$", re.IGNORECASE)  # "a harbor, I [don't want to see ...]"
 
 
 def _dangling(text: str) -> str:
     """`text` without the function words a cut negation left at its end (nothing if only a pronoun is left)."""
+    text = PRONOUN_TAIL.sub("", text)
     while (cut := DANGLING.sub("", text)) != text:
         text = cut.rstrip(" ,;")
     return "" if PRONOUN_ONLY.match(text) else text
@@ -548,7 +560,7 @@ def _chinese(query: str) -> Plan:
         return Plan(raw=raw, intent=Plan.intent_of([], nots, []), optimized=NEUTRAL_ZH, and_=[], not_=nots)
     query = left or query
     for m in ZH_NEG.finditer(query):
-        for what in re.split(r"[和与及或]", m.group("what").strip(" 的")):
+        for what in re.split(r"或者|或是|[和与及或]", m.group("what").strip(" 的")):
             if what and what not in nots:
                 nots.append(what)
     # 一座没有花园的房子 leaves 一座的房子: a measure word takes no 的
@@ -616,7 +628,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v5"
+    fingerprint = "rules-v6"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
