@@ -276,6 +276,11 @@ NEGATED_FACT_TABLE = [
     ("a bike that isn't green or black by a wall", ["a bike by a wall"], ["green bike", "black bike"], []),
     ("a truck that is not white parked by a barn", ["a truck parked by a barn"], ["white truck"], []),
     ("a pier at sunset, I don't want to see any boats", ["a pier at sunset"], ["boats"], []),
+    ("一只不是白色的兔子", ["一只兔子"], ["白色"], []),
+    ("我不想看到任何行人", [], ["行人"], []),
+    ("请排除文字", [], ["文字"], []),
+    ("避免出现电线", [], ["电线"], []),
+    ("是不是一只兔子", ["是不是一只兔子"], [], []),  # a question, not a negation
     ("一张沙发，沙发上没有猫", ["一张沙发"], ["猫"], []),
     ("一个书架，上面没有书", ["一个书架"], ["书"], []),
     ("一棵树，树下没有人", ["一棵树"], ["人"], []),

@@ -214,8 +214,8 @@ TIME_WORDS = re.compile(
 PLACE = re.compile(r"\b(?:in front of|at|in|near|outside|inside)\s+((?:[A-Z][\w'-]*\s*){1,5})")
 
 ZH_NEG = re.compile(
-    r"[，,、；;]?\s*(?:但是?|并且|而且)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|无|除了|排除|别)"
-    r"(?:穿|戴|带|有|含|要|拍到|拍|出现|看到|见到)?(?P<what>[^，,、；;。和与及的]+?"
+    r"[，,、；;]?\s*(?:但是?|并且|而且)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|(?<!是)不是|不想要|不想|无|除了|排除|避免|别)"
+    r"(?:穿|戴|带|有|含|要|拍到|拍|出现|看到|见到|显示)?(?:任何)?(?P<what>[^，,、；;。和与及的]+?"
     # 不要狗和猫: the thing after 和 at the end of the clause is excluded too
     r"(?:(?:或者|[和与及或])[^，,、；;。和与及的]{1,4}(?=的?(?:[，,、；;。]|$)))?)(?:以外|之外)?(?=[，,、；;。的]|和|与|及|$)"
 )
@@ -510,12 +510,16 @@ ZH_NONE = re.compile(
 # Where an absence is said to be, left behind when the negation is cut: "一张床，床上没有枕头"
 # leaves "床上", "一盘水果，里面没有香蕉" leaves "里面". Neither is a thing to look for.
 ZH_PLACE_WORD = re.compile(r"^(?:里面|上面|下面|外面|里头|其中|这里|那里|周围|旁边)$")
+# who asks, left alone when the negation is cut: 请[排除水印], 我[不想看到任何汽车]
+ZH_ASKER = re.compile(r"^(?:请|麻烦|帮我|我|我们)$")
 ZH_LOCATIVE = re.compile(r"^(?P<noun>[\u4e00-\u9fff]{1,4}?)(?:上面|里面|下面|上|里|中|内|下)$")
 
 
 def _zh_place_only(chunk: str, chunks: list[str]) -> bool:
     """Whether `chunk` only says where, of a thing another chunk names ('床上' beside '一张床')
-    or of nothing ('里面')."""
+    or of nothing ('里面'), or only who asks ('请')."""
+    if ZH_ASKER.match(chunk):
+        return True
     if ZH_PLACE_WORD.match(chunk):
         return len(chunks) > 1
     m = ZH_LOCATIVE.match(chunk)
@@ -583,6 +587,8 @@ def _chinese(query: str) -> Plan:
         optimized = (
             re.sub(rf"[，,、；;]?\s*{re.escape(c)}(?=[，,、；;]|$)", "", optimized).strip(" ，,、；;") or optimized
         )
+    if not chunks and not ors and nots:  # nothing wanted is left: the neutral phrase
+        optimized = NEUTRAL_ZH
     ands = list(dict.fromkeys(c for chunk in distribute_existential(chunks) for c in split_chunk(chunk)))
     intent = Plan.intent_of(ands, nots, ors)
     return Plan(raw=raw, intent=intent, optimized=optimized, and_=ands, not_=nots, or_=ors)
@@ -628,7 +634,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v6"
+    fingerprint = "rules-v7"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
