@@ -141,7 +141,10 @@ NEGATION = re.compile(
     r"with\s+no|without(?:\s+any)?|not\s+(?:wearing|holding|carrying|having|with)|not\s+any|none\s+of|no|"
     r"except(?:\s+for)?|(?:please\s+)?exclud(?:e|ing)|but\s+not|there\s+(?:should\s+be|is|are)\s+no|"
     r"there\s+(?:should\s*(?:not|n'?t)\s+be|(?:is|are)\s*(?:not|n'?t))(?:\s+any)?|"
-    r"(?:do\s+not|don'?t)\s+(?:want|wish)\s+to\s+see(?:\s+any)?|not(?=\s+(?:at|in|on|under|during)\s|\s+(?!including\b)\w{2,}ing\b)|not(?=\s+(?:a|an|the)\b)|isn'?t|aren'?t|never|free\s+of|minus|"
+    r"(?:do\s+not|don'?t)\s+(?:want|wish)\s+to\s+see(?:\s+any)?|"
+    # "not at night", "a bird not flying", "not a dog": a place, an action or a thing
+    r"not(?=\s+(?:at|in|on|under|during)\s|\s+(?!including\b)\w{2,}ing\b|\s+(?:a|an|the)\b)|"
+    r"isn'?t|aren'?t|never|free\s+of|minus|"
     r"lacking|other\s+than|(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
     r"(?:do\s+not|don'?t)\s+(?:show|want|include)|not\s+including"
     r")(?:\s+(?:anything|something|any\w*)\s+(?:with|containing|that\s+(?:has|have)))?"
@@ -161,10 +164,12 @@ NEGATED_WEAR = re.compile(
     re.IGNORECASE,
 )
 NEGATED_HAVE = re.compile(
-    r"\s*\b(?:(?:that|who|which)\s+)?(?:does|do|did|has|have)\s*(?:not|n'?t)\s+(?:have|has|contain|wear)\b"
-    r"|\s*\b(?:that|who|which)\s+(?:has|have)(?=\s+no\b)",
+    r"\s*\b(?:(?:that|who|which)\s+)?(?:does|do|did|has|have)\s*(?:not|n'?t)\s+(?:have|has|contain|wear)\b",
     re.IGNORECASE,
 )
+HAS_NO = re.compile(
+    r"\s*\b(?:that|who|which)\s+(?:has|have)(?=\s+no\b)", re.IGNORECASE
+)  # "a house that has no windows"
 NEGATED_BE = re.compile(
     r"\s*\b(?:that|who|which)(?:\s+(?:is|are|was|were)\s+not|\s+isn'?t|\s+aren'?t|\s+wasn'?t|\s+weren'?t|'s\s+not)\b",
     re.IGNORECASE,
@@ -424,9 +429,8 @@ def _english(query: str) -> Plan:
     # no entry"; the NUL keeps it one word until the clauses are written
     query_split = NAMED_NO.sub(lambda m: m.group(0)[:-1].rstrip() + "\x00", query_split)
     query_split = NEGATED_WEAR.sub(" not ", query_split)
-    query_split = NEGATED_HAVE.sub(
-        lambda m: " without" if re.search(r"not|n'?t\b", m.group(0), re.IGNORECASE) else " with", query_split
-    )
+    query_split = NEGATED_HAVE.sub(" without", query_split)
+    query_split = HAS_NO.sub(" with", query_split)
     query_split = NEGATED_BE.sub(" isn't", query_split)
     return _english_plan(query, query_split)
 
@@ -515,9 +519,9 @@ ZH_ASKER = re.compile(r"^(?:请|麻烦|帮我|我|我们)$")
 ZH_LOCATIVE = re.compile(r"^(?P<noun>[\u4e00-\u9fff]{1,4}?)(?:上面|里面|下面|上|里|中|内|下)$")
 
 
-def _zh_place_only(chunk: str, chunks: list[str]) -> bool:
-    """Whether `chunk` only says where, of a thing another chunk names ('床上' beside '一张床')
-    or of nothing ('里面'), or only who asks ('请')."""
+def _zh_no_clause(chunk: str, chunks: list[str]) -> bool:
+    """Whether `chunk`, left behind by a cut negation, is no clause: it only says where, of a
+    thing another chunk names ('床上' beside '一张床') or of nothing ('里面'), or who asks ('请')."""
     if ZH_ASKER.match(chunk):
         return True
     if ZH_PLACE_WORD.match(chunk):
@@ -530,9 +534,10 @@ def _zh_place_only(chunk: str, chunks: list[str]) -> bool:
     return any(stem in c for c in chunks if c != chunk)
 
 
-ZH_MEASURE_DE = re.compile(r"((?:^|[^\u4e00-\u9fff]|[一两三几这那])[个只张辆条件位片棵头匹双座碗杯把])的")
+MEASURE_WORDS = "个只张辆条件位片棵头匹双座碗杯把"  # Chinese measure words after 一 / 两 / 这 ...
+ZH_MEASURE_DE = re.compile(rf"((?:^|[^\u4e00-\u9fff]|[一两三几这那])[{MEASURE_WORDS}])的")
 ZH_PLACE_TAIL = re.compile(r"(?:在|放在|坐在|停在|躺在|站在)[\u4e00-\u9fff]+$")
-ZH_MEASURE = re.compile(r"^[一两三几这那][个只张辆条件位片棵头匹双座碗杯把]")
+ZH_MEASURE = re.compile(rf"^[一两三几这那][{MEASURE_WORDS}]")
 
 
 def _zh_alternatives(alts: list[str]) -> list[str]:
@@ -582,7 +587,7 @@ def _chinese(query: str) -> Plan:
             ors.append(_zh_alternatives([a for a in ZH_OR.split(chunk) if a]))
         else:
             chunks.append(chunk)
-    for c in [c for c in chunks if _zh_place_only(c, chunks)]:
+    for c in [c for c in chunks if _zh_no_clause(c, chunks)]:
         chunks.remove(c)
         optimized = (
             re.sub(rf"[，,、；;]?\s*{re.escape(c)}(?=[，,、；;]|$)", "", optimized).strip(" ，,、；;") or optimized
