@@ -15,7 +15,7 @@ from csdclip_cli.fingerprint import file_fingerprint
 from csdclip_cli.rewrite.llm_worker import LlamaWorker, WorkerFailed
 from csdclip_cli.rewrite.phrases import singular
 from csdclip_cli.rewrite.plan import Plan
-from csdclip_cli.rewrite.rules import CJK, RuleRewriter
+from csdclip_cli.rewrite.rules import CJK, IMPLIED_ITEM, RuleRewriter
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
 FINETUNED_PROMPT = "t11"  # the prompt and output form of rewrite/finetune.py, and its checks
@@ -150,8 +150,6 @@ ABSENCE_CUE = re.compile(
     r"|没|不|无|别|除|排除|缺",
     re.IGNORECASE,
 )
-# the rules' wording of an implied absence ("nobody on the bench", "nothing red")
-IMPLIED_ITEM = re.compile(r"^(?:a person\b|something\b|an object$|an? \w+ object$)")
 RELATION_WORDS = {"next", "near", "beside", "behind", "front", "top", "under", "above", "by", "inside", "outside"}
 OBJECT_JOIN = re.compile(r"\b(?:with|next to|and|beside|near)\b|和|与|旁边")
 # Absence of something the query does not name ("nobody else" -> "other people")
@@ -246,7 +244,7 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
         for r in rules.not_
         if r not in nots
         and not IMPLIED_ITEM.match(r)  # the rules' "nobody" / "nothing red": the model words these its own way
-        and not any((_stems(r) or _content_words(r)) & (_stems(n) or _content_words(n)) for n in nots)
+        and not any(_words(r) & _words(n) for n in nots)
         and _named(r, query, qwords)
         and _negated_near(r, query)
     ]
@@ -348,6 +346,11 @@ def _stems(text: str) -> set[str]:
     if CJK.search(text):
         return set()
     return {singular(w) for w in _content_words(text)}
+
+
+def _words(text: str) -> set[str]:
+    """_stems of English text, the characters of Chinese text: what two clauses can share."""
+    return _stems(text) or _content_words(text)
 
 
 HEAD_END = re.compile(r"\s+(?:on|in|at|with|by|under|near|next|beside|behind|that|which|who|wearing|holding)\s")

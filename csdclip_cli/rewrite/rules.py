@@ -241,6 +241,10 @@ def _strip_carrier(text: str) -> str:
     return rest if re.search(r"\w", rest) else text
 
 
+# How _nothing_item words an implied absence: another rewriter names it in its own words
+IMPLIED_ITEM = re.compile(r"^(?:a person\b|other (?:people|objects)\b|something\b|an object$|an? \w+ object$)")
+
+
 def _nothing_item(m: re.Match) -> str:
     """What 'nothing red' / 'nothing small' / 'no one' / 'nobody on the street' exclude, as an
     embeddable phrase ('something red', 'a small object', 'a person', 'a person on the street')."""
