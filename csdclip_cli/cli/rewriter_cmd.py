@@ -195,6 +195,11 @@ def train(
         seed=seed,
     )
     made_out = not out_dir.exists()
+
+    def drop_empty_out() -> None:  # a run that kept nothing leaves no empty --out behind
+        if made_out and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+
     run = prepare(cfg, out_dir, fresh=fresh)  # what can be refused is, before the model's minute to load
     if run.finished:
         done = out_dir / ADAPTER_FILE
@@ -219,9 +224,8 @@ def train(
                 update(step, total)
 
             result = run_training(run, advance)
-    except CsdError:  # e.g. a base transformers cannot load: one line, and no empty --out left
-        if made_out and out_dir.is_dir() and not any(out_dir.iterdir()):
-            out_dir.rmdir()
+    except CsdError:  # e.g. a base transformers cannot load: one line
+        drop_empty_out()
         raise
     except KeyboardInterrupt:
         saved = checkpoint_step(cfg, out_dir)
@@ -229,8 +233,7 @@ def train(
             kept = f"{out_dir / 'checkpoint.pt'} holds step {saved}: the same command goes on from there"
         else:
             kept = f"no checkpoint yet (one every {cfg.save_every} steps): the same command starts over"
-        if made_out and out_dir.is_dir() and not any(out_dir.iterdir()):
-            out_dir.rmdir()  # nothing was kept: leave no empty folder behind
+        drop_empty_out()
         print(f"interrupted at step {reached} of {steps}; {kept}", file=sys.stderr)
         raise typer.Exit(130) from None
     minutes = f"{result.seconds / 60:.1f} min"
