@@ -227,6 +227,23 @@ def test_unchanged_lmdb_update_reads_no_value(tmp_path: Path, monkeypatch) -> No
     assert scans["n"] == 1 and rep.encoded == 0  # the new state is remembered
 
 
+@pytest.mark.parametrize("dim", [4, 7])
+def test_faiss_pq_index_of_a_narrow_model(tmp_path: Path, dim: int) -> None:
+    """IVF-PQ for an embedding narrower than 8 (a small plugin model): it divided by zero while
+    choosing the number of sub-quantizers. Each vector's nearest entry is itself."""
+    import faiss
+
+    from csdclip_cli.index.ann import _write_faiss
+
+    vectors = np.random.default_rng(0).standard_normal((300, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    _write_faiss("faiss-ivf-pq", tmp_path / "pq.faiss", vectors, np.ones(300, bool), 0, None)
+    index = faiss.read_index(str(tmp_path / "pq.faiss"))
+    index.nprobe = index.nlist
+    _, ids = index.search(vectors[:20], 10)
+    assert index.ntotal == 300 and all(i in row for i, row in enumerate(ids))
+
+
 @pytest.mark.parametrize("ann", ["faiss-ivf-sq8", "faiss-ivf-sq4", "faiss-ivf-pq"])
 def test_faiss_candidate_index_finds_the_exact_top_and_updates(tmp_path: Path, monkeypatch, ann: str) -> None:
     """--ann faiss-*: trained inverted lists over compressed codes; candidates are re-scored

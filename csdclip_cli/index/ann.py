@@ -188,7 +188,8 @@ def _write_faiss(
             qtype = getattr(faiss.ScalarQuantizer, SQ_TYPES[kind])
             index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, qtype, faiss.METRIC_INNER_PRODUCT)
         else:
-            m = next(x for x in (dim // 8, dim // 4, dim // 2, dim) if dim % x == 0)
+            # sub-quantizers of 8 dimensions where the width allows; a narrow model (dim < 8) gets one
+            m = next(x for x in (dim // 8, dim // 4, dim // 2, dim) if x and dim % x == 0)
             index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(0)
         train = np.sort(rng.choice(live, size=min(len(live), max(TRAIN_SAMPLE, 40 * nlist)), replace=False))
