@@ -40,6 +40,41 @@ def test_registry_has_builtins_and_the_entry_point_plugin() -> None:
     assert v.shape == (2, 16) and np.allclose(np.linalg.norm(v, axis=1), 1)
 
 
+def test_a_plugin_that_raises_is_left_out_whole(monkeypatch, runner) -> None:
+    """A third-party plugin that registers one family and then raises: none of its families is
+    registered, the built-ins and the other plugins still load, and asking for its family (or
+    `csd models list`) says which plugin failed and why. It was a traceback on every command."""
+    import importlib.metadata as md
+    import types
+
+    import csdclip_cli.encoders.registry as registry
+    from csdclip_cli.encoders import Family, plugin_errors
+
+    mod = types.ModuleType("csd_broken_plugin")
+
+    def register_broken(register) -> None:
+        register(Family("halfway", lambda spec, opts: None, "registered before the error"))
+        raise RuntimeError("needs libfoo 2")
+
+    mod.register_broken = register_broken
+    monkeypatch.setitem(sys.modules, "csd_broken_plugin", mod)
+    real = md.entry_points(group=registry.ENTRY_POINT_GROUP)
+    broken = md.EntryPoint("broken", "csd_broken_plugin:register_broken", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(md, "entry_points", lambda group: [broken, *real])
+    monkeypatch.setattr(registry, "_FAMILIES", {})
+    monkeypatch.setattr(registry, "_PLUGIN_ERRORS", {})
+    monkeypatch.setattr(registry, "_loaded", False)
+
+    fams = families()
+    assert "halfway" not in fams and {"clip", "demo", "fake"} <= set(fams)
+    assert plugin_errors() == {"broken": "csd_broken_plugin:register_broken: RuntimeError: needs libfoo 2"}
+    with pytest.raises(UnknownModel, match=r"plugin 'broken' failed to load \(.*needs libfoo 2\)"):
+        load_encoder("halfway:x")
+    r = invoke(runner, "models", "list")
+    assert r.exit_code == 0 and "encoder plugin 'broken' failed to load" in r.stderr, r.output
+    assert "Traceback" not in r.output
+
+
 def test_openclip_config_and_checkpoint_round_trip(tiny_openclip, tmp_path: Path, capsys) -> None:
     import open_clip
     import torch

@@ -25,8 +25,8 @@ def list_(
     from rich.table import Table
 
     from csdclip_cli import config
-    from csdclip_cli.encoders import ModelSpec, families
-    from csdclip_cli.render import out
+    from csdclip_cli.encoders import ModelSpec, families, plugin_errors
+    from csdclip_cli.render import out, warn
 
     store = config.models_dir(models_dir)
     t = Table(show_edge=False)
@@ -41,3 +41,5 @@ def list_(
         t.add_row(name, "\n".join(fam.examples), fam.description, "\n".join(found))
     out().print(t)
     out().print(f"model store: {store.resolve()}  (set CSD_MODELS or --models-dir)")
+    for name, err in sorted(plugin_errors().items()):
+        warn(f"encoder plugin {name!r} failed to load and is left out: {err}")

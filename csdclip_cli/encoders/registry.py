@@ -20,11 +20,21 @@ from csdclip_cli.encoders.family import Family, LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
 from csdclip_cli.errors import UnknownModel
 
-__all__ = ["ENTRY_POINT_GROUP", "Family", "LoadOptions", "families", "get_family", "load_encoder", "register"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Family",
+    "LoadOptions",
+    "families",
+    "get_family",
+    "load_encoder",
+    "plugin_errors",
+    "register",
+]
 
 ENTRY_POINT_GROUP = "csdclip.encoders"
 
 _FAMILIES: dict[str, Family] = {}
+_PLUGIN_ERRORS: dict[str, str] = {}
 _loaded = False
 
 
@@ -46,7 +56,19 @@ def _load_families() -> None:
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        ep.load()(register)
+        # a plugin's families arrive together or not at all, and one that raises leaves the
+        # built-ins and the other plugins usable: the error is kept for `plugin_errors()`
+        staged: dict[str, Family] = {}
+
+        def stage(family: Family, staged: dict[str, Family] = staged) -> None:
+            staged[family.name] = family
+
+        try:
+            ep.load()(stage)
+        except Exception as e:
+            _PLUGIN_ERRORS[ep.name] = f"{ep.value}: {type(e).__name__}: {e}"
+            continue
+        _FAMILIES.update(staged)
 
 
 def families() -> dict[str, Family]:
@@ -56,11 +78,20 @@ def families() -> dict[str, Family]:
     return dict(_FAMILIES)
 
 
+def plugin_errors() -> dict[str, str]:
+    """Entry-point plugins that raised while loading or registering: entry-point name ->
+    "module:attr: ErrorType: message". None of such a plugin's families is registered."""
+    _load_families()
+    return dict(_PLUGIN_ERRORS)
+
+
 def get_family(name: str) -> Family:
-    """The family named `name`; raises UnknownModel, listing the known families, when there is none."""
+    """The family named `name`; raises UnknownModel, listing the known families and any plugin
+    that failed to load, when there is none."""
     fams = families()
     if name not in fams:
-        raise UnknownModel(f"unknown model family {name!r}; known families: {', '.join(sorted(fams))}")
+        broken = "".join(f"; plugin {p!r} failed to load ({err})" for p, err in sorted(_PLUGIN_ERRORS.items()))
+        raise UnknownModel(f"unknown model family {name!r}; known families: {', '.join(sorted(fams))}{broken}")
     return fams[name]
 
 
