@@ -250,6 +250,14 @@ def test_hf_clip_like_model_from_local_dir(tmp_path: Path, runner) -> None:
         load_encoder("hf:acme/absent", models_dir=store)
     with pytest.raises(UnknownModel, match="ViT-B/16 or ViT-L/14"):
         load_encoder("fgclip:RN50")
+    # --weights is honoured or refused, never passed over for the model store's copy
+    inside = store / "acme--tiny-clip"
+    assert load_encoder("hf:acme/tiny-clip", weights=inside, models_dir=tmp_path).dim == 16
+    weights_file = next(inside.glob("*.safetensors"))
+    with pytest.raises(ModelFileMissing, match=f"is a file;.*pass --weights {inside}$"):
+        load_encoder("hf:acme/tiny-clip", weights=weights_file, models_dir=store)
+    with pytest.raises(ModelFileMissing, match="no such folder"):
+        load_encoder("hf:acme/tiny-clip", weights=tmp_path / "typo", models_dir=store)
 
 
 def test_models_list_finds_weights_under_the_names_the_loaders_look_for(runner, isolated: Path) -> None:

@@ -122,12 +122,22 @@ def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     reaches the hub only with CSD_ONLINE=1). Remote code runs only with trust_remote_code.
     Fingerprint: every weight shard of a local folder (folder_fingerprint), else the spec and source by name.
     Raises UnknownModel when transformers is missing, the FG-CLIP name is unknown, the model
-    needs --trust-remote-code or is not CLIP-like; ModelFileMissing when it cannot be loaded."""
+    needs --trust-remote-code or is not CLIP-like; ModelFileMissing when it cannot be loaded, or
+    --weights is a file or names no folder."""
     try:
         import transformers
     except ImportError:
         raise UnknownModel(f"{spec} needs the transformers package: pip install transformers") from None
     repo = hf_repo(spec)
+    if opts.weights is not None:  # a wrong --weights must not fall back to another copy of the model
+        given = Path(opts.weights).expanduser()
+        if given.is_file():
+            hint = f"--weights {given.parent}" if (given.parent / "config.json").is_file() else "its folder"
+            raise ModelFileMissing(
+                f"--weights {opts.weights} is a file; {spec} loads from a model folder (config.json and weights): pass {hint}"
+            )
+        if not given.is_dir():
+            raise ModelFileMissing(f"--weights {opts.weights}: no such folder; check the path")
     source = Path(opts.weights or repo).expanduser()
     local = opts.models_dir / hf_local_names(spec)[0]
     where = str(source) if source.is_dir() else (str(local) if local.is_dir() else repo)
