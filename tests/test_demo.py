@@ -63,6 +63,39 @@ def test_benchmark_is_deterministic_and_parses_like_tigr(tmp_path: Path) -> None
     assert any(q.has_not for q in ds.queries) and any(not q.has_not for q in ds.queries)
 
 
+def test_a_benchmark_written_over_another_keeps_nothing_of_it(tmp_path: Path, monkeypatch) -> None:
+    """`csd demo data --images 40` over a 60-image benchmark: the LMDB (the gallery `csd eval`
+    searches) and imgs/ held the 60 old images, 20 of them without a scene record, so graded as
+    irrelevant whatever they showed."""
+    import lmdb
+
+    from csdclip_cli.demo import run
+    from csdclip_cli.errors import DatasetError
+
+    d = benchmark.write_benchmark(tmp_path / "d", n_gallery=60, n_queries=10)
+    benchmark.write_benchmark(d, n_gallery=40, n_queries=12)
+    ids = {json.loads(x)["image_id"] for x in (d / "scenes.jsonl").read_text().splitlines()}
+    assert len(ids) == 40 and {p.stem for p in (d / "imgs").glob("*.png")} == ids
+    env = lmdb.open(str(d / "lmdb" / "imgs"), readonly=True, lock=False)
+    with env.begin() as txn:
+        assert {k.decode() for k, _ in txn.cursor()} == ids | {"num_images"}
+    env.close()
+    assert load_dataset(str(d)).gallery == d / "lmdb" / "imgs" and len(load_dataset(str(d)).queries) == 12
+    # the example queries come from the test split as written, not from the default query count
+    assert [q.split for q in run.load_queries(d)] == ["tune"] * 5 + ["test"] * 7
+    annotated = "a red car | Search intention: complex | -AND: < a red car >, -NOT: < dog >"
+    made = [run.DemoQuery(f"q{i:04d}", "a red car, no dog", annotated, {f"d{j}" for j in range(10)}, set(),
+                          "tune" if i < 5 else "test") for i in range(12)]  # fmt: skip
+    assert [q.text_id for q in run.example_queries(made, n=3)] == ["q0005", "q0007", "q0009"]
+
+    # a gallery too small for the queries asked: one error, nothing written, the old data intact
+    monkeypatch.setattr(benchmark, "STALL_LIMIT", 2000)
+    before = (d / "en_demo.jsonl").read_bytes()
+    with pytest.raises(DatasetError, match="give only .* distinct demo queries, not 100000; ask for fewer"):
+        benchmark.write_benchmark(d, n_gallery=10, n_queries=100_000)
+    assert (d / "en_demo.jsonl").read_bytes() == before and len(list((d / "imgs").glob("*.png"))) == 40
+
+
 def test_relevance_rule() -> None:
     f = benchmark.Fact
     scene = world.Scene(0, "beach", (world.Thing("car", "red"), world.Thing("tree")))

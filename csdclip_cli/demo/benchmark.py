@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from csdclip_cli.demo import world
+from csdclip_cli.errors import DatasetError
 
 GALLERY_SEED = 2
 QUERY_SEED = 3
@@ -34,6 +36,7 @@ N_GALLERY = 3000
 N_QUERIES = 300
 TUNE_FRACTION = 0.4  # the first 40% of queries are for tuning; the rest are reported
 MAX_HR = 120
+STALL_LIMIT = 100_000  # draws without a new query before make_queries gives up (about 5 s)
 
 
 @dataclass(frozen=True)
@@ -113,13 +116,21 @@ def make_queries(scenes: list[world.Scene], n: int = N_QUERIES, seed: int = QUER
     text_id, text (TIGR-100k annotated form = gold plan, newline-terminated), image_ids (HR),
     image_xiangsi_ids (MR), split ('tune' for the first TUNE_FRACTION, else 'test'), has_not.
     Each takes 2 or 3 AND facts (things, maybe the background) from one scene and, in about 60% of
-    draws, one NOT fact that scene lacks; a query with no HR image or more than MAX_HR is skipped."""
+    draws, one NOT fact that scene lacks; a query with no HR image or more than MAX_HR is skipped.
+    Raises DatasetError when the scenes cannot give `n` distinct queries."""
     from csdclip_cli.rewrite.plan import Plan
 
     rng = random.Random(seed)
     out: list[dict] = []
     seen: set[str] = set()
+    stalled = 0  # draws since the last new query: a small gallery runs out of distinct queries
     while len(out) < n:
+        stalled += 1
+        if stalled > STALL_LIMIT:
+            raise DatasetError(
+                f"{len(scenes)} gallery images give only {len(out)} distinct demo queries, not {n}; "
+                "ask for fewer queries or more images"
+            )
         target = rng.choice(scenes)
         facts = []
         for t in target.things:
@@ -162,6 +173,7 @@ def make_queries(scenes: list[world.Scene], n: int = N_QUERIES, seed: int = QUER
         if not hr or len(hr) > MAX_HR:
             continue
         seen.add(raw)
+        stalled = 0
         plan = Plan(
             raw=raw,
             intent="complex",
@@ -183,16 +195,37 @@ def make_queries(scenes: list[world.Scene], n: int = N_QUERIES, seed: int = QUER
     return out
 
 
+def _lmdb_holds(lmdb_dir: Path, images: dict[str, bytes]) -> bool:
+    """Whether the CN-CLIP LMDB at `lmdb_dir` holds exactly `images` (id -> PNG bytes)."""
+    import base64
+
+    import lmdb
+
+    if not (lmdb_dir / "data.mdb").exists():
+        return False
+    env = lmdb.open(str(lmdb_dir), readonly=True, lock=False, readahead=False)
+    try:
+        with env.begin() as txn:
+            if txn.stat()["entries"] != len(images) + 1 or txn.get(b"num_images") != str(len(images)).encode():
+                return False
+            return all(txn.get(k.encode()) == base64.urlsafe_b64encode(d) for k, d in images.items())
+    finally:
+        env.close()
+
+
 def write_benchmark(
     out_dir: str | Path, n_gallery: int = N_GALLERY, n_queries: int = N_QUERIES, write_images: bool = True
 ) -> Path:
-    """Write the benchmark (deterministic: same arguments, same bytes). Returns the directory."""
+    """Write the benchmark (deterministic: same arguments, same bytes). Returns the directory.
+    Written over an earlier benchmark, it leaves nothing of it: gallery images no longer in the
+    gallery are removed, and an LMDB holding other images is rewritten. Raises DatasetError (from
+    make_queries) before writing anything when the gallery cannot give `n_queries` queries."""
     from csdclip_cli.sources.lmdb_source import write_lmdb_images
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     scenes = gallery_scenes(n_gallery)
     queries = make_queries(scenes, n_queries)
+    out.mkdir(parents=True, exist_ok=True)
     with (out / "en_demo.jsonl").open("w") as f:
         for q in queries:
             f.write(json.dumps(q, ensure_ascii=False) + "\n")
@@ -204,12 +237,18 @@ def write_benchmark(
         with ThreadPoolExecutor(4) as pool:
             pngs = list(pool.map(world.png_bytes, scenes))
         (out / "imgs").mkdir(exist_ok=True)
+        wanted = {f"{image_id(s)}.png" for s in scenes}
+        for p in (out / "imgs").glob("d*.png"):
+            if p.name not in wanted:  # an earlier, larger gallery's image: it has no scene record
+                p.unlink()
         for s, data in zip(scenes, pngs):
             p = out / "imgs" / f"{image_id(s)}.png"
             if not p.exists() or p.read_bytes() != data:
                 p.write_bytes(data)  # unchanged files keep their mtime: re-indexing is a no-op
         lmdb_dir = out / "lmdb" / "imgs"
-        if not (lmdb_dir / "data.mdb").exists():
-            write_lmdb_images(lmdb_dir, ((image_id(s), d) for s, d in zip(scenes, pngs)))
+        images = {image_id(s): d for s, d in zip(scenes, pngs)}
+        if not _lmdb_holds(lmdb_dir, images):
+            shutil.rmtree(lmdb_dir, ignore_errors=True)
+            write_lmdb_images(lmdb_dir, iter(images.items()))
     (out / "README.txt").write_text(__doc__ or "")
     return out
