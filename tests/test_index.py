@@ -147,14 +147,17 @@ def test_lmdb_source_indexes_and_searches(tmp_path: Path) -> None:
         Image.new("RGB", (16, 16), rgb).save(b, format="PNG")
         return b.getvalue()
 
-    write_lmdb_images(tmp_path / "ds" / "lmdb" / "imgs", iter([("1000", png((255, 0, 0))), ("1001", png((0, 0, 255)))]))
+    images = [("1000", png((255, 0, 0))), ("1001", png((0, 0, 255))), ("1002", b"not a png")]
+    write_lmdb_images(tmp_path / "ds" / "lmdb" / "imgs", iter(images))
     src = open_source(tmp_path / "ds")
     assert src.kind == "lmdb"
-    assert [it.key for it in src.items()] == ["1000", "1001"]  # num_images is skipped
+    assert [it.key for it in src.items()] == ["1000", "1001", "1002"]  # num_images is skipped
     enc = load_encoder("fake:colour")
     rep = build_index(src, enc, "lm", IndexStore(), build_params={"model_input": "fake:colour"})
-    assert rep.encoded == 2
-    assert build_index(src, enc, "lm", IndexStore()).encoded == 0
+    assert rep.encoded == 2 and rep.skipped == 1 and [e["key"] for e in rep.errors] == ["1002"]
+    # the unchanged-LMDB shortcut reads no image, and still reports the skipped one as before
+    again = build_index(src, enc, "lm", IndexStore())
+    assert again.encoded == 0 and again.skipped == 1 and again.errors == rep.errors
     assert Searcher.open("lm").search_plain("blue", 1)[0].key == "1001"
 
 

@@ -302,6 +302,9 @@ def _build_locked(
         # an unchanged LMDB: not one value is read (a full rescan checksums every image)
         report.total = report.unchanged = old.count + old.errors
         report.skipped = old.errors
+        if old.errors:  # the skipped images, as a rescan would report them (one small JSON file)
+            gen = Generation(root / f"gen-{old.generation}", old.dim, old.build.get("ann", DEFAULT_ANN))
+            report.errors = gen.errors()
         report.seconds = time.time() - t0
         return report
     current = list(source.items())
