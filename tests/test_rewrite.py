@@ -285,6 +285,23 @@ NEGATED_FACT_TABLE = [
     ("一个书架，上面没有书", ["一个书架"], ["书"], []),
     ("一棵树，树下没有人", ["一棵树"], ["人"], []),
     ("一个司机在开车，别拍到乘客", ["一个司机在开车"], ["乘客"], []),
+    # kinds noticed and left at the last stop, in other words
+    ("a dog that is neither brown nor grey", ["a dog"], ["brown dog", "grey dog"], []),
+    ("neither cats nor dogs on the bed", ["the bed"], ["cats", "dogs"], []),  # the place is wanted
+    ("not a single car on the road", ["the road"], ["car"], []),
+    ("no children playing in the yard", ["the yard"], ["children playing"], []),
+    ("nobody on the platform at night", ["the platform at night"], ["a person"], []),
+    ("a lake with nothing except a boat", ["a lake", "a boat"], [], []),
+    ("an empty room, nothing besides a lamp", ["an empty room", "a lamp"], [], []),
+    ("a shelf with nothing on it", ["a shelf"], ["an object"], []),
+    ("nothing on the bench", ["the bench"], ["an object"], []),
+    ("a yellow, pink or white flower", [], [], [["a yellow flower", "a pink flower", "a white flower"]]),
+    (
+        "a horse, a cow, or a sheep in a field",
+        [],
+        [],
+        [["a horse in a field", "a cow in a field", "a sheep in a field"]],
+    ),
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

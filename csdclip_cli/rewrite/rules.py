@@ -1,12 +1,13 @@
 """The rule-based rewriter: no model, instant, deterministic, English and Chinese.
 
 1. Negations ("no X", "without X", "not wearing X", "but no X", "except X", "excluding X",
-   "with no X", "a car that isn't red", "leave out X"; 没有 / 不要 / 不含 / 无 / 不带 / 不穿 ...)
-   become NOT clauses and are cut from the query; an action or time after a negation inside
-   the sentence stays ("a man without a hat walking in the rain"). What is left is the
-   optimized phrase.
-2. The optimized phrase is split at commas and conjunctions into chunks; "X or Y" becomes
-   an OR group.
+   "with no X", "a car that isn't red", "neither X nor Y", "leave out X"; 没有 / 不要 / 不含 /
+   无 / 不带 / 不穿 ...) become NOT clauses and are cut from the query; an action or time after
+   a negation inside the sentence stays ("a man without a hat walking in the rain"), and so
+   does the place of a query that only excludes ("no cars on the street": "the street").
+   What is left is the optimized phrase.
+2. The optimized phrase is split at commas and conjunctions into chunks; "X or Y" and "X, Y
+   or Z" become an OR group.
 3. A chunk with several modifiers keeps its head subject in each clause:
    "a woman in a green dress dancing" -> "a woman in a green dress", "a woman dancing".
 """
@@ -155,6 +156,18 @@ NEGATION = re.compile(
     re.IGNORECASE,
 )
 NEITHER_NOR = re.compile(r"\bneither\s+(?P<first>.+?)\s+nor\s+", re.IGNORECASE)
+# "a red, blue or green balloon": alternatives listed with commas, each of them whole
+_COLOUR = r"(?:red|blue|green|yellow|white|black|purple|orange|brown|pink|grey|gray)"
+COLOUR_LIST_OR = re.compile(
+    rf"\b(?P<det>(?:a|an|the)\s+)?(?P<first>{_COLOUR}(?:\s*,\s*{_COLOUR})+)\s*,?\s+or\s+(?P<last>{_COLOUR})"
+    r"\s+(?P<noun>[A-Za-z-]+)",
+    re.IGNORECASE,
+)
+# "a cat, a dog or a rabbit": a list of short alternatives ending in "or"
+_SHORT_NP = r"(?:a|an)\s+[A-Za-z-]+(?:\s+[A-Za-z-]+)?"
+NOUN_LIST_OR = re.compile(
+    rf"\b(?P<items>(?:{_SHORT_NP}\s*,\s*)+)(?P<last>{_SHORT_NP})\s*,?\s+or\s+(?=a\b|an\b)", re.IGNORECASE
+)
 # A negated relative or predicate clause: "a car that isn't red", "a chef who is not wearing a
 # hat", "a house that doesn't have a garden". The pronoun goes with the negation (it used to be
 # left in the AND clause: "a car that"), and the forms are reduced to the cues NEGATION reads.
@@ -176,7 +189,19 @@ NEGATED_BE = re.compile(
 )
 NOT_ONLY = re.compile(r"\bnot\s+only\s+", re.IGNORECASE)
 BUT_ALSO = re.compile(r"\bbut\s+also\b", re.IGNORECASE)
-NOTHING_BUT = re.compile(r"\bnothing\s+but\s+|\bnothing\s+(?:other|else)\s+than\s+", re.IGNORECASE)
+NOTHING_BUT = re.compile(
+    r"\bnothing\s+(?:but|except(?:\s+for)?|besides|apart\s+from|(?:other|else)\s+than)\s+", re.IGNORECASE
+)
+# "nothing on the table": where nothing is, wanted; the absence itself is read by NOTHING
+NOTHING_PLACE = re.compile(
+    r"\bnothing\s+(?:on|in|inside|under|at)\s+(?P<obj>(?:it|them)\b|(?:the|a|an|this|that|my|our)\s+[^,;.]+?)"
+    r"(?=\s*[,;.]|$)",
+    re.IGNORECASE,
+)
+# "a cat that is neither black nor white": a negated property, read as "isn't black or white"
+NEITHER_BE = re.compile(
+    r"\s*\b(?:(?:that|who|which)\s+)?(?:is|are|was|were)\s+neither\s+(?P<first>[\w-]+)\s+nor\s+", re.IGNORECASE
+)
 NAMED_NO = re.compile(
     r"\b(?:a|an|the)\s+no[\s-]|\b(?:says?|saying|reads?|reading|written|labell?ed|marked)\s+['\"“‘]?no\s|['\"“‘]no\s",
     re.IGNORECASE,
@@ -301,7 +326,8 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
         while n > 1 and tokens[n - 1].lower() in ("and", "or"):
             n -= 1
         tokens, rest = tokens[:n], tokens[n:]
-    inside = "," not in text[m.start() : m.start("what")]
+    # at the start of the query there is no subject for an action to belong to
+    inside = "," not in text[m.start() : m.start("what")] and bool(text[: m.start()].strip())
     # inside the sentence "walking in the rain" is the subject's; a lone "waiting" or "walking
     # around" may be the excluded thing's ("with no passengers waiting"), and so may a place
     # ("with no birds in the sky"); a time is the scene's ("no cars at night")
@@ -323,6 +349,7 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
 # words a cut negation can leave at the end of the wanted text ("a beach with [not a single
 # person]" -> "a beach with"), and a subject alone ("I [don't want to see any cars]")
 DANGLING = re.compile(r"(?:\s+|^)(?:with|and|but|or|that|who|which|has|have|is|are|of|the|a|an)$", re.IGNORECASE)
+PRONOUN_OBJECTS = {"it", "them", "there", "here", "this", "that", "sight", "view"}
 PRONOUN_ONLY = re.compile(r"^(?:i|we|you|me|us|please)$", re.IGNORECASE)
 PRONOUN_TAIL = re.compile(r"\s*,\s*(?:i|we|please)$", re.IGNORECASE)  # "a harbor, I [don't want to see ...]"
 
@@ -333,6 +360,31 @@ def _dangling(text: str) -> str:
     while (cut := DANGLING.sub("", text)) != text:
         text = cut.rstrip(" ,;")
     return "" if PRONOUN_ONLY.match(text) else text
+
+
+# prepositions that say where a thing is (not "wearing", "holding", "during")
+LOCATIVE = {
+    "in", "on", "at", "under", "near", "behind", "beside", "by", "inside", "outside", "above", "below", "across",
+    "along", "over", "among", "around", "against", "in front of", "on top of", "next to", "close to",
+    "in the middle of",
+}  # fmt: skip
+
+
+def _placed_apart(nots: list[str]) -> tuple[list[str], list[str]]:
+    """(the NOT items without their place, the places): ['cars on the street', 'dogs'] ->
+    (['cars', 'dogs'], ['the street']). A pronoun is no place ('flowers in it')."""
+    out, places = [], []
+    for n in nots:
+        tokens = n.split()
+        for i in range(1, len(tokens)):
+            k = _modifier_start(tokens, i)
+            obj = tokens[i + k :]
+            if k and " ".join(tokens[i : i + k]).lower() in LOCATIVE and obj and obj[0].lower() not in PRONOUN_OBJECTS:
+                n = " ".join(tokens[:i])
+                places.append(" ".join(obj))
+                break
+        out.append(n)
+    return out, places
 
 
 def _clean(text: str) -> str:
@@ -421,14 +473,38 @@ def _expand_or(chunk: str) -> list[str]:
     return alts
 
 
+def _colour_alternatives(m: re.Match) -> str:
+    """'a red, blue or green balloon' -> 'a red balloon or a blue balloon or a green balloon'."""
+    det = (m.group("det") or "").strip().lower()
+    colours = [*re.split(r"\s*,\s*", m.group("first")), m.group("last")]
+
+    def article(colour: str) -> str:
+        if det in ("a", "an"):
+            return "an " if colour[0].lower() in "aeiou" else "a "
+        return f"{det} " if det else ""
+
+    return " or ".join(f"{article(c)}{c} {m.group('noun')}" for c in colours)
+
+
 def _english(query: str) -> Plan:
+    # "a red, blue or green balloon", "a cat, a dog or a rabbit": one OR group, not an AND
+    # clause and a group of the last two
+    query_split = COLOUR_LIST_OR.sub(_colour_alternatives, query)
+    query_split = NOUN_LIST_OR.sub(
+        lambda m: re.sub(r"\s*,\s*", " or ", m.group("items")) + m.group("last") + " or ", query_split
+    )
     # "black and white dog": an adjective pair is one word for splitting purposes
-    query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query)
+    query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query_split)
+    query_split = NEITHER_BE.sub(lambda m: f" that isn't {m.group('first')} or ", query_split)
     # "neither a hat nor a scarf" excludes both, as "no a hat and no a scarf" does
     query_split = NEITHER_NOR.sub(lambda m: f"no {m.group('first')} and no ", query_split)
     query_split = NOT_ONLY.sub("", query_split)  # "not only a cat but also a dog": both wanted
     query_split = BUT_ALSO.sub("and", query_split)
     query_split = NOTHING_BUT.sub("", query_split)  # "nothing but sand": only sand, nothing excluded
+    query_split = NOTHING_PLACE.sub(  # "a table with nothing on it": the table is the "it"
+        lambda m: "nothing" if m.group("obj").lower() in ("it", "them") else f"{m.group('obj')} with nothing",
+        query_split,
+    )
     # "no" that names a thing rather than excluding one: "a no parking sign", "a sign that says
     # no entry"; the NUL keeps it one word until the clauses are written
     query_split = NAMED_NO.sub(lambda m: m.group(0)[:-1].rstrip() + "\x00", query_split)
@@ -454,6 +530,12 @@ def _english_plan(query: str, text: str) -> Plan:
         return f" {rest}" if rest else ""
 
     positive = _dangling(_clean(NEGATION.sub(cut, text)))
+    # nothing wanted but the excluded thing's place, or a time: the place is wanted ("no cars
+    # on the street at night" -> "the street at night", NOT "cars")
+    if nots and (not positive or TIME_WORDS.fullmatch(positive)):
+        nots, places = _placed_apart(nots)
+        if places:
+            positive = f"{places[0]} {positive}".strip()
     # nothing left but exclusions ("no person"): a neutral phrase, not the negated words, which
     # CLIP reads as the very thing excluded
     optimized = (positive or (NEUTRAL_EN if nots else text)).replace("\x00", " ")
@@ -643,7 +725,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v7"
+    fingerprint = "rules-v8"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
