@@ -199,9 +199,12 @@ def test_neither_nor_is_a_negation_the_model_may_name() -> None:
         ("a room with no windows, never sunny", ["sunny"], ["sunny", "windows"]),
         ("a kid with neither a hat nor a scarf", ["hat"], ["hat", "scarf"]),
         ("一个房间，没有窗户，也没有门", ["窗户"], ["窗户", "门"]),
+        ("a dog that is neither brown nor grey", ["a brown dog"], ["a brown dog", "grey dog"]),  # two colours
+        ("a bus that isn't red or yellow", ["red buses"], ["red buses", "yellow bus"]),
         # the model's own wording of the same exclusion, or of an implied one, is kept alone
         ("a park without dogs or cats", ["dogs", "cat"], ["dogs", "cat"]),
         ("a runner on a track with nobody else racing", ["other runners"], ["other runners"]),
+        ("a car park without a red car", ["red cars"], ["red cars"]),  # one thing, in the plural
     ],
 )
 def test_exclusions_the_model_leaves_out_are_the_rules(query: str, model_not: list[str], want: list[str]) -> None:

@@ -18,7 +18,7 @@ from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.rewrite.rules import CJK, IMPLIED_ITEM, RuleRewriter
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
-FINETUNED_PROMPT = "t11"  # the prompt and output form of rewrite/finetune.py, and its checks
+FINETUNED_PROMPT = "t12"  # the prompt and output form of rewrite/finetune.py, and its checks
 MAX_CLAUSE_WORDS = 14
 SCHEMA = {
     "type": "object",
@@ -198,7 +198,8 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
       naming nothing in the query is dropped unless the absence is implied ("nobody", "nothing
       else"), as is one whose words follow no absence cue ("a bicycle without a basket leaning
       against a tree": not "a tree"). No NOT left where the rules found some: the rules' NOTs;
-      a rules' NOT that shares no word with the model's and is negated in the query: added.
+      a rules' NOT that names another thing than the model's ("grey dog" beside "brown dog")
+      and is negated in the query: added.
     - AND clauses: dropped when over-long, off the query, negated, holding a NOT clause ("a dog
       on a leash" beside NOT "a leash"), or wanting what the query names only under a negation
       ("a red car by the sea, no brown dog": not "a dog by the sea"); none left: the rules' AND
@@ -238,13 +239,14 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
         problems.append(f"no usable NOT clause where the rules find {rules.not_!r}; used those")
         nots = rules.not_
     # a small model may keep one of several exclusions ("a room with no windows, never sunny"
-    # -> NOT "sunny"): a rules' NOT sharing no word with the model's and negated in the query
+    # -> NOT "sunny"), or one of two properties ("neither brown nor grey"): a rules' NOT naming
+    # another thing than the model's and negated in the query
     missed = [
         r
         for r in rules.not_
         if r not in nots
         and not IMPLIED_ITEM.match(r)  # the rules' "nobody" / "nothing red": the model words these its own way
-        and not any(_words(r) & _words(n) for n in nots)
+        and not any(_same_thing(r, n) for n in nots)
         and _named(r, query, qwords)
         and _negated_near(r, query)
     ]
@@ -367,6 +369,16 @@ def _head(clause: str) -> str | None:
         if stem := _stems(word):
             return stem.pop()
     return None
+
+
+def _same_thing(a: str, b: str) -> bool:
+    """Two NOT items name the same thing: they share a word, but not only the head of two
+    clauses that each say more ("brown dog" and "grey dog" are two exclusions)."""
+    wa, wb = _words(a), _words(b)
+    head = _head(a)
+    if head is not None and wa & wb == {head} and _head(b) == head and wa - {head} and wb - {head}:
+        return False
+    return bool(wa & wb)
 
 
 def _negated_in_query(item: str, query: str) -> bool:
