@@ -28,6 +28,7 @@ import json
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -326,7 +327,9 @@ def run_training(
 
     # peft annotates lora_alpha as int but only divides it by r: a float alpha is honoured
     lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=0.0, target_modules=list(TARGET_MODULES))  # type: ignore[arg-type]
-    model = get_peft_model(model, lora)
+    with warnings.catch_warnings():  # peft asks transformers 5 a deprecated question: not the user's to fix
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+        model = get_peft_model(model, lora)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
@@ -376,7 +379,7 @@ def run_training(
             state = {
                 "config": asdict(cfg),
                 "data": run.digest,
-                "adapter": get_peft_model_state_dict(model),
+                "adapter": get_peft_model_state_dict(model, save_embedding_layers=False),
                 "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(),
                 "step": step,
@@ -387,7 +390,10 @@ def run_training(
             os.replace(ckpt_path.with_suffix(".tmp"), ckpt_path)
 
     seconds = spent + time.perf_counter() - t0
-    arrays = {k: v.detach().float().cpu().numpy() for k, v in get_peft_model_state_dict(model).items()}
+    # the embeddings are frozen and not targeted: nothing of them to save ("auto" looks for the
+    # base's config.json, on the hub when it is not a folder, and warns when it finds none)
+    weights = get_peft_model_state_dict(model, save_embedding_layers=False)
+    arrays = {k: v.detach().float().cpu().numpy() for k, v in weights.items()}
     adapter = write_adapter(out_dir / ADAPTER_FILE, arrays, model_type, cfg.alpha)
     result = TrainResult(
         adapter=adapter,
