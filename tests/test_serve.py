@@ -108,6 +108,11 @@ def test_limits_and_files_only_by_row(client) -> None:
     assert client.get("/api/thumb/demo-tiny/99999").status_code == 404
     assert client.get("/api/file/demo-tiny/..%2F..%2Fetc%2Fpasswd").status_code == 404  # rows only, never paths
     assert client.get("/api/file/demo-tiny/-1").status_code == 404
+    r = client.get("/api/thumb/demo-tiny/")  # no row: no such route, as JSON like every other error
+    assert r.status_code == 404 and r.json()["error"] == "no such route: GET /api/thumb/demo-tiny/"
+    r = client.get("/api/search")
+    assert r.status_code == 405 and r.json()["error"] == "method not allowed: GET /api/search"
+    assert r.headers["allow"] == "POST"
     r = client.get("/api/thumb/demo-tiny/abc")  # a malformed row is the request's fault, not a missing row
     assert r.status_code == 400 and r.json()["error"] == "row must be a whole number, not 'abc'"
     for row in ["+3", "1_0", "３", "9" * 5000]:  # what int() would take, or choke on

@@ -9,7 +9,8 @@ JSON API (every route but / needs the token when one is set: `Authorization: Bea
     POST /api/rewrite                  {query, rewriter} -> {plan, warnings}
     GET  /api/thumb/{index}/{row}      JPEG thumbnail of that index row
     GET  /api/file/{index}/{row}       the original image of that row
-Requests over 64 KiB are refused (413); user mistakes are 400 with {"error": one line}.
+Requests over 64 KiB are refused (413); user mistakes are 400 with {"error": one line}, and so
+are an unknown route (404) and a wrong method (405, with Allow).
 """
 
 from __future__ import annotations
@@ -137,7 +138,16 @@ def create_app(service: Service, token: str | None = None) -> Any:
         Route("/api/thumb/{index}/{row}", endpoint(thumb)),
         Route("/api/file/{index}/{row}", endpoint(original)),
     ]
-    return Starlette(routes=routes)
+
+    async def no_route(request: Request, exc: Exception) -> Response:
+        # Starlette's own 404 / 405 are plain text; an API client parses {"error": ...}
+        status, headers = getattr(exc, "status_code", 500), getattr(exc, "headers", None)
+        what = "no such route" if status == 404 else "method not allowed" if status == 405 else str(exc)
+        return JSONResponse({"error": f"{what}: {request.method} {request.url.path}"}, status, headers=headers)
+
+    from starlette.exceptions import HTTPException
+
+    return Starlette(routes=routes, exception_handlers={HTTPException: no_route})
 
 
 class _TooLarge(Exception):
