@@ -509,3 +509,35 @@ def test_a_plans_file_line_that_is_not_an_object_is_named(line: str, tmp_path: P
 def test_chinese_not_even_one(query: str, ands: list[str], nots: list[str]) -> None:
     p = RuleRewriter().rewrite(query)
     assert (p.and_, p.not_) == (ands, nots) and "有" not in p.not_
+
+
+@pytest.mark.parametrize(
+    "item, embedded",
+    [
+        ("dogs", "a dog"),
+        ("orange houses", "an orange house"),
+        ("people walking on the path", "a person walking on the path"),  # the noun, not the last word
+        ("cars on the street", "a car on the street"),
+        ("buses", "a bus"),
+        ("knives", "a knife"),
+        ("bus", "a bus"),
+        ("canvas", "a canvas"),
+        ("uniforms", "a uniform"),
+        ("one-way signs", "a one-way sign"),
+        ("hours", "an hour"),
+        ("other people", "other people"),  # its own determiner
+        ("something red", "something red"),
+        ("snow", "snow"),  # a mass noun takes no article
+        ("dirty water", "dirty water"),
+        ("jeans", "jeans"),  # plural only
+        ("sunny", "sunny"),  # a property alone
+        ("a hat", "a hat"),
+        ("没有人", "没有人"),
+    ],
+)
+def test_exclusion_phrase_is_an_embeddable_english_phrase(item: str, embedded: str) -> None:
+    """NOT items are embedded as singular indefinite phrases; 'a people walking', 'a buse',
+    'an other person', 'a something red' and 'a snow' were embedded before."""
+    from csdclip_cli.rewrite.phrases import exclusion_phrase
+
+    assert exclusion_phrase(item) == embedded
