@@ -302,6 +302,16 @@ NEGATED_FACT_TABLE = [
         [],
         [["a horse in a field", "a cow in a field", "a sheep in a field"]],
     ),
+    # the Chinese kinds noticed and left at the last stop
+    ("不仅有一匹马还有一头牛", ["一匹马", "一头牛"], [], []),
+    ("要么是自行车要么是摩托车", [], [], [["自行车", "摩托车"]]),
+    ("一条河，有一座桥", ["一条河", "一座桥"], [], []),  # 有 opens the clause, it is not the thing
+    ("湖面上除了一条船什么也没有", ["湖面上有一条船"], [], []),  # only a boat: nothing excluded
+    ("一个女孩，没有红色的帽子", ["一个女孩"], ["红色的帽子"], []),  # it was AND 一个女孩的帽子
+    ("一个停车场，没有卡车，也没有公交车", ["一个停车场"], ["卡车", "公交车"], []),  # it had an AND 也
+    ("桌子上既没有杯子也没有盘子", ["桌子上"], ["杯子", "盘子"], []),
+    ("黄色、粉色或者白色的花", [], [], [["黄色的花", "粉色的花", "白色的花"]]),
+    ("一匹马，一头牛或者一只羊", [], [], [["一匹马", "一头牛", "一只羊"]]),
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

@@ -244,11 +244,26 @@ TIME_WORDS = re.compile(
 PLACE = re.compile(r"\b(?:in front of|at|in|near|outside|inside)\s+((?:[A-Z][\w'-]*\s*){1,5})")
 
 ZH_NEG = re.compile(
-    r"[，,、；;]?\s*(?:但是?|并且|而且)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|(?<!是)不是|不想要|不想|无|除了|排除|避免|别)"
+    r"[，,、；;]?\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|(?<!是)不是|不想要|不想|无|除了|排除|避免|别)"
     r"(?:穿|戴|带|有|含|要|拍到|拍|出现|看到|见到|显示)?(?:任何)?(?P<what>[^，,、；;。和与及的]+?"
     # 不要狗和猫: the thing after 和 at the end of the clause is excluded too
-    r"(?:(?:或者|[和与及或])[^，,、；;。和与及的]{1,4}(?=的?(?:[，,、；;。]|$)))?)(?:以外|之外)?(?=[，,、；;。的]|和|与|及|$)"
+    r"(?:(?:或者|[和与及或])[^，,、；;。和与及的]{1,4}(?=的?(?:[，,、；;。]|$)))?)(?:以外|之外)?"
+    r"(?=[，,、；;。的]|和|与|及|也|又|$)"  # 既没有狗也没有猫: each negation ends before the next
 )
+# "没有黑白相间的猫" at the start of a clause: a thing with a property is excluded, not the
+# property alone (in "一只不是白色的兔子" the rabbit is wanted: not at a clause's start)
+ZH_NEG_PROPERTY = re.compile(
+    r"(?:^|(?<=[，,、；;。]))\s*(?:但是?|并且|而且|也|又|还)?\s*(?:没有|不要|不含|不带|无)"
+    r"(?P<what>(?:[\u4e00-\u9fff]{1,3}色|黑白相间|大|小|长|短|新|旧|破|空|湿|脏|干净|高|矮|胖|瘦|年轻|老)的"
+    r"[^，,、；;。和与及的]{1,5})(?=[，,、；;。]|$)"
+)
+# 海滩上除了沙子什么都没有: only sand, nothing excluded (as "nothing but sand")
+ZH_ONLY = re.compile(
+    r"除了(?P<what>[^，,、；;。]+?)(?:以外|之外)?[，,]?(?:什么|别的|其他的?|其它的?)(?:东西)?(?:都|也)(?:没有|没)"
+)
+ZH_EITHER = re.compile(r"要么(?:是)?(?P<a>[^，,、；;。]+?)[，,]?要么(?:是)?(?P<b>[^，,、；;。]+)")  # either ... or
+ZH_NOT_ONLY = re.compile(r"不(?:仅|但|只)(?:有|是)?")  # 不仅有一只猫还有一只狗: both wanted
+
 ZH_CARRIER = re.compile(
     r"^(?:请|麻烦)?(?:帮我|给我|为我)?(?:搜索|查找|寻找|显示|看看|找|搜|来)(?:一下)?(?:一张|一些|几张|一幅)?"
     r"|^(?:我想要?|我要|我需要|有没有)(?:找|看)?(?:一张|一些|几张)?|^(?:图片|照片|画面|图像)(?:中|里|上)(?:有)?"
@@ -624,6 +639,13 @@ MEASURE_WORDS = "个只张辆条件位片棵头匹双座碗杯把"  # Chinese me
 ZH_MEASURE_DE = re.compile(rf"((?:^|[^\u4e00-\u9fff]|[一两三几这那])[{MEASURE_WORDS}])的")
 ZH_PLACE_TAIL = re.compile(r"(?:在|放在|坐在|停在|躺在|站在)[\u4e00-\u9fff]+$")
 ZH_MEASURE = re.compile(rf"^[一两三几这那][{MEASURE_WORDS}]")
+# what opens a chunk without being part of the thing: 有一个喷泉, 也有一只狗
+ZH_THERE_IS = re.compile(rf"^(?:(?:也|还|又)有|有(?=[一两三几这那][{MEASURE_WORDS}]))")
+# 红色、蓝色或者绿色的气球 / 一只猫，一只狗或者一只兔子: a list of alternatives ending in 或者
+ZH_LIST_OR = re.compile(
+    rf"(?P<items>(?:(?:[^，,、；;。或和与及]{{1,4}}、)+|(?:[一两三几][{MEASURE_WORDS}][^，,、；;。或和与及]{{1,4}}[，,、])+))"
+    rf"(?=[^，,、；;。或和与及]{{1,8}}?(?:或者|或是|或))"
+)
 
 
 def _zh_alternatives(alts: list[str]) -> list[str]:
@@ -648,6 +670,13 @@ def _zh_alternatives(alts: list[str]) -> list[str]:
 def _chinese(query: str) -> Plan:
     nots: list[str] = []
     raw, query = query, (ZH_CARRIER_END.sub("", ZH_CARRIER.sub("", query, count=1)) or query)
+    query = ZH_ONLY.sub(lambda m: f"有{m.group('what')}", query)
+    query = ZH_EITHER.sub(lambda m: f"{m.group('a')}或者{m.group('b')}", query)
+    query = ZH_NOT_ONLY.sub("", query)
+    query = ZH_LIST_OR.sub(lambda m: re.sub(r"[，,、]", "或者", m.group("items")), query)
+    for m in ZH_NEG_PROPERTY.finditer(query):
+        nots.append(m.group("what"))
+    query = ZH_NEG_PROPERTY.sub("", query)
     for m in ZH_NONE.finditer(query):
         nots.append(m.group("what") or "东西")
     left = ZH_NONE.sub("", query).strip(" ，,、；;。")
@@ -666,7 +695,7 @@ def _chinese(query: str) -> Plan:
     chunks: list[str] = []
     ors: list[list[str]] = []
     for chunk in ZH_SEPARATORS.split(positive):
-        chunk = chunk.strip(" ，,、；;。").removeprefix("的").removesuffix("的")
+        chunk = ZH_THERE_IS.sub("", chunk.strip(" ，,、；;。").removeprefix("的").removesuffix("的"))
         if not chunk:
             continue
         if ZH_OR.search(chunk):
@@ -725,7 +754,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v8"
+    fingerprint = "rules-v9"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
