@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from csdclip_cli.rewrite.phrases import indefinite_article
 from csdclip_cli.rewrite.plan import Plan, require_query
 
 DETERMINERS = {
@@ -473,7 +474,7 @@ def _expand_or(chunk: str) -> list[str]:
             low = [w.lower() for w in left]
             start = left[: low.index("of") + 1] if "of" in low[1:-1] else left[:1]
             if start == left[:1] and start[0].lower() in ("a", "an"):
-                start = ["an" if right[0][0].lower() in "aeiou" else "a"]
+                start = [indefinite_article(" ".join(right))]
             alts = [alts[0], " ".join([*start, *right])]
     # "a cat or a dog on a sofa": the place of the last alternative belongs to every bare one
     _, mods = split_subject(alts[-1])
@@ -495,7 +496,7 @@ def _colour_alternatives(m: re.Match) -> str:
 
     def article(colour: str) -> str:
         if det in ("a", "an"):
-            return "an " if colour[0].lower() in "aeiou" else "a "
+            return indefinite_article(colour) + " "
         return f"{det} " if det else ""
 
     return " or ".join(f"{article(c)}{c} {m.group('noun')}" for c in colours)
