@@ -158,7 +158,7 @@ NEGATION = re.compile(
 )
 NEITHER_NOR = re.compile(r"\bneither\s+(?P<first>.+?)\s+nor\s+", re.IGNORECASE)
 # "a red, blue or green balloon": alternatives listed with commas, each of them whole
-_COLOUR = r"(?:red|blue|green|yellow|white|black|purple|orange|brown|pink|grey|gray)"
+_COLOUR = rf"(?:{'|'.join(sorted(ADJECTIVES))})"
 COLOUR_LIST_OR = re.compile(
     rf"\b(?P<det>(?:a|an|the)\s+)?(?P<first>{_COLOUR}(?:\s*,\s*{_COLOUR})+)\s*,?\s+or\s+(?P<last>{_COLOUR})"
     r"\s+(?P<noun>[A-Za-z-]+)",
