@@ -81,6 +81,26 @@ def test_rewrite_and_index_routes(client) -> None:
     assert [i["name"] for i in ixs] == ["demo-tiny"] and ixs[0]["count"] == 160
     assert client.get("/api/indexes/demo-tiny").json()["model"] == "demo:tiny"
     assert "<title>csd search</title>" in client.get("/").text
+    for path in ("/api/indexes/nope", "/api/thumb/nope/0", "/api/file/nope/0"):
+        r = client.get(path)
+        assert r.status_code == 404 and "no index named 'nope'" in r.json()["error"], (path, r.text)
+    for body in ({"query": None}, {"query": ["a", "b"]}, {"query": "a dog", "rewriter": 5}):
+        r = client.post("/api/rewrite", json=body)  # it rewrote the text "None" and "['a', 'b']"
+        assert r.status_code == 400 and r.json()["error"] == "query and rewriter must be strings", body
+
+
+def test_a_bug_is_a_logged_500_not_a_404(client, monkeypatch, caplog) -> None:
+    """An IndexError inside a handler was answered 404 'list index out of range', as if
+    something were missing, and nothing was logged."""
+    from csdclip_cli.serve.service import Service
+
+    def broken(self, query, rewriter="rules"):
+        return [][0]
+
+    monkeypatch.setattr(Service, "rewrite", broken)
+    r = client.post("/api/rewrite", json={"query": "a dog"})
+    assert r.status_code == 500 and "internal error (IndexError)" in r.json()["error"]
+    assert "internal error on /api/rewrite" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -89,7 +109,7 @@ def test_rewrite_and_index_routes(client) -> None:
         ({"query": ",,,"}, 400, "empty query"),
         ({"query": "a dog", "k": 100000}, 400, "k must be between"),
         ({"query": "a dog", "method": "magic"}, 400, "method must be"),
-        ({"query": "a dog", "index": "nope"}, 400, "no index named"),
+        ({"query": "a dog", "index": "nope"}, 404, "no index named"),  # what is named does not exist
         ({"query": "x" * 3000}, 400, "at most 2000"),
         ({"plan": {"raw": "a", "and": [], "not": [], "or": [], "optimized": " "}}, 400, "no clause left"),
     ],
@@ -115,9 +135,13 @@ def test_limits_and_files_only_by_row(client) -> None:
     assert r.headers["allow"] == "POST"
     r = client.get("/api/thumb/demo-tiny/abc")  # a malformed row is the request's fault, not a missing row
     assert r.status_code == 400 and r.json()["error"] == "row must be a whole number, not 'abc'"
-    for row in ["+3", "1_0", "３", "9" * 5000]:  # what int() would take, or choke on
+    for row in ["+3", "1_0", "３"]:  # what int() would take
         r = client.get(f"/api/file/demo-tiny/{row}")
         assert r.status_code == 400 and len(r.json()["error"]) < 80, (row[:10], r.status_code)
+    for row in ["9" * 19, "9" * 5000]:  # a whole number past the end: not found, and not echoed whole
+        r = client.get(f"/api/file/demo-tiny/{row}")
+        assert r.status_code == 404 and "no image at row 999" in r.json()["error"], r.text
+        assert len(r.json()["error"]) < 80
 
 
 def test_thumbnails_of_an_index_whose_name_needs_quoting(gallery: Path, tmp_path: Path) -> None:

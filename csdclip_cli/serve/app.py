@@ -9,8 +9,9 @@ JSON API (every route but / needs the token when one is set: `Authorization: Bea
     POST /api/rewrite                  {query, rewriter} -> {plan, warnings}
     GET  /api/thumb/{index}/{row}      JPEG thumbnail of that index row
     GET  /api/file/{index}/{row}       the original image of that row
-Requests over 64 KiB are refused (413); user mistakes are 400 with {"error": one line}, and so
-are an unknown route (404) and a wrong method (405, with Allow).
+Requests over 64 KiB are refused (413); user mistakes are 400 with {"error": one line}; an index,
+row or image that does not exist is 404, and so is an unknown route; a wrong method is 405 (with
+Allow); a bug is 500, its traceback in the server's log.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from csdclip_cli.errors import CsdError, UsageError
-from csdclip_cli.serve.service import Service
+from csdclip_cli.errors import CsdError, IndexNotFound, UsageError
+from csdclip_cli.serve.service import NotFound, Service
 
 MAX_BODY = 64 * 1024
 ROW = re.compile(r"-?[0-9]{1,18}")  # ASCII digits only: int() also takes "+3", "1_0", "３" and 5,000 digits
+ROW_DIGITS = re.compile(r"-?[0-9]+")
 DISCOVERY = ".serve.json"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -83,10 +85,10 @@ def create_app(service: Service, token: str | None = None) -> Any:
                 return await run_in_threadpool(fn, request)
             except _TooLarge:
                 return error(413, f"request body over {MAX_BODY // 1024} KiB")
+            except (NotFound, IndexNotFound) as e:
+                return error(404, str(e))
             except CsdError as e:
                 return error(400, str(e))
-            except LookupError as e:
-                return error(404, str(e.args[0]) if e.args else "not found")
             except Exception as e:  # a bug: still one JSON line, the details in the server's log
                 import logging
 
@@ -106,14 +108,16 @@ def create_app(service: Service, token: str | None = None) -> Any:
         from starlette.concurrency import run_in_threadpool
 
         return JSONResponse(
-            await run_in_threadpool(service.rewrite, str(data.get("query", "")), str(data.get("rewriter", "rules")))
+            await run_in_threadpool(service.rewrite, data.get("query", ""), data.get("rewriter", "rules"))
         )
 
     def row_of(request: Request) -> tuple[str, int]:
-        row = request.path_params["row"]
+        row, name = request.path_params["row"], request.path_params["index"]
+        if ROW_DIGITS.fullmatch(row) and not ROW.fullmatch(row):  # a whole number, past any index's end
+            raise NotFound(f"index {name!r} has no image at row {row[:24]}{'…' if len(row) > 24 else ''}")
         if not ROW.fullmatch(row):  # a malformed request (400), not a missing row (404)
             raise UsageError(f"row must be a whole number, not {row[:24]!r}{'…' if len(row) > 24 else ''}")
-        return request.path_params["index"], int(row)
+        return name, int(row)
 
     def thumb(request: Request) -> Response:
         name, row = row_of(request)

@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from csdclip_cli.errors import CsdError
+from csdclip_cli.errors import CsdError, IndexNotFound
 
 DISCOVERY = ".serve.json"
 
@@ -43,6 +43,8 @@ def remote_search(info: dict[str, Any], request: dict[str, Any], timeout: float 
                 msg = json.loads(e.read()).get("error")
             except ValueError:
                 msg = None
+            if e.code == 404:  # the index named does not exist there
+                raise IndexNotFound(msg or "the csd server has no such index") from None
             raise CsdError(msg or f"the csd server refused the search ({e.code})") from None
         return None
     except (urllib.error.URLError, OSError, ValueError):

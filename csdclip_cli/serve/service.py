@@ -23,6 +23,11 @@ THUMB_PX = 256
 METHODS = ("csd", "plain", "arith", "deo")
 
 
+class NotFound(Exception):
+    """What a request names does not exist (an index row, or its image): HTTP 404. Not a
+    LookupError, so an IndexError or KeyError from a bug is not mistaken for one."""
+
+
 class Service:
     """Searches indexes under one index root. Thread-safe (one lock around search state)."""
 
@@ -91,7 +96,10 @@ class Service:
 
     def rewrite(self, query: str, rewriter: str = "rules") -> dict[str, Any]:
         """{plan, warnings} for `query` (POST /api/rewrite): the plan as a dict and the rewriter's new warnings,
-        deduplicated. Raises UsageError for an unknown rewriter or a query over 2,000 characters."""
+        deduplicated. Raises UsageError for an unknown rewriter, a query or rewriter that is not
+        a string, or a query over 2,000 characters."""
+        if not isinstance(query, str) or not isinstance(rewriter, str):
+            raise UsageError("query and rewriter must be strings")
         rw = self.rewriter(rewriter)
         seen = len(getattr(rw, "warnings", []))
         plan = rw.rewrite(_query(query))
@@ -150,13 +158,13 @@ class Service:
 
         s = self.searcher(name)
         if not (0 <= row < len(s.gallery.alive)) or not s.gallery.alive[row]:
-            raise LookupError(f"index {name!r} has no image at row {row}")
+            raise NotFound(f"index {name!r} has no image at row {row}")
         key, path = s.gallery.gen.rows_for([row]).get(row, (None, None))
         if key is None:
-            raise LookupError(f"index {name!r} has no image at row {row}")
+            raise NotFound(f"index {name!r} has no image at row {row}")
         data = ThumbnailReader(s.manifest).bytes_for(key, path)
         if data is None:
-            raise LookupError(f"image {key!r} of index {name!r} cannot be read from its source")
+            raise NotFound(f"image {key!r} of index {name!r} cannot be read from its source")
         return data, key
 
     def thumbnail(self, name: str, row: int) -> bytes:
