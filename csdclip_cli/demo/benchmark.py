@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ N_GALLERY = 3000
 N_QUERIES = 300
 TUNE_FRACTION = 0.4  # the first 40% of queries are for tuning; the rest are reported
 MAX_HR = 120
-STALL_LIMIT = 100_000  # draws without a new query before make_queries gives up (about 5 s)
+STALL_LIMIT = 100_000  # draws without a new query before make_queries gives up (a few seconds)
+IMAGE_FILE = re.compile(r"d[0-9]{6}\.png")  # image_id(scene) + ".png"
 
 
 @dataclass(frozen=True)
@@ -218,11 +220,17 @@ def write_benchmark(
 ) -> Path:
     """Write the benchmark (deterministic: same arguments, same bytes). Returns the directory.
     Written over an earlier benchmark, it leaves nothing of it: gallery images no longer in the
-    gallery are removed, and an LMDB holding other images is rewritten. Raises DatasetError (from
-    make_queries) before writing anything when the gallery cannot give `n_queries` queries."""
+    gallery are removed (only files named like its images), and an LMDB holding other images is
+    rewritten. Raises DatasetError before writing anything when a file stands where a folder goes,
+    or when the gallery cannot give `n_queries` queries (make_queries)."""
     from csdclip_cli.sources.lmdb_source import write_lmdb_images
 
     out = Path(out_dir)
+    for folder in (out, out / "imgs", out / "lmdb", out / "lmdb" / "imgs"):
+        if folder.exists() and not folder.is_dir():
+            raise DatasetError(
+                f"{folder} is a file where the demo benchmark writes a folder; move it or pick another DIR"
+            )
     scenes = gallery_scenes(n_gallery)
     queries = make_queries(scenes, n_queries)
     out.mkdir(parents=True, exist_ok=True)
@@ -239,7 +247,8 @@ def write_benchmark(
         (out / "imgs").mkdir(exist_ok=True)
         wanted = {f"{image_id(s)}.png" for s in scenes}
         for p in (out / "imgs").glob("d*.png"):
-            if p.name not in wanted:  # an earlier, larger gallery's image: it has no scene record
+            # an earlier, larger gallery's image (it has no scene record); other files are not ours
+            if IMAGE_FILE.fullmatch(p.name) and p.name not in wanted:
                 p.unlink()
         for s, data in zip(scenes, pngs):
             p = out / "imgs" / f"{image_id(s)}.png"
