@@ -164,6 +164,7 @@ COLOUR_LIST_OR = re.compile(
     r"\s+(?P<noun>[A-Za-z-]+)",
     re.IGNORECASE,
 )
+OR_PUNCTUATED = re.compile(r"\s*[,;]?\s*\bor(?:\s*,?\s*\bor)*\s*[,;]?\s+(?=\S)", re.IGNORECASE)
 # "a cat, a dog or a rabbit": a list of short alternatives ending in "or"
 _SHORT_NP = r"(?:a|an)\s+[A-Za-z-]+(?:\s+[A-Za-z-]+)?"
 NOUN_LIST_OR = re.compile(
@@ -262,6 +263,7 @@ ZH_NEG_PROPERTY = re.compile(
 ZH_ONLY = re.compile(
     r"除了(?P<what>[^，,、；;。]+?)(?:以外|之外)?[，,]?(?:什么|别的|其他的?|其它的?)(?:东西)?(?:都|也)(?:没有|没)"
 )
+ZH_OR_PUNCTUATED = re.compile(r"[，,、；;]\s*(或者|或是|还是|或)\s*[，,、]?")
 ZH_EITHER = re.compile(r"要么(?:是)?(?P<a>[^，,、；;。]+?)[，,]?要么(?:是)?(?P<b>[^，,、；;。]+)")  # either ... or
 ZH_NOT_ONLY = re.compile(r"不(?:仅|但|只)(?:有|是)?")  # 不仅有一只猫还有一只狗: both wanted
 
@@ -503,9 +505,11 @@ def _colour_alternatives(m: re.Match) -> str:
 
 
 def _english(query: str) -> Plan:
+    # "a cat, or a dog", "a cat or or a dog": one "or" between the alternatives
+    query_split = OR_PUNCTUATED.sub(" or ", query)
     # "a red, blue or green balloon", "a cat, a dog or a rabbit": one OR group, not an AND
     # clause and a group of the last two
-    query_split = COLOUR_LIST_OR.sub(_colour_alternatives, query)
+    query_split = COLOUR_LIST_OR.sub(_colour_alternatives, query_split)
     query_split = NOUN_LIST_OR.sub(
         lambda m: re.sub(r"\s*,\s*", " or ", m.group("items")) + m.group("last") + " or ", query_split
     )
@@ -574,7 +578,7 @@ def _english_plan(query: str, text: str) -> Plan:
         else:
             merged.append(c.strip())
     for chunk in merged:
-        chunk = re.sub(r"^(?:(?:with|and|but|also)\s+)+", "", chunk, flags=re.IGNORECASE)
+        chunk = re.sub(r"^(?:(?:with|and|but|also|or)\s+)+", "", chunk, flags=re.IGNORECASE)
         if not chunk:
             continue
         if re.search(r"\s+or\s+", chunk):
@@ -671,6 +675,7 @@ def _zh_alternatives(alts: list[str]) -> list[str]:
 def _chinese(query: str) -> Plan:
     nots: list[str] = []
     raw, query = query, (ZH_CARRIER_END.sub("", ZH_CARRIER.sub("", query, count=1)) or query)
+    query = ZH_OR_PUNCTUATED.sub(r"\1", query)  # 一只猫，或者一只狗: one group
     query = ZH_ONLY.sub(lambda m: f"有{m.group('what')}", query)
     query = ZH_EITHER.sub(lambda m: f"{m.group('a')}或者{m.group('b')}", query)
     query = ZH_NOT_ONLY.sub("", query)
@@ -699,10 +704,11 @@ def _chinese(query: str) -> Plan:
         chunk = ZH_THERE_IS.sub("", chunk.strip(" ，,、；;。").removeprefix("的").removesuffix("的"))
         if not chunk:
             continue
-        if ZH_OR.search(chunk):
-            ors.append(_zh_alternatives([a for a in ZH_OR.split(chunk) if a]))
-        else:
-            chunks.append(chunk)
+        alts = [a for a in ZH_OR.split(chunk) if a]
+        if len(alts) > 1:
+            ors.append(_zh_alternatives(alts))
+        elif alts:  # 一只猫或者 / 或者一只猫: one alternative is no choice
+            chunks.append(alts[0])
     for c in [c for c in chunks if _zh_no_clause(c, chunks)]:
         chunks.remove(c)
         optimized = (
