@@ -236,7 +236,7 @@ NEGATED_FACT_TABLE = [
     ("red, green, no blue", ["red", "green"], ["blue"], []),  # "no" excludes blue things: not "blue green"
     # after a comma the whole rest is what is excluded
     ("a meadow, no people walking on the path", ["a meadow"], ["people walking on the path"], []),
-    ("a vase with no flowers in it", ["a vase"], ["flowers in it"], []),
+    ("a vase with no flowers in it", ["a vase"], ["flowers"], []),  # "it" is the vase
     ("an empty stadium, not a single fan", ["an empty stadium"], ["fan"], []),
     ("a pasta dish, leave out anything with cheese", ["a pasta dish"], ["cheese"], []),
     ("a parking lot, don't show trucks", ["a parking lot"], ["trucks"], []),
@@ -272,11 +272,11 @@ NEGATED_FACT_TABLE = [
     ("a salad not including onions", ["a salad"], ["onions"], []),  # a cue, not a negated action
     # a second fresh user's tries
     ("一篮水果，没有桃子或者李子", ["一篮水果"], ["桃子", "李子"], []),
-    ("一件衣服，不要黑色和灰色的", ["一件衣服"], ["黑色", "灰色"], []),
+    ("一件衣服，不要黑色和灰色的", ["一件衣服"], ["黑色的衣服", "灰色的衣服"], []),
     ("a bike that isn't green or black by a wall", ["a bike by a wall"], ["green bike", "black bike"], []),
     ("a truck that is not white parked by a barn", ["a truck parked by a barn"], ["white truck"], []),
     ("a pier at sunset, I don't want to see any boats", ["a pier at sunset"], ["boats"], []),
-    ("一只不是白色的兔子", ["一只兔子"], ["白色"], []),
+    ("一只不是白色的兔子", ["一只兔子"], ["白色的兔子"], []),  # a property with its thing
     ("我不想看到任何行人", [], ["行人"], []),
     ("请排除文字", [], ["文字"], []),
     ("避免出现电线", [], ["电线"], []),
@@ -312,6 +312,36 @@ NEGATED_FACT_TABLE = [
     ("桌子上既没有杯子也没有盘子", ["桌子上"], ["杯子", "盘子"], []),
     ("黄色、粉色或者白色的花", [], [], [["黄色的花", "粉色的花", "白色的花"]]),
     ("一匹马，一头牛或者一只羊", [], [], [["一匹马", "一头牛", "一只羊"]]),
+    # a fresh user's tries this stop, in other words
+    ("a mug, or a cup", [], [], [["a mug", "a cup"]]),  # "or a cup" was a required clause
+    ("a kite; or, a balloon", [], [], [["a kite", "a balloon"]]),
+    ("一个苹果，或者一个梨", [], [], [["一个苹果", "一个梨"]]),
+    ("一个苹果，或者", ["一个苹果"], [], []),  # a lone 或者 raised IndexError
+    ("还是", [], [], []),
+    ("not a horse but a donkey", ["a donkey"], ["horse"], []),
+    ("不是马而是驴", ["驴"], ["马"], []),
+    ("除了狗以外没有别的动物", ["狗"], ["其他动物"], []),  # the dog was excluded
+    ("a shelf with nothing on it except a clock", ["a shelf", "a clock"], [], []),
+    ("a bench with nothing on top", ["a bench"], ["an object"], []),
+    ("not one bird in the sky", ["the sky"], ["bird"], []),
+    ("a boy wearing either a cap or a helmet", [], [], [["a boy wearing a cap", "a boy wearing a helmet"]]),
+    ("a bed with neither a pillow nor a blanket on it", ["a bed"], ["pillow", "blanket"], []),
+    ("a lake with neither ducks nor swans nor geese", ["a lake"], ["ducks", "swans", "geese"], []),
+    ("a black, a white or a brown horse", [], [], [["a black horse", "a white horse", "a brown horse"]]),
+    ("a beach, no dogs allowed", ["a beach"], ["dogs"], []),
+    ("a man without an umbrella in London", ["a man in London"], ["umbrella"], []),  # a named place
+    (
+        "a cup, a plate or a bowl on the table at night",
+        [],
+        [],
+        [["a cup on the table at night", "a plate on the table at night", "a bowl on the table at night"]],
+    ),
+    ("一张什么都没有的床", ["一张床"], ["东西"], []),  # it excluded 什么
+    ("桌子上要么是书要么是杂志", [], [], [["书在桌子上", "杂志在桌子上"]]),
+    ("房子要么是白色要么是黄色", [], [], [["白色的房子", "黄色的房子"]]),
+    ("一只不是灰色的兔子", ["一只兔子"], ["灰色的兔子"], []),
+    ("一条黑色的狗，不是白色的", ["一条黑色的狗"], ["白色的狗"], []),
+    ("一只既不是红色也不是黄色的鸟", ["一只鸟"], ["红色的鸟", "黄色的鸟"], []),
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

@@ -145,7 +145,7 @@ NEGATION = re.compile(
     r"there\s+(?:should\s*(?:not|n'?t)\s+be|(?:is|are)\s*(?:not|n'?t))(?:\s+any)?|"
     r"(?:do\s+not|don'?t)\s+(?:want|wish)\s+to\s+see(?:\s+any)?|"
     # "not at night", "a bird not flying", "not a dog": a place, an action or a thing
-    r"not(?=\s+(?:at|in|on|under|during)\s|\s+(?!including\b)\w{2,}ing\b|\s+(?:a|an|the)\b)|"
+    r"not(?=\s+(?:at|in|on|under|during)\s|\s+(?!including\b)\w{2,}ing\b|\s+(?:a|an|the|one)\b)|"
     r"isn'?t|aren'?t|never|free\s+of|minus|"
     r"lacking|other\s+than|(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
     r"(?:do\s+not|don'?t)\s+(?:show|want|include)|not\s+including"
@@ -160,7 +160,8 @@ NEITHER_NOR = re.compile(r"\bneither\s+(?P<first>.+?)\s+nor\s+", re.IGNORECASE)
 # "a red, blue or green balloon": alternatives listed with commas, each of them whole
 _COLOUR = rf"(?:{'|'.join(sorted(ADJECTIVES))})"
 COLOUR_LIST_OR = re.compile(
-    rf"\b(?P<det>(?:a|an|the)\s+)?(?P<first>{_COLOUR}(?:\s*,\s*{_COLOUR})+)\s*,?\s+or\s+(?P<last>{_COLOUR})"
+    rf"\b(?P<det>(?:a|an|the)\s+)?(?P<first>{_COLOUR}(?:\s*,\s*(?:an?\s+)?{_COLOUR})+)\s*,?\s+or\s+(?:an?\s+)?"
+    rf"(?P<last>{_COLOUR})"
     r"\s+(?P<noun>[A-Za-z-]+)",
     re.IGNORECASE,
 )
@@ -190,13 +191,20 @@ NEGATED_BE = re.compile(
     re.IGNORECASE,
 )
 NOT_ONLY = re.compile(r"\bnot\s+only\s+", re.IGNORECASE)
+# "not a cat but a dog": the dog is wanted, the cat is not (as in "a dog, not a cat")
+NOT_X_BUT_Y = re.compile(
+    r"^(?P<pre>.*?)\bnot\s+(?P<x>(?:a|an|the)\s+[\w-]+(?:\s+[\w-]+)?)\s*,?\s+but\s+(?!also\b)(?P<y>[^,;.]+)",
+    re.IGNORECASE,
+)
 BUT_ALSO = re.compile(r"\bbut\s+also\b", re.IGNORECASE)
 NOTHING_BUT = re.compile(
-    r"\bnothing\s+(?:but|except(?:\s+for)?|besides|apart\s+from|(?:other|else)\s+than)\s+", re.IGNORECASE
+    r"\bnothing(?:\s+(?:on|in|inside|under|at)\s+(?:it|them|top|(?:the|a|an)\s+[\w-]+))?"
+    r"\s+(?:but|except(?:\s+for)?|besides|apart\s+from|(?:other|else)\s+than)\s+",
+    re.IGNORECASE,
 )
 # "nothing on the table": where nothing is, wanted; the absence itself is read by NOTHING
 NOTHING_PLACE = re.compile(
-    r"\bnothing\s+(?:on|in|inside|under|at)\s+(?P<obj>(?:it|them)\b|(?:the|a|an|this|that|my|our)\s+[^,;.]+?)"
+    r"\bnothing\s+(?:on|in|inside|under|at)\s+(?P<obj>(?:it|them|top)\b|(?:the|a|an|this|that|my|our)\s+[^,;.]+?)"
     r"(?=\s*[,;.]|$)",
     re.IGNORECASE,
 )
@@ -209,9 +217,16 @@ NAMED_NO = re.compile(
     re.IGNORECASE,
 )
 # "not a single person", "not even one car": the count words are not part of what is excluded
-NOT_COUNT = re.compile(r"^(?:(?:not\s+)?even\s+)?(?:(?:a|one)\s+)?single\s+|^even\s+(?:one|a)\s+", re.IGNORECASE)
+NOT_COUNT = re.compile(
+    r"^(?:(?:not\s+)?even\s+)?(?:(?:a|one)\s+)?single\s+|^even\s+(?:one|a)\s+|^one\s+(?!of\b)", re.IGNORECASE
+)
 # "no people at all", "no boats in sight": emphasis, not part of what is excluded
-NOT_TAIL = re.compile(r"\s+(?:at\s+all|in\s+sight|anywhere|whatsoever|in\s+view|visible)$", re.IGNORECASE)
+NOT_TAIL = re.compile(
+    r"\s+(?:at\s+all|in\s+sight|anywhere|whatsoever|in\s+view|visible|allowed|permitted"
+    # "a vase with no flowers in it": "it" is the vase, already wanted
+    r"|(?:in|on|inside|under|near|around)\s+(?:it|them))$",
+    re.IGNORECASE,
+)
 # words after a participle that leave it with the excluded thing ("no people walking around")
 ADVERBS = {"around", "about", "by", "past", "along", "nearby", "together", "away"}
 # the cues that say what the noun before them is not ("isn't red", ", not white")
@@ -222,7 +237,7 @@ STATES = {"empty", "full", "open", "closed", "broken", "wet", "dry", "lit", "new
 # "nothing red" / "no one" / "nobody": the negated thing is implied, not named
 NOTHING = re.compile(
     r"(?:,\s*)?\b(?:(?:but|and|with)\s+)?(?:"
-    r"(?P<word>nothing)(?:\s+(?P<attr>[a-z-]+))?"
+    r"(?P<word>nothing)(?:\s+(?!(?:except|but|besides|on|in|at|else\s+than|other\s+than)\b)(?P<attr>[a-z-]+))?"
     r"|(?P<person>no\s+one|nobody|no-one)(?P<rest>(?:\s+[^\s,;.]+)*?)"
     r")(?=\s*[,;.]|\s+(?:and|but|while|with)\s+|$)",
     re.IGNORECASE,
@@ -247,7 +262,7 @@ PLACE = re.compile(r"\b(?:in front of|at|in|near|outside|inside)\s+((?:[A-Z][\w'
 
 ZH_NEG = re.compile(
     r"[，,、；;]?\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|(?<!是)不是|不想要|不想|无|除了|排除|避免|别)"
-    r"(?:穿|戴|带|有|含|要|拍到|拍|出现|看到|见到|显示)?(?:任何)?(?P<what>[^，,、；;。和与及的]+?"
+    r"(?:穿|戴|带|有|含|要|拍到|拍|出现|看到|见到|显示)?(?:任何)?(?P<what>(?!有(?:[，,、；;。]|$))[^，,、；;。和与及的]+?"
     # 不要狗和猫: the thing after 和 at the end of the clause is excluded too
     r"(?:(?:或者|[和与及或])[^，,、；;。和与及的]{1,4}(?=的?(?:[，,、；;。]|$)))?)(?:以外|之外)?"
     r"(?=[，,、；;。的]|和|与|及|也|又|$)"  # 既没有狗也没有猫: each negation ends before the next
@@ -264,7 +279,21 @@ ZH_ONLY = re.compile(
     r"除了(?P<what>[^，,、；;。]+?)(?:以外|之外)?[，,]?(?:什么|别的|其他的?|其它的?)(?:东西)?(?:都|也)(?:没有|没)"
 )
 ZH_OR_PUNCTUATED = re.compile(r"[，,、；;]\s*(或者|或是|还是|或)\s*[，,、]?")
-ZH_EITHER = re.compile(r"要么(?:是)?(?P<a>[^，,、；;。]+?)[，,]?要么(?:是)?(?P<b>[^，,、；;。]+)")  # either ... or
+# 草地上要么是猫要么是狗 / 汽车要么是红色要么是蓝色: the words before 要么 belong to both
+ZH_EITHER = re.compile(
+    r"(?P<pre>[^，,、；;。]*?)要么(?:是)?(?P<a>[^，,、；;。]+?)[，,]?要么(?:是)?(?P<b>[^，,、；;。]+)"
+)
+# 不是猫而是狗 / 不是猫，是狗: the second is wanted, the first is not
+ZH_NOT_BUT = re.compile(r"(?<!是)不是(?P<x>[^，,、；;。不也又]+?)[，,]?(?:而是|而|(?<!不)是)(?P<y>[^，,、；;。]+)")
+# 除了猫以外没有别的动物: the cat is wanted; other animals are not
+ZH_ONLY_OTHER = re.compile(
+    r"除了(?P<what>[^，,、；;。]+?)(?:以外|之外)?[，,]?(?:都|也)?(?:没有|没)(?:别的|其他的?|其它的?)(?P<kind>[^，,、；;。]*)"
+)
+# a property negated alone (不是棕色): the thing it is said of is named after 的 or before it
+ZH_PROPERTY = re.compile(
+    r"^(?:[\u4e00-\u9fff]{1,3}色|黑白相间|大|小|长|短|新|旧|破|空|湿|脏|干净|高|矮|胖|瘦|年轻|老)$"
+)
+ZH_MORE_PROPERTIES = re.compile(r"(?:(?:也|又|或者?|和|与)(?:不是|没有)?[^，,、；;。的]{1,4})*")
 ZH_NOT_ONLY = re.compile(r"不(?:仅|但|只)(?:有|是)?")  # 不仅有一只猫还有一只狗: both wanted
 
 ZH_CARRIER = re.compile(
@@ -351,7 +380,10 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     # ("with no birds in the sky"); a time is the scene's ("no cars at night")
     for i in range(1, 0 if rest else len(tokens)):
         action = inside and _is_participle(tokens, i) and i + 1 < len(tokens) and tokens[i + 1].lower() not in ADVERBS
-        if action or TIME_WORDS.match(" ".join(tokens[i:])):
+        # "a woman without a hat in Paris": a named place is where the subject is
+        k = _modifier_start(tokens, i)
+        named = inside and k and i + k < len(tokens) and tokens[i + k][:1].isupper()
+        if action or named or TIME_WORDS.match(" ".join(tokens[i:])):
             tokens, rest = tokens[:i], tokens[i:]
             break
     # "without shoes or socks", "no dogs and cats": two excluded things ("black and white" is
@@ -459,6 +491,10 @@ def split_subject(chunk: str) -> tuple[str, list[str]]:
 
 def _expand_or(chunk: str) -> list[str]:
     chunk = re.sub(r"^either\s+", "", chunk, flags=re.IGNORECASE)  # "either a cat or a dog"
+    # "a man wearing either a hat or a cap": what comes before "either" is each alternative's
+    before, _, rest = chunk.partition(" either ")
+    if rest and re.search(r"\s+or\s+", rest) and not re.search(r"\s+or\s+", before):
+        return [f"{before} {a}" for a in _expand_or(rest)]
     alts = [a.strip() for a in re.split(r"\s+or\s+", chunk) if a.strip()]
     if len(alts) == 2:
         left, right = alts[0].split(), alts[1].split()
@@ -486,15 +522,15 @@ def _expand_or(chunk: str) -> list[str]:
         and not split_subject(a)[1]
         for a in alts[:-1]
     )
-    if len(mods) == 1 and bare and not _is_participle(mods[0].split(), 0):
-        alts = [f"{a} {mods[0]}" for a in alts[:-1]] + [alts[-1]]
+    if mods and bare and not any(_is_participle(m.split(), 0) for m in mods):
+        alts = [f"{a} {' '.join(mods)}" for a in alts[:-1]] + [alts[-1]]
     return alts
 
 
 def _colour_alternatives(m: re.Match) -> str:
     """'a red, blue or green balloon' -> 'a red balloon or a blue balloon or a green balloon'."""
     det = (m.group("det") or "").strip().lower()
-    colours = [*re.split(r"\s*,\s*", m.group("first")), m.group("last")]
+    colours = [re.sub(r"^an?\s+", "", c) for c in [*re.split(r"\s*,\s*", m.group("first")), m.group("last")]]
 
     def article(colour: str) -> str:
         if det in ("a", "an"):
@@ -517,12 +553,15 @@ def _english(query: str) -> Plan:
     query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query_split)
     query_split = NEITHER_BE.sub(lambda m: f" that isn't {m.group('first')} or ", query_split)
     # "neither a hat nor a scarf" excludes both, as "no a hat and no a scarf" does
-    query_split = NEITHER_NOR.sub(lambda m: f"no {m.group('first')} and no ", query_split)
+    if NEITHER_NOR.search(query_split):
+        query_split = NEITHER_NOR.sub(lambda m: f"no {m.group('first')} and no ", query_split)
+        query_split = re.sub(r"\s+nor\s+", " and no ", query_split, flags=re.IGNORECASE)  # "... nor boats"
     query_split = NOT_ONLY.sub("", query_split)  # "not only a cat but also a dog": both wanted
+    query_split = NOT_X_BUT_Y.sub(lambda m: f"{m.group('pre')}{m.group('y')}, not {m.group('x')}", query_split)
     query_split = BUT_ALSO.sub("and", query_split)
     query_split = NOTHING_BUT.sub("", query_split)  # "nothing but sand": only sand, nothing excluded
     query_split = NOTHING_PLACE.sub(  # "a table with nothing on it": the table is the "it"
-        lambda m: "nothing" if m.group("obj").lower() in ("it", "them") else f"{m.group('obj')} with nothing",
+        lambda m: "nothing" if m.group("obj").lower() in ("it", "them", "top") else f"{m.group('obj')} with nothing",
         query_split,
     )
     # "no" that names a thing rather than excluding one: "a no parking sign", "a sign that says
@@ -549,7 +588,7 @@ def _english_plan(query: str, text: str) -> Plan:
                 nots.append(what)
         return f" {rest}" if rest else ""
 
-    positive = _dangling(_clean(NEGATION.sub(cut, text)))
+    positive = re.sub(r"^(?:but|and|or)\s+", "", _dangling(_clean(NEGATION.sub(cut, text))), flags=re.IGNORECASE)
     # nothing wanted but the excluded thing's place, or a time: the place is wanted ("no cars
     # on the street at night" -> "the street at night", NOT "cars")
     if nots and (not positive or TIME_WORDS.fullmatch(positive)):
@@ -613,7 +652,7 @@ def _english_plan(query: str, text: str) -> Plan:
 
 # "not even one X" / "nothing at all": 一个人都没有 -> NOT 人, 什么也没有 -> NOT 东西
 ZH_NONE = re.compile(
-    r"(?:什么|(?:一个|一位|一只|一辆|一张|一条|一棵|一件|一本)(?P<what>[\u4e00-\u9fff]{1,3}?))(?:都|也)(?:没有|没)"
+    r"(?:什么|(?:一个|一位|一只|一辆|一张|一条|一棵|一件|一本)(?P<what>(?!什么)[\u4e00-\u9fff]{1,3}?))(?:都|也)(?:没有|没)"
 )
 
 
@@ -672,12 +711,53 @@ def _zh_alternatives(alts: list[str]) -> list[str]:
     return alts
 
 
+def _zh_there_is(m: re.Match, query: str) -> str:
+    """What 除了X…没有 wants: 有X after a place (海滩上有沙子), X alone at a clause's start."""
+    at_start = not query[: m.start()] or query[m.start() - 1] in "，,、；;。"
+    return m.group("what") if at_start else f"有{m.group('what')}"
+
+
+def _zh_either(m: re.Match) -> str:
+    """要么…要么 as alternatives, each with the words before it: a place (草地上 -> 猫在草地上),
+    or the thing two properties are said of (汽车 -> 红色的汽车)."""
+    pre, a, b = m.group("pre"), m.group("a"), m.group("b")
+    if not pre:
+        return f"{a}或者{b}"
+    if pre[-1] in "上里中下内边旁外":
+        return f"{a}在{pre}或者{b}在{pre}"
+    if ZH_PROPERTY.match(a) and ZH_PROPERTY.match(b):
+        return f"{a}的{pre}或者{b}的{pre}"
+    return f"{pre}{a}或者{pre}{b}"
+
+
+def _zh_property_thing(prop: str, query: str, m: re.Match) -> str:
+    """A negated property with the thing it is said of, as the held-out annotations write it:
+    一只不是棕色的狗 -> 棕色的狗; 一只白色的小猫，不是黑色的 -> 黑色的小猫 (the thing the clause
+    before names). The property alone when no thing is found."""
+    rest = query[m.end() :]
+    more = ZH_MORE_PROPERTIES.match(rest)
+    after = re.match(r"的(?P<noun>[^，,、；;。和与及的]{1,4})(?=[，,、；;。]|$)", rest[more.end() if more else 0 :])
+    if after:
+        return f"{prop}的{after.group('noun')}"
+    if re.match(r"的?(?:[，,、；;。]|$)", rest) and (before := re.split(r"[，,、；;。]", query[: m.start()])[-1]):
+        from csdclip_cli.rewrite.zh_clauses import tag
+
+        nouns = [w for w, f in tag(before) if f.startswith("n")]
+        if nouns and (noun := ZH_MEASURE.sub("", nouns[-1])):
+            return f"{prop}的{noun}"
+    return prop
+
+
 def _chinese(query: str) -> Plan:
     nots: list[str] = []
     raw, query = query, (ZH_CARRIER_END.sub("", ZH_CARRIER.sub("", query, count=1)) or query)
     query = ZH_OR_PUNCTUATED.sub(r"\1", query)  # 一只猫，或者一只狗: one group
-    query = ZH_ONLY.sub(lambda m: f"有{m.group('what')}", query)
-    query = ZH_EITHER.sub(lambda m: f"{m.group('a')}或者{m.group('b')}", query)
+    query = ZH_ONLY.sub(lambda m: _zh_there_is(m, query), query)
+    query = ZH_EITHER.sub(_zh_either, query)
+    query = ZH_NOT_BUT.sub(lambda m: f"{m.group('y')}，不是{m.group('x')}", query)
+    query = ZH_ONLY_OTHER.sub(
+        lambda m: _zh_there_is(m, query) + (f"，没有其他{m.group('kind')}" if m.group("kind") else ""), query
+    )
     query = ZH_NOT_ONLY.sub("", query)
     query = ZH_LIST_OR.sub(lambda m: re.sub(r"[，,、]", "或者", m.group("items")), query)
     for m in ZH_NEG_PROPERTY.finditer(query):
@@ -691,6 +771,7 @@ def _chinese(query: str) -> Plan:
     query = left or query
     for m in ZH_NEG.finditer(query):
         for what in re.split(r"或者|或是|[和与及或]", m.group("what").strip(" 的")):
+            what = _zh_property_thing(what, query, m) if ZH_PROPERTY.match(what) else what
             if what and what not in nots:
                 nots.append(what)
     # 一座没有花园的房子 leaves 一座的房子: a measure word takes no 的
@@ -761,7 +842,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v9"
+    fingerprint = "rules-v10"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
