@@ -558,3 +558,42 @@ def test_an_interrupt_before_any_checkpoint_leaves_no_empty_folder(
     _fake_training(monkeypatch, stop_at=3, checkpoint_at=None)
     r = invoke(runner, "rewriter", "train", "--base", str(base), "--out", str(tmp_path / "run"), "--steps", "120")
     assert r.exit_code == 130 and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "query, model, want_and, want_not, want_or",
+    [
+        # what the shipped adapter wrote for a fresh user's queries
+        (
+            "a desk with nothing on it except a laptop",
+            {"and": ["a desk on it", "a laptop on it"], "not": ["something on it"]},
+            ["a desk", "a laptop"],
+            [],
+            [],
+        ),  # "on it" is the desk, and "nothing except" excludes nothing
+        (
+            "a sofa with neither a cat nor a dog on it",
+            {"and": ["a sofa on it"], "not": ["a cat", "a dog"]},
+            ["a sofa"],
+            ["a cat", "a dog"],
+            [],
+        ),  # fmt: skip
+        (
+            "红色、蓝色或者绿色的汽车",
+            {"and": ["或者绿色的汽车"], "or": [["红色的汽车", "蓝色的汽车", "绿色的汽车"]]},
+            [],
+            [],
+            [["红色的汽车", "蓝色的汽车", "绿色的汽车"]],
+        ),  # an alternative is no AND clause
+        (
+            "a man wearing either a hat or a cap",
+            {"and": ["a man's cap"]},
+            [],
+            [],
+            [["a man wearing a hat", "a man wearing a cap"]],
+        ),
+    ],
+)
+def test_checks_mend_what_the_adapter_wrote(query: str, model: dict, want_and, want_not, want_or) -> None:
+    plan, problems = _check(model, query)
+    assert (plan.and_, plan.not_, plan.or_) == (want_and, want_not, want_or), problems

@@ -15,10 +15,10 @@ from csdclip_cli.fingerprint import file_fingerprint
 from csdclip_cli.rewrite.llm_worker import LlamaWorker, WorkerFailed
 from csdclip_cli.rewrite.phrases import singular
 from csdclip_cli.rewrite.plan import Plan
-from csdclip_cli.rewrite.rules import CJK, IMPLIED_ITEM, RuleRewriter
+from csdclip_cli.rewrite.rules import CJK, IMPLIED_ITEM, NOTHING_BUT, PRONOUN_PLACE, ZH_ONLY, RuleRewriter
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
-FINETUNED_PROMPT = "t13"  # the prompt and output form of rewrite/finetune.py, and its checks
+FINETUNED_PROMPT = "t14"  # the prompt and output form of rewrite/finetune.py, and its checks
 MAX_CLAUSE_WORDS = 14
 SCHEMA = {
     "type": "object",
@@ -75,6 +75,7 @@ NEG_CUE = re.compile(
     re.IGNORECASE,
 )
 OR_CUE = re.compile(r"\bor\b|或|还是", re.IGNORECASE)
+TRAILING_PRONOUN_PLACE = re.compile(rf"\s+{PRONOUN_PLACE}$", re.IGNORECASE)
 STOP = {"a", "an", "the", "of", "in", "on", "at", "and", "with", "to", "some", "any"}
 
 
@@ -216,13 +217,15 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
     def items(raw: Any) -> list[str]:
         out: list[str] = []
         for it in raw if isinstance(raw, list) else []:
-            it = str(it).strip()
+            it = TRAILING_PRONOUN_PLACE.sub("", str(it).strip())  # "a sofa on it": "it" is the sofa
             if it and len(it.split()) <= MAX_CLAUSE_WORDS and it.lower() not in (o.lower() for o in out):
                 out.append(it)
         return out
 
     nots = items(candidate.get("not"))
     proposed = nots
+    # "nothing on it except a laptop", 除了沙子什么都没有: only that thing, and nothing implied excluded
+    only = NOTHING_BUT.search(query) or ZH_ONLY.search(query)
     if nots and not ABSENCE_CUE.search(query):
         problems.append(f"NOT clauses {nots!r} in a query that negates nothing; dropped")
         nots = []
@@ -230,7 +233,7 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
         n
         for n in nots
         if (_named(n, query, qwords) and _negated_near(n, query))
-        or (not _content_words(n) & qwords and IMPLIED_ABSENCE.search(query))
+        or (not _content_words(n) & qwords and IMPLIED_ABSENCE.search(query) and not only)
     ]
     if kept != nots:
         problems.append(f"NOT clauses {[n for n in nots if n not in kept]!r} are not negated in the query; dropped")
@@ -289,7 +292,11 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
         alternatives = set().union(*(_content_words(x) for g in rules.or_ for x in g))
         problems.append(f"no OR group where the rules find {rules.or_!r}; used those")
         ors = rules.or_
-        ands = [a for a in ands if not _content_words(a) <= alternatives]
+        ands = [a for a in ands if not {w.removesuffix("'s") for w in _content_words(a)} <= alternatives]
+    # an alternative written as an AND clause beside the groups ("或者绿色的汽车")
+    if ors and (alternatives_in_and := [a for a in ands if OR_CUE.search(a)]):
+        problems.append(f"AND clauses {alternatives_in_and!r} hold an alternative; dropped")
+        ands = [a for a in ands if a not in alternatives_in_and]
     # two things joined in one clause ("a tree with a blue car"), which the rules split into
     # one clause each: composite search scores each thing, so the finer split of the same words
     joined = any(OBJECT_JOIN.search(a) for a in ands)

@@ -221,10 +221,10 @@ NOT_COUNT = re.compile(
     r"^(?:(?:not\s+)?even\s+)?(?:(?:a|one)\s+)?single\s+|^even\s+(?:one|a)\s+|^one\s+(?!of\b)", re.IGNORECASE
 )
 # "no people at all", "no boats in sight": emphasis, not part of what is excluded
+# "a vase with no flowers in it": "it" is the vase, already wanted
+PRONOUN_PLACE = r"(?:in|on|inside|under|near|around)\s+(?:it|them)"
 NOT_TAIL = re.compile(
-    r"\s+(?:at\s+all|in\s+sight|anywhere|whatsoever|in\s+view|visible|allowed|permitted"
-    # "a vase with no flowers in it": "it" is the vase, already wanted
-    r"|(?:in|on|inside|under|near|around)\s+(?:it|them))$",
+    rf"\s+(?:at\s+all|in\s+sight|anywhere|whatsoever|in\s+view|visible|allowed|permitted|{PRONOUN_PLACE})$",
     re.IGNORECASE,
 )
 # words after a participle that leave it with the excluded thing ("no people walking around")
