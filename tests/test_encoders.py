@@ -258,6 +258,21 @@ def test_hf_clip_like_model_from_local_dir(tmp_path: Path, runner) -> None:
         load_encoder("hf:acme/tiny-clip", weights=weights_file, models_dir=store)
     with pytest.raises(ModelFileMissing, match="no such folder"):
         load_encoder("hf:acme/tiny-clip", weights=tmp_path / "typo", models_dir=store)
+    # a folder without the tokenizer: transformers made a 2-token one, and every query the same vector
+    bare = tmp_path / "no-tokenizer"
+    bare.mkdir()
+    for f in inside.iterdir():
+        if f.name in ("config.json", "preprocessor_config.json") or f.suffix == ".safetensors":
+            (bare / f.name).write_bytes(f.read_bytes())
+    with pytest.raises(ModelFileMissing, match="no tokenizer in .*no-tokenizer .*copy the model's tokenizer files"):
+        load_encoder(f"hf:{bare}")
+    # a --weights folder that does not load: why, not "looked in ... the huggingface cache"
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    (broken / "tokenizer.json").write_text("{}")
+    with pytest.raises(ModelFileMissing, match=f"cannot load hf:acme/tiny-clip from --weights {broken}: "):
+        load_encoder("hf:acme/tiny-clip", weights=broken, models_dir=store)
 
 
 def test_models_list_finds_weights_under_the_names_the_loaders_look_for(runner, isolated: Path) -> None:

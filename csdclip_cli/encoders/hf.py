@@ -17,6 +17,16 @@ from csdclip_cli.errors import ModelFileMissing, UnknownModel
 from csdclip_cli.fingerprint import folder_fingerprint, text_fingerprint
 
 HF_ALIASES = {("fgclip", "VIT-B-16"): "qihoo360/fg-clip-base", ("fgclip", "VIT-L-14"): "qihoo360/fg-clip-large"}
+# a local model folder needs one of these for its tokenizer
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.json",
+    "vocab.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+)
+MIN_VOCAB = 10  # transformers stands in a 2-token tokenizer for missing files; no real one is that small
 
 
 class HFClipEncoder(Encoder):
@@ -141,6 +151,11 @@ def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     source = Path(opts.weights or repo).expanduser()
     local = opts.models_dir / hf_local_names(spec)[0]
     where = str(source) if source.is_dir() else (str(local) if local.is_dir() else repo)
+    if Path(where).is_dir() and not any((Path(where) / f).is_file() for f in TOKENIZER_FILES):
+        # transformers would make a tokenizer of two tokens, and every query the same vector
+        raise ModelFileMissing(
+            f"no tokenizer in {where} (none of {', '.join(TOKENIZER_FILES)}): copy the model's tokenizer files there"
+        )
     device = resolve_device(opts.device)
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
@@ -155,10 +170,17 @@ def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
             raise UnknownModel(
                 f"{spec} runs custom code from the model repo; pass --trust-remote-code if you trust it"
             ) from None
+        if opts.weights is not None:  # the user named the folder: say why it did not load
+            reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise ModelFileMissing(f"cannot load {spec} from --weights {opts.weights}: {reason}") from None
         raise ModelFileMissing(
             f"no weights for {spec}: looked in {source}, {local} and the huggingface cache. "
             f"Download {repo} (huggingface-cli download {repo} --local-dir {local}) or pass --weights DIR."
         ) from None
+    if len(tokenizer) < MIN_VOCAB:
+        raise ModelFileMissing(
+            f"the tokenizer in {where} has {len(tokenizer)} tokens; copy the model's own tokenizer files there"
+        )
     if not hasattr(model, "get_image_features") or not hasattr(model, "get_text_features"):
         raise UnknownModel(f"{where} is not a CLIP-like model (no get_image_features / get_text_features)")
     fp = (folder_fingerprint(where) if Path(where).is_dir() else None) or text_fingerprint(spec, where)
