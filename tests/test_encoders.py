@@ -289,6 +289,7 @@ def test_models_list_finds_weights_under_the_names_the_loaders_look_for(runner, 
     assert "cnclip:ViT-L-14: clip_cn_vit-l-14.pt" in rows
     assert "fgclip:ViT-B/16: qihoo360--fg-clip-base" in rows
     assert "demo:tiny: csd-demo-tiny.safetensors" in rows  # shipped in the package, not the store
+    assert "fake:colour: no files listed" in rows  # a plugin that names no files is not "missing"
     from csdclip_cli.encoders.hf import hf_local_names
 
     assert hf_local_names(ModelSpec.parse("fgclip:ViT-L/14")) == ["qihoo360--fg-clip-large"]

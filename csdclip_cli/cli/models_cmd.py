@@ -36,8 +36,12 @@ def list_(
         found = []
         for ex in fam.examples:
             spec = ModelSpec.parse(ex.split()[0])
-            hit = [Path(f).name for f in fam.local_files(spec) if (store / f).exists()]  # f may be absolute
-            found.append(f"{ex.split()[0]}: {'[green]' + ', '.join(hit) + '[/]' if hit else '[dim]missing[/]'}")
+            files = fam.local_files(spec)
+            hit = [Path(f).name for f in files if (store / f).exists()]  # f may be absolute
+            state = (
+                "[green]" + ", ".join(hit) + "[/]" if hit else "[dim]missing[/]" if files else "[dim]no files listed[/]"
+            )
+            found.append(f"{ex.split()[0]}: {state}")
         t.add_row(name, "\n".join(fam.examples), fam.description, "\n".join(found))
     out().print(t)
     out().print(f"model store: {store.resolve()}  (set CSD_MODELS or --models-dir)")
