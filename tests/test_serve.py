@@ -350,3 +350,37 @@ def test_sigterm_removes_the_discovery_file(gallery: Path) -> None:
         p.send_signal(signal.SIGTERM)
         p.wait(20)
     assert not disc.exists()
+
+
+def test_a_second_server_on_one_index_folder_hands_the_first_back(tmp_path: Path) -> None:
+    """Two `csd serve` on one index folder: stopping the second deleted .serve.json, and
+    `csd search` lost the first, which was still running."""
+    import subprocess
+
+    from csdclip_cli.serve.client import find_server
+
+    first = subprocess.Popen(["sleep", "60"])  # stands for the first server's process
+    try:
+        (tmp_path / ".serve.json").write_text(
+            json.dumps({"url": "http://127.0.0.1:1", "pid": first.pid, "token": None})
+        )
+        other = write_discovery(tmp_path, "http://127.0.0.1:2", None)
+        assert other is not None and other["pid"] == first.pid
+        assert find_server(tmp_path)["url"] == "http://127.0.0.1:2"
+        remove_discovery(tmp_path)
+        assert find_server(tmp_path)["url"] == "http://127.0.0.1:1"  # the first is found again
+        # a second server killed without cleaning up: the first, still running, is found
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        entry = {"url": "http://127.0.0.1:3", "pid": dead.pid, "token": None, "previous": other}
+        (tmp_path / ".serve.json").write_text(json.dumps(entry))
+        assert find_server(tmp_path)["url"] == "http://127.0.0.1:1"
+    finally:
+        first.kill()
+        first.wait()
+    assert find_server(tmp_path) is None
+    # no live server before: the file goes when this one stops
+    (tmp_path / ".serve.json").unlink()
+    assert write_discovery(tmp_path, "http://127.0.0.1:4", None) is None
+    remove_discovery(tmp_path)
+    assert not (tmp_path / ".serve.json").exists()

@@ -35,7 +35,7 @@ def serve(
     import webbrowser
 
     from csdclip_cli.errors import UsageError
-    from csdclip_cli.render import note
+    from csdclip_cli.render import note, warn
     from csdclip_cli.serve.app import LOOPBACK, create_app, remove_discovery, write_discovery
     from csdclip_cli.serve.service import Service
 
@@ -67,7 +67,12 @@ def serve(
         async def startup(self, sockets: list | None = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:  # listening: only now may `csd search` find it
-                write_discovery(service.store.root, url, token)
+                other = write_discovery(service.store.root, url, token)
+                if other:
+                    warn(
+                        f"another csd serve ({other.get('url')}, pid {other.get('pid')}) serves this index folder; "
+                        "`csd search` uses this one until it stops, then that one again"
+                    )
                 note(f"csd serve: {page}  (Ctrl-C to stop)")
                 if open_page:
                     webbrowser.open(page)

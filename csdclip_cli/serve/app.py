@@ -163,23 +163,56 @@ def discovery_path(index_root: Path) -> Path:
     return Path(index_root) / DISCOVERY
 
 
-def write_discovery(index_root: Path, url: str, token: str | None) -> Path:
-    """Tell `csd search` (same index folder) where the server is; private when it holds a token."""
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _write_json(p: Path, data: dict[str, Any]) -> None:
+    tmp = p.with_name(p.name + f".{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private: it may hold a token
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, p)
+
+
+def write_discovery(index_root: Path, url: str, token: str | None) -> dict[str, Any] | None:
+    """Tell `csd search` (same index folder) where the server is; private when it holds a token.
+    Returns the entry of another live server this one stands in front of (kept, and put back
+    by remove_discovery when this one stops), else None."""
     p = discovery_path(index_root)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + f".{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"url": url, "pid": os.getpid(), "token": token}, f)
-    os.replace(tmp, p)
-    return p
+    try:
+        before = json.loads(p.read_text())
+    except (OSError, ValueError):
+        before = None
+    live = (
+        before if isinstance(before, dict) and before.get("pid") != os.getpid() and _alive(before.get("pid")) else None
+    )
+    _write_json(p, {"url": url, "pid": os.getpid(), "token": token, "previous": live})
+    return live
 
 
 def remove_discovery(index_root: Path) -> None:
-    """Delete the discovery file if this process wrote it (another server's stays); read errors are ignored."""
+    """Withdraw this process's discovery entry (another server's stays): the server it stood in
+    front of gets the file back while it still runs, else the file is deleted. Read errors are
+    ignored."""
     p = discovery_path(index_root)
     try:
-        if json.loads(p.read_text()).get("pid") == os.getpid():
+        mine = json.loads(p.read_text())
+        if mine.get("pid") != os.getpid():
+            return
+        previous = mine.get("previous")
+        if isinstance(previous, dict) and _alive(previous.get("pid")):
+            _write_json(p, previous)
+        else:
             p.unlink()
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass

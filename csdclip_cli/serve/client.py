@@ -16,13 +16,19 @@ DISCOVERY = ".serve.json"
 
 
 def find_server(index_root: Path) -> dict[str, Any] | None:
-    """The discovery record of a live server for `index_root`, or None."""
+    """The discovery record of a live server for `index_root` (the one a killed server stood in
+    front of, when that one still runs), or None."""
     try:
         info = json.loads((Path(index_root) / DISCOVERY).read_text())
-        os.kill(int(info["pid"]), 0)  # is it still running?
-        return info
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):
         return None
+    while isinstance(info, dict):
+        try:
+            os.kill(int(info["pid"]), 0)  # is it still running?
+            return info
+        except (OSError, ValueError, KeyError, TypeError):
+            info = info.get("previous")
+    return None
 
 
 def remote_search(info: dict[str, Any], request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any] | None:
