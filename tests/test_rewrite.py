@@ -342,6 +342,8 @@ NEGATED_FACT_TABLE = [
     ("一只不是灰色的兔子", ["一只兔子"], ["灰色的兔子"], []),
     ("一条黑色的狗，不是白色的", ["一条黑色的狗"], ["白色的狗"], []),
     ("一只既不是红色也不是黄色的鸟", ["一只鸟"], ["红色的鸟", "黄色的鸟"], []),
+    ("neither green nor yellow buses on a bridge", ["a bridge"], ["green buses", "yellow buses"], []),
+    ("a horse, neither brown nor black", ["a horse"], ["brown horse", "black horse"], []),
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

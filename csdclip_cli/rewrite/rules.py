@@ -166,6 +166,11 @@ COLOUR_LIST_OR = re.compile(
     re.IGNORECASE,
 )
 OR_PUNCTUATED = re.compile(r"\s*[,;]?\s*\bor(?:\s*,?\s*\bor)*\s*[,;]?\s+(?=\S)", re.IGNORECASE)
+NEITHER_ADJ = re.compile(
+    rf"\bneither\s+(?P<a>{_COLOUR})\s+nor\s+(?P<b>{_COLOUR})\s+(?P<noun>(?!(?:and|or|on|in|at|with)\b)[A-Za-z-]+)",
+    re.IGNORECASE,
+)
+NEITHER_PROPERTY = re.compile(rf"\bneither\s+(?P<a>{_COLOUR})\s+nor\s+(?P<b>{_COLOUR})(?=\s*[,;.]|$)", re.IGNORECASE)
 # "a cat, a dog or a rabbit": a list of short alternatives ending in "or"
 _SHORT_NP = r"(?:a|an)\s+[A-Za-z-]+(?:\s+[A-Za-z-]+)?"
 NOUN_LIST_OR = re.compile(
@@ -553,6 +558,11 @@ def _english(query: str) -> Plan:
     query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query_split)
     query_split = NEITHER_BE.sub(lambda m: f" that isn't {m.group('first')} or ", query_split)
     # "neither a hat nor a scarf" excludes both, as "no a hat and no a scarf" does
+    # "neither red nor blue cars": two coloured things, not "red" and "blue cars"
+    query_split = NEITHER_ADJ.sub(lambda m: f"no {m['a']} {m['noun']} and no {m['b']} {m['noun']}", query_split)
+    query_split = NEITHER_PROPERTY.sub(
+        lambda m: f"not {m['a']} or {m['b']}", query_split
+    )  # "a dog, neither big nor small"
     if NEITHER_NOR.search(query_split):
         query_split = NEITHER_NOR.sub(lambda m: f"no {m.group('first')} and no ", query_split)
         query_split = re.sub(r"\s+nor\s+", " and no ", query_split, flags=re.IGNORECASE)  # "... nor boats"
@@ -842,7 +852,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v10"
+    fingerprint = "rules-v11"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
