@@ -321,6 +321,7 @@ NEGATED_FACT_TABLE = [
     ("not a horse but a donkey", ["a donkey"], ["horse"], []),
     ("不是马而是驴", ["驴"], ["马"], []),
     ("除了狗以外没有别的动物", ["狗"], ["其他动物"], []),  # the dog was excluded
+    ("除了一棵树以外没有其他植物的院子", ["院子里有一棵树"], ["其他植物"], []),  # the yard is described
     ("a shelf with nothing on it except a clock", ["a shelf", "a clock"], [], []),
     ("a bench with nothing on top", ["a bench"], ["an object"], []),
     ("not one bird in the sky", ["the sky"], ["bird"], []),

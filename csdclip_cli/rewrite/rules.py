@@ -292,7 +292,8 @@ ZH_EITHER = re.compile(
 ZH_NOT_BUT = re.compile(r"(?<!是)不是(?P<x>[^，,、；;。不也又]+?)[，,]?(?:而是|而|(?<!不)是)(?P<y>[^，,、；;。]+)")
 # 除了猫以外没有别的动物: the cat is wanted; other animals are not
 ZH_ONLY_OTHER = re.compile(
-    r"除了(?P<what>[^，,、；;。]+?)(?:以外|之外)?[，,]?(?:都|也)?(?:没有|没)(?:别的|其他的?|其它的?)(?P<kind>[^，,、；;。]*)"
+    r"除了(?P<what>[^，,、；;。]+?)(?:以外|之外)?[，,]?(?:都|也)?(?:没有|没)(?:别的|其他的?|其它的?)(?P<kind>[^，,、；;。的]*)"
+    r"(?:的(?P<head>[^，,、；;。的]{1,4})(?=[，,、；;。]|$))?"  # ...的房间: the room is what is described
 )
 # a property negated alone (不是棕色): the thing it is said of is named after 的 or before it
 ZH_PROPERTY = re.compile(
@@ -766,7 +767,11 @@ def _chinese(query: str) -> Plan:
     query = ZH_EITHER.sub(_zh_either, query)
     query = ZH_NOT_BUT.sub(lambda m: f"{m.group('y')}，不是{m.group('x')}", query)
     query = ZH_ONLY_OTHER.sub(
-        lambda m: _zh_there_is(m, query) + (f"，没有其他{m.group('kind')}" if m.group("kind") else ""), query
+        lambda m: (
+            (f"{m['head']}里有{m['what']}" if m["head"] else _zh_there_is(m, query))
+            + (f"，没有其他{m['kind']}" if m["kind"] else "")
+        ),
+        query,
     )
     query = ZH_NOT_ONLY.sub("", query)
     query = ZH_LIST_OR.sub(lambda m: re.sub(r"[，,、]", "或者", m.group("items")), query)
@@ -852,7 +857,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v11"
+    fingerprint = "rules-v12"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
