@@ -345,6 +345,7 @@ NEGATED_FACT_TABLE = [
     ("一只既不是红色也不是黄色的鸟", ["一只鸟"], ["红色的鸟", "黄色的鸟"], []),
     ("neither green nor yellow buses on a bridge", ["a bridge"], ["green buses", "yellow buses"], []),
     ("a horse, neither brown nor black", ["a horse"], ["brown horse", "black horse"], []),
+    ("a swing without anybody sitting on it", ["a swing"], ["a person sitting"], []),  # as "nobody" gives it
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

@@ -225,6 +225,8 @@ NAMED_NO = re.compile(
 NOT_COUNT = re.compile(
     r"^(?:(?:not\s+)?even\s+)?(?:(?:a|one)\s+)?single\s+|^even\s+(?:one|a)\s+|^one\s+(?!of\b)", re.IGNORECASE
 )
+# "without anyone sitting on it": the person, as "nobody" gives it
+ANYONE = re.compile(r"^(?:anyone|anybody|someone|somebody)\b", re.IGNORECASE)
 # "no people at all", "no boats in sight": emphasis, not part of what is excluded
 # "a vase with no flowers in it": "it" is the vase, already wanted
 PRONOUN_PLACE = r"(?:in|on|inside|under|near|around)\s+(?:it|them)"
@@ -395,7 +397,7 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     # "without shoes or socks", "no dogs and cats": two excluded things ("black and white" is
     # one word here: ADJ_PAIR joined it)
     items = re.split(r"\s+(?:and|or)\s+", " ".join(tokens))
-    whats = [_strip_det(NOT_COUNT.sub("", w)).replace("\x00", " ") for w in items]
+    whats = [ANYONE.sub("a person", _strip_det(NOT_COUNT.sub("", w))).replace("\x00", " ") for w in items]
     # "isn't red", ", not white" say what the noun before is not; "no blue" excludes blue things
     if predicate:
         whats = [_with_noun(w, text[: m.start()]) for w in whats]
@@ -857,7 +859,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v12"
+    fingerprint = "rules-v13"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
