@@ -576,6 +576,7 @@ def test_chinese_not_even_one(query: str, ands: list[str], nots: list[str]) -> N
         ("jeans", "jeans"),  # plural only
         ("sunny", "sunny"),  # a property alone
         ("a hat", "a hat"),
+        ("dogs that bark", "dogs that bark"),  # not "a dog that bark"
         ("没有人", "没有人"),
     ],
 )

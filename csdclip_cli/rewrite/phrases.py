@@ -113,6 +113,8 @@ def exclusion_phrase(item: str) -> str:
     head = words[n - 1].lower()
     if head in MASS or head in PLURAL_ONLY or all(w.lower() in PROPERTIES for w in words):
         return item
+    if n < len(words) and words[n].lower() in ("that", "which", "who"):
+        return item  # "dogs that bark": the verb agrees with the plural ("a dog that bark")
     words[n - 1] = singular(words[n - 1])
     text = " ".join(words)
     return f"{indefinite_article(text)} {text}"
