@@ -3,6 +3,7 @@ custom configs and checkpoints, cn_clip, Long-CLIP, offline failure, library cha
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -116,6 +117,22 @@ def test_openclip_wrong_checkpoint_and_missing_file(tiny_openclip, tmp_path: Pat
         load_encoder(f"openclip:{cfg}", weights=tmp_path / "other.pt")
     with pytest.raises(ModelFileMissing, match="no such file"):
         load_encoder(f"openclip:{cfg}", weights=tmp_path / "absent.pt")
+    # bytes that are no checkpoint, a truncated safetensors, a folder: one line each (KeyError,
+    # SafetensorError and "no such file" for an existing folder before)
+    (tmp_path / "junk.pt").write_bytes(b"junk\n")
+    (tmp_path / "cut.safetensors").write_bytes(b"\x10" + b"\x00" * 7 + b'{"a":1')
+    for weights, message in (
+        (tmp_path / "junk.pt", "is not a readable checkpoint"),
+        (tmp_path / "cut.safetensors", "is not a readable safetensors file"),
+        (tmp_path, "is a folder; pass the checkpoint file"),
+    ):
+        with pytest.raises(ModelFileMissing, match=message):
+            load_encoder(f"openclip:{cfg}", weights=weights)
+    # demo:tiny took any --weights and built with the shipped model, recording the wrong path
+    with pytest.raises(ModelFileMissing, match="no such file"):
+        load_encoder("demo:tiny", weights=tmp_path / "absent.pt")
+    with pytest.raises(ModelFileMissing, match="does not hold weights for demo:tiny"):
+        load_encoder("demo:tiny", weights=tmp_path / "other.pt")
 
 
 def test_missing_openai_weights_fail_fast_with_advice(tmp_path: Path) -> None:
@@ -271,8 +288,25 @@ def test_hf_clip_like_model_from_local_dir(tmp_path: Path, runner) -> None:
     broken.mkdir()
     (broken / "config.json").write_text("{not json")
     (broken / "tokenizer.json").write_text("{}")
-    with pytest.raises(ModelFileMissing, match=f"cannot load hf:acme/tiny-clip from --weights {broken}: "):
+    with pytest.raises(ModelFileMissing, match=f"cannot load hf:acme/tiny-clip from {broken}: "):
         load_encoder("hf:acme/tiny-clip", weights=broken, models_dir=store)
+    with pytest.raises(ModelFileMissing, match=f"cannot load hf:{broken} from {broken}: "):  # not "Download ..."
+        load_encoder(f"hf:{broken}")
+    # a truncated weights file, and a config that does not fit the weights: one line, no traceback
+    for name, edit in (("truncated", "weights"), ("resized", "config")):
+        bad = tmp_path / name
+        bad.mkdir()
+        for f in inside.iterdir():
+            (bad / f.name).write_bytes(f.read_bytes())
+        if edit == "weights":
+            w = next(bad.glob("*.safetensors"))
+            w.write_bytes(w.read_bytes()[:200])
+        else:
+            cfg = json.loads((bad / "config.json").read_text())
+            cfg["projection_dim"] = 24
+            (bad / "config.json").write_text(json.dumps(cfg))
+        with pytest.raises(ModelFileMissing, match=f"cannot load hf:acme/tiny-clip from {bad}: "):
+            load_encoder("hf:acme/tiny-clip", weights=bad, models_dir=store)
 
 
 def test_models_list_finds_weights_under_the_names_the_loaders_look_for(runner, isolated: Path) -> None:

@@ -126,6 +126,12 @@ def hf_local_names(spec: ModelSpec) -> list[str]:
     return [hf_repo(spec).replace("/", "--")]
 
 
+def _reason(e: Exception) -> str:
+    """The first line of an exception, cut at a word within 240 characters."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text if len(text) <= 240 else text[:240].rsplit(" ", 1)[0] + " …"
+
+
 def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     """hf:REPO_OR_DIR, or fgclip:ViT-B/16 | ViT-L/14 (qihoo360/fg-clip-base | -large), through
     transformers from --weights DIR, `models_dir`/OWNER--NAME, or the huggingface cache (the CLI
@@ -165,14 +171,13 @@ def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
             model = transformers.AutoModel.from_pretrained(where, **kw)
             tokenizer = transformers.AutoTokenizer.from_pretrained(where, **kw)
             processor = transformers.AutoImageProcessor.from_pretrained(where, **kw)
-    except (OSError, ValueError) as e:
+    except Exception as e:  # OSError, ValueError, SafetensorError, size mismatches: the files' fault
         if "trust_remote_code" in str(e):
             raise UnknownModel(
                 f"{spec} runs custom code from the model repo; pass --trust-remote-code if you trust it"
             ) from None
-        if opts.weights is not None:  # the user named the folder: say why it did not load
-            reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            raise ModelFileMissing(f"cannot load {spec} from --weights {opts.weights}: {reason}") from None
+        if Path(where).is_dir():  # a folder the user named (--weights, hf:DIR, the store): why it did not load
+            raise ModelFileMissing(f"cannot load {spec} from {where}: {_reason(e)}") from None
         raise ModelFileMissing(
             f"no weights for {spec}: looked in {source}, {local} and the huggingface cache. "
             f"Download {repo} (huggingface-cli download {repo} --local-dir {local}) or pass --weights DIR."

@@ -127,6 +127,8 @@ def demo_local_names(spec: ModelSpec) -> list[str]:
 
 def _find_local(opts: LoadOptions, names: list[str]) -> Path | None:
     if opts.weights is not None:
+        if opts.weights.is_dir():
+            raise ModelFileMissing(f"--weights {opts.weights} is a folder; pass the checkpoint file in it")
         if not opts.weights.is_file():
             raise ModelFileMissing(f"--weights {opts.weights}: no such file; check the path")
         return opts.weights
@@ -142,13 +144,19 @@ def _state_dict(path: Path) -> dict:
     import torch
 
     if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except SafetensorError as e:  # truncated, or not safetensors at all
+            raise ModelFileMissing(f"{path} is not a readable safetensors file: {str(e)[:120]}") from None
     import pickle
 
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except (KeyError, EOFError, ValueError) as e:  # torch's reader on bytes that are no checkpoint
+        raise ModelFileMissing(f"{path} is not a readable checkpoint ({type(e).__name__}); check the file") from None
     except pickle.UnpicklingError:
         raise UnsafeCheckpoint(
             f"{path} holds pickled objects that are not plain weights; refusing to load it "
@@ -264,10 +272,12 @@ def load_openclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
 
 
 def load_demo(spec: ModelSpec, opts: LoadOptions) -> Encoder:
-    """demo:tiny — the tiny CLIP shipped in the package, trained on the demo world."""
+    """demo:tiny — the tiny CLIP shipped in the package, trained on the demo world; --weights
+    loads another checkpoint of the same architecture (`csd demo train --out`)."""
     import open_clip
 
-    weights = Path(demo_local_names(spec)[0])
+    # --weights: a model of your own from `csd demo train --out` (it was silently ignored)
+    weights = _find_local(opts, []) or Path(demo_local_names(spec)[0])
     stem = DEMO_MODELS[spec.name]
     cfg = DEMO_DIR / f"{stem}.json"
     if not weights.is_file():
