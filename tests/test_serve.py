@@ -110,6 +110,8 @@ def test_a_bug_is_a_logged_500_not_a_404(client, monkeypatch, caplog) -> None:
         ({"query": "a dog", "k": 100000}, 400, "k must be between"),
         ({"query": "a dog", "method": "magic"}, 400, "method must be"),
         ({"query": "a dog", "index": "nope"}, 404, "no index named"),  # what is named does not exist
+        ({"query": "a dog", "min_match": "false"}, 400, "min_match must be true or false"),  # was true
+        ({"query": "a dog", "compare": 1}, 400, "compare must be true or false"),
         ({"query": "x" * 3000}, 400, "at most 2000"),
         ({"plan": {"raw": "a", "and": [], "not": [], "or": [], "optimized": " "}}, 400, "no clause left"),
     ],
@@ -369,6 +371,20 @@ def test_a_second_server_on_one_index_folder_hands_the_first_back(tmp_path: Path
         assert find_server(tmp_path)["url"] == "http://127.0.0.1:2"
         remove_discovery(tmp_path)
         assert find_server(tmp_path)["url"] == "http://127.0.0.1:1"  # the first is found again
+        # three servers: the middle one stops first, then the last: the first gets the file back
+        write_discovery(tmp_path, "http://127.0.0.1:5", None)
+        entry = json.loads((tmp_path / ".serve.json").read_text())
+        middle = subprocess.Popen(["true"])
+        middle.wait()  # the middle server, stopped
+        entry["previous"] = {
+            "url": "http://127.0.0.1:6",
+            "pid": middle.pid,
+            "token": None,
+            "previous": entry["previous"],
+        }
+        (tmp_path / ".serve.json").write_text(json.dumps(entry))
+        remove_discovery(tmp_path)
+        assert find_server(tmp_path)["url"] == "http://127.0.0.1:1"
         # a second server killed without cleaning up: the first, still running, is found
         dead = subprocess.Popen(["true"])
         dead.wait()

@@ -210,7 +210,9 @@ def remove_discovery(index_root: Path) -> None:
         if mine.get("pid") != os.getpid():
             return
         previous = mine.get("previous")
-        if isinstance(previous, dict) and _alive(previous.get("pid")):
+        while isinstance(previous, dict) and not _alive(previous.get("pid")):
+            previous = previous.get("previous")  # that one stopped too: the one before it
+        if isinstance(previous, dict):
             _write_json(p, previous)
         else:
             p.unlink()

@@ -114,6 +114,7 @@ class Service:
 
         t0 = time.perf_counter()
         k = _int(req.get("k", 10), "k", 1, MAX_K)
+        min_match, compare = _flag(req.get("min_match"), "min_match"), _flag(req.get("compare"), "compare")
         method = str(req.get("method", "csd"))
         if method not in METHODS:
             raise UsageError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -133,8 +134,8 @@ class Service:
         with self._lock:
             s = self.searcher(index)
             t1 = time.perf_counter()
-            results = s.search_plan(plan, method, k, config=cfg, min_match=bool(req.get("min_match")))
-            plain = s.search_plan(plan, "plain", k) if req.get("compare") and method != "plain" else None
+            results = s.search_plan(plan, method, k, config=cfg, min_match=min_match)
+            plain = s.search_plan(plan, "plain", k) if compare and method != "plain" else None
             t2 = time.perf_counter()
         name = s.manifest.name
         out = {
@@ -205,6 +206,13 @@ def _query(q: str) -> str:
     if len(q) > MAX_QUERY_CHARS:
         raise UsageError(f"query is {len(q)} characters; at most {MAX_QUERY_CHARS}")
     return q
+
+
+def _flag(v: Any, what: str) -> bool:
+    """A JSON true / false (absent or null: false); "false" is not false, so it is refused."""
+    if v is None or isinstance(v, bool):
+        return bool(v)
+    raise UsageError(f"{what} must be true or false")
 
 
 def _int(v: Any, what: str, lo: int, hi: int) -> int:
