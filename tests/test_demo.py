@@ -73,11 +73,13 @@ def test_a_benchmark_written_over_another_keeps_nothing_of_it(tmp_path: Path, mo
     from csdclip_cli.errors import DatasetError
 
     d = benchmark.write_benchmark(tmp_path / "d", n_gallery=60, n_queries=10)
-    (d / "imgs" / "dog.png").write_bytes(b"the user's")  # not named like a gallery image: not ours
+    (d / "imgs" / "dog.png").write_bytes(b"the user's")  # never written by csd: not ours
+    (d / "imgs" / "d000099.png").write_bytes(b"the user's too")  # named like one, but no run wrote it
     benchmark.write_benchmark(d, n_gallery=40, n_queries=12)
     ids = {json.loads(x)["image_id"] for x in (d / "scenes.jsonl").read_text().splitlines()}
-    assert len(ids) == 40 and {p.stem for p in (d / "imgs").glob("d??????.png")} == ids
+    assert len(ids) == 40 and {p.stem for p in (d / "imgs").glob("d??????.png")} == ids | {"d000099"}
     assert (d / "imgs" / "dog.png").read_bytes() == b"the user's"
+    assert (d / "imgs" / "d000099.png").read_bytes() == b"the user's too"
     env = lmdb.open(str(d / "lmdb" / "imgs"), readonly=True, lock=False)
     with env.begin() as txn:
         assert {k.decode() for k, _ in txn.cursor()} == ids | {"num_images"}
@@ -95,7 +97,7 @@ def test_a_benchmark_written_over_another_keeps_nothing_of_it(tmp_path: Path, mo
     before = (d / "en_demo.jsonl").read_bytes()
     with pytest.raises(DatasetError, match="give only .* distinct demo queries, not 100000; ask for fewer"):
         benchmark.write_benchmark(d, n_gallery=10, n_queries=100_000)
-    assert (d / "en_demo.jsonl").read_bytes() == before and len(list((d / "imgs").glob("d??????.png"))) == 40
+    assert (d / "en_demo.jsonl").read_bytes() == before and len(list((d / "imgs").glob("d??????.png"))) == 41
 
     # a file where a folder goes: one error before anything is written (it was a traceback
     # after the queries and images were written)
@@ -106,6 +108,11 @@ def test_a_benchmark_written_over_another_keeps_nothing_of_it(tmp_path: Path, mo
         with pytest.raises(DatasetError, match=f"{e / where} is a file where the demo benchmark writes a folder"):
             benchmark.write_benchmark(e, n_gallery=20, n_queries=3)
         assert not (e / "en_demo.jsonl").exists()
+    # what the file system refuses while writing: one error, not a traceback
+    f = tmp_path / "f"
+    (f / "en_demo.jsonl").mkdir(parents=True)
+    with pytest.raises(DatasetError, match="cannot write the demo benchmark in .*Is a directory"):
+        benchmark.write_benchmark(f, n_gallery=20, n_queries=3)
 
 
 def test_relevance_rule() -> None:

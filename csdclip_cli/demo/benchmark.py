@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,7 +37,6 @@ N_QUERIES = 300
 TUNE_FRACTION = 0.4  # the first 40% of queries are for tuning; the rest are reported
 MAX_HR = 120
 STALL_LIMIT = 100_000  # draws without a new query before make_queries gives up (a few seconds)
-IMAGE_FILE = re.compile(r"d[0-9]{6}\.png")  # image_id(scene) + ".png"
 
 
 @dataclass(frozen=True)
@@ -219,12 +217,11 @@ def write_benchmark(
     out_dir: str | Path, n_gallery: int = N_GALLERY, n_queries: int = N_QUERIES, write_images: bool = True
 ) -> Path:
     """Write the benchmark (deterministic: same arguments, same bytes). Returns the directory.
-    Written over an earlier benchmark, it leaves nothing of it: gallery images no longer in the
-    gallery are removed (only files named like its images), and an LMDB holding other images is
-    rewritten. Raises DatasetError before writing anything when a file stands where a folder goes,
-    or when the gallery cannot give `n_queries` queries (make_queries)."""
-    from csdclip_cli.sources.lmdb_source import write_lmdb_images
-
+    Written over an earlier benchmark, it leaves nothing of it: the earlier gallery's images (by
+    its scenes.jsonl) are removed, and an LMDB holding other images is rewritten. Raises
+    DatasetError before writing anything when a file stands where a folder goes, or when the
+    gallery cannot give `n_queries` queries (make_queries); DatasetError for what the file system
+    refuses while writing."""
     out = Path(out_dir)
     for folder in (out, out / "imgs", out / "lmdb", out / "lmdb" / "imgs"):
         if folder.exists() and not folder.is_dir():
@@ -233,7 +230,28 @@ def write_benchmark(
             )
     scenes = gallery_scenes(n_gallery)
     queries = make_queries(scenes, n_queries)
+    try:
+        _write(out, scenes, queries, write_images)
+    except OSError as e:  # a folder where a file goes, a broken link, a full disk
+        raise DatasetError(f"cannot write the demo benchmark in {out}: {e.strerror or e} ({e.filename})") from None
+    return out
+
+
+def _earlier_gallery(out: Path) -> set[str]:
+    """The image ids of the benchmark already in `out` (its scenes.jsonl), if any."""
+    try:
+        return {json.loads(line)["image_id"] for line in (out / "scenes.jsonl").read_text().splitlines()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def _write(out: Path, scenes: list[world.Scene], queries: list[dict], write_images: bool) -> None:
+    import lmdb
+
+    from csdclip_cli.sources.lmdb_source import write_lmdb_images
+
     out.mkdir(parents=True, exist_ok=True)
+    earlier = _earlier_gallery(out)
     with (out / "en_demo.jsonl").open("w") as f:
         for q in queries:
             f.write(json.dumps(q, ensure_ascii=False) + "\n")
@@ -245,10 +263,9 @@ def write_benchmark(
         with ThreadPoolExecutor(4) as pool:
             pngs = list(pool.map(world.png_bytes, scenes))
         (out / "imgs").mkdir(exist_ok=True)
-        wanted = {f"{image_id(s)}.png" for s in scenes}
-        for p in (out / "imgs").glob("d*.png"):
-            # an earlier, larger gallery's image (it has no scene record); other files are not ours
-            if IMAGE_FILE.fullmatch(p.name) and p.name not in wanted:
+        # an earlier, larger gallery's images (no scene record now); files it never wrote are not ours
+        for old in earlier - {image_id(s) for s in scenes}:
+            if (p := out / "imgs" / f"{old}.png").is_file():
                 p.unlink()
         for s, data in zip(scenes, pngs):
             p = out / "imgs" / f"{image_id(s)}.png"
@@ -256,8 +273,14 @@ def write_benchmark(
                 p.write_bytes(data)  # unchanged files keep their mtime: re-indexing is a no-op
         lmdb_dir = out / "lmdb" / "imgs"
         images = {image_id(s): d for s, d in zip(scenes, pngs)}
-        if not _lmdb_holds(lmdb_dir, images):
+        try:
+            same = _lmdb_holds(lmdb_dir, images)
+        except lmdb.Error:
+            same = False
+        if not same:
             shutil.rmtree(lmdb_dir, ignore_errors=True)
-            write_lmdb_images(lmdb_dir, iter(images.items()))
+            try:
+                write_lmdb_images(lmdb_dir, iter(images.items()))
+            except lmdb.Error as e:
+                raise OSError(0, str(e), str(lmdb_dir)) from None
     (out / "README.txt").write_text(__doc__ or "")
-    return out
