@@ -258,7 +258,8 @@ def test_tilde_is_expanded_in_every_path_option(runner, tmp_path: Path, monkeypa
 # 10. punctuation-only and empty queries ------------------------------------------------------
 
 
-@pytest.mark.parametrize("query", [",,, !!!", "", "   ", "…?!", "，。！"])
+# "or" and 或者 alone searched the literal word, every result marked as failing
+@pytest.mark.parametrize("query", [",,, !!!", "", "   ", "…?!", "，。！", "or", "或者", "、还是", "and, or"])
 @pytest.mark.parametrize("method", ["csd", "plain", "arith", "deo"])
 def test_empty_queries_are_refused(runner, colour_folder: Path, query: str, method: str) -> None:
     assert build(runner, str(colour_folder), "--name", "q").exit_code == 0

@@ -317,7 +317,6 @@ NEGATED_FACT_TABLE = [
     ("a kite; or, a balloon", [], [], [["a kite", "a balloon"]]),
     ("一个苹果，或者一个梨", [], [], [["一个苹果", "一个梨"]]),
     ("一个苹果，或者", ["一个苹果"], [], []),  # a lone 或者 raised IndexError
-    ("还是", [], [], []),
     ("not a horse but a donkey", ["a donkey"], ["horse"], []),
     ("不是马而是驴", ["驴"], ["马"], []),
     ("除了狗以外没有别的动物", ["狗"], ["其他动物"], []),  # the dog was excluded
@@ -346,6 +345,26 @@ NEGATED_FACT_TABLE = [
     ("neither green nor yellow buses on a bridge", ["a bridge"], ["green buses", "yellow buses"], []),
     ("a horse, neither brown nor black", ["a horse"], ["brown horse", "black horse"], []),
     ("a swing without anybody sitting on it", ["a swing"], ["a person sitting"], []),  # as "nobody" gives it
+    # a second fresh user's tries, in other words
+    ("a dog without a leash in the park", ["a dog in the park"], ["leash"], []),  # a scene is the dog's place
+    ("a boat with no sails on the lake at dawn", ["a boat on the lake", "a boat at dawn"], ["sails"], []),
+    ("a plate with no food on it in the kitchen", ["a plate in the kitchen"], ["food"], []),
+    ("a roof with no birds on the chimney", ["a roof"], ["birds on the chimney"], []),  # not a scene
+    ("not horses but cows", ["cows"], ["horses"], []),
+    ("not green but yellow apples", ["yellow apples"], ["green apples"], []),
+    ("a bike that is not black but red", ["a red bike"], ["black bike"], []),
+    ("neither pink nor purple", [], ["pink", "purple"], []),
+    ("nothing on the shelf except a vase", ["the shelf", "a vase"], [], []),
+    ("ducks, swans, or herons on a pond", [], [], [["ducks on a pond", "swans on a pond", "herons on a pond"]]),
+    ("a boy or a girl flying a kite", [], [], [["a boy flying a kite", "a girl flying a kite"]]),
+    ("no bikes and no cars on the bridge", ["the bridge"], ["bikes", "cars"], []),
+    ("a dog on the grass, not brown", ["a dog on the grass"], ["brown dog"], []),  # the dog, not the grass
+    ("不是白色的杯子而是黑色的杯子", ["黑色的杯子"], ["白色的杯子"], []),
+    ("既没有红色的伞也没有蓝色的伞", [], ["红色的伞", "蓝色的伞"], []),
+    ("一只不是黑色的猫在床上", ["一只猫在床上"], ["黑色的猫"], []),
+    ("一只狗在草地上，不是白色的", ["一只狗在草地上"], ["白色的狗"], []),
+    ("一辆自行车，不是蓝色的，在路边", ["一辆自行车在路边"], ["蓝色的自行车"], []),
+    ("在湖上要么一只鸭子要么一只鹅", [], [], [["一只鸭子在湖上", "一只鹅在湖上"]]),
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

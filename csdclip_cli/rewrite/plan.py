@@ -39,6 +39,12 @@ ENTITY_KEYS = {"time": "time", "place": "place", "person": "person", "时间": "
 INTENTS = {"complex": "complex", "simple": "simple", "复杂": "complex", "简单": "simple"}
 
 
+CONNECTIVES_ONLY = re.compile(
+    r"(?:[\s,;.，、；。]*(?:or|and|either|neither|nor|but|或者|或是|或|还是|和|与|要么|以及))+[\s,;.，、；。]*",
+    re.IGNORECASE,
+)
+
+
 def require_query(query: str) -> str:
     """The query with whitespace collapsed; UsageError (exit 2) when it has no letter or digit in
     any script (empty, blanks, or punctuation only: such a query would return arbitrary results)."""
@@ -46,6 +52,10 @@ def require_query(query: str) -> str:
     if not any(ch.isalnum() for ch in q):
         shown = f" {query!r}" if q else ""
         raise UsageError(f"empty query{shown}: it has no words; say what to look for, e.g. 'a red car, no people'")
+    if CONNECTIVES_ONLY.fullmatch(q):  # "or", "或者": nothing to look for either
+        raise UsageError(
+            f"empty query {query!r}: it has only connecting words; say what to look for, e.g. 'a cat or a dog'"
+        )
     return q
 
 

@@ -170,7 +170,11 @@ NEITHER_ADJ = re.compile(
     rf"\bneither\s+(?P<a>{_COLOUR})\s+nor\s+(?P<b>{_COLOUR})\s+(?P<noun>(?!(?:and|or|on|in|at|with)\b)[A-Za-z-]+)",
     re.IGNORECASE,
 )
-NEITHER_PROPERTY = re.compile(rf"\bneither\s+(?P<a>{_COLOUR})\s+nor\s+(?P<b>{_COLOUR})(?=\s*[,;.]|$)", re.IGNORECASE)
+NEITHER_PROPERTY = re.compile(
+    rf"(?<=,\s)neither\s+(?P<a>{_COLOUR})\s+nor\s+(?P<b>{_COLOUR})(?=\s*[,;.]|$)", re.IGNORECASE
+)
+# "cats, dogs, or birds": a list of bare plurals ending in "or"
+PLURAL_LIST_OR = re.compile(r"\b(?P<items>(?:[A-Za-z-]+s\s*,\s*)+)(?P<last>[A-Za-z-]+s)\s*,?\s+or\s+(?=[A-Za-z-]+s\b)")
 # "a cat, a dog or a rabbit": a list of short alternatives ending in "or"
 _SHORT_NP = r"(?:a|an)\s+[A-Za-z-]+(?:\s+[A-Za-z-]+)?"
 NOUN_LIST_OR = re.compile(
@@ -198,12 +202,18 @@ NEGATED_BE = re.compile(
 NOT_ONLY = re.compile(r"\bnot\s+only\s+", re.IGNORECASE)
 # "not a cat but a dog": the dog is wanted, the cat is not (as in "a dog, not a cat")
 NOT_X_BUT_Y = re.compile(
-    r"^(?P<pre>.*?)\bnot\s+(?P<x>(?:a|an|the)\s+[\w-]+(?:\s+[\w-]+)?)\s*,?\s+but\s+(?!also\b)(?P<y>[^,;.]+)",
+    r"^(?P<pre>.*?)\bnot\s+(?P<x>(?:(?:a|an|the)\s+)?[\w-]+(?:\s+[\w-]+)?)\s*,?\s+but\s+(?!also\b)(?P<y>[^,;.]+)",
+    re.IGNORECASE,
+)
+# "a car that is not red but blue": a blue car, and not a red one
+NOT_PROPERTY_BUT = re.compile(
+    rf"\b(?:(?:a|an)\s+)?(?P<noun>[A-Za-z-]+)\s+(?:that|which|who)\s+(?:is|are|was|were)\s+not\s+(?P<x>{_COLOUR})"
+    rf"\s+but\s+(?P<y>{_COLOUR})\b",
     re.IGNORECASE,
 )
 BUT_ALSO = re.compile(r"\bbut\s+also\b", re.IGNORECASE)
 NOTHING_BUT = re.compile(
-    r"\bnothing(?:\s+(?:on|in|inside|under|at)\s+(?:it|them|top|(?:the|a|an)\s+[\w-]+))?"
+    r"\bnothing(?:\s+(?:on|in|inside|under|at)\s+(?:it|them|top|(?P<obj>(?:the|a|an)\s+[\w-]+)))?"
     r"\s+(?:but|except(?:\s+for)?|besides|apart\s+from|(?:other|else)\s+than)\s+",
     re.IGNORECASE,
 )
@@ -277,7 +287,7 @@ ZH_NEG = re.compile(
 # "没有黑白相间的猫" at the start of a clause: a thing with a property is excluded, not the
 # property alone (in "一只不是白色的兔子" the rabbit is wanted: not at a clause's start)
 ZH_NEG_PROPERTY = re.compile(
-    r"(?:^|(?<=[，,、；;。]))\s*(?:但是?|并且|而且|也|又|还)?\s*(?:没有|不要|不含|不带|无)"
+    r"(?:^|(?<=[，,、；;。]))\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?:没有|不要|不含|不带|无|(?<!是)不是)"
     r"(?P<what>(?:[\u4e00-\u9fff]{1,3}色|黑白相间|大|小|长|短|新|旧|破|空|湿|脏|干净|高|矮|胖|瘦|年轻|老)的"
     r"[^，,、；;。和与及的]{1,5})(?=[，,、；;。]|$)"
 )
@@ -302,6 +312,8 @@ ZH_PROPERTY = re.compile(
     r"^(?:[\u4e00-\u9fff]{1,3}色|黑白相间|大|小|长|短|新|旧|破|空|湿|脏|干净|高|矮|胖|瘦|年轻|老)$"
 )
 ZH_MORE_PROPERTIES = re.compile(r"(?:(?:也|又|或者?|和|与)(?:不是|没有)?[^，,、；;。的]{1,4})*")
+# 既没有红色的车也没有蓝色的车: two negations, each with its own thing, are two clauses
+ZH_BOTH_NEG = re.compile(r"(既(?:没有|不是)[^，,、；;。也]*的[^，,、；;。也]+)(也(?:没有|不是))")
 ZH_NOT_ONLY = re.compile(r"不(?:仅|但|只)(?:有|是)?")  # 不仅有一只猫还有一只狗: both wanted
 
 ZH_CARRIER = re.compile(
@@ -388,19 +400,37 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     # ("with no birds in the sky"); a time is the scene's ("no cars at night")
     for i in range(1, 0 if rest else len(tokens)):
         action = inside and _is_participle(tokens, i) and i + 1 < len(tokens) and tokens[i + 1].lower() not in ADVERBS
-        # "a woman without a hat in Paris": a named place is where the subject is
+        # "a woman without a hat in Paris", "a cat without a collar in the garden": a named place
+        # or a scene is where the subject is ("with no birds in the sky": the birds' place)
         k = _modifier_start(tokens, i)
-        named = inside and k and i + k < len(tokens) and tokens[i + k][:1].isupper()
+        place = []  # the object of this preposition, up to the next one
+        for j in range(i + k, min(len(tokens), i + k + 4)):
+            if j > i + k and _modifier_start(tokens, j):
+                break
+            if tokens[j].lower() not in DETERMINERS:
+                place.append(tokens[j].lower().strip(","))
+        named = (
+            inside
+            and k
+            and tokens[i].lower() in LOCATIVE_WORDS
+            and i + k < len(tokens)
+            and (tokens[i + k][:1].isupper() or bool(set(place[:3]) & SCENE_PLACES))
+        )
         if action or named or TIME_WORDS.match(" ".join(tokens[i:])):
             tokens, rest = tokens[:i], tokens[i:]
             break
     # "without shoes or socks", "no dogs and cats": two excluded things ("black and white" is
     # one word here: ADJ_PAIR joined it)
     items = re.split(r"\s+(?:and|or)\s+", " ".join(tokens))
-    whats = [ANYONE.sub("a person", _strip_det(NOT_COUNT.sub("", w))).replace("\x00", " ") for w in items]
+    whats = [
+        ANYONE.sub("a person", _strip_det(NOT_COUNT.sub("", NOT_TAIL.sub("", w)))).replace("\x00", " ") for w in items
+    ]
     # "isn't red", ", not white" say what the noun before is not; "no blue" excludes blue things
     if predicate:
-        whats = [_with_noun(w, text[: m.start()]) for w in whats]
+        before = text[: m.start()]
+        if m.group(0).lstrip().startswith(","):  # "a cat on the sofa, not black": the cat is not black
+            before = split_subject(re.split(r"[,;]", before)[-1].strip())[0] or before
+        whats = [_with_noun(w, before) for w in whats]
     return [w for w in whats if w], " ".join(rest)
 
 
@@ -420,6 +450,18 @@ def _dangling(text: str) -> str:
     return "" if PRONOUN_ONLY.match(text) else text
 
 
+# where a scene is: a place of one of these, after a negated thing, is the subject's place
+SCENE_PLACES = {
+    "garden", "park", "beach", "road", "street", "kitchen", "room", "field", "forest", "woods", "lake", "river",
+    "city", "town", "village", "snow", "rain", "desert", "mountains", "mountain", "bridge", "sea", "ocean", "yard",
+    "backyard", "office", "classroom", "library", "market", "station", "airport", "stadium", "pool", "farm",
+    "countryside", "alley", "highway", "lot", "playground", "sidewalk", "church", "restaurant", "cafe", "bar",
+    "hotel", "shop", "store", "mall", "museum", "bedroom", "bathroom", "hallway", "porch", "balcony", "garage",
+    "barn", "meadow", "grass", "sand", "jungle", "hill", "hills", "valley", "harbor", "harbour", "pier", "dock",
+    "island", "shore", "coast", "canyon", "square", "plaza", "court", "gym", "studio", "subway", "train", "bus",
+    "dark", "fog", "mist", "night", "sunset", "water", "waves", "campsite", "parking",
+}  # fmt: skip
+LOCATIVE_WORDS = {"in", "on", "at", "near", "by", "along", "across", "outside", "inside", "beside"}
 # prepositions that say where a thing is (not "wearing", "holding", "during")
 LOCATIVE = {
     "in", "on", "at", "under", "near", "behind", "beside", "by", "inside", "outside", "above", "below", "across",
@@ -530,9 +572,16 @@ def _expand_or(chunk: str) -> list[str]:
         and not split_subject(a)[1]
         for a in alts[:-1]
     )
-    if mods and bare and not any(_is_participle(m.split(), 0) for m in mods):
+    # and so does what it is doing ("a man, a woman or a child riding a bike")
+    if mods and bare:
         alts = [f"{a} {' '.join(mods)}" for a in alts[:-1]] + [alts[-1]]
     return alts
+
+
+def _not_but(m: re.Match) -> str:
+    """'not a cat but a dog' -> 'a dog, not a cat'; 'not red but blue car' -> 'blue car, not red'
+    (a property after a comma is said of the noun before it: NOT 'red car')."""
+    return f"{m['pre']}{m['y'].strip()}, not {m['x']}"
 
 
 def _colour_alternatives(m: re.Match) -> str:
@@ -554,6 +603,9 @@ def _english(query: str) -> Plan:
     # "a red, blue or green balloon", "a cat, a dog or a rabbit": one OR group, not an AND
     # clause and a group of the last two
     query_split = COLOUR_LIST_OR.sub(_colour_alternatives, query_split)
+    query_split = PLURAL_LIST_OR.sub(
+        lambda m: re.sub(r"\s*,\s*", " or ", m.group("items")) + m.group("last") + " or ", query_split
+    )
     query_split = NOUN_LIST_OR.sub(
         lambda m: re.sub(r"\s*,\s*", " or ", m.group("items")) + m.group("last") + " or ", query_split
     )
@@ -570,9 +622,13 @@ def _english(query: str) -> Plan:
         query_split = NEITHER_NOR.sub(lambda m: f"no {m.group('first')} and no ", query_split)
         query_split = re.sub(r"\s+nor\s+", " and no ", query_split, flags=re.IGNORECASE)  # "... nor boats"
     query_split = NOT_ONLY.sub("", query_split)  # "not only a cat but also a dog": both wanted
-    query_split = NOT_X_BUT_Y.sub(lambda m: f"{m.group('pre')}{m.group('y')}, not {m.group('x')}", query_split)
+    query_split = NOT_PROPERTY_BUT.sub(
+        lambda m: f"{indefinite_article(m['y'])} {m['y']} {m['noun']} that isn't {m['x']}", query_split
+    )
+    query_split = NOT_X_BUT_Y.sub(_not_but, query_split)
     query_split = BUT_ALSO.sub("and", query_split)
-    query_split = NOTHING_BUT.sub("", query_split)  # "nothing but sand": only sand, nothing excluded
+    # "nothing but sand": only sand, nothing excluded; "nothing on the table except a cup": the table too
+    query_split = NOTHING_BUT.sub(lambda m: f"{m['obj']} with " if m["obj"] else "", query_split)
     query_split = NOTHING_PLACE.sub(  # "a table with nothing on it": the table is the "it"
         lambda m: "nothing" if m.group("obj").lower() in ("it", "them", "top") else f"{m.group('obj')} with nothing",
         query_split,
@@ -608,6 +664,12 @@ def _english_plan(query: str, text: str) -> Plan:
         nots, places = _placed_apart(nots)
         if places:
             positive = f"{places[0]} {positive}".strip()
+    # only a place is left, its preposition first ("[no green buses and no yellow buses] on a
+    # bridge"): the place itself is wanted
+    tokens = positive.split()
+    if nots and tokens and (k := _modifier_start(tokens, 0)) and tokens[0].lower() in LOCATIVE_WORDS:
+        if not TIME_WORDS.match(positive):
+            positive = " ".join(tokens[k:])
     # nothing left but exclusions ("no person"): a neutral phrase, not the negated words, which
     # CLIP reads as the very thing excluded
     optimized = (positive or (NEUTRAL_EN if nots else text)).replace("\x00", " ")
@@ -631,6 +693,8 @@ def _english_plan(query: str, text: str) -> Plan:
             merged.append(c.strip())
     for chunk in merged:
         chunk = re.sub(r"^(?:(?:with|and|but|also|or)\s+)+", "", chunk, flags=re.IGNORECASE)
+        # "a laptop on it": "it" is the thing already named, so the place says nothing
+        chunk = re.sub(rf"\s+{PRONOUN_PLACE}(?=\s|$)", "", chunk, flags=re.IGNORECASE)
         if not chunk:
             continue
         if re.search(r"\s+or\s+", chunk):
@@ -737,6 +801,7 @@ def _zh_either(m: re.Match) -> str:
     if not pre:
         return f"{a}或者{b}"
     if pre[-1] in "上里中下内边旁外":
+        pre = pre.removeprefix("在")  # 在公园里要么…: one 在
         return f"{a}在{pre}或者{b}在{pre}"
     if ZH_PROPERTY.match(a) and ZH_PROPERTY.match(b):
         return f"{a}的{pre}或者{b}的{pre}"
@@ -749,13 +814,16 @@ def _zh_property_thing(prop: str, query: str, m: re.Match) -> str:
     before names). The property alone when no thing is found."""
     rest = query[m.end() :]
     more = ZH_MORE_PROPERTIES.match(rest)
-    after = re.match(r"的(?P<noun>[^，,、；;。和与及的]{1,4})(?=[，,、；;。]|$)", rest[more.end() if more else 0 :])
+    after = re.match(
+        r"的(?P<noun>[^，,、；;。和与及的在]{1,4})(?=在|[，,、；;。]|$)", rest[more.end() if more else 0 :]
+    )
     if after:
         return f"{prop}的{after.group('noun')}"
     if re.match(r"的?(?:[，,、；;。]|$)", rest) and (before := re.split(r"[，,、；;。]", query[: m.start()])[-1]):
         from csdclip_cli.rewrite.zh_clauses import tag
 
-        nouns = [w for w, f in tag(before) if f.startswith("n")]
+        subject = re.split(r"在|正在", before)[0] or before  # 一只猫在沙发上: the cat, not the sofa
+        nouns = [w for w, f in tag(subject) if f.startswith("n") and not ZH_PROPERTY.match(w)]
         if nouns and (noun := ZH_MEASURE.sub("", nouns[-1])):
             return f"{prop}的{noun}"
     return prop
@@ -768,6 +836,7 @@ def _chinese(query: str) -> Plan:
     query = ZH_ONLY.sub(lambda m: _zh_there_is(m, query), query)
     query = ZH_EITHER.sub(_zh_either, query)
     query = ZH_NOT_BUT.sub(lambda m: f"{m.group('y')}，不是{m.group('x')}", query)
+    query = ZH_BOTH_NEG.sub(r"\1，\2", query)
     query = ZH_ONLY_OTHER.sub(
         lambda m: (
             (f"{m['head']}里有{m['what']}" if m["head"] else _zh_there_is(m, query))
@@ -793,6 +862,7 @@ def _chinese(query: str) -> Plan:
                 nots.append(what)
     # 一座没有花园的房子 leaves 一座的房子: a measure word takes no 的
     positive = ZH_MEASURE_DE.sub(r"\1", ZH_NEG.sub("", query)).strip(" ，,、；;。的")
+    positive = re.sub(r"的(?=[，,、；;。]|$)", "", positive)  # 一辆车[，不是红色]的，在街上: a 的 left alone
     optimized = positive or (NEUTRAL_ZH if nots else query)
     from csdclip_cli.rewrite.zh_clauses import distribute_existential, split_chunk
 
@@ -801,6 +871,9 @@ def _chinese(query: str) -> Plan:
     for chunk in ZH_SEPARATORS.split(positive):
         chunk = ZH_THERE_IS.sub("", chunk.strip(" ，,、；;。").removeprefix("的").removesuffix("的"))
         if not chunk:
+            continue
+        if chunk.startswith("在") and chunks and len(chunk) > 1:  # 一辆车，…，在街上: the car's place
+            chunks[-1] += chunk
             continue
         alts = [a for a in ZH_OR.split(chunk) if a]
         if len(alts) > 1:
@@ -859,7 +932,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v13"
+    fingerprint = "rules-v14"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
