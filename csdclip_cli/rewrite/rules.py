@@ -829,9 +829,47 @@ def _zh_property_thing(prop: str, query: str, m: re.Match) -> str:
     return prop
 
 
+# 和 / 与 / 及 join two things only as words of their own: 和服 (a kimono), 和平, 暖和 and 与众不同
+# keep theirs. jieba finds the words; inside one, the character is hidden from the regexes.
+ZH_JOINERS = {"和": "\x01", "与": "\x02", "及": "\x03"}
+
+
+def _hide_joiners(text: str) -> str:
+    if not any(j in text for j in ZH_JOINERS):
+        return text
+    from csdclip_cli.rewrite.zh_clauses import tag
+
+    out = []
+    for word, _ in tag(text):
+        if len(word) > 1 and word not in ("以及", "和与"):
+            for joiner, mark in ZH_JOINERS.items():
+                word = word.replace(joiner, mark)
+        out.append(word)
+    return "".join(out)
+
+
+def _show_joiners(text: str) -> str:
+    for joiner, mark in ZH_JOINERS.items():
+        text = text.replace(mark, joiner)
+    return text
+
+
 def _chinese(query: str) -> Plan:
+    p = _chinese_plan(query, _hide_joiners(query))
+    return Plan(
+        raw=query,
+        intent=p.intent,
+        optimized=_show_joiners(p.optimized),
+        and_=[_show_joiners(a) for a in p.and_],
+        not_=[_show_joiners(n) for n in p.not_],
+        or_=[[_show_joiners(x) for x in g] for g in p.or_],
+    )
+
+
+def _chinese_plan(raw: str, query: str) -> Plan:
+    """The plan of Chinese `raw`, from `query` (raw with joiners inside words hidden)."""
     nots: list[str] = []
-    raw, query = query, (ZH_CARRIER_END.sub("", ZH_CARRIER.sub("", query, count=1)) or query)
+    query = ZH_CARRIER_END.sub("", ZH_CARRIER.sub("", query, count=1)) or query
     query = ZH_OR_PUNCTUATED.sub(r"\1", query)  # 一只猫，或者一只狗: one group
     query = ZH_ONLY.sub(lambda m: _zh_there_is(m, query), query)
     query = ZH_EITHER.sub(_zh_either, query)
@@ -887,6 +925,7 @@ def _chinese(query: str) -> Plan:
         )
     if not chunks and not ors and nots:  # nothing wanted is left: the neutral phrase
         optimized = NEUTRAL_ZH
+    chunks = [_show_joiners(c) for c in chunks]  # jieba reads the clause whole
     ands = list(dict.fromkeys(c for chunk in distribute_existential(chunks) for c in split_chunk(chunk)))
     intent = Plan.intent_of(ands, nots, ors)
     return Plan(raw=raw, intent=intent, optimized=optimized, and_=ands, not_=nots, or_=ors)
@@ -932,7 +971,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v14"
+    fingerprint = "rules-v15"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
