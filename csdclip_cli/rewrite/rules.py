@@ -301,7 +301,9 @@ ZH_EITHER = re.compile(
     r"(?P<pre>[^，,、；;。]*?)要么(?:是)?(?P<a>[^，,、；;。]+?)[，,]?要么(?:是)?(?P<b>[^，,、；;。]+)"
 )
 # 不是猫而是狗 / 不是猫，是狗: the second is wanted, the first is not
-ZH_NOT_BUT = re.compile(r"(?<!是)不是(?P<x>[^，,、；;。不也又]+?)[，,]?(?:而是|而|(?<!不)是)(?P<y>[^，,、；;。]+)")
+ZH_NOT_BUT = re.compile(
+    r"(?P<pre>[^，,、；;。]*?)(?<!是)不是(?P<x>[^，,、；;。不也又]+?)[，,]?(?:而是|而|(?<!不)是)(?P<y>[^，,、；;。]+)"
+)
 # 除了猫以外没有别的动物: the cat is wanted; other animals are not
 ZH_ONLY_OTHER = re.compile(
     r"除了(?P<what>[^，,、；;。]+?)(?:以外|之外)?[，,]?(?:都|也)?(?:没有|没)(?:别的|其他的?|其它的?)(?P<kind>[^，,、；;。的]*)"
@@ -794,6 +796,17 @@ def _zh_there_is(m: re.Match, query: str) -> str:
     return m.group("what") if at_start else f"有{m.group('what')}"
 
 
+def _zh_not_but(m: re.Match) -> str:
+    """不是X而是Y: Y, not X; with the words before it: a place (沙发上不是猫而是狗 -> 狗在沙发上) or
+    a subject (他不是医生而是老师 -> 他是老师)."""
+    pre, x, y = m["pre"], m["x"], m["y"]
+    if pre and pre[-1] in "上里中下内边旁外":
+        y = f"{y}在{pre.removeprefix('在')}"
+    elif pre:
+        y = f"{pre}是{y}"
+    return f"{y}，不是{x}"
+
+
 def _zh_either(m: re.Match) -> str:
     """要么…要么 as alternatives, each with the words before it: a place (草地上 -> 猫在草地上),
     or the thing two properties are said of (汽车 -> 红色的汽车)."""
@@ -873,7 +886,7 @@ def _chinese_plan(raw: str, query: str) -> Plan:
     query = ZH_OR_PUNCTUATED.sub(r"\1", query)  # 一只猫，或者一只狗: one group
     query = ZH_ONLY.sub(lambda m: _zh_there_is(m, query), query)
     query = ZH_EITHER.sub(_zh_either, query)
-    query = ZH_NOT_BUT.sub(lambda m: f"{m.group('y')}，不是{m.group('x')}", query)
+    query = ZH_NOT_BUT.sub(_zh_not_but, query)
     query = ZH_BOTH_NEG.sub(r"\1，\2", query)
     query = ZH_ONLY_OTHER.sub(
         lambda m: (
@@ -971,7 +984,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v15"
+    fingerprint = "rules-v16"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
