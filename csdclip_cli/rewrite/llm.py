@@ -13,7 +13,7 @@ from typing import Any
 from csdclip_cli.errors import ModelFileMissing, UsageError
 from csdclip_cli.fingerprint import file_fingerprint
 from csdclip_cli.rewrite.llm_worker import LlamaWorker, WorkerFailed
-from csdclip_cli.rewrite.phrases import singular
+from csdclip_cli.rewrite.phrases import noun_phrase_end, singular
 from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.rewrite.rules import CJK, IMPLIED_ITEM, NOTHING_BUT, PRONOUN_PLACE, ZH_ONLY, RuleRewriter
 
@@ -362,17 +362,14 @@ def _words(text: str) -> set[str]:
     return _stems(text) or _content_words(text)
 
 
-HEAD_END = re.compile(r"\s+(?:on|in|at|with|by|under|near|next|beside|behind|that|which|who|wearing|holding)\s")
-
-
 def _head(clause: str) -> str | None:
-    """The thing an English clause names: its last content word before a preposition or
-    relative clause, in the singular ("a bow on a stage" -> "bow", "brown dogs" -> "dog"); None
+    """The thing an English clause names: its last content word before a preposition, relative
+    clause or participle (phrases.noun_phrase_end), in the singular ("a bow on a stage" -> "bow", "brown dogs" -> "dog"); None
     for Chinese."""
     if CJK.search(clause):
         return None
-    first = HEAD_END.split(f" {clause.lower()} ", maxsplit=1)[0]
-    for word in reversed(re.findall(r"[\w']+", first)):
+    words = re.findall(r"[\w']+", clause.lower())
+    for word in reversed(words[: noun_phrase_end(words)]):
         if stem := _stems(word):
             return stem.pop()
     return None

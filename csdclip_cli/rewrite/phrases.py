@@ -70,7 +70,37 @@ PHRASE_END = re.compile(
     r"that|which|who|wearing|holding|carrying|\w{3,}ing)$",
     re.IGNORECASE,
 )
-ING_NOUNS = {"building", "ceiling", "clothing", "painting", "wedding", "railing", "awning", "ring", "string", "swing"}
+# -ing words that are nouns, not participles (the rules read participles as actions)
+ING_NOUNS = {
+    "building",
+    "ceiling",
+    "clothing",
+    "king",
+    "ring",
+    "thing",
+    "something",
+    "nothing",
+    "anything",
+    "everything",
+    "evening",
+    "morning",
+    "spring",
+    "wedding",
+    "string",
+    "painting",
+    "sibling",
+    "pudding",
+    "swing",
+    "wing",
+    "awning",
+    "railing",
+    "sing",
+    "bring",
+    "ding",
+    "sling",
+    "sting",
+    "icing",
+}
 
 
 def singular(word: str) -> str:
@@ -91,8 +121,9 @@ def singular(word: str) -> str:
     return word
 
 
-def _noun_end(words: list[str]) -> int:
-    """How many words the noun phrase at the start of `words` has ('people walking on a road' -> 1)."""
+def noun_phrase_end(words: list[str]) -> int:
+    """How many words the noun phrase at the start of `words` has: up to a preposition, relative
+    pronoun or participle after the first word ('people walking on a road' -> 1)."""
     for i in range(1, len(words)):
         if PHRASE_END.match(words[i]) and words[i].lower() not in ING_NOUNS:
             return i
@@ -109,7 +140,7 @@ def exclusion_phrase(item: str) -> str:
     if not item or not item.isascii() or DETERMINERS.match(item):
         return item
     words = item.split()
-    n = _noun_end(words)
+    n = noun_phrase_end(words)
     head = words[n - 1].lower()
     if head in MASS or head in PLURAL_ONLY or all(w.lower() in PROPERTIES for w in words):
         return item

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from csdclip_cli.rewrite.phrases import indefinite_article
+from csdclip_cli.rewrite.phrases import ING_NOUNS, indefinite_article
 from csdclip_cli.rewrite.plan import Plan, require_query
 
 DETERMINERS = {
@@ -75,36 +75,6 @@ PREPOSITIONS = [
     "among",
     "around",
 ]
-ING_NOUNS = {
-    "building",
-    "ceiling",
-    "clothing",
-    "king",
-    "ring",
-    "thing",
-    "something",
-    "nothing",
-    "anything",
-    "everything",
-    "evening",
-    "morning",
-    "spring",
-    "wedding",
-    "string",
-    "painting",
-    "sibling",
-    "pudding",
-    "swing",
-    "wing",
-    "awning",
-    "railing",
-    "sing",
-    "bring",
-    "ding",
-    "sling",
-    "sting",
-    "icing",
-}
 ADJECTIVES = {
     "red",
     "blue",
@@ -158,21 +128,19 @@ NEGATION = re.compile(
 )
 NEITHER_NOR = re.compile(r"\bneither\s+(?P<first>.+?)\s+nor\s+", re.IGNORECASE)
 # "a red, blue or green balloon": alternatives listed with commas, each of them whole
-_COLOUR = rf"(?:{'|'.join(sorted(ADJECTIVES))})"
+_ADJ = rf"(?:{'|'.join(sorted(ADJECTIVES))})"  # colours, sizes, ages
 COLOUR_LIST_OR = re.compile(
-    rf"\b(?P<det>(?:a|an|the)\s+)?(?P<first>{_COLOUR}(?:\s*,\s*(?:an?\s+)?{_COLOUR})+)\s*,?\s+or\s+(?:an?\s+)?"
-    rf"(?P<last>{_COLOUR})"
+    rf"\b(?P<det>(?:a|an|the)\s+)?(?P<first>{_ADJ}(?:\s*,\s*(?:an?\s+)?{_ADJ})+)\s*,?\s+or\s+(?:an?\s+)?"
+    rf"(?P<last>{_ADJ})"
     r"\s+(?P<noun>[A-Za-z-]+)",
     re.IGNORECASE,
 )
 OR_PUNCTUATED = re.compile(r"\s*[,;]?\s*\bor(?:\s*,?\s*\bor)*\s*[,;]?\s+(?=\S)", re.IGNORECASE)
 NEITHER_ADJ = re.compile(
-    rf"\bneither\s+(?P<a>{_COLOUR})\s+nor\s+(?P<b>{_COLOUR})\s+(?P<noun>(?!(?:and|or|on|in|at|with)\b)[A-Za-z-]+)",
+    rf"\bneither\s+(?P<a>{_ADJ})\s+nor\s+(?P<b>{_ADJ})\s+(?P<noun>(?!(?:and|or|on|in|at|with)\b)[A-Za-z-]+)",
     re.IGNORECASE,
 )
-NEITHER_PROPERTY = re.compile(
-    rf"(?<=,\s)neither\s+(?P<a>{_COLOUR})\s+nor\s+(?P<b>{_COLOUR})(?=\s*[,;.]|$)", re.IGNORECASE
-)
+NEITHER_PROPERTY = re.compile(rf"(?<=,\s)neither\s+(?P<a>{_ADJ})\s+nor\s+(?P<b>{_ADJ})(?=\s*[,;.]|$)", re.IGNORECASE)
 # "cats, dogs, or birds": a list of bare plurals ending in "or"
 PLURAL_LIST_OR = re.compile(r"\b(?P<items>(?:[A-Za-z-]+s\s*,\s*)+)(?P<last>[A-Za-z-]+s)\s*,?\s+or\s+(?=[A-Za-z-]+s\b)")
 # "a cat, a dog or a rabbit": a list of short alternatives ending in "or"
@@ -207,8 +175,8 @@ NOT_X_BUT_Y = re.compile(
 )
 # "a car that is not red but blue": a blue car, and not a red one
 NOT_PROPERTY_BUT = re.compile(
-    rf"\b(?:(?:a|an)\s+)?(?P<noun>[A-Za-z-]+)\s+(?:that|which|who)\s+(?:is|are|was|were)\s+not\s+(?P<x>{_COLOUR})"
-    rf"\s+but\s+(?P<y>{_COLOUR})\b",
+    rf"\b(?:(?:a|an)\s+)?(?P<noun>[A-Za-z-]+)\s+(?:that|which|who)\s+(?:is|are|was|were)\s+not\s+(?P<x>{_ADJ})"
+    rf"\s+but\s+(?P<y>{_ADJ})\b",
     re.IGNORECASE,
 )
 BUT_ALSO = re.compile(r"\bbut\s+also\b", re.IGNORECASE)
@@ -286,10 +254,11 @@ ZH_NEG = re.compile(
 )
 # "没有黑白相间的猫" at the start of a clause: a thing with a property is excluded, not the
 # property alone (in "一只不是白色的兔子" the rabbit is wanted: not at a clause's start)
+# a Chinese property: a colour (…色) or a common adjective
+_ZH_PROPERTY = r"(?:[\u4e00-\u9fff]{1,3}色|黑白相间|大|小|长|短|新|旧|破|空|湿|脏|干净|高|矮|胖|瘦|年轻|老)"
 ZH_NEG_PROPERTY = re.compile(
     r"(?:^|(?<=[，,、；;。]))\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?:没有|不要|不含|不带|无|(?<!是)不是)"
-    r"(?P<what>(?:[\u4e00-\u9fff]{1,3}色|黑白相间|大|小|长|短|新|旧|破|空|湿|脏|干净|高|矮|胖|瘦|年轻|老)的"
-    r"[^，,、；;。和与及的]{1,5})(?=[，,、；;。]|$)"
+    rf"(?P<what>{_ZH_PROPERTY}的[^，,、；;。和与及的]{{1,5}})(?=[，,、；;。]|$)"
 )
 # 海滩上除了沙子什么都没有: only sand, nothing excluded (as "nothing but sand")
 ZH_ONLY = re.compile(
@@ -310,9 +279,7 @@ ZH_ONLY_OTHER = re.compile(
     r"(?:的(?P<head>[^，,、；;。的]{1,4})(?=[，,、；;。]|$))?"  # ...的房间: the room is what is described
 )
 # a property negated alone (不是棕色): the thing it is said of is named after 的 or before it
-ZH_PROPERTY = re.compile(
-    r"^(?:[\u4e00-\u9fff]{1,3}色|黑白相间|大|小|长|短|新|旧|破|空|湿|脏|干净|高|矮|胖|瘦|年轻|老)$"
-)
+ZH_PROPERTY = re.compile(rf"^{_ZH_PROPERTY}$")
 ZH_MORE_PROPERTIES = re.compile(r"(?:(?:也|又|或者?|和|与)(?:不是|没有)?[^，,、；;。的]{1,4})*")
 # 既没有红色的车也没有蓝色的车: two negations, each with its own thing, are two clauses
 ZH_BOTH_NEG = re.compile(r"(既(?:没有|不是)[^，,、；;。也]*的[^，,、；;。也]+)(也(?:没有|不是))")
@@ -414,7 +381,7 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
         named = (
             inside
             and k
-            and tokens[i].lower() in LOCATIVE_WORDS
+            and " ".join(tokens[i : i + k]).lower() in LOCATIVE
             and i + k < len(tokens)
             and (tokens[i + k][:1].isupper() or bool(set(place[:3]) & SCENE_PLACES))
         )
@@ -463,7 +430,6 @@ SCENE_PLACES = {
     "island", "shore", "coast", "canyon", "square", "plaza", "court", "gym", "studio", "subway", "train", "bus",
     "dark", "fog", "mist", "night", "sunset", "water", "waves", "campsite", "parking",
 }  # fmt: skip
-LOCATIVE_WORDS = {"in", "on", "at", "near", "by", "along", "across", "outside", "inside", "beside"}
 # prepositions that say where a thing is (not "wearing", "holding", "during")
 LOCATIVE = {
     "in", "on", "at", "under", "near", "behind", "beside", "by", "inside", "outside", "above", "below", "across",
@@ -605,12 +571,8 @@ def _english(query: str) -> Plan:
     # "a red, blue or green balloon", "a cat, a dog or a rabbit": one OR group, not an AND
     # clause and a group of the last two
     query_split = COLOUR_LIST_OR.sub(_colour_alternatives, query_split)
-    query_split = PLURAL_LIST_OR.sub(
-        lambda m: re.sub(r"\s*,\s*", " or ", m.group("items")) + m.group("last") + " or ", query_split
-    )
-    query_split = NOUN_LIST_OR.sub(
-        lambda m: re.sub(r"\s*,\s*", " or ", m.group("items")) + m.group("last") + " or ", query_split
-    )
+    for listed in (PLURAL_LIST_OR, NOUN_LIST_OR):  # "cats, dogs, or birds"; "a cat, a dog or a rabbit"
+        query_split = listed.sub(lambda m: re.sub(r"\s*,\s*", " or ", m["items"]) + m["last"] + " or ", query_split)
     # "black and white dog": an adjective pair is one word for splitting purposes
     query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query_split)
     query_split = NEITHER_BE.sub(lambda m: f" that isn't {m.group('first')} or ", query_split)
@@ -669,7 +631,7 @@ def _english_plan(query: str, text: str) -> Plan:
     # only a place is left, its preposition first ("[no green buses and no yellow buses] on a
     # bridge"): the place itself is wanted
     tokens = positive.split()
-    if nots and tokens and (k := _modifier_start(tokens, 0)) and tokens[0].lower() in LOCATIVE_WORDS:
+    if nots and tokens and (k := _modifier_start(tokens, 0)) and " ".join(tokens[:k]).lower() in LOCATIVE:
         if not TIME_WORDS.match(positive):
             positive = " ".join(tokens[k:])
     # nothing left but exclusions ("no person"): a neutral phrase, not the negated words, which
@@ -790,6 +752,9 @@ def _zh_alternatives(alts: list[str]) -> list[str]:
     return alts
 
 
+ZH_PLACE_END = "上里中下内边旁外"  # how a place word ends: 草地上, 公园里, 河边
+
+
 def _zh_there_is(m: re.Match, query: str) -> str:
     """What 除了X…没有 wants: 有X after a place (海滩上有沙子), X alone at a clause's start."""
     at_start = not query[: m.start()] or query[m.start() - 1] in "，,、；;。"
@@ -800,7 +765,7 @@ def _zh_not_but(m: re.Match) -> str:
     """不是X而是Y: Y, not X; with the words before it: a place (沙发上不是猫而是狗 -> 狗在沙发上) or
     a subject (他不是医生而是老师 -> 他是老师)."""
     pre, x, y = m["pre"], m["x"], m["y"]
-    if pre and pre[-1] in "上里中下内边旁外":
+    if pre and pre[-1] in ZH_PLACE_END:
         y = f"{y}在{pre.removeprefix('在')}"
     elif pre:
         y = f"{pre}是{y}"
@@ -813,7 +778,7 @@ def _zh_either(m: re.Match) -> str:
     pre, a, b = m.group("pre"), m.group("a"), m.group("b")
     if not pre:
         return f"{a}或者{b}"
-    if pre[-1] in "上里中下内边旁外":
+    if pre[-1] in ZH_PLACE_END:
         pre = pre.removeprefix("在")  # 在公园里要么…: one 在
         return f"{a}在{pre}或者{b}在{pre}"
     if ZH_PROPERTY.match(a) and ZH_PROPERTY.match(b):
