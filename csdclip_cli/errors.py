@@ -54,3 +54,10 @@ class PlanFormatError(CsdError):
 
 class DatasetError(CsdError):
     """Raised when an evaluation dataset lacks a split, gallery, queries or images, or has malformed lines."""
+
+
+def first_line(e: BaseException, limit: int = 240) -> str:
+    """The first line of an exception's message, cut at a word within `limit` characters (its
+    type's name when the message is empty): the reason part of a one-line error."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"

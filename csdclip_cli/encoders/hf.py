@@ -13,7 +13,7 @@ import numpy as np
 from csdclip_cli.encoders.base import Encoder, l2_normalise, quiet_libraries, resolve_device
 from csdclip_cli.encoders.family import LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
-from csdclip_cli.errors import ModelFileMissing, UnknownModel
+from csdclip_cli.errors import ModelFileMissing, UnknownModel, first_line
 from csdclip_cli.fingerprint import folder_fingerprint, text_fingerprint
 
 HF_ALIASES = {("fgclip", "VIT-B-16"): "qihoo360/fg-clip-base", ("fgclip", "VIT-L-14"): "qihoo360/fg-clip-large"}
@@ -126,12 +126,6 @@ def hf_local_names(spec: ModelSpec) -> list[str]:
     return [hf_repo(spec).replace("/", "--")]
 
 
-def _reason(e: Exception) -> str:
-    """The first line of an exception, cut at a word within 240 characters."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return text if len(text) <= 240 else text[:240].rsplit(" ", 1)[0] + " …"
-
-
 def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     """hf:REPO_OR_DIR, or fgclip:ViT-B/16 | ViT-L/14 (qihoo360/fg-clip-base | -large), through
     transformers from --weights DIR, `models_dir`/OWNER--NAME, or the huggingface cache (the CLI
@@ -177,7 +171,7 @@ def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
                 f"{spec} runs custom code from the model repo; pass --trust-remote-code if you trust it"
             ) from None
         if Path(where).is_dir():  # a folder the user named (--weights, hf:DIR, the store): why it did not load
-            raise ModelFileMissing(f"cannot load {spec} from {where}: {_reason(e)}") from None
+            raise ModelFileMissing(f"cannot load {spec} from {where}: {first_line(e)}") from None
         raise ModelFileMissing(
             f"no weights for {spec}: looked in {source}, {local} and the huggingface cache. "
             f"Download {repo} (huggingface-cli download {repo} --local-dir {local}) or pass --weights DIR."

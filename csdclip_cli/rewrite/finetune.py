@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from csdclip_cli.errors import ModelFileMissing, UsageError
+from csdclip_cli.errors import ModelFileMissing, UsageError, first_line
 from csdclip_cli.rewrite.plan import Plan
 
 PROMPT = "Query: {query}\nPlan:"
@@ -95,9 +95,6 @@ class TrainResult:
     run_seconds: float = 0.0  # wall seconds of this run's loop alone
 
 
-HF_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
-
-
 def check_base(base: str | Path) -> Path:
     """`base` as an absolute path, when it is a GGUF file (by its magic bytes) or a HuggingFace
     folder whose config.json names a model_type and which holds a tokenizer. Raises
@@ -116,8 +113,10 @@ def check_base(base: str | Path) -> Path:
             config = None
         if not isinstance(config, dict) or "model_type" not in config:
             raise ModelFileMissing(f"base model {p}: config.json names no model_type; {hint}")
-        if not any((p / name).is_file() for name in HF_TOKENIZER_FILES):
-            raise ModelFileMissing(f"base model {p} holds no tokenizer ({', '.join(HF_TOKENIZER_FILES)}); {hint}")
+        from csdclip_cli.encoders.hf import TOKENIZER_FILES  # one list of what a model folder's tokenizer is
+
+        if not any((p / name).is_file() for name in TOKENIZER_FILES):
+            raise ModelFileMissing(f"base model {p} holds no tokenizer ({', '.join(TOKENIZER_FILES)}); {hint}")
         return p
     raise ModelFileMissing(f"base model {p} is neither a GGUF file nor a HuggingFace folder with config.json; {hint}")
 
@@ -143,7 +142,7 @@ def load_base(base: str | Path, dtype: Any = None) -> tuple[Any, Any]:
             tok = AutoTokenizer.from_pretrained(where, **kw)
             model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kw)
     except Exception as e:  # a damaged or unsupported model (transformers raises many kinds): its reason
-        reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}" if str(e).strip() else type(e).__name__
+        reason = f"{type(e).__name__}: {first_line(e)}"
         raise ModelFileMissing(f"base model {p} cannot be loaded by transformers: {reason}") from None
     return model, tok
 
