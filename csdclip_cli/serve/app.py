@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from csdclip_cli.errors import CsdError, IndexNotFound, UsageError
+from csdclip_cli.serve.client import DISCOVERY, live_entry
 from csdclip_cli.serve.service import NotFound, Service
 
 MAX_BODY = 64 * 1024
-ROW = re.compile(r"-?[0-9]{1,18}")  # ASCII digits only: int() also takes "+3", "1_0", "３" and 5,000 digits
-ROW_DIGITS = re.compile(r"-?[0-9]+")
-DISCOVERY = ".serve.json"
+ROW = re.compile(r"-?[0-9]+")  # ASCII digits only: int() also takes "+3", "1_0" and "３"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -113,10 +112,11 @@ def create_app(service: Service, token: str | None = None) -> Any:
 
     def row_of(request: Request) -> tuple[str, int]:
         row, name = request.path_params["row"], request.path_params["index"]
-        if ROW_DIGITS.fullmatch(row) and not ROW.fullmatch(row):  # a whole number, past any index's end
-            raise NotFound(f"index {name!r} has no image at row {row[:24]}{'…' if len(row) > 24 else ''}")
+        shown = row[:24] + ("…" if len(row) > 24 else "")
         if not ROW.fullmatch(row):  # a malformed request (400), not a missing row (404)
-            raise UsageError(f"row must be a whole number, not {row[:24]!r}{'…' if len(row) > 24 else ''}")
+            raise UsageError(f"row must be a whole number, not {shown!r}")
+        if len(row.lstrip("-")) > 18:  # a whole number past any index's end (and past int64)
+            raise NotFound(f"index {name!r} has no image at row {shown}")
         return name, int(row)
 
     def thumb(request: Request) -> Response:
@@ -163,18 +163,6 @@ def discovery_path(index_root: Path) -> Path:
     return Path(index_root) / DISCOVERY
 
 
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
 def _write_json(p: Path, data: dict[str, Any]) -> None:
     tmp = p.with_name(p.name + f".{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private: it may hold a token
@@ -193,9 +181,7 @@ def write_discovery(index_root: Path, url: str, token: str | None) -> dict[str, 
         before = json.loads(p.read_text())
     except (OSError, ValueError):
         before = None
-    live = (
-        before if isinstance(before, dict) and before.get("pid") != os.getpid() and _alive(before.get("pid")) else None
-    )
+    live = live_entry(before) if isinstance(before, dict) and before.get("pid") != os.getpid() else None
     _write_json(p, {"url": url, "pid": os.getpid(), "token": token, "previous": live})
     return live
 
@@ -209,10 +195,8 @@ def remove_discovery(index_root: Path) -> None:
         mine = json.loads(p.read_text())
         if mine.get("pid") != os.getpid():
             return
-        previous = mine.get("previous")
-        while isinstance(previous, dict) and not _alive(previous.get("pid")):
-            previous = previous.get("previous")  # that one stopped too: the one before it
-        if isinstance(previous, dict):
+        previous = live_entry(mine.get("previous"))  # past servers that stopped too
+        if previous is not None:
             _write_json(p, previous)
         else:
             p.unlink()

@@ -15,20 +15,37 @@ from csdclip_cli.errors import CsdError, IndexNotFound
 DISCOVERY = ".serve.json"
 
 
+def alive(pid: Any) -> bool:
+    """Whether process `pid` runs (another user's counts)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def live_entry(entry: Any) -> dict[str, Any] | None:
+    """The first discovery record along `entry` and its "previous" chain whose server still runs."""
+    while isinstance(entry, dict):
+        if alive(entry.get("pid")):
+            return entry
+        entry = entry.get("previous")
+    return None
+
+
 def find_server(index_root: Path) -> dict[str, Any] | None:
     """The discovery record of a live server for `index_root` (the one a killed server stood in
     front of, when that one still runs), or None."""
     try:
-        info = json.loads((Path(index_root) / DISCOVERY).read_text())
+        return live_entry(json.loads((Path(index_root) / DISCOVERY).read_text()))
     except (OSError, ValueError):
         return None
-    while isinstance(info, dict):
-        try:
-            os.kill(int(info["pid"]), 0)  # is it still running?
-            return info
-        except (OSError, ValueError, KeyError, TypeError):
-            info = info.get("previous")
-    return None
 
 
 def remote_search(info: dict[str, Any], request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any] | None:
