@@ -230,10 +230,14 @@ def write_benchmark(
             )
     scenes = gallery_scenes(n_gallery)
     queries = make_queries(scenes, n_queries)
+    import lmdb
+
     try:
         _write(out, scenes, queries, write_images)
     except OSError as e:  # a folder where a file goes, a broken link, a full disk
         raise DatasetError(f"cannot write the demo benchmark in {out}: {e.strerror or e} ({e.filename})") from None
+    except lmdb.Error as e:  # e.g. a folder named data.mdb
+        raise DatasetError(f"cannot write the demo benchmark's LMDB in {out / 'lmdb' / 'imgs'}: {e}") from None
     return out
 
 
@@ -279,8 +283,5 @@ def _write(out: Path, scenes: list[world.Scene], queries: list[dict], write_imag
             same = False
         if not same:
             shutil.rmtree(lmdb_dir, ignore_errors=True)
-            try:
-                write_lmdb_images(lmdb_dir, iter(images.items()))
-            except lmdb.Error as e:
-                raise OSError(0, str(e), str(lmdb_dir)) from None
+            write_lmdb_images(lmdb_dir, iter(images.items()))
     (out / "README.txt").write_text(__doc__ or "")
