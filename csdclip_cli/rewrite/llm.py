@@ -18,7 +18,7 @@ from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.rewrite.rules import CJK, IMPLIED_ITEM, NOTHING_BUT, PRONOUN_PLACE, ZH_ONLY, RuleRewriter
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
-FINETUNED_PROMPT = "t14"  # the prompt and output form of rewrite/finetune.py, and its checks
+FINETUNED_PROMPT = "t15"  # the prompt and output form of rewrite/finetune.py, and its checks
 MAX_CLAUSE_WORDS = 14
 SCHEMA = {
     "type": "object",
