@@ -7,7 +7,8 @@
    does the place of a query that only excludes ("no cars on the street": "the street").
    What is left is the optimized phrase.
 2. The optimized phrase is split at commas and conjunctions into chunks; "X or Y" and "X, Y
-   or Z" become an OR group.
+   or Z" become an OR group. Alternatives inside a fact take the words before them ("a man in
+   a red or blue shirt", "a cat on a sofa, a chair or a bed", "a dog sleeping or eating").
 3. A chunk with several modifiers keeps its head subject in each clause:
    "a woman in a green dress dancing" -> "a woman in a green dress", "a woman dancing".
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from csdclip_cli.rewrite.phrases import ING_NOUNS, indefinite_article
+from csdclip_cli.rewrite.phrases import ING_NOUNS, IRREGULAR, MASS, PLURAL_ONLY, indefinite_article, singular
 from csdclip_cli.rewrite.plan import Plan, require_query
 
 DETERMINERS = {
@@ -127,6 +128,19 @@ NEGATION = re.compile(
     re.IGNORECASE,
 )
 NEITHER_NOR = re.compile(r"\bneither\s+(?P<first>.+?)\s+nor\s+", re.IGNORECASE)
+# "no cat is on the bed", "neither the cat nor the dog is on the bed": the verb is no part of
+# the excluded thing ("dog is"), and the place is where it is absent
+NO_THING_IS = re.compile(
+    r"(\bno\s+(?:the\s+)?[A-Za-z-]+)\s+(?:is|are|was|were)\s+"
+    r"(?=(?:in|on|at|under|near|inside|outside|by|beside|behind)\b|[a-z]{3,}(?:ed|ing)\b)",
+    re.IGNORECASE,
+)
+# "a car that is red or blue": two colours of the thing, as "a red or blue car" says it
+PREDICATE_OR = re.compile(
+    rf"\b(?P<det>(?:a|an|the)\s+)?(?P<noun>[A-Za-z-]+)\s+(?:that|which)\s+(?:is|are)\s+(?:either\s+)?"
+    rf"(?P<a>{'|'.join(sorted(ADJECTIVES))})\s+or\s+(?P<b>{'|'.join(sorted(ADJECTIVES))})\b",
+    re.IGNORECASE,
+)
 # "a red, blue or green balloon": alternatives listed with commas, each of them whole
 _ADJ = rf"(?:{'|'.join(sorted(ADJECTIVES))})"  # colours, sizes, ages
 COLOUR_LIST_OR = re.compile(
@@ -141,12 +155,18 @@ NEITHER_ADJ = re.compile(
     re.IGNORECASE,
 )
 NEITHER_PROPERTY = re.compile(rf"(?<=,\s)neither\s+(?P<a>{_ADJ})\s+nor\s+(?P<b>{_ADJ})(?=\s*[,;.]|$)", re.IGNORECASE)
-# "cats, dogs, or birds": a list of bare plurals ending in "or"
-PLURAL_LIST_OR = re.compile(r"\b(?P<items>(?:[A-Za-z-]+s\s*,\s*)+)(?P<last>[A-Za-z-]+s)\s*,?\s+or\s+(?=[A-Za-z-]+s\b)")
+# "cats, dogs, or birds", "geese, mice or sheep", "sleeping, eating or playing": a list of bare
+# words ending in "or" (WORD_LIST_OR's check: plurals, or participles)
+WORD_LIST_OR = re.compile(
+    r"\b(?P<items>(?:[A-Za-z-]+\s*,\s*)+)(?P<last>[A-Za-z-]+)\s*,?\s+or\s+(?P<next>[A-Za-z-]+)\b", re.IGNORECASE
+)
 # "a cat, a dog or a rabbit": a list of short alternatives ending in "or"
 _SHORT_NP = r"(?:a|an)\s+[A-Za-z-]+(?:\s+[A-Za-z-]+)?"
 NOUN_LIST_OR = re.compile(
-    rf"\b(?P<items>(?:{_SHORT_NP}\s*,\s*)+)(?P<last>{_SHORT_NP})\s*,?\s+or\s+(?=a\b|an\b)", re.IGNORECASE
+    rf"\b(?P<items>(?:{_SHORT_NP}\s*,\s*)+)(?P<last>{_SHORT_NP})\s*,?\s+or\s+"
+    # the last one may be a bare plural or mass noun: "a hat, a scarf or gloves"
+    r"(?=an?\b|(?!(?:the|no|not|without|nothing|any|some)\b)[A-Za-z-]+(?:\s*[,;.]|\s*$|\s+(?:in|on|at|near|under|by)\b))",
+    re.IGNORECASE,
 )
 # A negated relative or predicate clause: "a car that isn't red", "a chef who is not wearing a
 # hat", "a house that doesn't have a garden". The pronoun goes with the negation (it used to be
@@ -255,10 +275,14 @@ ZH_NEG = re.compile(
 # "没有黑白相间的猫" at the start of a clause: a thing with a property is excluded, not the
 # property alone (in "一只不是白色的兔子" the rabbit is wanted: not at a clause's start)
 # a Chinese property: a colour (…色) or a common adjective
+_ZH_POSE_VERB = r"(?:停|坐|站|躺|放|睡|蹲|挂|住)"  # the verb before 在 that says how a thing is placed
+_ZH_POSE = _ZH_POSE_VERB + "?"
 _ZH_PROPERTY = r"(?:[\u4e00-\u9fff]{1,3}色|黑白相间|大|小|长|短|新|旧|破|空|湿|脏|干净|高|矮|胖|瘦|年轻|老)"
 ZH_NEG_PROPERTY = re.compile(
     r"(?:^|(?<=[，,、；;。]))\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?:没有|不要|不含|不带|无|(?<!是)不是)"
-    rf"(?P<what>{_ZH_PROPERTY}的[^，,、；;。和与及的]{{1,5}})(?=[，,、；;。]|$)"
+    rf"(?P<what>{_ZH_PROPERTY}的[^，,、；;。和与及的]{{1,5}}?)"
+    # 没有红色的汽车停在路边: where the excluded thing would be stays behind
+    rf"(?P<where>{_ZH_POSE}在[^，,、；;。]+)?(?=[，,、；;。]|$)"
 )
 # 海滩上除了沙子什么都没有: only sand, nothing excluded (as "nothing but sand")
 ZH_ONLY = re.compile(
@@ -290,7 +314,8 @@ ZH_CARRIER = re.compile(
     r"|^(?:我想要?|我要|我需要|有没有)(?:找|看)?(?:一张|一些|几张)?|^(?:图片|照片|画面|图像)(?:中|里|上)(?:有)?"
 )
 ZH_CARRIER_END = re.compile(r"的(?:图片|照片|图像|画面|图)[吗？?]*(?=[，,；;。]|$)|[吗？?]+$")
-ZH_SEPARATORS = re.compile(r"\s*[，,、；;]\s*|和|与|以及|及|还有|并且|而且|同时|但是|但")
+# 不仅有猫而且有狗: the 有 after 而且 is "there is", no part of the thing
+ZH_SEPARATORS = re.compile(r"\s*[，,、；;]\s*|和|与|以及|及|还有|(?:并且|而且)(?:有|是)?|同时|但是|但")
 ZH_OR = re.compile(r"或者|或是|还是|或")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 NEUTRAL_EN, NEUTRAL_ZH = "a photo", "一张照片"  # the positive side of a query that only excludes
@@ -390,7 +415,14 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
             break
     # "without shoes or socks", "no dogs and cats": two excluded things ("black and white" is
     # one word here: ADJ_PAIR joined it)
-    items = re.split(r"\s+(?:and|or)\s+", " ".join(tokens))
+    items: list[str] = []
+    for item in re.split(r"\s+(and|or)\s+", " ".join(tokens))[::2]:
+        words = item.split()
+        k = _modifier_start(words, 0)
+        if items and k and " ".join(words[:k]).lower() in LOCATIVE:
+            items[-1] += f" or {item}"  # "no one on the beach or in the water": two places, one thing
+        else:
+            items.append(item)
     whats = [
         ANYONE.sub("a person", _strip_det(NOT_COUNT.sub("", NOT_TAIL.sub("", w)))).replace("\x00", " ") for w in items
     ]
@@ -405,7 +437,7 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
 
 # words a cut negation can leave at the end of the wanted text ("a beach with [not a single
 # person]" -> "a beach with"), and a subject alone ("I [don't want to see any cars]")
-DANGLING = re.compile(r"(?:\s+|^)(?:with|and|but|or|that|who|which|has|have|is|are|of|the|a|an)$", re.IGNORECASE)
+DANGLING = re.compile(r"(?:\s+|^)(?:with|and|but|or|that|who|which|where|has|have|is|are|of|the|a|an)$", re.IGNORECASE)
 PRONOUN_OBJECTS = {"it", "them", "there", "here", "this", "that", "sight", "view"}
 PRONOUN_ONLY = re.compile(r"^(?:i|we|you|me|us|please)$", re.IGNORECASE)
 PRONOUN_TAIL = re.compile(r"\s*,\s*(?:i|we|please)$", re.IGNORECASE)  # "a harbor, I [don't want to see ...]"
@@ -449,7 +481,9 @@ def _placed_apart(nots: list[str]) -> tuple[list[str], list[str]]:
             obj = tokens[i + k :]
             if k and " ".join(tokens[i : i + k]).lower() in LOCATIVE and obj and obj[0].lower() not in PRONOUN_OBJECTS:
                 n = " ".join(tokens[:i])
-                places.append(" ".join(obj))
+                # "on the beach or in the water": the places are alternatives, without their prepositions
+                alts = [a.split() for a in re.split(r"\s+or\s+", " ".join(obj), flags=re.IGNORECASE)]
+                places.append(" or ".join(" ".join(a[_modifier_start(a, 0) :]) for a in alts if a))
                 break
         out.append(n)
     return out, places
@@ -514,23 +548,47 @@ def _expand_or(chunk: str) -> list[str]:
     if rest and re.search(r"\s+or\s+", rest) and not re.search(r"\s+or\s+", before):
         return [f"{before} {a}" for a in _expand_or(rest)]
     alts = [a.strip() for a in re.split(r"\s+or\s+", chunk) if a.strip()]
+    # "a man or a woman sitting on a bench or a chair": two lists, things and what the last of
+    # them does; every pairing is an alternative
+    j = next((i for i, a in enumerate(alts) if split_subject(a)[1]), 0)
+    if 0 < j < len(alts) - 1 and not any(split_subject(a)[1] for a in alts[:j] + alts[j + 1 : -1]):
+        subject = split_subject(alts[j])[0]
+        done = _object_alternatives(alts[j:])
+        if done != alts[j:] and all(d.startswith(subject + " ") for d in done):
+            return [f"{s} {d[len(subject) + 1 :]}" for s in [*alts[:j], subject] for d in done]
     if len(alts) == 2:
         left, right = alts[0].split(), alts[1].split()
         l_core = left[1:] if left and left[0].lower() in DETERMINERS else left
-        if len(l_core) == 1 and l_core[0].lower() in ADJECTIVES:
+        # the adjective ends the first alternative and describes the second one's noun: "a red
+        # or blue car", and inside a fact, "a man in a red or a blue shirt" (the start, "a man
+        # in", is each alternative's); not "a car that is red or a blue bus"
+        shared = (
+            len(l_core) == 1
+            or len(left) > 1
+            and (left[-2].lower() in DETERMINERS or right[0].lower() not in DETERMINERS)
+        )
+        if left[-1].lower() in ADJECTIVES and shared:
             # "a red or blue car at night" -> "a red car at night" / "a blue car at night"
-            det = left[0] + " " if len(left) > 1 else ""
+            det = left[-2] if len(left) > 1 and left[-2].lower() in DETERMINERS else ""
+            start = left[: len(left) - 1 - bool(det)]
             r_core = right[1:] if right[0].lower() in DETERMINERS else right
             head, mods = split_subject(" ".join(r_core))
             rest = (" " + " ".join(mods)) if mods else ""
-            alts = [f"{alts[0]} {' '.join(head.split()[1:])}{rest}", f"{det}{' '.join(r_core)}"]
-        elif left[0].lower() in DETERMINERS and right[0].lower() not in DETERMINERS and len(left) > 1:
+            alts = [f"{alts[0]} {' '.join(head.split()[1:])}{rest}", " ".join([*start, det, *r_core]).strip()]
+            alts = [re.sub(r"\s+", " ", a) for a in alts]
+        elif (
+            left[0].lower() in DETERMINERS
+            and right[0].lower() not in DETERMINERS
+            and len(left) > 1
+            and not (_is_participle(right, 0) or _modifier_start(right, 0))  # "a dog sleeping or eating"
+        ):
             # the second alternative shares the first one's start: "a cat or dog" -> "a dog",
             # "a bowl of apples or oranges" -> "a bowl of oranges"
             low = [w.lower() for w in left]
             start = left[: low.index("of") + 1] if "of" in low[1:-1] else left[:1]
             if start == left[:1] and start[0].lower() in ("a", "an"):
-                start = [indefinite_article(" ".join(right))]
+                # "a cat or dogs", "a sandwich or soup": a plural or a mass noun takes no article
+                start = [indefinite_article(" ".join(right))] if _countable(split_subject(alts[1])[0]) else []
             alts = [alts[0], " ".join([*start, *right])]
     # "a cat or a dog on a sofa": the place of the last alternative belongs to every bare one
     _, mods = split_subject(alts[-1])
@@ -543,13 +601,92 @@ def _expand_or(chunk: str) -> list[str]:
     # and so does what it is doing ("a man, a woman or a child riding a bike")
     if mods and bare:
         alts = [f"{a} {' '.join(mods)}" for a in alts[:-1]] + [alts[-1]]
-    return alts
+    return _object_alternatives(alts)
+
+
+# who or what can be a subject of its own: "a man riding a horse, a woman or a child" lists
+# riders, not what the man rides
+PEOPLE = {
+    "person", "man", "woman", "child", "kid", "boy", "girl", "people", "lady", "gentleman", "guy",
+    "teenager", "player", "worker", "tourist", "couple", "family", "crowd", "rider", "driver",
+}  # fmt: skip
+ANIMATE = PEOPLE | {
+    "baby", "dog", "cat", "bird", "horse", "cow", "sheep", "goat", "pig", "duck", "chicken", "rabbit", "puppy",
+    "kitten", "animal", "deer", "bear", "fox", "elephant", "lion", "tiger", "monkey", "squirrel",
+}  # fmt: skip
+
+
+def _countable(noun_phrase: str) -> bool:
+    """A singular count noun ends `noun_phrase` ('a hat'), not a plural or a mass noun ('gloves', 'soup')."""
+    head = noun_phrase.split()[-1].lower() if noun_phrase.split() else ""
+    return bool(head) and singular(head) == head and head not in MASS and head not in PLURAL_ONLY
+
+
+def _object_alternatives(alts: list[str]) -> list[str]:
+    """The alternatives after the first are objects of its last fact when they are bare things:
+    ['a man in a red shirt', 'a blue shirt'] (the same noun) -> 'a man in a blue shirt';
+    ['a man riding a bike', 'a horse'] (what an action is done to, not a person) -> 'a man riding a horse';
+    ['a cat on a sofa', 'a chair', 'a bed'] (a list of three or more things, none of them a
+    person or an animal) -> 'a cat on a chair', 'a cat on a bed'. A place after the last
+    alternative is every alternative's. Anything else is returned as it is."""
+    subject, mods = split_subject(alts[0])
+    if len(alts) < 2 or not mods:
+        return alts
+    if all(_is_participle(a.split(), 0) for a in alts[1:]):  # "a dog sleeping or eating": the dog's
+        j = max((i for i, m in enumerate(mods) if _is_participle(m.split(), 0)), default=-1)
+        if j < 0:
+            return alts
+        start = " ".join([subject, *mods[:j]])
+        *others, last = alts[1:]
+        last_core, trailing = split_subject(last)
+        # "running or walking in the park": the place after the last action is every action's
+        # when no other one has its own ("sitting on a bench or walking in the park")
+        shared = trailing and not mods[j + 1 :] and not any(split_subject(a)[1] for a in others)
+        tail = (" " + " ".join(trailing)) if shared else ""
+        last = last_core if shared else last
+        return [alts[0] + tail, *(f"{start} {a}{tail}" for a in others), f"{start} {last}{tail}"]
+    fact = mods[-1].split()
+    k = _modifier_start(fact, 0) or int(_is_participle(fact, 0))
+    if fact[0].lower() in POSTURE and len(fact) > 1:  # "leaning against a wall or a fence"
+        k += _modifier_start(fact, 1)
+    obj = fact[k:]
+    *others, last = alts[1:]
+    last_head, trailing = split_subject(last)
+    if not k or not obj or any(split_subject(a)[1] for a in others):
+        return alts
+    heads = [split_subject(a)[0].split()[-1].lower() for a in [*others, last_head]]
+    same = all(h == obj[-1].lower() for h in heads)
+    things = len(alts) >= 3 and not any(singular(h) in ANIMATE for h in heads)
+    # what an action is done to: "a man riding a bike or a horse" (not "riding ... or a woman")
+    done_to = _is_participle(fact, 0) and not any(singular(h) in PEOPLE for h in heads)
+    if not (same or things or done_to):
+        return alts
+    start = " ".join([subject, *mods[:-1], *fact[:k]])
+    tail = (" " + " ".join(trailing)) if trailing else ""
+    return [alts[0] + tail, *(f"{start} {a}{tail}" for a in [*others, last_head])]
 
 
 def _not_but(m: re.Match) -> str:
     """'not a cat but a dog' -> 'a dog, not a cat'; 'not red but blue car' -> 'blue car, not red'
     (a property after a comma is said of the noun before it: NOT 'red car')."""
     return f"{m['pre']}{m['y'].strip()}, not {m['x']}"
+
+
+def _word_alternatives(m: re.Match) -> str:
+    """'cats, dogs or birds' -> 'cats or dogs or birds' when the listed words are all plurals
+    ('geese, mice or sheep': one plural makes 'sheep' one too; the last may be a mass noun), all
+    participles or all names ('Paris, London or Rome'); anything else is left as it is."""
+    words = [*re.split(r"\s*,\s*", m["items"].strip(" ,")), m["last"], m["next"]]
+    low = [w.lower() for w in words]
+    if any(w in DETERMINERS or w in ADJECTIVES or w in ("and", "or", "but", "not", "no") for w in low):
+        return m.group(0)
+    listed = low[:-1]  # the word after "or" may be a mass noun: "rocks, shells or seaweed"
+    plurals = all(singular(w) != w or w in IRREGULAR for w in listed) and any(singular(w) != w for w in listed)
+    participles = all(_is_participle([w], 0) for w in low)
+    names = all(w[:1].isupper() for w in words)  # "Paris, London or Rome"
+    if not (plurals or participles or names):
+        return m.group(0)
+    return " or ".join(words[:-1]) + " or " + m["next"]
 
 
 def _colour_alternatives(m: re.Match) -> str:
@@ -571,8 +708,10 @@ def _english(query: str) -> Plan:
     # "a red, blue or green balloon", "a cat, a dog or a rabbit": one OR group, not an AND
     # clause and a group of the last two
     query_split = COLOUR_LIST_OR.sub(_colour_alternatives, query_split)
-    for listed in (PLURAL_LIST_OR, NOUN_LIST_OR):  # "cats, dogs, or birds"; "a cat, a dog or a rabbit"
-        query_split = listed.sub(lambda m: re.sub(r"\s*,\s*", " or ", m["items"]) + m["last"] + " or ", query_split)
+    query_split = WORD_LIST_OR.sub(_word_alternatives, query_split)  # "cats, dogs, or birds"
+    query_split = NOUN_LIST_OR.sub(  # "a cat, a dog or a rabbit"
+        lambda m: re.sub(r"\s*,\s*", " or ", m["items"]) + m["last"] + " or ", query_split
+    )
     # "black and white dog": an adjective pair is one word for splitting purposes
     query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query_split)
     query_split = NEITHER_BE.sub(lambda m: f" that isn't {m.group('first')} or ", query_split)
@@ -585,6 +724,8 @@ def _english(query: str) -> Plan:
     if NEITHER_NOR.search(query_split):
         query_split = NEITHER_NOR.sub(lambda m: f"no {m.group('first')} and no ", query_split)
         query_split = re.sub(r"\s+nor\s+", " and no ", query_split, flags=re.IGNORECASE)  # "... nor boats"
+    query_split = NO_THING_IS.sub(r"\1 ", query_split)
+    query_split = PREDICATE_OR.sub(lambda m: f"{m['det'] or ''}{m['a']} or {m['b']} {m['noun']}", query_split)
     query_split = NOT_ONLY.sub("", query_split)  # "not only a cat but also a dog": both wanted
     query_split = NOT_PROPERTY_BUT.sub(
         lambda m: f"{indefinite_article(m['y'])} {m['y']} {m['noun']} that isn't {m['x']}", query_split
@@ -737,6 +878,11 @@ def _zh_alternatives(alts: list[str]) -> list[str]:
     """Alternatives that are only a modifier take the noun of the last one: 红色或者蓝色的自行车 ->
     红色的自行车 / 蓝色的自行车 (it used to be 红色 / 蓝色的自行车), 大的或小的狗 -> 大的狗 / 小的狗;
     the last one's place goes to every other (一只猫或者一只狗在沙发上)."""
+    alts = _zh_colour_alternatives(alts)
+    # 沙发上一只猫或者一只狗: the place before the first thing is every thing's (一只狗在沙发上)
+    if (place := ZH_PLACE_FIRST.match(alts[0])) and all(ZH_MEASURE.match(a) for a in alts[1:]):
+        where = place["place"]
+        return [f"{a}在{where}" for a in [alts[0][place.end() :], *alts[1:]]]
     last = alts[-1]
     if "的" in last:
         head = last.rsplit("的", 1)[1]
@@ -753,6 +899,53 @@ def _zh_alternatives(alts: list[str]) -> list[str]:
 
 
 ZH_PLACE_END = "上里中下内边旁外"  # how a place word ends: 草地上, 公园里, 河边
+ZH_PLACE_FIRST = re.compile(
+    rf"^在?(?P<place>[\u4e00-\u9fff]{{1,4}}?[{ZH_PLACE_END}])(?=[一两三几这那][{MEASURE_WORDS}])"
+)
+ZH_COLOUR = re.compile(r"(?:[红蓝绿黄白黑紫橙棕粉灰金银]|咖啡)色")
+
+
+def _zh_colour_alternatives(alts: list[str]) -> list[str]:
+    """Colours listed inside one phrase: what comes before the first colour and after the last
+    one is each colour's. 穿红色、蓝色或者绿色衣服的人 (split as 穿红色 / 蓝色 / 绿色衣服的人) ->
+    穿红色衣服的人 / 穿蓝色衣服的人 / 穿绿色衣服的人. Returned as they are unless every alternative
+    but the last is a colour (after the first one's words) and the last one goes on after its colour."""
+    found = [ZH_COLOUR.search(a) for a in alts]
+    if not all(found):
+        return alts
+    start = alts[0][: found[0].start()]  # type: ignore[union-attr]
+    end = alts[-1][found[-1].end() :]  # type: ignore[union-attr]
+    for i, (a, m) in enumerate(zip(alts, found)):
+        assert m is not None
+        before, after = a[: m.start()], a[m.end() :]
+        if before not in ("", start) or (i < len(alts) - 1 and after not in ("", "的")):
+            return alts
+    if not end:
+        return alts
+    return [f"{start}{m.group(0)}{end}" for m in found if m]
+
+
+ZH_PLACED = re.compile(
+    rf"^(?P<thing>[^，,、；;。]+?)(?:{_ZH_POSE_VERB}在(?P<at>[^，,、；;。]+)|在(?P<place>[^，,、；;。]+[{ZH_PLACE_END}]))$"
+)
+
+
+def _zh_only_place(positive: str, nots: list[str]) -> str:
+    """The wanted side of a query that only excludes, as the English rules give it ("no cars on
+    the street" -> "the street"): 没有汽车停在路边 -> 路边 (and NOT 汽车, changed in `nots`),
+    [没有红色的汽车]停在路边 -> 路边; a place alone loses its locative suffix, as the annotations
+    write it (教室里没有学生 -> 教室). Anything else is returned as it is."""
+    if not positive:
+        for i, n in enumerate(nots):
+            if m := ZH_PLACED.match(n):  # 停在门口: a verb of placing says 门口 is a place
+                nots[i], positive = m["thing"], m["at"] or m["place"]
+                break
+    elif m := re.fullmatch(rf"{_ZH_POSE}在(?P<place>[^，,、；;。]+)", positive):
+        positive = m["place"]
+    m = ZH_LOCATIVE.match(positive)
+    if m and len(m["noun"]) >= 2 and not ZH_MEASURE.match(positive) and not re.search("[在的有]", m["noun"]):
+        positive = m["noun"]
+    return positive
 
 
 def _zh_there_is(m: re.Match, query: str) -> str:
@@ -864,7 +1057,7 @@ def _chinese_plan(raw: str, query: str) -> Plan:
     query = ZH_LIST_OR.sub(lambda m: re.sub(r"[，,、]", "或者", m.group("items")), query)
     for m in ZH_NEG_PROPERTY.finditer(query):
         nots.append(m.group("what"))
-    query = ZH_NEG_PROPERTY.sub("", query)
+    query = ZH_NEG_PROPERTY.sub(lambda m: m["where"] or "", query)
     for m in ZH_NONE.finditer(query):
         nots.append(m.group("what") or "东西")
     left = ZH_NONE.sub("", query).strip(" ，,、；;。")
@@ -879,6 +1072,8 @@ def _chinese_plan(raw: str, query: str) -> Plan:
     # 一座没有花园的房子 leaves 一座的房子: a measure word takes no 的
     positive = ZH_MEASURE_DE.sub(r"\1", ZH_NEG.sub("", query)).strip(" ，,、；;。的")
     positive = re.sub(r"的(?=[，,、；;。]|$)", "", positive)  # 一辆车[，不是红色]的，在街上: a 的 left alone
+    if nots:
+        positive = _zh_only_place(positive, nots)
     optimized = positive or (NEUTRAL_ZH if nots else query)
     from csdclip_cli.rewrite.zh_clauses import distribute_existential, split_chunk
 
@@ -949,7 +1144,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v16"
+    fingerprint = "rules-v17"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
