@@ -35,6 +35,33 @@ def folder_fingerprint(folder: str | Path) -> str | None:
     return "sha256q:" + h.hexdigest()[:16]
 
 
+# the files that make a HuggingFace tokenizer (vocabulary, merges, special tokens, settings)
+TOKENIZER_STATE = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+)
+
+
+def tokenizer_fingerprint(folder: str | Path) -> str:
+    """Fingerprint of the tokenizer files (TOKENIZER_STATE) in a model folder, by name and
+    content: a text export made with one tokenizer is stale once any of them changes."""
+    h = hashlib.sha256()
+    for name in TOKENIZER_STATE:
+        f = Path(folder) / name
+        if f.is_file():
+            h.update(f"{name}={f.stat().st_size}\n".encode())
+            h.update(f.read_bytes())
+    return "sha256:" + h.hexdigest()[:16]
+
+
 def text_fingerprint(*parts: Any) -> str:
     """A fingerprint of weights known by name rather than by file (a hub tag, a demo seed)."""
     return "id:" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]

@@ -213,3 +213,35 @@ def test_plugin_without_export_searches_through_its_encoder_with_one_note(runner
     assert r.exit_code == 0 and "red" in r.stdout
     notes = [ln for ln in r.stderr.splitlines() if ln.startswith("info:")]
     assert len(notes) == 1 and "no ONNX text export" in notes[0]
+
+
+def test_a_changed_tokenizer_makes_the_text_export_stale(runner, colour_folder: Path, tmp_path: Path) -> None:
+    """The export is named by the weights' fingerprint, which does not cover the tokenizer
+    files: after a user fixes a model folder's tokenizer, search and index update must embed
+    queries with the new one (they kept the old one's export)."""
+    import json
+
+    import transformers as T
+    from conftest import invoke
+    from test_encoders import _tiny_hf_clip
+
+    from csdclip_cli.search.searcher import Searcher
+
+    d = _tiny_hf_clip(tmp_path / "tiny-hf")
+    assert invoke(runner, "index", "build", str(colour_folder), "--model", f"hf:{d}", "--name", "h").exit_code == 0
+    old = load_encoder(f"hf:{d}").encode_texts(["a red car"])[0]
+    s = Searcher.open("h")
+    assert np.allclose(s.text_encoder.encode_texts(["a red car"])[0], old, atol=1e-4) and not s.notes
+    # the same weights, another vocabulary: "r" and "c" swap ids (the tiny tokenizer has no merges)
+    vocab = json.loads((d / "vocab.json").read_text())
+    vocab["r"], vocab["c"] = vocab["c"], vocab["r"]
+    (d / "vocab.json").write_text(json.dumps(vocab))
+    (d / "tokenizer.json").unlink()
+    T.CLIPTokenizer(str(d / "vocab.json"), str(d / "merges.txt")).save_pretrained(d)
+    new = load_encoder(f"hf:{d}").encode_texts(["a red car"])[0]
+    assert not np.allclose(new, old, atol=1e-3)  # the change matters to the vectors
+    s = Searcher.open("h")
+    assert np.allclose(s.text_encoder.encode_texts(["a red car"])[0], new, atol=1e-4)
+    assert any("tokenizer files in" in n for n in s.notes), s.notes
+    again = Searcher.open("h")  # re-exported once: the next search uses the export quietly
+    assert np.allclose(again.text_encoder.encode_texts(["a red car"])[0], new, atol=1e-4) and not again.notes

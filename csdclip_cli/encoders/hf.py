@@ -14,7 +14,7 @@ from csdclip_cli.encoders.base import Encoder, l2_normalise, quiet_libraries, re
 from csdclip_cli.encoders.family import LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
 from csdclip_cli.errors import ModelFileMissing, UnknownModel, first_line
-from csdclip_cli.fingerprint import folder_fingerprint, text_fingerprint
+from csdclip_cli.fingerprint import folder_fingerprint, text_fingerprint, tokenizer_fingerprint
 
 HF_ALIASES = {("fgclip", "VIT-B-16"): "qihoo360/fg-clip-base", ("fgclip", "VIT-L-14"): "qihoo360/fg-clip-large"}
 # a local model folder needs one of these for its tokenizer
@@ -34,7 +34,16 @@ class HFClipEncoder(Encoder):
     AutoImageProcessor and AutoTokenizer. `context_length` is the text config's
     max_position_embeddings; float16 on CUDA, float32 elsewhere."""
 
-    def __init__(self, model: Any, processor: Any, tokenizer: Any, spec: str, fingerprint: str, device: str):
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        tokenizer: Any,
+        spec: str,
+        fingerprint: str,
+        device: str,
+        tokenizer_dir: str | None = None,
+    ):
         import torch
 
         self.model = model.eval().to(device)
@@ -42,6 +51,7 @@ class HFClipEncoder(Encoder):
         self.model.to(self.dtype)
         self.processor, self.tokenizer = processor, tokenizer
         self.spec, self.fingerprint, self.device = spec, fingerprint, device
+        self.tokenizer_dir = tokenizer_dir  # the local folder the tokenizer was read from
         self.context_length = int(getattr(model.config, "text_config", model.config).max_position_embeddings)
         self.dim = int(self.encode_texts(["a photo"]).shape[1])
 
@@ -103,6 +113,10 @@ class HFClipEncoder(Encoder):
             self.dim,
             self.spec,
             self.fingerprint,
+            # the weights' fingerprint does not cover the tokenizer files: a changed tokenizer
+            # makes the export stale (onnx_text.stale_tokenizer)
+            tokenizer_dir=self.tokenizer_dir or "",
+            tokenizer_fp=tokenizer_fingerprint(self.tokenizer_dir) if self.tokenizer_dir else "",
         )
 
 
@@ -184,4 +198,5 @@ def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
         raise UnknownModel(f"{where} is not a CLIP-like model (no get_image_features / get_text_features)")
     fp = (folder_fingerprint(where) if Path(where).is_dir() else None) or text_fingerprint(spec, where)
     canonical = f"hf:{repo}" if spec.family == "hf" else f"fgclip:{spec.name}"
-    return HFClipEncoder(model, processor, tokenizer, canonical, fp, device)
+    local_dir = str(Path(where).resolve()) if Path(where).is_dir() else None
+    return HFClipEncoder(model, processor, tokenizer, canonical, fp, device, tokenizer_dir=local_dir)

@@ -56,6 +56,8 @@ class TextRecipe:
     fingerprint: str
     parity: float = 0.0
     format: int = FORMAT
+    tokenizer_dir: str = ""  # a local folder the tokenizer was exported from ("" for built-in vocabularies)
+    tokenizer_fp: str = ""  # fingerprint.tokenizer_fingerprint of that folder at export time
 
 
 def export_dir(index_root: str | Path, fingerprint: str) -> Path:
@@ -217,11 +219,34 @@ def export_text_encoder(encoder: Any, dest: Path) -> tuple[bool, str]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def stale_tokenizer(recipe: TextRecipe) -> str | None:
+    """Why an export's tokenizer is out of date (the tokenizer files in the folder it was read
+    from have changed since), or None: the weights' fingerprint names the export, and it does
+    not cover the tokenizer. None too when that folder is gone (the export is all there is)."""
+    from csdclip_cli.fingerprint import tokenizer_fingerprint
+
+    d = Path(recipe.tokenizer_dir) if recipe.tokenizer_dir else None
+    if d is None or not d.is_dir() or tokenizer_fingerprint(d) == recipe.tokenizer_fp:
+        return None
+    return f"the tokenizer files in {d} changed since the text export was made"
+
+
+def _current(folder: Path) -> bool:
+    """Whether the export in `folder` is readable and its tokenizer up to date."""
+    try:
+        data = json.loads((folder / "text.json").read_text())
+        data["inputs"] = tuple(data["inputs"])
+        return stale_tokenizer(TextRecipe(**data)) is None
+    except (OSError, ValueError, TypeError, KeyError):
+        return False
+
+
 def ensure_text_export(encoder: Any, index_root: str | Path) -> str | None:
-    """Export `encoder`'s text side beside the indexes unless that is done already; returns a
-    note when it cannot be (searches then embed queries with torch), else None."""
+    """Export `encoder`'s text side beside the indexes unless an up-to-date export is there
+    (stale_tokenizer); returns a note when it cannot be (searches then embed queries with
+    torch), else None."""
     folder = export_dir(index_root, encoder.fingerprint)
-    if (folder / "text.json").is_file():
+    if (folder / "text.json").is_file() and _current(folder):
         return None
     done, why = export_text_encoder(encoder, folder)
     return None if done else f"{why}; searches will embed queries with the full model (slower start)"

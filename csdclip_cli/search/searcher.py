@@ -159,7 +159,7 @@ class Searcher:
     def _load_text_encoder(self) -> Any:
         import os
 
-        from csdclip_cli.encoders.onnx_text import OnnxTextEncoder, export_dir, export_text_encoder
+        from csdclip_cli.encoders.onnx_text import OnnxTextEncoder, export_dir, export_text_encoder, stale_tokenizer
 
         if os.environ.get("CSD_TEXT_BACKEND") == "torch" or self.index_root is None:
             return self.encoder
@@ -167,7 +167,10 @@ class Searcher:
         if (folder / "text.json").is_file():
             try:
                 onnx = OnnxTextEncoder(folder)
-                if onnx.fingerprint == self.manifest.fingerprint and onnx.dim == self.manifest.dim:
+                stale = stale_tokenizer(onnx.recipe)
+                if stale:
+                    self.notes.append(f"{stale}; re-exporting the text model")
+                elif onnx.fingerprint == self.manifest.fingerprint and onnx.dim == self.manifest.dim:
                     return onnx
             except Exception as e:  # a damaged export is made again below
                 self.notes.append(f"the ONNX text export in {folder} is unreadable ({type(e).__name__}); re-exporting")
