@@ -316,3 +316,22 @@ def test_index_names_with_url_and_uri_characters_build_and_search(runner, colour
         assert r.exit_code == 2 and "invalid index name" in r.output and "Traceback" not in r.output, bad
     r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "é" * 100)
     assert r.exit_code == 0, r.output  # 200 bytes: the longest name
+
+
+def test_command_lists_show_each_summary_unbroken() -> None:
+    """A command list shows the docstring's first paragraph; Typer kept its line breaks there,
+    so summaries broke mid-sentence ("drop deleted ones (a sharded" / "index updates ...")."""
+    import subprocess
+    import sys
+
+    from csdclip_cli.cli.app import app
+
+    groups = [app, *(g.typer_instance for g in app.registered_groups)]
+    commands = [c for g in groups for c in g.registered_commands]
+    assert len(commands) >= 15
+    for c in commands:
+        assert c.short_help and "\n" not in c.short_help, c.name
+    env = {**__import__("os").environ, "COLUMNS": "200"}
+    code = "import sys; sys.argv=['csd', 'index', '--help']\nfrom csdclip_cli.cli.app import main\nmain()"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert "drop deleted ones (a sharded index updates each shard" in r.stdout, r.stdout

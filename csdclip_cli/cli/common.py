@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -50,10 +51,23 @@ def guard(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _App(typer.Typer):
+    """typer.Typer whose command list shows each command's first docstring paragraph as one
+    line: with Rich markup Typer keeps the docstring's line breaks there (not in --help)."""
+
+    def command(self, name: str | None = None, **kw: Any) -> Callable[[F], F]:
+        def register(f: F) -> F:
+            if kw.get("short_help") is None and f.__doc__:
+                kw["short_help"] = " ".join(inspect.cleandoc(f.__doc__).split("\n\n")[0].split())
+            return typer.Typer.command(self, name, **kw)(f)
+
+        return register
+
+
 def new_app(help_text: str) -> typer.Typer:
     """A Typer app or sub-app with csd's settings: Rich markup in help, help when called without arguments, no
     shell-completion options and no locals in tracebacks."""
-    return typer.Typer(
+    return _App(
         help=help_text,
         no_args_is_help=True,
         pretty_exceptions_show_locals=False,
