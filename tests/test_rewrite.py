@@ -444,6 +444,41 @@ NEGATED_FACT_TABLE = [
     ("没有自行车停在门口", ["门口"], ["自行车"], []),  # it excluded the place as well
     ("没有白色的船停在码头边", ["码头边"], ["白色的船"], []),  # it had NOT 白色的船停
     ("操场上没有孩子", ["操场"], ["孩子"], []),
+    # a fresh user's 432 queries: the kinds among the clearly wrong plans, in other words
+    (
+        "a beach, excluding umbrellas, towels and boats",
+        ["a beach"],
+        ["umbrellas", "towels", "boats"],
+        [],
+    ),  # only the first was excluded
+    ("a bathroom without a mirror and a towel", ["a bathroom"], ["mirror", "towel"], []),
+    ("a horse without a saddle and a rider", ["a horse", "a rider"], ["saddle"], []),  # a person: a second subject
+    ("no bikes and scooters on the pavement", ["the pavement"], ["bikes", "scooters"], []),
+    ("一个花园，没有花、树和草", ["一个花园"], ["花", "树", "草"], []),
+    ("除了鸡和鸭以外的鸟", ["鸟"], ["鸡", "鸭"], []),
+    ("a parrot that doesn't talk", ["a parrot"], ["a parrot talking"], []),  # it kept "doesn't talk" wanted
+    ("a boy who does not swim", ["a boy"], ["a boy swimming"], []),
+    ("tea rather than coffee", ["tea"], ["coffee"], []),
+    ("a bicycle instead of a car", ["a bicycle"], ["car"], []),
+    ("a parking lot with zero cars", ["a parking lot"], ["cars"], []),
+    ("a fox in a forest or a field", [], [], [["a fox in a forest", "a fox in a field"]]),  # it lost the fox
+    ("a bench in the sun or in the shade", [], [], [["a bench in the sun", "a bench in the shade"]]),
+    ("a harbour at sunrise or sunset", [], [], [["a harbour at sunrise", "a harbour at sunset"]]),  # it had "a sunset"
+    ("a girl wearing a scarf and gloves", ["a girl wearing a scarf", "a girl wearing gloves"], [], []),
+    ("a waiter carrying a tray and a bottle", ["a waiter carrying a tray", "a waiter carrying a bottle"], [], []),
+    ("a jug, but not a blue one", ["a jug"], ["blue jug"], []),  # it excluded "blue one"
+    ("a lawn that isn't muddy", ["a lawn"], ["muddy lawn"], []),
+    ("一只鸟，既不是红色也不是黄色", ["一只鸟"], ["红色的鸟", "黄色的鸟"], []),
+    ("不是白色的毛巾", ["毛巾"], ["白色的毛巾"], []),  # the towel was lost
+    ("a garage with nothing on the shelves", ["a garage"], ["something on the shelves"], []),  # it excluded any object
+    ("a lake, no boats please", ["a lake"], ["boats"], []),  # it excluded "boats please"
+    ("a bridge (no people)", ["a bridge"], ["people"], []),
+    ("we do not want cars, only a road", ["a road"], ["cars"], []),  # it wanted "we"
+    ("four or five birds on a wire", ["four or five birds on a wire"], [], []),  # it gave ["four", "five birds ..."]
+    ("a horse, a cow or both", [], [], [["a horse", "a cow"]]),
+    ("a kid looking at a butterfly", ["a kid looking at a butterfly"], [], []),  # not "a kid at a butterfly"
+    ("a puppy playing with a sock", ["a puppy playing with a sock"], [], []),  # not "a sock" alone
+    ("一张不含人的照片", [], ["人"], []),  # it wanted 一张
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

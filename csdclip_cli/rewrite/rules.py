@@ -17,7 +17,15 @@ from __future__ import annotations
 
 import re
 
-from csdclip_cli.rewrite.phrases import ING_NOUNS, IRREGULAR, MASS, PLURAL_ONLY, indefinite_article, singular
+from csdclip_cli.rewrite.phrases import (
+    ING_NOUNS,
+    IRREGULAR,
+    MASS,
+    PLURAL_ONLY,
+    PROPERTIES,
+    indefinite_article,
+    singular,
+)
 from csdclip_cli.rewrite.plan import Plan, require_query
 
 DETERMINERS = {
@@ -100,12 +108,23 @@ ADJECTIVES = {
     "dark",
     "light",
 }
+_COUNT = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|twenty|\d+)"
+COUNT_OR = re.compile(rf"\b({_COUNT})\s+or\s+({_COUNT})\b", re.IGNORECASE)
+ACTION_WITH = re.compile(r"\b([a-z]{3,}ing)\s+with(?=\s+(?!(?:no|nothing|none|any|zero|out)\b)\w)", re.IGNORECASE)
 ADJ_PAIR = re.compile(rf"\b({'|'.join(sorted(ADJECTIVES))}) and ({'|'.join(sorted(ADJECTIVES))})\b", re.IGNORECASE)
 # Verbs whose prepositional complement is a relation to an object, kept with them: "a bicycle
 # leaning against a wall". Other actions split from their place, as in the original project's
 # annotations ("a woman dancing in front of City Hall" -> "a woman dancing", "a woman in front
 # of City Hall").
 POSTURE = {"leaning", "hanging", "perched", "propped", "attached", "tied", "mounted", "stacked", "balanced"}
+# actions whose preposition leads their object, not a place: "a dog looking at the camera" (not
+# "a dog at the camera"); "jumping in a studio" is a place
+COMPLEMENTS = {
+    ("looking", "at"), ("looking", "through"), ("looking", "into"), ("looking", "outside"), ("looking", "over"),
+    ("staring", "at"), ("gazing", "at"), ("gazing", "into"), ("pointing", "at"), ("waving", "at"),
+    ("jumping", "into"), ("jumping", "over"), ("jumping", "onto"), ("diving", "into"), ("talking", "on"),
+    ("peeking", "through"), ("peeking", "into"), ("peering", "through"), ("peering", "into"), ("climbing", "over"),
+}  # fmt: skip
 CHUNK_SEPARATORS = re.compile(
     r"\s*[;,]\s*|\s+(?:and|with|next to|beside|alongside|as well as|plus|together with|but|while)\s+", re.IGNORECASE
 )
@@ -118,7 +137,7 @@ NEGATION = re.compile(
     # "not at night", "a bird not flying", "not a dog": a place, an action or a thing
     r"not(?=\s+(?:at|in|on|under|during)\s|\s+(?!including\b)\w{2,}ing\b|\s+(?:a|an|the|one)\b)|"
     r"isn'?t|aren'?t|never|free\s+of|minus|"
-    r"lacking|other\s+than|(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
+    r"lacking|other\s+than|rather\s+than|instead\s+of|apart\s+from(?!\s+(?:that|this|it)\b)|zero|(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
     r"(?:do\s+not|don'?t)\s+(?:show|want|include)|not\s+including"
     r")(?:\s+(?:anything|something|any\w*)\s+(?:with|containing|that\s+(?:has|have)))?"
     r"(?:\s+(?:any\s+)?(?:signs?|traces?)\s+of)?\s+(?P<what>.+?"
@@ -128,6 +147,18 @@ NEGATION = re.compile(
     re.IGNORECASE,
 )
 NEITHER_NOR = re.compile(r"\bneither\s+(?P<first>.+?)\s+nor\s+", re.IGNORECASE)
+# "excluding cars, bikes and buses", "without a stove and a fridge": every listed thing is
+# excluded (the cut used to stop at the first comma or "and a", and the rest was wanted)
+_LISTED = (
+    r"(?!(?:no|not|without|nor)\b)(?:(?:a|an|the|any)\s+)?[A-Za-z-]+"
+    r"(?:\s+(?!(?:and|or|in|on|at|with|near|under|by|for|from|of|to|is|are|but)\b)[A-Za-z-]+)?"
+)
+NEGATED_LIST = re.compile(
+    r"\b(?P<cue>without(?:\s+any)?|excluding|except(?:\s+for)?|no|free\s+of|other\s+than|not\s+including|minus)\s+"
+    rf"(?P<items>{_LISTED}(?:\s*,\s*{_LISTED})*)\s*,?\s+(?P<join>and|or)\s+(?P<last>{_LISTED})"
+    r"(?=\s*[,;.]|$|\s+(?:on|in|at|under|near|inside|by)\s)",  # "no cars and trucks on the street"
+    re.IGNORECASE,
+)
 # "no cat is on the bed", "neither the cat nor the dog is on the bed": the verb is no part of
 # the excluded thing ("dog is"), and the place is where it is absent
 NO_THING_IS = re.compile(
@@ -178,6 +209,12 @@ NEGATED_WEAR = re.compile(
 )
 NEGATED_HAVE = re.compile(
     r"\s*\b(?:(?:that|who|which)\s+)?(?:does|do|did|has|have)\s*(?:not|n'?t)\s+(?:have|has|contain|wear)\b",
+    re.IGNORECASE,
+)
+# "a baby that doesn't cry": as "a baby not crying" says it (have / wear / contain: NEGATED_HAVE)
+DOES_NOT = re.compile(
+    r"\s*\b(?:(?:that|who|which)\s+)?(?:does|do|did)\s*(?:not|n'?t)\s+"
+    r"(?!(?:show|want|wish|include|have|has|contain|wear|need|like|mind)\b)(?P<verb>[a-z]{2,})\b",
     re.IGNORECASE,
 )
 HAS_NO = re.compile(
@@ -235,10 +272,23 @@ NOT_TAIL = re.compile(
 # words after a participle that leave it with the excluded thing ("no people walking around")
 ADVERBS = {"around", "about", "by", "past", "along", "nearby", "together", "away"}
 # the cues that say what the noun before them is not ("isn't red", ", not white")
-PREDICATE_CUE = re.compile(r"\b(?:isn'?t|aren'?t|wasn'?t|weren'?t|not)\s*$", re.IGNORECASE)
+PREDICATE_CUE = re.compile(r"\b(?:isn'?t|aren'?t|wasn'?t|weren'?t|not|never)\s*$", re.IGNORECASE)
 # What may be negated on its own as a property of the noun before it ("a balloon that isn't
 # red" -> NOT "red balloon"): colours, sizes and a few states; past participles ("parked").
 STATES = {"empty", "full", "open", "closed", "broken", "wet", "dry", "lit", "new", "clean", "dirty", "busy", "crowded"}
+STATES |= PROPERTIES | {
+    "messy",
+    "tidy",
+    "curly",
+    "blonde",
+    "blond",
+    "bald",
+    "shiny",
+    "rusty",
+    "muddy",
+    "frozen",
+    "long",
+}
 # "nothing red" / "no one" / "nobody": the negated thing is implied, not named
 NOTHING = re.compile(
     r"(?:,\s*)?\b(?:(?:but|and|with)\s+)?(?:"
@@ -252,6 +302,7 @@ COLOURS = {"red", "blue", "green", "yellow", "white", "black", "purple", "orange
 CARRIER = re.compile(
     r"^(?:(?:please|pls|can\s+you|could\s+you|i\s*'?\s*m\s+looking\s+for|i\s+am\s+looking\s+for|looking\s+for|"
     r"i\s+want|i\s+need|i'?d\s+like|show(?:\s+me)?|find(?:\s+me)?|give\s+me|get\s+me|search(?:\s+for)?|"
+    r"(?:can|could|may)\s+(?:i|we)\s+(?:get|see|have|find)|let\s+me\s+see|"
     r"retrieve|is\s+there|are\s+there|do\s+you\s+have)\s+)*"
     r"(?:(?:(?:an?|the|some|any|all)\s+)?(?:\w+\s+)?(?:images?|photos?|pictures?|pics?|photographs?|shots?|"
     r"snapshots?|frames?|scenes?)\s+(?:of|with|showing|that\s+shows?|where|in\s+which|containing|that\s+contains?|"
@@ -268,8 +319,9 @@ PLACE = re.compile(r"\b(?:in front of|at|in|near|outside|inside)\s+((?:[A-Z][\w'
 ZH_NEG = re.compile(
     r"[，,、；;]?\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|(?<!是)不是|不想要|不想|无|除了|排除|避免|别)"
     r"(?:穿|戴|带|有|含|要|拍到|拍|出现|看到|见到|显示)?(?:任何)?(?P<what>(?!有(?:[，,、；;。]|$))[^，,、；;。和与及的]+?"
-    # 不要狗和猫: the thing after 和 at the end of the clause is excluded too
-    r"(?:(?:或者|[和与及或])[^，,、；;。和与及的]{1,4}(?=的?(?:[，,、；;。]|$)))?)(?:以外|之外)?"
+    # 不要狗和猫, 没有椅子、桌子和台灯, 除了猫和狗以外: the things listed to the end of the
+    # clause (or to 以外) are excluded too
+    r"(?:(?:(?:或者|[和与及或、])[^，,、；;。和与及的]{1,4}?)+(?=(?:以外|之外)|的?(?:[，,、；;。]|$)))?)(?:以外|之外)?"
     r"(?=[，,、；;。的]|和|与|及|也|又|$)"  # 既没有狗也没有猫: each negation ends before the next
 )
 # "没有黑白相间的猫" at the start of a clause: a thing with a property is excluded, not the
@@ -279,8 +331,8 @@ _ZH_POSE_VERB = r"(?:停|坐|站|躺|放|睡|蹲|挂|住)"  # the verb before �
 _ZH_POSE = _ZH_POSE_VERB + "?"
 _ZH_PROPERTY = r"(?:[\u4e00-\u9fff]{1,3}色|黑白相间|大|小|长|短|新|旧|破|空|湿|脏|干净|高|矮|胖|瘦|年轻|老)"
 ZH_NEG_PROPERTY = re.compile(
-    r"(?:^|(?<=[，,、；;。]))\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?:没有|不要|不含|不带|无|(?<!是)不是)"
-    rf"(?P<what>{_ZH_PROPERTY}的[^，,、；;。和与及的]{{1,5}}?)"
+    r"(?:^|(?<=[，,、；;。]))\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?P<cue>没有|不要|不含|不带|无|(?<!是)不是)"
+    rf"(?P<what>{_ZH_PROPERTY}的(?P<thing>[^，,、；;。和与及的]{{1,5}}?))"
     # 没有红色的汽车停在路边: where the excluded thing would be stays behind
     rf"(?P<where>{_ZH_POSE}在[^，,、；;。]+)?(?=[，,、；;。]|$)"
 )
@@ -321,9 +373,19 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 NEUTRAL_EN, NEUTRAL_ZH = "a photo", "一张照片"  # the positive side of a query that only excludes
 
 
+# words that say nothing about the image: "no dogs please", "people in the photo", "just mountains"
+FILLER = re.compile(
+    r"\s*\bplease\b|\s+in\s+(?:the|this|my)\s+(?:photo|picture|image|shot|frame)\b|(?:(?<=^)|(?<=,\s))(?:just|only)\s+(?!(?:one|two|three|a\s+few|\d+)\b)",
+    re.IGNORECASE,
+)
+
+
 def _strip_carrier(text: str) -> str:
-    """'show me photos of a red car' -> 'a red car'; the text itself when nothing is left."""
+    """'show me photos of a red car' -> 'a red car', also after a comma ('..., show me a
+    street'), without FILLER words; the text itself when nothing is left."""
     rest = CARRIER.sub("", text, count=1).rstrip(" ?")
+    rest = re.sub(r"(?<=,\s)(?=\w)" + CARRIER.pattern.lstrip("^"), "", rest, flags=re.IGNORECASE)
+    rest = FILLER.sub("", rest).strip(" ,")
     return rest if re.search(r"\w", rest) else text
 
 
@@ -357,8 +419,11 @@ def _with_noun(what: str, before: str) -> str:
     word before the negation: ('red', 'a toddler with a balloon') -> 'red balloon'. Anything
     else, or no noun before it, is returned as it is."""
     words = what.split()
+    if len(words) > 1 and words[-1].lower() in ("one", "ones"):  # "not a black one": a black what
+        words = words[:-1]
     if not words or len(words) > 3 or not all(_is_property(w) for w in words):
         return what
+    what = " ".join(words)
     nouns = re.findall(r"[A-Za-z][A-Za-z'-]*", before)
     if not nouns or nouns[-1].lower() in DETERMINERS or _modifier_start([nouns[-1]], 0) or _is_property(nouns[-1]):
         return what
@@ -511,7 +576,7 @@ def _modifier_start(tokens: list[str], i: int) -> int:
 
 
 def _is_participle(tokens: list[str], i: int) -> bool:
-    w = tokens[i].lower()
+    w = tokens[i].lower().split("\x00")[0]  # "playing\x00with": ACTION_WITH kept the object
     return (
         len(w) > 4 and w.endswith("ing") and w not in ING_NOUNS and (i == 0 or tokens[i - 1].lower() not in DETERMINERS)
     )
@@ -524,7 +589,7 @@ def split_subject(chunk: str) -> tuple[str, list[str]]:
     i = 1
     while i < len(tokens):
         n = _modifier_start(tokens, i)
-        if n and tokens[i - 1].lower() in POSTURE:
+        if n and (tokens[i - 1].lower() in POSTURE or (tokens[i - 1].lower(), tokens[i].lower()) in COMPLEMENTS):
             i += n + 1  # "sitting on a bench" stays one modifier
             continue
         if n:
@@ -581,6 +646,7 @@ def _expand_or(chunk: str) -> list[str]:
             and right[0].lower() not in DETERMINERS
             and len(left) > 1
             and not (_is_participle(right, 0) or _modifier_start(right, 0))  # "a dog sleeping or eating"
+            and not split_subject(alts[0])[1]  # "a city at dawn or dusk": a second time, not "a dusk"
         ):
             # the second alternative shares the first one's start: "a cat or dog" -> "a dog",
             # "a bowl of apples or oranges" -> "a bowl of oranges"
@@ -600,7 +666,7 @@ def _expand_or(chunk: str) -> list[str]:
     )
     # and so does what it is doing ("a man, a woman or a child riding a bike")
     if mods and bare:
-        alts = [f"{a} {' '.join(mods)}" for a in alts[:-1]] + [alts[-1]]
+        return [f"{a} {' '.join(mods)}" for a in alts[:-1]] + [alts[-1]]
     return _object_alternatives(alts)
 
 
@@ -614,6 +680,22 @@ ANIMATE = PEOPLE | {
     "baby", "dog", "cat", "bird", "horse", "cow", "sheep", "goat", "pig", "duck", "chicken", "rabbit", "puppy",
     "kitten", "animal", "deer", "bear", "fox", "elephant", "lion", "tiger", "monkey", "squirrel",
 }  # fmt: skip
+
+
+def _second_object(chunk: str, text: str) -> bool:
+    """Whether `chunk`, after "and" in `text`, is a second thing the action before it is done to:
+    a bare thing ('sunglasses', 'a fork'), not a person or an animal ('... and a man')."""
+    words = chunk.split()
+    bare = len(words) == 1 or (len(words) <= 3 and words[0].lower() in DETERMINERS)
+    return (
+        bare
+        and not split_subject(chunk)[1]
+        and singular(words[-1].lower()) not in ANIMATE
+        and bool(re.search(rf"\band\s+{re.escape(chunk)}(?=\s*[,;.]|$)", text))
+    )
+
+
+PARTICLES = {"from", "to", "into", "with", "for", "at", "through", "across", "off", "onto", "about"}
 
 
 def _countable(noun_phrase: str) -> bool:
@@ -632,6 +714,9 @@ def _object_alternatives(alts: list[str]) -> list[str]:
     subject, mods = split_subject(alts[0])
     if len(alts) < 2 or not mods:
         return alts
+    if all(_modifier_start(a.split(), 0) for a in alts[1:]):  # "a dog in a park or on a beach": the dog's
+        start = " ".join([subject, *mods[:-1]])
+        return [alts[0], *(f"{start} {a}" for a in alts[1:])]
     if all(_is_participle(a.split(), 0) for a in alts[1:]):  # "a dog sleeping or eating": the dog's
         j = max((i for i, m in enumerate(mods) if _is_participle(m.split(), 0)), default=-1)
         if j < 0:
@@ -647,8 +732,9 @@ def _object_alternatives(alts: list[str]) -> list[str]:
         return [alts[0] + tail, *(f"{start} {a}{tail}" for a in others), f"{start} {last}{tail}"]
     fact = mods[-1].split()
     k = _modifier_start(fact, 0) or int(_is_participle(fact, 0))
-    if fact[0].lower() in POSTURE and len(fact) > 1:  # "leaning against a wall or a fence"
-        k += _modifier_start(fact, 1)
+    if k == 1 and len(fact) > 1 and (fact[0].lower() in POSTURE or _is_participle(fact, 0)):
+        # "leaning against a wall or a fence", "fishing from a boat or the shore"
+        k += _modifier_start(fact, 1) or int(fact[1].lower() in PARTICLES)
     obj = fact[k:]
     *others, last = alts[1:]
     last_head, trailing = split_subject(last)
@@ -659,7 +745,16 @@ def _object_alternatives(alts: list[str]) -> list[str]:
     things = len(alts) >= 3 and not any(singular(h) in ANIMATE for h in heads)
     # what an action is done to: "a man riding a bike or a horse" (not "riding ... or a woman")
     done_to = _is_participle(fact, 0) and not any(singular(h) in PEOPLE for h in heads)
-    if not (same or things or done_to):
+    # a second place or time, plain (no colour or size of its own, unlike a second subject in
+    # "a red car on the street or a blue bus"): "a boat on a lake or a river", "at dawn or dusk"
+    plain = [a.split() for a in [*others, last_head]]
+    place = (
+        not trailing
+        and not _is_participle(fact, 0)
+        and not any(singular(h) in ANIMATE for h in heads)
+        and all(len(w) == 1 or (len(w) == 2 and w[0].lower() in DETERMINERS) for w in plain)
+    )
+    if not (same or things or done_to or place):
         return alts
     start = " ".join([subject, *mods[:-1], *fact[:k]])
     tail = (" " + " ".join(trailing)) if trailing else ""
@@ -670,6 +765,42 @@ def _not_but(m: re.Match) -> str:
     """'not a cat but a dog' -> 'a dog, not a cat'; 'not red but blue car' -> 'blue car, not red'
     (a property after a comma is said of the noun before it: NOT 'red car')."""
     return f"{m['pre']}{m['y'].strip()}, not {m['x']}"
+
+
+def participle(verb: str) -> str:
+    """The -ing form of an English verb by spelling rules: cry -> crying, smile -> smiling, lie ->
+    lying, see -> seeing, run -> running (a short consonant-vowel-consonant verb doubles its last letter)."""
+    v = verb.lower()
+    if v.endswith("ie"):
+        return verb[:-2] + "ying"
+    if v.endswith("e") and not v.endswith(("ee", "ye", "oe")) and len(v) > 2:
+        return verb[:-1] + "ing"
+    if re.fullmatch(r"[^aeiou]*[aeiou][b-df-hj-np-tvz]", v) and len(v) <= 4:
+        return verb + verb[-1] + "ing"
+    return verb + "ing"
+
+
+def _negated_list(m: re.Match) -> str:
+    """'excluding cars, bikes and buses' -> 'excluding cars and no bikes and no buses'. Without a
+    comma a person or an animal after 'and' is a second subject ('a dog without a collar and a
+    cat'), and the text is returned as it is."""
+    items = [i.strip() for i in re.split(r"\s*,\s*", m["items"])]
+    if len(items) == 1 and singular(m["last"].split()[-1].lower()) in ANIMATE:
+        return m.group(0)
+    return f"{m['cue']} {items[0]}" + "".join(f" and no {_strip_det(i)}" for i in [*items[1:], m["last"]])
+
+
+def _nothing_place(m: re.Match) -> str:
+    """'a table with nothing on it': the table is the "it" ('nothing'); 'nothing on the table':
+    the table, empty ('the table with nothing'); 'a room with nothing on the walls': the walls are
+    not the thing wanted, so what is on them is excluded ('without something on the walls';
+    it wanted the walls and excluded any object)."""
+    obj = m.group("obj")
+    if obj.lower() in ("it", "them", "top"):
+        return "nothing"
+    if re.search(r"\bwith\s+$", m.string[: m.start()], re.IGNORECASE):
+        return f"without something {m.group(0).split(None, 1)[1]}"
+    return f"{obj} with nothing"
 
 
 def _word_alternatives(m: re.Match) -> str:
@@ -703,6 +834,10 @@ def _colour_alternatives(m: re.Match) -> str:
 
 
 def _english(query: str) -> Plan:
+    # "a dog (no collar)", "a dog - not a cat": an aside is a clause of its own
+    query = re.sub(r"\s*[(\[]\s*", ", ", query)
+    query = re.sub(r"\s*[)\]]", "", query)
+    query = re.sub(r"\s+[-–—]+\s+|\s*[–—]+\s*", ", ", query).strip(" ,")
     # "a cat, or a dog", "a cat or or a dog": one "or" between the alternatives
     query_split = OR_PUNCTUATED.sub(" or ", query)
     # "a red, blue or green balloon", "a cat, a dog or a rabbit": one OR group, not an AND
@@ -712,8 +847,15 @@ def _english(query: str) -> Plan:
     query_split = NOUN_LIST_OR.sub(  # "a cat, a dog or a rabbit"
         lambda m: re.sub(r"\s*,\s*", " or ", m["items"]) + m["last"] + " or ", query_split
     )
-    # "black and white dog": an adjective pair is one word for splitting purposes
+    # "black and white dog": an adjective pair is one word for splitting purposes, and so is a
+    # count ("two or three cats"); "a dog, a cat or both" is one of them
     query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query_split)
+    query_split = COUNT_OR.sub(lambda m: f"{m.group(1)}\x00or\x00{m.group(2)}", query_split)
+    query_split = re.sub(r"\s*,?\s+or\s+both\b", "", query_split, flags=re.IGNORECASE)
+    # "a dog playing with a ball": the thing played with is the action's, not a second clause
+    query_split = ACTION_WITH.sub(
+        lambda m: m.group(0) if m.group(1).lower() in ING_NOUNS else f"{m.group(1)}\x00with", query_split
+    )
     query_split = NEITHER_BE.sub(lambda m: f" that isn't {m.group('first')} or ", query_split)
     # "neither a hat nor a scarf" excludes both, as "no a hat and no a scarf" does
     # "neither red nor blue cars": two coloured things, not "red" and "blue cars"
@@ -724,6 +866,7 @@ def _english(query: str) -> Plan:
     if NEITHER_NOR.search(query_split):
         query_split = NEITHER_NOR.sub(lambda m: f"no {m.group('first')} and no ", query_split)
         query_split = re.sub(r"\s+nor\s+", " and no ", query_split, flags=re.IGNORECASE)  # "... nor boats"
+    query_split = NEGATED_LIST.sub(_negated_list, query_split)
     query_split = NO_THING_IS.sub(r"\1 ", query_split)
     query_split = PREDICATE_OR.sub(lambda m: f"{m['det'] or ''}{m['a']} or {m['b']} {m['noun']}", query_split)
     query_split = NOT_ONLY.sub("", query_split)  # "not only a cat but also a dog": both wanted
@@ -734,15 +877,13 @@ def _english(query: str) -> Plan:
     query_split = BUT_ALSO.sub("and", query_split)
     # "nothing but sand": only sand, nothing excluded; "nothing on the table except a cup": the table too
     query_split = NOTHING_BUT.sub(lambda m: f"{m['obj']} with " if m["obj"] else "", query_split)
-    query_split = NOTHING_PLACE.sub(  # "a table with nothing on it": the table is the "it"
-        lambda m: "nothing" if m.group("obj").lower() in ("it", "them", "top") else f"{m.group('obj')} with nothing",
-        query_split,
-    )
+    query_split = NOTHING_PLACE.sub(_nothing_place, query_split)
     # "no" that names a thing rather than excluding one: "a no parking sign", "a sign that says
     # no entry"; the NUL keeps it one word until the clauses are written
     query_split = NAMED_NO.sub(lambda m: m.group(0)[:-1].rstrip() + "\x00", query_split)
     query_split = NEGATED_WEAR.sub(" not ", query_split)
     query_split = NEGATED_HAVE.sub(" without", query_split)
+    query_split = DOES_NOT.sub(lambda m: f" not {participle(m['verb'])}", query_split)
     query_split = HAS_NO.sub(" with", query_split)
     query_split = NEGATED_BE.sub(" isn't", query_split)
     return _english_plan(query, query_split)
@@ -763,6 +904,8 @@ def _english_plan(query: str, text: str) -> Plan:
         return f" {rest}" if rest else ""
 
     positive = re.sub(r"^(?:but|and|or)\s+", "", _dangling(_clean(NEGATION.sub(cut, text))), flags=re.IGNORECASE)
+    # "I [don't want any people], mountains": who asks is no part of the image
+    positive = ", ".join(p for p in re.split(r"\s*,\s*", positive) if not PRONOUN_ONLY.match(p))
     # nothing wanted but the excluded thing's place, or a time: the place is wanted ("no cars
     # on the street at night" -> "the street at night", NOT "cars")
     if nots and (not positive or TIME_WORDS.fullmatch(positive)):
@@ -796,11 +939,12 @@ def _english_plan(query: str, text: str) -> Plan:
             merged[-1] = f"{merged[-1]} and {c}"
         else:
             merged.append(c.strip())
+    action = ""
     for chunk in merged:
         chunk = re.sub(r"^(?:(?:with|and|but|also|or)\s+)+", "", chunk, flags=re.IGNORECASE)
         # "a laptop on it": "it" is the thing already named, so the place says nothing
         chunk = re.sub(rf"\s+{PRONOUN_PLACE}(?=\s|$)", "", chunk, flags=re.IGNORECASE)
-        if not chunk:
+        if not chunk or PRONOUN_ONLY.match(chunk):  # "I [don't want any people], mountains"
             continue
         if re.search(r"\s+or\s+", chunk):
             ors.append(_expand_or(chunk))
@@ -808,7 +952,13 @@ def _english_plan(query: str, text: str) -> Plan:
         tokens = chunk.split()
         if subject and (_modifier_start(tokens, 0) or _is_participle(tokens, 0)):
             chunk = f"{subject} {chunk}"  # "..., dancing in the rain" keeps the earlier subject
+        elif action and _second_object(chunk, positive):
+            ands.append(f"{action} {chunk}")  # "a woman wearing a hat and sunglasses"
+            continue
         subj, mods = split_subject(chunk)
+        fact = mods[-1].split() if mods else []
+        # the subject and verb of an action done to a thing ("a woman wearing"), for a second thing
+        action = f"{subj} {fact[0]}" if len(fact) > 1 and _is_participle(fact, 0) else ""
         if len(mods) >= 2:
             subject = subj
             ands += [f"{subj} {m}" for m in mods]
@@ -990,11 +1140,17 @@ def _zh_property_thing(prop: str, query: str, m: re.Match) -> str:
     )
     if after:
         return f"{prop}的{after.group('noun')}"
-    if re.match(r"的?(?:[，,、；;。]|$)", rest) and (before := re.split(r"[，,、；;。]", query[: m.start()])[-1]):
+    # the clause before, past the other negations of a list (一只狗，既不是黑色也不是白色)
+    segments = [ZH_NEG.sub("", c).strip(" 既也又还") for c in re.split(r"[，,、；;。]", query[: m.start()])]
+    before = next((c for c in reversed(segments) if c), "")
+    if re.match(r"的?(?:[，,、；;。]|也|又|$)", rest) and before:
         from csdclip_cli.rewrite.zh_clauses import tag
 
         subject = re.split(r"在|正在", before)[0] or before  # 一只猫在沙发上: the cat, not the sofa
         nouns = [w for w, f in tag(subject) if f.startswith("n") and not ZH_PROPERTY.match(w)]
+        bare = ZH_MEASURE.sub("", subject)  # 一只鸟: jieba may not tag 鸟 a noun after 一只
+        if not nouns and re.fullmatch(r"[\u4e00-\u9fff]{1,4}", bare) and not ZH_PROPERTY.match(bare):
+            nouns = [bare]
         if nouns and (noun := ZH_MEASURE.sub("", nouns[-1])):
             return f"{prop}的{noun}"
     return prop
@@ -1057,7 +1213,11 @@ def _chinese_plan(raw: str, query: str) -> Plan:
     query = ZH_LIST_OR.sub(lambda m: re.sub(r"[，,、]", "或者", m.group("items")), query)
     for m in ZH_NEG_PROPERTY.finditer(query):
         nots.append(m.group("what"))
-    query = ZH_NEG_PROPERTY.sub(lambda m: m["where"] or "", query)
+    # 没有红色的车: no red car; 不是红色的车 opening the query: a car, but not a red one (after a
+    # clause, 一辆车，不是红色的车, the thing is named already)
+    query = ZH_NEG_PROPERTY.sub(
+        lambda m: (m["thing"] if m["cue"] == "不是" and not m.start() else "") + (m["where"] or ""), query
+    )
     for m in ZH_NONE.finditer(query):
         nots.append(m.group("what") or "东西")
     left = ZH_NONE.sub("", query).strip(" ，,、；;。")
@@ -1065,13 +1225,17 @@ def _chinese_plan(raw: str, query: str) -> Plan:
         return Plan(raw=raw, intent=Plan.intent_of([], nots, []), optimized=NEUTRAL_ZH, and_=[], not_=nots)
     query = left or query
     for m in ZH_NEG.finditer(query):
-        for what in re.split(r"或者|或是|[和与及或]", m.group("what").strip(" 的")):
+        for what in re.split(r"或者|或是|[和与及或、]", m.group("what").strip(" 的")):
             what = _zh_property_thing(what, query, m) if ZH_PROPERTY.match(what) else what
             if what and what not in nots:
                 nots.append(what)
     # 一座没有花园的房子 leaves 一座的房子: a measure word takes no 的
     positive = ZH_MEASURE_DE.sub(r"\1", ZH_NEG.sub("", query)).strip(" ，,、；;。的")
     positive = re.sub(r"的(?=[，,、；;。]|$)", "", positive)  # 一辆车[，不是红色]的，在街上: a 的 left alone
+    positive = re.sub(r"^[和与及]+", "", positive)  # [没有狗]和一只猫: the joiner of the cut negation
+    positive = re.sub(r"(^|[，,、；;])\s*(?:只要|只想要|只想看|只看)", r"\1", positive)  # 不要人，只要山: the 山
+    if re.fullmatch(rf"[一两三几这那][{MEASURE_WORDS}]", positive):  # 一张[不含文字的图片]: no thing is left
+        positive = ""
     if nots:
         positive = _zh_only_place(positive, nots)
     optimized = positive or (NEUTRAL_ZH if nots else query)
@@ -1144,7 +1308,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v17"
+    fingerprint = "rules-v18"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
