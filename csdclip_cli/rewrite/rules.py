@@ -137,7 +137,8 @@ NEGATION = re.compile(
     # "not at night", "a bird not flying", "not a dog": a place, an action or a thing
     r"not(?=\s+(?:at|in|on|under|during)\s|\s+(?!including\b)\w{2,}ing\b|\s+(?:a|an|the|one)\b)|"
     r"isn'?t|aren'?t|never|free\s+of|minus|"
-    r"lacking|other\s+than|rather\s+than|instead\s+of|apart\s+from(?!\s+(?:that|this|it)\b)|zero|(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
+    r"lacking|other\s+than|rather\s+than|instead\s+of|apart\s+from(?!\s+(?:that|this|it)\b)|zero|"
+    r"(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
     r"(?:do\s+not|don'?t)\s+(?:show|want|include)|not\s+including"
     r")(?:\s+(?:anything|something|any\w*)\s+(?:with|containing|that\s+(?:has|have)))?"
     r"(?:\s+(?:any\s+)?(?:signs?|traces?)\s+of)?\s+(?P<what>.+?"
@@ -276,19 +277,7 @@ PREDICATE_CUE = re.compile(r"\b(?:isn'?t|aren'?t|wasn'?t|weren'?t|not|never)\s*$
 # What may be negated on its own as a property of the noun before it ("a balloon that isn't
 # red" -> NOT "red balloon"): colours, sizes and a few states; past participles ("parked").
 STATES = {"empty", "full", "open", "closed", "broken", "wet", "dry", "lit", "new", "clean", "dirty", "busy", "crowded"}
-STATES |= PROPERTIES | {
-    "messy",
-    "tidy",
-    "curly",
-    "blonde",
-    "blond",
-    "bald",
-    "shiny",
-    "rusty",
-    "muddy",
-    "frozen",
-    "long",
-}
+STATES |= PROPERTIES | {"messy", "tidy", "curly", "blonde", "blond", "bald", "shiny", "rusty", "muddy", "frozen", "long"}  # fmt: skip
 # "nothing red" / "no one" / "nobody": the negated thing is implied, not named
 NOTHING = re.compile(
     r"(?:,\s*)?\b(?:(?:but|and|with)\s+)?(?:"
@@ -375,7 +364,8 @@ NEUTRAL_EN, NEUTRAL_ZH = "a photo", "一张照片"  # the positive side of a que
 
 # words that say nothing about the image: "no dogs please", "people in the photo", "just mountains"
 FILLER = re.compile(
-    r"\s*\bplease\b|\s+in\s+(?:the|this|my)\s+(?:photo|picture|image|shot|frame)\b|(?:(?<=^)|(?<=,\s))(?:just|only)\s+(?!(?:one|two|three|a\s+few|\d+)\b)",
+    r"\s*\bplease\b|\s+in\s+(?:the|this|my)\s+(?:photo|picture|image|shot|frame)\b"
+    r"|(?:(?<=^)|(?<=,\s))(?:just|only)\s+(?!(?:one|two|three|a\s+few|\d+)\b)",  # not "only one person"
     re.IGNORECASE,
 )
 
