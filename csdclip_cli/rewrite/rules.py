@@ -52,6 +52,7 @@ DETERMINERS = {
 }
 STRIP_DET = re.compile(r"^(?:any|a|an|the|some)\s+", re.IGNORECASE)
 # multi-word prepositions first, so "in front of" is one boundary and not three
+WITH_OWNED = "with\x04"  # "with" after a person or an animal: what they have, not a second clause
 PREPOSITIONS = [
     "in front of",
     "on top of",
@@ -81,6 +82,7 @@ PREPOSITIONS = [
     "holding",
     "carrying",
     "during",
+    WITH_OWNED,
     "among",
     "around",
 ]
@@ -672,6 +674,29 @@ ANIMATE = PEOPLE | {
 }  # fmt: skip
 
 
+_ANIMATE_FORMS = sorted(
+    ANIMATE | {w + "s" for w in ANIMATE} | {p for p, one in IRREGULAR.items() if one in ANIMATE}, key=len, reverse=True
+)
+OWNER_WITH = re.compile(
+    rf"\b({'|'.join(_ANIMATE_FORMS)})\s+with(?=\s+(?!(?:no|nothing|none|neither|not|any|zero|out)\b)(?P<what>\w+(?:\s+\w+){{0,2}}))",
+    re.IGNORECASE,
+)
+# what an animal has ("a cat with green eyes", "a dog with a ball"); "a dog with a car" names
+# two things side by side, as the demo's scenes do
+ANIMAL_PARTS = {
+    "eyes", "eye", "ears", "tail", "fur", "spots", "stripes", "mane", "horns", "wings", "feathers", "paws", "collar",
+    "leash", "bow", "ribbon", "ball", "stick", "bone", "frisbee", "toy", "hat", "scarf", "sweater", "coat", "harness",
+}  # fmt: skip
+
+
+def _owner_with(m: re.Match) -> str:
+    """'a girl with' / 'a cat with [green eyes]' -> the owner and WITH_OWNED; else as it is."""
+    person = singular(m.group(1).lower()) in PEOPLE
+    if person or any(w.lower() in ANIMAL_PARTS for w in m["what"].split()):
+        return f"{m.group(1)} {WITH_OWNED}"
+    return m.group(0)
+
+
 def _second_object(chunk: str, text: str) -> bool:
     """Whether `chunk`, after "and" in `text`, is a second thing the action before it is done to:
     a bare thing ('sunglasses', 'a fork'), not a person or an animal ('... and a man')."""
@@ -842,6 +867,9 @@ def _english(query: str) -> Plan:
     query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query_split)
     query_split = COUNT_OR.sub(lambda m: f"{m.group(1)}\x00or\x00{m.group(2)}", query_split)
     query_split = re.sub(r"\s*,?\s+or\s+both\b", "", query_split, flags=re.IGNORECASE)
+    # "a girl with a red umbrella crossing the street": the umbrella is the girl's (it was a
+    # clause of its own, which crossed the street)
+    query_split = OWNER_WITH.sub(_owner_with, query_split)
     # "a dog playing with a ball": the thing played with is the action's, not a second clause
     query_split = ACTION_WITH.sub(
         lambda m: m.group(0) if m.group(1).lower() in ING_NOUNS else f"{m.group(1)}\x00with", query_split
@@ -947,8 +975,10 @@ def _english_plan(query: str, text: str) -> Plan:
             continue
         subj, mods = split_subject(chunk)
         fact = mods[-1].split() if mods else []
-        # the subject and verb of an action done to a thing ("a woman wearing"), for a second thing
-        action = f"{subj} {fact[0]}" if len(fact) > 1 and _is_participle(fact, 0) else ""
+        # the subject and verb of an action done to a thing ("a woman wearing"), or what a person
+        # has ("a girl with"), for a second thing
+        owned = len(fact) > 1 and (_is_participle(fact, 0) or fact[0] == WITH_OWNED)
+        action = f"{subj} {fact[0]}" if owned else ""
         if len(mods) >= 2:
             subject = subj
             ands += [f"{subj} {m}" for m in mods]
@@ -969,7 +999,19 @@ def _english_plan(query: str, text: str) -> Plan:
     if p := PLACE.search(positive):
         entities["place"] = p.group(1).strip()
     intent = Plan.intent_of(ands, nots, ors)
-    return Plan(raw=query, intent=intent, entities=entities, optimized=optimized, and_=ands, not_=nots, or_=ors)
+
+    def shown(t: str) -> str:
+        return t.replace(WITH_OWNED, "with")
+
+    return Plan(
+        raw=query,
+        intent=intent,
+        entities=entities,
+        optimized=shown(optimized),
+        and_=[shown(a) for a in ands],
+        not_=[shown(n) for n in nots],
+        or_=[[shown(x) for x in g] for g in ors],
+    )
 
 
 # "not even one X" / "nothing at all": 一个人都没有 -> NOT 人, 什么也没有 -> NOT 东西
@@ -1298,7 +1340,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v18"
+    fingerprint = "rules-v19"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
