@@ -489,6 +489,21 @@ NEGATED_FACT_TABLE = [
     ("an old man with glasses and a cane", ["an old man with glasses", "an old man with a cane"], [], []),
     ("a white rabbit with long ears", ["a white rabbit with long ears"], [], []),
     ("a brown horse with a red car", ["a brown horse", "a red car"], [], []),  # side by side, as the demo's scenes
+    # an action after two people or animals joined by "and" is both's (it was the second one's)
+    ("two boys and a girl making a snowman", ["two boys making a snowman", "a girl making a snowman"], [], []),
+    ("a mother and her daughter baking", ["a mother baking", "her daughter baking"], [], []),
+    (
+        "a horse and a donkey grazing in a meadow",
+        ["a horse grazing", "a horse in a meadow", "a donkey grazing", "a donkey in a meadow"],
+        [],
+        [],
+    ),
+    (
+        "a tent and a man sitting by a fire",
+        ["a tent", "a man sitting", "a man by a fire"],
+        [],
+        [],
+    ),  # a tent does not sit
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

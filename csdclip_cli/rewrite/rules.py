@@ -666,7 +666,9 @@ def _expand_or(chunk: str) -> list[str]:
 # riders, not what the man rides
 PEOPLE = {
     "person", "man", "woman", "child", "kid", "boy", "girl", "people", "lady", "gentleman", "guy",
-    "teenager", "player", "worker", "tourist", "couple", "family", "crowd", "rider", "driver",
+    "teenager", "player", "worker", "tourist", "couple", "family", "crowd", "rider", "driver", "father", "mother",
+    "son", "daughter", "brother", "sister", "friend", "husband", "wife", "student", "teacher", "grandmother",
+    "grandfather", "toddler", "dad", "mom", "mum",
 }  # fmt: skip
 ANIMATE = PEOPLE | {
     "baby", "dog", "cat", "bird", "horse", "cow", "sheep", "goat", "pig", "duck", "chicken", "rabbit", "puppy",
@@ -695,6 +697,16 @@ def _owner_with(m: re.Match) -> str:
     if person or any(w.lower() in ANIMAL_PARTS for w in m["what"].split()):
         return f"{m.group(1)} {WITH_OWNED}"
     return m.group(0)
+
+
+def _joined_subject(chunk: str, text: str) -> bool:
+    """Whether `chunk` is a bare person or animal ('a boy', 'a white cat') followed by 'and' in `text`."""
+    words = chunk.split()
+    return (
+        len(words) <= 3
+        and singular(words[-1].lower()) in ANIMATE
+        and bool(re.search(rf"(?:^|,\s*|\band\s+){re.escape(chunk)}\s+and\s", text))
+    )
 
 
 def _second_object(chunk: str, text: str) -> bool:
@@ -958,6 +970,7 @@ def _english_plan(query: str, text: str) -> Plan:
         else:
             merged.append(c.strip())
     action = ""
+    bare_subjects: list[str] = []  # people or animals named bare, each followed by "and"
     for chunk in merged:
         chunk = re.sub(r"^(?:(?:with|and|but|also|or)\s+)+", "", chunk, flags=re.IGNORECASE)
         # "a laptop on it": "it" is the thing already named, so the place says nothing
@@ -974,6 +987,16 @@ def _english_plan(query: str, text: str) -> Plan:
             ands.append(f"{action} {chunk}")  # "a woman wearing a hat and sunglasses"
             continue
         subj, mods = split_subject(chunk)
+        # "a boy and a girl playing chess": both play; the bare subjects just before, joined by
+        # "and", take the action and what follows it (not a place alone: "a cat and a dog on a
+        # sofa" may be a scene of two things)
+        acting = next((i for i, m in enumerate(mods) if _is_participle(m.split(), 0)), None)
+        if acting is not None:
+            while bare_subjects:
+                other = bare_subjects.pop()
+                ands.remove(other)
+                ands += [f"{other} {m}" for m in mods[acting:]] if len(mods) > 1 else [f"{other} {mods[acting]}"]
+        bare_subjects = [] if mods or not _joined_subject(chunk, positive) else [*bare_subjects, chunk]
         fact = mods[-1].split() if mods else []
         # the subject and verb of an action done to a thing ("a woman wearing"), or what a person
         # has ("a girl with"), for a second thing
@@ -1340,7 +1363,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v19"
+    fingerprint = "rules-v20"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
