@@ -480,6 +480,14 @@ NEGATED_FACT_TABLE = [
     ("a kid looking at a butterfly", ["a kid looking at a butterfly"], [], []),  # not "a kid at a butterfly"
     ("a puppy playing with a sock", ["a puppy playing with a sock"], [], []),  # not "a sock" alone
     ("一张不含人的照片", [], ["人"], []),  # it wanted 一张
+    # cues of the other language inside a mixed clause, and a second "no" without a comma
+    ("给我找 a dog without 项圈", ["a dog"], ["项圈"], []),
+    ("请找 a blue bicycle", ["a blue bicycle"], [], []),  # the carrier stayed in the clause
+    ("find me 一只白色的鸟", ["一只白色的鸟"], [], []),
+    ("no 猫 no 狗", [], ["猫", "狗"], []),
+    ("a street no cars no bikes", ["a street"], ["cars", "bikes"], []),  # it excluded "cars no bikes"
+    ("面包 and a cup of tea", ["面包", "a cup of tea"], [], []),  # 面包 is no adjective of the cup
+    ("a pond with frogs, except no fish", ["a pond", "frogs"], ["fish"], []),
     (
         "a boy with a kite running on the beach",
         ["a boy with a kite", "a boy running", "a boy on the beach"],

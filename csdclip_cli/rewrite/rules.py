@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from csdclip_cli.rewrite.phrases import (
     ING_NOUNS,
@@ -807,6 +808,15 @@ def participle(verb: str) -> str:
     return verb + "ing"
 
 
+SECOND_NO = re.compile(r"\b(\w+)(?=\s+no\s+\w)", re.IGNORECASE)
+# words after which "no" goes on the sentence ("with no", "there are no", "a no parking sign")
+BEFORE_NO = {
+    "with", "and", "but", "or", "is", "are", "was", "were", "has", "have", "had", "there", "of", "in", "on", "at",
+    "by", "to", "a", "an", "the", "says", "saying", "say", "reads", "reading", "said", "want", "wants", "need",
+    "absolutely", "almost", "nearly", "just", "show", "see", "find", "i", "we", "please", "that",
+}  # fmt: skip
+
+
 def _negated_list(m: re.Match) -> str:
     """'excluding cars, bikes and buses' -> 'excluding cars and no bikes and no buses'. Without a
     comma a person or an animal after 'and' is a second subject ('a dog without a collar and a
@@ -861,6 +871,9 @@ def _colour_alternatives(m: re.Match) -> str:
 
 
 def _english(query: str) -> Plan:
+    query = re.sub(r"\b(except|excluding|without)\s+no\s+", r"\1 ", query, flags=re.IGNORECASE)  # "except no geese"
+    # "no cars no people": a second "no" after a thing starts a clause of its own
+    query = SECOND_NO.sub(lambda m: m.group(1) + ("," if m.group(1).lower() not in BEFORE_NO else ""), query)
     # "a dog (no collar)", "a dog - not a cat": an aside is a clause of its own
     query = re.sub(r"\s*[(\[]\s*", ", ", query)
     query = re.sub(r"\s*[)\]]", "", query)
@@ -961,6 +974,7 @@ def _english_plan(query: str, text: str) -> Plan:
         if (
             merged
             and len(merged[-1].split()) == 1
+            and not CJK.search(merged[-1])  # 咖啡 and a croissant: a noun, not an adjective
             and merged[-1].lower() not in DETERMINERS
             and not re.match(r"^(?:a|an|the)\b", merged[-1], re.IGNORECASE)
             and len(chunks) > 1
@@ -1288,7 +1302,7 @@ def _chinese_plan(raw: str, query: str) -> Plan:
     positive = ZH_MEASURE_DE.sub(r"\1", ZH_NEG.sub("", query)).strip(" ，,、；;。的")
     positive = re.sub(r"的(?=[，,、；;。]|$)", "", positive)  # 一辆车[，不是红色]的，在街上: a 的 left alone
     positive = re.sub(r"^[和与及]+", "", positive)  # [没有狗]和一只猫: the joiner of the cut negation
-    positive = re.sub(r"(^|[，,、；;])\s*(?:只要|只想要|只想看|只看)", r"\1", positive)  # 不要人，只要山: the 山
+    positive = re.sub(r"(^|[，,、；;])\s*(?:只要|只想要|只想看|只看)\s*", r"\1", positive)  # 不要人，只要山: the 山
     if re.fullmatch(rf"[一两三几这那][{MEASURE_WORDS}]", positive):  # 一张[不含文字的图片]: no thing is left
         positive = ""
     if nots:
@@ -1358,12 +1372,44 @@ def _merge(query: str, plans: list[Plan]) -> Plan:
     return Plan(raw=query, intent=intent, entities=entities, optimized=optimized, and_=ands, not_=nots, or_=ors)
 
 
+# Words of the other language inside a run (a mixed query without commas): their cues in this
+# one's words, so that its rules read them ("帮我找 a cat without 尾巴", "no 车 no 人")
+EN_IN_ZH = [
+    (re.compile(r"^\s*(?:(?:please\s+)?(?:show|find|give|get)\s+me|search\s+for|find)\s+", re.IGNORECASE), ""),
+    (re.compile(r"\b(?:pictures?|photos?|images?)\s+of\s+", re.IGNORECASE), ""),
+    (re.compile(r"\s*\b(?:without|no)\b\s*", re.IGNORECASE), "，没有"),
+    (re.compile(r"\s*\bnot\b\s*", re.IGNORECASE), "，不是"),
+    (re.compile(r"\s+or\s+", re.IGNORECASE), "或者"),
+    (re.compile(r"\s+and\s+", re.IGNORECASE), "和"),
+]
+ZH_IN_EN = [
+    (re.compile(r"^\s*(?:请|麻烦)?(?:帮我|给我)?(?:找|搜索|看看)(?:一下)?(?:一张|一些)?\s*"), ""),
+    (re.compile(r"^\s*(?:照片|图片|图像|画面)\s*(?=of\b)"), "a photo "),
+    (re.compile(r"\s*(?:没有|不要|不含|无)\s*"), ", no "),
+    (re.compile(r"\s*(?:或者|或)\s*"), " or "),
+    (re.compile(r"\s*(?:和|与)\s*"), " and "),
+]
+
+
+def _one_script(text: str, zh: bool) -> str:
+    """`text` with the other language's carriers and cues (EN_IN_ZH / ZH_IN_EN) in this one's words."""
+    if zh and re.search(r"[A-Za-z]", text):
+        for pattern, words in EN_IN_ZH:
+            text = pattern.sub(words, text)
+        return text.strip(" ，")
+    if not zh and CJK.search(text):
+        for pattern, words in ZH_IN_EN:
+            text = pattern.sub(words, text)
+        return text.strip(" ,")
+    return text
+
+
 class RuleRewriter:
     """English and Chinese rules; a query that mixes the two is cut into runs of one language
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v20"
+    fingerprint = "rules-v21"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
@@ -1372,6 +1418,10 @@ class RuleRewriter:
         if not CJK.search(query):
             return _english(query)
         runs = script_runs(query)
-        if len(runs) <= 1:
-            return _chinese(query) if (not runs or runs[0][0]) else _english(query)
+        if len(runs) <= 1:  # one language, its cues read in the other one's words too
+            zh = not runs or runs[0][0]
+            text = _one_script(query, zh) or query
+            plan = _chinese(text) if zh else _english(text)
+            return plan if plan.raw == query else replace(plan, raw=query)
+        runs = [(zh, _one_script(text, zh) or text) for zh, text in runs]
         return _merge(query, [_chinese(text) if zh else _english(text) for zh, text in runs])
