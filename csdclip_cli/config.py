@@ -56,15 +56,29 @@ def cache_dir() -> Path:
 
 
 def config_file() -> Path | None:
-    """The settings file: $CSD_CONFIG, else ./csd.toml, else ~/.config/csd/config.toml."""
-    for cand in (os.environ.get("CSD_CONFIG"), "csd.toml", Path.home() / ".config" / "csd" / "config.toml"):
+    """The settings file: $CSD_CONFIG, else ./csd.toml, else ~/.config/csd/config.toml.
+    Raises UsageError when $CSD_CONFIG names no file (it was ignored without a word)."""
+    from csdclip_cli.errors import UsageError
+
+    env = os.environ.get("CSD_CONFIG")
+    if env and not Path(env).expanduser().is_file():
+        raise UsageError(f"CSD_CONFIG={env}: no such settings file; fix the path or unset CSD_CONFIG")
+    for cand in (env, "csd.toml", Path.home() / ".config" / "csd" / "config.toml"):
         if cand and Path(cand).expanduser().is_file():
             return Path(cand).expanduser()
     return None
 
 
+# the tables of the settings file and the keys of [rewrite] with their types (the [composite]
+# keys are search.composite.RANGES, checked where they are used)
+TABLES = ("composite", "rewrite")
+REWRITE_KEYS: dict[str, tuple[type, ...]] = {"llm": (str,), "adapter": (str,), "timeout": (int, float)}
+
+
 def settings(section: str) -> dict:
-    """One table of the settings file ({} when there is none), e.g. settings("rewrite")["llm"]."""
+    """One table of the settings file ({} when there is none), e.g. settings("rewrite")["llm"].
+    Raises UsageError, naming the file, for one that cannot be read or parsed, an unknown table
+    or top-level key (a misspelt [compsite] was ignored), or a [rewrite] value of the wrong type."""
     import tomllib
 
     from csdclip_cli.errors import UsageError
@@ -73,8 +87,21 @@ def settings(section: str) -> dict:
     if path is None:
         return {}
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"settings file {path} does not parse: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"settings file {path} cannot be read ({e}); it must be UTF-8 TOML") from None
+    for key, value in data.items():
+        if key not in TABLES or not isinstance(value, dict):
+            raise UsageError(f"settings file {path}: unknown {key!r}; it may hold the tables {', '.join(TABLES)}")
     table = data.get(section, {})
-    return table if isinstance(table, dict) else {}
+    if section == "rewrite":
+        for key, value in table.items():
+            kinds = REWRITE_KEYS.get(key)
+            if kinds is None:
+                raise UsageError(f"settings file {path} [rewrite]: unknown {key!r}; known: {', '.join(REWRITE_KEYS)}")
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                need = "a path (a string)" if str in kinds else "a number of seconds"
+                raise UsageError(f"settings file {path} [rewrite]: {key} must be {need}, not {value!r}")
+    return table

@@ -179,7 +179,7 @@ def test_config_file_overrides(tmp_path: Path) -> None:
         cfg.not_weight == 2.5 and cfg.phrase_weight == 0.0 and cfg.and_temperature == CompositeConfig().and_temperature
     )
     f.write_text("[composite]\nnot_wieght = 1\n")
-    with pytest.raises(UsageError, match="unknown composite settings"):
+    with pytest.raises(UsageError, match="unknown composite setting 'not_wieght'"):
         CompositeConfig.load(f)
 
 
@@ -213,9 +213,72 @@ def test_settings_file_supplies_defaults(tmp_path: Path, monkeypatch: pytest.Mon
     assert default_llm_path() == Path("/models/q.gguf")
 
 
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("[composite]\nbogus = 1\n", "unknown composite setting 'bogus'"),  # a traceback (TypeError)
+        ('[composite]\nphrase_weight = "abc"\n', "phrase_weight must be a number in [0, 100], not 'abc'"),
+        ("[composite]\nand_temperature = 0\n", "and_temperature must be a number in [0.001, 100]"),  # NaN scores
+        ("[composite]\nnot_weight = -5\n", "not_weight must be a number in [0, 100]"),  # NOT rewarded
+        ("[composite]\nexpansion = 0\n", "expansion must be a whole number in [1, 1000]"),
+        ("[composite]\npass_z = nan\n", "pass_z must be a number"),
+        ("[composite]\ncandidates = 'all'\n", "candidates must be one of 'proxy', 'union'"),
+        ("[compsite]\nnot_weight = 1\n", "unknown 'compsite'"),  # a misspelt table was ignored
+        ("not_weight = 1\n", "unknown 'not_weight'"),
+        ("[rewrite]\nllm = 5\n", "llm must be a path (a string), not 5"),  # a traceback (TypeError)
+        ("[rewrite]\nmodel = 'x.gguf'\n", "[rewrite]: unknown 'model'"),
+    ],
+)
+def test_a_settings_file_mistake_is_one_line_naming_file_and_key(
+    runner, colour_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, says: str
+) -> None:
+    invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "csd.toml").write_text(text)
+    r = invoke(
+        runner,
+        "search",
+        "red, no blue",
+        "-k",
+        "2",
+        "--no-server",
+        "--rewriter",
+        "llm" if "rewrite" in text else "rules",
+    )
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "csd.toml" in lines[0] and says in lines[0], r.stderr
+
+
+def test_a_settings_file_that_cannot_be_read_or_found(runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"\xff\xfe[composite]")
+    monkeypatch.setenv("CSD_CONFIG", str(bad))
+    with pytest.raises(UsageError, match="bad.toml cannot be read .* must be UTF-8 TOML"):
+        CompositeConfig.load()
+    monkeypatch.setenv("CSD_CONFIG", str(tmp_path / "missing.toml"))  # it was ignored without a word
+    with pytest.raises(UsageError, match="missing.toml: no such settings file"):
+        CompositeConfig.load()
+    j = tmp_path / "w.json"
+    monkeypatch.delenv("CSD_CONFIG")
+    j.write_text('{"phrase_weight": "abc"}')  # --config: a traceback (UFuncTypeError) at scoring
+    with pytest.raises(UsageError, match="w.json: phrase_weight must be a number"):
+        CompositeConfig.load(j)
+
+
 def test_cli_min_match_reports_the_count(runner, colour_folder: Path) -> None:
     invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
     r = invoke(runner, "search", "red", "--min-match", "-k", "3", "--rewriter", "rules", "--json")
     assert r.exit_code == 0 and "candidates pass every AND clause; showing" in r.stderr
     rows = [json.loads(x) for x in r.stdout.splitlines()]
     assert all(all(row["passed"].values()) for row in rows)
+
+
+def test_every_composite_setting_has_a_range_and_its_default_lies_in_it() -> None:
+    from dataclasses import asdict
+
+    from csdclip_cli.search.composite import RANGES, checked
+
+    defaults = asdict(CompositeConfig())
+    assert set(RANGES) == set(defaults)
+    assert checked(defaults, "defaults") == defaults

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,30 +46,71 @@ class CompositeConfig:
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> CompositeConfig:
         """Defaults, the settings file's [composite] table, then a TOML/JSON file ([composite]
-        table or top level), then overrides."""
+        table or top level), then overrides; each checked against RANGES. Raises UsageError for
+        a file that is missing or does not parse, an unknown setting or a value out of range."""
         from csdclip_cli import config
 
-        values: dict[str, Any] = dict(config.settings("composite"))
+        values: dict[str, Any] = checked(config.settings("composite"), f"settings file {config.config_file()} [composite]")
         if path is not None:
             p = Path(path)
             if not p.is_file():
                 raise UsageError(f"config file {p} not found")
             try:
-                data = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
-            except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+                text = p.read_text(encoding="utf-8")
+                data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+            except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise UsageError(f"config file {p} does not parse: {e}") from None
+            if not isinstance(data, dict):
+                raise UsageError(f"config file {p} must hold a table of settings, not {type(data).__name__}")
             data = data.get("composite", data)
-            known = {f.name for f in fields(cls)}
-            unknown = set(data) - known
-            if unknown:
-                raise UsageError(f"{p}: unknown composite settings {sorted(unknown)}; known: {sorted(known)}")
-            values.update(data)
-        values.update({k: v for k, v in overrides.items() if v is not None})
+            values.update(checked(data if isinstance(data, dict) else {"composite": data}, str(p)))
+        values.update(checked({k: v for k, v in overrides.items() if v is not None}, "the request"))
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """The weights as a plain dict (the keys of a --config file)."""
         return asdict(self)
+
+
+# what each setting may be: (kind, low, high) for numbers ("int" whole), or the allowed words;
+# out of range, a weight gave NaN or infinite scores (and_temperature = 0) or turned an
+# exclusion into a preference (not_weight < 0)
+RANGES: dict[str, tuple[str, float, float] | tuple[str, ...]] = {
+    "phrase_weight": ("float", 0.0, 100.0),
+    "and_temperature": ("float", 1e-3, 100.0),
+    "not_weight": ("float", 0.0, 100.0),
+    "not_margin": ("float", -100.0, 100.0),
+    "pass_z": ("float", -100.0, 100.0),
+    "expansion": ("int", 1, 1000),
+    "min_candidates": ("int", 1, 1_000_000),
+    "clause_ef": ("int", 1, 100_000),
+    "candidates": ("proxy", "union"),
+}
+
+
+def checked(values: dict[str, Any], where: str) -> dict[str, Any]:
+    """`values` ({setting: value}) when every setting is known and within RANGES; ints for
+    whole-number settings. Raises UsageError naming `where`, the setting and what it may be."""
+    import math
+
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        rule = RANGES.get(k)
+        if rule is None:
+            raise UsageError(f"{where}: unknown composite setting {k!r}; known: {', '.join(RANGES)}")
+        if rule[0] in ("float", "int"):
+            _, lo, hi = rule
+            number = not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+            whole = rule[0] == "float" or (number and v == int(v))
+            if not (number and whole and lo <= v <= hi):
+                kind = "a whole number" if rule[0] == "int" else "a number"
+                raise UsageError(f"{where}: {k} must be {kind} in [{lo:g}, {hi:g}], not {v!r}")
+            out[k] = int(v) if rule[0] == "int" else float(v)
+        elif v not in rule:
+            raise UsageError(f"{where}: {k} must be one of {', '.join(map(repr, rule))}, not {v!r}")
+        else:
+            out[k] = v
+    return out
 
 
 @dataclass(frozen=True)

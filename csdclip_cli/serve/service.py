@@ -225,28 +225,19 @@ def _int(v: Any, what: str, lo: int, hi: int) -> int:
     return n
 
 
-# fusion settings a request may change, with the range each must lie in
-WEIGHTS = {
-    "phrase_weight": (0.0, 100.0),
-    "not_weight": (0.0, 100.0),
-    "not_margin": (-100.0, 100.0),
-    "and_temperature": (1e-3, 100.0),
-    "pass_z": (-100.0, 100.0),
-}
+# fusion settings a request may change (their ranges: composite.RANGES)
+WEIGHTS = ("phrase_weight", "not_weight", "not_margin", "and_temperature", "pass_z")
 
 
 def _weights(w: Any) -> dict[str, float]:
+    from csdclip_cli.search.composite import checked
+
     if not isinstance(w, dict):
         raise UsageError("weights must be an object")
-    out = {}
-    for k, v in w.items():
+    for k in w:
         if k not in WEIGHTS:
             raise UsageError(f"unknown weight {k!r}; known: {', '.join(WEIGHTS)}")
-        lo, hi = WEIGHTS[k]
-        if isinstance(v, bool) or not isinstance(v, int | float) or not (lo <= v <= hi):
-            raise UsageError(f"weight {k} must be a number in [{lo:g}, {hi:g}]")
-        out[k] = float(v)
-    return out
+    return checked(w, "weights")
 
 
 def _plan(d: Any) -> Any:
