@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -108,6 +109,26 @@ def results_table(results: Sequence[Any], title: str | None = None, explain: boo
     return t
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(obj: Any) -> str:
+    """`obj` as one line of JSON, non-ASCII kept as is; a lone surrogate (a file name byte that
+    is not UTF-8, as os.fsdecode gives it) is written as its \\uDCxx escape, which json.loads
+    and os.fsencode turn back into the byte (it cannot be written as UTF-8 text)."""
+    return LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False))
+
+
 def json_lines(results: Sequence[Any]) -> str:
-    """Results as JSON Lines, one `to_dict()` object per result, non-ASCII kept as is (no trailing newline)."""
-    return "\n".join(json.dumps(r.to_dict(), ensure_ascii=False) for r in results)
+    """Results as JSON Lines, one `to_dict()` object per result (json_text; no trailing newline)."""
+    return "\n".join(json_text(r.to_dict()) for r in results)
+
+
+def write_paths(paths: Sequence[str]) -> None:
+    """File paths (as os.fsdecode gives them), one a line, as the file system's bytes: for
+    piping, a name with a byte that is not UTF-8 is written as it is on disk."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stdout.buffer.write(b"".join(os.fsencode(p) + b"\n" for p in paths))
+    sys.stdout.buffer.flush()

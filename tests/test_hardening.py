@@ -335,3 +335,36 @@ def test_command_lists_show_each_summary_unbroken() -> None:
     code = "import sys; sys.argv=['csd', 'index', '--help']\nfrom csdclip_cli.cli.app import main\nmain()"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert "drop deleted ones (a sharded index updates each shard" in r.stdout, r.stdout
+
+
+def test_paths_only_and_json_give_the_files_on_disk_for_odd_names(runner, tmp_path: Path) -> None:
+    """--paths-only printed the index's printable key ('red\\\\car.png', 'bad\\xffname.png'): no such
+    file, or, where a file literally named 'bad\\xffname.png' exists too, the wrong image."""
+    import json
+    import os
+
+    from conftest import invoke
+    from PIL import Image
+
+    root = tmp_path / "odd"
+    root.mkdir()
+    names = [b"red\\car.png", b"red\xffname.png", b"red\\xffname.png", b"plain red.png"]
+    for i, name in enumerate(names):
+        Image.new("RGB", (24, 24), (200 + i * 10, 10, 10)).save(os.path.join(os.fsencode(root), name), format="PNG")
+    expected = {os.path.join(os.fsencode(root.resolve()), n) for n in names}
+    assert invoke(runner, "index", "build", str(root), "--model", "fake:colour", "--name", "odd").exit_code == 0
+    r = invoke(runner, "search", "red", "-i", "odd", "-k", "4", "--paths-only", "--no-server")
+    assert r.exit_code == 0 and set(r.stdout_bytes.splitlines()) == expected
+    r = invoke(runner, "search", "red", "-i", "odd", "-k", "4", "--json", "--no-server")
+    paths = {os.fsencode(json.loads(line)["path"]) for line in r.stdout_bytes.decode("utf-8").splitlines()}
+    assert paths == expected
+    # and through csd serve (a name byte that is not UTF-8 made the search a 500)
+    from starlette.testclient import TestClient
+
+    from csdclip_cli.serve.app import create_app
+    from csdclip_cli.serve.service import Service
+
+    client = TestClient(create_app(Service(Path(os.environ["CSD_INDEXES"]))))
+    resp = client.post("/api/search", json={"query": "red", "k": 4, "index": "odd"})
+    assert resp.status_code == 200, resp.text
+    assert {os.fsencode(x["path"]) for x in json.loads(resp.content)["results"]} == expected

@@ -51,7 +51,7 @@ def search(
         if remote is not None:
             _show_remote(remote, k, explain, show_plan, min_match, json_out, paths_only)
             return
-    from csdclip_cli.render import err, json_lines, note, out, results_table, warn
+    from csdclip_cli.render import err, json_lines, note, out, results_table, warn, write_paths
     from csdclip_cli.search.searcher import Searcher
 
     if html:
@@ -91,8 +91,7 @@ def search(
         if results:
             print(json_lines(results))
     elif paths_only:
-        for r in results:
-            print(r.path or r.key)
+        write_paths([r.file or r.key for r in results])
     else:
         title = f"{s.manifest.name} · {s.manifest.model} · {method}"
         out().print(results_table(results, title=title, explain=explain and method != "plain"))
@@ -123,10 +122,9 @@ def _remote(
 def _show_remote(
     resp: dict, k: int, explain: bool, show_plan: bool, min_match: bool, json_out: bool, paths_only: bool
 ) -> None:
-    import json
     from types import SimpleNamespace
 
-    from csdclip_cli.render import err, out, results_table, warn
+    from csdclip_cli.render import err, json_text, out, results_table, warn, write_paths
 
     for w in resp.get("warnings", []):
         warn(w)
@@ -143,10 +141,9 @@ def _show_remote(
     ]
     if json_out:
         for r in shown:
-            print(json.dumps(r, ensure_ascii=False))
+            print(json_text(r))
     elif paths_only:
-        for r in shown:
-            print(r.get("path") or r["key"])
+        write_paths([r.get("path") or r["key"] for r in shown])
     else:
         rows = [SimpleNamespace(**{"clauses": {}, "passed": {}, **r}) for r in shown]
         title = f"{resp['index']} · {resp['model']} · {method} · via csd serve"

@@ -50,7 +50,9 @@ class CompositeConfig:
         a file that is missing or does not parse, an unknown setting or a value out of range."""
         from csdclip_cli import config
 
-        values: dict[str, Any] = checked(config.settings("composite"), f"settings file {config.config_file()} [composite]")
+        values: dict[str, Any] = checked(
+            config.settings("composite"), f"settings file {config.config_file()} [composite]"
+        )
         if path is not None:
             p = Path(path)
             if not p.is_file():

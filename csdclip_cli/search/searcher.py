@@ -38,9 +38,20 @@ class Result:
     clauses: dict[str, float] = field(default_factory=dict)  # calibrated score per clause
     passed: dict[str, bool] = field(default_factory=dict)  # pass/fail per clause
 
+    @property
+    def file(self) -> str:
+        """The image's path on disk as os.fsdecode gives it (`path` is its printable key, which
+        spells a backslash and a byte that is not UTF-8 as escapes); "" for a result without one."""
+        import os
+
+        from csdclip_cli.sources.base import key_bytes
+
+        return os.fsdecode(key_bytes(self.path)) if self.path else ""
+
     def to_dict(self) -> dict[str, Any]:
-        """The --json line: rank, key, path, score (6 decimals), and clauses (4 decimals) and passed when set."""
-        d: dict[str, Any] = {"rank": self.rank, "key": self.key, "path": self.path, "score": round(self.score, 6)}
+        """The --json line: rank, key, path (the file on disk: `file`), score (6 decimals), and
+        clauses (4 decimals) and passed when set."""
+        d: dict[str, Any] = {"rank": self.rank, "key": self.key, "path": self.file, "score": round(self.score, 6)}
         if self.clauses:
             d["clauses"] = {k: round(v, 4) for k, v in self.clauses.items()}
             d["passed"] = self.passed

@@ -41,6 +41,8 @@ def create_app(service: Service, token: str | None = None) -> Any:
     from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 
+    from csdclip_cli.render import json_text
+
     page = resources.files("csdclip_cli.serve").joinpath("static/index.html").read_text(encoding="utf-8")
 
     def error(status: int, msg: str) -> JSONResponse:
@@ -100,7 +102,9 @@ def create_app(service: Service, token: str | None = None) -> Any:
         data = await body(request)
         from starlette.concurrency import run_in_threadpool
 
-        return JSONResponse(await run_in_threadpool(service.search, data))
+        # json_text: a result's path may hold a file name byte that is not UTF-8 (JSONResponse
+        # cannot encode it, and the search was a 500)
+        return Response(json_text(await run_in_threadpool(service.search, data)), media_type="application/json")
 
     async def rewrite(request: Request) -> Response:
         data = await body(request)
