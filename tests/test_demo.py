@@ -111,8 +111,19 @@ def test_a_benchmark_written_over_another_keeps_nothing_of_it(tmp_path: Path, mo
     # what the file system refuses while writing: one error, not a traceback
     f = tmp_path / "f"
     (f / "en_demo.jsonl").mkdir(parents=True)
+    (f / "scenes.jsonl").write_text("")  # an earlier benchmark's folder
     with pytest.raises(DatasetError, match="cannot write the demo benchmark in .*Is a directory"):
         benchmark.write_benchmark(f, n_gallery=20, n_queries=3)
+    # a folder of the user's own files: refused, nothing overwritten (README.txt and
+    # imgs/d000001.png were replaced without a word)
+    g = tmp_path / "mydocs"
+    (g / "imgs").mkdir(parents=True)
+    (g / "README.txt").write_text("my notes")
+    (g / "imgs" / "d000001.png").write_text("mine")
+    with pytest.raises(DatasetError, match="mydocs is not empty and holds no demo benchmark"):
+        benchmark.write_benchmark(g, n_gallery=20, n_queries=3)
+    assert (g / "README.txt").read_text() == "my notes" and (g / "imgs" / "d000001.png").read_text() == "mine"
+    assert sorted(p.name for p in g.rglob("*")) == ["README.txt", "d000001.png", "imgs"]
 
 
 def test_relevance_rule() -> None:

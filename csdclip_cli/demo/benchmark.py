@@ -221,13 +221,20 @@ def write_benchmark(
     its scenes.jsonl) are removed, and an LMDB holding other images is rewritten. Raises
     DatasetError before writing anything when a file stands where a folder goes, or when the
     gallery cannot give `n_queries` queries (make_queries); DatasetError for what the file system
-    refuses while writing."""
+    refuses while writing, and for a folder that holds other files but no benchmark (it would
+    overwrite them)."""
     out = Path(out_dir)
     for folder in (out, out / "imgs", out / "lmdb", out / "lmdb" / "imgs"):
         if folder.exists() and not folder.is_dir():
             raise DatasetError(
                 f"{folder} is a file where the demo benchmark writes a folder; move it or pick another DIR"
             )
+    if out.is_dir() and any(out.iterdir()) and not (out / "scenes.jsonl").is_file():
+        # its README.txt, queries.txt and imgs/d*.png would be overwritten without a word
+        raise DatasetError(
+            f"{out} is not empty and holds no demo benchmark (no scenes.jsonl); "
+            "write it to an empty or new folder: csd demo data NEW_DIR"
+        )
     scenes = gallery_scenes(n_gallery)
     queries = make_queries(scenes, n_queries)
     import lmdb
