@@ -368,3 +368,27 @@ def test_paths_only_and_json_give_the_files_on_disk_for_odd_names(runner, tmp_pa
     resp = client.post("/api/search", json={"query": "red", "k": 4, "index": "odd"})
     assert resp.status_code == 200, resp.text
     assert {os.fsencode(x["path"]) for x in json.loads(resp.content)["results"]} == expected
+
+
+def test_an_unfinished_first_build_and_a_broken_manifest_are_listed_and_removable(runner, colour_folder: Path) -> None:
+    """A first build stopped by Ctrl-C left indexes/NAME (a journal, a lock, no manifest) that
+    `index list` did not show and `index rm` refused ('no index named ...'); an unreadable
+    manifest made `index rm` repeat its own advice to run `index rm`."""
+    import os
+
+    from conftest import invoke
+
+    root = Path(os.environ["CSD_INDEXES"])
+    assert invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "ok").exit_code == 0
+    (root / "partial" / "journal").mkdir(parents=True)  # as an interrupted first build leaves it
+    (root / "partial" / ".lock").write_text("")
+    r = invoke(runner, "index", "list")
+    assert r.exit_code == 0 and "partial: a first build that did not finish" in r.stderr and "ok" in r.stdout
+    assert invoke(runner, "index", "rm", "partial").exit_code == 0 and not (root / "partial").exists()
+    (root / "ok" / "manifest.json").write_text("{not json")
+    r = invoke(runner, "index", "list")
+    assert r.exit_code == 0 and "manifest unreadable" in r.stdout
+    r = invoke(runner, "index", "rm", "ok")
+    assert r.exit_code == 0 and not (root / "ok").exists()
+    r = invoke(runner, "index", "rm", "never")
+    assert r.exit_code != 0 and "no index named 'never'" in r.stderr

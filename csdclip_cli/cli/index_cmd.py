@@ -164,11 +164,17 @@ def list_(index_dir: Path | None = IndexDir) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from csdclip_cli.errors import IndexFormatError
     from csdclip_cli.index.store import IndexStore
     from csdclip_cli.render import human_bytes, note, out, when
 
     store = IndexStore(index_dir)
     names = store.names()
+    for n in store.unfinished():
+        note(
+            f"{n}: a first build that did not finish; run the same `csd index build` again to resume, "
+            f"or remove it with `csd index rm {n}`"
+        )
     if not names:
         note(f"no indexes in {store.root}; build one with `csd index build FOLDER --model SPEC`")
         return
@@ -180,7 +186,11 @@ def list_(index_dir: Path | None = IndexDir) -> None:
     for col in ("", "name", "model", "source", "images", "dim", "size", "updated"):
         t.add_column(col, justify="right" if col in ("images", "dim", "size") else "left")
     for n in names:
-        m = store.manifest(n)
+        try:
+            m = store.manifest(n)
+        except IndexFormatError:  # one broken index must not hide the others
+            t.add_row("", escape(n), "[red]manifest unreadable[/]", f"csd index rm {escape(n)}", "", "", "", "")
+            continue
         t.add_row(
             "*" if n == cur else "",
             escape(n),

@@ -415,6 +415,20 @@ class IndexStore:
             return []
         return sorted(p.name for p in self.root.iterdir() if (p / "manifest.json").exists())
 
+    def unfinished(self) -> list[str]:
+        """Folders under the root that a first build began and did not finish (a journal or a
+        lock, no manifest.json yet): `csd index build` resumes them, `csd index rm` removes them."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if p.is_dir()
+            and not p.name.startswith(".")
+            and not (p / "manifest.json").exists()
+            and ((p / "journal").exists() or (p / ".lock").exists())
+        )
+
     def manifest(self, name: str) -> Manifest:
         """The manifest of index `name`; raises IndexNotFound when there is none, IndexFormatError when it is
         unreadable or too new."""
@@ -471,8 +485,11 @@ class IndexStore:
 
     def remove(self, name: str, wait: bool = False) -> None:
         """Delete index `name` whole (renamed away under its write lock, then removed) and forget it as the index in
-        use. Raises IndexNotFound, or IndexLocked when a writer holds it and not `wait`."""
-        self.manifest(name)
+        use; also an unfinished first build or an index whose manifest is unreadable (what else could remove
+        them). Raises IndexNotFound when there is no such folder, or IndexLocked when a writer holds it and not
+        `wait`."""
+        if not self.path(name).is_dir():
+            self.manifest(name)  # raises IndexNotFound, naming the indexes there are
         with self.lock(name, wait=wait):
             tomb = self.path(name).with_name(f".{name}.removing-{os.getpid()}")
             os.replace(self.path(name), tomb)  # atomic: the index vanishes whole
