@@ -392,3 +392,29 @@ def test_an_unfinished_first_build_and_a_broken_manifest_are_listed_and_removabl
     assert r.exit_code == 0 and not (root / "ok").exists()
     r = invoke(runner, "index", "rm", "never")
     assert r.exit_code != 0 and "no index named 'never'" in r.stderr
+
+
+@pytest.mark.parametrize("damage", ["vectors", "items"])
+def test_a_damaged_index_file_is_one_line_with_the_way_out(runner, colour_folder: Path, damage: str) -> None:
+    """A truncated vectors.npy (ValueError: EOF) or a junk items.sqlite (DatabaseError) gave
+    tracebacks from search, info and build."""
+    import json
+    import os
+
+    from conftest import invoke
+
+    root = Path(os.environ["CSD_INDEXES"])
+    assert invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "d").exit_code == 0
+    gen = root / "d" / f"gen-{json.loads((root / 'd' / 'manifest.json').read_text())['generation']}"
+    if damage == "vectors":
+        data = (gen / "vectors.npy").read_bytes()
+        (gen / "vectors.npy").write_bytes(data[:40])
+    else:
+        (gen / "items.sqlite").write_bytes(b"this is no database" * 100)
+    build = ["index", "build", str(colour_folder), "--model", "fake:colour", "--name", "d"]
+    for args in (["search", "red", "-i", "d", "--no-server"], build):
+        r = invoke(runner, *args)  # an exception other than the CLI's exit fails the test here
+        assert r.exit_code != 0
+        assert r.stderr.strip().splitlines()[-1].startswith("error: index 'd' is damaged"), r.stderr
+        assert "csd index rm d" in r.stderr
+    assert invoke(runner, "index", "rm", "d").exit_code == 0 and invoke(runner, *build).exit_code == 0

@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from csdclip_cli import config
-from csdclip_cli.errors import IndexFormatError, IndexLocked, IndexModelMismatch, IndexNotFound, UsageError
+from csdclip_cli.errors import IndexFormatError, IndexLocked, IndexModelMismatch, IndexNotFound, UsageError, first_line
 
 FORMAT_VERSION = 1
 EXACT_LIMIT = 20_000  # below this many images search is exact (brute force) and no graph is built
@@ -258,6 +258,15 @@ def _hold_reader(path: Path) -> int | None:
     return fd
 
 
+def damaged(gen_path: Path, e: BaseException) -> IndexFormatError:
+    """The error for an index generation whose files cannot be read: which, why, and the way out."""
+    name = gen_path.parent.name
+    return IndexFormatError(
+        f"index {name!r} is damaged ({gen_path.name}: {first_line(e)}); "
+        f"remove it with `csd index rm {name}` and build it again"
+    )
+
+
 def remove_unread_generations(root: Path, keep: str) -> list[str]:
     """Delete every gen-* under `root` but `keep` that no reader holds; return the names left
     because a search still has them open (a later build removes them)."""
@@ -297,11 +306,16 @@ class Generation:
         self.ann_kind = ann_kind
         self._reader_fd = _hold_reader(path)
         vec_path = path / "vectors.npy"
-        self.vectors: np.ndarray = (
-            np.load(vec_path, mmap_mode="r") if vec_path.exists() else np.zeros((0, dim), np.float16)
-        )
         alive_path = path / "alive.npy"
-        self.alive: np.ndarray = np.load(alive_path) if alive_path.exists() else np.ones(len(self.vectors), bool)
+        try:
+            self.vectors: np.ndarray = (
+                np.load(vec_path, mmap_mode="r") if vec_path.exists() else np.zeros((0, dim), np.float16)
+            )
+            self.alive: np.ndarray = np.load(alive_path) if alive_path.exists() else np.ones(len(self.vectors), bool)
+        except (ValueError, EOFError, OSError) as e:  # a truncated or overwritten file
+            if isinstance(e, FileNotFoundError):
+                raise
+            raise damaged(path, e) from None
         self._db: sqlite3.Connection | None = None
         self._vec_fd: int | None = None
         self._ann: Any = None
@@ -334,7 +348,13 @@ class Generation:
         if self._db is None:
             # as_uri percent-encodes the path: a '?', '#' or '%' in a folder name would end or garble a raw URI
             uri = (self.path / "items.sqlite").absolute().as_uri() + "?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            try:
+                db.execute("SELECT row, key, path FROM items LIMIT 1").fetchall()
+            except sqlite3.DatabaseError as e:  # junk, or not csd's table
+                db.close()
+                raise damaged(self.path, e) from None
+            self._db = db
         return self._db
 
     def rows_for(self, rows: list[int]) -> dict[int, tuple[str, str]]:
