@@ -195,12 +195,12 @@ def _free_port() -> int:
 class RunningServer:
     """A real uvicorn server in a thread, announced in the index folder like `csd serve`."""
 
-    def __init__(self, index_root: Path, token: str | None = None):
+    def __init__(self, index_root: Path, token: str | None = None, default_index: str | None = None):
         import uvicorn
 
         self.root, self.port = index_root, _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(Service(index_root), token)
+        app = create_app(Service(index_root, default_index), token)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.token = token
@@ -239,6 +239,23 @@ def test_csd_search_uses_a_running_server(runner, gallery: Path, monkeypatch) ->
     finally:
         (gallery / "indexes" / ".serve.json").unlink()
     assert again.exit_code == 0 and strip(again.stdout) == strip(local.stdout)
+
+
+def test_search_through_a_server_takes_the_current_index_not_the_servers(
+    runner, gallery: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """With `csd serve -i other` running, `csd search` without -i searched `other` while the
+    same command with --no-server searched the current index."""
+    root = tmp_path / "indexes"
+    shutil.copytree(gallery / "indexes" / "demo-tiny", root / "demo-tiny")
+    copy = shutil.copytree(gallery / "indexes" / "demo-tiny", root / "other")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps(manifest | {"name": "other"}))
+    monkeypatch.setenv("CSD_INDEXES", str(root))
+    assert invoke(runner, "index", "use", "demo-tiny").exit_code == 0
+    with RunningServer(root, default_index="other"):
+        r = invoke(runner, "search", QUERY, "-k", "2")
+    assert r.exit_code == 0 and "demo-tiny · demo:tiny" in r.stdout and "via csd serve" in r.stdout, r.stdout
 
 
 def _chromium() -> str:

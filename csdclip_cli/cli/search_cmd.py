@@ -108,6 +108,10 @@ def _remote(
     info = find_server(config.index_root(index_dir))
     if info is None:
         return None
+    if index is None:  # the current index, as a search here takes it (not the one the server was started with)
+        from csdclip_cli.index.store import IndexStore
+
+        index = IndexStore(index_dir).current()
     request = {
         "query": require_query(query),
         "index": index,
