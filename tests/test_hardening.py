@@ -100,7 +100,7 @@ def test_build_skips_bad_files_and_lists_them(runner, tmp_path: Path) -> None:
     expected = odd_images(tmp_path / "odd")
     r = invoke(runner, "index", "build", str(tmp_path / "odd"), "--model", "fake:colour", "--name", "odd")
     assert r.exit_code == 0 and "Traceback" not in r.output
-    assert "encoded 6" in r.stderr and "skipped 4" in r.stderr
+    assert "6 images (encoded 6" in r.stderr and "4 files could not be read" in r.stderr
     listed = dict(line.split("\t") for line in invoke(runner, "index", "info", "odd", "--errors").stdout.splitlines())
     assert set(listed) == {k for k, v in expected.items() if v}
     for name, reason in expected.items():
@@ -418,3 +418,21 @@ def test_a_damaged_index_file_is_one_line_with_the_way_out(runner, colour_folder
         assert r.stderr.strip().splitlines()[-1].startswith("error: index 'd' is damaged"), r.stderr
         assert "csd index rm d" in r.stderr
     assert invoke(runner, "index", "rm", "d").exit_code == 0 and invoke(runner, *build).exit_code == 0
+
+
+def test_an_empty_folder_warns_at_build_and_its_index_says_so_at_search(runner, tmp_path: Path) -> None:
+    """An empty folder was indexed without a word, and a search of it printed 15 lines of numpy
+    warnings (a calibration over no images) and an empty table."""
+    import warnings
+
+    from conftest import invoke
+
+    (tmp_path / "e").mkdir()
+    r = invoke(runner, "index", "build", str(tmp_path / "e"), "--model", "fake:colour", "--name", "e")
+    assert r.exit_code == 0 and "index 'e' is empty" in r.stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a numpy RuntimeWarning fails the test
+        for method in ("csd", "plain"):
+            r = invoke(runner, "search", "a car, no dog", "-i", "e", "--method", method, "--no-server", "--json")
+            assert r.exit_code == 0 and r.stdout.strip() == ""
+            assert "index 'e' holds no images" in r.stderr and "Warning" not in r.stderr

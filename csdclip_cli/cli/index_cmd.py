@@ -24,12 +24,13 @@ def build_source(source: str | Path, model: str, **options: Any) -> str:
     from rich.markup import escape
 
     from csdclip_cli.index.update import build_or_update
-    from csdclip_cli.render import err, note, progress_bar
+    from csdclip_cli.render import err, note, progress_bar, warn
 
     name, rep = build_or_update(source, model, progress=progress_bar, note=note, **options)
+    indexed = rep.total - rep.skipped  # the images the index holds: the unreadable files are not among them
     msg = (
-        f"[bold]{escape(name)}[/]: {rep.total} images, encoded {rep.encoded}, unchanged {rep.unchanged}, "
-        f"removed {rep.removed}, skipped {rep.skipped}"
+        f"[bold]{escape(name)}[/]: {indexed} images (encoded {rep.encoded}, unchanged {indexed - rep.encoded}, "
+        f"removed {rep.removed})"
     )
     if rep.resumed:
         msg += f", resumed {rep.resumed} from an interrupted run"
@@ -37,7 +38,10 @@ def build_source(source: str | Path, model: str, **options: Any) -> str:
         msg += f" ({rep.images_per_second:.1f} images/s)"
     err().print(msg)
     if rep.skipped:
-        err().print(f"[yellow]{rep.skipped} files could not be read; see `csd index info {escape(name)} --errors`[/]")
+        files = "1 file" if rep.skipped == 1 else f"{rep.skipped} files"
+        err().print(f"[yellow]{files} could not be read; see `csd index info {escape(name)} --errors`[/]")
+    if not indexed:
+        warn(f"{source} holds no images the index could read: index {name!r} is empty (check the path and --exclude)")
     return name
 
 

@@ -875,8 +875,8 @@ def _english(query: str) -> Plan:
     # "no cars no people": a second "no" after a thing starts a clause of its own
     query = SECOND_NO.sub(lambda m: m.group(1) + ("," if m.group(1).lower() not in BEFORE_NO else ""), query)
     # "a dog (no collar)", "a dog - not a cat": an aside is a clause of its own
-    query = re.sub(r"\s*[(\[]\s*", ", ", query)
-    query = re.sub(r"\s*[)\]]", "", query)
+    query = re.sub(r"\s*\(\s*", ", ", query)
+    query = re.sub(r"\s*\)", "", query)
     query = re.sub(r"\s+[-–—]+\s+|\s*[–—]+\s*", ", ", query).strip(" ,")
     # "a cat, or a dog", "a cat or or a dog": one "or" between the alternatives
     query_split = OR_PUNCTUATED.sub(" or ", query)

@@ -204,10 +204,22 @@ class Searcher:
             out.append(Result(i + 1, int(r), key, path, float(s), clauses, passed))
         return out
 
+    def _empty(self) -> bool:
+        """Whether the index holds no image (then a note says so: its calibration over no images
+        gave NaN scores and a page of numpy warnings)."""
+        if self.manifest.count:
+            return False
+        note = f"index {self.manifest.name!r} holds no images; add some to its source and run `csd index update`"
+        if note not in self.notes:
+            self.notes.append(note)
+        return True
+
     def search_vector(self, vector: np.ndarray, k: int = 10) -> ResultList:
         """The top k for one float32 query vector [d] (L2-normalised, the index's model).
         Raises UsageError for a k that is not a whole number >= 1 or a vector of another width."""
         k = check_k(k)
+        if self._empty():
+            return ResultList()
         v = np.asarray(vector, np.float32)
         if v.shape != (self.manifest.dim,):
             raise UsageError(
@@ -252,6 +264,8 @@ class Searcher:
         from csdclip_cli.search.methods import rank
 
         k = check_k(k)
+        if self._empty():
+            return ResultList()
         pv = PlanVectors.embed(plan, self.text_encoder)
         r = rank(self.gallery, method, pv, k, config, min_match)
         return ResultList(self.results(r.rows, r.scores, r.details), r.passed_count)
