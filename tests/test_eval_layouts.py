@@ -362,3 +362,12 @@ def test_terminal_table_shows_every_recall_cut_off(runner, tmp_path: Path) -> No
     clip_benchmark_flickr(root)
     r = invoke(runner, "eval", str(root), "--model", "fake:colour", "--methods", "plain")
     assert "R@1" in r.stdout and "R@5" in r.stdout and "R@10" in r.stdout
+
+
+def test_a_dataset_folder_named_bare_from_where_it_is(runner, tmp_path: Path, monkeypatch) -> None:
+    """'csd eval capds' said the dataset was not found although ./capds existed (the README
+    says a folder may be given); './capds' worked."""
+    clip_benchmark_flickr(tmp_path / "capds")
+    monkeypatch.chdir(tmp_path)
+    r = invoke(runner, "eval", "capds", "--model", "fake:colour", "--methods", "plain")
+    assert r.exit_code == 0, r.output

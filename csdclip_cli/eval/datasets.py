@@ -376,6 +376,8 @@ def load_dataset(
         root = base / name_or_path
     elif name_or_path == "mscoco" and (base / "coco").is_dir():
         root = base / "coco"
+    elif p.is_dir():  # a folder here named bare ("capds"), when the data folder has none of that name
+        root = p
     else:
         raise DatasetError(
             f"dataset {name_or_path!r} not found under {base} (known names: {', '.join(KNOWN)}; "
