@@ -203,6 +203,8 @@ def test_end_to_end_eval_writes_report(runner, tmp_path: Path) -> None:
     csd_all = next(r for r in rows if r["method"] == "csd" and r["subset"] == "all")
     assert {"mean", "low", "high", "n"} <= set(csd_all["metrics"]["GRP@3"])
     assert "diff_vs_plain" in csd_all["metrics"]["NIPR@3"]
+    # summary.md promised a Δ column it never had; it says where the differences are
+    assert "Δ" not in (out / "summary.md").read_text() and "`diff_vs_plain`" in (out / "summary.md").read_text()
     assert csd_all["metrics"]["R@1"]["mean"] == 1.0  # the fake encoder ranks the colour exactly
     html = (out / "index.html").read_text()
     assert "thumbs/c0.png" in html and (out / "thumbs" / "c0.png").is_file() and "class='card HR'" in html

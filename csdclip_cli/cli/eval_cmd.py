@@ -37,7 +37,9 @@ def eval_(
     lang: str = typer.Option("en", "--lang", help="en | zh (TIGR-100k)."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N queries."),
     split: str | None = typer.Option(
-        None, "--split", help="Dataset split: test (default where there are splits), val, train; demo: tune | test."
+        None,
+        "--split",
+        help="Dataset split: test (default where there are splits), val, train; demo: tune | test (default: all queries).",
     ),
     exact: bool = typer.Option(
         False, "--exact", help="Score from float32 vectors by brute force (reference-grade numbers; slower)."

@@ -1,4 +1,4 @@
-"""Graded retrieval metrics (definitions in DESIGN.md; ours, documented, stable run to run).
+"""Graded retrieval metrics, defined here (csd's own, stable run to run; R@k is CLIP_benchmark's).
 
 A ranking is a list of image ids, best first; relevance is a set of highly relevant (HR,
 gain 1) and moderately relevant (MR, gain 0.5) ids; everything else is irrelevant (0).
@@ -46,7 +46,7 @@ def recall_at(ranking: Sequence[str], hr: set[str], k: int) -> float:
 
 
 def grp_at(ranking: Sequence[str], hr: set[str], mr: set[str], k: int) -> float:
-    """GRP@k: the gains in the top k over the ideal ranking's (DESIGN.md); NaN with no HR or MR image."""
+    """GRP@k: the gains in the top k over the ideal ranking's (module docstring); NaN with no HR or MR image."""
     ideal = ideal_gains(hr, mr, k).sum()
     if ideal == 0:
         return math.nan
@@ -55,7 +55,7 @@ def grp_at(ranking: Sequence[str], hr: set[str], mr: set[str], k: int) -> float:
 
 def nipr_at(ranking: Sequence[str], hr: set[str], k: int) -> float:
     """NIPR@k: sum of 1/i over HR images at positions i <= k, over sum_{i=1..min(k, #HR)} 1/i
-    (DESIGN.md); NaN without HR images."""
+    (module docstring); NaN without HR images."""
     if not hr:
         return math.nan
     got = sum(1.0 / (i + 1) for i, x in enumerate(ranking[:k]) if x in hr)

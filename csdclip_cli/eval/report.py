@@ -106,7 +106,9 @@ def summary_markdown(run: EvalRun, rows: list[dict[str, Any]]) -> str:
         "",
         f"rewriter: `{run.rewriter}` · methods: {', '.join(run.methods)} · queries: {len(run.queries)}",
         "",
-        "Means with 95% bootstrap CIs in summary.json; Δ = paired difference vs plain.",
+        "Means; their 95% bootstrap intervals"
+        + (" and the paired differences against plain (`diff_vs_plain`)" if "plain" in run.methods else "")
+        + " are in summary.json.",
         "",
     ]
     for sub in ("all", "with NOT", "without NOT"):

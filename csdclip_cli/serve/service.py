@@ -88,7 +88,10 @@ class Service:
         from csdclip_cli.rewrite import get_rewriter
 
         if name not in ("rules", "llm", "none"):
-            raise UsageError(f"rewriter must be rules, llm or none, not {name!r}")
+            raise UsageError(
+                f"the server's rewriter must be rules, llm or none, not {name!r} "
+                "(gold, llm-base and plans files are for csd search --no-server and csd eval)"
+            )
         with self._lock:
             if name not in self._rewriters:
                 self._rewriters[name] = get_rewriter(name)
