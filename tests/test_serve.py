@@ -87,6 +87,9 @@ def test_rewrite_and_index_routes(client) -> None:
     for body in ({"query": None}, {"query": ["a", "b"]}, {"query": "a dog", "rewriter": 5}):
         r = client.post("/api/rewrite", json=body)  # it rewrote the text "None" and "['a', 'b']"
         assert r.status_code == 400 and r.json()["error"] == "query and rewriter must be strings", body
+    deep = "[" * 5000 + "]" * 5000  # a RecursionError in json.loads: it was a 500
+    r = client.post("/api/search", content=deep, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"] == "the request body is nested too deeply", r.text
 
 
 def test_a_bug_is_a_logged_500_not_a_404(client, monkeypatch, caplog) -> None:

@@ -70,6 +70,8 @@ def create_app(service: Service, token: str | None = None) -> Any:
             data = json.loads(raw or b"{}")
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise CsdError(f"the request body is not JSON: {e}") from None
+        except RecursionError:  # '[' * 5000: a 500 before
+            raise CsdError("the request body is nested too deeply") from None
         if not isinstance(data, dict):
             raise CsdError("the request body must be a JSON object")
         return data
