@@ -436,3 +436,30 @@ def test_an_empty_folder_warns_at_build_and_its_index_says_so_at_search(runner, 
             r = invoke(runner, "search", "a car, no dog", "-i", "e", "--method", method, "--no-server", "--json")
             assert r.exit_code == 0 and r.stdout.strip() == ""
             assert "index 'e' holds no images" in r.stderr and "Warning" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--json", "--paths-only"], "--json and --paths-only are two output forms"),  # it printed JSON
+        (["--open"], "--open opens the --html page"),  # it did nothing
+        (["--plain", "--method", "deo"], "--plain is --method plain"),  # it ran plain
+    ],
+)
+def test_search_flags_that_ask_for_two_things_are_refused(runner, colour_folder: Path, args: list, says: str) -> None:
+    from conftest import invoke
+
+    assert invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour").exit_code == 0
+    r = invoke(runner, "search", "red", "--no-server", *args)
+    assert r.exit_code == 2 and says in r.stderr, r.output
+
+
+def test_a_bad_text_backend_and_ann_kind_are_refused_early(runner, colour_folder: Path, monkeypatch) -> None:
+    from conftest import invoke
+
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", "no-such-family:x", "--ann", "foo")
+    assert r.exit_code == 2 and "--ann 'foo': choose one of" in r.stderr  # before the model (it loaded first)
+    assert invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour").exit_code == 0
+    monkeypatch.setenv("CSD_TEXT_BACKEND", "bogus")  # it was ignored
+    r = invoke(runner, "search", "red", "--no-server")
+    assert r.exit_code == 2 and "CSD_TEXT_BACKEND=bogus: it must be torch or onnx" in r.stderr

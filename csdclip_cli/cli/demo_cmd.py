@@ -17,7 +17,7 @@ DataDir = typer.Option(None, "--data-dir", envvar="CSD_DATA", help="Data root (d
 @guard
 def demo(
     ctx: typer.Context,
-    k: int = typer.Option(5, "-k", help="Results per query."),
+    k: int = typer.Option(5, "-k", min=1, help="Results per query."),
     html: Path | None = typer.Option(None, "--html", help="Where to write the page (default DATA/demo/demo.html)."),
     data_dir: Path | None = DataDir,
     index_dir: Path | None = IndexDir,

@@ -91,6 +91,10 @@ def build(
 
     Example: [bold]csd index build ./imgs --model clip:ViT-L/14 --exclude 'raw/*'[/]
     """
+    if ann is not None:  # before the model loads (seconds), not after
+        from csdclip_cli.index.ann import check_kind
+
+        check_kind(ann)
     build_source(
         source,
         model,

@@ -15,7 +15,7 @@ def search(
     query: str = typer.Argument(..., help="What to look for, e.g. 'woman in green dress, no shoes'."),
     index: str | None = typer.Option(None, "--index", "-i", help="Index name (default: the current index)."),
     k: int = typer.Option(10, "-k", "--top", min=1, help="How many results."),
-    method: str = typer.Option("csd", "--method", help="csd (composite) | plain | arith | deo."),
+    method: str | None = typer.Option(None, "--method", help="csd (composite, the default) | plain | arith | deo."),
     plain: bool = typer.Option(False, "--plain", help="One-vector CLIP search (same as --method plain)."),
     rewriter: str = typer.Option("rules", "--rewriter", "-r", help="rules | llm | none."),
     llm: Path | None = typer.Option(None, "--llm", help="GGUF file for --rewriter llm."),
@@ -44,6 +44,16 @@ def search(
 
     Example: [bold]csd search "a red car and a tree on the beach, no dog" --explain[/]
     """
+    from csdclip_cli.errors import UsageError
+
+    # flags that ask for two things at once were taken silently (one of them won)
+    if json_out and paths_only:
+        raise UsageError("--json and --paths-only are two output forms; pick one")
+    if open_page and html is None:
+        raise UsageError("--open opens the --html page; add --html FILE")
+    if plain and method not in (None, "plain"):
+        raise UsageError(f"--plain is --method plain; it cannot go with --method {method}")
+    method = method or "csd"
     if plain or rewriter == "none":
         method = "plain"
     if not no_server and html is None and llm is None and adapter is None and config_file is None and address is None:

@@ -172,7 +172,12 @@ class Searcher:
 
         from csdclip_cli.encoders.onnx_text import OnnxTextEncoder, export_dir, export_text_encoder, stale_tokenizer
 
-        if os.environ.get("CSD_TEXT_BACKEND") == "torch" or self.index_root is None:
+        backend = os.environ.get("CSD_TEXT_BACKEND", "")
+        if backend not in ("", "torch", "onnx"):
+            raise UsageError(
+                f"CSD_TEXT_BACKEND={backend}: it must be torch or onnx (or unset, for onnx when there is one)"
+            )
+        if backend == "torch" or self.index_root is None:
             return self.encoder
         folder = export_dir(self.index_root, self.manifest.fingerprint)
         if (folder / "text.json").is_file():
