@@ -463,3 +463,40 @@ def test_a_bad_text_backend_and_ann_kind_are_refused_early(runner, colour_folder
     monkeypatch.setenv("CSD_TEXT_BACKEND", "bogus")  # it was ignored
     r = invoke(runner, "search", "red", "--no-server")
     assert r.exit_code == 2 and "CSD_TEXT_BACKEND=bogus: it must be torch or onnx" in r.stderr
+
+
+def test_ctrl_c_says_what_was_kept_only_where_something_was(runner, colour_folder: Path, monkeypatch) -> None:
+    """Search, eval and demo said 'interrupted; committed work is kept' too: only a build keeps work."""
+    from conftest import invoke
+
+    import csdclip_cli.index.update as update
+    from csdclip_cli.search.searcher import Searcher
+
+    def stop(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(update, "build_or_update", stop)
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
+    assert r.exit_code == 130 and "the images encoded so far are kept: run the same command to resume" in r.stderr
+    monkeypatch.setattr(Searcher, "open", stop)
+    r = invoke(runner, "search", "red", "--no-server")
+    assert r.exit_code == 130 and r.stderr.strip() == "interrupted"
+
+
+def test_library_errors_logged_while_loading_stay_quiet() -> None:
+    """open_clip logged 'ERROR:root:Failed to download weights ...' before csd's own error line."""
+    import io
+    import logging
+
+    from csdclip_cli.encoders.base import quiet_libraries
+
+    seen = io.StringIO()
+    handler = logging.StreamHandler(seen)  # as logging's last-resort handler writes to stderr
+    logging.getLogger().addHandler(handler)
+    try:
+        with quiet_libraries():
+            logging.getLogger().error("Failed to download weights for tag 'openai'")
+        logging.getLogger().error("after loading")  # and logging works again afterwards
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert seen.getvalue() == "after loading\n"

@@ -42,7 +42,7 @@ def guard(fn: F) -> F:
             err().print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
-            print("interrupted; committed work is kept", file=sys.stderr)
+            print("interrupted", file=sys.stderr)  # a build says what it kept (index_cmd.build_source)
             raise typer.Exit(130) from None
         except BrokenPipeError:  # `csd search ... | head`
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

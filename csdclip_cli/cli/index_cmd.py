@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,11 @@ def build_source(source: str | Path, model: str, **options: Any) -> str:
     from csdclip_cli.index.update import build_or_update
     from csdclip_cli.render import err, note, progress_bar, warn
 
-    name, rep = build_or_update(source, model, progress=progress_bar, note=note, **options)
+    try:
+        name, rep = build_or_update(source, model, progress=progress_bar, note=note, **options)
+    except KeyboardInterrupt:
+        print("interrupted; the images encoded so far are kept: run the same command to resume", file=sys.stderr)
+        raise typer.Exit(130) from None
     indexed = rep.total - rep.skipped  # the images the index holds: the unreadable files are not among them
     msg = (
         f"[bold]{escape(name)}[/]: {indexed} images (encoded {rep.encoded}, unchanged {indexed - rep.encoded}, "

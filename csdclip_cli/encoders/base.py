@@ -78,15 +78,15 @@ def resolve_device(device: str = "auto") -> str:
 @contextlib.contextmanager
 def quiet_libraries() -> Iterator[None]:
     """Keep library chatter off the user's stdout (cn_clip prints its config; open_clip
-    logs a random-init warning on the root logger). Chatter goes nowhere unless
+    logs a random-init warning and a failed download on the root logger). Chatter goes nowhere unless
     CSD_VERBOSE=1, in which case it goes to stderr."""
     import os
 
     verbose = os.environ.get("CSD_VERBOSE") == "1"
     sink = sys.stderr if verbose else io.StringIO()
     previous = logging.root.manager.disable
-    if not verbose:
-        logging.disable(logging.WARNING)
+    if not verbose:  # open_clip logs a failed download at ERROR, before csd's own error line
+        logging.disable(logging.ERROR)
     try:
         with contextlib.redirect_stdout(sink):
             yield
