@@ -17,7 +17,8 @@ CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;background:#fafafa;color:#222}
 h1{font-size:20px} h2{font-size:16px;margin-top:28px} .plan{font-size:13px;color:#444}
 .grid{display:flex;flex-wrap:wrap;gap:12px} .card{background:#fff;border:3px solid #ddd;border-radius:6px;
-padding:6px;width:200px;font-size:12px} .card img{width:192px;height:192px;object-fit:contain;
+padding:6px;width:200px;font-size:12px} .missing{width:192px;height:192px;display:flex;align-items:center;
+text-align:center;background:#f3f3f3;color:#a00} .card img{width:192px;height:192px;object-fit:contain;
 image-rendering:pixelated;background:#eee} .HR{border-color:#2a2} .MR{border-color:#e90} .IR{border-color:#c33}
 .ok{color:#2a2} .bad{color:#c33} .key{color:#666;word-break:break-all} table{border-collapse:collapse}
 td,th{padding:3px 8px;border-bottom:1px solid #ddd;font-size:13px;text-align:right} th:first-child,td:first-child{text-align:left}
@@ -86,8 +87,15 @@ def result_cards(results: Sequence[Any], thumbs: ThumbnailReader, grades: dict[s
             f"{html.escape(c)}: {v:+.2f}</div>"
             for c, v in r.clauses.items()
         )
+        uri = thumbs.data_uri(r.key, r.path)
+        # a file gone since the index was built: say so (it was an empty, broken <img>)
+        image = (
+            f'<img src="{uri}" alt="{html.escape(r.key)}">'
+            if uri
+            else '<div class="missing">image unavailable: the file cannot be read (moved or deleted?)</div>'
+        )
         cards.append(
-            f'<div class="card {grade}"><img src="{thumbs.data_uri(r.key, r.path)}" alt="{html.escape(r.key)}">'
+            f'<div class="card {grade}">{image}'
             f"<div><b>#{r.rank}</b> score {r.score:.3f} {grade}</div>{clauses}"
             f'<div class="key">{html.escape(r.key)}</div></div>'
         )

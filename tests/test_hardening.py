@@ -500,3 +500,16 @@ def test_library_errors_logged_while_loading_stay_quiet() -> None:
     finally:
         logging.getLogger().removeHandler(handler)
     assert seen.getvalue() == "after loading\n"
+
+
+def test_html_card_of_a_file_gone_says_so(runner, colour_folder: Path, tmp_path: Path) -> None:
+    """A result whose file was deleted after the build had an empty <img src=""> and no word."""
+    from conftest import invoke
+
+    assert invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour").exit_code == 0
+    for f in colour_folder.rglob("red-*.png"):
+        f.unlink()
+    page = tmp_path / "out.html"
+    r = invoke(runner, "search", "red", "-k", "3", "--html", str(page), "--no-server")
+    text = page.read_text()
+    assert r.exit_code == 0 and 'src=""' not in text and text.count("image unavailable") >= 1
