@@ -513,3 +513,30 @@ def test_html_card_of_a_file_gone_says_so(runner, colour_folder: Path, tmp_path:
     r = invoke(runner, "search", "red", "-k", "3", "--html", str(page), "--no-server")
     text = page.read_text()
     assert r.exit_code == 0 and 'src=""' not in text and text.count("image unavailable") >= 1
+
+
+def test_update_with_a_moved_source_or_weights_says_what_to_do(runner, colour_folder: Path, tmp_path: Path) -> None:
+    """A moved weights file made 'index update' say '--weights ...: no such file; check the
+    path', an option update did not have; a missing source said 'give an image folder', which
+    update cannot take. -x '*' said a drive might be unmounted."""
+    import shutil
+
+    from conftest import invoke
+
+    import csdclip_cli.demo as demo
+
+    w = tmp_path / "w.safetensors"
+    shutil.copy(Path(demo.__file__).parent / "model" / "csd-demo-tiny.safetensors", w)
+    build = ["index", "build", str(colour_folder), "--model", "demo:tiny", "--weights", str(w), "--name", "t"]
+    assert invoke(runner, *build).exit_code == 0
+    moved = w.rename(tmp_path / "moved.safetensors")
+    r = invoke(runner, "index", "update", "t")
+    assert r.exit_code == 2 and "pass its new place: csd index update t --weights FILE" in r.stderr
+    r = invoke(runner, "index", "update", "t", "--weights", str(moved))
+    assert r.exit_code == 0, r.output
+    r = invoke(runner, "index", "update", "t", "-x", "*", "--weights", str(moved))
+    assert r.exit_code != 0 and "--exclude * leaves out every image" in r.stderr
+    colour_folder.rename(tmp_path / "elsewhere")
+    r = invoke(runner, "index", "update", "t", "--weights", str(moved))
+    assert r.exit_code != 0 and "source" in r.stderr and "does not exist (a drive unmounted" in r.stderr
+    assert "give an image folder" not in r.stderr

@@ -134,6 +134,9 @@ def update(
     ),
     allow_empty: bool = AllowEmpty,
     address: str | None = typer.Option(None, "--address", help="Ray cluster for an index built with --engine ray."),
+    weights: Path | None = typer.Option(
+        None, "--weights", help="Where the index's weights file is now, if it moved (the same weights: checked)."
+    ),
     index_dir: Path | None = IndexDir,
 ) -> None:
     """Re-scan an index's source: add new and changed images, drop deleted ones (a sharded
@@ -149,7 +152,17 @@ def update(
         from csdclip_cli.errors import UsageError
 
         raise UsageError(f"index {m.name!r} holds a dataset split's gallery ({m.source.subset}); `csd eval` updates it")
-    w = m.build.get("weights")
+    from csdclip_cli.errors import SourceError, UsageError
+
+    if not Path(m.source.location).expanduser().exists():
+        raise SourceError(
+            f"index {m.name!r}'s source {m.source.location} does not exist (a drive unmounted, or the folder "
+            "moved?); mount or restore it, or build an index from where it is now: csd index build PATH"
+        )
+    w = str(weights) if weights else m.build.get("weights")
+    if w and not Path(w).expanduser().exists():
+        hint = "check the path" if weights else f"pass its new place: csd index update {m.name} --weights FILE"
+        raise UsageError(f"index {m.name!r}'s weights {w} are not there; {hint}")
     build_source(
         m.source.location,
         m.build.get("model_input", m.model),

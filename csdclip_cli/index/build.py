@@ -258,9 +258,15 @@ def refuse_emptying(source: Source, old: Manifest | None) -> None:
     """Raise SourceError when `source` holds no image now but index `old` does: an unmounted
     drive would otherwise drop every vector (--allow-empty accepts it)."""
     if old is not None and old.count > 0:
+        excluded = tuple(getattr(source, "exclude", ()))
+        why = (
+            f"--exclude {' '.join(excluded)} leaves out every image, or the folder was emptied"
+            if excluded
+            else "is a drive unmounted or a folder emptied?"
+        )
         raise SourceError(
             f"source {source.location} has no images now, but index {old.name!r} holds {old.count:,}: "
-            "is a drive unmounted or a folder emptied? Nothing was changed; pass --allow-empty to empty the index"
+            f"{why}. Nothing was changed; pass --allow-empty to empty the index"
         )
 
 
