@@ -540,3 +540,19 @@ def test_update_with_a_moved_source_or_weights_says_what_to_do(runner, colour_fo
     r = invoke(runner, "index", "update", "t", "--weights", str(moved))
     assert r.exit_code != 0 and "source" in r.stderr and "does not exist (a drive unmounted" in r.stderr
     assert "give an image folder" not in r.stderr
+
+
+def test_a_broken_symlink_is_listed_among_the_skipped_files(runner, colour_folder: Path) -> None:
+    """A dangling symlink was skipped without a word: not counted and not in `index info --errors`."""
+    import os
+
+    from conftest import invoke
+
+    (colour_folder / "gone.png").symlink_to(colour_folder / "no-such-target.png")
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "s")
+    assert r.exit_code == 0 and "1 file could not be read" in r.stderr
+    errors = invoke(runner, "index", "info", "s", "--errors").stdout
+    assert "gone.png\t" in errors and "broken symbolic link" in errors
+    r = invoke(runner, "index", "update", "s")  # still listed, not counted as a new image
+    assert r.exit_code == 0 and "encoded 0" in r.stderr and "1 file could not be read" in r.stderr
+    assert os.path.islink(colour_folder / "gone.png")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 from collections.abc import Iterator, Sequence
@@ -82,10 +83,16 @@ class FolderSource:
                 try:
                     fst = os.stat(full)
                 except OSError:
-                    continue  # dangling symlink
+                    try:  # a dangling symlink: listed, so that its read fails and `index info --errors` names it
+                        fst = os.lstat(full)
+                    except OSError:
+                        continue  # gone since the folder was listed
                 yield Item(key, fst.st_size, fst.st_mtime, printable_key(full))
 
     def read(self, key: str) -> bytes:
         """The bytes of the file at root/`key`; raises OSError (e.g. FileNotFoundError) when it cannot be read."""
         # back to the name's bytes (a key spells odd bytes and backslashes with escapes)
-        return Path(os.fsdecode(os.path.join(os.fsencode(self.root), key_bytes(key)))).read_bytes()
+        path = Path(os.fsdecode(os.path.join(os.fsencode(self.root), key_bytes(key))))
+        if path.is_symlink() and not path.exists():
+            raise FileNotFoundError(errno.ENOENT, "a broken symbolic link (its target is missing)", str(path))
+        return path.read_bytes()
