@@ -183,6 +183,8 @@ def test_lock_refuses_second_writer_and_wait_waits(runner, colour_folder: Path) 
     with store.lock("l"):
         r = invoke(runner, "index", "update", "l")
         assert r.exit_code == 1 and "is being written by pid" in r.stderr and "--wait" in r.stderr
+        # refused before the model loaded and an empty progress bar was drawn
+        assert "loading" not in r.stderr and "indexing" not in r.stderr, r.stderr
         assert invoke(runner, "index", "rm", "l").exit_code == 1
         # searches keep working while the index is being written
         assert len(Searcher.open("l").search_plain("red", 3)) == 3

@@ -522,6 +522,25 @@ class IndexStore:
         """Bytes of every file under index `name`'s folder (all generations, journal and shards included)."""
         return sum(f.stat().st_size for f in self.path(name).rglob("*") if f.is_file())
 
+    def probe_lock(self, name: str) -> None:
+        """Raise IndexLocked now when a writer holds index `name` (a build then fails before its
+        model loads and its progress bar starts, not after); creates nothing."""
+        p = self.path(name) / ".lock"
+        if not p.exists():
+            return
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+                raise IndexLocked(
+                    f"index {name!r} is being written by {holder}; wait for it to finish or pass --wait"
+                ) from None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
     @contextlib.contextmanager
     def lock(self, name: str, wait: bool = False) -> Iterator[None]:
         """One writer per index. Readers never lock: they read the current generation."""

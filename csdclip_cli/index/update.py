@@ -78,6 +78,8 @@ def build_or_update(
     engine = engine or "local"
     if address is not None and engine != "ray":
         raise UsageError(f"--address {address} is for the Ray engine; add --engine ray (index {name!r} builds locally)")
+    if not wait:  # refused before the model loads and the progress bar starts
+        store.probe_lock(name)
     note(f"loading {model} ...")
     enc = load_encoder(model, weights=weights, device=device, trust_remote_code=trust_remote_code)
     params = {
