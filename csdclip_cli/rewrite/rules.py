@@ -170,14 +170,14 @@ NO_THING_IS = re.compile(
     r"(?=(?:in|on|at|under|near|inside|outside|by|beside|behind)\b|[a-z]{3,}(?:ed|ing)\b)",
     re.IGNORECASE,
 )
+_ADJ = rf"(?:{'|'.join(sorted(ADJECTIVES))})"  # colours, sizes, ages
 # "a car that is red or blue": two colours of the thing, as "a red or blue car" says it
 PREDICATE_OR = re.compile(
     rf"\b(?P<det>(?:a|an|the)\s+)?(?P<noun>[A-Za-z-]+)\s+(?:that|which)\s+(?:is|are)\s+(?:either\s+)?"
-    rf"(?P<a>{'|'.join(sorted(ADJECTIVES))})\s+or\s+(?P<b>{'|'.join(sorted(ADJECTIVES))})\b",
+    rf"(?P<a>{_ADJ})\s+or\s+(?P<b>{_ADJ})\b",
     re.IGNORECASE,
 )
 # "a red, blue or green balloon": alternatives listed with commas, each of them whole
-_ADJ = rf"(?:{'|'.join(sorted(ADJECTIVES))})"  # colours, sizes, ages
 COLOUR_LIST_OR = re.compile(
     rf"\b(?P<det>(?:a|an|the)\s+)?(?P<first>{_ADJ}(?:\s*,\s*(?:an?\s+)?{_ADJ})+)\s*,?\s+or\s+(?:an?\s+)?"
     rf"(?P<last>{_ADJ})"
