@@ -488,6 +488,26 @@ NEGATED_FACT_TABLE = [
     ("a street no cars no bikes", ["a street"], ["cars", "bikes"], []),  # it excluded "cars no bikes"
     ("面包 and a cup of tea", ["面包", "a cup of tea"], [], []),  # 面包 is no adjective of the cup
     ("a pond with frogs, except no fish", ["a pond", "frogs"], ["fish"], []),
+    # a second fresh user's 310 queries: the kinds among the clearly wrong plans, in other words
+    ("a bike not locked to a rack", ["a bike"], ["a bike locked to a rack"], []),  # it wanted all of it
+    ("a lawn not covered in leaves", ["a lawn"], ["a lawn covered in leaves"], []),
+    ("a letter that doesn't show the address", ["a letter"], ["a letter showing the address"], []),
+    ("a desk where nothing is on the shelf", ["a desk"], ["something on the shelf"], []),
+    ("tea w/o sugar", ["tea"], ["sugar"], []),
+    ("horse / pony in a field", [], [], [["horse in a field", "pony in a field"]]),
+    ("the cats on the wall but not the ones with collars", ["the cats on the wall"], ["cats with collars"], []),
+    ("none of the cars are parked", ["the cars"], ["cars parked"], []),  # it wanted nothing
+    ("a boat in a harbour covered in snow", ["a boat in a harbour", "a boat covered in snow"], [], []),
+    ("a box filled with toys", ["a box filled with toys"], [], []),  # not "a box filled" and "toys"
+    ("a cat (not a kitten) sleeping on a chair", ["a cat sleeping", "a cat on a chair"], ["kitten"], []),
+    ("pears but not yellow pears", ["pears"], ["yellow pears"], []),  # it gave "pears pears"
+    ("a tram, not a bus, parked at a stop", ["a tram parked at a stop"], ["bus"], []),
+    ("一个男孩，要么戴帽子，要么戴围巾", [], [], [["一个男孩戴帽子", "一个男孩戴围巾"]]),
+    ("一只猫，要么是灰色的，要么是白色的", [], [], [["一只灰色的猫", "一只白色的猫"]]),
+    ("别给我看有车的照片", [], ["车"], []),  # it excluded 给我看有车
+    ("我要短头发的男孩，不要长头发的", ["短头发的男孩"], ["长头发的男孩"], []),
+    ("并非雨天的街道", ["街道"], ["雨天"], []),
+    ("一个老人在骑自行车", ["一个老人在骑自行车"], [], []),  # it gave 一个老人在骑 / 一个老人自行车
     (
         "a boy with a kite running on the beach",
         ["a boy with a kite", "a boy running", "a boy on the beach"],

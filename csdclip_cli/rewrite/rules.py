@@ -113,7 +113,11 @@ ADJECTIVES = {
 }
 _COUNT = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|twenty|\d+)"
 COUNT_OR = re.compile(rf"\b({_COUNT})\s+or\s+({_COUNT})\b", re.IGNORECASE)
-ACTION_WITH = re.compile(r"\b([a-z]{3,}ing)\s+with(?=\s+(?!(?:no|nothing|none|any|zero|out)\b)\w)", re.IGNORECASE)
+ACTION_WITH = re.compile(
+    r"\b([a-z]{3,}ing|filled|covered|decorated|topped|lined|loaded|packed|littered|dotted|surrounded)\s+with"
+    r"(?=\s+(?!(?:no|nothing|none|any|zero|out)\b)\w)",
+    re.IGNORECASE,
+)
 ADJ_PAIR = re.compile(rf"\b({'|'.join(sorted(ADJECTIVES))}) and ({'|'.join(sorted(ADJECTIVES))})\b", re.IGNORECASE)
 # Verbs whose prepositional complement is a relation to an object, kept with them: "a bicycle
 # leaning against a wall". Other actions split from their place, as in the original project's
@@ -138,11 +142,11 @@ NEGATION = re.compile(
     r"there\s+(?:should\s*(?:not|n'?t)\s+be|(?:is|are)\s*(?:not|n'?t))(?:\s+any)?|"
     r"(?:do\s+not|don'?t)\s+(?:want|wish)\s+to\s+see(?:\s+any)?|"
     # "not at night", "a bird not flying", "not a dog": a place, an action or a thing
-    r"not(?=\s+(?:at|in|on|under|during)\s|\s+(?!including\b)\w{2,}ing\b|\s+(?:a|an|the|one)\b)|"
+    r"not(?=\s+(?:at|in|on|under|during)\s|\s+(?!including\b)\w{2,}ing\b|\s+(?:a|an|the|one)\b|\s+[a-z]{3,}ed\b)|"
     r"isn'?t|aren'?t|never|free\s+of|minus|"
     r"lacking|other\s+than|rather\s+than|instead\s+of|apart\s+from(?!\s+(?:that|this|it)\b)|zero|"
     r"(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
-    r"(?:do\s+not|don'?t)\s+(?:show|want|include)|not\s+including"
+    r"(?:do\s+not|don'?t)\s+(?:show|want|include)(?:\s+me)?|not\s+including"
     r")(?:\s+(?:anything|something|any\w*)\s+(?:with|containing|that\s+(?:has|have)))?"
     r"(?:\s+(?:any\s+)?(?:signs?|traces?)\s+of)?\s+(?P<what>.+?"
     # "no dogs and cats", "without shoes or socks": a bare noun after and / or is excluded too
@@ -217,8 +221,10 @@ NEGATED_HAVE = re.compile(
 )
 # "a baby that doesn't cry": as "a baby not crying" says it (have / wear / contain: NEGATED_HAVE)
 DOES_NOT = re.compile(
-    r"\s*\b(?:(?:that|who|which)\s+)?(?:does|do|did)\s*(?:not|n'?t)\s+"
-    r"(?!(?:show|want|wish|include|have|has|contain|wear|need|like|mind)\b)(?P<verb>[a-z]{2,})\b",
+    r"\s*\b(?:(?P<rel>that|who|which)\s+)?(?:does|do|did)\s*(?:not|n'?t)\s+"
+    # "don't show me ...", "I don't want ..." ask the search, unless said of a thing ("a receipt that doesn't show the total")
+    r"(?:(?!(?:show|want|wish|include|have|has|contain|wear|need|like|mind)\b)|(?<=that\sdoesn't\s)|(?<=which\sdoesn't\s)|(?<=that\sdoes\snot\s))"
+    r"(?P<verb>[a-z]{2,})\b",
     re.IGNORECASE,
 )
 HAS_NO = re.compile(
@@ -309,8 +315,8 @@ TIME_WORDS = re.compile(
 PLACE = re.compile(r"\b(?:in front of|at|in|near|outside|inside)\s+((?:[A-Z][\w'-]*\s*){1,5})")
 
 ZH_NEG = re.compile(
-    r"[，,、；;]?\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|(?<!是)不是|不想要|不想|无|除了|排除|避免|别)"
-    r"(?:穿|戴|带|有|含|要|拍到|拍|出现|看到|见到|显示)?(?:任何)?(?P<what>(?!有(?:[，,、；;。]|$))[^，,、；;。和与及的]+?"
+    r"[，,、；;]?\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|(?<!是)不是|并非|并不是|不想要|不想|无|除了|排除|避免|别)"
+    r"(?:给我看|让我看到?|给我)?(?:穿|戴|带|有|含|要|拍到|拍|出现|看到|见到|显示)?(?:任何)?(?P<what>(?!有(?:[，,、；;。]|$))[^，,、；;。和与及的]+?"
     # 不要狗和猫, 没有椅子、桌子和台灯, 除了猫和狗以外: the things listed to the end of the
     # clause (or to 以外) are excluded too
     r"(?:(?:(?:或者|[和与及或、])[^，,、；;。和与及的]{1,4}?)+(?=(?:以外|之外)|的?(?:[，,、；;。]|$)))?)(?:以外|之外)?"
@@ -407,6 +413,44 @@ def _is_property(word: str, participle: bool = True) -> bool:
     return w in ADJECTIVES or w in STATES or (participle and len(w) > 4 and w.endswith("ed"))
 
 
+# participles that describe a state with a complement: "covered in snow", "filled with tulips";
+# they start a fact of their own and keep their preposition (as POSTURE verbs do)
+ED_PARTICIPLES = {
+    "covered", "filled", "surrounded", "wrapped", "dressed", "lined", "topped", "decorated", "painted", "parked",
+    "framed", "soaked", "buried", "loaded", "packed", "littered", "dotted", "reflected", "tied", "chained", "locked",
+    "made", "cut", "placed", "served", "shaded", "hidden", "caught", "trapped", "stuck", "lit",
+}  # fmt: skip
+
+
+def _is_ed_participle(word: str) -> bool:
+    """A past participle ('parked', 'covered'): ED_PARTICIPLES, or an -ed word that is no colour or state."""
+    w = word.lower()
+    return w in ED_PARTICIPLES or (len(w) > 4 and w.endswith("ed") and w not in ADJECTIVES and w not in STATES)
+
+
+def _a_fact(words: list[str]) -> bool:
+    """Whether a NOT item is a fact without its thing: a place ('in the water'), an action
+    ('smiling') or a participle with its complement ('parked in a garage')."""
+    if not words:
+        return False
+    if _modifier_start(words, 0) or (_is_participle(words, 0) and words[0].lower() not in ED_PARTICIPLES):
+        return True
+    return (
+        _is_ed_participle(words[0])
+        and len(words) > 1
+        and bool(_modifier_start(words, 1) or words[1].lower() in PARTICLES)
+    )
+
+
+def _restates(tokens: list[str], before: str) -> bool:
+    """Whether the first noun after the properties in `tokens` is the last word before the
+    negation ('apples but not green apples')."""
+    words = [t.lower() for t in tokens]
+    i = next((j for j, w in enumerate(words) if not _is_property(w, participle=False)), len(words))
+    last = re.findall(r"[A-Za-z][A-Za-z'-]*", before)
+    return 0 < i < len(words) and bool(last) and singular(words[i]) == singular(last[-1].lower())
+
+
 def _with_noun(what: str, before: str) -> str:
     """A negated property alone ('red', 'not parked') joined to the noun it is said of, the last
     word before the negation: ('red', 'a toddler with a balloon') -> 'red balloon'. Anything
@@ -431,7 +475,13 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     tokens = NOT_TAIL.sub("", _clean(m.group("what"))).split()
     rest: list[str] = []
     predicate = bool(PREDICATE_CUE.search(text[m.start() : m.start("what")]))
-    if predicate and len(tokens) > 1 and _is_property(tokens[0]):
+    # "not parked in a garage", "not covered in snow": a participle with its complement is one
+    # negated fact, not a property plus the subject's place
+    complement = _is_ed_participle(tokens[0]) if tokens else False
+    complement = complement and len(tokens) > 1 and bool(_modifier_start(tokens, 1) or tokens[1].lower() in PARTICLES)
+    # "apples but not green apples": the noun said again belongs to the negated thing
+    restated = len(tokens) > 1 and _restates(tokens, text[: m.start()])
+    if predicate and len(tokens) > 1 and _is_property(tokens[0]) and not complement and not restated:
         # "a bus that is not yellow on a city street", "not red or blue on a road": only the
         # properties are negated ("not red parked near a tree": "parked" is the car's)
         n = next(
@@ -450,7 +500,7 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     # inside the sentence "walking in the rain" is the subject's; a lone "waiting" or "walking
     # around" may be the excluded thing's ("with no passengers waiting"), and so may a place
     # ("with no birds in the sky"); a time is the scene's ("no cars at night")
-    for i in range(1, 0 if rest else len(tokens)):
+    for i in range(1, 0 if rest or complement else len(tokens)):
         action = inside and _is_participle(tokens, i) and i + 1 < len(tokens) and tokens[i + 1].lower() not in ADVERBS
         # "a woman without a hat in Paris", "a cat without a collar in the garden": a named place
         # or a scene is where the subject is ("with no birds in the sky": the birds' place)
@@ -570,9 +620,8 @@ def _modifier_start(tokens: list[str], i: int) -> int:
 
 def _is_participle(tokens: list[str], i: int) -> bool:
     w = tokens[i].lower().split("\x00")[0]  # "playing\x00with": ACTION_WITH kept the object
-    return (
-        len(w) > 4 and w.endswith("ing") and w not in ING_NOUNS and (i == 0 or tokens[i - 1].lower() not in DETERMINERS)
-    )
+    after_det = i > 0 and tokens[i - 1].lower() in DETERMINERS
+    return not after_det and ((len(w) > 4 and w.endswith("ing") and w not in ING_NOUNS) or w in ED_PARTICIPLES)
 
 
 def split_subject(chunk: str) -> tuple[str, list[str]]:
@@ -582,7 +631,8 @@ def split_subject(chunk: str) -> tuple[str, list[str]]:
     i = 1
     while i < len(tokens):
         n = _modifier_start(tokens, i)
-        if n and (tokens[i - 1].lower() in POSTURE or (tokens[i - 1].lower(), tokens[i].lower()) in COMPLEMENTS):
+        prev = tokens[i - 1].lower()
+        if n and (prev in POSTURE or prev in ED_PARTICIPLES or (prev, tokens[i].lower()) in COMPLEMENTS):
             i += n + 1  # "sitting on a bench" stays one modifier
             continue
         if n:
@@ -808,6 +858,10 @@ def participle(verb: str) -> str:
     return verb + "ing"
 
 
+ONES = re.compile(r"^(?:the\s+)?(ones?)\b", re.IGNORECASE)
+NONE_OF_ARE = re.compile(
+    r"\bnone\s+of\s+(?P<det>the|these|those|my|our)\s+(?P<what>[A-Za-z-]+)\s+(?:are|is|were|was)\s+", re.IGNORECASE
+)
 SECOND_NO = re.compile(r"\b(\w+)(?=\s+no\s+\w)", re.IGNORECASE)
 # words after which "no" goes on the sentence ("with no", "there are no", "a no parking sign")
 BEFORE_NO = {
@@ -874,9 +928,20 @@ def _english(query: str) -> Plan:
     query = re.sub(r"\b(except|excluding|without)\s+no\s+", r"\1 ", query, flags=re.IGNORECASE)  # "except no geese"
     # "no cars no people": a second "no" after a thing starts a clause of its own
     query = SECOND_NO.sub(lambda m: m.group(1) + ("," if m.group(1).lower() not in BEFORE_NO else ""), query)
-    # "a dog (no collar)", "a dog - not a cat": an aside is a clause of its own
+    # "a dog (no collar)", "a dog - not a cat": an aside is a clause of its own, and it ends
+    # where its parenthesis does ("a dog (not a puppy) running in snow": the dog runs)
     query = re.sub(r"\s*\(\s*", ", ", query)
+    query = re.sub(r"\s*\)\s*(?=\S)", ", ", query)
     query = re.sub(r"\s*\)", "", query)
+    # shorthand: "w/o milk", "w/ a hat", "cat / dog"
+    query = re.sub(r"\bw/o\b", "without", query, flags=re.IGNORECASE)
+    query = re.sub(r"\bw/(?=\s)", "with", query, flags=re.IGNORECASE)
+    query = re.sub(r"(?<=[A-Za-z])\s*/\s*(?=[A-Za-z])", " or ", query)
+    # "none of the dogs are on leashes": the dogs are wanted, on a leash they are not
+    query = NONE_OF_ARE.sub(lambda m: f"{m['det']} {m['what']}, no {m['what']} ", query)
+    query = re.sub(r"\bwhere\s+nothing\s+is\s+", "with nothing ", query, flags=re.IGNORECASE)
+    # "but not the ones with sunglasses": what the ones have stays with them (the thing: ONES)
+    query = re.sub(r"\b(ones?)\s+with\s+", rf"\1 {WITH_OWNED} ", query, flags=re.IGNORECASE)
     query = re.sub(r"\s+[-–—]+\s+|\s*[–—]+\s*", ", ", query).strip(" ,")
     # "a cat, or a dog", "a cat or or a dog": one "or" between the alternatives
     query_split = OR_PUNCTUATED.sub(" or ", query)
@@ -948,7 +1013,11 @@ def _english_plan(query: str, text: str) -> Plan:
 
     positive = re.sub(r"^(?:but|and|or)\s+", "", _dangling(_clean(NEGATION.sub(cut, text))), flags=re.IGNORECASE)
     # "I [don't want any people], mountains": who asks is no part of the image
-    positive = ", ".join(p for p in re.split(r"\s*,\s*", positive) if not PRONOUN_ONLY.match(p))
+    positive = ", ".join(
+        p
+        for p in re.split(r"\s*,\s*", positive)
+        if not PRONOUN_ONLY.match(re.sub(r"^(?:and|but|so|or)\s+", "", p, flags=re.IGNORECASE))
+    )
     # nothing wanted but the excluded thing's place, or a time: the place is wanted ("no cars
     # on the street at night" -> "the street at night", NOT "cars")
     if nots and (not positive or TIME_WORDS.fullmatch(positive)):
@@ -1025,7 +1094,12 @@ def _english_plan(query: str, text: str) -> Plan:
     ands = list(dict.fromkeys(a.replace("\x00", " ") for a in ands if a))
     if merged:  # ", not in the water" / ", not smiling" negate a fact about the subject
         head = split_subject(merged[0])[0]
-        nots = [f"{head} {n}" if _modifier_start(n.split(), 0) or _is_participle(n.split(), 0) else n for n in nots]
+        nots = [f"{head} {n}" if _a_fact(n.split()) else n for n in nots]
+        # "the ones with sunglasses": the ones are the subject's kind ("kids with sunglasses")
+        noun = _strip_det(head).split()[-1] if _strip_det(head).split() else ""
+        nots = [
+            ONES.sub(lambda m: noun if m.group(1).lower() == "ones" else singular(noun), n) if noun else n for n in nots
+        ]
     ors = [[x.replace("\x00", " ") for x in g] for g in ors]
     # a bare subject is implied by a longer clause about it ("a man" / "a man holding ...")
     ands = [a for a in ands if not any(b.lower().startswith(a.lower() + " ") for b in ands)]
@@ -1082,7 +1156,7 @@ def _zh_no_clause(chunk: str, chunks: list[str]) -> bool:
 
 MEASURE_WORDS = "个只张辆条件位片棵头匹双座碗杯把"  # Chinese measure words after 一 / 两 / 这 ...
 ZH_MEASURE_DE = re.compile(rf"((?:^|[^\u4e00-\u9fff]|[一两三几这那])[{MEASURE_WORDS}])的")
-ZH_PLACE_TAIL = re.compile(r"(?:在|放在|坐在|停在|躺在|站在)[\u4e00-\u9fff]+$")
+ZH_PLACE_TAIL = re.compile(r"(?:在|放在|坐在|停在|躺在|站在)\s*[\u4e00-\u9fffA-Za-z][\u4e00-\u9fffA-Za-z ]*$")
 ZH_MEASURE = re.compile(rf"^[一两三几这那][{MEASURE_WORDS}]")
 # what opens a chunk without being part of the thing: 有一个喷泉, 也有一只狗
 ZH_THERE_IS = re.compile(rf"^(?:(?:也|还|又)有|有(?=[一两三几这那][{MEASURE_WORDS}]))")
@@ -1113,7 +1187,8 @@ def _zh_alternatives(alts: list[str]) -> list[str]:
     # 一只猫或者一只狗在沙发上: the place of the last alternative belongs to every bare one
     place = ZH_PLACE_TAIL.search(last)
     if place:
-        alts = [a if ZH_PLACE_TAIL.search(a) else a + place.group(0) for a in alts[:-1]] + [last]
+        gap = " " if place.group(0).startswith(("在 ",)) else ""  # a mixed clause keeps its spaces
+        alts = [a if ZH_PLACE_TAIL.search(a) else a + gap + place.group(0) for a in alts[:-1]] + [last]
     return alts
 
 
@@ -1187,13 +1262,15 @@ def _zh_not_but(m: re.Match) -> str:
 def _zh_either(m: re.Match) -> str:
     """要么…要么 as alternatives, each with the words before it: a place (草地上 -> 猫在草地上),
     or the thing two properties are said of (汽车 -> 红色的汽车)."""
-    pre, a, b = m.group("pre"), m.group("a"), m.group("b")
+    pre, a, b = m.group("pre"), m.group("a").removesuffix("的"), m.group("b").removesuffix("的")
     if not pre:
         return f"{a}或者{b}"
     if pre[-1] in ZH_PLACE_END:
         pre = pre.removeprefix("在")  # 在公园里要么…: one 在
         return f"{a}在{pre}或者{b}在{pre}"
     if ZH_PROPERTY.match(a) and ZH_PROPERTY.match(b):
+        if counted := ZH_MEASURE.match(pre):  # 一只狗: 一只黑色的狗, not 黑色的一只狗
+            return "或者".join(f"{pre[: counted.end()]}{p}的{pre[counted.end() :]}" for p in (a, b))
         return f"{a}的{pre}或者{b}的{pre}"
     return f"{pre}{a}或者{pre}{b}"
 
@@ -1220,8 +1297,11 @@ def _zh_property_thing(prop: str, query: str, m: re.Match) -> str:
         bare = ZH_MEASURE.sub("", subject)  # 一只鸟: jieba may not tag 鸟 a noun after 一只
         if not nouns and re.fullmatch(r"[\u4e00-\u9fff]{1,4}", bare) and not ZH_PROPERTY.match(bare):
             nouns = [bare]
+        after_de = subject.rsplit("的", 1)[-1].strip() if "的" in subject else ""
+        if not nouns and re.fullmatch(r"[A-Za-z][A-Za-z -]{0,30}", after_de):  # 蓝色的 sneakers
+            nouns = [after_de]
         if nouns and (noun := ZH_MEASURE.sub("", nouns[-1])):
-            return f"{prop}的{noun}"
+            return f"{prop}的{' ' if noun[:1].isascii() else ''}{noun}"
     return prop
 
 
@@ -1268,6 +1348,8 @@ def _chinese_plan(raw: str, query: str) -> Plan:
     query = ZH_CARRIER_END.sub("", ZH_CARRIER.sub("", query, count=1)) or query
     query = ZH_OR_PUNCTUATED.sub(r"\1", query)  # 一只猫，或者一只狗: one group
     query = ZH_ONLY.sub(lambda m: _zh_there_is(m, query), query)
+    # 一个女孩，要么穿红裙子，要么穿蓝裙子: the subject before the commas is both alternatives'
+    query = re.sub(r"([^，,、；;。]+)[，,]\s*要么([^，,、；;。]+)[，,]\s*要么", r"\1要么\2要么", query)
     query = ZH_EITHER.sub(_zh_either, query)
     query = ZH_NOT_BUT.sub(_zh_not_but, query)
     query = ZH_BOTH_NEG.sub(r"\1，\2", query)
@@ -1295,7 +1377,9 @@ def _chinese_plan(raw: str, query: str) -> Plan:
     query = left or query
     for m in ZH_NEG.finditer(query):
         for what in re.split(r"或者|或是|[和与及或、]", m.group("what").strip(" 的")):
-            what = _zh_property_thing(what, query, m) if ZH_PROPERTY.match(what) else what
+            # 不要白色的 / 不要短头发的: said of the thing the clause before names
+            dangling = re.match(r"的(?:[，,、；;。]|$)", query[m.end() :]) and len(what) <= 4
+            what = _zh_property_thing(what, query, m) if ZH_PROPERTY.match(what) or dangling else what
             if what and what not in nots:
                 nots.append(what)
     # 一座没有花园的房子 leaves 一座的房子: a measure word takes no 的
@@ -1319,7 +1403,7 @@ def _chinese_plan(raw: str, query: str) -> Plan:
         if chunk.startswith("在") and chunks and len(chunk) > 1:  # 一辆车，…，在街上: the car's place
             chunks[-1] += chunk
             continue
-        alts = [a for a in ZH_OR.split(chunk) if a]
+        alts = [a.strip() for a in ZH_OR.split(chunk) if a.strip()]
         if len(alts) > 1:
             ors.append(_zh_alternatives(alts))
         elif alts:  # 一只猫或者 / 或者一只猫: one alternative is no choice
@@ -1409,7 +1493,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v22"
+    fingerprint = "rules-v23"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that

@@ -17,6 +17,8 @@ from functools import lru_cache
 Token = tuple[str, str]  # (word, jieba flag)
 
 PLACE_PREPOSITIONS = {"在", "于", "从", "到", "沿着", "靠近"}
+# one-character verbs jieba may tag as nouns after 在 (在骑自行车: 骑/n): the progressive, not a place
+ACTION_CHARACTERS = set("骑开吃喝玩看拿抱推拉踢打弹画写读遛追")
 QUANTIFIER_FLAGS = {"m", "q", "mq"}
 
 
@@ -57,7 +59,12 @@ def predicate_parts(tokens: list[Token]) -> list[list[Token]]:
     i = 0
     while i < len(tokens):
         word, flag = tokens[i]
-        if word in PLACE_PREPOSITIONS and i + 1 < len(tokens) and _noun(tokens[i + 1][1]):
+        if (
+            word in PLACE_PREPOSITIONS
+            and i + 1 < len(tokens)
+            and _noun(tokens[i + 1][1])
+            and tokens[i + 1][0] not in ACTION_CHARACTERS
+        ):
             j = i + 2
             if j < len(tokens) and tokens[j][1] == "f":  # localizer: 上 / 里 / 下面 ...
                 j += 1
