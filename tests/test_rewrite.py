@@ -594,6 +594,7 @@ ALL_ROWS = EN_TABLE + ZH_TABLE + NEW_EN_TABLE + MIXED_TABLE + NEGATED_FACT_TABLE
 def test_rules_table_row(query: str, ands: list, nots: list, ors: list) -> None:
     p = RuleRewriter().rewrite(query)
     assert (p.and_, p.not_, p.or_) == (ands, nots, ors)
+    assert p.raw == query  # a plans file is looked up by the user's words (v21-v23 rewrote them)
     for n in p.not_:  # a negated term never leaks into the positive side
         assert n not in p.and_ and not any(n == a for g in p.or_ for a in g)
 
@@ -771,3 +772,16 @@ def test_exclusion_phrase_is_an_embeddable_english_phrase(item: str, embedded: s
     from csdclip_cli.rewrite.phrases import exclusion_phrase
 
     assert exclusion_phrase(item) == embedded
+
+
+def test_plans_written_by_rewrite_file_are_found_by_search(runner, tmp_path) -> None:
+    """`csd rewrite --file q.txt -o p.jsonl` wrote the rules' reworded raw ('red car, no dog'),
+    so `csd search 'red car no dog' --rewriter p.jsonl` found no plan."""
+    from conftest import invoke
+
+    queries = ["dog on beach no people", "red car no dog", "a mug (no handle) w/o a saucer"]
+    (tmp_path / "q.txt").write_text("\n".join(queries) + "\n")
+    assert invoke(runner, "rewrite", "--file", str(tmp_path / "q.txt"), "-o", str(tmp_path / "p.jsonl")).exit_code == 0
+    plans = get_rewriter(str(tmp_path / "p.jsonl"))
+    for q in queries:
+        assert plans.rewrite(q).raw == q

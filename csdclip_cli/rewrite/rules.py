@@ -925,6 +925,7 @@ def _colour_alternatives(m: re.Match) -> str:
 
 
 def _english(query: str) -> Plan:
+    raw = query  # the plan keeps the user's words: a plans file is looked up by them
     query = re.sub(r"\b(except|excluding|without)\s+no\s+", r"\1 ", query, flags=re.IGNORECASE)  # "except no geese"
     # "no cars no people": a second "no" after a thing starts a clause of its own
     query = SECOND_NO.sub(lambda m: m.group(1) + ("," if m.group(1).lower() not in BEFORE_NO else ""), query)
@@ -994,7 +995,7 @@ def _english(query: str) -> Plan:
     query_split = DOES_NOT.sub(lambda m: f" not {participle(m['verb'])}", query_split)
     query_split = HAS_NO.sub(" with", query_split)
     query_split = NEGATED_BE.sub(" isn't", query_split)
-    return _english_plan(query, query_split)
+    return _english_plan(raw, query_split)
 
 
 def _english_plan(query: str, text: str) -> Plan:
