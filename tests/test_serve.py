@@ -420,3 +420,24 @@ def test_a_second_server_on_one_index_folder_hands_the_first_back(tmp_path: Path
     assert write_discovery(tmp_path, "http://127.0.0.1:4", None) is None
     remove_discovery(tmp_path)
     assert not (tmp_path / ".serve.json").exists()
+
+
+def test_a_removed_and_rebuilt_index_is_not_served_from_the_old_one(runner, tmp_path: Path, monkeypatch) -> None:
+    """After `index rm photos` and a build of another folder as photos, the warm server still
+    answered from the first folder: the rebuilt index starts at generation 1 again."""
+    from conftest import make_colour_folder
+    from starlette.testclient import TestClient
+
+    root = tmp_path / "indexes"
+    monkeypatch.setenv("CSD_INDEXES", str(root))
+    a, b = make_colour_folder(tmp_path / "A", n=6), make_colour_folder(tmp_path / "B", n=6, seed=1)
+    assert invoke(runner, "index", "build", str(a), "--model", "fake:colour", "--name", "photos").exit_code == 0
+    client = TestClient(create_app(Service(root)))
+    first = client.post("/api/search", json={"query": "red", "k": 2, "index": "photos"}).json()["results"]
+    assert all("/A/" in r["path"] for r in first)
+    thumb = client.get(first[0]["thumb"]).content
+    assert invoke(runner, "index", "rm", "photos").exit_code == 0
+    assert invoke(runner, "index", "build", str(b), "--model", "fake:colour", "--name", "photos").exit_code == 0
+    again = client.post("/api/search", json={"query": "red", "k": 2, "index": "photos"}).json()["results"]
+    assert again and all("/B/" in r["path"] for r in again), again
+    assert client.get(again[0]["thumb"]).status_code == 200 and thumb  # served from the new index

@@ -38,7 +38,7 @@ class Service:
         self.default_index = default_index
         self._searchers: dict[str, Any] = {}
         self._rewriters: dict[str, Any] = {}
-        self._thumbs: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._thumbs: OrderedDict[tuple[str, int, float, int], bytes] = OrderedDict()
         self._lock = threading.RLock()
 
     # ---- indexes ---------------------------------------------------------------------------
@@ -49,14 +49,15 @@ class Service:
         return name or self.default_index or self.store.current()
 
     def searcher(self, name: str | None) -> Any:
-        """The open Searcher of index `name`, re-opened when a build has committed a new generation."""
+        """The open Searcher of index `name`, re-opened when a build has committed a new generation
+        or the index was removed and built again (its generation numbers start over)."""
         from csdclip_cli.search.searcher import Searcher
 
         name = self.index_name(name)
         with self._lock:
             s = self._searchers.get(name)
-            generation = self.store.manifest(name).generation
-            if s is None or s.manifest.generation != generation:
+            m = self.store.manifest(name)
+            if s is None or (s.manifest.generation, s.manifest.created) != (m.generation, m.created):
                 fresh = Searcher.open(name, index_dir=self.store.root)
                 if s is not None and s.manifest.fingerprint == fresh.manifest.fingerprint:
                     fresh._text = s._text  # the same weights: keep the warm text encoder
@@ -175,8 +176,8 @@ class Service:
         """A JPEG of at most THUMB_PX pixels a side (cached, 512 entries)."""
         from csdclip_cli.sources.decode import decode_image
 
-        gen = self.store.manifest(name).generation
-        ck = (name, gen, row)
+        m = self.store.manifest(name)
+        ck = (name, m.generation, m.created, row)  # a rebuilt index starts its generations over
         with self._lock:
             if ck in self._thumbs:
                 self._thumbs.move_to_end(ck)
