@@ -441,3 +441,18 @@ def test_a_removed_and_rebuilt_index_is_not_served_from_the_old_one(runner, tmp_
     again = client.post("/api/search", json={"query": "red", "k": 2, "index": "photos"}).json()["results"]
     assert again and all("/B/" in r["path"] for r in again), again
     assert client.get(again[0]["thumb"]).status_code == 200 and thumb  # served from the new index
+
+
+def test_a_rewriter_the_server_does_not_take_searches_here(runner, gallery: Path, tmp_path: Path, monkeypatch) -> None:
+    """With a server up, `csd search --rewriter plans.jsonl` (or llm-base) failed with the
+    server's error instead of searching here, as --no-server does."""
+    from csdclip_cli.rewrite.plan import Plan
+
+    monkeypatch.setenv("CSD_INDEXES", str(gallery / "indexes"))
+    plans = tmp_path / "p.jsonl"
+    plans.write_text(Plan(raw=QUERY, and_=["a red car"], not_=["person"]).to_json() + "\n")
+    with RunningServer(gallery / "indexes"):
+        r = invoke(runner, "search", QUERY, "-k", "3", "--rewriter", str(plans))
+        bad = invoke(runner, "search", QUERY, "--method", "plain", "--explain")
+    assert r.exit_code == 0 and "via csd serve" not in r.stdout, r.output
+    assert bad.exit_code == 2 and "--explain is about composite search's clauses" in bad.stderr

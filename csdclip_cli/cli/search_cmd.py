@@ -17,7 +17,9 @@ def search(
     k: int = typer.Option(10, "-k", "--top", min=1, help="How many results."),
     method: str | None = typer.Option(None, "--method", help="csd (composite, the default) | plain | arith | deo."),
     plain: bool = typer.Option(False, "--plain", help="One-vector CLIP search (same as --method plain)."),
-    rewriter: str = typer.Option("rules", "--rewriter", "-r", help="rules | llm | none."),
+    rewriter: str = typer.Option(
+        "rules", "--rewriter", "-r", help="rules | llm | llm-base | gold | none | a plans .jsonl file."
+    ),
     llm: Path | None = typer.Option(None, "--llm", help="GGUF file for --rewriter llm."),
     adapter: Path | None = typer.Option(
         None, "--adapter", help="LoRA adapter GGUF for --rewriter llm (default: the one csd ships)."
@@ -56,7 +58,13 @@ def search(
     method = method or "csd"
     if plain or rewriter == "none":
         method = "plain"
-    if not no_server and html is None and llm is None and adapter is None and config_file is None and address is None:
+    if method != "csd" and (explain or min_match):  # they were ignored without a word
+        flag = "--explain" if explain else "--min-match"
+        raise UsageError(f"{flag} is about composite search's clauses; --method {method} has none")
+    # the server answers rules, llm and none; another rewriter (llm-base, gold, a plans file) searches here
+    served = rewriter in ("rules", "llm", "none")
+    local_only = html is not None or llm or adapter or config_file or address
+    if not no_server and served and not local_only:
         remote = _remote(query, index, k, method, rewriter, min_match, index_dir)
         if remote is not None:
             _show_remote(remote, k, explain, show_plan, min_match, json_out, paths_only)

@@ -37,7 +37,7 @@ def get_rewriter(
     if name == "gold" or name == "plans":
         if plans is None:
             raise UsageError(
-                "--rewriter gold needs the benchmark's annotations (use it through `csd eval`) or --plans FILE"
+                "--rewriter gold needs the benchmark's annotations (use it through `csd eval`), or give a plans file: --rewriter FILE.jsonl"
             )
         return PlanFileRewriter.from_file(plans)
     if name.endswith(".jsonl") or Path(name).is_file():

@@ -1,5 +1,5 @@
 """Plans read from a file instead of made: a benchmark's gold annotations (`gold`) or
-precomputed plans (`--plans FILE.jsonl`, as written by `csd rewrite --file -o`)."""
+precomputed plans (`--rewriter FILE.jsonl`, as written by `csd rewrite --file -o`)."""
 
 from __future__ import annotations
 
