@@ -396,7 +396,7 @@ def test_an_unfinished_first_build_and_a_broken_manifest_are_listed_and_removabl
     assert r.exit_code != 0 and "no index named 'never'" in r.stderr
 
 
-@pytest.mark.parametrize("damage", ["vectors", "items"])
+@pytest.mark.parametrize("damage", ["vectors", "items", "no-vectors"])
 def test_a_damaged_index_file_is_one_line_with_the_way_out(runner, colour_folder: Path, damage: str) -> None:
     """A truncated vectors.npy (ValueError: EOF) or a junk items.sqlite (DatabaseError) gave
     tracebacks from search, info and build."""
@@ -411,6 +411,8 @@ def test_a_damaged_index_file_is_one_line_with_the_way_out(runner, colour_folder
     if damage == "vectors":
         data = (gen / "vectors.npy").read_bytes()
         (gen / "vectors.npy").write_bytes(data[:40])
+    elif damage == "no-vectors":  # an IndexError at search, and a build saw nothing to do
+        (gen / "vectors.npy").unlink()
     else:
         (gen / "items.sqlite").write_bytes(b"this is no database" * 100)
     build = ["index", "build", str(colour_folder), "--model", "fake:colour", "--name", "d"]
@@ -558,3 +560,29 @@ def test_a_broken_symlink_is_listed_among_the_skipped_files(runner, colour_folde
     r = invoke(runner, "index", "update", "s")  # still listed, not counted as a new image
     assert r.exit_code == 0 and "encoded 0" in r.stderr and "1 file could not be read" in r.stderr
     assert os.path.islink(colour_folder / "gone.png")
+
+
+def test_a_plan_cache_a_lmdb_and_a_config_that_cannot_be_used_are_one_line(
+    runner, colour_folder: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """CSD_CACHE naming a file (FileExistsError), a junk or empty data.mdb (lmdb InvalidError /
+    Error) and an open_clip config that is not JSON (JSONDecodeError) gave tracebacks."""
+    from conftest import invoke
+
+    from csdclip_cli.errors import UsageError
+    from csdclip_cli.rewrite.cache import PlanCache
+
+    (tmp_path / "f").write_text("")
+    monkeypatch.setenv("CSD_CACHE", str(tmp_path / "f"))
+    with pytest.raises(UsageError, match="CSD_CACHE must name a writable folder"):
+        _ = PlanCache().db
+    for content in (b"x" * 5000, b""):
+        bl = tmp_path / f"bl{len(content)}"
+        bl.mkdir()
+        (bl / "data.mdb").write_bytes(content)
+        r = invoke(runner, "index", "build", str(bl), "--model", "fake:colour")
+        assert r.exit_code != 0 and "is not a readable LMDB" in r.stderr, r.output
+    cfg = tmp_path / "c.json"
+    cfg.write_text('{"bad":')
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", f"openclip:{cfg}")
+    assert r.exit_code != 0 and "does not parse" in r.stderr, r.output

@@ -222,7 +222,12 @@ def load_openclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
         cfg = Path(spec.name).expanduser()
         if not cfg.is_file():
             raise UnknownModel(f"open_clip config {cfg} not found; give a path to a model config JSON")
-        body = json.loads(cfg.read_text())
+        try:
+            body = json.loads(cfg.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as e:  # it was a JSONDecodeError traceback
+            raise UnknownModel(f"open_clip config {cfg} does not parse ({e}); give a model config JSON") from None
+        if not isinstance(body, dict):
+            raise UnknownModel(f"{cfg} is not an open_clip model config (a JSON object is expected)")
         if not {"embed_dim", "vision_cfg", "text_cfg"} <= set(body.get("model_cfg", body)):
             raise UnknownModel(f"{cfg} is not an open_clip model config (needs embed_dim, vision_cfg, text_cfg)")
         open_clip.add_model_config(cfg)

@@ -38,6 +38,7 @@ from csdclip_cli.index.store import (
     Manifest,
     ModelRef,
     SourceRef,
+    check_complete,
     io_error,
     remove_unread_generations,
     require_model,
@@ -326,6 +327,8 @@ def _build_locked(
             prev_gen = Generation(root / f"gen-{old.generation}", old.dim, old.build.get("ann", DEFAULT_ANN))
         except FileNotFoundError:  # a damaged index: rebuilt from the source
             prev_gen = None
+        if prev_gen is not None:
+            check_complete(prev_gen, old)
     have: dict[str, ItemRow] = {}
     prev_errors: dict[str, dict[str, Any]] = {}
     if prev_gen is not None:

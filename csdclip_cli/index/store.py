@@ -267,6 +267,13 @@ def damaged(gen_path: Path, e: BaseException) -> IndexFormatError:
     )
 
 
+def check_complete(gen: Generation, m: Manifest) -> None:
+    """Raise IndexFormatError (damaged) when the manifest counts images but the generation has
+    no vectors: a deleted vectors.npy gave an IndexError at search, and a build saw nothing to do."""
+    if m.count and not len(gen.vectors):
+        raise damaged(gen.path, FileNotFoundError(f"vectors.npy is missing; the manifest counts {m.count} images"))
+
+
 def remove_unread_generations(root: Path, keep: str) -> list[str]:
     """Delete every gen-* under `root` but `keep` that no reader holds; return the names left
     because a search still has them open (a later build removes them)."""
@@ -471,7 +478,9 @@ class IndexStore:
             if m.build.get("shards"):
                 return m, ShardedGeneration(self.path(name), m)
             try:
-                return m, Generation(self.path(name) / f"gen-{m.generation}", m.dim, m.build.get("ann", "hnswlib"))
+                gen = Generation(self.path(name) / f"gen-{m.generation}", m.dim, m.build.get("ann", "hnswlib"))
+                check_complete(gen, m)
+                return m, gen
             except FileNotFoundError:
                 if m.generation == seen:
                     raise IndexFormatError(

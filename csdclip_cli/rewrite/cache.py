@@ -25,9 +25,18 @@ class PlanCache:
     def db(self) -> sqlite3.Connection:
         """The SQLite connection, opened (folder and table created) on first use."""
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path)
-            self._db.execute("CREATE TABLE IF NOT EXISTS plans (k TEXT PRIMARY KEY, plan TEXT)")
+            from csdclip_cli.errors import UsageError
+
+            folder = self.path.parent
+            try:  # $CSD_CACHE names a folder: a file there was a FileExistsError traceback
+                folder.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path)
+                self._db.execute("CREATE TABLE IF NOT EXISTS plans (k TEXT PRIMARY KEY, plan TEXT)")
+            except (OSError, sqlite3.Error) as e:
+                raise UsageError(
+                    f"cannot use the plan cache {self.path} ({getattr(e, 'strerror', None) or e}); "
+                    "$CSD_CACHE must name a writable folder (the cache is FOLDER/plans.sqlite)"
+                ) from None
         return self._db
 
     @staticmethod

@@ -31,9 +31,14 @@ def _open_env(env_dir: Path):  # noqa: ANN202 - lmdb.Environment, imported lazil
 
     key = str(env_dir)
     if key not in _ENVS:
-        _ENVS[key] = lmdb.open(
-            key, readonly=True, create=False, lock=False, readahead=False, meminit=False, max_readers=256
-        )
+        try:
+            _ENVS[key] = lmdb.open(
+                key, readonly=True, create=False, lock=False, readahead=False, meminit=False, max_readers=256
+            )
+        except lmdb.Error as e:  # a damaged or empty data.mdb: it was a traceback
+            from csdclip_cli.errors import SourceError, first_line
+
+            raise SourceError(f"{env_dir / 'data.mdb'} is not a readable LMDB ({first_line(e)})") from None
     return _ENVS[key]
 
 
