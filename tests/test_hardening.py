@@ -586,3 +586,14 @@ def test_a_plan_cache_a_lmdb_and_a_config_that_cannot_be_used_are_one_line(
     cfg.write_text('{"bad":')
     r = invoke(runner, "index", "build", str(colour_folder), "--model", f"openclip:{cfg}")
     assert r.exit_code != 0 and "does not parse" in r.stderr, r.output
+
+
+def test_html_does_not_overwrite_a_file_that_is_no_page(runner, colour_folder: Path) -> None:
+    """`--html imgs/red-000.png` replaced the user's image with an HTML page."""
+    from conftest import invoke
+
+    assert invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour").exit_code == 0
+    image = colour_folder / "red-000.png"
+    before = image.read_bytes()
+    r = invoke(runner, "search", "red", "--html", str(image), "--no-server")
+    assert r.exit_code == 2 and "is no HTML page" in r.stderr and image.read_bytes() == before

@@ -76,6 +76,8 @@ def search(
         from csdclip_cli.textfile import check_output
 
         check_output(html, "--html")
+        if html.exists() and html.suffix.lower() not in (".html", ".htm"):  # it overwrote an image
+            raise UsageError(f"--html {html} exists and is no HTML page; give a .html file name")
     s = Searcher.open(index, index_dir=index_dir, device=device, address=address)
     plan = None
     if method == "plain":
