@@ -597,3 +597,15 @@ def test_html_does_not_overwrite_a_file_that_is_no_page(runner, colour_folder: P
     before = image.read_bytes()
     r = invoke(runner, "search", "red", "--html", str(image), "--no-server")
     assert r.exit_code == 2 and "is no HTML page" in r.stderr and image.read_bytes() == before
+
+
+@pytest.mark.parametrize("folder, name", [(".photos", "photos-fake-colour"), ("-neg", "neg-fake-colour")])
+def test_a_folder_name_with_a_leading_dot_or_dash_gives_a_valid_index_name(
+    runner, tmp_path: Path, folder: str, name: str
+) -> None:
+    """'csd index build .photos' failed: 'invalid index name .photos-demo-tiny' (a name the user never gave)."""
+    from conftest import invoke, make_colour_folder
+
+    src = make_colour_folder(tmp_path / folder, n=3)
+    r = invoke(runner, "index", "build", str(src), "--model", "fake:colour")
+    assert r.exit_code == 0 and f"{name}:" in r.stderr, r.output

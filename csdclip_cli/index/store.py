@@ -216,7 +216,8 @@ def validate_name(name: str) -> str:
 
 
 def default_name(source_location: str, model_spec: str) -> str:
-    """'photos' + 'clip:ViT-L/14' -> 'photos-clip-vit-l-14' (one index per model and source)."""
+    """'photos' + 'clip:ViT-L/14' -> 'photos-clip-vit-l-14' (one index per model and source; a
+    leading '.' or '-' of the folder's name is left out: '.photos' -> 'photos-...')."""
     base = Path(source_location).name or "index"
     if base in ("imgs", "lmdb"):
         base = Path(source_location).parent.name if base == "imgs" else base
@@ -225,6 +226,8 @@ def default_name(source_location: str, model_spec: str) -> str:
     slug = "".join(c if c.isalnum() else "-" for c in model_spec.lower()).strip("-")
     while "--" in slug:
         slug = slug.replace("--", "-")
+    # a folder named '.photos' or '-neg' gave an invalid name the user never chose
+    base = base.lstrip(".-").strip() or "index"
     return f"{base}-{slug}"
 
 
