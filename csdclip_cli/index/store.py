@@ -463,6 +463,11 @@ class IndexStore:
         """The manifest of index `name`; raises IndexNotFound when there is none, IndexFormatError when it is
         unreadable or too new."""
         p = self.path(name) / "manifest.json"
+        if not p.exists() and name in self.unfinished():  # it said "no index named ..." of a listed one
+            raise IndexNotFound(
+                f"index {name!r} is a first build that did not finish; run the same `csd index build` again to "
+                f"resume it, or remove it with `csd index rm {name}`"
+            )
         if not p.exists():
             have = ", ".join(self.names()) or "none yet"
             raise IndexNotFound(
