@@ -196,3 +196,32 @@ def test_not_item_must_be_a_negated_whole_word() -> None:
     q = "no, not, without"
     plan, _ = validate({"optimized": q, "and": ["no", "not"], "not": ["no"], "or": []}, q, RuleRewriter().rewrite(q))
     assert "no" not in plan.not_
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "abc", "nan"])
+def test_an_llm_timeout_must_be_seconds_above_zero(monkeypatch, value: str) -> None:
+    """CSD_LLM_TIMEOUT=-5 was taken: every plan 'did not answer within -5 s' and fell back."""
+    from csdclip_cli.errors import UsageError
+    from csdclip_cli.rewrite.llm import default_timeout
+
+    monkeypatch.setenv("CSD_LLM_TIMEOUT", value)
+    with pytest.raises(UsageError, match="not a number of seconds above 0"):
+        default_timeout()
+    monkeypatch.setenv("CSD_LLM_TIMEOUT", "2.5")
+    assert default_timeout() == 2.5
+
+
+def test_a_missing_gguf_names_where_its_path_came_from(monkeypatch, tmp_path) -> None:
+    """A path from $CSD_LLM or [rewrite] llm that named no file was reported without saying
+    which of them set it."""
+    from csdclip_cli.errors import ModelFileMissing
+    from csdclip_cli.rewrite.llm import LlamaRewriter
+
+    monkeypatch.setenv("CSD_LLM", str(tmp_path / "nope.gguf"))
+    with pytest.raises(ModelFileMissing, match=r"nope.gguf \(from \$CSD_LLM\)"):
+        LlamaRewriter()
+    monkeypatch.delenv("CSD_LLM")
+    (tmp_path / "s.toml").write_text('[rewrite]\nllm = "gone.gguf"\n')
+    monkeypatch.setenv("CSD_CONFIG", str(tmp_path / "s.toml"))
+    with pytest.raises(ModelFileMissing, match=r"gone.gguf \(from \[rewrite\] llm in .*s.toml\)"):
+        LlamaRewriter()

@@ -5,6 +5,7 @@ list (a small model's decompositions are not to be trusted blindly)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -330,6 +331,20 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
     ), problems
 
 
+def llm_origin(given: str | Path | None) -> str:
+    """Where the GGUF path came from, for an error: ' (from --llm)', ' (from $CSD_LLM)', ' (from
+    [rewrite] llm in FILE)', or '' for the model store (the user could not tell which they set)."""
+    from csdclip_cli import config
+
+    if given:
+        return " (from --llm)"
+    if os.environ.get("CSD_LLM"):
+        return " (from $CSD_LLM)"
+    if config.settings("rewrite").get("llm"):
+        return f" (from [rewrite] llm in {config.config_file()})"
+    return ""
+
+
 def default_llm_path(models_dir: Path | None = None) -> Path | None:
     """--llm, else $CSD_LLM, else the settings file's [rewrite] llm, else the first *.gguf in
     the model store (a Qwen preferred)."""
@@ -478,7 +493,8 @@ class LlamaRewriter:
         path, self.adapter = resolve_model(model_path, adapter, use_adapter)
         if path is None or not path.is_file():
             raise ModelFileMissing(
-                f"no GGUF model for --rewriter llm: looked at {path or '--llm (not given), $CSD_LLM, models/*.gguf'}. "
+                f"no GGUF model for --rewriter llm: looked at {path or '--llm (not given), $CSD_LLM, models/*.gguf'}"
+                f"{llm_origin(model_path)}. "
                 "Put a chat GGUF (e.g. qwen2.5-1.5b-instruct-q4_k_m.gguf) in models/ or pass --llm FILE."
             )
         self.path = path
@@ -613,8 +629,11 @@ def default_timeout() -> float:
 
     raw = os.environ.get("CSD_LLM_TIMEOUT") or config.settings("rewrite").get("timeout") or 60
     try:
-        return float(raw)
+        seconds = float(raw)
     except (TypeError, ValueError):
+        seconds = math.nan
+    if not (0 < seconds <= 24 * 3600):  # -5 was taken: every plan timed out and fell back to the rules
         raise UsageError(
-            f"LLM timeout {raw!r} is not a number of seconds (CSD_LLM_TIMEOUT / [rewrite] timeout)"
-        ) from None
+            f"LLM timeout {raw!r} is not a number of seconds above 0 (CSD_LLM_TIMEOUT / [rewrite] timeout)"
+        )
+    return seconds
