@@ -337,6 +337,10 @@ def test_command_lists_show_each_summary_unbroken() -> None:
     code = "import sys; sys.argv=['csd', 'index', '--help']\nfrom csdclip_cli.cli.app import main\nmain()"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert "drop deleted ones (a sharded index updates each shard" in r.stdout, r.stdout
+    code = "import sys; sys.argv=['csd', 'index', 'build', '--help']\nfrom csdclip_cli.cli.app import main\nmain()"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert "#recycle, ...) are skipped;" in r.stdout, r.stdout  # a later paragraph broke mid-sentence too
+    assert "Example: csd index build" in r.stdout
 
 
 def test_paths_only_and_json_give_the_files_on_disk_for_odd_names(runner, tmp_path: Path) -> None:

@@ -52,13 +52,20 @@ def guard(fn: F) -> F:
 
 
 class _App(typer.Typer):
-    """typer.Typer whose command list shows each command's first docstring paragraph as one
-    line: with Rich markup Typer keeps the docstring's line breaks there (not in --help)."""
+    """typer.Typer whose command list and --help show each docstring paragraph as one flowing
+    line: with Rich markup Typer keeps the docstring's line breaks."""
 
     def command(self, name: str | None = None, **kw: Any) -> Callable[[F], F]:
         def register(f: F) -> F:
-            if kw.get("short_help") is None and f.__doc__:
-                kw["short_help"] = " ".join(inspect.cleandoc(f.__doc__).split("\n\n")[0].split())
+            if f.__doc__:
+                paragraphs = [
+                    p if p.startswith("Example") else " ".join(p.split())  # examples keep a line each
+                    for p in inspect.cleandoc(f.__doc__).split("\n\n")
+                ]
+                if kw.get("short_help") is None:
+                    kw["short_help"] = " ".join(paragraphs[0].split())
+                if kw.get("help") is None:  # --help too kept the line breaks of later paragraphs
+                    kw["help"] = "\n\n".join(paragraphs)
             return typer.Typer.command(self, name, **kw)(f)
 
         return register

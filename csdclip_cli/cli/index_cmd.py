@@ -34,7 +34,9 @@ def build_source(source: str | Path, model: str, **options: Any) -> str:
         raise typer.Exit(130) from None
     indexed = rep.total - rep.skipped  # the images the index holds: the unreadable files are not among them
     msg = (
-        f"[bold]{escape(name)}[/]: {indexed} images (encoded {rep.encoded}, unchanged {indexed - rep.encoded}, "
+        # resumed images were encoded by the interrupted run: neither encoded now nor unchanged
+        f"[bold]{escape(name)}[/]: {indexed} images (encoded {rep.encoded}, "
+        f"unchanged {max(0, indexed - rep.encoded - rep.resumed)}, "
         f"removed {rep.removed})"
     )
     if rep.resumed:
@@ -128,7 +130,7 @@ def update(
     batch_size: int = typer.Option(64, "--batch-size", "-b", min=1),
     workers: int = typer.Option(2, "--workers", "-w", min=1),
     device: str = Device,
-    wait: bool = typer.Option(False, "--wait"),
+    wait: bool = typer.Option(False, "--wait", help="Wait for a running build of the index instead of refusing."),
     exclude: list[str] | None = typer.Option(
         None, "--exclude", "-x", help="Glob to leave out (repeatable); replaces the globs the index was built with."
     ),

@@ -172,7 +172,7 @@ class Searcher:
 
         from csdclip_cli.encoders.onnx_text import OnnxTextEncoder, export_dir, export_text_encoder, stale_tokenizer
 
-        backend = os.environ.get("CSD_TEXT_BACKEND", "")
+        backend = os.environ.get("CSD_TEXT_BACKEND", "").strip().lower()
         if backend not in ("", "torch", "onnx"):
             raise UsageError(
                 f"CSD_TEXT_BACKEND={backend}: it must be torch or onnx (or unset, for onnx when there is one)"
