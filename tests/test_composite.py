@@ -282,3 +282,18 @@ def test_every_composite_setting_has_a_range_and_its_default_lies_in_it() -> Non
     defaults = asdict(CompositeConfig())
     assert set(RANGES) == set(defaults)
     assert checked(defaults, "defaults") == defaults
+
+
+def test_config_and_index_paths_of_the_wrong_kind_say_so(runner, tmp_path: Path) -> None:
+    """--config x.yaml said 'does not parse: Expecting value' (read as JSON), --config DIR said
+    'not found', and --index-dir FILE said 'no index in FILE'."""
+    y = tmp_path / "w.yaml"
+    y.write_text("not_weight: 1\n")
+    with pytest.raises(UsageError, match="write the weights as .toml or .json"):
+        CompositeConfig.load(y)
+    with pytest.raises(UsageError, match="is a folder"):
+        CompositeConfig.load(tmp_path)
+    f = tmp_path / "notes.txt"
+    f.write_text("x")
+    r = invoke(runner, "index", "list", "--index-dir", str(f))
+    assert r.exit_code == 2 and "is a file; give a folder" in r.stderr

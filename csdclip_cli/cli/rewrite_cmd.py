@@ -41,6 +41,8 @@ def rewrite(
 
     if rewriter not in ("rules", "llm", "llm-base"):
         raise UsageError(f"--rewriter must be rules, llm or llm-base, not {rewriter!r}")
+    if json_out and tigr:  # --tigr was ignored
+        raise UsageError("--json and --tigr are two output forms; pick one")
     if file is not None and query is not None:
         raise UsageError(f"give a QUERY or --file FILE, not both (got {query!r} and --file {file})")
     if output is not None and file is None:

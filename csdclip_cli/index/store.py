@@ -430,6 +430,8 @@ class IndexStore:
 
     def __init__(self, root: str | Path | None = None):
         self.root = config.index_root(root)
+        if self.root.exists() and not self.root.is_dir():  # it said "no index in /etc/passwd"
+            raise UsageError(f"the index folder {self.root} is a file; give a folder (--index-dir, $CSD_INDEXES)")
 
     def path(self, name: str) -> Path:
         """The folder of index `name`; raises UsageError for an invalid name."""

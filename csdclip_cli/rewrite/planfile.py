@@ -27,6 +27,8 @@ def read_plans(path: str | Path) -> dict[str, Plan]:
             plan = parse_tigr(d["text"]) if "text" in d and "raw" not in d else Plan.from_dict(d)
         except (json.JSONDecodeError, KeyError, TypeError, PlanFormatError) as e:
             raise PlanFormatError(f"{p}:{n}: not a plan ({e})") from None
+        if not plan.raw.strip():  # it failed later, as an empty query, with no line named
+            raise PlanFormatError(f"{p}:{n}: the plan's raw query is empty")
         plans[" ".join(plan.raw.split())] = plan
     return plans
 

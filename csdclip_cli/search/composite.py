@@ -55,8 +55,12 @@ class CompositeConfig:
         )
         if path is not None:
             p = Path(path)
+            if p.is_dir():
+                raise UsageError(f"config file {p} is a folder; give a .toml or .json file")
             if not p.is_file():
                 raise UsageError(f"config file {p} not found")
+            if p.suffix.lower() not in (".toml", ".json"):  # it was read as JSON and said 'Expecting value'
+                raise UsageError(f"config file {p}: write the weights as .toml or .json")
             try:
                 text = p.read_text(encoding="utf-8")
                 data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
