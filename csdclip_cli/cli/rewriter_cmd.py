@@ -65,7 +65,7 @@ def eval_(
         raise UsageError(f"--rewriters {rewriters!r}: choose from rules, llm, llm-base (comma-separated)")
     if json_out is not None:
         check_output(json_out, "--json", inputs=[file])
-    golds = list(read_plans(file).values())[:limit]
+    golds = list(read_plans(file, require_raw=True).values())[:limit]
     if not golds:
         raise UsageError(f"{file} holds no plans")
     summaries = []

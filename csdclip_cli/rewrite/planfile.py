@@ -11,8 +11,10 @@ from csdclip_cli.rewrite.plan import Plan, parse_tigr
 from csdclip_cli.textfile import read_text
 
 
-def read_plans(path: str | Path) -> dict[str, Plan]:
-    """raw query -> plan, from JSONL lines that are Plan JSON or TIGR records ({"text": annotated})."""
+def read_plans(path: str | Path, require_raw: bool = False) -> dict[str, Plan]:
+    """raw query -> plan, from JSONL lines that are Plan JSON or TIGR records ({"text": annotated}).
+    Raises PlanFormatError naming the line of one that is no plan, or (`require_raw`) whose raw
+    query is empty."""
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"plans file {p} not found")
@@ -27,7 +29,7 @@ def read_plans(path: str | Path) -> dict[str, Plan]:
             plan = parse_tigr(d["text"]) if "text" in d and "raw" not in d else Plan.from_dict(d)
         except (json.JSONDecodeError, KeyError, TypeError, PlanFormatError) as e:
             raise PlanFormatError(f"{p}:{n}: not a plan ({e})") from None
-        if not plan.raw.strip():  # it failed later, as an empty query, with no line named
+        if require_raw and not plan.raw.strip():  # gold plans: it failed later, with no line named
             raise PlanFormatError(f"{p}:{n}: the plan's raw query is empty")
         plans[" ".join(plan.raw.split())] = plan
     return plans
