@@ -133,6 +133,9 @@ def test_openclip_wrong_checkpoint_and_missing_file(tiny_openclip, tmp_path: Pat
         load_encoder("demo:tiny", weights=tmp_path / "absent.pt")
     with pytest.raises(ModelFileMissing, match="does not hold weights for demo:tiny"):
         load_encoder("demo:tiny", weights=tmp_path / "other.pt")
+    (tmp_path / "notes.jsonl").write_text('{"a": 1}\n')  # a text file was said to hold "pickled objects"
+    with pytest.raises(ModelFileMissing, match="is not a readable checkpoint .neither a torch archive nor a pickle"):
+        load_encoder("demo:tiny", weights=tmp_path / "notes.jsonl")
 
 
 def test_missing_openai_weights_fail_fast_with_advice(tmp_path: Path) -> None:

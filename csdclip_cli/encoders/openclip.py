@@ -153,6 +153,12 @@ def _state_dict(path: Path) -> dict:
             raise ModelFileMissing(f"{path} is not a readable safetensors file: {str(e)[:120]}") from None
     import pickle
 
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    if not magic.startswith((b"\x80", b"PK")):  # a text file was called "pickled objects"
+        raise ModelFileMissing(
+            f"{path} is not a readable checkpoint (neither a torch archive nor a pickle); check the file"
+        )
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except (KeyError, EOFError, ValueError) as e:  # torch's reader on bytes that are no checkpoint
