@@ -508,6 +508,7 @@ NEGATED_FACT_TABLE = [
     ("我要短头发的男孩，不要长头发的", ["短头发的男孩"], ["长头发的男孩"], []),
     ("并非雨天的街道", ["街道"], ["雨天"], []),
     ("一个老人在骑自行车", ["一个老人在骑自行车"], [], []),  # it gave 一个老人在骑 / 一个老人自行车
+    ("a van with no logo parked next to a shop", ["a van parked next to a shop"], ["logo"], []),  # not "a shop" alone
     (
         "a boy with a kite running on the beach",
         ["a boy with a kite", "a boy running", "a boy on the beach"],

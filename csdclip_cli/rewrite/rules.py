@@ -858,6 +858,9 @@ def participle(verb: str) -> str:
     return verb + "ing"
 
 
+PLACED_BESIDE = re.compile(
+    r"\b(parked|placed|left|standing|sitting|lying|leaning)\s+(beside|next to|alongside)\b", re.IGNORECASE
+)
 ONES = re.compile(r"^(?:the\s+)?(ones?)\b", re.IGNORECASE)
 NONE_OF_ARE = re.compile(
     r"\bnone\s+of\s+(?P<det>the|these|those|my|our)\s+(?P<what>[A-Za-z-]+)\s+(?:are|is|were|was)\s+", re.IGNORECASE
@@ -965,6 +968,8 @@ def _english(query: str) -> Plan:
     query_split = ACTION_WITH.sub(
         lambda m: m.group(0) if m.group(1).lower() in ING_NOUNS else f"{m.group(1)}\x00with", query_split
     )
+    # "a scooter parked beside a fountain": where it is parked, not a second thing
+    query_split = PLACED_BESIDE.sub(lambda m: f"{m.group(1)}\x00{m.group(2)}", query_split)
     query_split = NEITHER_BE.sub(lambda m: f" that isn't {m.group('first')} or ", query_split)
     # "neither a hat nor a scarf" excludes both, as "no a hat and no a scarf" does
     # "neither red nor blue cars": two coloured things, not "red" and "blue cars"
@@ -1494,7 +1499,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v23"
+    fingerprint = "rules-v24"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
