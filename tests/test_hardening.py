@@ -616,3 +616,28 @@ def test_a_folder_name_with_a_leading_dot_or_dash_gives_a_valid_index_name(
     src = make_colour_folder(tmp_path / folder, n=3)
     r = invoke(runner, "index", "build", str(src), "--model", "fake:colour")
     assert r.exit_code == 0 and f"{name}:" in r.stderr, r.output
+
+
+def test_an_update_with_nothing_to_do_does_not_load_the_model(runner, colour_folder: Path, monkeypatch) -> None:
+    """A no-op `csd index update` took ~4 s: it loaded the model (torch) before finding nothing to do."""
+    from conftest import invoke
+    from PIL import Image
+
+    import csdclip_cli.encoders as encoders
+
+    assert invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "n").exit_code == 0
+    real, loads = encoders.load_encoder, []
+
+    def counted(*a, **kw):
+        loads.append(a)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(encoders, "load_encoder", counted)
+    r = invoke(runner, "index", "update", "n")
+    assert r.exit_code == 0 and "24 images (encoded 0, unchanged 24" in r.stderr and not loads, r.output
+    assert "loading" not in r.stderr
+    Image.new("RGB", (24, 24), (0, 0, 250)).save(colour_folder / "new-blue.png")  # a change: the model is needed
+    r = invoke(runner, "index", "update", "n")
+    assert r.exit_code == 0 and "25 images (encoded 1, unchanged 24" in r.stderr and len(loads) == 1, r.output
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", "demo:tiny", "--name", "n")
+    assert r.exit_code != 0 and "cannot use it" in r.stderr  # another model still meets the compatibility check

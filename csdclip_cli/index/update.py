@@ -22,6 +22,17 @@ def no_progress(description: str, unit: str = "img") -> Iterator[Callable[[int, 
     yield lambda done, total: None
 
 
+def _same_model(old: Any, model: str, weights: str | Path | None, trust_remote_code: bool) -> bool:
+    """Whether an update names the model, weights and trust the index was built with (another
+    one must reach the build's compatibility check, which loads it)."""
+    given = str(Path(weights).resolve()) if weights else None
+    return (
+        model == old.build.get("model_input", old.model)
+        and given == old.build.get("weights")
+        and bool(trust_remote_code) == bool(old.build.get("trust_remote_code"))
+    )
+
+
 def build_or_update(
     source: str | Path,
     model: str,
@@ -80,6 +91,21 @@ def build_or_update(
         raise UsageError(f"--address {address} is for the Ray engine; add --engine ray (index {name!r} builds locally)")
     if not wait:  # refused before the model loads and the progress bar starts
         store.probe_lock(name)
+    if (
+        old is not None
+        and engine == "local"
+        and not shards
+        and ann is None
+        and _same_model(old, model, weights, trust_remote_code)
+    ):
+        from csdclip_cli.index.build import unchanged_report
+
+        # nothing to do: no model needed (a missing or stale text export is made by the next search)
+        nothing = unchanged_report(src, store, name, old)
+        if nothing is not None:
+            if len(store.names()) == 1 or not (store.root / ".current").exists():
+                store.use(name)
+            return name, nothing
     note(f"loading {model} ...")
     enc = load_encoder(model, weights=weights, device=device, trust_remote_code=trust_remote_code)
     params = {
