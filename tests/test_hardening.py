@@ -637,7 +637,12 @@ def test_an_update_with_nothing_to_do_does_not_load_the_model(runner, colour_fol
     assert r.exit_code == 0 and "24 images (encoded 0, unchanged 24" in r.stderr and not loads, r.output
     assert "loading" not in r.stderr
     Image.new("RGB", (24, 24), (0, 0, 250)).save(colour_folder / "new-blue.png")  # a change: the model is needed
+    from csdclip_cli.sources.folder import FolderSource
+
+    listed, walk = [], FolderSource.items
+    monkeypatch.setattr(FolderSource, "items", lambda self: listed.append(1) or walk(self))
     r = invoke(runner, "index", "update", "n")
     assert r.exit_code == 0 and "25 images (encoded 1, unchanged 24" in r.stderr and len(loads) == 1, r.output
+    assert len(listed) == 1  # the check and the build share one scan of the folder
     r = invoke(runner, "index", "build", str(colour_folder), "--model", "demo:tiny", "--name", "n")
     assert r.exit_code != 0 and "cannot use it" in r.stderr  # another model still meets the compatibility check

@@ -22,6 +22,36 @@ def no_progress(description: str, unit: str = "img") -> Iterator[Callable[[int, 
     yield lambda done, total: None
 
 
+class _ScannedOnce:
+    """A source whose items() and signature() are read once and then repeated: the no-model
+    check and the build after it see one listing, its signature taken before it (as a build
+    takes them), so a write meanwhile makes the next update rescan."""
+
+    _UNREAD = object()
+
+    def __init__(self, source: Any):
+        self._source = source
+        self._items: list[Any] | None = None
+        self._signature: Any = self._UNREAD
+        if hasattr(source, "signature"):
+            self.signature = self._signature_once
+
+    def _signature_once(self) -> Any:
+        if self._signature is self._UNREAD:
+            self._signature = self._source.signature()
+        return self._signature
+
+    def items(self) -> Iterator[Any]:
+        if self._items is None:
+            if hasattr(self._source, "signature"):
+                self._signature_once()  # before the listing
+            self._items = list(self._source.items())
+        return iter(self._items)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+
 def _same_model(old: Any, model: str, weights: str | Path | None, trust_remote_code: bool) -> bool:
     """Whether an update names the model, weights and trust the index was built with (another
     one must reach the build's compatibility check, which loads it)."""
@@ -100,7 +130,9 @@ def build_or_update(
     ):
         from csdclip_cli.index.build import unchanged_report
 
-        # nothing to do: no model needed (a missing or stale text export is made by the next search)
+        # nothing to do: no model needed (a missing or stale text export is made by the next search);
+        # else the build below uses the same scan (of a million files, not listed twice)
+        src = _ScannedOnce(src)
         nothing = unchanged_report(src, store, name, old)
         if nothing is not None:
             if len(store.names()) == 1 or not (store.root / ".current").exists():
