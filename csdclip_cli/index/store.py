@@ -552,10 +552,7 @@ class IndexStore:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
-                raise IndexLocked(
-                    f"index {name!r} is being written by {holder}; wait for it to finish or pass --wait"
-                ) from None
+                raise _locked(fd, name) from None
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
@@ -573,15 +570,18 @@ class IndexStore:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
-                raise IndexLocked(
-                    f"index {name!r} is being written by {holder}; wait for it to finish or pass --wait"
-                ) from None
+                raise _locked(fd, name) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
             yield
         finally:
             os.close(fd)
+
+
+def _locked(fd: int, name: str) -> IndexLocked:
+    """The error for index `name` whose lock file `fd` another writer holds (it wrote its pid there)."""
+    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+    return IndexLocked(f"index {name!r} is being written by {holder}; wait for it to finish or pass --wait")
 
 
 def io_error(e: OSError, where: Path) -> Exception:
