@@ -317,6 +317,7 @@ def test_models_list_finds_weights_under_the_names_the_loaders_look_for(runner, 
     store = isolated / "models"
     (store / "clip-ViT-B-16.safetensors").write_bytes(b"x")  # a name only the loader knew before
     (store / "clip_cn_vit-l-14.pt").write_bytes(b"x")
+    (store / "clip_cn_rn50.pt").write_bytes(b"x")  # every Chinese-CLIP release is listed, RN50 too
     (store / "qihoo360--fg-clip-base").mkdir()
     r = invoke(runner, "models", "list")
     assert r.exit_code == 0, r.output
@@ -324,6 +325,7 @@ def test_models_list_finds_weights_under_the_names_the_loaders_look_for(runner, 
     assert "clip:ViT-B/16: clip-ViT-B-16.safetensors" in rows
     assert "clip:ViT-L/14: missing" in rows
     assert "cnclip:ViT-L-14: clip_cn_vit-l-14.pt" in rows
+    assert "cnclip:RN50: clip_cn_rn50.pt" in rows and "cnclip:ViT-H-14: missing" in rows
     assert "fgclip:ViT-B/16: qihoo360--fg-clip-base" in rows
     assert "demo:tiny: csd-demo-tiny.safetensors" in rows  # shipped in the package, not the store
     assert "fake:colour: no files listed" in rows  # a plugin that names no files is not "missing"

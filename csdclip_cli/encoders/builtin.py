@@ -63,7 +63,7 @@ def register_builtins(register: Callable[[Family], None]) -> None:
             "cnclip",
             _lazy("cnclip", "load_cnclip"),
             "Chinese-CLIP via cn_clip",
-            ("cnclip:ViT-B-16", "cnclip:ViT-L-14"),
+            tuple(f"cnclip:{name}" for name in cnclip.CNCLIP_MODELS),
             cnclip.cnclip_local_names,
         )
     )
