@@ -124,11 +124,12 @@ def json_lines(results: Sequence[Any]) -> str:
     return "\n".join(json_text(r.to_dict()) for r in results)
 
 
-def write_paths(paths: Sequence[str]) -> None:
-    """File paths (as os.fsdecode gives them), one a line, as the file system's bytes: for
-    piping, a name with a byte that is not UTF-8 is written as it is on disk."""
+def write_paths(paths: Sequence[str], end: bytes = b"\n") -> None:
+    """File paths (as os.fsdecode gives them), each followed by `end` (a newline, or NUL for
+    `xargs -0`: a file name may hold a newline), as the file system's bytes: for piping, a name
+    with a byte that is not UTF-8 is written as it is on disk."""
     import sys
 
     sys.stdout.flush()
-    sys.stdout.buffer.write(b"".join(os.fsencode(p) + b"\n" for p in paths))
+    sys.stdout.buffer.write(b"".join(os.fsencode(p) + end for p in paths))
     sys.stdout.buffer.flush()

@@ -376,6 +376,37 @@ def test_paths_only_and_json_give_the_files_on_disk_for_odd_names(runner, tmp_pa
     assert {os.fsencode(x["path"]) for x in json.loads(resp.content)["results"]} == expected
 
 
+def test_print0_ends_each_path_with_nul_for_names_holding_a_newline(runner, tmp_path: Path, monkeypatch) -> None:
+    """--paths-only splits a name holding a newline into two lines that name no file; -0 / --print0
+    ends each path with NUL (xargs -0), here and through csd serve's answer."""
+    import os
+
+    from conftest import invoke
+    from PIL import Image
+
+    import csdclip_cli.cli.search_cmd as search_cmd
+
+    root = tmp_path / "nl"
+    root.mkdir()
+    names = ["red\ncar.png", "dark red.png", "red.png"]
+    for i, name in enumerate(names):
+        Image.new("RGB", (24, 24), (200 + i * 20, 10, 10)).save(root / name, format="PNG")
+    expected = {os.fsencode(root.resolve() / n) for n in names}
+    assert invoke(runner, "index", "build", str(root), "--model", "fake:colour", "--name", "nl").exit_code == 0
+    for flag in ("-0", "--print0"):
+        r = invoke(runner, "search", "red", "-i", "nl", "-k", "3", flag, "--no-server")
+        assert r.exit_code == 0 and r.stdout_bytes.endswith(b"\0"), r.output
+        assert set(r.stdout_bytes[:-1].split(b"\0")) == expected
+    r = invoke(runner, "search", "red", "-i", "nl", "-0", "--json", "--no-server")
+    assert r.exit_code == 2 and "--json and --print0 are two output forms" in r.stderr
+    # a running server's answer is written the same way
+    answer = {"method": "csd", "index": "nl", "model": "fake:colour", "plan": {}, "results": []}
+    answer["results"] = [{"rank": i, "key": n, "path": str(root / n), "score": 1.0} for i, n in enumerate(names)]
+    monkeypatch.setattr(search_cmd, "_remote", lambda *a, **kw: answer)
+    r = invoke(runner, "search", "red", "-i", "nl", "-k", "3", "-0")
+    assert r.exit_code == 0 and r.stdout_bytes.split(b"\0")[:-1] == [os.fsencode(root / n) for n in names]
+
+
 def test_an_unfinished_first_build_and_a_broken_manifest_are_listed_and_removable(runner, colour_folder: Path) -> None:
     """A first build stopped by Ctrl-C left indexes/NAME (a journal, a lock, no manifest) that
     `index list` did not show and `index rm` refused ('no index named ...'); an unreadable

@@ -29,6 +29,9 @@ def search(
     min_match: bool = typer.Option(False, "--min-match", help="Keep only results that pass every AND clause."),
     json_out: bool = typer.Option(False, "--json", help="JSON lines on stdout."),
     paths_only: bool = typer.Option(False, "--paths-only", help="Bare paths, for piping."),
+    print0: bool = typer.Option(
+        False, "--print0", "-0", help="Bare paths, each ended by NUL instead of a newline (for xargs -0)."
+    ),
     html: Path | None = typer.Option(None, "--html", help="Write a page of result thumbnails."),
     open_page: bool = typer.Option(False, "--open", help="Open the --html page in a browser."),
     config_file: Path | None = typer.Option(None, "--config", help="TOML/JSON file with fusion weights."),
@@ -49,8 +52,10 @@ def search(
     from csdclip_cli.errors import UsageError
 
     # flags that ask for two things at once were taken silently (one of them won)
-    if json_out and paths_only:
-        raise UsageError("--json and --paths-only are two output forms; pick one")
+    if json_out and (paths_only or print0):
+        raise UsageError(f"--json and {'--print0' if print0 else '--paths-only'} are two output forms; pick one")
+    paths_only = paths_only or print0
+    end = b"\0" if print0 else b"\n"
     if open_page and html is None:
         raise UsageError("--open opens the --html page; add --html FILE")
     if plain and method not in (None, "plain"):
@@ -67,7 +72,7 @@ def search(
     if not no_server and served and not local_only:
         remote = _remote(query, index, k, method, rewriter, min_match, index_dir)
         if remote is not None:
-            _show_remote(remote, k, explain, show_plan, min_match, json_out, paths_only)
+            _show_remote(remote, k, explain, show_plan, min_match, json_out, paths_only, end)
             return
     from csdclip_cli.render import err, json_lines, note, out, results_table, warn, write_paths
     from csdclip_cli.search.searcher import Searcher
@@ -111,7 +116,7 @@ def search(
         if results:
             print(json_lines(results))
     elif paths_only:
-        write_paths([r.file or r.key for r in results])
+        write_paths([r.file or r.key for r in results], end)
     else:
         title = f"{s.manifest.name} · {s.manifest.model} · {method}"
         out().print(results_table(results, title=title, explain=explain and method != "plain"))
@@ -144,7 +149,14 @@ def _remote(
 
 
 def _show_remote(
-    resp: dict, k: int, explain: bool, show_plan: bool, min_match: bool, json_out: bool, paths_only: bool
+    resp: dict,
+    k: int,
+    explain: bool,
+    show_plan: bool,
+    min_match: bool,
+    json_out: bool,
+    paths_only: bool,
+    end: bytes = b"\n",
 ) -> None:
     from types import SimpleNamespace
 
@@ -167,7 +179,7 @@ def _show_remote(
         for r in shown:
             print(json_text(r))
     elif paths_only:
-        write_paths([r.get("path") or r["key"] for r in shown])
+        write_paths([r.get("path") or r["key"] for r in shown], end)
     else:
         rows = [SimpleNamespace(**{"clauses": {}, "passed": {}, **r}) for r in shown]
         title = f"{resp['index']} · {resp['model']} · {method} · via csd serve"
