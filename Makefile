@@ -19,7 +19,7 @@ flags_id = $(shell printf '%s' '$(1)' | sha1sum | cut -c1-10)
 LLAMA_WHEELS := $(WHEELHOUSE)/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(call flags_id,$(LLAMA_CMAKE_ARGS))
 HNSWLIB_WHEELS := $(WHEELHOUSE)/hnswlib-$(HNSWLIB_VERSION)-no-native
 
-.PHONY: demo test lint install install-test clean wheels
+.PHONY: demo test lint install install-llm install-test clean wheels
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -45,9 +45,15 @@ $(BIN)/.base: pyproject.toml $(HNSWLIB_WHEELS)/.done | $(BIN)/python
 	$(BIN)/pip install -q --no-deps "cn_clip==1.6.0" six
 	touch $@
 
-$(BIN)/.test: $(BIN)/.base $(LLAMA_WHEELS)/.done
+# what --rewriter llm and csd rewriter train need, without the test suite's plugin and tools
+$(BIN)/.llm: $(BIN)/.base $(LLAMA_WHEELS)/.done
 	$(BIN)/pip install -q --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_CPP_VERSION)"
+	$(BIN)/pip install -q -e ".[llm,train]"
+	touch $@
+
+$(BIN)/.test: $(BIN)/.llm
 	$(BIN)/pip install -q -e ".[test,llm]"
+	# the test encoder fake:colour, registered through the real plugin entry point
 	$(BIN)/pip install -q -e tests/fake_plugin
 	# the page test drives Debian's Chromium (a browser download by playwright is not possible offline)
 	command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
@@ -56,6 +62,7 @@ $(BIN)/.test: $(BIN)/.base $(LLAMA_WHEELS)/.done
 	touch $@
 
 install: $(BIN)/.base
+install-llm: $(BIN)/.llm
 install-test: $(BIN)/.test
 
 demo: $(BIN)/.base

@@ -73,7 +73,7 @@ def diagnose(
             return [*checks, Check("llama-cpp-python", f"{llama_version}: {e.reason}", False)]
         if not info.get("ok"):
             no_module = "No module named 'llama_cpp'" in str(info.get("error"))
-            why = "not installed: pip install 'csdclip-cli[llm]'" if no_module else str(info.get("error"))
+            why = "not installed: run `make install-llm` in csd's clone" if no_module else str(info.get("error"))
             return [*checks, Check("llama-cpp-python", why, False)]
         features = " ".join(
             part.split("=")[0].split(":")[-1].strip()

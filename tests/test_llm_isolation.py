@@ -164,3 +164,24 @@ def test_cached_plans_follow_a_change_of_the_rules(gguf_stub: Path, monkeypatch:
     before = LlamaRewriter(gguf_stub, worker=fake("ok")).fingerprint
     monkeypatch.setattr(RuleRewriter, "fingerprint", "rules-next")
     assert LlamaRewriter(gguf_stub, worker=fake("ok")).fingerprint != before
+
+
+def test_missing_llama_cpp_names_the_portable_install(runner, gguf_stub: Path, tmp_path: Path, monkeypatch) -> None:
+    """Without llama-cpp-python the advice was `pip install llama-cpp-python`, which compiles for
+    this CPU only (-march=native: a build that crashed on another CPU); it names the Makefile's
+    portable build now, in the rewrite's warning and in csd doctor."""
+    from conftest import invoke
+
+    shim = tmp_path / "shim" / "llama_cpp"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'llama_cpp'\", name='llama_cpp')\n")
+    code = (
+        f"import runpy, sys; sys.path.insert(0, {str(shim.parent)!r}); "
+        "runpy.run_module('csdclip_cli.rewrite.llm_worker', run_name='__main__')"
+    )
+    monkeypatch.setattr(llm_worker, "worker_argv", lambda: [sys.executable, "-c", code])
+    r = invoke(runner, "rewrite", Q, "--rewriter", "llm", "--llm", str(gguf_stub), "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["not"] == ["dog"]
+    assert "llama-cpp-python is not installed: run `make install-llm`" in r.stderr, r.stderr
+    r = invoke(runner, "doctor", "--llm", str(gguf_stub), "--timeout", "20")
+    assert r.exit_code == 1 and "make install-llm" in r.stdout and "pip install" not in r.stdout, r.stdout

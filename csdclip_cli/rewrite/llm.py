@@ -21,6 +21,9 @@ from csdclip_cli.rewrite.rules import CJK, IMPLIED_ITEM, NOTHING_BUT, PRONOUN_PL
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
 FINETUNED_PROMPT = "t15"  # the prompt and output form of rewrite/finetune.py, and its checks
 MAX_CLAUSE_WORDS = 14
+# plain `pip install llama-cpp-python` compiles for this CPU only (-march=native); the Makefile's
+# wheel is portable (README, "Portable builds")
+LLAMA_MISSING = "llama-cpp-python is not installed: run `make install-llm` in csd's clone (a portable build)"
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -538,7 +541,7 @@ class LlamaRewriter:
                 w.close()
                 err = str(reply.get("error") or "unknown error")
                 if "No module named 'llama_cpp'" in err:
-                    self._failed = "llama-cpp-python is not installed (pip install llama-cpp-python)"
+                    self._failed = LLAMA_MISSING
                 else:
                     self._failed = f"cannot load {self.path.name}: {err}"
                 return None
