@@ -112,6 +112,8 @@ def search(
             webbrowser.open(page.resolve().as_uri())
     for n in s.notes:
         note(f"info: {n}")
+    for w in results.warnings:
+        warn(w)
     if json_out:
         if results:
             print(json_lines(results))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from csdclip_cli.encoders import cnclip, hf, openclip
-from csdclip_cli.encoders.family import Family
+from csdclip_cli.encoders.family import Family, english_only
 
 
 def _lazy(module: str, fn: str) -> Callable:
@@ -29,6 +29,7 @@ def register_builtins(register: Callable[[Family], None]) -> None:
             "OpenAI CLIP weights via open_clip",
             ("clip:RN50", "clip:ViT-B/16", "clip:ViT-L/14"),
             openclip.clip_local_names,
+            languages=english_only,
         )
     )
     register(
@@ -38,6 +39,7 @@ def register_builtins(register: Callable[[Family], None]) -> None:
             "any open_clip model, tag or custom config",
             ("openclip:ViT-B-32@laion2b_s34b_b79k", "openclip:./my-config.json --weights ckpt.pt"),
             openclip.openclip_local_names,
+            languages=openclip.openclip_languages,
         )
     )
     register(
@@ -47,6 +49,7 @@ def register_builtins(register: Callable[[Family], None]) -> None:
             "tiny CLIP trained on the demo world (shipped)",
             ("demo:tiny",),
             openclip.demo_local_names,
+            languages=english_only,  # the demo world's captions
         )
     )
     register(
@@ -56,6 +59,7 @@ def register_builtins(register: Callable[[Family], None]) -> None:
             "Long-CLIP (248-token text), local checkpoint",
             ("longclip:ViT-B/16", "longclip:ViT-L/14"),
             openclip.longclip_local_names,
+            languages=english_only,
         )
     )
     register(
@@ -65,6 +69,7 @@ def register_builtins(register: Callable[[Family], None]) -> None:
             "Chinese-CLIP via cn_clip",
             tuple(f"cnclip:{name}" for name in cnclip.CNCLIP_MODELS),
             cnclip.cnclip_local_names,
+            languages=lambda spec: frozenset({"zh"}),  # Chinese RoBERTa / RBT3 text towers
         )
     )
     register(
@@ -83,5 +88,6 @@ def register_builtins(register: Callable[[Family], None]) -> None:
             "FG-CLIP (alias of hf:qihoo360/fg-clip-*)",
             ("fgclip:ViT-B/16",),
             hf.hf_local_names,
+            languages=english_only,  # FG-CLIP (v1) base and large
         )
     )

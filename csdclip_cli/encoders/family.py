@@ -17,6 +17,20 @@ def _no_local_files(spec: ModelSpec) -> list[str]:
     return []
 
 
+def _languages_unknown(spec: ModelSpec) -> frozenset[str] | None:
+    """spec -> the languages its text tower was trained on (ISO 639-1 codes), or None when not
+    known (then csd never warns about a query's language)."""
+    return None
+
+
+ENGLISH = frozenset({"en"})
+
+
+def english_only(spec: ModelSpec) -> frozenset[str] | None:
+    """The languages of a family whose text towers all read English only (OpenAI CLIP, Long-CLIP)."""
+    return ENGLISH
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     """How to load an encoder: an explicit checkpoint or folder (`--weights`), the torch device
@@ -32,7 +46,8 @@ class LoadOptions:
 @dataclass(frozen=True)
 class Family:
     """A model family: its name (the FAMILY of FAMILY:NAME specs), its loader (spec, options ->
-    Encoder), the description and example specs `csd models list` shows, and `local_files`."""
+    Encoder), the description and example specs `csd models list` shows, `local_files` and
+    `languages`."""
 
     name: str
     load: Callable[[ModelSpec, LoadOptions], Encoder]
@@ -40,3 +55,6 @@ class Family:
     examples: tuple[str, ...] = ()
     # spec -> local weight file names looked for in the model store (for `csd models list`)
     local_files: Callable[[ModelSpec], list[str]] = field(default=_no_local_files)
+    # spec -> the languages its text tower reads, None when not known: a query in another
+    # language gets a warning (a Chinese query on OpenAI CLIP ranks close to at random)
+    languages: Callable[[ModelSpec], frozenset[str] | None] = field(default=_languages_unknown)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from csdclip_cli.encoders.base import Encoder, cpu_float32_copy, quiet_libraries, resolve_device
-from csdclip_cli.encoders.family import LoadOptions
+from csdclip_cli.encoders.family import ENGLISH, LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
 from csdclip_cli.encoders.torch_clip import TorchClipEncoder
 from csdclip_cli.errors import ModelFileMissing, UnknownModel, UnsafeCheckpoint
@@ -106,6 +106,21 @@ def clip_local_names(spec: ModelSpec) -> list[str]:
 def openclip_local_names(spec: ModelSpec) -> list[str]:
     """File names openclip:NAME@TAG is looked for under in the model store."""
     return [f"{spec.name}-{spec.pretrained}.safetensors", f"{spec.name}-{spec.pretrained}.pt"]
+
+
+# open_clip models whose text tower reads many languages (XLM-RoBERTa, NLLB, mT5, SigLIP i18n,
+# SigLIP 2's Gemma tokenizer); the other pretrained tags are English (LAION-2B-en, DataComp,
+# MetaCLIP, DFN, WebLI-en)
+MULTILINGUAL_MARKERS = ("xlm", "nllb", "mt5", "i18n", "siglip2", "multilingual")
+
+
+def openclip_languages(spec: ModelSpec) -> frozenset[str] | None:
+    """English for open_clip's English models, None (many, not listed) for the multilingual ones
+    and for a custom config, whose text tower csd cannot tell."""
+    name = f"{spec.name}@{spec.pretrained or ''}".lower()
+    if spec.name.endswith(".json") or any(m in name for m in MULTILINGUAL_MARKERS):
+        return None
+    return ENGLISH
 
 
 def longclip_local_names(spec: ModelSpec) -> list[str]:

@@ -98,6 +98,7 @@ def run_evaluation(
     rewriting or indexing raise (all CsdError)."""
     from csdclip_cli.encoders import load_encoder
     from csdclip_cli.index import IndexStore, build_index
+    from csdclip_cli.search.language import language_warning
     from csdclip_cli.search.searcher import Searcher
 
     if isinstance(models, str):
@@ -119,6 +120,10 @@ def run_evaluation(
     source = gallery_source(ds)
     run = EvalRun(ds.name, ks, list(models), methods, rw, queries, plans, {}, {}, str(store.root))
     for i, spec in enumerate(models):
+        # before the model loads and the gallery is indexed (hours, for a large one)
+        language = language_warning(spec, (q.raw for q in queries), subject="the queries are")
+        if language:
+            warn(language)
         checkpoint = weights[i] if weights else None
         enc = load_encoder(spec, weights=checkpoint, device=device)
         name = eval_index_name(ds, enc.spec, exact, store)

@@ -66,11 +66,22 @@ def check_k(k: object) -> int:
 
 
 class ResultList(list):
-    """Results, plus how many candidates passed every AND clause (set with min_match)."""
+    """Results, plus how many candidates passed every AND clause (set with min_match) and this
+    query's warnings (e.g. a Chinese query on an English-only model)."""
 
-    def __init__(self, results: Any = (), passed_count: int | None = None):
+    def __init__(self, results: Any = (), passed_count: int | None = None, warnings: list[str] | None = None):
         super().__init__(results)
         self.passed_count = passed_count
+        self.warnings = warnings or []
+
+    def warn_language(self, model: str, texts: list[str]) -> ResultList:
+        """Add language_warning(model, texts), if any; returns self."""
+        from csdclip_cli.search.language import language_warning
+
+        w = language_warning(model, texts)
+        if w:
+            self.warnings.append(w)
+        return self
 
 
 def load_index_encoder(
@@ -239,7 +250,8 @@ class Searcher:
         from csdclip_cli.rewrite.plan import require_query
 
         check_k(k)
-        return self.search_vector(self.text_encoder.encode_texts([require_query(query)])[0], k)
+        results = self.search_vector(self.text_encoder.encode_texts([require_query(query)])[0], k)
+        return results.warn_language(self.manifest.model, [query])
 
     def search(self, query: str, k: int = 10, method: str = "csd", rewriter: str = "rules", **kw: Any) -> ResultList:
         """Rewrite the query into a plan and search with `method` (plain|arith|deo|csd);
@@ -273,4 +285,7 @@ class Searcher:
             return ResultList()
         pv = PlanVectors.embed(plan, self.text_encoder)
         r = rank(self.gallery, method, pv, k, config, min_match)
-        return ResultList(self.results(r.rows, r.scores, r.details), r.passed_count)
+        texts = [plan.raw, plan.optimized, *plan.and_, *plan.not_, *(x for group in plan.or_ for x in group)]
+        return ResultList(self.results(r.rows, r.scores, r.details), r.passed_count).warn_language(
+            self.manifest.model, texts
+        )

@@ -149,7 +149,7 @@ class Service:
             "plan": plan.to_dict(),
             "results": [_result(name, r) for r in results],
             "passed_count": results.passed_count,
-            "warnings": warnings + list(s.notes),
+            "warnings": warnings + results.warnings + list(s.notes),
             "timing_ms": {"total": round(1000 * (time.perf_counter() - t0), 2), "search": round(1000 * (t2 - t1), 2)},
         }
         if plain is not None:
