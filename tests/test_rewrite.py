@@ -494,6 +494,12 @@ NEGATED_FACT_TABLE = [
     ("a letter that doesn't show the address", ["a letter"], ["a letter showing the address"], []),
     ("a desk where nothing is on the shelf", ["a desk"], ["something on the shelf"], []),
     ("tea w/o sugar", ["tea"], ["sugar"], []),
+    # a negation cue mistyped by one letter lost the NOT and searched for the typo
+    ("a puppy withuot a collar", ["a puppy"], ["collar"], []),
+    ("a street wihtout traffic lights", ["a street"], ["traffic lights"], []),
+    ("fruit in a bowl exept bananas", ["fruit in a bowl"], ["bananas"], []),
+    ("a parking lot excludng trucks", ["a parking lot"], ["trucks"], []),
+    ("I expect a puppy on the porch", ["I expect a puppy on the porch"], [], []),  # a word, no typo
     ("horse / pony in a field", [], [], [["horse in a field", "pony in a field"]]),
     ("the cats on the wall but not the ones with collars", ["the cats on the wall"], ["cats with collars"], []),
     ("none of the cars are parked", ["the cars"], ["cars parked"], []),  # it wanted nothing

@@ -865,6 +865,30 @@ ONES = re.compile(r"^(?:the\s+)?(ones?)\b", re.IGNORECASE)
 NONE_OF_ARE = re.compile(
     r"\bnone\s+of\s+(?P<det>the|these|those|my|our)\s+(?P<what>[A-Za-z-]+)\s+(?:are|is|were|was)\s+", re.IGNORECASE
 )
+# Negation cues mistyped by one letter ("withuot", "wihtout", "exept", "excludng"): the NOT was
+# lost and the typo searched for. Only these long cues: no English word is one edit from them.
+MISTYPED_CUES = ("without", "except", "excluding")
+WORD = re.compile(r"\b[A-Za-z]{5,10}\b")
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether `a` and `b` differ by exactly one edit: a substitution, an insertion, a deletion,
+    or two neighbouring letters swapped (the optimal string alignment distance is 1)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        swapped = len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+        return len(diff) == 1 or swapped
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def _fix_cue(m: re.Match) -> str:
+    word = m.group(0)
+    return next((cue for cue in MISTYPED_CUES if _one_edit(word.lower(), cue)), word)
+
+
 SECOND_NO = re.compile(r"\b(\w+)(?=\s+no\s+\w)", re.IGNORECASE)
 # words after which "no" goes on the sentence ("with no", "there are no", "a no parking sign")
 BEFORE_NO = {
@@ -939,6 +963,7 @@ def _english(query: str) -> Plan:
     query = re.sub(r"\s*\)", "", query)
     # shorthand: "w/o milk", "w/ a hat", "cat / dog"
     query = re.sub(r"\bw/o\b", "without", query, flags=re.IGNORECASE)
+    query = WORD.sub(_fix_cue, query)
     query = re.sub(r"\bw/(?=\s)", "with", query, flags=re.IGNORECASE)
     query = re.sub(r"(?<=[A-Za-z])\s*/\s*(?=[A-Za-z])", " or ", query)
     # "none of the dogs are on leashes": the dogs are wanted, on a leash they are not
@@ -1499,7 +1524,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v24"
+    fingerprint = "rules-v25"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
