@@ -500,6 +500,14 @@ NEGATED_FACT_TABLE = [
     ("fruit in a bowl exept bananas", ["fruit in a bowl"], ["bananas"], []),
     ("a parking lot excludng trucks", ["a parking lot"], ["trucks"], []),
     ("I expect a puppy on the porch", ["I expect a puppy on the porch"], [], []),  # a word, no typo
+    # a property denied to a thing named after the subject: "where the person" was a clause
+    ("a selfie where the girl isn't smiling", ["a selfie", "a girl"], ["girl smiling"], []),
+    ("a laptop on a desk, the screen isn't broken", ["a laptop on a desk"], ["broken screen"], []),
+    ("a boy whose jacket isn't blue", ["a boy"], ["blue jacket"], []),
+    ("an office where the lamps are not on", ["an office"], ["lamps on"], []),  # no NOT at all
+    # a relative clause is said of the nearest doer, not the query's first thing
+    ("a father carrying a toddler that isn't crying", ["a father carrying a toddler"], ["a toddler crying"], []),
+    ("a farm, goats that aren't eating", ["a farm", "goats"], ["goats eating"], []),  # "a farm eating"
     ("horse / pony in a field", [], [], [["horse in a field", "pony in a field"]]),
     ("the cats on the wall but not the ones with collars", ["the cats on the wall"], ["cats with collars"], []),
     ("none of the cars are parked", ["the cars"], ["cars parked"], []),  # it wanted nothing

@@ -467,6 +467,27 @@ def _with_noun(what: str, before: str) -> str:
     return f"{what} {nouns[-1]}"
 
 
+DOER_DET = re.compile(r"a|an|the|two|three|some|several|many", re.IGNORECASE)
+# a noun phrase after these is a place or a part, not a doer ("to": "next to", "close to")
+OBJECT_OF = {p for p in PREPOSITIONS if p.isalpha() and not p.endswith("ing")} | {"of", "to", "from", "like", "between"}
+
+
+def _doer(before: str) -> str:
+    """The thing a relative clause is said of: the last noun phrase in `before`, after its last
+    comma, "with" or "and" ("a portrait with a person" -> "a person"); "" when it neither starts
+    with a determiner nor is a bare plural (then the query's head subject is the doer)."""
+    last = re.split(r"\s*[,;]\s*|\s+(?:with\x04?|and)\s+", before.strip())[-1]
+    if re.fullmatch(r"[a-z]+", last) and singular(last) != last:  # "a street, cars that ..."
+        return last
+    words = last.split()
+    # the object of an action ("a woman holding a baby that ..."), not of a preposition ("a
+    # woman in a red dress who ...": the woman)
+    starts = [
+        i for i, w in enumerate(words) if DOER_DET.fullmatch(w) and (i == 0 or words[i - 1].lower() not in OBJECT_OF)
+    ]
+    return split_subject(" ".join(words[starts[-1] :]))[0] if starts else ""
+
+
 def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     """(excluded items, words that go back to the positive side) of a NEGATION match in `text`.
     A negation inside the sentence ends where the subject's next fact begins: "a man without a
@@ -539,6 +560,8 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
         before = text[: m.start()]
         if m.group(0).lstrip().startswith(","):  # "a cat on the sofa, not black": the cat is not black
             before = split_subject(re.split(r"[,;]", before)[-1].strip())[0] or before
+        elif doer := _doer(before):  # "a selfie, a girl who isn't smiling": the girl does not smile
+            whats = [f"{doer} {w}" if _a_fact(w.split()) else w for w in whats]
         whats = [_with_noun(w, before) for w in whats]
     return [w for w in whats if w], " ".join(rest)
 
@@ -889,6 +912,32 @@ def _fix_cue(m: re.Match) -> str:
     return next((cue for cue in MISTYPED_CUES if _one_edit(word.lower(), cue)), word)
 
 
+# "a portrait where the person isn't smiling", "a phone on a table, the screen isn't cracked",
+# "a man whose shirt isn't white": a property denied to a thing named after the subject, read
+# as "no smiling person" (the thing was a clause of its own, "a portrait where the person")
+WHERE_THE_ISNT = re.compile(
+    r"(?:\s*,\s*|\s+(?:where|in\s+which|whose)\s+)(?:(?:the|its|his|her|their)\s+)?"
+    r"(?P<noun>(?!(?:it|they|he|she|this|that|these|those|one)\b)[A-Za-z-]+)\s+"
+    r"(?:(?:is|are|was|were)\s+not|isn'?t|aren'?t|wasn'?t|weren'?t)\s+"
+    r"(?P<prop>(?!(?:a|an|the|there|here|in|out|up|down|at|by|to)\b)[A-Za-z-]+)"
+    r"(?=\s*[,;.]|\s*$)",
+    re.IGNORECASE,
+)
+
+
+def _where_the_isnt(m: re.Match) -> str:
+    """WHERE_THE_ISNT as a "no" clause: a property before its thing ("no cracked screen"); a
+    switch after it ("no lights on"); an action after its doer, who stays wanted ("where the
+    girl isn't smiling": a girl, no girl smiling)."""
+    noun, prop = m["noun"], m["prop"]
+    if prop.lower() in ("on", "off"):
+        return f", no {noun} {prop}"
+    if not prop.lower().endswith("ing"):
+        return f", no {prop} {noun}"
+    plural = singular(noun.lower()) != noun.lower() or noun.lower() in PLURAL_ONLY
+    return f", {noun if plural else indefinite_article(noun) + ' ' + noun}, no {noun} {prop}"
+
+
 SECOND_NO = re.compile(r"\b(\w+)(?=\s+no\s+\w)", re.IGNORECASE)
 # words after which "no" goes on the sentence ("with no", "there are no", "a no parking sign")
 BEFORE_NO = {
@@ -964,6 +1013,7 @@ def _english(query: str) -> Plan:
     # shorthand: "w/o milk", "w/ a hat", "cat / dog"
     query = re.sub(r"\bw/o\b", "without", query, flags=re.IGNORECASE)
     query = WORD.sub(_fix_cue, query)
+    query = WHERE_THE_ISNT.sub(_where_the_isnt, query)
     query = re.sub(r"\bw/(?=\s)", "with", query, flags=re.IGNORECASE)
     query = re.sub(r"(?<=[A-Za-z])\s*/\s*(?=[A-Za-z])", " or ", query)
     # "none of the dogs are on leashes": the dogs are wanted, on a leash they are not
@@ -1524,7 +1574,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v25"
+    fingerprint = "rules-v26"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
