@@ -508,6 +508,13 @@ NEGATED_FACT_TABLE = [
     # a relative clause is said of the nearest doer, not the query's first thing
     ("a father carrying a toddler that isn't crying", ["a father carrying a toddler"], ["a toddler crying"], []),
     ("a farm, goats that aren't eating", ["a farm", "goats"], ["goats eating"], []),  # "a farm eating"
+    # after a clause, a negated 的 phrase is the thing excluded (its 的人 was glued to the clause)
+    ("一家人在海边，不包括游泳的人", ["一家人在海边"], ["游泳的人"], []),
+    ("花园里的猫，不包括白色的猫", ["花园里的猫"], ["白色的猫"], []),  # AND had 猫的猫
+    ("操场上的学生，没有穿校服的人", ["操场上的学生"], ["穿校服的人"], []),
+    ("一条船在湖上，不要远处的山", ["一条船在湖上"], ["远处的山"], []),
+    ("一只狗躺在沙发上，不要角落里的猫", ["一只狗躺在沙发上"], ["猫"], []),  # a place says where
+    ("一个没戴口罩的女人", ["一个女人"], ["口罩"], []),  # inside a clause the woman is wanted
     ("horse / pony in a field", [], [], [["horse in a field", "pony in a field"]]),
     ("the cats on the wall but not the ones with collars", ["the cats on the wall"], ["cats with collars"], []),
     ("none of the cars are parked", ["the cars"], ["cars parked"], []),  # it wanted nothing

@@ -315,11 +315,14 @@ TIME_WORDS = re.compile(
 PLACE = re.compile(r"\b(?:in front of|at|in|near|outside|inside)\s+((?:[A-Z][\w'-]*\s*){1,5})")
 
 ZH_NEG = re.compile(
-    r"[，,、；;]?\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|(?<!是)不是|并非|并不是|不想要|不想|无|除了|排除|避免|别)"
-    r"(?:给我看|让我看到?|给我)?(?:穿|戴|带|有|含|要|拍到|拍|出现|看到|见到|显示)?(?:任何)?(?P<what>(?!有(?:[，,、；;。]|$))[^，,、；;。和与及的]+?"
+    r"(?P<sep>[，,、；;])?\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|(?<!是)不是|并非|并不是|不想要|不想|无|除了|排除|避免|别)"
+    r"(?:给我看|让我看到?|给我)?(?P<verb>穿|戴|带|有|含|要|拍到|拍|出现|看到|见到|显示)?(?:任何)?(?P<what>(?!有(?:[，,、；;。]|$))[^，,、；;。和与及的]+?"
     # 不要狗和猫, 没有椅子、桌子和台灯, 除了猫和狗以外: the things listed to the end of the
     # clause (or to 以外) are excluded too
     r"(?:(?:(?:或者|[和与及或、])[^，,、；;。和与及的]{1,4}?)+(?=(?:以外|之外)|的?(?:[，,、；;。]|$)))?)(?:以外|之外)?"
+    # after a clause, 不包括滑雪的人 excludes skiers (its 的人 was glued to the clause before); in
+    # one, 一个没戴眼镜的男人 excludes the glasses, and the man is wanted
+    r"(?(sep)(?:的(?P<head>[^，,、；;。和与及的]{1,4})(?=[，,、；;。]|$))?|)"
     r"(?=[，,、；;。的]|和|与|及|也|又|$)"  # 既没有狗也没有猫: each negation ends before the next
 )
 # "没有黑白相间的猫" at the start of a clause: a thing with a property is excluded, not the
@@ -1460,7 +1463,11 @@ def _chinese_plan(raw: str, query: str) -> Plan:
         for what in re.split(r"或者|或是|[和与及或、]", m.group("what").strip(" 的")):
             # 不要白色的 / 不要短头发的: said of the thing the clause before names
             dangling = re.match(r"的(?:[，,、；;。]|$)", query[m.end() :]) and len(what) <= 4
-            what = _zh_property_thing(what, query, m) if ZH_PROPERTY.match(what) or dangling else what
+            if m["head"]:  # 滑雪的人; 背景里的房子: a place says where, the house is excluded
+                worn = m["verb"] if m["verb"] in ("穿", "戴", "带") else ""  # 没有穿校服的人
+                what = m["head"] if what[-1] in ZH_PLACE_END else f"{worn}{what}的{m['head']}"
+            else:
+                what = _zh_property_thing(what, query, m) if ZH_PROPERTY.match(what) or dangling else what
             if what and what not in nots:
                 nots.append(what)
     # 一座没有花园的房子 leaves 一座的房子: a measure word takes no 的
@@ -1574,7 +1581,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v26"
+    fingerprint = "rules-v27"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
