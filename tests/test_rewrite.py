@@ -515,6 +515,13 @@ NEGATED_FACT_TABLE = [
     ("一条船在湖上，不要远处的山", ["一条船在湖上"], ["远处的山"], []),
     ("一只狗躺在沙发上，不要角落里的猫", ["一只狗躺在沙发上"], ["猫"], []),  # a place says where
     ("一个没戴口罩的女人", ["一个女人"], ["口罩"], []),  # inside a clause the woman is wanted
+    # lead-ins of people talking before they describe the image were clauses to search for
+    ("ok so I was thinking, maybe a lighthouse on a cliff, no boats", ["a lighthouse on a cliff"], ["boats"], []),
+    ("hmm I remember a photo of a fox in the snow", ["a fox in the snow"], [], []),
+    ("i'm looking for this picture we took of a tent by a lake", ["a tent by a lake"], [], []),
+    ("I think it was a man in a blue coat, without gloves", ["a man in a blue coat"], ["gloves"], []),
+    ("well, something like a castle at dusk", ["a castle at dusk"], [], []),
+    ("so many kites over a beach", ["so many kites over a beach"], [], []),  # "so many" is no lead-in
     ("horse / pony in a field", [], [], [["horse in a field", "pony in a field"]]),
     ("the cats on the wall but not the ones with collars", ["the cats on the wall"], ["cats with collars"], []),
     ("none of the cars are parked", ["the cars"], ["cars parked"], []),  # it wanted nothing

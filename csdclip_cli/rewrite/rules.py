@@ -302,8 +302,8 @@ CARRIER = re.compile(
     r"i\s+want|i\s+need|i'?d\s+like|show(?:\s+me)?|find(?:\s+me)?|give\s+me|get\s+me|search(?:\s+for)?|"
     r"(?:can|could|may)\s+(?:i|we)\s+(?:get|see|have|find)|let\s+me\s+see|"
     r"retrieve|is\s+there|are\s+there|do\s+you\s+have)\s+)*"
-    r"(?:(?:(?:an?|the|some|any|all)\s+)?(?:\w+\s+)?(?:images?|photos?|pictures?|pics?|photographs?|shots?|"
-    r"snapshots?|frames?|scenes?)\s+(?:of|with|showing|that\s+shows?|where|in\s+which|containing|that\s+contains?|"
+    r"(?:(?:(?:an?|the|some|any|all|this|that|these|those|my|our)\s+)?(?:\w+\s+)?(?:images?|photos?|pictures?|pics?|"
+    r"photographs?|shots?|snapshots?|frames?|scenes?)\s+(?:(?:i|we)\s+(?:took|shot|saw|had|have)\s+)?(?:of|with|showing|that\s+shows?|where|in\s+which|containing|that\s+contains?|"
     r"featuring|depicting|including)\s+)?",
     re.IGNORECASE,
 )
@@ -382,10 +382,25 @@ FILLER = re.compile(
 )
 
 
+# How people start talking before they describe the image ("so I was thinking, maybe a dog on
+# a beach", "ok so i'm looking for ...", "I think it was a woman in a red dress"): at the start or
+# after a comma; it was a clause of its own ("so I was thinking") or the subject's first words
+LEAD_IN = re.compile(
+    r"(?:(?<=^)|(?<=,\s))"
+    r"(?:(?:so(?!\s+(?:many|much|few|little)\b)|ok|okay|well|hmm+|um+|uh+|er+|basically|honestly|anyway)\b[\s,]*)*"
+    r"(?:(?:i|we)\s*(?:was|were|am|'m|have\s+been|'ve\s+been)\s+(?:thinking|wondering|hoping)\b[\s,]*)?"
+    r"(?:(?:i|we)\s+(?:think|guess|believe|remember|recall)(?:\s+(?:it\s+was|there\s+was|that|seeing))?\b[\s,]*)?"
+    r"(?:(?:maybe|perhaps|probably|possibly)\b[\s,]*)?"
+    r"(?:something\s+like\s+)?",
+    re.IGNORECASE,
+)
+
+
 def _strip_carrier(text: str) -> str:
     """'show me photos of a red car' -> 'a red car', also after a comma ('..., show me a
-    street'), without FILLER words; the text itself when nothing is left."""
-    rest = CARRIER.sub("", text, count=1).rstrip(" ?")
+    street'), without LEAD_IN and FILLER words; the text itself when nothing is left."""
+    rest = LEAD_IN.sub("", text).strip(" ,") or text
+    rest = CARRIER.sub("", rest, count=1).rstrip(" ?")
     rest = re.sub(r"(?<=,\s)(?=\w)" + CARRIER.pattern.lstrip("^"), "", rest, flags=re.IGNORECASE)
     rest = FILLER.sub("", rest).strip(" ,")
     return rest if re.search(r"\w", rest) else text
@@ -1581,7 +1596,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v27"
+    fingerprint = "rules-v28"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
