@@ -185,3 +185,40 @@ def test_missing_llama_cpp_names_the_portable_install(runner, gguf_stub: Path, t
     assert "llama-cpp-python is not installed: run `make install-llm`" in r.stderr, r.stderr
     r = invoke(runner, "doctor", "--llm", str(gguf_stub), "--timeout", "20")
     assert r.exit_code == 1 and "make install-llm" in r.stdout and "pip install" not in r.stdout, r.stdout
+
+
+def test_the_server_answers_concurrent_llm_requests(isolated: Path, gguf_stub: Path, monkeypatch) -> None:
+    """Four `rewriter: llm` requests at once gave 500 500 500 200: the plan cache's SQLite
+    connection was used from the server's other threads (ProgrammingError), and the worker's
+    pipe would have been shared. Every request gets a plan now, the model's own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from starlette.testclient import TestClient
+
+    from csdclip_cli.serve.app import create_app
+    from csdclip_cli.serve.service import Service
+
+    monkeypatch.setenv("CSD_LLM", str(gguf_stub))
+    monkeypatch.setattr(llm_worker, "worker_argv", lambda: fake("ok"))
+    client = TestClient(create_app(Service(isolated / "indexes")), raise_server_exceptions=False)
+
+    queries = [
+        "a red car",
+        "a red car.",
+        "a red car!",
+        "A red car",
+        "a Red car",
+        "a red Car",
+        "a red car?",
+        "A RED CAR",
+    ]
+
+    def ask(query: str) -> tuple[int, dict]:
+        r = client.post("/api/rewrite", json={"query": query, "rewriter": "llm"})
+        return r.status_code, r.json()
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(ask, queries))
+    assert [status for status, _ in answers] == [200] * 8, answers
+    # the fake model's plan, accepted by the checks: no reply was lost or crossed on the pipe
+    assert all(body["plan"]["and"] == ["a red car"] and not body["warnings"] for _, body in answers), answers

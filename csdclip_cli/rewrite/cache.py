@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +14,31 @@ from csdclip_cli.rewrite.plan import Plan
 
 class PlanCache:
     """Plans in SQLite (table plans: k TEXT PRIMARY KEY, plan TEXT holding Plan JSON), by default
-    `<cache dir>/plans.sqlite`; the database is opened on first use."""
+    `<cache dir>/plans.sqlite`; the database is opened on first use. Safe to share between
+    threads (csd serve answers requests on a thread pool): one connection, one lock."""
 
     def __init__(self, path: str | Path | None = None):
         from csdclip_cli import config
 
         self.path = Path(path) if path else config.cache_dir() / "plans.sqlite"
         self._db: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
 
     @property
     def db(self) -> sqlite3.Connection:
         """The SQLite connection, opened (folder and table created) on first use."""
+        with self._lock:
+            return self._open()
+
+    def _open(self) -> sqlite3.Connection:
         if self._db is None:
             from csdclip_cli.errors import UsageError
 
             folder = self.path.parent
             try:  # $CSD_CACHE names a folder: a file there was a FileExistsError traceback
                 folder.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(self.path)
+                # used from the server's worker threads (it raised ProgrammingError), under _lock
+                self._db = sqlite3.connect(self.path, check_same_thread=False)
                 self._db.execute("CREATE TABLE IF NOT EXISTS plans (k TEXT PRIMARY KEY, plan TEXT)")
             except (OSError, sqlite3.Error) as e:
                 raise UsageError(
@@ -46,13 +54,15 @@ class PlanCache:
 
     def get(self, k: str) -> Plan | None:
         """The plan stored under key `k`, or None; raises PlanFormatError when the stored JSON is not a plan."""
-        row = self.db.execute("SELECT plan FROM plans WHERE k = ?", (k,)).fetchone()
+        with self._lock:
+            row = self.db.execute("SELECT plan FROM plans WHERE k = ?", (k,)).fetchone()
         return Plan.from_json(row[0]) if row else None
 
     def put(self, k: str, plan: Plan) -> None:
         """Store `plan` under key `k` (replacing any earlier plan) and commit."""
-        self.db.execute("INSERT OR REPLACE INTO plans VALUES (?, ?)", (k, plan.to_json()))
-        self.db.commit()
+        with self._lock:
+            self.db.execute("INSERT OR REPLACE INTO plans VALUES (?, ?)", (k, plan.to_json()))
+            self.db.commit()
 
 
 class CachedRewriter:

@@ -40,6 +40,7 @@ class Service:
         self._rewriters: dict[str, Any] = {}
         self._thumbs: OrderedDict[tuple[str, int, float, int], bytes] = OrderedDict()
         self._lock = threading.RLock()
+        self._rewrite_locks = {name: threading.Lock() for name in ("rules", "llm", "none")}
 
     # ---- indexes ---------------------------------------------------------------------------
 
@@ -105,9 +106,13 @@ class Service:
         if not isinstance(query, str) or not isinstance(rewriter, str):
             raise UsageError("query and rewriter must be strings")
         rw = self.rewriter(rewriter)
-        seen = len(getattr(rw, "warnings", []))
-        plan = rw.rewrite(_query(query))
-        return {"plan": plan.to_dict(), "warnings": list(dict.fromkeys(getattr(rw, "warnings", [])[seen:]))}
+        # one request at a time per rewriter: the LLM's worker answers one request on its pipe,
+        # and the new warnings are this request's only while no other adds any
+        with self._rewrite_locks[rewriter]:
+            seen = len(getattr(rw, "warnings", []))
+            plan = rw.rewrite(_query(query))
+            warnings = list(dict.fromkeys(getattr(rw, "warnings", [])[seen:]))
+        return {"plan": plan.to_dict(), "warnings": warnings}
 
     def search(self, req: dict[str, Any]) -> dict[str, Any]:
         """req: query, index, k, method (csd|plain|arith|deo), rewriter, plan (an edited plan:
