@@ -314,6 +314,14 @@ def test_page_in_a_real_browser(gallery: Path, tmp_path: Path) -> None:
         )
         after = page.eval_on_selector_all("#composite .card", "cs => cs.map(c => c.dataset.key)")
         page.screenshot(path=str(shots / "serve-page-no-not.png"), full_page=True)
+        # a clause moved to NOT leaves the optimized phrase too (it kept ranking by the tree)
+        page.click(".chip[data-kind=AND]:has-text('tree') .move")
+        page.wait_for_function("document.querySelectorAll('.chip[data-kind=NOT]').length === 1")
+        moved = page.evaluate("() => plan")
+        assert moved["not"] == ["a tree at night"] and moved["optimized"] == "a red car", moved
+        page.click(".chip[data-kind=AND] .remove")  # nothing wanted: a neutral phrase, not the query
+        page.wait_for_function("document.querySelectorAll('.chip[data-kind=AND]').length === 0")
+        assert page.evaluate("() => plan.optimized") == "a photo"
         browser.close()
     assert after != before
     assert not errors, errors
