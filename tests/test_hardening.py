@@ -677,3 +677,24 @@ def test_an_update_with_nothing_to_do_does_not_load_the_model(runner, colour_fol
     assert len(listed) == 1  # the check and the build share one scan of the folder
     r = invoke(runner, "index", "build", str(colour_folder), "--model", "demo:tiny", "--name", "n")
     assert r.exit_code != 0 and "cannot use it" in r.stderr  # another model still meets the compatibility check
+
+
+@pytest.mark.parametrize("args", [["-k", "300"], ["--query-long"]])
+def test_a_search_beyond_the_servers_limits_runs_here(runner, colour_folder: Path, monkeypatch, args: list) -> None:
+    """With `csd serve` up, `csd search -k 500` and a 5,000-character query failed ("k must be
+    between 1 and 200") where the same search without a server worked: they search here now."""
+    from conftest import invoke
+
+    import csdclip_cli.serve.client as client
+
+    assert invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour").exit_code == 0
+    monkeypatch.setattr(client, "find_server", lambda root: {"url": "http://127.0.0.1:9", "pid": 1})
+
+    def refuse(info, request, timeout=10.0):
+        raise AssertionError(f"sent to the server: {request['k']}, {len(request['query'])} characters")
+
+    monkeypatch.setattr(client, "remote_search", refuse)
+    query = "red " * 1500 if args == ["--query-long"] else "red"
+    r = invoke(runner, "search", query, *(args if args != ["--query-long"] else []), "--paths-only")
+    assert r.exit_code == 0, r.output
+    assert len(r.stdout.splitlines()) == (24 if args[0] == "-k" else 10)  # the whole folder for -k 300

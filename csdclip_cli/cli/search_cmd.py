@@ -131,9 +131,12 @@ def _remote(
     from csdclip_cli import config
     from csdclip_cli.rewrite.plan import require_query
     from csdclip_cli.serve.client import find_server, remote_search
+    from csdclip_cli.serve.service import MAX_K, MAX_QUERY_CHARS
 
     info = find_server(config.index_root(index_dir))
     if info is None:
+        return None
+    if k > MAX_K or len(query) > MAX_QUERY_CHARS:  # beyond the web API's limits: search here
         return None
     if index is None:  # the current index, as a search here takes it (not the one the server was started with)
         from csdclip_cli.index.store import IndexStore
