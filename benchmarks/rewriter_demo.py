@@ -31,7 +31,16 @@ RESAMPLES = 5000
 
 def per_query(rewriter: str, ds, llm: Path | None, adapter: Path | None) -> tuple[dict[str, float], dict]:
     """NIPR@10 of the csd method by text_id, and the plans used."""
-    run = run_evaluation(ds, [MODEL], ["csd"], (10,), rewriter, llm=llm, adapter=adapter)
+    llm_side = rewriter in ("llm", "llm-base")  # the others take neither file
+    run = run_evaluation(
+        ds,
+        [MODEL],
+        ["csd"],
+        (10,),
+        rewriter,
+        llm=llm if llm_side else None,
+        adapter=adapter if rewriter == "llm" else None,
+    )
     ranks = run.rankings[(run.models[0], "csd")]
     return {q.text_id: query_metrics(ranks[q.text_id], q.hr, q.mr, [10])["NIPR@10"] for q in ds.queries}, run.plans
 

@@ -698,3 +698,29 @@ def test_a_search_beyond_the_servers_limits_runs_here(runner, colour_folder: Pat
     r = invoke(runner, "search", query, *(args if args != ["--query-long"] else []), "--paths-only")
     assert r.exit_code == 0, r.output
     assert len(r.stdout.splitlines()) == (24 if args[0] == "-k" else 10)  # the whole folder for -k 300
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["rewrite", "a cat", "-r", "rules", "--adapter", "x.gguf"], "--adapter is a LoRA adapter for --rewriter llm"),
+        (["rewrite", "a cat", "-r", "llm-base", "--adapter", "x.gguf"], "--rewriter llm-base uses none"),
+        (["rewrite", "a cat", "--llm", "x.gguf"], "--llm is the GGUF of --rewriter llm or llm-base"),
+        (["rewrite", "a cat", "-r", "llm", "--adapter", ""], "--adapter is empty"),
+        (["search", "a cat", "--no-server", "--adapter", "x.gguf"], "--rewriter rules uses none"),
+        (["eval", "demo", "--adapter", "x.gguf", "--limit", "1"], "--adapter is a LoRA adapter"),
+        (["rewriter", "eval", "PLANS", "--rewriters", "rules", "--adapter", "x.gguf"], "add llm to --rewriters"),
+        (["rewriter", "eval", "PLANS", "--rewriters", "rules", "--llm", "x.gguf"], "add one to --rewriters"),
+    ],
+)
+def test_llm_files_given_to_a_rewriter_that_uses_none_are_refused(
+    runner, isolated: Path, args: list, says: str
+) -> None:
+    """--adapter and --llm were ignored without a word by the rules (and --adapter by llm-base),
+    even naming no file; an empty --adapter was reported as the folder '.'."""
+    from conftest import invoke
+
+    plans = isolated / "plans.jsonl"
+    plans.write_text('{"raw": "a cat", "and": ["a cat"], "not": [], "or": []}\n')
+    r = invoke(runner, *[str(plans) if a == "PLANS" else a for a in args])
+    assert r.exit_code == 2 and says in r.stderr and "Traceback" not in r.output, r.output

@@ -63,6 +63,10 @@ def eval_(
     bad = [r for r in names if r not in ("rules", "llm", "llm-base")]
     if bad or not names:
         raise UsageError(f"--rewriters {rewriters!r}: choose from rules, llm, llm-base (comma-separated)")
+    if adapter is not None and "llm" not in names:
+        raise UsageError("--adapter is a LoRA adapter for the llm rewriter; add llm to --rewriters")
+    if llm is not None and not {"llm", "llm-base"} & set(names):
+        raise UsageError("--llm is the GGUF of the llm and llm-base rewriters; add one to --rewriters")
     if json_out is not None:
         check_output(json_out, "--json", inputs=[file])
     golds = list(read_plans(file, require_raw=True).values())[:limit]
@@ -70,7 +74,13 @@ def eval_(
         raise UsageError(f"{file} holds no plans")
     summaries = []
     for name in names:
-        rw = get_rewriter(name, llm=llm, cache=False, adapter=adapter)
+        # the rules side by side with the llm ones take neither file
+        rw = get_rewriter(
+            name,
+            llm=llm if name != "rules" else None,
+            cache=False,
+            adapter=adapter if name == "llm" else None,
+        )
         with progress_bar(f"{name} on {len(golds)} queries", unit="query") as update:
             summaries.append(evaluate(name, rw, golds, update))
         if hasattr(rw, "close"):

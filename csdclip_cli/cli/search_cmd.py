@@ -63,6 +63,10 @@ def search(
     method = method or "csd"
     if plain or rewriter == "none":
         method = "plain"
+    if llm is not None or adapter is not None:  # refused before the index opens
+        from csdclip_cli.rewrite import check_model_files
+
+        check_model_files("none" if method == "plain" else rewriter, llm, adapter)
     if method != "csd" and (explain or min_match):  # they were ignored without a word
         flag = "--explain" if explain else "--min-match"
         raise UsageError(f"{flag} is about composite search's clauses; --method {method} has none")

@@ -98,6 +98,7 @@ def run_evaluation(
     rewriting or indexing raise (all CsdError)."""
     from csdclip_cli.encoders import load_encoder
     from csdclip_cli.index import IndexStore, build_index
+    from csdclip_cli.rewrite import check_model_files
     from csdclip_cli.search.language import language_warning
     from csdclip_cli.search.searcher import Searcher
 
@@ -112,6 +113,7 @@ def run_evaluation(
     if weights and len(weights) != len(models):
         raise UsageError("give one --weights per --model, in the same order")
     rw = rewriter or ("gold" if any(q.gold for q in queries) else "rules")
+    check_model_files(rw, llm, adapter)
     with progress(f"rewriting ({rw})", unit="query") as update:
         plans, warns = plans_for(queries, rw, llm, update, adapter=adapter)
     for w in warns[:5]:

@@ -12,6 +12,18 @@ from csdclip_cli.rewrite.rules import RuleRewriter
 REWRITERS = ("rules", "llm", "llm-base", "gold", "none")
 
 
+def check_model_files(name: str, llm: str | Path | None, adapter: str | Path | None) -> None:
+    """Raise UsageError when `adapter` is given to a rewriter other than llm, `llm` to one other
+    than llm / llm-base (they were ignored without a word), or either is empty."""
+    if adapter is not None and name != "llm":
+        raise UsageError(f"--adapter is a LoRA adapter for --rewriter llm; --rewriter {name} uses none")
+    if llm is not None and name not in ("llm", "llm-base"):
+        raise UsageError(f"--llm is the GGUF of --rewriter llm or llm-base; --rewriter {name} uses none")
+    for flag, path in (("--adapter", adapter), ("--llm", llm)):
+        if path is not None and str(path).strip() in ("", "."):  # an empty argument: Path("") is "."
+            raise UsageError(f"{flag} is empty; give a GGUF file")
+
+
 def get_rewriter(
     name: str = "rules",
     llm: str | Path | None = None,
@@ -21,9 +33,11 @@ def get_rewriter(
 ) -> Any:
     """rules | llm (with the shipped or given LoRA adapter, see `llm.resolve_model`) | llm-base
     (the GGUF alone, few-shot prompt) | none | gold (needs plans=annotated file) | a path to a
-    plans .jsonl file."""
+    plans .jsonl file. Raises UsageError for an unknown name, and for `adapter` with another
+    rewriter than llm or `llm` with another than llm / llm-base."""
     from csdclip_cli.rewrite.planfile import NoRewriter, PlanFileRewriter
 
+    check_model_files(name, llm, adapter)
     if name == "rules":
         return RuleRewriter()
     if name == "none":
@@ -45,4 +59,4 @@ def get_rewriter(
     raise UsageError(f"unknown rewriter {name!r}; choose one of {', '.join(REWRITERS)} or a plans .jsonl file")
 
 
-__all__ = ["Plan", "RuleRewriter", "get_rewriter", "parse_tigr"]
+__all__ = ["Plan", "RuleRewriter", "check_model_files", "get_rewriter", "parse_tigr"]
