@@ -597,3 +597,25 @@ def test_an_interrupt_before_any_checkpoint_leaves_no_empty_folder(
 def test_checks_mend_what_the_adapter_wrote(query: str, model: dict, want_and, want_not, want_or) -> None:
     plan, problems = _check(model, query)
     assert (plan.and_, plan.not_, plan.or_) == (want_and, want_not, want_or), problems
+
+
+@pytest.mark.parametrize(
+    "query, cand",
+    [
+        ("一架无人机在海滩上", {"and": ["一架无人机在海滩上"]}),  # a drone: the rules excluded 人机在海滩上
+        ("一个无线耳机", {"and": ["一个无线耳机"]}),
+        ("无锡的街道", {"and": ["无锡的街道"]}),  # the city
+        ("不锈钢的桌子上有一个杯子", {"and": ["不锈钢的桌子", "桌子上有一个杯子"]}),  # dropped as negated
+        ("一只无尾熊在树上，没有人", {"and": ["一只无尾熊在树上"], "not": ["人"]}),
+    ],
+)
+def test_a_word_beginning_with_a_negator_is_no_negation(query: str, cand: dict) -> None:
+    """无人机, 无线, 无锡, 不锈钢 and 无尾熊 are things; the model's right plan was overruled by the
+    checks, which read their 无 / 不 as a negation, and by the rules' plan that excluded them."""
+    plan, problems = _check(cand, query)
+    assert (plan.and_, plan.not_) == (cand["and"], cand.get("not", [])) and not problems, problems
+    rules = RuleRewriter().rewrite(query)
+    assert (rules.and_, rules.not_) == (cand["and"], cand.get("not", []))
+    from csdclip_cli.eval.datasets import Query
+
+    assert Query("q", query, set()).has_not == bool(cand.get("not"))  # the "with NOT" subset of eval

@@ -33,7 +33,7 @@ from pathlib import Path
 from csdclip_cli import config
 from csdclip_cli.errors import DatasetError, PlanFormatError
 from csdclip_cli.rewrite.plan import Plan, parse_tigr
-from csdclip_cli.rewrite.rules import NEGATION, ZH_NEG
+from csdclip_cli.rewrite.rules import NEGATION, ZH_NEG, lexical_negators_hidden
 from csdclip_cli.sources.folder import IMAGE_EXTENSIONS
 from csdclip_cli.textfile import read_text
 
@@ -62,7 +62,7 @@ class Query:
             return self.not_flag
         if self.gold is not None:
             return bool(self.gold.not_)
-        return bool(NEGATION.search(self.raw) or ZH_NEG.search(self.raw))
+        return bool(NEGATION.search(self.raw) or ZH_NEG.search(lexical_negators_hidden(self.raw)))
 
 
 @dataclass

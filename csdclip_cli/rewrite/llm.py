@@ -16,7 +16,15 @@ from csdclip_cli.fingerprint import file_fingerprint
 from csdclip_cli.rewrite.llm_worker import LlamaWorker, WorkerFailed
 from csdclip_cli.rewrite.phrases import noun_phrase_end, singular
 from csdclip_cli.rewrite.plan import Plan
-from csdclip_cli.rewrite.rules import CJK, IMPLIED_ITEM, NOTHING_BUT, PRONOUN_PLACE, ZH_ONLY, RuleRewriter
+from csdclip_cli.rewrite.rules import (
+    CJK,
+    IMPLIED_ITEM,
+    NOTHING_BUT,
+    PRONOUN_PLACE,
+    ZH_ONLY,
+    RuleRewriter,
+    lexical_negators_hidden,
+)
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
 FINETUNED_PROMPT = "t15"  # the prompt and output form of rewrite/finetune.py, and its checks
@@ -78,6 +86,14 @@ NEG_CUE = re.compile(
     r"\b(no|not|neither|nor|without|except|excluding|never|minus|lacking|isn'?t|aren'?t)\b|没|不|无|除了|排除|别",
     re.IGNORECASE,
 )
+
+
+def _negates(text: str) -> bool:
+    """Whether `text` holds a negation cue (NEG_CUE); 无 / 不 / 没 beginning a word that negates
+    nothing (无人机, 不锈钢, 无锡) is none."""
+    return bool(NEG_CUE.search(lexical_negators_hidden(text)))
+
+
 OR_CUE = re.compile(r"\bor\b|或|还是", re.IGNORECASE)
 TRAILING_PRONOUN_PLACE = re.compile(rf"\s+{PRONOUN_PLACE}$", re.IGNORECASE)
 STOP = {"a", "an", "the", "of", "in", "on", "at", "and", "with", "to", "some", "any"}
@@ -161,14 +177,20 @@ OBJECT_JOIN = re.compile(r"\b(?:with|next to|and|beside|near)\b|和|与|旁边")
 IMPLIED_ABSENCE = re.compile(r"\b(?:nobody|no one|no-one|nothing|empty|alone|else)\b|无人|没有人|空", re.IGNORECASE)
 
 
+def _absent_in(text: str) -> bool:
+    """Whether `text` says something is absent (ABSENCE_CUE), 无人机-like words aside."""
+    return bool(ABSENCE_CUE.search(lexical_negators_hidden(text)))
+
+
 def _negated_near(item: str, query: str, window: int = 30) -> bool:
     """Some word of `item` follows an absence cue by at most `window` characters."""
     q = query.lower()
+    masked = lexical_negators_hidden(q)  # as long as q: 无人机 hides its 无
     for w in _content_words(item):
         # English: either number ("a cat" for "no cats")
         pattern = re.escape(w) if CJK.match(w) else rf"(?<!\w)(?:{re.escape(w)}|{re.escape(singular(w))}(?:e?s)?)(?!\w)"
         for m in re.finditer(pattern, q):
-            if ABSENCE_CUE.search(q[max(0, m.start() - window) : m.start()]):
+            if ABSENCE_CUE.search(masked[max(0, m.start() - window) : m.start()]):
                 return True
     return False
 
@@ -230,14 +252,15 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
     proposed = nots
     # "nothing on it except a laptop", 除了沙子什么都没有: only that thing, and nothing implied excluded
     only = NOTHING_BUT.search(query) or ZH_ONLY.search(query)
-    if nots and not ABSENCE_CUE.search(query):
+    masked = lexical_negators_hidden(query)  # 无人机 says no absence
+    if nots and not ABSENCE_CUE.search(masked):
         problems.append(f"NOT clauses {nots!r} in a query that negates nothing; dropped")
         nots = []
     kept = [
         n
         for n in nots
         if (_named(n, query, qwords) and _negated_near(n, query))
-        or (not _content_words(n) & qwords and IMPLIED_ABSENCE.search(query) and not only)
+        or (not _content_words(n) & qwords and IMPLIED_ABSENCE.search(masked) and not only)
     ]
     if kept != nots:
         problems.append(f"NOT clauses {[n for n in nots if n not in kept]!r} are not negated in the query; dropped")
@@ -264,7 +287,7 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
     # what the query names only under a negation ("a red car by the sea, no brown dog": dog)
     only_negated = {h for n in nots if (h := _head(n))} - _stems(rules.optimized)
     for a in items(candidate.get("and")):
-        if not (_content_words(a) & qwords) or NEG_CUE.search(a):
+        if not (_content_words(a) & qwords) or _negates(a):
             problems.append(f"AND clause {a!r} is not from the query, or negated; dropped")
         elif any(_inside(a, n) for n in nots):
             problems.append(f"AND clause {a!r} holds a NOT clause; dropped")
@@ -281,7 +304,7 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
             problems.append(f"{w!r} is named in the query without a negation; an AND clause")
             ands.append(w)
     # the rules' clauses that hold no NOT and no negation (the rules miss some: "不是黑色的")
-    finer = [a for a in rules.and_ if not any(_inside(a, n) for n in nots) and not ABSENCE_CUE.search(a)]
+    finer = [a for a in rules.and_ if not any(_inside(a, n) for n in nots) and not _absent_in(a)]
     by_rules = set().union(*(_content_words(a) for a in finer)) - ZH_FUNCTION if finer else set()
     # a small model may stop after the first thing ("a red house and a yellow house" -> "a red
     # house"): when its clauses leave out a fifth of the words the rules keep, the rules' clauses
@@ -406,11 +429,13 @@ def _same_thing(a: str, b: str) -> bool:
 def _negated_in_query(item: str, query: str) -> bool:
     """A NOT item needs a negation cue shortly before one of its words in the query."""
     q = query.lower()
+    masked = lexical_negators_hidden(q)  # as long as q: 无人机 hides its 无
+    masked = lexical_negators_hidden(q)  # as long as q: 无人机 hides its 无
     for w in _content_words(item):
         # whole words ("no" is not the start of "not"); a Chinese item is one character
         pattern = re.escape(w.lower()) if CJK.match(w) else rf"(?<!\w){re.escape(w.lower())}(?!\w)"
         for m in re.finditer(pattern, q):
-            if NEG_CUE.search(q[max(0, m.start() - 25) : m.start()]):
+            if NEG_CUE.search(masked[max(0, m.start() - 25) : m.start()]):
                 return True
     return False
 
@@ -434,7 +459,7 @@ def validate(candidate: dict[str, Any], query: str, rules: Plan) -> tuple[Plan, 
 
     nots = [n for n in clean(candidate.get("not"), "not") if _negated_in_query(n, query)]
     ands = [a for a in clean(candidate.get("and"), "and") if a.lower() not in (n.lower() for n in nots)]
-    negated = [a for a in ands if NEG_CUE.search(a)]
+    negated = [a for a in ands if _negates(a)]
     if negated:  # "no shoes" as an AND clause would reward the very thing the query excludes
         problems.append(f"AND clauses {negated!r} are negations; dropped")
         ands = [a for a in ands if a not in negated]
@@ -457,12 +482,12 @@ def validate(candidate: dict[str, Any], query: str, rules: Plan) -> tuple[Plan, 
     if not ands:
         problems.append("no usable AND clauses; used the rules' clauses")
         ands, ors = rules.and_, rules.or_
-    if bool(NEG_CUE.search(query)) != bool(nots) or len(nots) < len(rules.not_):
+    if _negates(query) != bool(nots) or len(nots) < len(rules.not_):
         if rules.not_ != nots:
             problems.append("NOT clauses do not match the query's negations; used the rules' clauses")
         nots = rules.not_
     optimized = str(candidate.get("optimized") or "").strip()
-    if not optimized or not (_content_words(optimized) & qwords) or NEG_CUE.search(optimized):
+    if not optimized or not (_content_words(optimized) & qwords) or _negates(optimized):
         optimized = rules.optimized
     intent = Plan.intent_of(ands, nots, ors)
     return Plan(

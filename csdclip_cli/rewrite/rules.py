@@ -1407,26 +1407,40 @@ def _zh_property_thing(prop: str, query: str, m: re.Match) -> str:
 # 和 / 与 / 及 join two things only as words of their own: 和服 (a kimono), 和平, 暖和 and 与众不同
 # keep theirs. jieba finds the words; inside one, the character is hidden from the regexes.
 ZH_JOINERS = {"和": "\x01", "与": "\x02", "及": "\x03"}
+# 无 / 不 / 没 negate only as words of their own: 无人机 (a drone), 无线耳机, 无轨电车, 不锈钢,
+# 无尾熊 and the city 无锡 are things (一架无人机在海滩上 excluded 人机在海滩上). Words of three or more
+# characters and names are hidden; two-character 无X words (无人, 无糖, 无袖) say "without X".
+ZH_NEGATORS = {"无": "\x05", "不": "\x06", "没": "\x07"}
+ZH_HIDDEN = ZH_JOINERS | ZH_NEGATORS
 
 
 def _hide_joiners(text: str) -> str:
-    if not any(j in text for j in ZH_JOINERS):
+    """`text` with the joiners and negators inside jieba's words hidden (ZH_HIDDEN marks)."""
+    if not any(c in text for c in ZH_HIDDEN):
         return text
     from csdclip_cli.rewrite.zh_clauses import tag
 
     out = []
-    for word, _ in tag(text):
+    for word, flag in tag(text):
         if len(word) > 1 and word not in ("以及", "和与"):
             for joiner, mark in ZH_JOINERS.items():
                 word = word.replace(joiner, mark)
+        if word[:1] in ZH_NEGATORS and (len(word) >= 3 or (len(word) == 2 and flag in ("ns", "nr", "nz"))):
+            word = ZH_NEGATORS[word[0]] + word[1:]
         out.append(word)
     return "".join(out)
 
 
 def _show_joiners(text: str) -> str:
-    for joiner, mark in ZH_JOINERS.items():
-        text = text.replace(mark, joiner)
+    for char, mark in ZH_HIDDEN.items():
+        text = text.replace(mark, char)
     return text
+
+
+def lexical_negators_hidden(text: str) -> str:
+    """`text` with 无 / 不 / 没 hidden where they begin a word that negates nothing (无人机, 不锈钢,
+    无锡): for a search for negation cues. English text is returned as it is."""
+    return _hide_joiners(text) if CJK.search(text) else text
 
 
 def _chinese(query: str) -> Plan:
@@ -1596,7 +1610,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v28"
+    fingerprint = "rules-v29"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
