@@ -78,6 +78,23 @@ def test_emptied_source_is_refused_and_allow_empty_empties(runner, tmp_path: Pat
     assert r.exit_code == 0 and IndexStore().manifest("e").count == 0
 
 
+def test_a_source_whose_files_all_turn_unreadable_is_refused_like_an_empty_one(runner, tmp_path: Path) -> None:
+    """Every image replaced by an unreadable file of the same name (cloud-sync placeholders, a
+    failed copy) emptied the index (0 images, removed 20) where an emptied folder is refused."""
+    folder = make_colour_folder(tmp_path / "imgs", n=20)
+    assert build(runner, str(folder), "--name", "u").exit_code == 0
+    for p in folder.rglob("*.png"):
+        p.write_bytes(b"")  # a placeholder: the name is there, the bytes are not
+    r = invoke(runner, "index", "update", "u")
+    assert r.exit_code == 1 and "no image of source" in r.stderr and "--allow-empty" in r.stderr, r.output
+    assert "empty file" in r.stderr and r.stderr.count("error:") == 1 and "Traceback" not in r.output
+    assert IndexStore().manifest("u").count == 20  # nothing lost
+    hits = invoke(runner, "search", "red", "-i", "u", "--paths-only", "--no-server")
+    assert hits.exit_code == 0 and len(hits.stdout.splitlines()) == 10
+    r = invoke(runner, "index", "update", "u", "--allow-empty")
+    assert r.exit_code == 0 and IndexStore().manifest("u").count == 0
+
+
 # 3. a search while the index is updated -----------------------------------------------------
 
 

@@ -422,7 +422,9 @@ def _build_locked(
         report.skipped = len(prev_errors)
         report.errors = list(prev_errors.values())
         return report
-    _finalise(store, name, ModelRef.of(encoder), source_ref, old, prev_gen, journal, sig, report, build_params)
+    _finalise(
+        store, name, ModelRef.of(encoder), source_ref, old, prev_gen, journal, sig, report, build_params, allow_empty
+    )
     report.seconds = time.time() - t0
     return report
 
@@ -438,6 +440,7 @@ def _finalise(
     sig: dict[str, tuple[int, float]],
     report: BuildReport,
     build_params: dict[str, Any],
+    allow_empty: bool = False,
 ) -> None:
     root = store.path(name)
     dim = model.dim
@@ -470,6 +473,17 @@ def _finalise(
             errors.pop(d["key"], None)
             new_items.append(d)
             new_vecs.append(v)
+    # every file still there but none readable (cloud placeholders, lost permissions, a failed
+    # copy) would drop every vector, as an emptied folder would: refused the same way
+    if not keep and not new_items and old is not None and old.count > 0 and not allow_empty:
+        shutil.rmtree(tmp, ignore_errors=True)
+        first = min(errors.values(), key=lambda e: e["key"]) if errors else None
+        example = f", e.g. {first['key']}: {first['error']}" if first else ""
+        raise SourceError(
+            f"no image of source {source.location} can be read now ({len(errors):,} unreadable{example}), "
+            f"but index {name!r} holds {old.count:,}. Nothing was changed; fix the files, or pass "
+            "--allow-empty to empty the index"
+        )
     # a key encoded twice (an earlier batch, then a later one) keeps the last
     last: dict[str, int] = {d["key"]: i for i, d in enumerate(new_items)}
     order = sorted(last.values())
