@@ -145,6 +145,32 @@ def test_non_utf8_lmdb_key_is_indexed_escaped(runner, tmp_path: Path) -> None:
     assert open_source(tmp_path / "ds").read("img-\\xff\\xfe")[:4] == b"\x89PNG"
 
 
+def test_lmdb_values_that_are_not_base64_are_skipped_not_a_traceback(runner, tmp_path: Path) -> None:
+    """A value that is not base64 text (raw PNG bytes, '!!!notbase64***') stopped the whole build
+    with a traceback, on every rerun; it is one skipped image with its reason now."""
+    import lmdb
+
+    from csdclip_cli.sources.lmdb_source import write_lmdb_images
+
+    def png(rgb: tuple[int, int, int]) -> bytes:
+        b = io.BytesIO()
+        Image.new("RGB", (16, 16), rgb).save(b, format="PNG")
+        return b.getvalue()
+
+    env_dir = tmp_path / "ds" / "lmdb" / "imgs"
+    write_lmdb_images(env_dir, iter((str(i), png((200, 10 * i, 0))) for i in range(8)))
+    env = lmdb.open(str(env_dir), map_size=1 << 26)
+    with env.begin(write=True) as txn:
+        txn.put(b"raw", png((0, 255, 0)))  # the image bytes themselves
+        txn.put(b"junk", b"!!!notbase64***")
+    env.close()
+    r = build(runner, str(tmp_path / "ds"), "--name", "b64")
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+    assert "8 images" in r.stderr
+    r = invoke(runner, "index", "info", "b64", "--errors")
+    assert r.exit_code == 0 and r.stdout.count("not base64") == 2, r.stdout
+
+
 # 5. AVIF and HEIC ---------------------------------------------------------------------------
 
 

@@ -85,12 +85,22 @@ class LmdbSource:
                 yield Item(skey, len(v), float(zlib.crc32(bytes(v))), f"lmdb://{self.location}#{skey}")
 
     def read(self, key: str) -> bytes:
-        """The image bytes for `key` (the stored urlsafe-base64 value, decoded); raises SourceError when absent."""
+        """The image bytes for `key` (the stored urlsafe-base64 value, decoded); raises SourceError when absent,
+        BadImage when the value is not base64 (raw image bytes, another dataset's format)."""
+        import binascii
+
+        from csdclip_cli.sources.decode import BadImage
+
         with self.env.begin() as txn:
             v = txn.get(key_bytes(key))
         if v is None:
             raise SourceError(f"image {key!r} is not in {self.location}")
-        return base64.urlsafe_b64decode(v)
+        try:
+            return base64.urlsafe_b64decode(v)
+        except (binascii.Error, ValueError):  # it stopped the whole build with a traceback
+            raise BadImage(
+                "not base64: a CN-CLIP LMDB stores each image as urlsafe-base64 text (is this a CN-CLIP LMDB?)"
+            ) from None
 
 
 def write_lmdb_images(env_dir: str | Path, images: Iterator[tuple[str, bytes]]) -> int:
