@@ -481,3 +481,60 @@ def test_rebuild_without_exclude_keeps_the_remembered_globs(runner, tmp_path: Pa
     solid(folder / "raw" / "r.png", (255, 0, 0))
     assert "1 images" in build(runner, str(folder), "--name", "x", "--exclude", "raw/*").stderr
     assert "1 images" in build(runner, str(folder), "--name", "x").stderr
+
+
+def test_a_full_or_read_only_disk_is_one_line(runner, tmp_path: Path, monkeypatch) -> None:
+    """A full disk (numpy: '8192 requested and 4032 written', or ENOSPC) and a read-only index
+    folder (csd index use) were tracebacks; a no-op update on a read-only disk wrote .current
+    again and failed."""
+    import errno
+
+    import numpy as np
+
+    import csdclip_cli.index.build as build_mod
+    import csdclip_cli.index.store as store_mod
+
+    folder = make_colour_folder(tmp_path / "imgs", n=12)
+    assert build(runner, str(folder), "--name", "a").exit_code == 0
+    assert build(runner, str(folder), "--name", "b").exit_code == 0
+    assert IndexStore().current() == "a"
+
+    def read_only(path, text):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    with monkeypatch.context() as m:
+        m.setattr(store_mod, "atomic_write_text", read_only)
+        r = invoke(runner, "index", "use", "b")
+        assert r.exit_code == 1 and "read-only" in r.stderr and ".current" in r.stderr, r.output
+        assert "Traceback" not in r.output and r.stderr.count("error:") == 1
+        r = invoke(runner, "index", "update", "a")  # nothing changed and a is in use: nothing to write
+        assert r.exit_code == 0 and "unchanged 12" in r.stderr, r.output
+
+    make_colour_folder(folder / "more", n=6, seed=3)
+
+    def full(path, arr, *a, **kw):
+        raise OSError("8192 requested and 4032 written")
+
+    with monkeypatch.context() as m:
+        m.setattr(build_mod.np, "save", full)
+        r = invoke(runner, "index", "update", "a")
+    assert r.exit_code == 1 and "the disk is full" in r.stderr and "Traceback" not in r.output, r.output
+    assert IndexStore().manifest("a").count == 12  # the generation in use is kept
+    assert np.save is not full
+    r = invoke(runner, "index", "update", "a")  # space again
+    assert r.exit_code == 0 and "18 images" in r.stderr, r.output
+
+
+def test_ctrl_c_inside_a_library_import_is_an_interruption(runner, colour_folder: Path, monkeypatch) -> None:
+    """Ctrl-C during `import torch` arrived wrapped in a RuntimeError: 200 lines of traceback."""
+    import csdclip_cli.encoders as encoders
+
+    def wrapped(*a, **kw):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as e:
+            raise RuntimeError("Error calling __set_name__ on 'Field' instance 'artifact_names'") from e
+
+    monkeypatch.setattr(encoders, "load_encoder", wrapped)
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
+    assert r.exit_code == 130 and "interrupted" in r.stderr and "Traceback" not in r.output, r.output

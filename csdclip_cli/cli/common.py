@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +26,33 @@ def _expand(value: Any) -> Any:
     if isinstance(value, list) and value and all(isinstance(v, Path) for v in value):
         return [v.expanduser() for v in value]
     return value
+
+
+# numpy writing an array to a full disk says only this (an OSError without errno)
+SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+
+
+def disk_problem(e: OSError) -> str | None:
+    """One line for a full or read-only disk (what, where, what to do); None for any other
+    OSError, which is a bug to show in full."""
+    where = f" {e.filename}" if e.filename else ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT) or (e.errno is None and SHORT_WRITE.search(str(e))):
+        return f"the disk is full (writing{where}); free some space and run the command again: finished work is kept"
+    if e.errno == errno.EROFS:
+        return f"cannot write{where}: the file system is read-only; use a writable place (--index-dir, $CSD_INDEXES)"
+    return None
+
+
+def _interrupted(e: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is among the causes of `e`."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 def guard(fn: F) -> F:
@@ -47,6 +76,21 @@ def guard(fn: F) -> F:
         except BrokenPipeError:  # `csd search ... | head`
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(0) from None
+        except OSError as e:
+            why = disk_problem(e)
+            if why is None:
+                raise
+            from rich.markup import escape
+
+            from csdclip_cli.render import err
+
+            err().print(f"[bold red]error:[/] {escape(why)}", soft_wrap=True)
+            raise typer.Exit(1) from None
+        except RuntimeError as e:  # Ctrl-C inside `import torch` arrives wrapped in a RuntimeError
+            if not _interrupted(e):
+                raise
+            print("interrupted", file=sys.stderr)
+            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -519,6 +519,11 @@ class IndexStore:
     def use(self, name: str) -> None:
         """Make `name` the index in use (written to <root>/.current); raises IndexNotFound when it does not exist."""
         self.manifest(name)
+        try:  # already in use: nothing is written (a no-op update on a read-only disk wrote it)
+            if (self.root / CURRENT_FILE).read_text(encoding="utf-8").strip() == name:
+                return
+        except (OSError, UnicodeDecodeError):
+            pass
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.root / CURRENT_FILE, name + "\n")
 
