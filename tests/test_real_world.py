@@ -538,3 +538,18 @@ def test_ctrl_c_inside_a_library_import_is_an_interruption(runner, colour_folder
     monkeypatch.setattr(encoders, "load_encoder", wrapped)
     r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
     assert r.exit_code == 130 and "interrupted" in r.stderr and "Traceback" not in r.output, r.output
+
+
+def test_an_update_rebuilds_an_index_whose_generation_folder_is_gone(runner, tmp_path: Path) -> None:
+    """`csd index update` of an index whose gen-N/ was deleted was a FileNotFoundError traceback
+    (from the check for nothing to do); it rebuilds the index from its source."""
+    import shutil
+
+    folder = make_colour_folder(tmp_path / "imgs", n=9)
+    assert build(runner, str(folder), "--name", "g").exit_code == 0
+    m = IndexStore().manifest("g")
+    shutil.rmtree(IndexStore().path("g") / f"gen-{m.generation}")
+    r = invoke(runner, "index", "update", "g")
+    assert r.exit_code == 0 and "9 images (encoded 9" in r.stderr and "Traceback" not in r.output, r.output
+    r = invoke(runner, "search", "red", "-i", "g", "--paths-only", "--no-server", "-k", "3")
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 3

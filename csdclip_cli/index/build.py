@@ -143,7 +143,10 @@ def unchanged_report(source: Source, store: IndexStore, name: str, old: Manifest
     journal_dir = root / "journal"
     if old.build.get("shards") or (journal_dir.is_dir() and any(journal_dir.iterdir())):
         return None
-    gen = Generation(root / f"gen-{old.generation}", old.dim, old.build.get("ann", DEFAULT_ANN))
+    try:
+        gen = Generation(root / f"gen-{old.generation}", old.dim, old.build.get("ann", DEFAULT_ANN))
+    except FileNotFoundError:  # its folder is gone (a traceback): the build rebuilds it from the source
+        return None
     check_complete(gen, old)
     have = {it.key: (it.size, it.mtime) for it in gen.items()}
     errors = gen.errors()
