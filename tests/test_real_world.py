@@ -553,3 +553,24 @@ def test_an_update_rebuilds_an_index_whose_generation_folder_is_gone(runner, tmp
     assert r.exit_code == 0 and "9 images (encoded 9" in r.stderr and "Traceback" not in r.output, r.output
     r = invoke(runner, "search", "red", "-i", "g", "--paths-only", "--no-server", "-k", "3")
     assert r.exit_code == 0 and len(r.stdout.splitlines()) == 3
+
+
+def test_image_files_beside_a_cn_clip_lmdb_are_named(runner, tmp_path: Path) -> None:
+    """A folder holding lmdb/imgs and image files was indexed as the LMDB alone: the files beside
+    it were left out without a word."""
+    from csdclip_cli.sources.lmdb_source import write_lmdb_images
+
+    def png(rgb: tuple[int, int, int]) -> bytes:
+        b = io.BytesIO()
+        Image.new("RGB", (16, 16), rgb).save(b, format="PNG")
+        return b.getvalue()
+
+    root = tmp_path / "mixed"
+    write_lmdb_images(root / "lmdb" / "imgs", iter((str(i), png((250, 10, 10))) for i in range(5)))
+    for i in range(3):
+        (root / f"loose{i}.png").write_bytes(png((10, 10, 250)))
+    r = build(runner, str(root), "--name", "mx")
+    assert r.exit_code == 0 and "5 images" in r.stderr
+    assert "the 3 image files beside it are not" in r.stderr, r.stderr
+    r = build(runner, str(root / "lmdb"), "--name", "mx2")  # the LMDB named itself: nothing to say
+    assert r.exit_code == 0 and "beside it" not in r.stderr

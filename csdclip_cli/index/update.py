@@ -6,6 +6,7 @@ text encoder), callable without the CLI."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -63,6 +64,17 @@ def _same_model(old: Any, model: str, weights: str | Path | None, trust_remote_c
     )
 
 
+def loose_images(folder: Path) -> int:
+    """How many image files lie directly in `folder` (by extension; 0 for a file or an unreadable folder)."""
+    from csdclip_cli.sources.folder import IMAGE_EXTENSIONS
+
+    try:
+        with os.scandir(folder) as entries:
+            return sum(1 for e in entries if e.is_file() and Path(e.name).suffix.lower() in IMAGE_EXTENSIONS)
+    except OSError:
+        return 0
+
+
 def build_or_update(
     source: str | Path,
     model: str,
@@ -102,6 +114,13 @@ def build_or_update(
     from csdclip_cli.sources import open_source
 
     src = open_source(source, exclude=exclude or ())
+    if src.kind == "lmdb":  # found by its data.mdb: image files beside it were left out without a word
+        beside = loose_images(Path(source).expanduser())
+        if beside:
+            note(
+                f"{source} holds a CN-CLIP LMDB ({src.location}): it is what is indexed; the {beside:,} "
+                "image files beside it are not (index them as a folder of their own)"
+            )
     store = IndexStore(index_dir)
     name = validate_name(name if name is not None else default_name(src.location, model))
     old = store.manifest(name) if store.exists(name) else None
