@@ -619,3 +619,20 @@ def test_a_word_beginning_with_a_negator_is_no_negation(query: str, cand: dict) 
     from csdclip_cli.eval.datasets import Query
 
     assert Query("q", query, set()).has_not == bool(cand.get("not"))  # the "with NOT" subset of eval
+
+
+@pytest.mark.parametrize(
+    "query, cand",
+    [
+        ("a tree on the grass, dog excluded", {"and": ["a tree on the grass"], "not": ["dog"]}),
+        ("a mountain lake -people", {"and": ["a mountain lake"], "not": ["people"]}),
+        ("a lighthouse on a cliff NOT boats", {"and": ["a lighthouse on a cliff"], "not": ["boats"]}),
+        ("a non-blue umbrella", {"and": ["an umbrella"], "not": ["blue umbrella"]}),
+    ],
+)
+def test_search_box_negations_keep_the_models_not(query: str, cand: dict) -> None:
+    """The model's right NOT for "dog excluded", "-people" or "non-blue" was dropped as "a NOT in
+    a query that negates nothing", and the excluded thing made an AND clause."""
+    plan, problems = _check(cand, query)
+    assert (plan.and_, plan.not_) == (cand["and"], cand["not"]), problems
+    assert not any("negates nothing" in p for p in problems), problems

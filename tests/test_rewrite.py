@@ -522,6 +522,18 @@ NEGATED_FACT_TABLE = [
     ("I think it was a man in a blue coat, without gloves", ["a man in a blue coat"], ["gloves"], []),
     ("well, something like a castle at dusk", ["a castle at dusk"], [], []),
     ("so many kites over a beach", ["so many kites over a beach"], [], []),  # "so many" is no lead-in
+    # a third fresh user: a bare plural excluded, then things with "a" after a comma are wanted
+    ("no trucks, a blue bus and a lamp post at dusk", ["a blue bus", "a lamp post at dusk"], ["trucks"], []),
+    ("without cats: a sofa and a rug", ["a sofa", "a rug"], ["cats"], []),  # a colon is a pause
+    # how search boxes and lists say "no"
+    ("a lighthouse on a cliff NOT boats", ["a lighthouse on a cliff"], ["boats"], []),
+    ("a mountain lake -people -boats", ["a mountain lake"], ["people", "boats"], []),
+    ("a picnic on a lawn, ants excluded", ["a picnic on a lawn"], ["ants"], []),
+    ("anything but cats", [], ["cats"], []),  # it wanted "anything" and cats
+    ("a non-blue umbrella", ["an umbrella"], ["blue umbrella"], []),
+    ("a poster that says NOT FOR SALE", ["a poster that says NOT FOR SALE"], [], []),  # words on a sign
+    ("a bike, not green, not yellow", ["a bike"], ["green bike", "yellow bike"], []),  # "yellow" alone
+    ("a forest scene with deer, no hunters", ["a forest scene", "deer"], ["hunters"], []),  # lost the forest
     ("horse / pony in a field", [], [], [["horse in a field", "pony in a field"]]),
     ("the cats on the wall but not the ones with collars", ["the cats on the wall"], ["cats with collars"], []),
     ("none of the cars are parked", ["the cars"], ["cars parked"], []),  # it wanted nothing

@@ -83,7 +83,8 @@ EXAMPLES = [
     ),
 ]
 NEG_CUE = re.compile(
-    r"\b(no|not|neither|nor|without|except|excluding|never|minus|lacking|isn'?t|aren'?t)\b|没|不|无|除了|排除|别",
+    r"\b(no|not|neither|nor|without|except|excluding|excluded|never|minus|lacking|isn'?t|aren'?t|anything\s+but)\b"
+    r"|\bnon-(?=[a-z])|(?:^|(?<=\s))-(?=[a-z])|没|不|无|除了|排除|别",
     re.IGNORECASE,
 )
 
@@ -167,7 +168,8 @@ def _joined(ands: list[str], ors: list[list[str]]) -> str:
 ABSENCE_CUE = re.compile(
     r"\b(?:no|not|neither|nor|nobody|nothing|none|never|zero|without|except|excluding|minus|lacking|devoid|free of|empty of|"
     r"bare of|clear of|void of|"
-    r"isn'?t|aren'?t|doesn'?t|don'?t|hold the|leave out|other than|apart from|absent|missing|sans|no-one)\b"
+    r"isn'?t|aren'?t|doesn'?t|don'?t|hold the|leave out|other than|apart from|absent|missing|sans|no-one|"
+    r"excluded|anything but)\b|\bnon-(?=[a-z])|(?:^|(?<=\s))-(?=[a-z])"
     r"|没|不|无|别|除|排除|缺",
     re.IGNORECASE,
 )

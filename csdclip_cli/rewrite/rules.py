@@ -281,6 +281,7 @@ NOT_TAIL = re.compile(
 )
 # words after a participle that leave it with the excluded thing ("no people walking around")
 ADVERBS = {"around", "about", "by", "past", "along", "nearby", "together", "away"}
+PREDICATE_START = re.compile(r"\s*(?:not|no|never|isn'?t|aren'?t)\b", re.IGNORECASE)
 # the cues that say what the noun before them is not ("isn't red", ", not white")
 PREDICATE_CUE = re.compile(r"\b(?:isn'?t|aren'?t|wasn'?t|weren'?t|not|never)\s*$", re.IGNORECASE)
 # What may be negated on its own as a property of the noun before it ("a balloon that isn't
@@ -302,8 +303,9 @@ CARRIER = re.compile(
     r"i\s+want|i\s+need|i'?d\s+like|show(?:\s+me)?|find(?:\s+me)?|give\s+me|get\s+me|search(?:\s+for)?|"
     r"(?:can|could|may)\s+(?:i|we)\s+(?:get|see|have|find)|let\s+me\s+see|"
     r"retrieve|is\s+there|are\s+there|do\s+you\s+have)\s+)*"
-    r"(?:(?:(?:an?|the|some|any|all|this|that|these|those|my|our)\s+)?(?:\w+\s+)?(?:images?|photos?|pictures?|pics?|"
-    r"photographs?|shots?|snapshots?|frames?|scenes?)\s+(?:(?:i|we)\s+(?:took|shot|saw|had|have)\s+)?(?:of|with|showing|that\s+shows?|where|in\s+which|containing|that\s+contains?|"
+    # "a beach scene with two boats": a scene named by a word before it is what is wanted
+    r"(?:(?:(?:an?|the|some|any|all|this|that|these|those|my|our)\s+)?(?:(?:\w+\s+)?(?:images?|photos?|pictures?|pics?|"
+    r"photographs?|shots?|snapshots?|frames?)|scenes?)\s+(?:(?:i|we)\s+(?:took|shot|saw|had|have)\s+)?(?:of|with|showing|that\s+shows?|where|in\s+which|containing|that\s+contains?|"
     r"featuring|depicting|including)\s+)?",
     re.IGNORECASE,
 )
@@ -577,7 +579,10 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     if predicate:
         before = text[: m.start()]
         if m.group(0).lstrip().startswith(","):  # "a cat on the sofa, not black": the cat is not black
-            before = split_subject(re.split(r"[,;]", before)[-1].strip())[0] or before
+            # the last part that is not itself a negation ("a car, not red, not blue": the car)
+            parts = [p for p in re.split(r"[,;]", before) if p.strip() and not PREDICATE_START.match(p)]
+            before = split_subject(parts[-1].strip())[0] if parts else before
+            before = before or text[: m.start()]
         elif doer := _doer(before):  # "a selfie, a girl who isn't smiling": the girl does not smile
             whats = [f"{doer} {w}" if _a_fact(w.split()) else w for w in whats]
         whats = [_with_noun(w, before) for w in whats]
@@ -906,6 +911,19 @@ ONES = re.compile(r"^(?:the\s+)?(ones?)\b", re.IGNORECASE)
 NONE_OF_ARE = re.compile(
     r"\bnone\s+of\s+(?P<det>the|these|those|my|our)\s+(?P<what>[A-Za-z-]+)\s+(?:are|is|were|was)\s+", re.IGNORECASE
 )
+# How search boxes and lists say "no": "a tree NOT dog" (a boolean operator in capitals),
+# "a tree -dog" (a word's leading minus), "a tree, dog excluded", "anything but dogs",
+# "a non-red car" (a colour or property denied: "a car that isn't red")
+SEARCH_SYNTAX = re.compile(
+    r"(?-i:\s+NOT\s+(?=[a-z]))"  # not "NOT FOR SALE" on a sign
+    r"|(?:(?<=\s)|^)-(?=[A-Za-z])"
+    r"|(?P<sep>^|,\s*)(?P<what>[^,;.]+?)\s+(?:excluded|not\s+included|not\s+allowed)(?=\s*[,;.]|$)"
+    r"|\banything\s+(?:but|except|other\s+than)\s+",
+    re.IGNORECASE,
+)
+NON_PROPERTY = re.compile(r"\b(?:(?P<det>an?)\s+)?non-(?P<prop>[a-z]+)\s+(?P<noun>[a-z]+)\b", re.IGNORECASE)
+
+
 # Negation cues mistyped by one letter ("withuot", "wihtout", "exept", "excludng"): the NOT was
 # lost and the typo searched for. Only these long cues: no English word is one edit from them.
 MISTYPED_CUES = ("without", "except", "excluding")
@@ -972,6 +990,16 @@ def _negated_list(m: re.Match) -> str:
     items = [i.strip() for i in re.split(r"\s*,\s*", m["items"])]
     if len(items) == 1 and singular(m["last"].split()[-1].lower()) in ANIMATE:
         return m.group(0)
+    # "no people, a red car and a tree": a bare plural excluded, then after a comma things named
+    # with "a" are wanted ("without a hat, a scarf and gloves", "without gloves or a scarf": one list)
+    later = [*items[1:], m["last"]]
+    if (
+        len(items) > 1
+        and not re.match(r"(?:a|an|the)\s", items[0], re.IGNORECASE)
+        and any(re.match(r"(?:a|an)\s", i, re.IGNORECASE) for i in later)
+    ):
+        wanted = later[-1] if len(later) == 1 else ", ".join(later[:-1]) + f" {m['join']} " + later[-1]
+        return f"{m['cue']} {items[0]}, {wanted}"
     return f"{m['cue']} {items[0]}" + "".join(f" and no {_strip_det(i)}" for i in [*items[1:], m["last"]])
 
 
@@ -1030,6 +1058,16 @@ def _english(query: str) -> Plan:
     query = re.sub(r"\s*\)", "", query)
     # shorthand: "w/o milk", "w/ a hat", "cat / dog"
     query = re.sub(r"\bw/o\b", "without", query, flags=re.IGNORECASE)
+    query = SEARCH_SYNTAX.sub(lambda m: f"{m['sep'] or ''}no {m['what']}" if m["what"] else ", no ", query)
+    query = re.sub(r"(?<=\w):\s+", ", ", query)  # "without people: a red car": a pause, as a comma is
+    query = NON_PROPERTY.sub(
+        lambda m: (
+            f"{(indefinite_article(m['noun']) + ' ') if m['det'] else ''}{m['noun']} that isn't {m['prop']}"
+            if m["prop"].lower() in STATES
+            else m.group(0)
+        ),
+        query,
+    )
     query = WORD.sub(_fix_cue, query)
     query = WHERE_THE_ISNT.sub(_where_the_isnt, query)
     query = re.sub(r"\bw/(?=\s)", "with", query, flags=re.IGNORECASE)
@@ -1610,7 +1648,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v29"
+    fingerprint = "rules-v30"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
