@@ -142,6 +142,24 @@ def test_bad_line_reported_with_number(tmp_path: Path) -> None:
     assert len(ds.queries) == 4 and ":3: bad line" in ds.warnings[0]
 
 
+def add_lines(d: Path, *rows: dict) -> Path:
+    """Append query lines to the TIGR file make_tigr wrote in `d` (lines 5, 6, ...)."""
+    f = next(d.glob("en_*.jsonl"))
+    f.write_text(f.read_text() + "".join(json.dumps(r) + "\n" for r in rows))
+    return f
+
+
+def test_duplicate_text_id_is_a_bad_line(runner, tmp_path: Path) -> None:
+    """A second line with a text_id replaced the first query's ranking while n still counted both."""
+    d = make_tigr(tmp_path, arranged=False)
+    add_lines(d, {"text_id": "t1", "text": "a red square", "image_ids": ["c0"]})
+    with pytest.raises(DatasetError, match=r"jsonl:5: bad line \(text_id 't1' is also on line 2\).*--skip-bad"):
+        load_dataset(str(d))
+    ds = load_dataset(str(d), skip_bad=True)
+    assert [q.text_id for q in ds.queries] == ["t0", "t1", "t2", "t3"] and ds.queries[1].raw == "green, no yellow"
+    assert any(":5: bad line (text_id 't1'" in w for w in ds.warnings)
+
+
 def test_single_relevance_and_karpathy_layouts(tmp_path: Path) -> None:
     d = tmp_path / "data" / "coco"
     d.mkdir(parents=True)

@@ -130,13 +130,24 @@ def _bad(msg: str, skip_bad: bool, warnings: list[str]) -> None:
     warnings.append(msg)
 
 
+class _BadLine(ValueError):
+    """A query line that parses as JSON but does not fit with the others."""
+
+
 def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: str = "test") -> list[Query]:
+    """The queries of a TIGR / CN-CLIP query file. Raises DatasetError for a malformed line
+    (bad JSON, a text_id already used) unless skip_bad, which warns and
+    leaves the line out; and when no query is left."""
     queries = []
+    line_of: dict[str, int] = {}  # text_id -> its line: a second line would replace its ranking
     for n, line in enumerate(read_text(path, "query file").splitlines(), 1):
         if not line.strip():
             continue
         try:
             d = json.loads(line)
+            text_id = str(d["text_id"])
+            if text_id in line_of:
+                raise _BadLine(f"text_id {text_id!r} is also on line {line_of[text_id]}")
             text = d["text"]
             gold = None
             if " | " in text or " ｜ " in text or "｜" in text:
@@ -146,7 +157,7 @@ def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: 
                 raw = text.strip()
             queries.append(
                 Query(
-                    str(d["text_id"]),
+                    text_id,
                     raw,
                     {str(x) for x in d.get("image_ids", [])},
                     {str(x) for x in d.get("image_xiangsi_ids", [])},
@@ -154,6 +165,9 @@ def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: 
                     d.get("split", default_split),
                 )
             )
+            line_of[text_id] = n
+        except _BadLine as e:
+            _bad(f"{path}:{n}: bad line ({e})", skip_bad, warnings)
         except (json.JSONDecodeError, KeyError, TypeError, PlanFormatError) as e:
             _bad(f"{path}:{n}: bad line ({type(e).__name__}: {str(e)[:80]})", skip_bad, warnings)
     if not queries:
