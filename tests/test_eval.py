@@ -160,6 +160,25 @@ def test_duplicate_text_id_is_a_bad_line(runner, tmp_path: Path) -> None:
     assert any(":5: bad line (text_id 't1'" in w for w in ds.warnings)
 
 
+@pytest.mark.parametrize("key", ["image_ids", "image_xiangsi_ids"])
+@pytest.mark.parametrize("value", ["c0", {"c0": 1}, [["c0"]], [True], None])
+def test_relevance_ids_must_be_a_list_of_ids(tmp_path: Path, key: str, value: object) -> None:
+    """'image_ids': 'd000006' was read as the ids {'d', '0', '6'}."""
+    d = make_tigr(tmp_path, arranged=False)
+    add_lines(d, {"text_id": "t9", "text": "a red square", key: value})
+    with pytest.raises(DatasetError, match=rf"jsonl:5: bad line \({key} must be a list of string or integer ids"):
+        load_dataset(str(d))
+    ds = load_dataset(str(d), skip_bad=True)
+    assert [q.text_id for q in ds.queries] == ["t0", "t1", "t2", "t3"]
+
+
+def test_integer_relevance_ids_are_read_as_strings(tmp_path: Path) -> None:
+    d = make_tigr(tmp_path, arranged=False)
+    add_lines(d, {"text_id": "t9", "text": "a red square", "image_ids": [7, "c1"], "image_xiangsi_ids": []})
+    q = load_dataset(str(d)).queries[-1]
+    assert q.hr == {"7", "c1"} and q.mr == set()
+
+
 def test_single_relevance_and_karpathy_layouts(tmp_path: Path) -> None:
     d = tmp_path / "data" / "coco"
     d.mkdir(parents=True)

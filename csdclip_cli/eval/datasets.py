@@ -131,12 +131,21 @@ def _bad(msg: str, skip_bad: bool, warnings: list[str]) -> None:
 
 
 class _BadLine(ValueError):
-    """A query line that parses as JSON but does not fit with the others."""
+    """A query line that parses as JSON but holds a field of the wrong shape."""
+
+
+def _ids(d: dict, key: str) -> set[str]:
+    """The relevance ids under `key` (absent: none). Raises _BadLine unless they are a list of
+    strings or integers: a string would be split into characters."""
+    v = d.get(key, [])
+    if not isinstance(v, list) or not all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in v):
+        raise _BadLine(f"{key} must be a list of string or integer ids, got {json.dumps(v)[:40]}")
+    return {str(x) for x in v}
 
 
 def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: str = "test") -> list[Query]:
     """The queries of a TIGR / CN-CLIP query file. Raises DatasetError for a malformed line
-    (bad JSON, a text_id already used) unless skip_bad, which warns and
+    (bad JSON, a text_id already used, ids that are not a list) unless skip_bad, which warns and
     leaves the line out; and when no query is left."""
     queries = []
     line_of: dict[str, int] = {}  # text_id -> its line: a second line would replace its ranking
@@ -155,16 +164,8 @@ def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: 
                 raw = gold.raw
             else:
                 raw = text.strip()
-            queries.append(
-                Query(
-                    text_id,
-                    raw,
-                    {str(x) for x in d.get("image_ids", [])},
-                    {str(x) for x in d.get("image_xiangsi_ids", [])},
-                    gold,
-                    d.get("split", default_split),
-                )
-            )
+            hr, mr = _ids(d, "image_ids"), _ids(d, "image_xiangsi_ids")
+            queries.append(Query(text_id, raw, hr, mr, gold, d.get("split", default_split)))
             line_of[text_id] = n
         except _BadLine as e:
             _bad(f"{path}:{n}: bad line ({e})", skip_bad, warnings)
