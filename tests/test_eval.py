@@ -179,6 +179,20 @@ def test_integer_relevance_ids_are_read_as_strings(tmp_path: Path) -> None:
     assert q.hr == {"7", "c1"} and q.mr == set()
 
 
+@pytest.mark.parametrize("split", [None, 5, ["test"]])
+def test_split_must_be_a_string(runner, tmp_path: Path, split: object) -> None:
+    """'split': null or 5 crashed with a TypeError traceback (sorting the splits), --skip-bad or not."""
+    d = make_tigr(tmp_path, arranged=False)
+    add_lines(d, {"text_id": "t9", "text": "a red square", "image_ids": ["c0"], "split": split})
+    with pytest.raises(DatasetError, match=r"jsonl:5: bad line \(split must be a string, got .*--skip-bad"):
+        load_dataset(str(d))
+    ds = load_dataset(str(d), skip_bad=True)
+    assert len(ds.queries) == 4 and ds.splits == ("test",)
+    r = invoke(runner, "eval", str(d), "--model", "fake:colour")
+    assert r.exit_code == 1 and "jsonl:5: bad line (split must be a string" in r.stderr
+    assert "Traceback" not in r.output
+
+
 def test_single_relevance_and_karpathy_layouts(tmp_path: Path) -> None:
     d = tmp_path / "data" / "coco"
     d.mkdir(parents=True)

@@ -145,7 +145,7 @@ def _ids(d: dict, key: str) -> set[str]:
 
 def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: str = "test") -> list[Query]:
     """The queries of a TIGR / CN-CLIP query file. Raises DatasetError for a malformed line
-    (bad JSON, a text_id already used, ids that are not a list) unless skip_bad, which warns and
+    (bad JSON, a text_id already used, ids or a split of the wrong type) unless skip_bad, which warns and
     leaves the line out; and when no query is left."""
     queries = []
     line_of: dict[str, int] = {}  # text_id -> its line: a second line would replace its ranking
@@ -165,7 +165,10 @@ def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: 
             else:
                 raw = text.strip()
             hr, mr = _ids(d, "image_ids"), _ids(d, "image_xiangsi_ids")
-            queries.append(Query(text_id, raw, hr, mr, gold, d.get("split", default_split)))
+            split = d.get("split", default_split)
+            if not isinstance(split, str):  # sorting the splits failed with a TypeError traceback
+                raise _BadLine(f"split must be a string, got {json.dumps(split)[:40]}")
+            queries.append(Query(text_id, raw, hr, mr, gold, split))
             line_of[text_id] = n
         except _BadLine as e:
             _bad(f"{path}:{n}: bad line ({e})", skip_bad, warnings)
