@@ -282,6 +282,20 @@ def test_chinese_tigr_file(tmp_path: Path) -> None:
     assert ds.lang == "zh" and q.raw == "红色，不要蓝色" and q.gold.not_ == ["蓝色"] and q.has_not
 
 
+def test_chinese_only_folder_names_lang_zh(runner, tmp_path: Path) -> None:
+    """A folder with only zh_*.jsonl said 'no en_*.jsonl ...' and listed every layout, with no hint."""
+    d = make_tigr(tmp_path, arranged=False)
+    f = next(d.glob("en_*.jsonl"))
+    f.rename(d / f.name.replace("en_", "zh_"))
+    with pytest.raises(
+        DatasetError, match=r"no en_\*.jsonl queries but has zh_complex_1044_final.jsonl: pass --lang zh$"
+    ):
+        load_dataset(str(d))
+    r = invoke(runner, "eval", str(d), "--model", "fake:colour")
+    assert r.exit_code == 1 and "pass --lang zh" in r.stderr and "Traceback" not in r.output
+    assert len(load_dataset(str(d), lang="zh").queries) == 4
+
+
 def test_ties_rank_in_gallery_order() -> None:
     """Duplicate images score exactly the same: they rank in gallery (row) order, in every
     block of the brute-force scan and across blocks."""

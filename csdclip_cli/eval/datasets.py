@@ -380,7 +380,7 @@ def load_dataset(
 ) -> Dataset:
     """The dataset named or found at `name_or_path`, for `split` (default: test where the layout
     has splits; for datasets whose queries carry a split, like the demo, default: all queries).
-    Raises DatasetError with the layouts looked for."""
+    Raises DatasetError with the layouts looked for (or the --lang that finds queries)."""
     warnings: list[str] = []
     base = config.data_dir(data_dir)
     p = Path(name_or_path).expanduser()
@@ -425,6 +425,10 @@ def load_dataset(
         if split is not None and found.split is None:
             raise DatasetError(f"{root} has no splits; leave --split out")
         return found
+    for other in ("en", "zh"):
+        found_other = _find_jsonl(root, other, name) if other != lang else None
+        if found_other is not None:  # a Chinese-only folder got the list of every layout, with no hint
+            raise DatasetError(f"{root} has no {lang}_*.jsonl queries but has {found_other.name}: pass --lang {other}")
     raise DatasetError(
         f"{root} has no {lang}_*.jsonl queries, no {{split}}_texts.jsonl (Chinese-CLIP), no CLIP_benchmark "
         "flickr*_{split}_karpathy.txt / coco_{split}_karpathy.json, no webdataset {split}/nshards.txt, "
