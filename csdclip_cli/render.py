@@ -35,9 +35,11 @@ def note(msg: str) -> None:
     err().print(msg, markup=False, soft_wrap=True)
 
 
-def warn(msg: str) -> None:
-    """'warning: ' + msg on stderr; msg printed verbatim."""
-    err().print(f"[yellow]warning:[/] {escape(msg)}", soft_wrap=True)
+def warn(msg: str, error: bool = False) -> None:
+    """'warning: ' + msg on stderr; msg printed verbatim. error: an error-level warning, 'error: '
+    in red, for what makes the results meaningless without stopping the run."""
+    label = "[bold red]error:[/]" if error else "[yellow]warning:[/]"
+    err().print(f"{label} {escape(msg)}", soft_wrap=True)
 
 
 class RateColumn(ProgressColumn):

@@ -193,6 +193,42 @@ def test_split_must_be_a_string(runner, tmp_path: Path, split: object) -> None:
     assert "Traceback" not in r.output
 
 
+def test_relevant_ids_missing_from_gallery_warned_once(tmp_path: Path) -> None:
+    """Relevant ids the gallery lacks were counted as misses without a word."""
+    d = make_tigr(tmp_path, arranged=False)
+    add_lines(
+        d,
+        {"text_id": "t9", "text": "red", "image_ids": ["c0", "zz1"], "image_xiangsi_ids": ["zz2"]},
+        {"text_id": "t10", "text": "blue", "image_ids": ["zz3"]},
+    )
+    ds = load_dataset(str(d))
+    missing = [w for w in ds.warnings if "not in the gallery" in w]
+    assert len(missing) == 1 and not ds.errors
+    assert "2 of 6 queries" in missing[0] and "t9: zz1, zz2; t10: zz3" in missing[0] and "misses" in missing[0]
+    # an imgs/ gallery (6 of the 12 images): ids are file names without their extension
+    d = make_tigr(tmp_path / "folder", arranged=False, lmdb=False)
+    ds = load_dataset(str(d))
+    assert any("4 of 4 queries" in w and "t0: c10, c6" in w for w in ds.warnings) and not ds.errors
+
+
+def test_no_relevant_id_in_gallery_is_one_error_line(runner, tmp_path: Path) -> None:
+    """Integer ids (6) for gallery keys like 'c6': every metric 0.000, without a word."""
+    d = make_tigr(tmp_path, arranged=False)
+    f = next(d.glob("en_*.jsonl"))
+    rows = [json.loads(line) for line in f.read_text().splitlines()]
+    for r in rows:
+        r["image_ids"] = [int(i[1:]) for i in r["image_ids"]]
+        r["image_xiangsi_ids"] = [int(i[1:]) for i in r["image_xiangsi_ids"]]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ds = load_dataset(str(d))
+    assert len(ds.errors) == 1 and not any("not in the gallery" in w for w in ds.warnings)
+    assert "no image id in en_complex_1044_final.jsonl is in the gallery" in ds.errors[0]
+    assert "'0'" in ds.errors[0] and "'c0'" in ds.errors[0] and "every metric will be 0" in ds.errors[0]
+    r = invoke(runner, "eval", str(d), "--model", "fake:colour", "--methods", "plain", "-k", "1")
+    assert r.exit_code == 0, r.output
+    assert [line for line in r.stderr.splitlines() if "gallery" in line] == ["error: " + ds.errors[0]]
+
+
 def test_single_relevance_and_karpathy_layouts(tmp_path: Path) -> None:
     d = tmp_path / "data" / "coco"
     d.mkdir(parents=True)

@@ -82,6 +82,8 @@ def eval_(
     ds = load_dataset(dataset, data_dir, lang, skip_bad, split)
     for w in ds.warnings:
         warn(w)
+    for e in ds.errors:
+        warn(e, error=True)
     run = run_evaluation(
         ds,
         list(model or (["demo:tiny"] if dataset == "demo" else [])),

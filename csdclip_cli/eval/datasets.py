@@ -73,6 +73,8 @@ class Dataset:
     gallery_keys: the source keys that form the gallery, in the split's order; None when the
         gallery is every image of `gallery` (TIGR's LMDB with its distractors, cn_clip's split LMDB).
     split / splits: the split evaluated and the ones the layout has (None / () when it has none).
+    warnings / errors: what the loader found wrong, one line each; errors are error-level
+        warnings (the run goes on, but its numbers mean little).
     """
 
     name: str
@@ -86,6 +88,7 @@ class Dataset:
     splits: tuple[str, ...] = ()
     gallery_keys: list[str] | None = None
     gallery_kind: str = "auto"
+    errors: list[str] = field(default_factory=list)
 
     def image_id(self, key: str) -> str:
         """Gallery key -> the id relevance lists use ('imgs/abc.jpg' -> 'abc'; LMDB ids and
@@ -179,6 +182,42 @@ def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: 
     return queries
 
 
+def _gallery_ids(ds: Dataset) -> set[str]:
+    """The ids relevance lists use, of every gallery image (an LMDB's keys, read without its images)."""
+    from csdclip_cli.sources.folder import FolderSource
+    from csdclip_cli.sources.lmdb_source import LmdbSource
+
+    if (ds.gallery / "data.mdb").is_file():
+        return {ds.image_id(k) for k in LmdbSource(ds.gallery).keys()}
+    return {ds.image_id(it.key) for it in FolderSource(ds.gallery).items()}
+
+
+def _check_relevance(ds: Dataset, path: Path) -> Dataset:
+    """Warn once about relevant ids the gallery lacks (misses, whatever the ranking); when no id
+    of `path` is in the gallery, one error-level warning instead: every metric would be 0,
+    without a word."""
+    named = {i for q in ds.queries for i in q.hr | q.mr}
+    if not named:
+        return ds
+    have = _gallery_ids(ds)
+    if not named & have:
+        ex, key = sorted(named)[0], next(iter(sorted(have)), None)
+        ds.errors.append(
+            f"no image id in {path.name} is in the gallery {ds.gallery} (e.g. {ex!r}"
+            + (f"; its images are named like {key!r}" if key is not None else "; it holds no image")
+            + "): every metric will be 0; write the ids as the gallery names its images"
+        )
+        return ds
+    missing = [(q.text_id, sorted((q.hr | q.mr) - have)) for q in ds.queries if (q.hr | q.mr) - have]
+    if missing:
+        ex = "; ".join(f"{t}: {', '.join(ids[:2])}" for t, ids in missing[:3])
+        ds.warnings.append(
+            f"{len(missing):,} of {len(ds.queries):,} queries in {path.name} name relevant images that are not "
+            f"in the gallery {ds.gallery} (e.g. {ex}): they count as misses"
+        )
+    return ds
+
+
 def _find_jsonl(root: Path, lang: str, name: str) -> Path | None:
     pats = [f"{lang}_{name}.jsonl", f"{lang}_tigr100k.jsonl", f"{lang}_complex_*.jsonl", f"{lang}_*.jsonl"]
     for pat in pats:
@@ -255,7 +294,8 @@ def _chinese_clip(root: Path, split: str | None, skip_bad: bool, warnings: list[
             f"{root}: split {chosen!r} has {texts[chosen].name} but no lmdb/{chosen}/imgs (CN-CLIP LMDB)"
         )
     queries = _read_jsonl(texts[chosen], skip_bad, warnings, chosen)
-    return Dataset(root.name, root, queries, env, "zh", False, warnings, chosen, tuple(sorted(texts)), None, "lmdb")
+    ds = Dataset(root.name, root, queries, env, "zh", False, warnings, chosen, tuple(sorted(texts)), None, "lmdb")
+    return _check_relevance(ds, texts[chosen])
 
 
 def _clip_benchmark_flickr(root: Path, lang: str, split: str | None, warnings: list[str]) -> Dataset | None:
@@ -380,7 +420,8 @@ def load_dataset(
 ) -> Dataset:
     """The dataset named or found at `name_or_path`, for `split` (default: test where the layout
     has splits; for datasets whose queries carry a split, like the demo, default: all queries).
-    Raises DatasetError with the layouts looked for (or the --lang that finds queries)."""
+    Raises DatasetError with the layouts looked for (or the --lang that finds queries), and
+    SourceError for a gallery LMDB that cannot be read (its ids are checked against the queries')."""
     warnings: list[str] = []
     base = config.data_dir(data_dir)
     p = Path(name_or_path).expanduser()
@@ -412,7 +453,8 @@ def load_dataset(
             queries = [q for q in queries if q.split == split]
         graded = any(q.mr for q in queries) or any(q.gold for q in queries)
         chosen = split if split not in (None, "all") else None
-        return Dataset(name, root, queries, _gallery(root, warnings), lang, graded, warnings, chosen, splits)
+        ds = Dataset(name, root, queries, _gallery(root, warnings), lang, graded, warnings, chosen, splits)
+        return _check_relevance(ds, jsonl)
     found = (
         _chinese_clip(root, split, skip_bad, warnings)
         or _clip_benchmark_flickr(root, lang, split, warnings)
