@@ -229,6 +229,48 @@ def test_no_relevant_id_in_gallery_is_one_error_line(runner, tmp_path: Path) -> 
     assert [line for line in r.stderr.splitlines() if "gallery" in line] == ["error: " + ds.errors[0]]
 
 
+def test_query_without_relevant_image_n_is_the_queries_averaged(runner, tmp_path: Path) -> None:
+    """A query with 'image_ids': [] was left out of the means while the table's n counted it."""
+    d = make_tigr(tmp_path, arranged=False)
+    add_lines(d, {"text_id": "t9", "text": "a red square", "image_ids": []})
+    ds = load_dataset(str(d))
+    assert [w for w in ds.warnings if "no relevant image" in w] == [
+        "1 of 5 queries in en_complex_1044_final.jsonl have no relevant image (empty image_ids, e.g. t9): "
+        "left out of the means"
+    ]
+    out = tmp_path / "report"
+    r = invoke(
+        runner,
+        "eval",
+        str(d),
+        "--model",
+        "fake:colour",
+        "--methods",
+        "plain",
+        "-k",
+        "1",
+        "-r",
+        "rules",
+        "--report",
+        str(out),
+    )
+    assert r.exit_code == 0, r.output
+    assert r.stderr.count("no relevant image") == 1
+    cells = [[c.strip() for c in line.split("│")] for line in r.stdout.splitlines()]
+    assert next(c[3] for c in cells if c[1:3] == ["plain", "all"]) == "4"  # averaged, not the 5 loaded
+    assert "## all (5 queries; the means average 4)" in (out / "summary.md").read_text()
+    add_lines(d, {"text_id": "t10", "text": "blue", "image_ids": [], "image_xiangsi_ids": ["c1"]})
+    (w,) = [w for w in load_dataset(str(d)).warnings if "no relevant image" in w]
+    assert w.startswith("2 of 6 queries") and w.endswith("(GRP and nDCG keep the 1 with similar images)")
+
+
+def test_n_shown_is_a_range_when_metrics_average_different_queries() -> None:
+    from csdclip_cli.eval.report import averaged
+
+    row = {"metrics": {"R@1": {"n": 19}, "GRP@1": {"n": 20}, "mAP": {"n": 19}}}
+    assert averaged(row, ["R@1", "mAP"]) == "19" and averaged(row, ["R@1", "GRP@1", "mAP"]) == "19–20"
+
+
 def test_single_relevance_and_karpathy_layouts(tmp_path: Path) -> None:
     d = tmp_path / "data" / "coco"
     d.mkdir(parents=True)

@@ -112,10 +112,11 @@ def eval_(
 
 
 def summary_table(run: EvalRun, rows: list[dict[str, Any]]) -> Table:
-    """Methods x metrics at the largest k, one row per model x method x subset."""
+    """Methods x metrics at the largest k, one row per model x method x subset; n is the number
+    of queries the means average."""
     from rich.table import Table
 
-    from csdclip_cli.eval.report import MAIN_METRICS, fmt
+    from csdclip_cli.eval.report import MAIN_METRICS, averaged, fmt
 
     k = max(run.ks)
     cols = [f"R@{x}" for x in run.ks] + [f"{m}@{k}" for m in MAIN_METRICS if m != "R"] + ["mAP"]
@@ -127,5 +128,6 @@ def summary_table(run: EvalRun, rows: list[dict[str, Any]]) -> Table:
     for c in ["model", "method", "subset", "n", *cols]:
         t.add_column(c, justify="left" if c in ("model", "method", "subset") else "right")
     for r in rows:
-        t.add_row(r["model"], r["method"], r["subset"], str(r["queries"]), *[fmt(r["metrics"][c]) for c in cols])
+        # n: the queries the means average (a query with no relevant image is left out of them)
+        t.add_row(r["model"], r["method"], r["subset"], averaged(r, cols), *[fmt(r["metrics"][c]) for c in cols])
     return t

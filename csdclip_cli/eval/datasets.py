@@ -193,9 +193,17 @@ def _gallery_ids(ds: Dataset) -> set[str]:
 
 
 def _check_relevance(ds: Dataset, path: Path) -> Dataset:
-    """Warn once about relevant ids the gallery lacks (misses, whatever the ranking); when no id
-    of `path` is in the gallery, one error-level warning instead: every metric would be 0,
-    without a word."""
+    """Warn once about queries with no relevant image (the means leave them out) and about
+    relevant ids the gallery lacks (misses, whatever the ranking); when no id of `path` is in
+    the gallery, one error-level warning instead: every metric would be 0, without a word."""
+    empty = [q for q in ds.queries if not q.hr]
+    if empty:
+        similar = sum(1 for q in empty if q.mr)
+        ds.warnings.append(
+            f"{len(empty):,} of {len(ds.queries):,} queries in {path.name} have no relevant image (empty "
+            f"image_ids, e.g. {', '.join(q.text_id for q in empty[:3])}): left out of the means"
+            + (f" (GRP and nDCG keep the {similar:,} with similar images)" if similar else "")
+        )
     named = {i for q in ds.queries for i in q.hr | q.mr}
     if not named:
         return ds

@@ -96,6 +96,14 @@ def fmt(entry: dict[str, Any]) -> str:
     return "–" if m is None or math.isnan(m) else f"{m:.3f}"
 
 
+def averaged(row: dict[str, Any], cols: list[str]) -> str:
+    """How many queries the means of `cols` in `row` average: "19", or "19–20" when they differ
+    (GRP and nDCG count a query with no relevant image through its similar ones). A query with
+    no relevant image is left out, so this can be less than the row's queries."""
+    ns = sorted({int(row["metrics"][c]["n"]) for c in cols})
+    return str(ns[0]) if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
+
+
 def summary_markdown(run: EvalRun, rows: list[dict[str, Any]]) -> str:
     """summary.md: the settings, then one table row per model x method x subset with every
     main metric at every k (mean and 95% bootstrap interval)."""
@@ -115,8 +123,9 @@ def summary_markdown(run: EvalRun, rows: list[dict[str, Any]]) -> str:
         srows = [r for r in rows if r["subset"] == sub]
         if not srows:
             continue
+        n, total = averaged(srows[0], cols), str(srows[0]["queries"])
         lines += [
-            f"## {sub} ({srows[0]['queries']} queries)",
+            f"## {sub} ({total} queries" + (f"; the means average {n}" if n != total else "") + ")",
             "",
             "| model | method | " + " | ".join(cols) + " |",
             "|" + "---|" * (len(cols) + 2),
