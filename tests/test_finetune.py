@@ -636,3 +636,28 @@ def test_search_box_negations_keep_the_models_not(query: str, cand: dict) -> Non
     plan, problems = _check(cand, query)
     assert (plan.and_, plan.not_) == (cand["and"], cand["not"]), problems
     assert not any("negates nothing" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "query, cand, want_and, want_not, want_or",
+    [
+        # 宠物 ('pet') is in no word of the query: the rules' clauses
+        ("除了狗以外的动物", {"and": ["宠物"], "not": ["动物", "狗"]}, ["动物"], ["狗"], []),
+        (
+            "一只狗或者一只猫在沙滩上，没有人",
+            {"and": ["宠物在沙滩上"], "not": ["人"]},
+            [],
+            ["人"],
+            [["一只狗在沙滩上", "一只猫在沙滩上"]],
+        ),
+        # wanted and excluded at once (红色汽车 is 红色的汽车)
+        ("不是红色的汽车", {"and": ["红色汽车"], "not": ["红色的汽车"]}, ["汽车"], ["红色的汽车"], []),
+    ],
+)
+def test_chinese_clauses_the_query_does_not_name_or_that_contradict_are_dropped(
+    query: str, cand: dict, want_and: list, want_not: list, want_or: list
+) -> None:
+    """The checks let 宠物 through in Chinese (in English "a pet" is dropped as off-query) and
+    did not see that 红色汽车 and 红色的汽车 are one thing, wanted and excluded."""
+    plan, problems = _check(cand, query)
+    assert (plan.and_, plan.not_, plan.or_) == (want_and, want_not, want_or), problems

@@ -179,6 +179,21 @@ OBJECT_JOIN = re.compile(r"\b(?:with|next to|and|beside|near)\b|和|与|旁边")
 IMPLIED_ABSENCE = re.compile(r"\b(?:nobody|no one|no-one|nothing|empty|alone|else)\b|无人|没有人|空", re.IGNORECASE)
 
 
+def _invented_zh(clause: str, query: str) -> str:
+    """A noun of two or more characters in a Chinese `clause` that `query` does not hold (a small
+    model wrote 宠物 for 一只狗或者一只猫, 'pet' for 'a dog or a cat'); "" when there is none."""
+    if not CJK.search(clause):
+        return ""
+    from csdclip_cli.rewrite.zh_clauses import tag
+
+    return next((w for w, flag in tag(clause) if flag.startswith("n") and len(w) >= 2 and w not in query), "")
+
+
+def _bare(clause: str) -> str:
+    """`clause` without 的, articles, case and spaces: 红色的汽车 and 红色汽车 are one thing."""
+    return re.sub(r"\b(?:a|an|the)\b|的|\s+", "", clause.lower())
+
+
 def _absent_in(text: str) -> bool:
     """Whether `text` says something is absent (ABSENCE_CUE), 无人机-like words aside."""
     return bool(ABSENCE_CUE.search(lexical_negators_hidden(text)))
@@ -291,6 +306,10 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
     for a in items(candidate.get("and")):
         if not (_content_words(a) & qwords) or _negates(a):
             problems.append(f"AND clause {a!r} is not from the query, or negated; dropped")
+        elif invented := _invented_zh(a, query):
+            problems.append(f"AND clause {a!r} names {invented!r}, which the query does not; dropped")
+        elif any(_bare(a) == _bare(n) for n in nots):  # 红色汽车 wanted beside NOT 红色的汽车
+            problems.append(f"AND clause {a!r} is also a NOT clause; dropped")
         elif any(_inside(a, n) for n in nots):
             problems.append(f"AND clause {a!r} holds a NOT clause; dropped")
         elif _stems(a) & only_negated:
