@@ -96,6 +96,25 @@ def test_cli_table_json_and_errors(runner, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "not found" in r.stderr and "Traceback" not in r.output
 
 
+def test_a_plural_is_no_miss_and_per_query_shows_the_gold(runner, tmp_path: Path) -> None:
+    """'brown dogs' against gold 'a brown dog' scored not_hits 0 (the rules' NOT precision and
+    recall read 0.571 on the demo's own gold); --per-query showed no gold plan and did not list
+    a query whose OR group was wrong."""
+    gold = Plan(raw="a red car by the sea, no brown dogs", and_=["a red car by the sea"], not_=["a brown dog"])
+    s = score_plan(Plan(raw=gold.raw, and_=["a red car by the sea"], not_=["brown dogs"]), gold)
+    assert s.not_exact and s.not_hits == 1 and s.exact
+    assert normalise("Two Boxes of Mice") == "two box of mouse" and normalise("glasses") == "glasses"
+    f = tmp_path / "gold.jsonl"
+    wrong_or = Plan(raw="a red car or a blue boat", and_=[], or_=[["a green tree", "a white house"]])
+    f.write_text(json.dumps(wrong_or.to_dict()) + "\n")
+    r = invoke(runner, "rewriter", "eval", str(f), "--per-query")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    got = next(i for i, ln in enumerate(lines) if ln.startswith("rules a red car or a blue boat"))
+    assert "got" in lines[got + 1] and "a red car" in lines[got + 1]
+    assert "gold" in lines[got + 2] and "a green tree" in lines[got + 2]
+
+
 def test_heldout_set_is_what_the_issue_asks_for() -> None:
     """Written by hand, independently of any generator: >= 120 English and >= 40 Chinese
     queries, about a third without a negation, every line a valid plan, no duplicate."""

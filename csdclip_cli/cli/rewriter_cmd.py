@@ -40,7 +40,9 @@ def eval_(
         None, "--adapter", help="LoRA adapter GGUF for --rewriter llm (default: the one csd ships)."
     ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N queries."),
-    per_query: bool = typer.Option(False, "--per-query", help="List every query a rewriter got wrong."),
+    per_query: bool = typer.Option(
+        False, "--per-query", help="List every query a rewriter got wrong (AND, NOT or OR), its plan beside the gold."
+    ),
     json_out: Path | None = typer.Option(None, "--json", help="Write totals and per-query scores as JSON here."),
 ) -> None:
     """Score rewriters side by side on a file of gold plans: exact match of the AND and NOT
@@ -101,15 +103,14 @@ def eval_(
     if per_query:
         for s in summaries:
             for q in s.per_query:
-                if not q.exact or q.leak:
-                    p = q.plan
-                    o.print(
-                        f"[bold]{s.rewriter}[/] {escape(q.raw)}\n  AND {escape(str(p['and']))}  NOT "
-                        f"{escape(str(p['not']))}"
-                        + (f"  OR {escape(str(p['or']))}" if p["or"] else "")
-                        + ("  [red]leak[/]" if q.leak else ""),
-                        highlight=False,
-                    )
+                if not q.exact or q.leak or q.or_exact is False:
+                    o.print(f"[bold]{s.rewriter}[/] {escape(q.raw)}" + ("  [red]leak[/]" if q.leak else ""))
+                    for label, p in (("  got ", q.plan), ("  gold", q.gold or {})):
+                        o.print(
+                            f"{label} AND {escape(str(p.get('and')))}  NOT {escape(str(p.get('not')))}"
+                            + (f"  OR {escape(str(p['or']))}" if p.get("or") else ""),
+                            highlight=False,
+                        )
     if json_out is not None:
         from csdclip_cli.textfile import write_text
 

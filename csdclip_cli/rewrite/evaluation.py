@@ -35,9 +35,13 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def normalise(clause: str) -> str:
-    """Lower case, no punctuation, no leading article or Chinese measure phrase, single spaces."""
+    """Lower case, no punctuation, no leading article or Chinese measure phrase, every English
+    word in the singular ("brown dogs" is "a brown dog": the plural counted as a miss), single
+    spaces."""
+    from csdclip_cli.rewrite.phrases import singular
+
     text = _PUNCT.sub(" ", clause.lower())
-    text = " ".join(text.split())
+    text = " ".join(w if _CJK.search(w) else singular(w) for w in text.split())
     text = _LEADING.sub("", text)
     return _ZH_MEASURE.sub("", text).strip()
 
@@ -93,6 +97,7 @@ class QueryScore:
     or_exact: bool | None  # None: neither side has an OR group
     fell_back: bool
     seconds: float
+    gold: dict[str, Any] | None = None  # the gold plan's to_dict, to show what was wanted
 
     @property
     def exact(self) -> bool:
@@ -125,6 +130,7 @@ def score_plan(pred: Plan, gold: Plan, fell_back: bool = False, seconds: float =
         or_exact=or_exact,
         fell_back=fell_back,
         seconds=seconds,
+        gold=gold.to_dict(),
     )
 
 
