@@ -534,6 +534,9 @@ NEGATED_FACT_TABLE = [
     ("a poster that says NOT FOR SALE", ["a poster that says NOT FOR SALE"], [], []),  # words on a sign
     ("a bike, not green, not yellow", ["a bike"], ["green bike", "yellow bike"], []),  # "yellow" alone
     ("a forest scene with deer, no hunters", ["a forest scene", "deer"], ["hunters"], []),  # lost the forest
+    ("给我看一张雪山上的小屋的照片", ["雪山上的小屋"], [], []),  # 给我看一张 stayed in the clause
+    ("让我看看湖边的帐篷，没有人", ["湖边的帐篷"], ["人"], []),
+    ("看报纸的老人", ["看报纸的老人"], [], []),  # 看 is the old man's, no carrier
     ("horse / pony in a field", [], [], [["horse in a field", "pony in a field"]]),
     ("the cats on the wall but not the ones with collars", ["the cats on the wall"], ["cats with collars"], []),
     ("none of the cars are parked", ["the cars"], ["cars parked"], []),  # it wanted nothing

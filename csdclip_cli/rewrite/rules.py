@@ -367,6 +367,7 @@ ZH_NOT_ONLY = re.compile(r"不(?:仅|但|只)(?:有|是)?")  # 不仅有一只�
 ZH_CARRIER = re.compile(
     r"^(?:请|麻烦)?(?:帮我|给我|为我)?(?:搜索|查找|寻找|显示|看看|找|搜|来)(?:一下)?(?:一张|一些|几张|一幅)?"
     r"|^(?:我想要?|我要|我需要|有没有)(?:找|看)?(?:一张|一些|几张)?|^(?:图片|照片|画面|图像)(?:中|里|上)(?:有)?"
+    r"|^(?:请|麻烦)?(?:给我|让我)看(?:看|一下)?(?:一张|一些|几张|一幅)?"  # 给我看一张…的照片 (看书的女孩 keeps 看)
 )
 ZH_CARRIER_END = re.compile(r"的(?:图片|照片|图像|画面|图)[吗？?]*(?=[，,；;。]|$)|[吗？?]+$")
 # 不仅有猫而且有狗: the 有 after 而且 is "there is", no part of the thing
@@ -1648,7 +1649,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v30"
+    fingerprint = "rules-v31"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
