@@ -268,6 +268,24 @@ def test_junk_folders_skipped_and_exclude_recorded(runner, tmp_path: Path) -> No
     assert "3 images (encoded 0" in r.stderr
 
 
+@pytest.mark.parametrize("glob", ["./raw/*", "ABS/raw/*", "raw/", "./raw"])
+def test_an_exclude_glob_written_as_a_path_is_read_inside_the_source(runner, tmp_path: Path, glob: str) -> None:
+    """-x './raw/*' and -x '/abs/photos/raw/*' excluded nothing without a word (only 'raw/*' did)."""
+    folder = tmp_path / "photos"
+    solid(folder / "red.jpg", (255, 0, 0))
+    solid(folder / "raw" / "r1.png", (255, 0, 0))
+    r = build(runner, str(folder), "--name", "x", "--exclude", glob.replace("ABS", str(folder.resolve())))
+    assert r.exit_code == 0 and "1 images" in r.stderr, r.output
+    assert IndexStore().manifest("x").source.exclude[0] in ("raw/*", "raw")
+
+
+def test_an_exclude_path_outside_the_source_is_refused(runner, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    solid(folder / "red.jpg", (255, 0, 0))
+    r = build(runner, str(folder), "--name", "x", "--exclude", str(tmp_path / "elsewhere" / "*"))
+    assert r.exit_code == 1 and "is outside the source folder" in r.stderr and "Traceback" not in r.output
+
+
 # 8. Rich markup in paths and queries ---------------------------------------------------------
 
 

@@ -47,7 +47,24 @@ class FolderSource:
         if not self.root.is_dir():
             raise SourceError(f"source folder {root} does not exist or is not a folder")
         self.location = str(self.root)
-        self.exclude = tuple(exclude)
+        self.exclude = tuple(self._relative(g) for g in exclude)
+
+    def _relative(self, glob: str) -> str:
+        """An --exclude glob as a path relative to the root: './sub/*' and '/abs/root/sub/*'
+        matched nothing, without a word. Raises SourceError for an absolute path elsewhere."""
+        g = glob.strip()
+        if g.startswith("~") or os.path.isabs(g):
+            full = Path(os.path.expanduser(g))
+            try:
+                g = full.relative_to(self.root).as_posix()
+            except ValueError:
+                raise SourceError(
+                    f"--exclude {glob} is outside the source folder {self.root}; give a path inside it "
+                    "or relative to it (e.g. 'raw/*')"
+                ) from None
+        while g.startswith("./"):
+            g = g[2:]
+        return g.rstrip("/") or glob
 
     def _excluded(self, rel: str, name: str) -> bool:
         return any(fnmatch.fnmatchcase(rel, g) or fnmatch.fnmatchcase(name, g) for g in self.exclude)
