@@ -661,3 +661,17 @@ def test_chinese_clauses_the_query_does_not_name_or_that_contradict_are_dropped(
     did not see that 红色汽车 and 红色的汽车 are one thing, wanted and excluded."""
     plan, problems = _check(cand, query)
     assert (plan.and_, plan.not_, plan.or_) == (want_and, want_not, want_or), problems
+
+
+@pytest.mark.parametrize(
+    "query, cand, want_not",
+    [
+        ("a yellow balloon, but not a red one", {"and": ["a yellow balloon"], "not": ["a red one"]}, ["red balloon"]),
+        ("cars that are not red", {"and": ["cars"], "not": ["red"]}, ["red cars"]),
+        ("a beach with no people", {"and": ["a beach"], "not": ["people"]}, ["people"]),  # a thing: kept
+    ],
+)
+def test_a_not_that_names_only_a_property_takes_the_rules_thing(query: str, cand: dict, want_not: list) -> None:
+    """NOT "a red one" or "red" penalised every red thing in the gallery; the rules say which."""
+    plan, problems = _check(cand, query)
+    assert plan.not_ == want_not and plan.and_ == cand["and"], problems

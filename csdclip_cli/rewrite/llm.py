@@ -18,9 +18,11 @@ from csdclip_cli.rewrite.phrases import noun_phrase_end, singular
 from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.rewrite.rules import (
     CJK,
+    COLOURS,
     IMPLIED_ITEM,
     NOTHING_BUT,
     PRONOUN_PLACE,
+    STATES,
     ZH_ONLY,
     RuleRewriter,
     lexical_negators_hidden,
@@ -179,6 +181,9 @@ OBJECT_JOIN = re.compile(r"\b(?:with|next to|and|beside|near)\b|和|与|旁边")
 IMPLIED_ABSENCE = re.compile(r"\b(?:nobody|no one|no-one|nothing|empty|alone|else)\b|无人|没有人|空", re.IGNORECASE)
 
 
+VAGUE_NOT = re.compile(r"(?:(?:a|an|the)\s+)?(?P<prop>[A-Za-z-]+)(?P<one>\s+ones?)?", re.IGNORECASE)
+
+
 def _invented_zh(clause: str, query: str) -> str:
     """A noun of two or more characters in a Chinese `clause` that `query` does not hold (a small
     model wrote 宠物 for 一只狗或者一只猫, 'pet' for 'a dog or a cat'); "" when there is none."""
@@ -300,6 +305,19 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
     if missed:
         problems.append(f"NOT clauses {missed!r} of the rules are missing; added")
         nots = [*nots, *missed]
+    # a property alone ("red", "a red one") excludes every red thing; the rules name the thing
+    # it is said of ("red balloon")
+    replaced: set[str] = set()
+    for i, n in enumerate(nots):
+        m = VAGUE_NOT.fullmatch(n.strip())
+        # a colour is always some thing's; "sunny" alone may be the scene's ("never sunny")
+        if m and (m["prop"].lower() in COLOURS or (m["one"] and m["prop"].lower() in STATES)):
+            named = [r for r in rules.not_ if m["prop"].lower() in r.lower().split() and len(r.split()) > 1]
+            if named:
+                problems.append(f"NOT clause {n!r} names no thing; the rules' {named[0]!r}")
+                nots[i] = named[0]
+                replaced.add(n)
+    nots = list(dict.fromkeys(nots))
     ands, ors = [], [g for g in (items(g) for g in candidate.get("or") or [] if isinstance(g, list)) if len(g) > 1]
     # what the query names only under a negation ("a red car by the sea, no brown dog": dog)
     only_negated = {h for n in nots if (h := _head(n))} - _stems(rules.optimized)
@@ -321,7 +339,7 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
     # a thing the query names without negating it is wanted, whatever list the model put it in
     # ("a yellow house with a yellow balloon": NOT "a yellow balloon" -> an AND clause)
     for w in proposed:
-        if w not in nots and _named(w, query, qwords) and not any(_inside(a, w) for a in ands):
+        if w not in nots and w not in replaced and _named(w, query, qwords) and not any(_inside(a, w) for a in ands):
             problems.append(f"{w!r} is named in the query without a negation; an AND clause")
             ands.append(w)
     # the rules' clauses that hold no NOT and no negation (the rules miss some: "不是黑色的")
