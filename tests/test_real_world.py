@@ -286,6 +286,21 @@ def test_an_exclude_path_outside_the_source_is_refused(runner, tmp_path: Path) -
     assert r.exit_code == 1 and "is outside the source folder" in r.stderr and "Traceback" not in r.output
 
 
+def test_every_format_pillow_decodes_is_indexed(runner, tmp_path: Path) -> None:
+    """.ppm, .tga, .ico, .jp2 and .qoi files were skipped without a word while the README says
+    'everything Pillow reads'; a video (.mpg) or a document (.eps) beside them is not tried."""
+    folder = tmp_path / "formats"
+    folder.mkdir()
+    for ext, fmt in ((".ppm", "PPM"), (".tga", "TGA"), (".ico", "ICO"), (".jp2", "JPEG2000"), (".qoi", "QOI")):
+        Image.new("RGB", (32, 32), (200, 20, 20)).save(folder / f"red{ext}", format=fmt)
+    (folder / "clip.mpg").write_bytes(b"\x00\x00\x01\xba" + b"\0" * 64)
+    (folder / "doc.eps").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n")
+    r = build(runner, str(folder), "--name", "fmt")
+    assert r.exit_code == 0 and "5 images" in r.stderr, r.output
+    r = invoke(runner, "index", "info", "fmt", "--errors")
+    assert "clip.mpg" not in r.stdout and "doc.eps" not in r.stdout
+
+
 # 8. Rich markup in paths and queries ---------------------------------------------------------
 
 

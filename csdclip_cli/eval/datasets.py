@@ -34,7 +34,7 @@ from csdclip_cli import config
 from csdclip_cli.errors import DatasetError, PlanFormatError
 from csdclip_cli.rewrite.plan import Plan, parse_tigr
 from csdclip_cli.rewrite.rules import NEGATION, ZH_NEG, lexical_negators_hidden
-from csdclip_cli.sources.folder import IMAGE_EXTENSIONS
+from csdclip_cli.sources.folder import image_extensions
 from csdclip_cli.textfile import read_text
 
 KNOWN = ("tigr100k", "coco", "mscoco", "flickr30k", "urban1k", "wikido", "demo")
@@ -94,7 +94,7 @@ class Dataset:
         """Gallery key -> the id relevance lists use ('imgs/abc.jpg' -> 'abc'; LMDB ids and
         webdataset keys as they are)."""
         p = Path(key)
-        return p.stem if p.suffix.lower() in IMAGE_EXTENSIONS else key
+        return p.stem if p.suffix.lower() in image_extensions() else key
 
 
 def _choose_split(split: str | None, available: list[str], where: Path) -> str:

@@ -66,11 +66,11 @@ def _same_model(old: Any, model: str, weights: str | Path | None, trust_remote_c
 
 def loose_images(folder: Path) -> int:
     """How many image files lie directly in `folder` (by extension; 0 for a file or an unreadable folder)."""
-    from csdclip_cli.sources.folder import IMAGE_EXTENSIONS
+    from csdclip_cli.sources.folder import image_extensions
 
     try:
         with os.scandir(folder) as entries:
-            return sum(1 for e in entries if e.is_file() and Path(e.name).suffix.lower() in IMAGE_EXTENSIONS)
+            return sum(1 for e in entries if e.is_file() and Path(e.name).suffix.lower() in image_extensions())
     except OSError:
         return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -11,21 +12,29 @@ from pathlib import Path
 from csdclip_cli.errors import SourceError
 from csdclip_cli.sources.base import Item, key_bytes, printable_key
 
-IMAGE_EXTENSIONS = {
-    ".jpg",
-    ".jpeg",
-    ".jfif",
-    ".png",
-    ".webp",
-    ".gif",
-    ".bmp",
-    ".tif",
-    ".tiff",
-    ".avif",
-    ".heic",
-    ".heif",
-    ".hif",
-}
+# the extensions csd names itself: HEIC / HEIF are listed without pillow-heif too, so that such
+# a file is skipped with the install hint rather than silently
+OWN_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jfif", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif", ".hif"}
+)
+
+
+@functools.cache
+def image_extensions() -> frozenset[str]:
+    """Every file extension of an image csd indexes: its own list and every format Pillow can
+    open (.ppm, .tga, .ico, .jp2, .qoi, ...; they were skipped without a word while the README
+    said 'everything Pillow reads')."""
+    from PIL import Image, ImageFile
+
+    def decodes(fmt: str) -> bool:  # stubs (HDF5, GRIB, WMF) need a handler; MPEG is a video, EPS needs Ghostscript
+        factory = Image.OPEN[fmt][0]
+        stub = isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile)
+        return not stub and fmt not in ("MPEG", "EPS")
+
+    opened = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN and decodes(fmt)}
+    return OWN_EXTENSIONS | opened
+
+
 # Folders that hold copies, thumbnails or deleted files, not photos: NAS indexers (Synology
 # @eaDir, QNAP .@__thumb), desktop thumbnail caches, macOS zip resource forks, trash and recycle
 # bins. Hidden folders (".name") are skipped too.
@@ -90,7 +99,7 @@ class FolderSource:
                 d for d in dirnames if not self._junk(d) and not self._excluded(printable_key(reldir + d), d)
             )
             for name in sorted(filenames):
-                if name.startswith(".") or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
+                if name.startswith(".") or Path(name).suffix.lower() not in image_extensions():
                     continue
                 # a name that is not valid UTF-8 arrives with surrogates; its key spells those bytes \xNN
                 key = printable_key(reldir + name)
