@@ -607,3 +607,13 @@ def test_image_files_beside_a_cn_clip_lmdb_are_named(runner, tmp_path: Path) -> 
     assert "the 3 image files beside it are not" in r.stderr, r.stderr
     r = build(runner, str(root / "lmdb"), "--name", "mx2")  # the LMDB named itself: nothing to say
     assert r.exit_code == 0 and "beside it" not in r.stderr
+
+
+def test_a_name_that_indexes_another_folder_is_refused_before_the_model_loads(runner, tmp_path: Path) -> None:
+    """'index n indexes A, not B; pick another --name' came after the model had loaded (minutes
+    for a large one)."""
+    a, b = make_colour_folder(tmp_path / "a", n=4), make_colour_folder(tmp_path / "b", n=4, seed=2)
+    assert build(runner, str(a), "--name", "n").exit_code == 0
+    r = build(runner, str(b), "--name", "n")
+    assert r.exit_code == 1 and "indexes" in r.stderr and "pick another --name" in r.stderr, r.output
+    assert "loading" not in r.stderr

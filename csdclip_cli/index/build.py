@@ -307,6 +307,11 @@ def check_compatible(old: Manifest, encoder: Encoder, source: Source) -> None:
     """Raise IndexModelMismatch when `old` was built by another model, CsdError when it indexes
     another source."""
     require_model(old, ModelRef.of(encoder), f"Pick another --name or remove it with `csd index rm {old.name}`")
+    check_same_source(old, source)
+
+
+def check_same_source(old: Manifest, source: Source) -> None:
+    """Raise CsdError when index `old` indexes another source than `source`."""
     if old.source.location != source.location:
         raise CsdError(f"index {old.name!r} indexes {old.source.location}, not {source.location}; pick another --name")
 
