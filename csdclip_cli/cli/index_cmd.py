@@ -200,7 +200,8 @@ def list_(index_dir: Path | None = IndexDir) -> None:
     names = store.names()
     for n in store.unfinished():
         note(
-            f"{n}: a first build that did not finish; run the same `csd index build` again to resume, "
+            f"{n}: a first build that did not finish; run the command that started it again (`csd index build` "
+            "or `csd eval`) to resume, "
             f"or remove it with `csd index rm {n}`"
         )
     if not names:

@@ -467,8 +467,8 @@ class IndexStore:
         p = self.path(name) / "manifest.json"
         if not p.exists() and name in self.unfinished():  # it said "no index named ..." of a listed one
             raise IndexNotFound(
-                f"index {name!r} is a first build that did not finish; run the same `csd index build` again to "
-                f"resume it, or remove it with `csd index rm {name}`"
+                f"index {name!r} is a first build that did not finish; run the command that started it again "
+                f"(`csd index build` or `csd eval`) to resume it, or remove it with `csd index rm {name}`"
             )
         if not p.exists():
             have = ", ".join(self.names()) or "none yet"
