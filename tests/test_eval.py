@@ -211,6 +211,17 @@ def test_relevant_ids_missing_from_gallery_warned_once(tmp_path: Path) -> None:
     assert any("4 of 4 queries" in w and "t0: c10, c6" in w for w in ds.warnings) and not ds.errors
 
 
+def test_files_of_one_name_in_two_folders_are_warned_about(tmp_path: Path) -> None:
+    """In a folder gallery ids are file names without their extension: a/c0.png and b/c0.png
+    were one id without a word, and a relevant one could be either."""
+    d = make_tigr(tmp_path, arranged=False, lmdb=False)
+    (d / "imgs" / "more").mkdir()
+    (d / "imgs" / "more" / "c0.png").write_bytes((d / "imgs" / "c1.png").read_bytes())
+    ds = load_dataset(str(d))
+    shared = [w for w in ds.warnings if "names of several files" in w]
+    assert len(shared) == 1 and "'c0': c0.png, more/c0.png" in shared[0], ds.warnings
+
+
 def test_no_relevant_id_in_gallery_is_one_error_line(runner, tmp_path: Path) -> None:
     """Integer ids (6) for gallery keys like 'c6': every metric 0.000, without a word."""
     d = make_tigr(tmp_path, arranged=False)

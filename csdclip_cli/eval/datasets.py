@@ -183,13 +183,25 @@ def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: 
 
 
 def _gallery_ids(ds: Dataset) -> set[str]:
-    """The ids relevance lists use, of every gallery image (an LMDB's keys, read without its images)."""
+    """The ids relevance lists use, of every gallery image (an LMDB's keys, read without its
+    images). Files of one name in two folders (a/x.png, b/x.png) share an id: a warning says so."""
+    from collections import Counter
+
     from csdclip_cli.sources.folder import FolderSource
     from csdclip_cli.sources.lmdb_source import LmdbSource
 
     if (ds.gallery / "data.mdb").is_file():
         return {ds.image_id(k) for k in LmdbSource(ds.gallery).keys()}
-    return {ds.image_id(it.key) for it in FolderSource(ds.gallery).items()}
+    keys = [it.key for it in FolderSource(ds.gallery).items()]
+    counts = Counter(ds.image_id(k) for k in keys)
+    shared = sorted(i for i, c in counts.items() if c > 1)
+    if shared:
+        files = [k for k in keys if ds.image_id(k) == shared[0]][:2]
+        ds.warnings.append(
+            f"{len(shared):,} image ids of the gallery {ds.gallery} are names of several files (e.g. "
+            f"{shared[0]!r}: {', '.join(files)}): relevance lists cannot tell those files apart"
+        )
+    return set(counts)
 
 
 def _check_relevance(ds: Dataset, path: Path) -> Dataset:
