@@ -617,3 +617,15 @@ def test_a_name_that_indexes_another_folder_is_refused_before_the_model_loads(ru
     r = build(runner, str(b), "--name", "n")
     assert r.exit_code == 1 and "indexes" in r.stderr and "pick another --name" in r.stderr, r.output
     assert "loading" not in r.stderr
+
+
+def test_an_indexed_image_that_turns_unreadable_counts_as_removed(runner, tmp_path: Path) -> None:
+    """Two images left the index (one deleted, one now unreadable) and the summary said 'removed 1'."""
+    folder = make_colour_folder(tmp_path / "imgs", n=6)
+    assert build(runner, str(folder), "--name", "r").exit_code == 0
+    files = sorted(folder.rglob("*.png"))
+    files[0].unlink()
+    files[1].write_bytes(b"not an image any more")
+    r = invoke(runner, "index", "update", "r")
+    assert r.exit_code == 0 and "4 images" in r.stderr and "removed 2" in r.stderr, r.output
+    assert "1 file could not be read" in r.stderr

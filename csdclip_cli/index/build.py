@@ -65,7 +65,7 @@ class BuildReport:
     encoded: int = 0  # encoded in this run
     resumed: int = 0  # taken from the journal of an interrupted run
     unchanged: int = 0
-    removed: int = 0
+    removed: int = 0  # indexed images that left the index: their file gone, or no longer readable
     skipped: int = 0  # could not be decoded (listed by `csd index info --errors`)
     seconds: float = 0.0
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -433,6 +433,8 @@ def _build_locked(
     _finalise(
         store, name, ModelRef.of(encoder), source_ref, old, prev_gen, journal, sig, report, build_params, allow_empty
     )
+    # an indexed image whose file is still there but no longer reads left the index too
+    report.removed += len({e["key"] for e in report.errors} & set(have))
     report.seconds = time.time() - t0
     return report
 
