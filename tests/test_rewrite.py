@@ -829,3 +829,9 @@ def test_plans_written_by_rewrite_file_are_found_by_search(runner, tmp_path) -> 
     plans = get_rewriter(str(tmp_path / "p.jsonl"))
     for q in queries:
         assert plans.rewrite(q).raw == q
+
+
+def test_the_optimized_phrase_drops_the_but_of_a_cut_negation() -> None:
+    """'a house without a roof but with a chimney' was searched as 'a house but with a chimney'."""
+    p = RuleRewriter().rewrite("a cabin without a porch but with a chimney")
+    assert p.optimized == "a cabin with a chimney" and p.not_ == ["porch"]

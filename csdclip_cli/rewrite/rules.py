@@ -1150,6 +1150,8 @@ def _english_plan(query: str, text: str) -> Plan:
         return f" {rest}" if rest else ""
 
     positive = re.sub(r"^(?:but|and|or)\s+", "", _dangling(_clean(NEGATION.sub(cut, text))), flags=re.IGNORECASE)
+    # "a house [without a roof] but with a chimney": the "but" was the negation's
+    positive = re.sub(r"\s+but\s+(?=with\b)", " ", positive, flags=re.IGNORECASE)
     # "I [don't want any people], mountains": who asks is no part of the image
     positive = ", ".join(
         p
@@ -1649,7 +1651,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v31"
+    fingerprint = "rules-v32"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
