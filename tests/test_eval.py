@@ -415,3 +415,52 @@ def test_ties_rank_in_gallery_order() -> None:
                 assert pos[qi] + 1 == pos[qi + 50]  # the duplicate pair is adjacent, lower row first
     finally:
         G.CHUNK = old
+
+
+def test_reports_record_their_settings_and_keep_their_own_thumbnails(runner, tmp_path: Path, monkeypatch) -> None:
+    """A fresh user: a report did not record the fusion weights, split, limit or --exact; a
+    re-render from another folder, or after the index was removed, blanked every thumbnail; a
+    second dataset's report in the same folder showed the first one's images; a damaged
+    run.json or a missing rankings.jsonl was a traceback."""
+    import os
+    import shutil
+
+    make_tigr(tmp_path / "data", arranged=True)
+    out = tmp_path / "report"
+    cfg = tmp_path / "w.toml"
+    cfg.write_text("[composite]\nnot_weight = 0.5\n")
+    args = ["--data-dir", str(tmp_path / "data"), "--model", "fake:colour", "-k", "1,3", "--report", str(out)]
+    r = invoke(runner, "eval", "tigr100k", *args, "--config", str(cfg), "--limit", "3")
+    assert r.exit_code == 0, r.output
+    settings = json.loads((out / "run.json").read_text())["settings"]
+    assert settings["limit"] == 3 and settings["composite"]["not_weight"] == 0.5 and settings["exact"] is False
+    assert "limit 3" in (out / "summary.md").read_text() and "not_weight=0.5" in (out / "index.html").read_text()
+    shutil.rmtree(Path(os.environ["CSD_INDEXES"]))  # the index is gone; the thumbnails are not
+    monkeypatch.chdir(tmp_path / "data")
+    r = invoke(runner, "eval", "report", str(out))
+    assert (
+        r.exit_code == 0
+        and "src=''" not in (out / "index.html").read_text()
+        and "thumbs/c0.png" in (out / "index.html").read_text()
+    )
+    # another dataset of the same image names into the same folder: its own thumbnails
+    (out / "thumbs" / "c0.png").write_bytes(b"stale")
+    assert invoke(runner, "eval", "tigr100k", *args).exit_code == 0
+    assert (out / "thumbs" / "c0.png").read_bytes() != b"stale"
+    for damage in ("run.json", "rankings.jsonl"):
+        keep = (out / damage).read_text()
+        (out / damage).write_text(keep[: len(keep) // 2]) if damage == "run.json" else (out / damage).unlink()
+        r = invoke(runner, "eval", "report", str(out))
+        assert r.exit_code == 2 and damage in r.stderr and "Traceback" not in r.output, r.output
+        (out / damage).write_text(keep)
+
+
+def test_cut_offs_beyond_the_default_depth_are_scored_on_that_many_ranks(tmp_path: Path, monkeypatch) -> None:
+    """-k 200 kept 100 ranks and scored GRP@200 on them (0.460 for a true 0.750)."""
+    import csdclip_cli.eval.runner as runner_mod
+
+    make_tigr(tmp_path / "data", arranged=True)
+    monkeypatch.setattr(runner_mod, "DEPTH", 5)  # a 12-image gallery: 5 ranks by default
+    ds = load_dataset("tigr100k", data_dir=tmp_path / "data")
+    run = runner_mod.run_evaluation(ds, ["fake:colour"], ["plain"], (1, 9), index_dir=tmp_path / "ix")
+    assert {len(r) for r in run.rankings[("fake:colour", "plain")].values()} == {9}

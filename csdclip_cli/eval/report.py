@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from csdclip_cli.errors import UsageError
+from csdclip_cli.errors import PlanFormatError, UsageError
 from csdclip_cli.eval.datasets import Query
 from csdclip_cli.eval.runner import EvalRun, summarise
 from csdclip_cli.rewrite.plan import Plan
@@ -53,6 +53,7 @@ def save_run(run: EvalRun, out: Path) -> None:
                 "rewriter": run.rewriter,
                 "indexes": run.indexes,
                 "index_dir": run.index_dir,
+                "settings": run.settings,
             },
             indent=2,
         )
@@ -61,33 +62,44 @@ def save_run(run: EvalRun, out: Path) -> None:
 
 
 def load_run(out: Path) -> EvalRun:
-    """The EvalRun save_run wrote to `out`. Raises UsageError when `out` holds no run.json."""
+    """The EvalRun save_run wrote to `out`. Raises UsageError when `out` holds no run.json, and
+    when one of its files is missing, cut short or not what save_run writes (it was a traceback)."""
     if not (out / "run.json").exists():
         raise UsageError(f"{out} holds no saved evaluation (run.json); run `csd eval DATASET --report {out}` first")
-    meta = json.loads((out / "run.json").read_text())
-    queries, plans = [], {}
-    for line in (out / "queries.jsonl").read_text().splitlines():
-        d = json.loads(line)
-        q = Query(d["text_id"], d["raw"], set(d["hr"]), set(d["mr"]), not_flag=bool(d["has_not"]))
-        if d.get("plan"):
-            plans[q.text_id] = Plan.from_dict(d["plan"])
-        queries.append(q)
-    rankings: dict[tuple[str, str], dict[str, list[str]]] = {}
-    for line in (out / "rankings.jsonl").read_text().splitlines():
-        d = json.loads(line)
-        rankings.setdefault((d["model"], d["method"]), {})[d["text_id"]] = d["ranking"]
-    return EvalRun(
-        meta["dataset"],
-        meta["ks"],
-        meta["models"],
-        meta["methods"],
-        meta["rewriter"],
-        queries,
-        plans,
-        rankings,
-        meta.get("indexes", {}),
-        meta.get("index_dir", ""),
-    )
+    current = out / "run.json"
+    try:
+        meta = json.loads(current.read_text(encoding="utf-8"))
+        queries, plans = [], {}
+        current = out / "queries.jsonl"
+        for line in current.read_text(encoding="utf-8").splitlines():
+            d = json.loads(line)
+            q = Query(d["text_id"], d["raw"], set(d["hr"]), set(d["mr"]), not_flag=bool(d["has_not"]))
+            if d.get("plan"):
+                plans[q.text_id] = Plan.from_dict(d["plan"])
+            queries.append(q)
+        rankings: dict[tuple[str, str], dict[str, list[str]]] = {}
+        current = out / "rankings.jsonl"
+        for line in current.read_text(encoding="utf-8").splitlines():
+            d = json.loads(line)
+            rankings.setdefault((d["model"], d["method"]), {})[d["text_id"]] = d["ranking"]
+        return EvalRun(
+            meta["dataset"],
+            meta["ks"],
+            meta["models"],
+            meta["methods"],
+            meta["rewriter"],
+            queries,
+            plans,
+            rankings,
+            meta.get("indexes", {}),
+            meta.get("index_dir", ""),
+            meta.get("settings", {}),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, PlanFormatError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {str(e)[:80]}"
+        raise UsageError(
+            f"{current} cannot be read as a saved evaluation ({why}); run `csd eval DATASET --report {out}` again"
+        ) from None
 
 
 def fmt(entry: dict[str, Any]) -> str:
@@ -104,6 +116,19 @@ def averaged(row: dict[str, Any], cols: list[str]) -> str:
     return str(ns[0]) if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
 
 
+def settings_line(run: EvalRun) -> str:
+    """The run's settings that decide its numbers, on one line ("split test · exact · weights
+    phrase_weight=1.0, ..."); what is unset is left out."""
+    st = run.settings
+    parts = [f"split {st['split']}" if st.get("split") else "", f"limit {st['limit']}" if st.get("limit") else ""]
+    parts += ["exact (float32)" if st.get("exact") else "", f"llm {st['llm']}" if st.get("llm") else ""]
+    parts += [f"adapter {st['adapter']}" if st.get("adapter") else ""]
+    parts += [f"model weights {', '.join(str(w) for w in st['weights'])}" if st.get("weights") else ""]
+    if st.get("composite"):
+        parts.append("fusion " + ", ".join(f"{k}={v}" for k, v in st["composite"].items()))
+    return " · ".join(p for p in parts if p)
+
+
 def summary_markdown(run: EvalRun, rows: list[dict[str, Any]]) -> str:
     """summary.md: the settings, then one table row per model x method x subset with every
     main metric at every k (mean and 95% bootstrap interval)."""
@@ -114,6 +139,7 @@ def summary_markdown(run: EvalRun, rows: list[dict[str, Any]]) -> str:
         "",
         f"rewriter: `{run.rewriter}` · methods: {', '.join(run.methods)} · queries: {len(run.queries)}",
         "",
+        *([f"settings: {settings_line(run)}", ""] if run.settings else []),
         "Means; their 95% bootstrap intervals"
         + (" and the paired differences against plain (`diff_vs_plain`)" if "plain" in run.methods else "")
         + " are in summary.json.",
@@ -172,13 +198,16 @@ def _thumbs(run: EvalRun, out: Path, ids: set[str]) -> dict[str, str]:
     from csdclip_cli.index.store import IndexStore
     from csdclip_cli.sources.decode import decode_image
 
+    # the thumbnails already written (a re-render whose index is gone, or was found relative to
+    # another folder, blanked every one of them)
+    written = {iid: f"thumbs/{iid}.png" for iid in ids if (out / "thumbs" / f"{iid}.png").is_file()}
     if not run.indexes:
-        return {}
+        return written
     store = IndexStore(run.index_dir or None)
     model = run.models[0]
     name = run.indexes.get(model)
     if not name or not store.exists(name):
-        return {}
+        return written
     manifest, gen = store.open(name)
     reader = ThumbnailReader(manifest)
     folder = manifest.source.kind == "folder"
@@ -216,8 +245,10 @@ def index_html(run: EvalRun, rows: list[dict[str, Any]], out: Path) -> str:
     thumbs = _thumbs(run, out, ids)
     body = [
         f"<h1>csd eval — {html.escape(run.dataset)}</h1>",
-        f"<p>rewriter <b>{html.escape(run.rewriter)}</b>; borders: green HR, orange MR, red irrelevant. "
-        f"<a href='summary.md'>summary.md</a> · <a href='summary.json'>summary.json</a></p>",
+        f"<p>rewriter <b>{html.escape(run.rewriter)}</b>"
+        + (f"; {html.escape(settings_line(run))}" if run.settings else "")
+        + "; borders: green HR, orange MR, red irrelevant. "
+        "<a href='summary.md'>summary.md</a> · <a href='summary.json'>summary.json</a></p>",
         "<img src='metrics.png' style='max-width:900px'>",
     ]
     if len(run.queries) > len(shown):
@@ -245,7 +276,11 @@ def index_html(run: EvalRun, rows: list[dict[str, Any]], out: Path) -> str:
 
 
 def write_report(run: EvalRun, out: Path) -> list[dict[str, Any]]:
-    """Save the run and render every report file; returns the summary rows."""
+    """Save the run and render every report file; returns the summary rows. A new run's
+    thumbnails replace any in `out` (another dataset's images of the same names were shown)."""
+    import shutil
+
+    shutil.rmtree(out / "thumbs", ignore_errors=True)
     save_run(run, out)
     return render(out, run)
 

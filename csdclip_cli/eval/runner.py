@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from csdclip_cli.rewrite.plan import Plan
 from csdclip_cli.search.composite import CompositeConfig, PlanVectors
 from csdclip_cli.search.methods import METHODS, rank_many
 
-DEPTH = 100  # ranking depth kept per query (mAP is computed over it)
+DEPTH = 100  # ranking depth kept per query, or the largest k (mAP is computed over it)
 SUBSETS = ("all", "with NOT", "without NOT")
 
 
@@ -36,6 +36,9 @@ class EvalRun:
     rankings: dict[tuple[str, str], dict[str, list[str]]]  # (model, method) -> text_id -> ids
     indexes: dict[str, str] = field(default_factory=dict)  # model -> index name
     index_dir: str = ""
+    # what else decided the numbers (split, limit, exact, fusion weights, LLM files): two
+    # reports that compared adapters or weights could not be told apart
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def check_ks(ks: Sequence[int]) -> list[int]:
@@ -89,7 +92,7 @@ def run_evaluation(
     """Evaluate `methods` of every model in `models` on dataset `ds`: rewrite the queries
     (`rewriter`: gold | rules | llm | a plans file; default gold when the queries are
     annotated), build or update one index of the gallery per model, rank every query to
-    DEPTH. `weights`: a checkpoint per model (same order); `limit`: only the first N queries
+    DEPTH (100) or the largest k. `weights`: a checkpoint per model (same order); `limit`: only the first N queries
     (None: all). `progress(description, unit=...)`
     is a context manager yielding update(done, total) (render.progress_bar has that shape).
 
@@ -120,7 +123,17 @@ def run_evaluation(
         warn(w)
     store = IndexStore(index_dir)
     source = gallery_source(ds)
-    run = EvalRun(ds.name, ks, list(models), methods, rw, queries, plans, {}, {}, str(store.root))
+    # absolute: a report re-rendered from another folder found no index and blanked every thumbnail
+    run = EvalRun(ds.name, ks, list(models), methods, rw, queries, plans, {}, {}, str(store.root.resolve()))
+    run.settings = {
+        "split": ds.split,
+        "limit": limit,
+        "exact": exact,
+        "weights": [str(w) if w else None for w in weights] if weights else None,
+        "llm": str(llm) if llm else None,
+        "adapter": str(adapter) if adapter else None,
+        "composite": asdict(config or CompositeConfig()),
+    }
     for i, spec in enumerate(models):
         # before the model loads and the gallery is indexed (hours, for a large one)
         language = language_warning(spec, (q.raw for q in queries), subject="the queries are")
@@ -136,7 +149,8 @@ def run_evaluation(
         run.indexes[enc.spec] = name
         searcher = Searcher.open(name, index_dir=store.root, encoder=enc, exact=exact)
         with progress(f"searching ({enc.spec})", unit="query") as update:
-            ranks = evaluate_model(searcher, ds, queries, plans, methods, config, update)
+            # -k 200 was scored on 100 ranks: GRP@200 read 0.460 for a true 0.750
+            ranks = evaluate_model(searcher, ds, queries, plans, methods, config, update, depth=max(DEPTH, *ks))
         for m, r in ranks.items():
             run.rankings[(enc.spec, m)] = r
         run.models[i] = enc.spec
@@ -211,8 +225,9 @@ def evaluate_model(
     config: CompositeConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
     batch: int = 256,
+    depth: int = DEPTH,
 ) -> dict[str, dict[str, list[str]]]:
-    """method -> text_id -> ranked image ids (the top DEPTH), all methods on the same index
+    """method -> text_id -> ranked image ids (the top `depth`), all methods on the same index
     and vectors. Queries are searched `batch` at a time ([batch, d] in one scan of the
     gallery for plain, arith and deo); batch=1 searches one query at a time, same result."""
     methods = check_methods(methods)
@@ -223,7 +238,7 @@ def evaluate_model(
         chunk = queries[start : start + batch]
         pvs = PlanVectors.embed_many([plans[q.text_id] for q in chunk], searcher.encoder)
         for m in methods:
-            for q, r in zip(chunk, rank_many(searcher.gallery, m, pvs, DEPTH, config)):
+            for q, r in zip(chunk, rank_many(searcher.gallery, m, pvs, depth, config)):
                 need = [int(x) for x in r.rows if int(x) not in key_of]
                 if need:
                     key_of.update({row: k for row, (k, _) in gen.rows_for(need).items()})
