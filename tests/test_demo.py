@@ -186,3 +186,19 @@ def test_csd_demo_end_to_end(runner, tmp_path: Path) -> None:
     from csdclip_cli.index import IndexStore
 
     assert IndexStore().current() == "demo-tiny"  # so a following `csd search` searches the demo
+
+
+def test_demo_train_leaves_the_shipped_model_alone_by_default(runner, tmp_path: Path, monkeypatch) -> None:
+    """`csd demo train --steps 2` replaced the shipped model with a barely trained one, and
+    `csd eval demo` then refused the demo's indexes."""
+    from conftest import invoke
+
+    import csdclip_cli.demo.train as trainer
+
+    seen: list[Path] = []
+    monkeypatch.setattr(trainer, "train", lambda steps, batch, out, *a, **kw: seen.append(Path(out)))
+    monkeypatch.chdir(tmp_path)
+    assert invoke(runner, "demo", "train", "--steps", "2", "--batch", "8").exit_code == 0
+    assert seen == [Path("runs/demo-model")]
+    assert invoke(runner, "demo", "train", "--steps", "2", "--out", str(tmp_path / "m")).exit_code == 0
+    assert seen[-1] == tmp_path / "m"

@@ -106,11 +106,18 @@ def data(
 def train(
     steps: int = typer.Option(1300, "--steps", min=1),
     batch: int = typer.Option(256, "--batch", min=2),
-    out_dir: Path | None = typer.Option(None, "--out", help="Where to write the model (default: the package)."),
+    out_dir: Path = typer.Option(
+        Path("runs/demo-model"),
+        "--out",
+        help="Where to write the model. The shipped one is csdclip_cli/demo/model: give it to replace it "
+        "(the demo's indexes are then rebuilt).",
+    ),
 ) -> None:
     """Retrain the tiny demo CLIP on the procedural world (CPU, about 25 minutes on 2 cores).
+    It is written to runs/demo-model unless --out says otherwise: a quick try no longer
+    replaces the shipped model (the demo's indexes refused the new one).
 
-    Example: [bold]csd demo train --steps 1300[/]
+    Example: [bold]csd demo train --steps 1300 --out runs/demo-model[/]
     """
     import os
 
@@ -120,4 +127,4 @@ def train(
     from csdclip_cli.demo import train as trainer
 
     torch.set_num_threads(int(os.environ.get("CSD_TRAIN_THREADS", "1")))
-    trainer.train(steps, batch, out_dir or Path(trainer.__file__).parent / "model")
+    trainer.train(steps, batch, out_dir)
