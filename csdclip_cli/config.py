@@ -5,6 +5,7 @@ Precedence for every path: command-line option > environment variable > default.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -87,21 +88,24 @@ def settings(section: str) -> dict:
     if path is None:
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
+        text = path.read_text(encoding="utf-8")
+        # JSON by its suffix ($CSD_CONFIG=x.json said 'Invalid statement'), TOML otherwise
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
         raise UsageError(f"settings file {path} does not parse: {e}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"settings file {path} cannot be read ({e}); it must be UTF-8 TOML") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"settings file {path} must hold tables ({', '.join(TABLES)}), not {type(data).__name__}")
     for key, value in data.items():
         if key not in TABLES or not isinstance(value, dict):
             raise UsageError(f"settings file {path}: unknown {key!r}; it may hold the tables {', '.join(TABLES)}")
-    table = data.get(section, {})
-    if section == "rewrite":
-        for key, value in table.items():
-            kinds = REWRITE_KEYS.get(key)
-            if kinds is None:
-                raise UsageError(f"settings file {path} [rewrite]: unknown {key!r}; known: {', '.join(REWRITE_KEYS)}")
-            if isinstance(value, bool) or not isinstance(value, kinds):
-                need = "a path (a string)" if str in kinds else "a number of seconds"
-                raise UsageError(f"settings file {path} [rewrite]: {key} must be {need}, not {value!r}")
-    return table
+    # [rewrite] is checked whichever table is asked for: a bad timeout waited for the LLM to run
+    for key, value in data.get("rewrite", {}).items():
+        kinds = REWRITE_KEYS.get(key)
+        if kinds is None:
+            raise UsageError(f"settings file {path} [rewrite]: unknown {key!r}; known: {', '.join(REWRITE_KEYS)}")
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            need = "a path (a string)" if str in kinds else "a number of seconds"
+            raise UsageError(f"settings file {path} [rewrite]: {key} must be {need}, not {value!r}")
+    return data.get(section, {})

@@ -183,6 +183,35 @@ def test_config_file_overrides(tmp_path: Path) -> None:
         CompositeConfig.load(f)
 
 
+def test_config_files_as_users_write_them(tmp_path: Path, monkeypatch) -> None:
+    """A fresh user: --config with a csd.toml holding only [rewrite] said 'unknown composite
+    setting rewrite'; a top-level weight beside [composite] was ignored; x.TOML was read as
+    JSON; $CSD_CONFIG=x.json said 'Invalid statement'; a bad [rewrite] timeout passed until the
+    LLM ran."""
+    from csdclip_cli import config
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    f = tmp_path / "csd.toml"
+    f.write_text('[rewrite]\nllm = "m.gguf"\n')
+    assert CompositeConfig.load(f) == CompositeConfig()  # no fusion setting in it
+    w = tmp_path / "weights.toml"
+    w.write_text("not_weight = 2.0\n[composite]\nphrase_weight = 0.5\n")
+    with pytest.raises(UsageError, match="not_weight outside its \\[composite\\] table"):
+        CompositeConfig.load(w)
+    f.unlink()
+    up = tmp_path / "W.TOML"
+    up.write_text("[composite]\nnot_weight = 3.0\n")
+    assert CompositeConfig.load(up).not_weight == 3.0
+    j = tmp_path / "settings.json"
+    j.write_text(json.dumps({"composite": {"not_weight": 1.5}}))
+    monkeypatch.setenv("CSD_CONFIG", str(j))
+    assert CompositeConfig.load().not_weight == 1.5
+    j.write_text(json.dumps({"rewrite": {"timeout": "abc"}}))
+    with pytest.raises(UsageError, match="timeout must be a number of seconds"):
+        config.settings("composite")  # checked whichever table is asked for
+
+
 def test_cli_composite_json_explain_and_html(runner, colour_folder: Path, tmp_path: Path) -> None:
     invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
     r = invoke(runner, "search", "red, yellow, no blue", "--json", "-k", "3")

@@ -46,7 +46,9 @@ def eval_(
     ),
     report: Path | None = typer.Option(None, "--report", help="Write summary.md/json, metrics.png, index.html here."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave malformed lines out instead of stopping."),
-    config_file: Path | None = typer.Option(None, "--config", help="TOML/JSON file with composite fusion weights."),
+    config_file: Path | None = typer.Option(
+        None, "--config", help="TOML/JSON file with fusion weights ([composite] table or top level)."
+    ),
     data_dir: Path | None = typer.Option(None, "--data-dir", envvar="CSD_DATA", help="Data root (default ./data)."),
     device: str = Device,
     index_dir: Path | None = IndexDir,

@@ -34,7 +34,9 @@ def search(
     ),
     html: Path | None = typer.Option(None, "--html", help="Write a page of result thumbnails."),
     open_page: bool = typer.Option(False, "--open", help="Open the --html page in a browser."),
-    config_file: Path | None = typer.Option(None, "--config", help="TOML/JSON file with fusion weights."),
+    config_file: Path | None = typer.Option(
+        None, "--config", help="TOML/JSON file with fusion weights ([composite] table or top level)."
+    ),
     no_server: bool = typer.Option(
         False, "--no-server", help="Search here even if `csd serve` runs for these indexes."
     ),

@@ -63,13 +63,20 @@ class CompositeConfig:
                 raise UsageError(f"config file {p}: write the weights as .toml or .json")
             try:
                 text = p.read_text(encoding="utf-8")
-                data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+                data = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
             except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise UsageError(f"config file {p} does not parse: {e}") from None
             if not isinstance(data, dict):
                 raise UsageError(f"config file {p} must hold a table of settings, not {type(data).__name__}")
-            data = data.get("composite", data)
-            values.update(checked(data if isinstance(data, dict) else {"composite": data}, str(p)))
+            # a settings file (csd.toml) may be given: its [composite] table is read, its other
+            # tables ([rewrite]) are for the settings file itself
+            tables = {k for k, v in data.items() if k in config.TABLES and isinstance(v, dict)}
+            rest = {k: v for k, v in data.items() if k not in tables}
+            if "composite" in tables and rest:  # a top-level weight beside the table was ignored
+                raise UsageError(
+                    f"config file {p}: {', '.join(sorted(rest))} outside its [composite] table; put fusion settings in it"
+                )
+            values.update(checked(data["composite"] if "composite" in tables else rest, str(p)))
         values.update(checked({k: v for k, v in overrides.items() if v is not None}, "the request"))
         return cls(**values)
 
