@@ -85,6 +85,13 @@ def diagnose(
             why = missing or "none found: pass --llm FILE, set $CSD_LLM, or put a *.gguf in models/"
             checks.append(Check("GGUF", why, False))
             return checks
+        from csdclip_cli.rewrite.lora_gguf import general_type
+
+        try:  # an adapter given as the model said only "Failed to load model"
+            if general_type(gguf) == "adapter":
+                return [*checks, Check("GGUF", f"{gguf} is a LoRA adapter, not a model: give it with --adapter", False)]
+        except Exception:  # not GGUF, or cut short: llama.cpp's load says so below
+            pass
         checks.append(Check("GGUF", str(gguf)))
         if adapter is not None:
             checks.append(Check("LoRA adapter", str(adapter)))

@@ -222,3 +222,17 @@ def test_the_server_answers_concurrent_llm_requests(isolated: Path, gguf_stub: P
     assert [status for status, _ in answers] == [200] * 8, answers
     # the fake model's plan, accepted by the checks: no reply was lost or crossed on the pipe
     assert all(body["plan"]["and"] == ["a red car"] and not body["warnings"] for _, body in answers), answers
+
+
+def test_doctor_names_an_adapter_given_as_the_model(runner, monkeypatch) -> None:
+    """`csd doctor --llm adapter.gguf` said only 'Failed to load model'; --timeout 0 was taken and
+    every check 'did not answer within 0 s', as from a broken build."""
+    from conftest import invoke
+
+    import csdclip_cli.rewrite.shipped as shipped
+
+    monkeypatch.setattr(llm_worker, "worker_argv", lambda: fake("ok"))
+    r = invoke(runner, "doctor", "--llm", str(shipped.ADAPTER), "--timeout", "10")
+    assert r.exit_code == 1 and "is a LoRA adapter, not a model" in r.stdout and "--adapter" in r.stdout, r.stdout
+    r = invoke(runner, "doctor", "--timeout", "0")
+    assert r.exit_code == 2 and "--timeout" in r.stderr

@@ -14,7 +14,7 @@ def doctor(
     llm: Path | None = typer.Option(
         None, "--llm", help="GGUF file to test (default: the one --rewriter llm would use)."
     ),
-    timeout: float = typer.Option(120.0, "--timeout", help="Seconds each check may take."),
+    timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds each check may take."),
 ) -> None:
     """Check the llama.cpp build (version, CPU features), load the GGUF and run a test decode.
 
