@@ -464,3 +464,16 @@ def test_cut_offs_beyond_the_default_depth_are_scored_on_that_many_ranks(tmp_pat
     ds = load_dataset("tigr100k", data_dir=tmp_path / "data")
     run = runner_mod.run_evaluation(ds, ["fake:colour"], ["plain"], (1, 9), index_dir=tmp_path / "ix")
     assert {len(r) for r in run.rankings[("fake:colour", "plain")].values()} == {9}
+
+
+def test_flags_a_re_render_cannot_use_and_a_misspelt_model_are_refused_first(runner, tmp_path: Path) -> None:
+    """`csd eval report DIR -k 1 --methods csd` ignored both without a word; a misspelt --model
+    was found after every query had been rewritten (minutes with an LLM)."""
+    make_tigr(tmp_path / "data", arranged=True)
+    out = tmp_path / "report"
+    args = ["--data-dir", str(tmp_path / "data"), "-k", "1,3"]
+    assert invoke(runner, "eval", "tigr100k", *args, "-m", "fake:colour", "--report", str(out)).exit_code == 0
+    r = invoke(runner, "eval", "report", str(out), "-k", "1", "--methods", "csd")
+    assert r.exit_code == 2 and "-k, --methods would need a new run" in r.stderr, r.output
+    r = invoke(runner, "eval", "tigr100k", *args, "-m", "clipp:ViT-B/16")
+    assert r.exit_code != 0 and "unknown model family 'clipp'" in r.stderr and "rewriting" not in r.stderr, r.output

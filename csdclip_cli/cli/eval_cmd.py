@@ -66,6 +66,26 @@ def eval_(
     if dataset == "report":
         if not report_dir_arg:
             raise UsageError("usage: csd eval report DIR")
+        given = [
+            flag
+            for flag, used in (
+                ("-k", k != "1,5,10"),
+                ("--methods", methods != "plain,arith,deo,csd"),
+                ("--model", bool(model)),
+                ("--rewriter", rewriter is not None),
+                ("--limit", limit is not None),
+                ("--split", split is not None),
+                ("--exact", exact),
+                ("--report", report is not None),
+                ("--config", config_file is not None),
+            )
+            if used
+        ]
+        if given:  # they were ignored without a word
+            raise UsageError(
+                f"csd eval report re-renders the saved run as it was; {', '.join(given)} would need a new run "
+                "(csd eval DATASET ... --report DIR)"
+            )
         rows = rep.render(Path(report_dir_arg))
         out().print(summary_table(rep.load_run(Path(report_dir_arg)), rows))
         note(f"re-rendered {Path(report_dir_arg) / 'index.html'}")

@@ -100,6 +100,8 @@ def run_evaluation(
     mismatched weights, and what loading a model,
     rewriting or indexing raise (all CsdError)."""
     from csdclip_cli.encoders import load_encoder
+    from csdclip_cli.encoders.registry import get_family
+    from csdclip_cli.encoders.spec import ModelSpec
     from csdclip_cli.index import IndexStore, build_index
     from csdclip_cli.rewrite import check_model_files
     from csdclip_cli.search.language import language_warning
@@ -117,6 +119,8 @@ def run_evaluation(
         raise UsageError("give one --weights per --model, in the same order")
     rw = rewriter or ("gold" if any(q.gold for q in queries) else "rules")
     check_model_files(rw, llm, adapter)
+    for spec in models:  # a misspelt spec was found after every query was rewritten (minutes with an LLM)
+        get_family(ModelSpec.parse(spec).family)
     with progress(f"rewriting ({rw})", unit="query") as update:
         plans, warns = plans_for(queries, rw, llm, update, adapter=adapter)
     for w in warns[:5]:

@@ -131,6 +131,13 @@ def build_or_update(
         raise UsageError(f"--engine {engine!r}: choose local or ray")
     if old is not None and old.build.get("shards"):
         # a sharded index keeps its shard count, and its engine unless --engine says otherwise
+        if shards and shards != int(old.build["shards"]):  # refused before the model loads (it was after)
+            from csdclip_cli.errors import IndexModelMismatch
+
+            raise IndexModelMismatch(
+                f"index {name!r} has {old.build['shards']} shards, not {shards}; keep --shards "
+                f"{old.build['shards']} or build another --name"
+            )
         shards = shards or int(old.build["shards"])
         engine = engine or old.build.get("engine", "local")
     elif old is not None and engine == "ray":
