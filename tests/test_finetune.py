@@ -675,3 +675,23 @@ def test_a_not_that_names_only_a_property_takes_the_rules_thing(query: str, cand
     """NOT "a red one" or "red" penalised every red thing in the gallery; the rules say which."""
     plan, problems = _check(cand, query)
     assert plan.not_ == want_not and plan.and_ == cand["and"], problems
+
+
+def test_train_inputs_say_what_is_wrong_with_them(runner, tmp_path: Path) -> None:
+    """A missing --base was 'neither a GGUF file nor a HuggingFace folder'; a config.json that is
+    not JSON 'names no model_type'; -n beside --data was ignored without a word."""
+    from conftest import invoke
+
+    from csdclip_cli.errors import ModelFileMissing
+
+    with pytest.raises(ModelFileMissing, match="not found"):
+        finetune.check_base(tmp_path / "no-such-model")
+    bad = tmp_path / "hf"
+    bad.mkdir()
+    (bad / "config.json").write_text("{not json")
+    with pytest.raises(ModelFileMissing, match="config.json does not parse"):
+        finetune.check_base(bad)
+    data = tmp_path / "plans.jsonl"
+    data.write_text('{"raw": "a cat", "and": ["a cat"], "not": [], "or": []}\n')
+    r = invoke(runner, "rewriter", "train", "--data", str(data), "-n", "50", "--out", str(tmp_path / "o"))
+    assert r.exit_code == 2 and "with --data the file's plans are the data" in r.stderr, r.output

@@ -193,6 +193,8 @@ def train(
 
     if data_file is not None and not data_file.is_file():
         raise UsageError(f"--data {data_file}: {'a folder, not a file' if data_file.is_dir() else 'no such file'}")
+    if data_file is not None and examples != TrainConfig.examples:  # -n was ignored without a word
+        raise UsageError("-n sets how many pairs are generated; with --data the file's plans are the data")
     base_path = check_base(base if base is not None else bundled_base())  # before --out is made
     cfg = TrainConfig(
         base=str(base_path),
@@ -253,7 +255,7 @@ def train(
     out().print(
         f"adapter: {result.adapter} ({result.adapter.stat().st_size / 1e6:.1f} MB)\n"
         f"{result.steps} steps on {result.examples} examples in {minutes} ({result.dtype}); "
-        f"loss {result.first_loss:.3f} -> {result.last_loss:.3f} (mean of the last 20 steps)",
+        f"loss {result.first_loss:.3f} -> {result.last_loss:.3f} (mean of the last {min(20, result.steps)} steps)",
         highlight=False,
     )
     if install:

@@ -109,8 +109,8 @@ def check_base(base: str | Path) -> Path:
     if p.is_dir() and (p / "config.json").is_file():
         try:
             config = json.loads((p / "config.json").read_text(encoding="utf-8"))
-        except (ValueError, OSError):
-            config = None
+        except (ValueError, OSError) as e:  # it was reported as naming no model_type
+            raise ModelFileMissing(f"base model {p}: config.json does not parse ({str(e)[:80]}); {hint}") from None
         if not isinstance(config, dict) or "model_type" not in config:
             raise ModelFileMissing(f"base model {p}: config.json names no model_type; {hint}")
         from csdclip_cli.encoders.hf import TOKENIZER_FILES  # one list of what a model folder's tokenizer is
@@ -118,6 +118,8 @@ def check_base(base: str | Path) -> Path:
         if not any((p / name).is_file() for name in TOKENIZER_FILES):
             raise ModelFileMissing(f"base model {p} holds no tokenizer ({', '.join(TOKENIZER_FILES)}); {hint}")
         return p
+    if not p.exists():  # it was called "neither a GGUF file nor a HuggingFace folder"
+        raise ModelFileMissing(f"base model {p} not found; {hint}")
     raise ModelFileMissing(f"base model {p} is neither a GGUF file nor a HuggingFace folder with config.json; {hint}")
 
 
