@@ -534,6 +534,8 @@ NEGATED_FACT_TABLE = [
     ("a poster that says NOT FOR SALE", ["a poster that says NOT FOR SALE"], [], []),  # words on a sign
     ("a bike, not green, not yellow", ["a bike"], ["green bike", "yellow bike"], []),  # "yellow" alone
     ("a forest scene with deer, no hunters", ["a forest scene", "deer"], ["hunters"], []),  # lost the forest
+    ("a campsite where dogs are not allowed", ["a campsite"], ["dogs"], []),  # it excluded the whole clause
+    ("a playground, bikes not allowed", ["a playground"], ["bikes"], []),
     ("给我看一张雪山上的小屋的照片", ["雪山上的小屋"], [], []),  # 给我看一张 stayed in the clause
     ("让我看看湖边的帐篷，没有人", ["湖边的帐篷"], ["人"], []),
     ("看报纸的老人", ["看报纸的老人"], [], []),  # 看 is the old man's, no carrier

@@ -918,7 +918,9 @@ NONE_OF_ARE = re.compile(
 SEARCH_SYNTAX = re.compile(
     r"(?-i:\s+NOT\s+(?=[a-z]))"  # not "NOT FOR SALE" on a sign
     r"|(?:(?<=\s)|^)-(?=[A-Za-z])"
-    r"|(?P<sep>^|,\s*)(?P<what>[^,;.]+?)\s+(?:excluded|not\s+included|not\s+allowed)(?=\s*[,;.]|$)"
+    # a short thing named before it ("dogs excluded"; not "a beach where dogs are not allowed")
+    r"|(?P<sep>^|,\s*)(?P<what>(?:[A-Za-z-]+\s+){0,2}[A-Za-z-]+)\s+(?:excluded|not\s+included|not\s+allowed)"
+    r"(?=\s*[,;.]|$)"
     r"|\banything\s+(?:but|except|other\s+than)\s+",
     re.IGNORECASE,
 )
@@ -962,11 +964,17 @@ WHERE_THE_ISNT = re.compile(
 )
 
 
+# what says a thing is there, not how it looks
+PRESENCE = {"allowed", "permitted", "included", "present", "visible", "around", "there", "shown"}
+
+
 def _where_the_isnt(m: re.Match) -> str:
     """WHERE_THE_ISNT as a "no" clause: a property before its thing ("no cracked screen"); a
     switch after it ("no lights on"); an action after its doer, who stays wanted ("where the
     girl isn't smiling": a girl, no girl smiling)."""
     noun, prop = m["noun"], m["prop"]
+    if prop.lower() in PRESENCE:  # "where dogs are not allowed": no dogs
+        return f", no {noun}"
     if prop.lower() in ("on", "off"):
         return f", no {noun} {prop}"
     if not prop.lower().endswith("ing"):
@@ -1651,7 +1659,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v32"
+    fingerprint = "rules-v33"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
