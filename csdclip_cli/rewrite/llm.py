@@ -29,7 +29,7 @@ from csdclip_cli.rewrite.rules import (
 )
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
-FINETUNED_PROMPT = "t15"  # the prompt and output form of rewrite/finetune.py, and its checks
+FINETUNED_PROMPT = "t16"  # the prompt and output form of rewrite/finetune.py, and its checks (t16: this stop)
 MAX_CLAUSE_WORDS = 14
 # plain `pip install llama-cpp-python` compiles for this CPU only (-march=native); the Makefile's
 # wheel is portable (README, "Portable builds")
