@@ -678,6 +678,8 @@ def test_an_update_with_nothing_to_do_does_not_load_the_model(runner, colour_fol
     assert len(listed) == 1  # the check and the build share one scan of the folder
     r = invoke(runner, "index", "build", str(colour_folder), "--model", "demo:tiny", "--name", "n")
     assert r.exit_code != 0 and "cannot use it" in r.stderr  # another model still meets the compatibility check
+    # what to do says --weights too: `index update`, which ends up here, has no --name
+    assert "(--weights)" in r.stderr and "csd index rm n" in r.stderr
 
 
 @pytest.mark.parametrize("args", [["-k", "300"], ["--query-long"]])

@@ -104,6 +104,7 @@ def test_sharded_refusals_are_one_line(runner, tmp_path: Path) -> None:
     )
     r = invoke(runner, "index", "build", str(folder), "-m", "fake:colour", "-n", "sh", "--shards", "3")
     assert r.exit_code == 1 and "has 2 shards, not 3" in r.stderr and "Traceback" not in r.output
+    assert "sh (2 shards)" in invoke(runner, "index", "list").stdout  # a sharded index is marked
     assert "loading" not in r.stderr  # refused before the model loads
     assert invoke(runner, "index", "build", str(folder), "-m", "fake:colour", "-n", "plain").exit_code == 0
     r = invoke(runner, "index", "build", str(folder), "-m", "fake:colour", "-n", "plain", "--shards", "2")

@@ -220,9 +220,10 @@ def list_(index_dir: Path | None = IndexDir) -> None:
         except IndexFormatError:  # one broken index must not hide the others
             t.add_row("", escape(n), "[red]manifest unreadable[/]", f"csd index rm {escape(n)}", "", "", "", "")
             continue
+        shards = m.build.get("shards")
         t.add_row(
             "*" if n == cur else "",
-            escape(n),
+            escape(n) + (f" ({shards} shards)" if shards else ""),  # they looked like any other
             escape(m.model),
             escape(m.source.location),
             f"{m.count:,}",

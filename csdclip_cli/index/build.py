@@ -306,7 +306,13 @@ def refuse_emptying(source: Source, old: Manifest | None) -> None:
 def check_compatible(old: Manifest, encoder: Encoder, source: Source) -> None:
     """Raise IndexModelMismatch when `old` was built by another model, CsdError when it indexes
     another source."""
-    require_model(old, ModelRef.of(encoder), f"Pick another --name or remove it with `csd index rm {old.name}`")
+    require_model(
+        old,
+        ModelRef.of(encoder),
+        # `index update` has no --name: the weights the index was made with are the other way out
+        f"Give the weights it was built with (--weights), build another --name with `csd index build`, "
+        f"or remove it with `csd index rm {old.name}`",
+    )
     check_same_source(old, source)
 
 
