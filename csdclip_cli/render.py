@@ -56,7 +56,8 @@ class RateColumn(ProgressColumn):
 
 @contextmanager
 def progress_bar(description: str, unit: str = "img") -> Iterator[Any]:
-    """Yields update(done, total); draws on stderr."""
+    """Yields update(done, total); draws on stderr from the first update with work to do (an
+    index with nothing to encode drew an empty "indexing … 0/?" bar on every eval)."""
     prog = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -67,12 +68,22 @@ def progress_bar(description: str, unit: str = "img") -> Iterator[Any]:
         transient=False,
     )
     task = prog.add_task(description, total=None)
+    started = False
 
     def update(done: int, total: int) -> None:
+        nonlocal started
+        if not started:
+            if not total and not done:
+                return
+            prog.start()
+            started = True
         prog.update(task, completed=done, total=total)
 
-    with prog:
+    try:
         yield update
+    finally:
+        if started:
+            prog.stop()
 
 
 def human_bytes(n: float) -> str:

@@ -477,3 +477,13 @@ def test_flags_a_re_render_cannot_use_and_a_misspelt_model_are_refused_first(run
     assert r.exit_code == 2 and "-k, --methods would need a new run" in r.stderr, r.output
     r = invoke(runner, "eval", "tigr100k", *args, "-m", "clipp:ViT-B/16")
     assert r.exit_code != 0 and "unknown model family 'clipp'" in r.stderr and "rewriting" not in r.stderr, r.output
+
+
+def test_an_index_with_nothing_to_encode_draws_no_progress_bar(runner, tmp_path: Path) -> None:
+    """Every eval drew an empty 'indexing … 0/?' bar for an index that was up to date."""
+    make_tigr(tmp_path / "data", arranged=True)
+    args = ["eval", "tigr100k", "--data-dir", str(tmp_path / "data"), "-m", "fake:colour", "--methods", "plain"]
+    first = invoke(runner, *args)
+    assert first.exit_code == 0 and "indexing" in first.stderr  # 12 images to encode: a bar
+    again = invoke(runner, *args)
+    assert again.exit_code == 0 and "indexing" not in again.stderr and "searching" in again.stderr
