@@ -695,3 +695,18 @@ def test_train_inputs_say_what_is_wrong_with_them(runner, tmp_path: Path) -> Non
     data.write_text('{"raw": "a cat", "and": ["a cat"], "not": [], "or": []}\n')
     r = invoke(runner, "rewriter", "train", "--data", str(data), "-n", "50", "--out", str(tmp_path / "o"))
     assert r.exit_code == 2 and "with --data the file's plans are the data" in r.stderr, r.output
+
+
+def test_train_keeps_another_runs_adapter_in_out(tmp_path: Path) -> None:
+    """--out holding someone's adapter.gguf and no checkpoint had it overwritten without a word."""
+    from csdclip_cli.errors import UsageError
+
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / finetune.ADAPTER_FILE).write_bytes(b"GGUF someone's adapter")
+    data = tmp_path / "plans.jsonl"
+    data.write_text('{"raw": "a cat, no dog", "and": ["a cat"], "not": ["dog"], "or": []}\n')
+    cfg = finetune.TrainConfig(base="unused.gguf", data=str(data))
+    with pytest.raises(UsageError, match="holds adapter.gguf and no checkpoint"):
+        finetune.prepare(cfg, out)
+    assert finetune.prepare(cfg, out, fresh=True).resumed_from == 0  # --fresh replaces it

@@ -274,10 +274,18 @@ class TrainingRun:
 def prepare(cfg: TrainConfig, out_dir: Path, fresh: bool = False) -> TrainingRun:
     """Read and check everything a run needs before its model loads: the training plans and
     the checkpoint in `out_dir`. `fresh` discards that checkpoint, once the data has passed.
-    UsageError when `out_dir` is a file, the data holds an unusable plan (read_examples) or the
-    checkpoint cannot be read, has other settings or other data (read_checkpoint)."""
+    UsageError when `out_dir` is a file, holds an adapter without a checkpoint (unless `fresh`),
+    the data holds an unusable plan (read_examples) or the checkpoint cannot be read, has other
+    settings or other data (read_checkpoint)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file; give a folder for checkpoints and {ADAPTER_FILE}")
+    if not fresh and (out_dir / ADAPTER_FILE).is_file() and not (out_dir / "checkpoint.pt").is_file():
+        # an adapter no run of this folder can resume (copied there, or its checkpoint removed) was
+        # overwritten without a word
+        raise UsageError(
+            f"--out {out_dir} holds {ADAPTER_FILE} and no checkpoint: another run's adapter; give another "
+            "--out, or --fresh to replace it"
+        )
     plans = read_examples(cfg)
     if fresh:
         (out_dir / "checkpoint.pt").unlink(missing_ok=True)
