@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 import functools
 import inspect
 import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,21 +24,6 @@ def _expand(value: Any) -> Any:
     if isinstance(value, list) and value and all(isinstance(v, Path) for v in value):
         return [v.expanduser() for v in value]
     return value
-
-
-# numpy writing an array to a full disk says only this (an OSError without errno)
-SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
-
-
-def disk_problem(e: OSError) -> str | None:
-    """One line for a full or read-only disk (what, where, what to do); None for any other
-    OSError, which is a bug to show in full."""
-    where = f" {e.filename}" if e.filename else ""
-    if e.errno in (errno.ENOSPC, errno.EDQUOT) or (e.errno is None and SHORT_WRITE.search(str(e))):
-        return f"the disk is full (writing{where}); free some space and run the command again: finished work is kept"
-    if e.errno == errno.EROFS:
-        return f"cannot write{where}: the file system is read-only; use a writable place (--index-dir, $CSD_INDEXES)"
-    return None
 
 
 def _interrupted(e: BaseException) -> bool:
@@ -76,15 +59,17 @@ def guard(fn: F) -> F:
         except BrokenPipeError:  # `csd search ... | head`
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(0) from None
-        except OSError as e:
-            why = disk_problem(e)
-            if why is None:
+        except OSError as e:  # a full or read-only disk met outside a build (index use, eval reports)
+            from csdclip_cli.index.store import full_or_read_only, io_error
+
+            if not full_or_read_only(e):
                 raise
             from rich.markup import escape
 
             from csdclip_cli.render import err
 
-            err().print(f"[bold red]error:[/] {escape(why)}", soft_wrap=True)
+            why = io_error(e, Path(e.filename) if e.filename else Path.cwd())
+            err().print(f"[bold red]error:[/] {escape(str(why))}", soft_wrap=True)
             raise typer.Exit(1) from None
         except RuntimeError as e:  # Ctrl-C inside `import torch` arrives wrapped in a RuntimeError
             if not _interrupted(e):

@@ -39,6 +39,7 @@ from csdclip_cli.index.store import (
     ModelRef,
     SourceRef,
     check_complete,
+    full_or_read_only,
     io_error,
     remove_unread_generations,
     require_model,
@@ -282,7 +283,7 @@ def build_index(
                 stream or encode_stream,
             )
         except OSError as e:
-            if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS):
+            if e.errno == errno.EACCES or full_or_read_only(e):  # numpy's short write on a full disk too
                 raise io_error(e, store.path(name)) from None
             raise
 

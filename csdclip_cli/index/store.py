@@ -26,6 +26,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -589,13 +590,24 @@ def _locked(fd: int, name: str) -> IndexLocked:
     return IndexLocked(f"index {name!r} is being written by {holder}; wait for it to finish or pass --wait")
 
 
+# numpy writing an array to a full disk says only this (an OSError without an errno)
+SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+
+
+def full_or_read_only(e: OSError) -> bool:
+    """Whether `e` says the disk is full (ENOSPC, EDQUOT, numpy's short write) or read-only."""
+    return e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) or (
+        e.errno is None and bool(SHORT_WRITE.search(str(e)))
+    )
+
+
 def io_error(e: OSError, where: Path) -> Exception:
     """A CsdError for an OSError met while writing under `where`, with the fix for a read-only place or a full disk."""
     from csdclip_cli.errors import CsdError
 
     if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
         return CsdError(f"cannot write to {where}: {e.strerror}; choose a writable --index-dir")
-    if e.errno == errno.ENOSPC:
+    if full_or_read_only(e):
         return CsdError(f"disk full while writing {where}; free space and re-run (committed batches are kept)")
     return CsdError(f"{where}: {e.strerror or e}")
 
