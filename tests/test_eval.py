@@ -220,6 +220,10 @@ def test_files_of_one_name_in_two_folders_are_warned_about(tmp_path: Path) -> No
     ds = load_dataset(str(d))
     shared = [w for w in ds.warnings if "names of several files" in w]
     assert len(shared) == 1 and "'c0': c0.png, more/c0.png" in shared[0], ds.warnings
+    from csdclip_cli.sources.folder import FolderSource
+
+    src = FolderSource(d / "imgs")  # the check lists names only; they are the keys a build gives
+    assert list(src.keys()) == [it.key for it in src.items()] and "more/c0.png" in list(src.keys())
 
 
 def test_no_relevant_id_in_gallery_is_one_error_line(runner, tmp_path: Path) -> None:

@@ -192,7 +192,7 @@ def _gallery_ids(ds: Dataset) -> set[str]:
 
     if (ds.gallery / "data.mdb").is_file():
         return {ds.image_id(k) for k in LmdbSource(ds.gallery).keys()}
-    keys = [it.key for it in FolderSource(ds.gallery).items()]
+    keys = list(FolderSource(ds.gallery).keys())  # names only: the build stats the files
     counts = Counter(ds.image_id(k) for k in keys)
     shared = sorted(i for i, c in counts.items() if c > 1)
     if shared:

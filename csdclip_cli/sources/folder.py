@@ -81,10 +81,9 @@ class FolderSource:
     def _junk(self, name: str) -> bool:
         return name in JUNK_DIRS or any(fnmatch.fnmatchcase(name, g) for g in JUNK_DIR_GLOBS)
 
-    def items(self) -> Iterator[Item]:
-        """Every image file (by extension) under the root, walked in name order with hidden, junk and excluded
-        paths left out: keyed by relative path, with its size in bytes and mtime (seconds). A folder linked twice
-        is walked once."""
+    def _files(self) -> Iterator[tuple[str, str]]:
+        """(key, full path) of every image file (by extension) under the root, walked in name
+        order with hidden, junk and excluded paths left out; a folder linked twice is walked once."""
         seen_dirs: set[tuple[int, int]] = set()
         # followlinks: a symlinked folder is walked once (cycles are cut by inode)
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=True):
@@ -103,17 +102,25 @@ class FolderSource:
                     continue
                 # a name that is not valid UTF-8 arrives with surrogates; its key spells those bytes \xNN
                 key = printable_key(reldir + name)
-                if self._excluded(key, name):
-                    continue
-                full = os.path.join(dirpath, name)
-                try:
-                    fst = os.stat(full)
+                if not self._excluded(key, name):
+                    yield key, os.path.join(dirpath, name)
+
+    def keys(self) -> Iterator[str]:
+        """Every image's key, as items() gives them, without a stat of each file."""
+        return (key for key, _ in self._files())
+
+    def items(self) -> Iterator[Item]:
+        """Every image file as _files() lists it, keyed by relative path, with its size in bytes
+        and mtime (seconds)."""
+        for key, full in self._files():
+            try:
+                fst = os.stat(full)
+            except OSError:
+                try:  # a dangling symlink: listed, so that its read fails and `index info --errors` names it
+                    fst = os.lstat(full)
                 except OSError:
-                    try:  # a dangling symlink: listed, so that its read fails and `index info --errors` names it
-                        fst = os.lstat(full)
-                    except OSError:
-                        continue  # gone since the folder was listed
-                yield Item(key, fst.st_size, fst.st_mtime, printable_key(full))
+                    continue  # gone since the folder was listed
+            yield Item(key, fst.st_size, fst.st_mtime, printable_key(full))
 
     def read(self, key: str) -> bytes:
         """The bytes of the file at root/`key`; raises OSError (e.g. FileNotFoundError) when it cannot be read."""
