@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 
     from csdclip_cli.eval.runner import EvalRun
 
+# the defaults, also to tell a flag given to `csd eval report` (which cannot use it)
+DEFAULT_KS = "1,5,10"
+DEFAULT_METHODS = "plain,arith,deo,csd"
+
 
 @guard
 def eval_(
@@ -25,7 +29,7 @@ def eval_(
     report_dir_arg: str | None = typer.Argument(None, metavar="[DIR]", help="With 'report': the report folder."),
     model: list[str] | None = typer.Option(None, "--model", "-m", help="Model spec; repeat for several encoders."),
     weights: list[Path] | None = typer.Option(None, "--weights", help="Checkpoint per --model (same order)."),
-    methods: str = typer.Option("plain,arith,deo,csd", "--methods", help="Comma list of plain, arith, deo, csd."),
+    methods: str = typer.Option(DEFAULT_METHODS, "--methods", help="Comma list of plain, arith, deo, csd."),
     rewriter: str | None = typer.Option(
         None, "--rewriter", "-r", help="gold | rules | llm | plans.jsonl (default: gold when annotated)."
     ),
@@ -33,7 +37,7 @@ def eval_(
     adapter: Path | None = typer.Option(
         None, "--adapter", help="LoRA adapter GGUF for --rewriter llm (default: the one csd ships)."
     ),
-    k: str = typer.Option("1,5,10", "-k", help="Cut-offs, comma separated."),
+    k: str = typer.Option(DEFAULT_KS, "-k", help="Cut-offs, comma separated."),
     lang: str = typer.Option("en", "--lang", help="en | zh (TIGR-100k)."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N queries."),
     split: str | None = typer.Option(
@@ -69,8 +73,8 @@ def eval_(
         given = [
             flag
             for flag, used in (
-                ("-k", k != "1,5,10"),
-                ("--methods", methods != "plain,arith,deo,csd"),
+                ("-k", k != DEFAULT_KS),
+                ("--methods", methods != DEFAULT_METHODS),
                 ("--model", bool(model)),
                 ("--rewriter", rewriter is not None),
                 ("--limit", limit is not None),
@@ -86,8 +90,9 @@ def eval_(
                 f"csd eval report re-renders the saved run as it was; {', '.join(given)} would need a new run "
                 "(csd eval DATASET ... --report DIR)"
             )
-        rows = rep.render(Path(report_dir_arg))
-        out().print(summary_table(rep.load_run(Path(report_dir_arg)), rows))
+        saved = rep.load_run(Path(report_dir_arg))  # read once (render read it again)
+        rows = rep.render(Path(report_dir_arg), saved)
+        out().print(summary_table(saved, rows))
         note(f"re-rendered {Path(report_dir_arg) / 'index.html'}")
         return
     from csdclip_cli.eval.datasets import load_dataset
