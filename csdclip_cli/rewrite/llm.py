@@ -84,9 +84,12 @@ EXAMPLES = [
         },
     ),
 ]
+# how search boxes and lists say "no" (rules.SEARCH_SYNTAX reads them): "dogs excluded",
+# "anything but", "non-red", "-dog"; a cue in both lists below
+SEARCH_BOX_CUES = r"\b(?:excluded|anything\s+but)\b|\bnon-(?=[a-z])|(?:^|(?<=\s))-(?=[a-z])"
 NEG_CUE = re.compile(
-    r"\b(no|not|neither|nor|without|except|excluding|excluded|never|minus|lacking|isn'?t|aren'?t|anything\s+but)\b"
-    r"|\bnon-(?=[a-z])|(?:^|(?<=\s))-(?=[a-z])|没|不|无|除了|排除|别",
+    r"\b(no|not|neither|nor|without|except|excluding|never|minus|lacking|isn'?t|aren'?t)\b"
+    rf"|{SEARCH_BOX_CUES}|没|不|无|除了|排除|别",
     re.IGNORECASE,
 )
 
@@ -170,9 +173,8 @@ def _joined(ands: list[str], ors: list[list[str]]) -> str:
 ABSENCE_CUE = re.compile(
     r"\b(?:no|not|neither|nor|nobody|nothing|none|never|zero|without|except|excluding|minus|lacking|devoid|free of|empty of|"
     r"bare of|clear of|void of|"
-    r"isn'?t|aren'?t|doesn'?t|don'?t|hold the|leave out|other than|apart from|absent|missing|sans|no-one|"
-    r"excluded|anything but)\b|\bnon-(?=[a-z])|(?:^|(?<=\s))-(?=[a-z])"
-    r"|没|不|无|别|除|排除|缺",
+    r"isn'?t|aren'?t|doesn'?t|don'?t|hold the|leave out|other than|apart from|absent|missing|sans|no-one)\b"
+    rf"|{SEARCH_BOX_CUES}|没|不|无|别|除|排除|缺",
     re.IGNORECASE,
 )
 RELATION_WORDS = {"next", "near", "beside", "behind", "front", "top", "under", "above", "by", "inside", "outside"}
@@ -468,7 +470,6 @@ def _same_thing(a: str, b: str) -> bool:
 def _negated_in_query(item: str, query: str) -> bool:
     """A NOT item needs a negation cue shortly before one of its words in the query."""
     q = query.lower()
-    masked = lexical_negators_hidden(q)  # as long as q: 无人机 hides its 无
     masked = lexical_negators_hidden(q)  # as long as q: 无人机 hides its 无
     for w in _content_words(item):
         # whole words ("no" is not the start of "not"); a Chinese item is one character
