@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import replace
 
@@ -1486,6 +1487,7 @@ def _show_joiners(text: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)  # the checks ask for one query's many times (jieba each time)
 def lexical_negators_hidden(text: str) -> str:
     """`text` with 无 / 不 / 没 hidden where they begin a word that negates nothing (无人机, 不锈钢,
     无锡): for a search for negation cues. English text is returned as it is."""
