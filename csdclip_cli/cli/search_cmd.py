@@ -72,8 +72,9 @@ def search(
     if method != "csd" and (explain or min_match):  # they were ignored without a word
         flag = "--explain" if explain else "--min-match"
         raise UsageError(f"{flag} is about composite search's clauses; --method {method} has none")
-    # the server answers rules, llm and none; another rewriter (llm-base, gold, a plans file) searches here
-    served = rewriter in ("rules", "llm", "none")
+    from csdclip_cli.serve.service import SERVED_REWRITERS  # another rewriter searches here
+
+    served = rewriter in SERVED_REWRITERS
     local_only = html is not None or llm or adapter or config_file or address
     if not no_server and served and not local_only:
         remote = _remote(query, index, k, method, rewriter, min_match, index_dir)

@@ -19,6 +19,7 @@ from csdclip_cli.errors import UsageError
 
 MAX_K = 200
 MAX_QUERY_CHARS = 2000
+SERVED_REWRITERS = ("rules", "llm", "none")  # the others (llm-base, gold, plans files) search locally
 THUMB_PX = 256
 METHODS = ("csd", "plain", "arith", "deo")
 
@@ -40,7 +41,7 @@ class Service:
         self._rewriters: dict[str, Any] = {}
         self._thumbs: OrderedDict[tuple[str, int, float, int], bytes] = OrderedDict()
         self._lock = threading.RLock()
-        self._rewrite_locks = {name: threading.Lock() for name in ("rules", "llm", "none")}
+        self._rewrite_locks = {name: threading.Lock() for name in SERVED_REWRITERS}
 
     # ---- indexes ---------------------------------------------------------------------------
 
@@ -89,7 +90,7 @@ class Service:
         """The shared rewriter `name` (rules, llm or none), made on first use; raises UsageError for another name."""
         from csdclip_cli.rewrite import get_rewriter
 
-        if name not in ("rules", "llm", "none"):
+        if name not in SERVED_REWRITERS:
             raise UsageError(
                 f"the server's rewriter must be rules, llm or none, not {name!r} "
                 "(gold, llm-base and plans files are for csd search --no-server and csd eval)"
