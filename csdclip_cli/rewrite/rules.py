@@ -1068,6 +1068,8 @@ def _english(query: str) -> Plan:
     query = re.sub(r"\s*\)", "", query)
     # shorthand: "w/o milk", "w/ a hat", "cat / dog"
     query = re.sub(r"\bw/o\b", "without", query, flags=re.IGNORECASE)
+    query = re.sub(r"\bw/(?=\s)", "with", query, flags=re.IGNORECASE)
+    query = re.sub(r"(?<=[A-Za-z])\s*/\s*(?=[A-Za-z])", " or ", query)
     query = SEARCH_SYNTAX.sub(lambda m: f"{m['sep'] or ''}no {m['what']}" if m["what"] else ", no ", query)
     query = re.sub(r"(?<=\w):\s+", ", ", query)  # "without people: a red car": a pause, as a comma is
     query = NON_PROPERTY.sub(
@@ -1080,8 +1082,6 @@ def _english(query: str) -> Plan:
     )
     query = WORD.sub(_fix_cue, query)
     query = WHERE_THE_ISNT.sub(_where_the_isnt, query)
-    query = re.sub(r"\bw/(?=\s)", "with", query, flags=re.IGNORECASE)
-    query = re.sub(r"(?<=[A-Za-z])\s*/\s*(?=[A-Za-z])", " or ", query)
     # "none of the dogs are on leashes": the dogs are wanted, on a leash they are not
     query = NONE_OF_ARE.sub(lambda m: f"{m['det']} {m['what']}, no {m['what']} ", query)
     query = re.sub(r"\bwhere\s+nothing\s+is\s+", "with nothing ", query, flags=re.IGNORECASE)
