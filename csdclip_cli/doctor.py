@@ -85,13 +85,6 @@ def diagnose(
             why = missing or "none found: pass --llm FILE, set $CSD_LLM, or put a *.gguf in models/"
             checks.append(Check("GGUF", why, False))
             return checks
-        from csdclip_cli.rewrite.lora_gguf import general_type
-
-        try:  # an adapter given as the model said only "Failed to load model"
-            if general_type(gguf) == "adapter":
-                return [*checks, Check("GGUF", f"{gguf} is a LoRA adapter, not a model: give it with --adapter", False)]
-        except Exception:  # not GGUF, or cut short: llama.cpp's load says so below
-            pass
         checks.append(Check("GGUF", str(gguf)))
         if adapter is not None:
             checks.append(Check("LoRA adapter", str(adapter)))
@@ -102,7 +95,7 @@ def diagnose(
         except WorkerFailed as e:
             return [*checks, Check("load", e.reason, False)]
         if not load.get("ok"):
-            return [*checks, Check("load", str(load.get("error")), False)]
+            return [*checks, Check("load", _load_failure(gguf, str(load.get("error"))), False)]
         # with an adapter the fine-tuned prompt is used whatever the template; else the template
         # decides between a chat prompt and the raw few-shot one
         prompt = (
@@ -131,3 +124,17 @@ def diagnose(
         return checks
     finally:
         w.close()
+
+
+def _load_failure(gguf: Path, error: str) -> str:
+    """llama.cpp's load error, or what it means when the file is a LoRA adapter (llama.cpp said
+    only "Failed to load model"). The file's metadata is read only then: gguf's reader takes
+    seconds over a model's vocabulary."""
+    from csdclip_cli.rewrite.lora_gguf import general_type
+
+    try:
+        if general_type(gguf) == "adapter":
+            return f"{gguf} is a LoRA adapter, not a model: give it with --adapter"
+    except Exception:  # not GGUF, or cut short: llama.cpp's own words say so
+        pass
+    return error

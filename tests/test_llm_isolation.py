@@ -231,7 +231,7 @@ def test_doctor_names_an_adapter_given_as_the_model(runner, monkeypatch) -> None
 
     import csdclip_cli.rewrite.shipped as shipped
 
-    monkeypatch.setattr(llm_worker, "worker_argv", lambda: fake("ok"))
+    monkeypatch.setattr(llm_worker, "worker_argv", lambda: fake("loadfail"))  # llama.cpp refuses an adapter
     r = invoke(runner, "doctor", "--llm", str(shipped.ADAPTER), "--timeout", "10")
     assert r.exit_code == 1 and "is a LoRA adapter, not a model" in r.stdout and "--adapter" in r.stdout, r.stdout
     r = invoke(runner, "doctor", "--timeout", "0")
