@@ -536,6 +536,13 @@ NEGATED_FACT_TABLE = [
     ("a forest scene with deer, no hunters", ["a forest scene", "deer"], ["hunters"], []),  # lost the forest
     ("a campsite where dogs are not allowed", ["a campsite"], ["dogs"], []),  # it excluded the whole clause
     ("a playground, bikes not allowed", ["a playground"], ["bikes"], []),
+    ("a lake, swimming not allowed", ["a lake"], ["a person swimming"], []),  # not "a lake swimming"
+    ("a quiet bar, no dancing", ["a quiet bar"], ["a person dancing"], []),
+    ("a man reading, not smiling", ["a man reading"], ["a man smiling"], []),  # a person does act
+    # the speaker correcting themselves: the "no" was an AND clause
+    ("a yellow taxi, and no, not a green one", ["a yellow taxi"], ["green taxi"], []),
+    ("a horse, no, I mean a pony in a field", ["a pony in a field"], [], []),
+    ("yeah, a kite over a hill", ["a kite over a hill"], [], []),
     ("给我看一张雪山上的小屋的照片", ["雪山上的小屋"], [], []),  # 给我看一张 stayed in the clause
     ("让我看看湖边的帐篷，没有人", ["湖边的帐篷"], ["人"], []),
     ("看报纸的老人", ["看报纸的老人"], [], []),  # 看 is the old man's, no carrier

@@ -391,7 +391,7 @@ FILLER = re.compile(
 # after a comma; it was a clause of its own ("so I was thinking") or the subject's first words
 LEAD_IN = re.compile(
     r"(?:(?<=^)|(?<=,\s))"
-    r"(?:(?:so(?!\s+(?:many|much|few|little)\b)|ok|okay|well|hmm+|um+|uh+|er+|basically|honestly|anyway)\b[\s,]*)*"
+    r"(?:(?:so(?!\s+(?:many|much|few|little)\b)|ok|okay|yes|yeah|well|hmm+|um+|uh+|er+|basically|honestly|anyway)\b[\s,]*)*"
     r"(?:(?:i|we)\s*(?:was|were|am|'m|have\s+been|'ve\s+been)\s+(?:thinking|wondering|hoping)\b[\s,]*)?"
     r"(?:(?:i|we)\s+(?:think|guess|believe|remember|recall)(?:\s+(?:it\s+was|there\s+was|that|seeing))?\b[\s,]*)?"
     r"(?:(?:maybe|perhaps|probably|possibly)\b[\s,]*)?"
@@ -1056,6 +1056,18 @@ def _colour_alternatives(m: re.Match) -> str:
     return " or ".join(f"{article(c)}{c} {m.group('noun')}" for c in colours)
 
 
+# "a red car, and no, not a blue one", "no, I mean a cat": a "no" that answers the speaker's own
+# words is no part of the image (before a negation or a new start, not "a beach, no people")
+SELF_CORRECTION = re.compile(
+    r"(?:^|\s*[,;]|\s+-+)\s*(?:(?:and|but|oh|well|wait)[\s,]+)?(?:no|nope|nah)\s*[,.!]+\s*"
+    r"(?=(?:not|no|nobody|none|nothing|without|i|i'm|rather|instead|make\s+it)\b)",
+    re.IGNORECASE,
+)
+
+# "a cat, no, I mean a dog": what was said before the correction is taken back
+CORRECTED = re.compile(r"^.*[,;.]\s*(?:no|nope|sorry|oops)\s*[,.!]*\s*i\s+meant?\b[\s,]*", re.IGNORECASE)
+
+
 def _english(query: str) -> Plan:
     raw = query  # the plan keeps the user's words: a plans file is looked up by them
     query = re.sub(r"\b(except|excluding|without)\s+no\s+", r"\1 ", query, flags=re.IGNORECASE)  # "except no geese"
@@ -1072,6 +1084,8 @@ def _english(query: str) -> Plan:
     query = re.sub(r"(?<=[A-Za-z])\s*/\s*(?=[A-Za-z])", " or ", query)
     query = SEARCH_SYNTAX.sub(lambda m: f"{m['sep'] or ''}no {m['what']}" if m["what"] else ", no ", query)
     query = re.sub(r"(?<=\w):\s+", ", ", query)  # "without people: a red car": a pause, as a comma is
+    query = CORRECTED.sub("", query)
+    query = SELF_CORRECTION.sub(", ", query).lstrip(" ,")
     query = NON_PROPERTY.sub(
         lambda m: (
             f"{(indefinite_article(m['noun']) + ' ') if m['det'] else ''}{m['noun']} that isn't {m['prop']}"
@@ -1243,7 +1257,12 @@ def _english_plan(query: str, text: str) -> Plan:
     ands = list(dict.fromkeys(a.replace("\x00", " ") for a in ands if a))
     if merged:  # ", not in the water" / ", not smiling" negate a fact about the subject
         head = split_subject(merged[0])[0]
-        nots = [f"{head} {n}" if _a_fact(n.split()) else n for n in nots]
+        # a place does not act: "a cafe, no smoking" excludes someone smoking, not "a cafe smoking"
+        where = bool(set(head.lower().split()[-1:]) & SCENE_PLACES)
+        nots = [
+            (f"a person {n}" if where and _is_participle(n.split(), 0) else f"{head} {n}") if _a_fact(n.split()) else n
+            for n in nots
+        ]
         # "the ones with sunglasses": the ones are the subject's kind ("kids with sunglasses")
         noun = _strip_det(head).split()[-1] if _strip_det(head).split() else ""
         nots = [
@@ -1661,7 +1680,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v33"
+    fingerprint = "rules-v34"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
