@@ -28,6 +28,11 @@ class UnsafeCheckpoint(CsdError):
     """Raised when a checkpoint holds pickled objects other than plain weights (torch.load weights_only=True)."""
 
 
+class EncoderError(CsdError):
+    """Raised when an encoder (often a plugin's) fails to load or encode, or returns vectors of another shape
+    than its `dim` and the batch say."""
+
+
 class IndexNotFound(CsdError):
     """Raised when the index root holds no index of the given name, or no index at all."""
 

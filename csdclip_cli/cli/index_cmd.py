@@ -46,7 +46,7 @@ def build_source(source: str | Path, model: str, **options: Any) -> str:
     err().print(msg)
     if rep.skipped:
         files = "1 file" if rep.skipped == 1 else f"{rep.skipped} files"
-        err().print(f"[yellow]{files} could not be read; see `csd index info {escape(name)} --errors`[/]")
+        err().print(f"[yellow]{files} could not be read or encoded; see `csd index info {escape(name)} --errors`[/]")
     if not indexed:
         warn(f"{source} holds no images the index could read: index {name!r} is empty (check the path and --exclude)")
     return name

@@ -27,6 +27,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from csdclip_cli.encoders.base import Encoder
+from csdclip_cli.encoders.checked import image_vectors
 from csdclip_cli.errors import CsdError, IndexModelMismatch, SourceError
 from csdclip_cli.index.ann import DEFAULT_ANN, ann_file, check_kind, write_ann
 from csdclip_cli.index.store import (
@@ -100,6 +101,24 @@ class Journal:
         for meta in sorted(self.path.glob("batch-*.json"), key=lambda p: int(p.stem.split("-")[1])):
             yield from json.loads(meta.read_text())
 
+    def drop_unfit(self, dim: int) -> int:
+        """Delete the committed batches whose vectors do not fit their items or are not `dim` wide
+        (an encoder's other shape, journaled before csd checked it, failed every later run); their
+        images are encoded again. Returns how many batches were dropped."""
+        dropped = 0
+        for meta in list(self.path.glob("batch-*.json")):
+            vec = meta.with_suffix(".npy")
+            try:
+                want = sum("error" not in d for d in json.loads(meta.read_text()))
+                shape = np.load(vec, mmap_mode="r").shape if vec.exists() else (0, 0)
+            except (OSError, ValueError):  # half-written by an older csd, or not JSON / npy
+                shape, want = (-1, -1), -1
+            if want and shape != (want, dim):
+                meta.unlink()
+                vec.unlink(missing_ok=True)
+                dropped += 1
+        return dropped
+
     def commit(self, items: list[dict[str, Any]], vectors: np.ndarray) -> None:
         """Append one batch durably: `vectors` [n, d] (cast to the journal's dtype) are fsynced and renamed in first,
         then `items`, whose rename is the commit point."""
@@ -123,14 +142,16 @@ class Journal:
 
 
 def _retryable_errors() -> tuple[str, ...]:
-    """Skip reasons that installing something has since removed (e.g. pillow-heif for HEIC)."""
+    """Skip reasons that are tried again: the encoder's faults (NaN, zero vectors), and those
+    that installing something has since removed (e.g. pillow-heif for HEIC)."""
+    from csdclip_cli.encoders.checked import ENCODER_FAULT
     from csdclip_cli.sources.decode import HEIF_MISSING
 
     try:
         import pillow_heif  # noqa: F401
     except ImportError:
-        return ()
-    return (HEIF_MISSING,)
+        return (ENCODER_FAULT,)
+    return (ENCODER_FAULT, HEIF_MISSING)
 
 
 def unchanged_report(source: Source, store: IndexStore, name: str, old: Manifest) -> BuildReport | None:
@@ -229,7 +250,14 @@ def encode_stream(source: Source, encoder: Encoder, items: list[Item], batch_siz
                     ok_items.append(item)
                     arrays.append(res)
             fill()  # keep the decoders busy while the encoder works
-            vecs = encoder.encode_images(np.stack(arrays)) if arrays else np.zeros((0, encoder.dim), np.float32)
+            if not arrays:
+                yield ok_items, np.zeros((0, encoder.dim), np.float32), bad
+                continue
+            vecs, unusable = image_vectors(encoder, np.stack(arrays))
+            if unusable:  # NaN or zero rows are skipped images, not vectors that poison the index
+                bad += [(ok_items[i], why) for i, why in unusable.items()]
+                keep = [i for i in range(len(ok_items)) if i not in unusable]
+                ok_items, vecs = [ok_items[i] for i in keep], vecs[keep]
             yield ok_items, vecs, bad
 
 
@@ -393,6 +421,7 @@ def _build_locked(
             f"index {name!r} stores {vector_dtype(old.build).name} vectors, not {dtype.name}; pick another --name"
         )
     journal = Journal(root / "journal", dtype)
+    journal.drop_unfit(encoder.dim)
     done = {d["key"]: (d["size"], d["mtime"]) for d in journal.entries()}
 
     retry = _retryable_errors()

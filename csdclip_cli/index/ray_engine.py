@@ -129,7 +129,11 @@ class _Encode:
                 ok.append(i)
         vectors = np.zeros((len(errors), self.encoder.dim), np.float32)
         if inputs:
-            vectors[ok] = self.encoder.encode_images(np.stack(inputs))
+            from csdclip_cli.encoders.checked import image_vectors
+
+            vectors[ok], unusable = image_vectors(self.encoder, np.stack(inputs))
+            for j, why in unusable.items():  # NaN or zero rows: skipped images, as in a local build
+                errors[ok[j]] = why
         return {"key": batch["key"], "vector": vectors, "error": np.asarray(errors, dtype=object)}
 
 

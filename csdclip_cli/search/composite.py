@@ -165,14 +165,18 @@ class PlanVectors:
     @classmethod
     def embed(cls, plan: Plan, encoder: Any) -> PlanVectors:
         """Every text of `plan` embedded by `encoder` (encode_texts -> float32 [n, d])."""
-        return cls.split(plan, encoder.encode_texts(cls.texts(plan)))
+        from csdclip_cli.encoders.checked import text_vectors
+
+        return cls.split(plan, text_vectors(encoder, cls.texts(plan)))
 
     @classmethod
     def embed_many(cls, plans: list[Plan], encoder: Any) -> list[PlanVectors]:
         """embed() for many plans with one encode_texts call over all their texts."""
         texts = [cls.texts(p) for p in plans]
         flat = [t for ts in texts for t in ts]
-        v = encoder.encode_texts(flat) if flat else np.zeros((0, 0), np.float32)
+        from csdclip_cli.encoders.checked import text_vectors
+
+        v = text_vectors(encoder, flat) if flat else np.zeros((0, 0), np.float32)
         out, i = [], 0
         for p, ts in zip(plans, texts):
             out.append(cls.split(p, v[i : i + len(ts)]))

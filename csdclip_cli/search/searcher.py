@@ -239,7 +239,8 @@ class Searcher:
         v = np.asarray(vector, np.float32)
         if v.shape != (self.manifest.dim,):
             raise UsageError(
-                f"a query vector for index {self.manifest.name!r} has shape ({self.manifest.dim},), not {v.shape}"
+                f"a query vector of shape {v.shape} does not fit index {self.manifest.name!r}, whose vectors "
+                f"are ({self.manifest.dim},): embed the query with the index's model ({self.manifest.model})"
             )
         rows, scores = self.gallery.top(v, k)
         return ResultList(self.results(rows, scores))
@@ -250,7 +251,9 @@ class Searcher:
         from csdclip_cli.rewrite.plan import require_query
 
         check_k(k)
-        results = self.search_vector(self.text_encoder.encode_texts([require_query(query)])[0], k)
+        from csdclip_cli.encoders.checked import text_vectors
+
+        results = self.search_vector(text_vectors(self.text_encoder, [require_query(query)])[0], k)
         return results.warn_language(self.manifest.model, [query])
 
     def search(self, query: str, k: int = 10, method: str = "csd", rewriter: str = "rules", **kw: Any) -> ResultList:

@@ -1,0 +1,199 @@
+"""An encoder plugin at fault, through the real registry hook and the real CLI: an exception,
+vectors of another shape, NaN, zero or unnormalised vectors. A fresh user's plugin poisoned an
+index for good with one NaN, left an index no update could finish with one batch of another
+width, and every fault was a traceback of about 90 lines."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import invoke, make_distinct_folder
+
+import csdclip_cli.encoders.registry as registry
+from csdclip_cli.encoders import Family, families
+
+DIM = 8
+FAULT: dict[str, str] = {"mode": ""}
+
+
+class Faulty:
+    """An 8-wide colour encoder whose output goes wrong as FAULT['mode'] says."""
+
+    dim = DIM
+    context_length = 77
+    device = "cpu"
+    spec = "faulty:enc"
+    fingerprint = "faulty:v1"
+
+    def preprocess(self, image):
+        return np.asarray(image.convert("RGB").resize((4, 4)), np.float32).reshape(-1, 3).mean(0) / 255
+
+    def encode_images(self, batch):
+        m = np.asarray(batch, np.float32)
+        v = np.concatenate([m, 1 - m, m[:, :2] * 0.5], 1)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        mode = FAULT["mode"]
+        if mode == "raise":
+            raise RuntimeError("CUDA out of memory (simulated)")
+        if mode == "nan":
+            v[0, 0] = np.nan
+        if mode == "zero":
+            v[0] = 0
+        if mode == "wide":
+            return np.ones((len(v), 11), np.float32) / 11**0.5
+        if mode == "short":
+            return v[:-1]
+        if mode == "unnormalised":
+            return v * np.arange(1, len(v) + 1, dtype=np.float32)[:, None]
+        if mode == "strings":
+            return [["x"] * DIM for _ in v]
+        return v
+
+    def encode_texts(self, texts):
+        if FAULT["mode"] == "text-wide":
+            return np.ones((len(texts), 11), np.float32) / 11**0.5
+        if FAULT["mode"] == "text-raise":
+            raise ValueError("tokenizer exploded")
+        rows = [np.random.default_rng(int(hashlib.sha256(t.encode()).hexdigest()[:8], 16)).random(DIM) for t in texts]
+        v = np.asarray(rows, np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def load_faulty(spec, opts):
+    if FAULT["mode"] == "load":
+        raise OSError("weights file is corrupt (simulated)")
+    if FAULT["mode"] == "no-spec":
+
+        class NoSpec(Faulty):
+            spec = None  # type: ignore[assignment]
+
+        return NoSpec()
+    return Faulty()
+
+
+@pytest.fixture
+def plugin(monkeypatch):
+    """The family 'faulty', registered as the entry-point plugin 'faultyplug' would register it."""
+    families()  # the built-ins and real plugins first
+    monkeypatch.setitem(registry._FAMILIES, "faulty", Family("faulty", load_faulty, "faulty test encoder"))
+    monkeypatch.setitem(registry._ORIGIN, "faulty", "faultyplug")
+    FAULT["mode"] = ""
+    yield
+    FAULT["mode"] = ""
+
+
+def build(runner, folder: Path, name: str = "pics"):
+    return invoke(runner, "index", "build", str(folder), "--model", "faulty:enc", "--name", name)
+
+
+def one_line_error(r, *words: str) -> None:
+    assert r.exit_code == 1, r.output
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert "Traceback" not in r.output and len(errors) == 1 and r.stderr.strip().endswith(errors[0]), r.stderr
+    for w in words:
+        assert w in errors[0], r.stderr
+
+
+def test_a_nan_vector_is_a_skipped_image_and_never_reaches_search(plugin, runner, tmp_path: Path) -> None:
+    folder = make_distinct_folder(tmp_path / "pics", 12)
+    assert build(runner, folder).exit_code == 0
+    (folder / "new.png").write_bytes((folder / "img-003.png").read_bytes())
+    FAULT["mode"] = "nan"
+    r = invoke(runner, "index", "update", "pics")
+    assert r.exit_code == 0 and "1 file could not be read or encoded" in r.output, r.output
+    r = invoke(runner, "index", "info", "pics", "--errors")
+    assert "new.png" in r.output and "NaN" in r.output, r.output
+    FAULT["mode"] = ""
+    r = invoke(runner, "index", "update", "pics")  # the plugin mended: the image is tried again
+    assert r.exit_code == 0 and "encoded 1" in r.output, r.output
+    r = invoke(runner, "search", "a photo, no dogs", "--index", "pics", "-k", "13", "--json")
+    assert r.exit_code == 0, r.output
+    hits = [json.loads(line) for line in r.stdout.splitlines()]  # strict JSON: a NaN constant would not parse
+    assert len(hits) == 13 and len({h["path"] for h in hits}) == 13
+    assert all(np.isfinite(h["score"]) for h in hits)
+
+
+def test_a_zero_vector_is_skipped_and_unnormalised_ones_are_normalised(plugin, runner, tmp_path: Path) -> None:
+    folder = make_distinct_folder(tmp_path / "pics", 6)
+    FAULT["mode"] = "zero"
+    r = build(runner, folder)
+    assert r.exit_code == 0 and "1 file could not be read or encoded" in r.output, r.output
+    FAULT["mode"] = "unnormalised"
+    assert build(runner, folder, "u").exit_code == 0
+    FAULT["mode"] = ""
+    r = invoke(runner, "search", "a photo", "--index", "u", "--method", "plain", "-k", "6", "--json")
+    scores = [json.loads(line)["score"] for line in r.stdout.splitlines()]
+    assert all(-1.0001 <= s <= 1.0001 for s in scores), scores  # cosines, not lengths
+
+
+@pytest.mark.parametrize("mode", ["wide", "short"])
+def test_vectors_of_another_shape_are_one_line_and_never_journaled(plugin, runner, tmp_path: Path, mode) -> None:
+    folder = make_distinct_folder(tmp_path / "pics", 12)
+    assert build(runner, folder).exit_code == 0
+    (folder / "new.png").write_bytes((folder / "img-003.png").read_bytes())
+    FAULT["mode"] = mode
+    r = invoke(runner, "index", "update", "pics")
+    one_line_error(r, "encoder plugin 'faultyplug' (model faulty:enc)", "its dim is 8")
+    FAULT["mode"] = ""
+    r = invoke(runner, "index", "update", "pics")  # the next run is not blocked by the bad batch
+    assert r.exit_code == 0 and "encoded 1" in r.output, r.output
+
+
+def test_a_batch_of_another_width_left_by_an_older_csd_is_encoded_again(plugin, runner, tmp_path: Path) -> None:
+    folder = make_distinct_folder(tmp_path / "pics", 4)
+    journal = tmp_path / "indexes" / "pics" / "journal"
+    journal.mkdir(parents=True)
+    items = [{"key": k, "path": str(folder / k), "size": 1, "mtime": 1.0} for k in ("img-000.png", "img-003.png")]
+    np.save(journal / "batch-1.npy", np.ones((2, 11), np.float16))
+    (journal / "batch-1.json").write_text(json.dumps(items))
+    r = build(runner, folder)  # it failed with "all the input array dimensions ..." on every run
+    assert r.exit_code == 0 and "4 images" in r.output, r.output
+
+
+def test_faults_in_the_plugin_are_one_line_naming_it(plugin, runner, tmp_path: Path) -> None:
+    folder = make_distinct_folder(tmp_path / "pics", 6)
+    FAULT["mode"] = "raise"
+    r = build(runner, folder, "r1")
+    one_line_error(
+        r, "encoder plugin 'faultyplug'", "encoding images: RuntimeError: CUDA out of memory", "--batch-size"
+    )
+    FAULT["mode"] = "strings"
+    one_line_error(build(runner, folder, "r2"), "returned list for", "not an array of numbers")
+    FAULT["mode"] = "load"
+    one_line_error(build(runner, folder, "r3"), "failed while loading: OSError: weights file is corrupt")
+    FAULT["mode"] = "no-spec"
+    one_line_error(build(runner, folder, "r4"), "lacks spec")
+    FAULT["mode"] = ""
+    assert build(runner, folder).exit_code == 0
+    for mode, words in (("text-wide", "returned vectors of shape ("), ("text-raise", "encoding text: ValueError")):
+        FAULT["mode"] = mode
+        for method in ("plain", "csd"):
+            r = invoke(runner, "search", "a red car", "--index", "pics", "--method", method, "--no-server")
+            one_line_error(r, "encoder plugin 'faultyplug'", words.replace("(1,", "(1," if method == "plain" else "("))
+
+
+def test_a_plugin_cannot_take_a_built_in_family_name(monkeypatch) -> None:
+    """A plugin registering 'demo' replaced csd's demo model without a word."""
+    import importlib.metadata as md
+    import sys
+    import types
+
+    from csdclip_cli.encoders import plugin_errors
+
+    mod = types.ModuleType("csd_shadow_plugin")
+    mod.register = lambda register: register(Family("demo", load_faulty, "not the demo model"))
+    monkeypatch.setitem(sys.modules, "csd_shadow_plugin", mod)
+    real = md.entry_points(group=registry.ENTRY_POINT_GROUP)
+    shadow = md.EntryPoint("shadow", "csd_shadow_plugin:register", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(md, "entry_points", lambda group: [shadow, *real])
+    monkeypatch.setattr(registry, "_FAMILIES", {})
+    monkeypatch.setattr(registry, "_PLUGIN_ERRORS", {})
+    monkeypatch.setattr(registry, "_ORIGIN", {})
+    monkeypatch.setattr(registry, "_loaded", False)
+    assert families()["demo"].description != "not the demo model"
+    assert "registers demo, a family csd has built in" in plugin_errors()["shadow"]
+    assert registry.plugin_of("fake") is not None and registry.plugin_of("demo") is None
