@@ -119,6 +119,37 @@ def test_search_keeps_the_generation_it_opened_through_two_updates(tmp_path: Pat
 # 4. an LMDB key that is not UTF-8 -----------------------------------------------------------
 
 
+def test_a_source_given_as_a_link_follows_the_link(runner, tmp_path: Path) -> None:
+    """`csd index build Photos` with Photos -> 2024: the index kept 2024 (named "2024-..."), so
+    after `ln -sfn 2025 Photos` an update still indexed 2024 and a build made a second index."""
+    make_colour_folder(tmp_path / "2024", n=6)
+    make_colour_folder(tmp_path / "2025", n=9, seed=1)
+    link = tmp_path / "Photos"
+    link.symlink_to("2024")
+    r = build(runner, str(link))
+    assert r.exit_code == 0 and "Photos-fake-colour: 6 images" in r.output, r.output
+    link.unlink()
+    link.symlink_to("2025")
+    r = invoke(runner, "index", "update")
+    assert r.exit_code == 0 and "Photos-fake-colour: 9 images" in r.output, r.output
+    r = build(runner, str(link))
+    assert r.exit_code == 0 and "Photos-fake-colour: 9 images (encoded 0, unchanged 9" in r.output, r.output
+    assert IndexStore().names() == ["Photos-fake-colour"]
+
+
+def test_an_index_that_stored_a_links_target_is_updated_through_the_link(runner, tmp_path: Path) -> None:
+    """An index built before links were kept names their target: building through the link again
+    updates it (it built a second index under the link's name) and then keeps the link's path."""
+    make_colour_folder(tmp_path / "2024", n=6)
+    link = tmp_path / "Photos"
+    link.symlink_to("2024")
+    assert build(runner, str(tmp_path / "2024")).exit_code == 0  # what the link's build stored before
+    r = build(runner, str(link))
+    assert r.exit_code == 0 and "2024-fake-colour: 6 images (encoded 0, unchanged 6" in r.output, r.output
+    assert IndexStore().names() == ["2024-fake-colour"]
+    assert IndexStore().manifest("2024-fake-colour").source.location == str(link)
+
+
 def test_non_utf8_lmdb_key_is_indexed_escaped(runner, tmp_path: Path) -> None:
     import lmdb
 

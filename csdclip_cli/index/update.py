@@ -122,7 +122,15 @@ def build_or_update(
                 "image files beside it are not (index them as a folder of their own)"
             )
     store = IndexStore(index_dir)
-    name = validate_name(name if name is not None else default_name(src.location, model))
+    if name is None:
+        name = default_name(src.location, model)
+        # an index of this folder made when csd named it after a link's target ("Photos" ->
+        # 2024: "2024-demo-tiny") is updated, not built again under the link's name
+        target = os.path.realpath(src.location)
+        legacy = default_name(target, model)
+        if not store.exists(name) and store.exists(legacy) and store.manifest(legacy).source.location == target:
+            name = legacy
+    name = validate_name(name)
     old = store.manifest(name) if store.exists(name) else None
     if not exclude and old is not None and old.source.exclude:
         # rebuilding without --exclude keeps the globs the index was made with (as update does)
@@ -157,6 +165,7 @@ def build_or_update(
         and not shards
         and ann is None
         and _same_model(old, model, weights, trust_remote_code)
+        and old.source.location == src.location  # else the manifest learns the link's path below
     ):
         from csdclip_cli.index.build import unchanged_report
 

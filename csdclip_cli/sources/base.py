@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,19 @@ class Source(Protocol):
     def read(self, key: str) -> bytes:
         """The encoded image file's bytes for `key` (as listed by items())."""
         ...
+
+
+def absolute(path: str | os.PathLike[str]) -> str:
+    """`path` as an absolute path, with `~` expanded and `..` folded but symbolic links kept: an
+    index remembers the folder the user named, so that a link moved to a new folder ("Photos" ->
+    2025) is followed by the next update (the link's target of the first build was kept before)."""
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
+
+
+def same_location(a: str, b: str) -> bool:
+    """Whether two source locations name one folder: the same path, or links to one target (an
+    index stored its source with links resolved before csd kept them)."""
+    return a == b or (os.path.exists(a) and os.path.exists(b) and os.path.realpath(a) == os.path.realpath(b))
 
 
 def printable_key(name: str | bytes) -> str:

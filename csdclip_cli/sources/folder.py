@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from csdclip_cli.errors import SourceError
-from csdclip_cli.sources.base import Item, key_bytes, printable_key
+from csdclip_cli.sources.base import Item, absolute, key_bytes, printable_key
 
 # the extensions csd names itself: HEIC / HEIF are listed without pillow-heif too, so that such
 # a file is skipped with the install hint rather than silently
@@ -52,7 +52,7 @@ class FolderSource:
     kind = "folder"
 
     def __init__(self, root: str | Path, exclude: Sequence[str] = ()):
-        self.root = Path(root).expanduser().resolve()
+        self.root = Path(absolute(root))
         if not self.root.is_dir():
             raise SourceError(f"source folder {root} does not exist or is not a folder")
         self.location = str(self.root)

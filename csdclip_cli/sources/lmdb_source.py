@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from csdclip_cli.errors import SourceError
-from csdclip_cli.sources.base import Item, key_bytes, printable_key
+from csdclip_cli.sources.base import Item, absolute, key_bytes, printable_key
 
 SPECIAL_KEYS = {b"num_images", b"num_samples"}
 
@@ -52,7 +52,7 @@ class LmdbSource:
 
     def __init__(self, path: str | Path):
 
-        p = Path(path).expanduser().resolve()
+        p = Path(absolute(path))
         env_dir = find_imgs_env(p)
         if env_dir is None:
             raise SourceError(f"{path} holds no CN-CLIP image LMDB (looked for data.mdb in ., imgs/, lmdb/imgs/)")

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from csdclip_cli.errors import SourceError
-from csdclip_cli.sources.base import Item
+from csdclip_cli.sources.base import Item, absolute
 
 IMAGE_EXTS = ("webp", "png", "jpg", "jpeg")  # CLIP_benchmark's order of preference
 MEMBER = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")  # webdataset's base_plus_ext
@@ -42,7 +42,7 @@ class WdsSource:
     kind = "wds"
 
     def __init__(self, split_dir: str | Path):
-        self.root = Path(split_dir).expanduser().resolve()
+        self.root = Path(absolute(split_dir))
         self.location = str(self.root)
         self.shards = shard_paths(self.root)
         if not self.shards:
