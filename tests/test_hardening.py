@@ -727,3 +727,31 @@ def test_llm_files_given_to_a_rewriter_that_uses_none_are_refused(
     plans.write_text('{"raw": "a cat", "and": ["a cat"], "not": [], "or": []}\n')
     r = invoke(runner, *[str(plans) if a == "PLANS" else a for a in args])
     assert r.exit_code == 2 and says in r.stderr and "Traceback" not in r.output, r.output
+
+
+def test_an_empty_index_name_is_refused_not_read_as_the_current_one(runner, colour_folder: Path) -> None:
+    """`csd index info ''` and `csd search --index ''` (an unset shell variable) used the current
+    index without a word, while `csd index rm ''` refused the name."""
+    assert invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour").exit_code == 0
+    for args in (("index", "info", ""), ("search", "red", "--index", "", "--no-server")):
+        r = invoke(runner, *args)
+        assert r.exit_code == 2 and "an empty index name" in r.stderr, r.output
+
+
+def test_index_names_in_advice_are_quoted_for_the_shell(runner, colour_folder: Path) -> None:
+    """`csd index info my photos --errors` ran something else when pasted."""
+    (colour_folder / "broken.png").write_bytes(b"not a png")
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "my photos;x")
+    assert r.exit_code == 0 and "`csd index info 'my photos;x' --errors`" in r.output, r.output
+
+
+def test_a_faiss_index_without_faiss_is_refused_before_the_build(runner, colour_folder: Path, monkeypatch) -> None:
+    """Below 20,000 images no candidate index is built, so `--ann faiss-ivf-sq8` without faiss
+    built fine, and every update past 20,000 images failed (and the kind cannot change)."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "faiss" else real(name, *a))
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--ann", "faiss-ivf-sq8")
+    assert r.exit_code == 1 and "need faiss: pip install" in r.stderr, r.output
+    assert IndexStore().names() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,9 @@ def build_source(source: str | Path, model: str, **options: Any) -> str:
     err().print(msg)
     if rep.skipped:
         files = "1 file" if rep.skipped == 1 else f"{rep.skipped} files"
-        err().print(f"[yellow]{files} could not be read or encoded; see `csd index info {escape(name)} --errors`[/]")
+        err().print(
+            f"[yellow]{files} could not be read or encoded; see `csd index info {escape(shlex.quote(name))} --errors`[/]"
+        )
     if not indexed:
         warn(f"{source} holds no images the index could read: index {name!r} is empty (check the path and --exclude)")
     return name
@@ -101,7 +104,7 @@ def build(
     if ann is not None:  # before the model loads (seconds), not after
         from csdclip_cli.index.ann import check_kind
 
-        check_kind(ann)
+        check_kind(ann, installed=True)
     build_source(
         source,
         model,
@@ -149,7 +152,7 @@ def update(
     from csdclip_cli.index import IndexStore
 
     store = IndexStore(index_dir)
-    m = store.manifest(name or store.current())
+    m = store.manifest(store.current() if name is None else name)
     if m.source.subset:
         from csdclip_cli.errors import UsageError
 
@@ -163,7 +166,11 @@ def update(
         )
     w = str(weights) if weights else m.build.get("weights")
     if w and not Path(w).expanduser().exists():
-        hint = "check the path" if weights else f"pass its new place: csd index update {m.name} --weights FILE"
+        hint = (
+            "check the path"
+            if weights
+            else f"pass its new place: csd index update {shlex.quote(m.name)} --weights FILE"
+        )
         raise UsageError(f"index {m.name!r}'s weights {w} are not there; {hint}")
     build_source(
         m.source.location,
@@ -202,7 +209,7 @@ def list_(index_dir: Path | None = IndexDir) -> None:
         note(
             f"{n}: a first build that did not finish; run the command that started it again (`csd index build` "
             "or `csd eval`) to resume, "
-            f"or remove it with `csd index rm {n}`"
+            f"or remove it with `csd index rm {shlex.quote(n)}`"
         )
     if not names:
         note(f"no indexes in {store.root}; build one with `csd index build FOLDER --model SPEC`")
@@ -218,7 +225,9 @@ def list_(index_dir: Path | None = IndexDir) -> None:
         try:
             m = store.manifest(n)
         except IndexFormatError:  # one broken index must not hide the others
-            t.add_row("", escape(n), "[red]manifest unreadable[/]", f"csd index rm {escape(n)}", "", "", "", "")
+            t.add_row(
+                "", escape(n), "[red]manifest unreadable[/]", f"csd index rm {escape(shlex.quote(n))}", "", "", "", ""
+            )
             continue
         shards = m.build.get("shards")
         t.add_row(

@@ -16,6 +16,7 @@ recorded in the manifest (build parameter `ann`); indexes from before carry hnsw
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from pathlib import Path
@@ -28,6 +29,7 @@ from csdclip_cli.errors import UsageError
 ANN_KINDS = ("hnswlib", "faiss-ivf-sq8", "faiss-ivf-sq4", "faiss-ivf-pq")
 DEFAULT_ANN = "hnswlib"
 FILES = {"hnswlib": "hnsw.bin", "faiss-ivf-sq8": "ivf.faiss", "faiss-ivf-sq4": "ivf.faiss", "faiss-ivf-pq": "ivf.faiss"}
+FAISS_MISSING = "the faiss candidate indexes need faiss: pip install 'csdclip-cli[faiss]' (faiss-cpu)"
 SQ_TYPES = {"faiss-ivf-sq8": "QT_8bit", "faiss-ivf-sq4": "QT_4bit"}
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 200
@@ -47,10 +49,16 @@ class Ann(Protocol):
         ...
 
 
-def check_kind(kind: str) -> str:
-    """`kind` itself when it is one of ANN_KINDS; raises UsageError otherwise."""
+def check_kind(kind: str, installed: bool = False) -> str:
+    """`kind` itself when it is one of ANN_KINDS; raises UsageError otherwise, and with
+    `installed` the CsdError of _faiss() when a faiss kind is asked for without faiss (an index
+    of fewer than store.EXACT_LIMIT rows built fine, then every update past them failed)."""
     if kind not in ANN_KINDS:
         raise UsageError(f"--ann {kind!r}: choose one of {', '.join(ANN_KINDS)}")
+    if installed and kind.startswith("faiss") and importlib.util.find_spec("faiss") is None:
+        from csdclip_cli.errors import CsdError
+
+        raise CsdError(FAISS_MISSING)
     return kind
 
 
@@ -113,7 +121,7 @@ def _faiss() -> Any:
     except ImportError:
         from csdclip_cli.errors import CsdError
 
-        raise CsdError("the faiss candidate indexes need faiss: pip install 'csdclip-cli[faiss]' (faiss-cpu)") from None
+        raise CsdError(FAISS_MISSING) from None
     faiss.omp_set_num_threads(max(1, os.cpu_count() or 1))
     return faiss
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shlex
 import shutil
 import sqlite3
 import time
@@ -287,7 +288,7 @@ def build_index(
         existing = store.manifest(name)
         if existing.build.get("shards"):
             raise IndexModelMismatch(
-                f"index {name!r} is sharded; update it with `csd index update {name}` (index.shards.build_sharded)"
+                f"index {name!r} is sharded; update it with `csd index update {shlex.quote(name)}` (index.shards.build_sharded)"
             )
         check_compatible(existing, encoder, source)
     with store.lock(name, wait=wait):
@@ -340,7 +341,7 @@ def check_compatible(old: Manifest, encoder: Encoder, source: Source) -> None:
         ModelRef.of(encoder),
         # `index update` has no --name: the weights the index was made with are the other way out
         f"Give the weights it was built with (--weights), build another --name with `csd index build`, "
-        f"or remove it with `csd index rm {old.name}`",
+        f"or remove it with `csd index rm {shlex.quote(old.name)}`",
     )
     check_same_source(old, source)
 

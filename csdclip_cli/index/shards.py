@@ -13,6 +13,7 @@ generation and numbers rows shard after shard (ShardedGeneration); search.sharde
 
 from __future__ import annotations
 
+import shlex
 import time
 import zlib
 from collections.abc import Iterator
@@ -160,10 +161,36 @@ def build_sharded(
     return report
 
 
+def unchanged_sharded_report(source: Source, store: IndexStore, name: str, old: Manifest) -> ShardedReport | None:
+    """index.build.unchanged_report for sharded index `name`: the source listed once, each
+    shard compared with its share, without the model (or Ray). None when any shard has work."""
+    from csdclip_cli.index.build import unchanged_report
+
+    t0 = time.time()
+    shards = int(old.build["shards"])
+    parts: list[list[Item]] = [[] for _ in range(shards)]
+    for it in source.items():
+        parts[shard_of(it.key, shards)].append(it)
+    sub = shard_store(store, name)
+    report = ShardedReport(name)
+    for i, items in enumerate(parts):
+        if not sub.exists(shard_name(i)):
+            return None
+        rep = unchanged_report(ShardSource(source, items), sub, shard_name(i), sub.manifest(shard_name(i)))
+        if rep is None:
+            return None
+        report.shards.append(rep)
+    for field_ in ("total", "unchanged", "skipped"):
+        setattr(report, field_, sum(getattr(r, field_) for r in report.shards))
+    report.errors = [e for r in report.shards for e in r.errors]
+    report.seconds = time.time() - t0
+    return report
+
+
 def _check(old: Manifest, encoder: Encoder, source: Source, shards: int) -> None:
     if not is_sharded(old):
         raise IndexModelMismatch(
-            f"index {old.name!r} is not sharded; pick another --name, or remove it with `csd index rm {old.name}`"
+            f"index {old.name!r} is not sharded; pick another --name, or remove it with `csd index rm {shlex.quote(old.name)}`"
         )
     check_compatible(old, encoder, source)
     if int(old.build["shards"]) != shards:

@@ -27,6 +27,7 @@ import fcntl
 import json
 import os
 import re
+import shlex
 import shutil
 import sqlite3
 import time
@@ -267,7 +268,7 @@ def damaged(gen_path: Path, e: BaseException) -> IndexFormatError:
     name = gen_path.parent.name
     return IndexFormatError(
         f"index {name!r} is damaged ({gen_path.name}: {first_line(e)}); "
-        f"remove it with `csd index rm {name}` and build it again"
+        f"remove it with `csd index rm {shlex.quote(name)}` and build it again"
     )
 
 
@@ -465,11 +466,15 @@ class IndexStore:
     def manifest(self, name: str) -> Manifest:
         """The manifest of index `name`; raises IndexNotFound when there is none, IndexFormatError when it is
         unreadable or too new."""
+        if not name.strip():
+            raise UsageError(
+                "an empty index name: give one (`csd index list` names them), or leave --index out for the current index"
+            )
         p = self.path(name) / "manifest.json"
         if not p.exists() and name in self.unfinished():  # it said "no index named ..." of a listed one
             raise IndexNotFound(
                 f"index {name!r} is a first build that did not finish; run the command that started it again "
-                f"(`csd index build` or `csd eval`) to resume it, or remove it with `csd index rm {name}`"
+                f"(`csd index build` or `csd eval`) to resume it, or remove it with `csd index rm {shlex.quote(name)}`"
             )
         if not p.exists():
             have = ", ".join(self.names()) or "none yet"
@@ -482,7 +487,9 @@ class IndexStore:
         """The manifest and its current generation (every shard's, for a sharded index), held
         open against concurrent builds. Raises IndexNotFound, IndexFormatError, and UsageError when
         no name is given and no index is current while several exist."""
-        name = name or self.current()
+        name = (
+            self.current() if name is None else name
+        )  # "" is no name (an unset shell variable), not "the current one"
         seen = None
         while True:
             m = self.manifest(name)
@@ -496,7 +503,7 @@ class IndexStore:
                 if m.generation == seen:
                     raise IndexFormatError(
                         f"index {name!r}: its generation folder gen-{m.generation} is missing; "
-                        f"rebuild it (csd index rm {name}, then csd index build)"
+                        f"rebuild it (csd index rm {shlex.quote(name)}, then csd index build)"
                     ) from None
                 seen = m.generation  # a build replaced that generation between the two reads: read again
 

@@ -159,20 +159,22 @@ def build_or_update(
         check_same_source(old, src)
     if not wait:  # refused before the model loads and the progress bar starts
         store.probe_lock(name)
+    sharded = old is not None and bool(old.build.get("shards"))
     if (
         old is not None
-        and engine == "local"
-        and not shards
+        and (engine == "local" or (sharded and address is None))  # a cluster named is a cluster tried
+        and (not shards or (sharded and shards == int(old.build["shards"])))
         and ann is None
         and _same_model(old, model, weights, trust_remote_code)
         and old.source.location == src.location  # else the manifest learns the link's path below
     ):
         from csdclip_cli.index.build import unchanged_report
+        from csdclip_cli.index.shards import unchanged_sharded_report
 
-        # nothing to do: no model needed (a missing or stale text export is made by the next search);
-        # else the build below uses the same scan (of a million files, not listed twice)
+        # nothing to do: no model needed, nor Ray (a missing or stale text export is made by the
+        # next search); else the build below uses the same scan (of a million files, not listed twice)
         src = _ScannedOnce(src)
-        nothing = unchanged_report(src, store, name, old)
+        nothing = (unchanged_sharded_report if sharded else unchanged_report)(src, store, name, old)
         if nothing is not None:
             if len(store.names()) == 1 or not (store.root / ".current").exists():
                 store.use(name)
@@ -189,7 +191,7 @@ def build_or_update(
     if ann is not None:
         from csdclip_cli.index.ann import check_kind
 
-        params["ann"] = check_kind(ann)
+        params["ann"] = check_kind(ann, installed=True)
     if engine == "ray" and not shards:
         shards = 1
     stream = None

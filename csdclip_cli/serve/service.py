@@ -48,7 +48,9 @@ class Service:
     def index_name(self, name: str | None) -> str:
         """The index a request means: `name`, else the server's default, else the store's current index (raises
         IndexNotFound or UsageError when none can be chosen)."""
-        return name or self.default_index or self.store.current()
+        if name is not None:  # "" is refused when opened (an unset variable), not read as the default
+            return name
+        return self.default_index or self.store.current()
 
     def searcher(self, name: str | None) -> Any:
         """The open Searcher of index `name`, re-opened when a build has committed a new generation
