@@ -16,6 +16,8 @@ os.environ["COLUMNS"] = "200"
 os.environ["TERMINAL_WIDTH"] = "200"
 os.environ["_TYPER_FORCE_DISABLE_TERMINAL"] = "1"
 
+from typing import Any
+
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -102,3 +104,22 @@ def tiny_openclip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     ckpt = d / "tiny.pt"
     torch.save({"epoch": 1, "state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, ckpt)
     return cfg, ckpt
+
+
+def add_entry_point_plugin(monkeypatch: pytest.MonkeyPatch, name: str, register: Any) -> None:
+    """Make `register` an entry-point plugin named `name` in group csdclip.encoders, before the
+    installed ones, and have the registry load its families afresh (through the real hook)."""
+    import importlib.metadata as md
+    import sys
+    import types
+
+    import csdclip_cli.encoders.registry as registry
+
+    module = types.ModuleType(f"csd_test_plugin_{name}")
+    module.register = register  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    real = md.entry_points(group=registry.ENTRY_POINT_GROUP)
+    ep = md.EntryPoint(name, f"{module.__name__}:register", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(md, "entry_points", lambda group: [ep, *real])
+    for attr, empty in (("_FAMILIES", {}), ("_PLUGIN_ERRORS", {}), ("_ORIGIN", {}), ("_loaded", False)):
+        monkeypatch.setattr(registry, attr, empty)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import invoke, make_distinct_folder
+from conftest import add_entry_point_plugin, invoke, make_distinct_folder
 
 import csdclip_cli.encoders.registry as registry
 from csdclip_cli.encoders import Family, families
@@ -178,22 +178,11 @@ def test_faults_in_the_plugin_are_one_line_naming_it(plugin, runner, tmp_path: P
 
 def test_a_plugin_cannot_take_a_built_in_family_name(monkeypatch) -> None:
     """A plugin registering 'demo' replaced csd's demo model without a word."""
-    import importlib.metadata as md
-    import sys
-    import types
-
     from csdclip_cli.encoders import plugin_errors
 
-    mod = types.ModuleType("csd_shadow_plugin")
-    mod.register = lambda register: register(Family("demo", load_faulty, "not the demo model"))
-    monkeypatch.setitem(sys.modules, "csd_shadow_plugin", mod)
-    real = md.entry_points(group=registry.ENTRY_POINT_GROUP)
-    shadow = md.EntryPoint("shadow", "csd_shadow_plugin:register", registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(md, "entry_points", lambda group: [shadow, *real])
-    monkeypatch.setattr(registry, "_FAMILIES", {})
-    monkeypatch.setattr(registry, "_PLUGIN_ERRORS", {})
-    monkeypatch.setattr(registry, "_ORIGIN", {})
-    monkeypatch.setattr(registry, "_loaded", False)
+    add_entry_point_plugin(
+        monkeypatch, "shadow", lambda register: register(Family("demo", load_faulty, "not the demo model"))
+    )
     assert families()["demo"].description != "not the demo model"
     assert "registers demo, a family csd has built in" in plugin_errors()["shadow"]
     assert registry.plugin_of("fake") is not None and registry.plugin_of("demo") is None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import invoke
+from conftest import add_entry_point_plugin, invoke
 from PIL import Image
 
 from csdclip_cli.encoders import ModelSpec, families, load_encoder
@@ -45,30 +45,16 @@ def test_a_plugin_that_raises_is_left_out_whole(monkeypatch, runner) -> None:
     """A third-party plugin that registers one family and then raises: none of its families is
     registered, the built-ins and the other plugins still load, and asking for its family (or
     `csd models list`) says which plugin failed and why. It was a traceback on every command."""
-    import importlib.metadata as md
-    import types
-
-    import csdclip_cli.encoders.registry as registry
     from csdclip_cli.encoders import Family, plugin_errors
-
-    mod = types.ModuleType("csd_broken_plugin")
 
     def register_broken(register) -> None:
         register(Family("halfway", lambda spec, opts: None, "registered before the error"))
         raise RuntimeError("needs libfoo 2")
 
-    mod.register_broken = register_broken
-    monkeypatch.setitem(sys.modules, "csd_broken_plugin", mod)
-    real = md.entry_points(group=registry.ENTRY_POINT_GROUP)
-    broken = md.EntryPoint("broken", "csd_broken_plugin:register_broken", registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(md, "entry_points", lambda group: [broken, *real])
-    monkeypatch.setattr(registry, "_FAMILIES", {})
-    monkeypatch.setattr(registry, "_PLUGIN_ERRORS", {})
-    monkeypatch.setattr(registry, "_loaded", False)
-
+    add_entry_point_plugin(monkeypatch, "broken", register_broken)
     fams = families()
     assert "halfway" not in fams and {"clip", "demo", "fake"} <= set(fams)
-    assert plugin_errors() == {"broken": "csd_broken_plugin:register_broken: RuntimeError: needs libfoo 2"}
+    assert plugin_errors() == {"broken": "csd_test_plugin_broken:register: RuntimeError: needs libfoo 2"}
     with pytest.raises(UnknownModel, match=r"plugin 'broken' failed to load \(.*needs libfoo 2\)"):
         load_encoder("halfway:x")
     r = invoke(runner, "models", "list")
