@@ -137,17 +137,20 @@ def test_a_source_given_as_a_link_follows_the_link(runner, tmp_path: Path) -> No
     assert IndexStore().names() == ["Photos-fake-colour"]
 
 
-def test_an_index_that_stored_a_links_target_is_updated_through_the_link(runner, tmp_path: Path) -> None:
-    """An index built before links were kept names their target: building through the link again
-    updates it (it built a second index under the link's name) and then keeps the link's path."""
+def test_a_link_to_an_indexed_folder_is_a_source_of_its_own(runner, tmp_path: Path) -> None:
+    """An index built on 2024 must not start following a link "Photos" -> 2024 (a build through
+    the link took it over, and after `ln -sfn 2025 Photos` it held 2025). The link gets its own
+    index, with a note naming the other (which older csd made for the link itself)."""
     make_colour_folder(tmp_path / "2024", n=6)
     link = tmp_path / "Photos"
     link.symlink_to("2024")
-    assert build(runner, str(tmp_path / "2024")).exit_code == 0  # what the link's build stored before
+    assert build(runner, str(tmp_path / "2024")).exit_code == 0
     r = build(runner, str(link))
-    assert r.exit_code == 0 and "2024-fake-colour: 6 images (encoded 0, unchanged 6" in r.output, r.output
-    assert IndexStore().names() == ["2024-fake-colour"]
-    assert IndexStore().manifest("2024-fake-colour").source.location == str(link)
+    assert r.exit_code == 0 and "Photos-fake-colour: 6 images (encoded 6" in r.output, r.output
+    assert "index '2024-fake-colour' indexes" in r.output and "csd index rm 2024-fake-colour" in r.output
+    r = build(runner, str(link), "--name", "2024-fake-colour")
+    assert r.exit_code == 1 and f"indexes {tmp_path / '2024'}, not {link}" in r.stderr, r.output
+    assert IndexStore().manifest("2024-fake-colour").source.location == str(tmp_path / "2024")
 
 
 def test_non_utf8_lmdb_key_is_indexed_escaped(runner, tmp_path: Path) -> None:

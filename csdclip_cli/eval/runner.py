@@ -180,14 +180,14 @@ def eval_index_name(ds: Dataset, model_spec: str, exact: bool = False, store: An
     import hashlib
 
     from csdclip_cli.index.store import default_name
-    from csdclip_cli.sources.base import absolute, same_location
+    from csdclip_cli.sources.base import absolute
 
     model = default_name("x", model_spec).split("-", 1)[1]
     split = f"-{ds.split}" if ds.split and (ds.gallery_keys is not None or ds.gallery_kind in ("lmdb", "wds")) else ""
     name = f"{ds.name}{split}-{model}" + ("-f32" if exact else "")
     if store is not None and store.exists(name):
         location = absolute(ds.gallery)
-        if not same_location(store.manifest(name).source.location, location):
+        if store.manifest(name).source.location != location:
             name += "-" + hashlib.sha256(location.encode()).hexdigest()[:8]
     return name
 

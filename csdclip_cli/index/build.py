@@ -46,7 +46,7 @@ from csdclip_cli.index.store import (
     remove_unread_generations,
     require_model,
 )
-from csdclip_cli.sources.base import Item, Source, same_location
+from csdclip_cli.sources.base import Item, Source
 from csdclip_cli.sources.decode import BadImage, decode_image
 
 COMPACT_DEAD_FRACTION = 0.25
@@ -348,7 +348,9 @@ def check_compatible(old: Manifest, encoder: Encoder, source: Source) -> None:
 
 def check_same_source(old: Manifest, source: Source) -> None:
     """Raise CsdError when index `old` indexes another source than `source`."""
-    if not same_location(old.source.location, source.location):
+    # a link and its target are two sources: an index built on 2024 must not follow a link
+    # "Photos" that points elsewhere next year
+    if old.source.location != source.location:
         raise CsdError(f"index {old.name!r} indexes {old.source.location}, not {source.location}; pick another --name")
 
 
@@ -462,9 +464,6 @@ def _build_locked(
         journal.clear()  # nothing changed: keep the generation as it is
         if signature is not None and old.source.signature != signature:
             old.source = replace(old.source, signature=signature)  # a write that changed no image
-            old.save(root / "manifest.json")
-        if old.source.location != source.location:  # the link's own path, stored resolved before
-            old.source = replace(old.source, location=source.location)
             old.save(root / "manifest.json")
         report.seconds = time.time() - t0
         report.skipped = len(prev_errors)

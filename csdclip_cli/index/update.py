@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -124,12 +125,14 @@ def build_or_update(
     store = IndexStore(index_dir)
     if name is None:
         name = default_name(src.location, model)
-        # an index of this folder made when csd named it after a link's target ("Photos" ->
-        # 2024: "2024-demo-tiny") is updated, not built again under the link's name
         target = os.path.realpath(src.location)
-        legacy = default_name(target, model)
-        if not store.exists(name) and store.exists(legacy) and store.manifest(legacy).source.location == target:
-            name = legacy
+        twin = default_name(target, model)
+        if target != src.location and not store.exists(name) and store.exists(twin):
+            if store.manifest(twin).source.location == target:  # csd stored a link's target before
+                note(
+                    f"index {twin!r} indexes {target}, where {src.location} links now; this builds {name!r}, "
+                    f"which follows the link (remove the other with `csd index rm {shlex.quote(twin)}`)"
+                )
     name = validate_name(name)
     old = store.manifest(name) if store.exists(name) else None
     if not exclude and old is not None and old.source.exclude:
@@ -166,7 +169,6 @@ def build_or_update(
         and (not shards or (sharded and shards == int(old.build["shards"])))
         and ann is None
         and _same_model(old, model, weights, trust_remote_code)
-        and old.source.location == src.location  # else the manifest learns the link's path below
     ):
         from csdclip_cli.index.build import unchanged_report
         from csdclip_cli.index.shards import unchanged_sharded_report

@@ -43,12 +43,6 @@ def absolute(path: str | os.PathLike[str]) -> str:
     return os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 
-def same_location(a: str, b: str) -> bool:
-    """Whether two source locations name one folder: the same path, or links to one target (an
-    index stored its source with links resolved before csd kept them)."""
-    return a == b or (os.path.exists(a) and os.path.exists(b) and os.path.realpath(a) == os.path.realpath(b))
-
-
 def printable_key(name: str | bytes) -> str:
     """A file name or LMDB key as text that stores as UTF-8, reversibly (key_bytes): bytes that
     are not UTF-8 (a name from an old Latin-1 or GBK system, seen by os.walk as surrogates) are
