@@ -30,7 +30,14 @@ class Faulty:
     fingerprint = "faulty:v1"
 
     def preprocess(self, image):
-        return np.asarray(image.convert("RGB").resize((4, 4)), np.float32).reshape(-1, 3).mean(0) / 255
+        x = np.asarray(image.convert("RGB").resize((4, 4)), np.float32).reshape(-1, 3).mean(0) / 255
+        if FAULT["mode"] == "preprocess-raise":
+            raise RuntimeError("preprocess boom")
+        if FAULT["mode"] == "preprocess-shapes" and x[0] > x[2]:
+            return np.concatenate([x, x])
+        if FAULT["mode"] == "preprocess-none":
+            return None
+        return x
 
     def encode_images(self, batch):
         m = np.asarray(batch, np.float32)
@@ -51,9 +58,15 @@ class Faulty:
             return v * np.arange(1, len(v) + 1, dtype=np.float32)[:, None]
         if mode == "strings":
             return [["x"] * DIM for _ in v]
+        if mode in ("huge", "tiny"):  # finite, but squaring them overflowed or underflowed float32
+            return v * np.float32(1e20 if mode == "huge" else 1e-25)
+        if mode == "prints":
+            print("hello from the plugin")
         return v
 
     def encode_texts(self, texts):
+        if FAULT["mode"] == "prints":
+            print("hello from the plugin")
         if FAULT["mode"] == "text-wide":
             return np.ones((len(texts), 11), np.float32) / 11**0.5
         if FAULT["mode"] == "text-raise":
@@ -186,3 +199,59 @@ def test_a_plugin_cannot_take_a_built_in_family_name(monkeypatch) -> None:
     assert families()["demo"].description != "not the demo model"
     assert "registers demo, a family csd has built in" in plugin_errors()["shadow"]
     assert registry.plugin_of("fake") is not None and registry.plugin_of("demo") is None
+
+
+def test_a_transform_that_raises_is_retried_once_mended(plugin, runner, tmp_path: Path) -> None:
+    """A plugin whose preprocess raised left every image skipped for good (exit 0, and a warning
+    to check the path and --exclude)."""
+    folder = make_distinct_folder(tmp_path / "pics", 6)
+    FAULT["mode"] = "preprocess-raise"
+    r = build(runner, folder)
+    assert (
+        r.exit_code == 0
+        and "no image of" in r.stderr
+        and "cannot preprocess: RuntimeError: preprocess boom" in r.stderr
+    )
+    assert "check the path" not in r.stderr, r.stderr
+    FAULT["mode"] = ""
+    r = invoke(runner, "index", "update", "pics")
+    assert r.exit_code == 0 and "pics: 6 images (encoded 6" in r.output, r.output
+
+
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [("preprocess-shapes", "arrays of shapes (3,), (6,)"), ("preprocess-none", "its preprocess returned NoneType")],
+)
+def test_transform_outputs_that_cannot_be_stacked_are_one_line(plugin, runner, tmp_path: Path, mode, words) -> None:
+    folder = make_distinct_folder(tmp_path / "pics", 12)
+    FAULT["mode"] = mode
+    one_line_error(build(runner, folder), "encoder plugin 'faultyplug'", words)
+
+
+@pytest.mark.parametrize("mode", ["huge", "tiny"])
+def test_vectors_far_from_unit_length_are_indexed_as_their_directions(plugin, runner, tmp_path: Path, mode) -> None:
+    """x 1e20 overflowed float32's norm: every vector was stored as zero, and the build said
+    all was well; x 1e-25 underflowed and was skipped as a zero vector."""
+    folder = make_distinct_folder(tmp_path / "pics", 6)
+    assert build(runner, folder, "ref").exit_code == 0
+    FAULT["mode"] = mode
+    r = build(runner, folder, "far")
+    assert r.exit_code == 0 and "far: 6 images (encoded 6" in r.output and "could not" not in r.output, r.output
+    FAULT["mode"] = ""
+    got = [
+        invoke(runner, "search", "a photo", "--index", n, "--method", "plain", "--json").stdout for n in ("ref", "far")
+    ]
+    ref, far = ([json.loads(line) for line in g.splitlines()] for g in got)
+    assert [h["key"] for h in far] == [h["key"] for h in ref]
+    assert np.allclose([h["score"] for h in far], [h["score"] for h in ref], atol=1e-3)
+
+
+def test_what_a_plugin_prints_stays_off_stdout(plugin, runner, tmp_path: Path) -> None:
+    """`csd search --paths-only | xargs ls` got the plugin's print() as its first path."""
+    folder = make_distinct_folder(tmp_path / "pics", 4)
+    FAULT["mode"] = "prints"
+    assert build(runner, folder).exit_code == 0
+    for method in ("plain", "csd"):
+        r = invoke(runner, "search", "a photo", "--index", "pics", "--method", method, "--paths-only", "-k", "2")
+        assert r.exit_code == 0 and "hello" not in r.stdout and "hello" in r.stderr, r.output
+        assert all(Path(p).is_file() for p in r.stdout.splitlines())

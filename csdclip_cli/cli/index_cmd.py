@@ -50,7 +50,10 @@ def build_source(source: str | Path, model: str, **options: Any) -> str:
         err().print(
             f"[yellow]{files} could not be read or encoded; see `csd index info {escape(shlex.quote(name))} --errors`[/]"
         )
-    if not indexed:
+    if not indexed and rep.errors:  # "check the path" sent a user whose plugin failed on every image astray
+        first = min(rep.errors, key=lambda e: e["key"])
+        warn(f"index {name!r} is empty: no image of {source} could be indexed (e.g. {first['key']}: {first['error']})")
+    elif not indexed:
         warn(f"{source} holds no images the index could read: index {name!r} is empty (check the path and --exclude)")
     return name
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from csdclip_cli.encoders.registry import failure, who
+from csdclip_cli.encoders.registry import failure, prints_to_stderr, who
 from csdclip_cli.errors import CsdError, EncoderError, first_line
 
 # how a skipped image's reason starts when the encoder, not the file, was at fault: tried again
@@ -20,10 +20,12 @@ ENCODER_FAULT = "the encoder returned"
 
 
 def _matrix(encoder: Any, raw: Any, n: int, what: str) -> np.ndarray:
-    """`raw` as float32 [n, encoder.dim]; raises EncoderError for anything else."""
+    """`raw` as float64 [n, encoder.dim] (float32 holds the vectors, but squaring 1e20 for a norm
+    overflowed it); raises EncoderError for anything else."""
     count = f"{n} {what if n != 1 else what[:-1]}"
     try:
-        v = np.asarray(raw, dtype=np.float32)
+        with np.errstate(over="ignore"):  # beyond float32: infinity, reported as such below
+            v = np.asarray(raw, dtype=np.float32).astype(np.float64)
     except Exception as e:  # a CUDA tensor, a list of strings, None
         raise EncoderError(
             f"{who(encoder)} returned {type(raw).__name__} for {count}, not an array of numbers ({first_line(e)})"
@@ -36,44 +38,71 @@ def _matrix(encoder: Any, raw: Any, n: int, what: str) -> np.ndarray:
     return v
 
 
+def image_batch(encoder: Any, inputs: Sequence[Any]) -> np.ndarray:
+    """The `preprocess` outputs of one batch stacked: float32 [n, ...]. Raises EncoderError naming
+    the encoder when one is not an array of numbers or their shapes differ (np.stack's traceback)."""
+    arrays = []
+    for x in inputs:
+        try:
+            a = np.asarray(x, dtype=np.float32)
+        except Exception:
+            a = np.zeros((), np.float32)
+        if a.ndim == 0:
+            raise EncoderError(f"{who(encoder)}: its preprocess returned {type(x).__name__}, not an array of numbers")
+        arrays.append(a)
+    shapes = sorted({a.shape for a in arrays})
+    if len(shapes) > 1:
+        raise EncoderError(
+            f"{who(encoder)}: its preprocess returned arrays of shapes {', '.join(map(str, shapes[:3]))} in one "
+            "batch; it must return one shape for every image"
+        )
+    return np.stack(arrays)
+
+
+def _unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(float32 rows of float64 [n, d] `v` at unit L2 norm, which rows were finite, which were zero);
+    rows that are not finite, or zero, come back zero."""
+    finite = np.isfinite(v).all(axis=1)
+    v = np.where(finite[:, None], v, 0.0)
+    norms = np.linalg.norm(v, axis=1)
+    return (v / np.maximum(norms, 1e-300)[:, None]).astype(np.float32), finite, norms == 0
+
+
 def image_vectors(encoder: Any, batch: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
     """encoder.encode_images(batch) checked: (float32 [n, dim], each row L2-normalised, and the
     rows that cannot be indexed -> why: NaN or infinity, or a zero vector). Raises EncoderError
     when the encoder raises or returns another shape."""
     n = len(batch)
     try:
-        raw = encoder.encode_images(batch)
+        with prints_to_stderr():
+            raw = encoder.encode_images(batch)
     except CsdError:
         raise
     except Exception as e:
         raise failure(encoder, "encoding images", e) from e
-    v = _matrix(encoder, raw, n, "images")
-    finite = np.isfinite(v).all(axis=1)
-    v[~finite] = 0.0
-    norms = np.linalg.norm(v, axis=1)
+    # the protocol asks for unit vectors; one that is not would outrank better matches by its length
+    v, finite, zero = _unit(_matrix(encoder, raw, n, "images"))
     unusable = {
         int(i): f"{ENCODER_FAULT} NaN or infinity for this image" if not finite[i] else f"{ENCODER_FAULT} a zero vector"
-        for i in np.flatnonzero(norms == 0)
+        for i in np.flatnonzero(zero)
     }
-    # the protocol asks for unit vectors; one that is not would outrank better matches by its length
-    return v / np.maximum(norms, 1e-12)[:, None], unusable
+    return v, unusable
 
 
 def text_vectors(encoder: Any, texts: Sequence[str]) -> np.ndarray:
     """encoder.encode_texts(texts) checked: float32 [n, dim], each row L2-normalised. Raises
     EncoderError when the encoder raises, returns another shape, NaN or a zero vector."""
     try:
-        raw = encoder.encode_texts(list(texts))
+        with prints_to_stderr():
+            raw = encoder.encode_texts(list(texts))
     except CsdError:
         raise
     except Exception as e:
         raise failure(encoder, "encoding text", e) from e
-    v = _matrix(encoder, raw, len(texts), "texts")
-    norms = np.linalg.norm(v, axis=1)
-    bad = np.flatnonzero(~np.isfinite(norms) | (norms == 0))
-    if len(bad):
+    v, finite, zero = _unit(_matrix(encoder, raw, len(texts), "texts"))
+    if zero.any():
+        i = int(np.flatnonzero(zero)[0])
         raise EncoderError(
-            f"{who(encoder)} returned {'a zero vector' if np.isfinite(norms[bad[0]]) else 'NaN or infinity'} "
-            f"for the text {texts[int(bad[0])]!r}"
+            f"{who(encoder)} returned {'a zero vector' if finite[i] else 'NaN or infinity'} for the text {texts[i]!r}"
         )
-    return v / norms[:, None]
+    return v

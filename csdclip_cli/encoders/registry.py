@@ -12,7 +12,10 @@ callable in the entry-point group `csdclip.encoders`; it is called with `registe
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +150,16 @@ def check_encoder(encoder: Any, spec: str) -> Any:
     return encoder
 
 
+def prints_to_stderr() -> contextlib.AbstractContextManager[Any]:
+    """Send what encoder code prints to stderr: stdout carries results (`csd search --paths-only
+    | xargs`, --json), and a plugin's print() came out as the first path. In the main thread
+    only: sys.stdout is the process's, and two request threads of `csd serve` swapping it could
+    leave it on stderr."""
+    if threading.current_thread() is threading.main_thread():
+        return contextlib.redirect_stdout(sys.stderr)
+    return contextlib.nullcontext()
+
+
 def load_encoder(
     spec: str | ModelSpec,
     weights: str | Path | None = None,
@@ -169,7 +182,8 @@ def load_encoder(
         models_dir=config.models_dir(models_dir),
     )
     try:
-        encoder = family.load(parsed, opts)
+        with prints_to_stderr():
+            encoder = family.load(parsed, opts)
     except CsdError:
         raise
     except Exception as e:  # a plugin's loader (a package it lacks too), a library's on corrupt weights

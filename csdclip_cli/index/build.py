@@ -28,7 +28,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from csdclip_cli.encoders.base import Encoder
-from csdclip_cli.encoders.checked import image_vectors
+from csdclip_cli.encoders.checked import image_batch, image_vectors
 from csdclip_cli.errors import CsdError, IndexModelMismatch, SourceError
 from csdclip_cli.index.ann import DEFAULT_ANN, ann_file, check_kind, write_ann
 from csdclip_cli.index.store import (
@@ -143,16 +143,16 @@ class Journal:
 
 
 def _retryable_errors() -> tuple[str, ...]:
-    """Skip reasons that are tried again: the encoder's faults (NaN, zero vectors), and those
-    that installing something has since removed (e.g. pillow-heif for HEIC)."""
+    """Skip reasons that are tried again: the model's faults (its transform raised, NaN or zero
+    vectors), and those that installing something has since removed (pillow-heif for HEIC)."""
     from csdclip_cli.encoders.checked import ENCODER_FAULT
     from csdclip_cli.sources.decode import HEIF_MISSING
 
     try:
         import pillow_heif  # noqa: F401
     except ImportError:
-        return (ENCODER_FAULT,)
-    return (ENCODER_FAULT, HEIF_MISSING)
+        return (ENCODER_FAULT, PREPROCESS_FAULT)
+    return (ENCODER_FAULT, PREPROCESS_FAULT, HEIF_MISSING)
 
 
 def unchanged_report(source: Source, store: IndexStore, name: str, old: Manifest) -> BuildReport | None:
@@ -206,12 +206,17 @@ def read_image(source: Source, key: str) -> Image.Image | str:
         return f"unreadable: {e.strerror or e}"
 
 
+# how a skipped image's reason starts when the model's transform raised: tried again on every
+# update (a mended plugin's preprocess then indexes it), like the encoder's own faults
+PREPROCESS_FAULT = "cannot preprocess"
+
+
 def model_input(encoder: Encoder, image: Image.Image) -> np.ndarray | str:
     """encoder.preprocess(image), or the reason it is skipped."""
     try:
         return encoder.preprocess(image)
     except Exception as e:  # a transform failing on a strange image must not stop the build
-        return f"cannot preprocess: {type(e).__name__}: {str(e)[:100]}"
+        return f"{PREPROCESS_FAULT}: {type(e).__name__}: {str(e)[:100]}"
 
 
 def _decode_item(source: Source, encoder: Encoder, item: Item) -> np.ndarray | str:
@@ -254,7 +259,7 @@ def encode_stream(source: Source, encoder: Encoder, items: list[Item], batch_siz
             if not arrays:
                 yield ok_items, np.zeros((0, encoder.dim), np.float32), bad
                 continue
-            vecs, unusable = image_vectors(encoder, np.stack(arrays))
+            vecs, unusable = image_vectors(encoder, image_batch(encoder, arrays))
             if unusable:  # NaN or zero rows are skipped images, not vectors that poison the index
                 bad += [(ok_items[i], why) for i, why in unusable.items()]
                 keep = [i for i in range(len(ok_items)) if i not in unusable]

@@ -129,9 +129,9 @@ class _Encode:
                 ok.append(i)
         vectors = np.zeros((len(errors), self.encoder.dim), np.float32)
         if inputs:
-            from csdclip_cli.encoders.checked import image_vectors
+            from csdclip_cli.encoders.checked import image_batch, image_vectors
 
-            vectors[ok], unusable = image_vectors(self.encoder, np.stack(inputs))
+            vectors[ok], unusable = image_vectors(self.encoder, image_batch(self.encoder, inputs))
             for j, why in unusable.items():  # NaN or zero rows: skipped images, as in a local build
                 errors[ok[j]] = why
         return {"key": batch["key"], "vector": vectors, "error": np.asarray(errors, dtype=object)}
