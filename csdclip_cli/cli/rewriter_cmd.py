@@ -183,13 +183,12 @@ def train(
 
     Example: [bold]csd rewriter train --out runs/rewriter[/]
     """
-    import shutil
     import warnings
 
     from csdclip_cli.errors import CsdError, UsageError
     from csdclip_cli.render import note, out, progress_bar
     from csdclip_cli.rewrite.finetune import ADAPTER_FILE, check_base, checkpoint_step, prepare, run_training
-    from csdclip_cli.rewrite.shipped import ADAPTER, bundled_base
+    from csdclip_cli.rewrite.shipped import bundled_base
 
     if data_file is not None and not data_file.is_file():
         raise UsageError(f"--data {data_file}: {'a folder, not a file' if data_file.is_dir() else 'no such file'}")
@@ -219,8 +218,7 @@ def train(
         note(f"{out_dir} holds this run finished ({run.resumed_from} of {steps} steps); --fresh trains again")
         out().print(f"adapter: {done} ({done.stat().st_size / 1e6:.1f} MB)", highlight=False)
         if install:
-            shutil.copyfile(done, ADAPTER)
-            note(f"installed as {ADAPTER}")
+            _install(done)
         return
     # transformers' and peft's deprecation and "no config file" notices say nothing to a user here
     warnings.filterwarnings("ignore", module=r"(transformers|peft)\b.*")
@@ -259,5 +257,13 @@ def train(
         highlight=False,
     )
     if install:
-        shutil.copyfile(result.adapter, ADAPTER)
-        note(f"installed as {ADAPTER}")
+        _install(result.adapter)
+
+
+def _install(adapter: Path) -> None:
+    """--install: `adapter` over the shipped one, saying where the replaced one is kept."""
+    from csdclip_cli.render import note
+    from csdclip_cli.rewrite.shipped import ADAPTER, install_adapter
+
+    kept = install_adapter(adapter)
+    note(f"installed as {ADAPTER}" + (f"; the adapter it replaced is kept as {kept}" if kept else ""))

