@@ -46,6 +46,10 @@ def test_metrics_edge_cases() -> None:
     assert math.isnan(M.recall_at(["c"], set(), 5)) and math.isnan(M.nipr_at(["c"], set(), 5))
     assert M.grp_at(["c"], set(), {"c"}, 5) == 1.0
     assert math.isnan(M.grp_at(["x"], set(), set(), 5))
+    # lenient P counts MR as relevant, so an MR-only query has it (it was NaN and left out of the mean)
+    q = M.query_metrics(["a", "b", "c", "d"], set(), {"a", "b"}, [2])
+    assert q["P_lenient@2"] == 1.0 and math.isnan(q["P_strict@2"])
+    assert math.isnan(M.query_metrics(["a"], set(), set(), [1])["P_lenient@1"])
     # perfect ranking scores 1 everywhere
     q = M.query_metrics(["a", "b", "c"], HR, MR, [1, 3])
     assert all(v == pytest.approx(1.0) for k, v in q.items() if not k.startswith("P_"))

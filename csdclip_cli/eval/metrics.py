@@ -12,7 +12,7 @@ gain 1) and moderately relevant (MR, gain 0.5) ids; everything else is irrelevan
     P@k      fraction of the top k that is HR (strict) or HR-or-MR (lenient); a ranking
              shorter than k counts its missing places as misses
 A query with no HR image has no R / NIPR / mAP / strict P (NaN, left out of the means); one
-with neither HR nor MR also has no GRP / nDCG.
+with neither HR nor MR also has no GRP / nDCG / lenient P.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def query_metrics(ranking: Sequence[str], hr: set[str], mr: set[str], ks: Sequen
         out[f"NIPR@{k}"] = nipr_at(ranking, hr, k)
         out[f"nDCG@{k}"] = ndcg_at(ranking, hr, mr, k)
         out[f"P_strict@{k}"] = precision_at(ranking, hr, k)
-        out[f"P_lenient@{k}"] = precision_at(ranking, hr | mr, k) if hr else math.nan
+        out[f"P_lenient@{k}"] = precision_at(ranking, hr | mr, k) if hr or mr else math.nan
     out["mAP"] = average_precision(ranking, hr)
     return out
 
