@@ -102,7 +102,7 @@ def when(ts: float) -> str:
 
 def results_table(results: Sequence[Any], title: str | None = None, explain: bool = False) -> Table:
     """Results as a table of rank, score and image path (or key); with `explain`, a column per clause with its
-    score and whether it passed (clause names from the first result)."""
+    score and whether it passed (clause names from the first result), and the optimized phrase's score."""
     t = Table(title=escape(title) if title else None, title_justify="left", show_edge=False)
     t.add_column("#", justify="right")
     t.add_column("score", justify="right")
@@ -111,12 +111,17 @@ def results_table(results: Sequence[Any], title: str | None = None, explain: boo
         clause_names = list(results[0].clauses)
         for c in clause_names:
             t.add_column(escape(c), justify="right", max_width=22)
+    phrase = explain and bool(results) and getattr(results[0], "phrase", None) is not None
+    if phrase:
+        t.add_column("phrase", justify="right")
     t.add_column("image", overflow="fold")
     for r in results:
         cells = [str(r.rank), f"{r.score:.3f}"]
         for c in clause_names:
             ok = r.passed.get(c, True)
             cells.append(f"[{'green' if ok else 'red'}]{r.clauses.get(c, 0.0):+.2f} {'✓' if ok else '✗'}[/]")
+        if phrase:
+            cells.append(f"{r.phrase:+.2f}")
         cells.append(escape(r.path or r.key))
         t.add_row(*cells)
     return t

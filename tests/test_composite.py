@@ -116,14 +116,16 @@ def test_explanations_match_scores(gallery: Gallery) -> None:
     mu, sigma = calibration(gallery, allv)
     for r, s in zip(rows, scores):
         z = (gallery.vectors[r].astype(np.float32) @ allv.T - mu) / sigma
-        clauses = details[int(r)][0]
+        clauses, _, phrase = details[int(r)]
         assert clauses["a red car"] == pytest.approx(z[1], abs=1e-4)
         assert clauses["a tree"] == pytest.approx(z[2], abs=1e-4)
         assert clauses["NOT a dog"] == pytest.approx(z[3], abs=1e-4)
+        assert phrase == pytest.approx(z[0], abs=1e-4)  # --explain left it out: the rest did not add up
+        # the explanation alone gives the score
         expect = (
-            softmin(z[None, 1:3], cfg.and_temperature)[0]
-            + cfg.phrase_weight * z[0]
-            - cfg.not_weight * max(0.0, z[3] - cfg.not_margin)
+            softmin(np.array([[clauses["a red car"], clauses["a tree"]]]), cfg.and_temperature)[0]
+            + cfg.phrase_weight * phrase
+            - cfg.not_weight * max(0.0, clauses["NOT a dog"] - cfg.not_margin)
         )
         assert s == pytest.approx(expect, abs=1e-4)
 
@@ -217,12 +219,12 @@ def test_cli_composite_json_explain_and_html(runner, colour_folder: Path, tmp_pa
     r = invoke(runner, "search", "red, yellow, no blue", "--json", "-k", "3")
     rows = [json.loads(x) for x in r.stdout.strip().splitlines()]
     assert len(rows) == 3
-    assert set(rows[0]) == {"rank", "key", "path", "score", "clauses", "passed"}
+    assert set(rows[0]) == {"rank", "key", "path", "score", "clauses", "passed", "phrase"}
     assert set(rows[0]["clauses"]) == {"red", "yellow", "NOT blue"}
     # the top images hold no blue: the NOT clause passes (a NOT passes when its score stays low)
     assert all(row["passed"]["NOT blue"] for row in rows) and not any(row["key"].startswith("blue") for row in rows)
     r = invoke(runner, "search", "red, yellow, no blue", "--explain", "--show-plan", "-k", "3")
-    assert "NOT blue" in r.stdout and ("✓" in r.stdout or "✗" in r.stdout)
+    assert "NOT blue" in r.stdout and ("✓" in r.stdout or "✗" in r.stdout) and "phrase" in r.stdout
     page = tmp_path / "out.html"
     r = invoke(runner, "search", "red, no blue", "--html", str(page), "-k", "4")
     text = page.read_text()

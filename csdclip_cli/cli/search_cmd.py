@@ -26,7 +26,9 @@ def search(
     ),
     explain: bool = typer.Option(False, "--explain", help="Show per-clause calibrated scores."),
     show_plan: bool = typer.Option(False, "--show-plan", help="Print the plan used."),
-    min_match: bool = typer.Option(False, "--min-match", help="Keep only results that pass every AND clause."),
+    min_match: bool = typer.Option(
+        False, "--min-match", help="Keep only results that pass every AND clause and OR group."
+    ),
     json_out: bool = typer.Option(False, "--json", help="JSON lines on stdout."),
     paths_only: bool = typer.Option(False, "--paths-only", help="Bare paths, for piping."),
     print0: bool = typer.Option(
@@ -185,7 +187,8 @@ def _show_remote(
 
         err().print(plan_tree(Plan.from_dict(resp["plan"])))
     shown = [
-        {f: r[f] for f in ("rank", "key", "path", "score", "clauses", "passed") if f in r} for r in resp["results"]
+        {f: r[f] for f in ("rank", "key", "path", "score", "clauses", "passed", "phrase") if f in r}
+        for r in resp["results"]
     ]
     if json_out:
         for r in shown:

@@ -220,6 +220,7 @@ class CompositeSearch:
         self.gallery = gallery
         self.config = config or CompositeConfig()
         self.passed_count: int | None = None
+        self.z_phrase: np.ndarray | None = None  # of the last score(): the optimized phrase's z per row
 
     def _single(self, pv: PlanVectors) -> bool:
         return len(pv.ands) == 1 and not len(pv.nots) and not pv.ors
@@ -288,6 +289,7 @@ class CompositeSearch:
             per_clause[Clause("not", c)] = z_not[:, j]
         for group, col in zip(pv.plan.or_, or_cols):
             per_clause[Clause("or", " | ".join(group))] = col
+        self.z_phrase = None if self._single(pv) else z_phrase  # the phrase's term, for --explain
         if self._single(pv):
             return z_and[:, 0], per_clause
         and_all = np.concatenate(terms, 1)
@@ -298,8 +300,9 @@ class CompositeSearch:
 
     def search(
         self, pv: PlanVectors, k: int, min_match: bool = False, exhaustive: bool = False
-    ) -> tuple[np.ndarray, np.ndarray, dict[int, tuple[dict[str, float], dict[str, bool]]]]:
-        """Top-k rows, their scores, and per-row clause scores with pass/fail marks."""
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, tuple[dict[str, float], dict[str, bool], float | None]]]:
+        """Top-k rows, their scores, and per row: clause scores, pass/fail marks, and the optimized
+        phrase's calibrated score (None for a one-clause plan, which ranks by its clause alone)."""
         calib = calibration(self.gallery, self.stacked(pv))
         rows = np.flatnonzero(self.gallery.alive) if exhaustive else self.candidates(pv, k, calib[1])
         score, per = self.score(pv, rows, calib)
@@ -312,10 +315,12 @@ class CompositeSearch:
         idx = np.flatnonzero(keep)
         self.passed_count = len(idx)  # candidates passing every AND clause (with min_match)
         order = idx[np.argsort(-score[idx], kind="stable")[:k]]
+        z_phrase = self.z_phrase
         details = {
             int(rows[i]): (
                 {str(c): float(v[i]) for c, v in per.items()},
                 {str(c): bool(ok[i]) for c, ok in passed.items()},
+                None if z_phrase is None else float(z_phrase[i]),
             )
             for i in order
         }

@@ -55,14 +55,15 @@ def deo_vector(pv: PlanVectors, w: DeoWeights | None = None) -> np.ndarray:
     return l2_normalise(v / denom)
 
 
-ClauseDetails = dict[int, tuple[dict[str, float], dict[str, bool]]]
+# row -> (clause -> calibrated score, clause -> passed, the optimized phrase's calibrated score)
+ClauseDetails = dict[int, tuple[dict[str, float], dict[str, bool], float | None]]
 
 
 @dataclass(frozen=True)
 class Ranking:
     """One method's answer to one query: gallery rows int64 [k'] best first, their scores
     float32 [k'], per-row clause details (csd only: row -> (clause -> calibrated score,
-    clause -> passed)), and with min_match the number of candidates passing every AND clause."""
+    clause -> passed, phrase score)), and with min_match the number of candidates passing every AND clause."""
 
     rows: np.ndarray
     scores: np.ndarray

@@ -37,6 +37,8 @@ class Result:
     score: float
     clauses: dict[str, float] = field(default_factory=dict)  # calibrated score per clause
     passed: dict[str, bool] = field(default_factory=dict)  # pass/fail per clause
+    # the optimized phrase's calibrated score: with the clauses, what the csd score is made of
+    phrase: float | None = None
 
     @property
     def file(self) -> str:
@@ -55,6 +57,8 @@ class Result:
         if self.clauses:
             d["clauses"] = {k: round(v, 4) for k, v in self.clauses.items()}
             d["passed"] = self.passed
+        if self.phrase is not None:
+            d["phrase"] = round(self.phrase, 4)
         return d
 
 
@@ -208,16 +212,16 @@ class Searcher:
         return self.encoder
 
     def results(
-        self, rows: np.ndarray, scores: np.ndarray, details: dict[int, tuple[dict, dict]] | None = None
+        self, rows: np.ndarray, scores: np.ndarray, details: dict[int, tuple[dict, dict, float | None]] | None = None
     ) -> list[Result]:
         """Results for gallery `rows` (int64 [k], best first) with their `scores` (float32 [k])
-        and csd's per-row clause details (row -> (clause scores, clause passes))."""
+        and csd's per-row clause details (row -> (clause scores, clause passes, phrase score))."""
         meta = self.gallery.gen.rows_for([int(r) for r in rows])
         out = []
         for i, (r, s) in enumerate(zip(rows, scores)):
             key, path = meta.get(int(r), (str(r), ""))
-            clauses, passed = (details or {}).get(int(r), ({}, {}))
-            out.append(Result(i + 1, int(r), key, path, float(s), clauses, passed))
+            clauses, passed, phrase = (details or {}).get(int(r), ({}, {}, None))
+            out.append(Result(i + 1, int(r), key, path, float(s), clauses, passed, phrase))
         return out
 
     def _empty(self) -> bool:
