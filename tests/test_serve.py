@@ -464,3 +464,43 @@ def test_a_rewriter_the_server_does_not_take_searches_here(runner, gallery: Path
         bad = invoke(runner, "search", QUERY, "--method", "plain", "--explain")
     assert r.exit_code == 0 and "via csd serve" not in r.stdout, r.output
     assert bad.exit_code == 2 and "--explain is about composite search's clauses" in bad.stderr
+
+
+def test_result_links_never_open_another_image_after_an_update(tmp_path: Path, monkeypatch) -> None:
+    """Links named a row only, and an update renumbers rows (any change of shard 0 moves every
+    row of shard 1; a compaction all of them): 10 of 20 links opened other images, and a
+    thumbnail's hour of browser cache kept the wrong picture."""
+    from starlette.testclient import TestClient
+
+    from csdclip_cli.demo import world
+    from csdclip_cli.encoders import load_encoder
+    from csdclip_cli.index.shards import build_sharded
+    from csdclip_cli.index.store import IndexStore
+    from csdclip_cli.sources import FolderSource
+
+    monkeypatch.setenv("CSD_INDEXES", str(tmp_path / "indexes"))
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i in range(60):
+        (imgs / f"d{i:04d}.png").write_bytes(world.png_bytes(world.sample_scene(i, seed=3)))
+    enc = load_encoder("demo:tiny", device="cpu")
+    build_sharded(FolderSource(imgs), enc, "sh", 2, IndexStore())
+    client = TestClient(create_app(Service(tmp_path / "indexes")))
+    results = client.post("/api/search", json={"query": "a red car", "index": "sh", "k": 20, "method": "plain"})
+    results = results.json()["results"]
+    for i in range(60, 90):  # added only
+        (imgs / f"d{i:04d}.png").write_bytes(world.png_bytes(world.sample_scene(i, seed=3)))
+    build_sharded(FolderSource(imgs), enc, "sh", 2, IndexStore())
+    moved = 0
+    for r in results:
+        got = client.get(r["file"])
+        if got.status_code == 200:
+            assert got.content == (imgs / r["key"]).read_bytes(), r["key"]  # never another image
+        else:
+            moved += 1
+            assert got.status_code == 404 and "was updated since this search" in got.json()["error"]
+            assert client.get(r["thumb"]).status_code == 404
+    assert moved > 0  # the update did move rows: the check above was not idle
+    fresh = client.post("/api/search", json={"query": "a red car", "index": "sh", "k": 20, "method": "plain"})
+    for r in fresh.json()["results"]:
+        assert client.get(r["file"]).content == (imgs / r["key"]).read_bytes()

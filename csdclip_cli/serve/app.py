@@ -7,8 +7,9 @@ JSON API (every route but / needs the token when one is set: `Authorization: Bea
     GET  /api/indexes/{name}           the manifest
     POST /api/search                   Service.search's request -> response
     POST /api/rewrite                  {query, rewriter} -> {plan, warnings}
-    GET  /api/thumb/{index}/{row}      JPEG thumbnail of that index row
-    GET  /api/file/{index}/{row}       the original image of that row
+    GET  /api/thumb/{index}/{row}[?key=K]   JPEG thumbnail of that index row (with key: 404 unless the row
+                                            still holds image K; search results' links carry it)
+    GET  /api/file/{index}/{row}[?key=K]    the original image of that row
 Requests over 64 KiB are refused (413); user mistakes are 400 with {"error": one line}; an index,
 row or image that does not exist is 404, and so is an unknown route; a wrong method is 405 (with
 Allow); a bug is 500, its traceback in the server's log.
@@ -128,12 +129,14 @@ def create_app(service: Service, token: str | None = None) -> Any:
     def thumb(request: Request) -> Response:
         name, row = row_of(request)
         return Response(
-            service.thumbnail(name, row), media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"}
+            service.thumbnail(name, row, request.query_params.get("key")),
+            media_type="image/jpeg",
+            headers={"Cache-Control": "max-age=3600"},  # its URL names the image (key), not only the row
         )
 
     def original(request: Request) -> Response:
         name, row = row_of(request)
-        data, media = service.original(name, row)
+        data, media = service.original(name, row, request.query_params.get("key"))
         return Response(data, media_type=media)
 
     def index_page(request: Request) -> Response:

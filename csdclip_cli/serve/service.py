@@ -39,7 +39,7 @@ class Service:
         self.default_index = default_index
         self._searchers: dict[str, Any] = {}
         self._rewriters: dict[str, Any] = {}
-        self._thumbs: OrderedDict[tuple[str, int, float, int], bytes] = OrderedDict()
+        self._thumbs: OrderedDict[tuple[str, int, float, int, str | None], bytes] = OrderedDict()
         self._lock = threading.RLock()
         self._rewrite_locks = {name: threading.Lock() for name in SERVED_REWRITERS}
 
@@ -166,31 +166,41 @@ class Service:
 
     # ---- files by row ---------------------------------------------------------------------------
 
-    def _bytes(self, name: str, row: int) -> tuple[bytes, str]:
+    def _bytes(self, name: str, row: int, key: str | None = None) -> tuple[bytes, str]:
+        """The bytes of the image at `row` and its key; with `key`, only while that row still
+        holds it (an update renumbers rows: a compaction, or any change of an earlier shard, and a
+        page's links opened other images). Raises NotFound otherwise."""
         from csdclip_cli.html import ThumbnailReader
 
         s = self.searcher(name)
         if not (0 <= row < len(s.gallery.alive)) or not s.gallery.alive[row]:
-            raise NotFound(f"index {name!r} has no image at row {row}")
-        key, path = s.gallery.gen.rows_for([row]).get(row, (None, None))
-        if key is None:
-            raise NotFound(f"index {name!r} has no image at row {row}")
+            raise NotFound(self._gone(name, row, key))
+        held, path = s.gallery.gen.rows_for([row]).get(row, (None, None))
+        if held is None or (key is not None and held != key):
+            raise NotFound(self._gone(name, row, key))
+        key = held
         data = ThumbnailReader(s.manifest).bytes_for(key, path)
         if data is None:
             raise NotFound(f"image {key!r} of index {name!r} cannot be read from its source")
         return data, key
 
-    def thumbnail(self, name: str, row: int) -> bytes:
-        """A JPEG of at most THUMB_PX pixels a side (cached, 512 entries)."""
+    @staticmethod
+    def _gone(name: str, row: int, key: str | None) -> str:
+        if key is None:
+            return f"index {name!r} has no image at row {row}"
+        return f"index {name!r} was updated since this search: row {row} no longer holds {key!r}; search again"
+
+    def thumbnail(self, name: str, row: int, key: str | None = None) -> bytes:
+        """A JPEG of at most THUMB_PX pixels a side (cached, 512 entries); `key` as for original()."""
         from csdclip_cli.sources.decode import decode_image
 
         m = self.store.manifest(name)
-        ck = (name, m.generation, m.created, row)  # a rebuilt index starts its generations over
+        ck = (name, m.generation, m.created, row, key)  # a rebuilt index starts its generations over
         with self._lock:
             if ck in self._thumbs:
                 self._thumbs.move_to_end(ck)
                 return self._thumbs[ck]
-        data, _ = self._bytes(name, row)
+        data, _ = self._bytes(name, row, key)
         img = decode_image(data)
         img.thumbnail((THUMB_PX, THUMB_PX))
         buf = io.BytesIO()
@@ -201,11 +211,12 @@ class Service:
                 self._thumbs.popitem(last=False)
         return buf.getvalue()
 
-    def original(self, name: str, row: int) -> tuple[bytes, str]:
-        """The image file's bytes and a media type guessed from its content."""
+    def original(self, name: str, row: int, key: str | None = None) -> tuple[bytes, str]:
+        """The image file's bytes and a media type guessed from its content; with `key` (as the
+        search results' links carry it), NotFound unless the row still holds that image."""
         from PIL import Image
 
-        data, key = self._bytes(name, row)
+        data, key = self._bytes(name, row, key)
         try:
             fmt = Image.open(io.BytesIO(data)).format or ""
         except Exception:
@@ -300,6 +311,8 @@ def _result(index: str, r: Any) -> dict[str, Any]:
     d = {k: _finite(v) for k, v in r.to_dict().items()}
     d["row"] = int(r.row)
     where = quote(index, safe="")  # an index may be named "night shots #1"
-    d["thumb"] = f"/api/thumb/{where}/{r.row}"
-    d["file"] = f"/api/file/{where}/{r.row}"
+    # the key rides along: the row of an image changes with updates, and a link must not open another
+    held = "?key=" + quote(r.key, safe="")
+    d["thumb"] = f"/api/thumb/{where}/{r.row}{held}"
+    d["file"] = f"/api/file/{where}/{r.row}{held}"
     return d
