@@ -300,9 +300,33 @@ def test_a_settings_file_that_cannot_be_read_or_found(runner, tmp_path: Path, mo
 def test_cli_min_match_reports_the_count(runner, colour_folder: Path) -> None:
     invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour")
     r = invoke(runner, "search", "red", "--min-match", "-k", "3", "--rewriter", "rules", "--json")
-    assert r.exit_code == 0 and "candidates pass every AND clause; showing" in r.stderr
+    assert r.exit_code == 0 and "images pass every AND clause and OR group; showing 3" in r.stderr, r.stderr
     rows = [json.loads(x) for x in r.stdout.splitlines()]
     assert all(all(row["passed"].values()) for row in rows)
+
+
+def test_min_match_says_when_it_counted_candidates_not_the_gallery(tmp_path: Path, monkeypatch) -> None:
+    """Above the exact-search limit the count is of the candidate pool (max(10 k, 400) rows, 100
+    for one clause): it read as a gallery count (400 where 2,246 of 24,000 images pass)."""
+    import csdclip_cli.index.build as build_mod
+    from conftest import make_colour_folder
+
+    from csdclip_cli.encoders import load_encoder
+    from csdclip_cli.index import IndexStore, build_index
+    from csdclip_cli.rewrite.plan import Plan
+    from csdclip_cli.search.searcher import Searcher
+    from csdclip_cli.sources import FolderSource
+
+    monkeypatch.setattr(build_mod, "EXACT_LIMIT", 50)  # 300 images get a candidate index
+    folder = make_colour_folder(tmp_path / "many", n=300)
+    build_index(FolderSource(folder), load_encoder("fake:colour"), "big", IndexStore())
+    s = Searcher.open("big")
+    res = s.search_plan(Plan(raw="red", optimized="red", and_=["red"]), "csd", k=3, min_match=True)
+    assert res.examined is not None and res.examined < res.total == 300
+    assert res.passed_summary().startswith(f"{res.passed_count} of the {res.examined} candidates examined")
+    exact = Searcher.open("big", exact=True)
+    res = exact.search_plan(Plan(raw="red", optimized="red", and_=["red"]), "csd", k=3, min_match=True)
+    assert res.examined == res.total == 300 and "images pass every AND clause" in res.passed_summary()
 
 
 def test_every_composite_setting_has_a_range_and_its_default_lies_in_it() -> None:

@@ -107,7 +107,7 @@ def search(
         cfg = CompositeConfig.load(config_file)
         results = s.search_plan(plan, method, k, config=cfg, min_match=min_match)
         if min_match and method == "csd":
-            err().print(f"{results.passed_count} candidates pass every AND clause; showing {len(results)}")
+            err().print(f"{results.passed_summary()}; showing {len(results)}")
     if show_plan and plan is not None:
         from csdclip_cli.rewrite.render import plan_tree
 
@@ -180,7 +180,10 @@ def _show_remote(
         warn(w)
     method = resp["method"]
     if min_match and method == "csd" and resp.get("passed_count") is not None:
-        err().print(f"{resp['passed_count']} candidates pass every AND clause; showing {len(resp['results'])}")
+        from csdclip_cli.search.searcher import passed_summary
+
+        summary = passed_summary(resp["passed_count"], resp.get("examined"), resp.get("total"))
+        err().print(f"{summary}; showing {len(resp['results'])}")
     if show_plan:
         from csdclip_cli.rewrite.plan import Plan
         from csdclip_cli.rewrite.render import plan_tree

@@ -220,6 +220,7 @@ class CompositeSearch:
         self.gallery = gallery
         self.config = config or CompositeConfig()
         self.passed_count: int | None = None
+        self.examined: int | None = None  # of the last search(): how many rows were scored
         self.z_phrase: np.ndarray | None = None  # of the last score(): the optimized phrase's z per row
 
     def _single(self, pv: PlanVectors) -> bool:
@@ -314,6 +315,7 @@ class CompositeSearch:
                     keep &= ok
         idx = np.flatnonzero(keep)
         self.passed_count = len(idx)  # candidates passing every AND clause (with min_match)
+        self.examined = len(rows)  # the whole gallery only when search is exact
         order = idx[np.argsort(-score[idx], kind="stable")[:k]]
         z_phrase = self.z_phrase
         details = {

@@ -69,6 +69,7 @@ class Ranking:
     scores: np.ndarray
     details: ClauseDetails = field(default_factory=dict)
     passed_count: int | None = None
+    examined: int | None = None  # with min_match: the rows passed_count is counted among
 
 
 def query_vector(method: str, pv: PlanVectors) -> np.ndarray:
@@ -95,7 +96,9 @@ def rank(
     if method == "csd":
         cs = CompositeSearch(gallery, config)
         rows, scores, details = cs.search(pv, k, min_match=min_match)
-        return Ranking(rows, scores, details, cs.passed_count if min_match else None)
+        return Ranking(
+            rows, scores, details, cs.passed_count if min_match else None, cs.examined if min_match else None
+        )
     rows, scores = gallery.top(query_vector(method, pv), k)
     return Ranking(rows, scores)
 

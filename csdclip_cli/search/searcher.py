@@ -69,14 +69,40 @@ def check_k(k: object) -> int:
     return int(k)
 
 
-class ResultList(list):
-    """Results, plus how many candidates passed every AND clause (set with min_match) and this
-    query's warnings (e.g. a Chinese query on an English-only model)."""
+def passed_summary(passed: int, examined: int | None, total: int | None) -> str:
+    """What --min-match's count means: of every image when search was exact, of the candidates
+    the approximate index gave otherwise (above 20,000 images it read like a gallery count: 400
+    where 2,246 images pass)."""
+    if examined is not None and total is not None and examined < total:
+        return (
+            f"{passed:,} of the {examined:,} candidates examined pass every AND clause and OR group "
+            f"(the index of {total:,} images is approximate: images outside the candidates are not counted)"
+        )
+    return f"{passed:,} images pass every AND clause and OR group"
 
-    def __init__(self, results: Any = (), passed_count: int | None = None, warnings: list[str] | None = None):
+
+class ResultList(list):
+    """Results, plus with min_match how many passed every AND clause and OR group among how many
+    examined of how many images, and this query's warnings (e.g. a Chinese query on an
+    English-only model)."""
+
+    def __init__(
+        self,
+        results: Any = (),
+        passed_count: int | None = None,
+        warnings: list[str] | None = None,
+        examined: int | None = None,
+        total: int | None = None,
+    ):
         super().__init__(results)
         self.passed_count = passed_count
         self.warnings = warnings or []
+        self.examined = examined
+        self.total = total
+
+    def passed_summary(self) -> str | None:
+        """The line --min-match prints (passed_summary), None without min_match."""
+        return None if self.passed_count is None else passed_summary(self.passed_count, self.examined, self.total)
 
     def warn_language(self, model: str, texts: list[str]) -> ResultList:
         """Add language_warning(model, texts), if any; returns self."""
@@ -293,6 +319,7 @@ class Searcher:
         pv = PlanVectors.embed(plan, self.text_encoder)
         r = rank(self.gallery, method, pv, k, config, min_match)
         texts = [plan.raw, plan.optimized, *plan.and_, *plan.not_, *(x for group in plan.or_ for x in group)]
-        return ResultList(self.results(r.rows, r.scores, r.details), r.passed_count).warn_language(
-            self.manifest.model, texts
+        out = ResultList(
+            self.results(r.rows, r.scores, r.details), r.passed_count, None, r.examined, self.gallery.count
         )
+        return out.warn_language(self.manifest.model, texts)

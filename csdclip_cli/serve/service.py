@@ -157,6 +157,8 @@ class Service:
             "plan": plan.to_dict(),
             "results": [_result(name, r) for r in results],
             "passed_count": results.passed_count,
+            "examined": results.examined,  # passed_count is among these rows (all images when exact)
+            "total": results.total,
             "warnings": warnings + results.warnings + list(s.notes),
             "timing_ms": {"total": round(1000 * (time.perf_counter() - t0), 2), "search": round(1000 * (t2 - t1), 2)},
         }
