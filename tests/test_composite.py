@@ -308,9 +308,9 @@ def test_cli_min_match_reports_the_count(runner, colour_folder: Path) -> None:
 def test_min_match_says_when_it_counted_candidates_not_the_gallery(tmp_path: Path, monkeypatch) -> None:
     """Above the exact-search limit the count is of the candidate pool (max(10 k, 400) rows, 100
     for one clause): it read as a gallery count (400 where 2,246 of 24,000 images pass)."""
-    import csdclip_cli.index.build as build_mod
     from conftest import make_colour_folder
 
+    import csdclip_cli.index.build as build_mod
     from csdclip_cli.encoders import load_encoder
     from csdclip_cli.index import IndexStore, build_index
     from csdclip_cli.rewrite.plan import Plan

@@ -339,3 +339,32 @@ def test_a_change_to_any_weight_shard_changes_the_fingerprint(tmp_path: Path) ->
     bins.mkdir()
     (bins / "pytorch_model.bin").write_bytes(b"x" * 10)
     assert folder_fingerprint(bins) == file_fingerprint(bins / "pytorch_model.bin")
+
+
+def test_a_store_file_of_a_pretrained_tag_is_built_as_the_tag_says(tiny_openclip, tmp_path: Path, monkeypatch) -> None:
+    """models/NAME-TAG.safetensors was built from NAME alone: OpenAI's mean / std and bicubic
+    resizing where the tag says otherwise (58 tags: MobileCLIP 0 / 1 and bilinear, SigLIP,
+    ...), and GELU where it says QuickGELU (every @openai, metaclip and some dfn tags), so the
+    same weights gave other vectors from the store than from open_clip's cache."""
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    import csdclip_cli.encoders.openclip as oc
+
+    _, ckpt = tiny_openclip
+    state = {k.removeprefix("module."): v for k, v in torch.load(ckpt, weights_only=True)["state_dict"].items()}
+    save_file(state, tmp_path / "tiny-test-clip-faketag.safetensors")
+    tag = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "interpolation": "bilinear", "quick_gelu": True}
+    real = open_clip.get_pretrained_cfg
+    monkeypatch.setattr(
+        open_clip, "get_pretrained_cfg", lambda m, t: dict(tag) if (m, t) == ("tiny-test-clip", "faketag") else real(m, t)
+    )
+    enc = load_encoder("openclip:tiny-test-clip@faketag", models_dir=tmp_path, device="cpu")
+    norm = [t for t in enc._preprocess.transforms if type(t).__name__ == "Normalize"][0]
+    resize = enc._preprocess.transforms[0]
+    assert tuple(norm.mean) == (0.5, 0.5, 0.5) and "BILINEAR" in str(resize.interpolation).upper()
+    assert type(enc.model.transformer.resblocks[0].mlp.gelu).__name__ == "QuickGELU"
+    # an index built before (another model from the same file) is refused, not updated with other vectors
+    assert enc.fingerprint.endswith("+faketag recipe")
+    assert oc.recipe_fingerprint("fp", "tiny-test-clip", "no-such-tag") == "fp"

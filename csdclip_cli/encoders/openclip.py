@@ -193,11 +193,58 @@ def _state_dict(path: Path) -> dict:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
-def _build(name: str, *, pretrained: str | None = None, **kw: Any) -> tuple[Any, Any, Any]:
+def tag_recipe(name: str, tag: str | None) -> dict[str, Any]:
+    """What open_clip's pretrained tag `tag` of model `name` says beyond the weights, as
+    create_model_and_transforms arguments: QuickGELU (every @openai, metaclip and some dfn tags)
+    and the image preprocessing (mean / std, interpolation, resize mode: 58 tags have their own).
+    open_clip applies them only when it loads the tag itself; a model built for a local file of
+    those weights had GELU and OpenAI's preprocessing, without a word. {} for no such tag."""
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(name, tag) if tag else {}
+    if not cfg:
+        return {}
+    kw: dict[str, Any] = {"force_quick_gelu": True} if cfg.get("quick_gelu") else {}
+    for key, arg in (("mean", "image_mean"), ("std", "image_std"), ("interpolation", "image_interpolation")):
+        if cfg.get(key) is not None:
+            kw[arg] = cfg[key]
+    if cfg.get("resize_mode") is not None:
+        kw["image_resize_mode"] = cfg["resize_mode"]
+    return kw
+
+
+def recipe_fingerprint(fingerprint: str, name: str, tag: str | None) -> str:
+    """`fingerprint`, marked when tag_recipe(name, tag) builds another model than model `name`
+    alone (what csd built for a local file before it followed the tag): an index made the old
+    way is refused, not updated with vectors of another activation or preprocessing."""
+    import open_clip
+    from open_clip.transform import PreprocessCfg, merge_preprocess_dict
+
+    recipe = tag_recipe(name, tag)
+    plain = merge_preprocess_dict(PreprocessCfg(), (open_clip.get_model_config(name) or {}).get("preprocess_cfg", {}))
+    names = {
+        "image_mean": "mean",
+        "image_std": "std",
+        "image_interpolation": "interpolation",
+        "image_resize_mode": "resize_mode",
+    }
+    other = any(
+        tuple(v) != tuple(plain[names[k]]) if isinstance(v, (list, tuple)) else v != plain[names[k]]
+        for k, v in recipe.items()
+        if k in names
+    )
+    return f"{fingerprint}+{tag} recipe" if recipe.get("force_quick_gelu") or other else fingerprint
+
+
+def _build(name: str, *, pretrained: str | None = None, tag: str | None = None, **kw: Any) -> tuple[Any, Any, Any]:
+    """(model, preprocess, tokenizer) of open_clip model `name`: its `pretrained` weights when
+    given, else untrained (for a local checkpoint), built as `tag` (or `pretrained`) says (tag_recipe)."""
     import open_clip
 
     with quiet_libraries():
-        model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained, **kw)
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            name, pretrained=pretrained, **{**tag_recipe(name, tag or pretrained), **kw}
+        )
         tokenizer = open_clip.get_tokenizer(name, context_length=kw.get("force_context_length"))
     return model, preprocess, tokenizer
 
@@ -231,7 +278,8 @@ def load_clip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
             f"Download {OPENAI_URLS.get(arch, 'the OpenAI checkpoint')} into {opts.models_dir}/ "
             "or pass --weights FILE (set CSD_ONLINE=1 to let open_clip download it).",
         ) from None
-    return OpenClipEncoder(model, pre, tok, canonical, text_fingerprint(canonical, "openai"), device)
+    # the "openai" tag asks for QuickGELU, which open_clip only warned about (GELU was built)
+    return OpenClipEncoder(model, pre, tok, canonical, text_fingerprint(canonical, "openai") + "+quickgelu", device)
 
 
 def load_openclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
@@ -271,9 +319,10 @@ def load_openclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
         raise UnknownModel(f"open_clip has no model {name!r}; see open_clip.list_models() (e.g. ViT-B-32, ViT-L-14)")
     local = _find_local(opts, openclip_local_names(spec))
     if local is not None:
-        model, pre, tok = _build(name)
+        model, pre, tok = _build(name, tag=spec.pretrained)
         _load_into(model, _state_dict(local), spec, local)
-        return OpenClipEncoder(model, pre, tok, str(spec), file_fingerprint(local), device)
+        fingerprint = recipe_fingerprint(file_fingerprint(local), name, spec.pretrained)
+        return OpenClipEncoder(model, pre, tok, str(spec), fingerprint, device)
     if spec.pretrained is None:
         raise UnknownModel(
             f"{spec}: name a pretrained tag (openclip:{name}@TAG) or pass --weights FILE; "
@@ -294,7 +343,11 @@ def load_openclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
             ],
             "Download the checkpoint on a machine with network (or set CSD_ONLINE=1).",
         ) from None
-    return OpenClipEncoder(model, pre, tok, str(spec), text_fingerprint(spec), device)
+    # open_clip applied the tag's preprocessing before, not its QuickGELU
+    fingerprint = text_fingerprint(spec) + (
+        "+quickgelu" if tag_recipe(name, spec.pretrained).get("force_quick_gelu") else ""
+    )
+    return OpenClipEncoder(model, pre, tok, str(spec), fingerprint, device)
 
 
 def load_demo(spec: ModelSpec, opts: LoadOptions) -> Encoder:
