@@ -358,7 +358,9 @@ def test_a_store_file_of_a_pretrained_tag_is_built_as_the_tag_says(tiny_openclip
     tag = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "interpolation": "bilinear", "quick_gelu": True}
     real = open_clip.get_pretrained_cfg
     monkeypatch.setattr(
-        open_clip, "get_pretrained_cfg", lambda m, t: dict(tag) if (m, t) == ("tiny-test-clip", "faketag") else real(m, t)
+        open_clip,
+        "get_pretrained_cfg",
+        lambda m, t: dict(tag) if (m, t) == ("tiny-test-clip", "faketag") else real(m, t),
     )
     enc = load_encoder("openclip:tiny-test-clip@faketag", models_dir=tmp_path, device="cpu")
     norm = [t for t in enc._preprocess.transforms if type(t).__name__ == "Normalize"][0]
@@ -368,3 +370,24 @@ def test_a_store_file_of_a_pretrained_tag_is_built_as_the_tag_says(tiny_openclip
     # an index built before (another model from the same file) is refused, not updated with other vectors
     assert enc.fingerprint.endswith("+faketag recipe")
     assert oc.recipe_fingerprint("fp", "tiny-test-clip", "no-such-tag") == "fp"
+
+
+def test_a_model_named_by_a_relative_path_is_stored_absolute(tiny_openclip, tmp_path: Path, runner, monkeypatch) -> None:
+    """`--model openclip:cfg/tiny.json` was stored as typed: `csd index update` from another
+    folder failed (config not found), or loaded another folder's cfg/tiny.json."""
+    import shutil
+
+    from conftest import make_colour_folder
+
+    cfg, ckpt = tiny_openclip
+    work = tmp_path / "work"
+    (work / "cfg").mkdir(parents=True)
+    shutil.copy(cfg, work / "cfg" / "tiny-test-clip.json")
+    make_colour_folder(work / "imgs", n=6)
+    monkeypatch.chdir(work)
+    r = invoke(runner, "index", "build", "imgs", "--model", "openclip:cfg/tiny-test-clip.json", "--weights", str(ckpt))
+    assert r.exit_code == 0, r.output
+    monkeypatch.chdir(tmp_path)
+    (work / "imgs" / "new.png").write_bytes((work / "imgs" / "red-000.png").read_bytes())
+    r = invoke(runner, "index", "update", "--weights", str(ckpt))
+    assert r.exit_code == 0 and "encoded 1" in r.output, r.output

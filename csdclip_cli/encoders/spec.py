@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 
 from csdclip_cli.errors import UnknownModel
 
@@ -37,3 +38,14 @@ class ModelSpec:
 
     def __str__(self) -> str:
         return f"{self.family}:{self.name}" + (f"@{self.pretrained}" if self.pretrained else "")
+
+
+def absolute_spec(spec: str) -> str:
+    """`spec` with a NAME that names a local file or folder made absolute (openclip:cfg/x.json,
+    hf:./my-model): the index stores the spec, and an update or search run from another folder
+    found nothing there, or another folder's file of that name. Other specs come back as given."""
+    s = ModelSpec.parse(spec)
+    path = os.path.expanduser(s.name)
+    if not os.path.exists(path) or os.path.isabs(s.name):
+        return spec
+    return str(replace(s, name=os.path.abspath(path)))

@@ -109,10 +109,13 @@ def build_or_update(
     """
     from csdclip_cli.encoders import load_encoder
     from csdclip_cli.encoders.onnx_text import ensure_text_export
+    from csdclip_cli.encoders.spec import absolute_spec
     from csdclip_cli.errors import UsageError
     from csdclip_cli.index.build import build_index
     from csdclip_cli.index.store import IndexStore, default_name, validate_name
     from csdclip_cli.sources import open_source
+
+    model = absolute_spec(model)  # stored for later updates and searches, from any folder
 
     src = open_source(source, exclude=exclude or ())
     if src.kind == "lmdb":  # found by its data.mdb: image files beside it were left out without a word
