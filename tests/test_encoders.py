@@ -372,7 +372,9 @@ def test_a_store_file_of_a_pretrained_tag_is_built_as_the_tag_says(tiny_openclip
     assert oc.recipe_fingerprint("fp", "tiny-test-clip", "no-such-tag") == "fp"
 
 
-def test_a_model_named_by_a_relative_path_is_stored_absolute(tiny_openclip, tmp_path: Path, runner, monkeypatch) -> None:
+def test_a_model_named_by_a_relative_path_is_stored_absolute(
+    tiny_openclip, tmp_path: Path, runner, monkeypatch
+) -> None:
     """`--model openclip:cfg/tiny.json` was stored as typed: `csd index update` from another
     folder failed (config not found), or loaded another folder's cfg/tiny.json."""
     import shutil
