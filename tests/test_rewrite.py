@@ -543,6 +543,13 @@ NEGATED_FACT_TABLE = [
     ("a yellow taxi, and no, not a green one", ["a yellow taxi"], ["green taxi"], []),
     ("a horse, no, I mean a pony in a field", ["a pony in a field"], [], []),
     ("yeah, a kite over a hill", ["a kite over a hill"], [], []),
+    # ... but the correction takes back only what was said just before it (it took the whole query)
+    ("a red bus on a bridge, no cars, no, I mean no trucks", ["a red bus on a bridge"], ["trucks"], []),
+    ("a forest at dawn, a deer, no, I mean an elk", ["a forest at dawn", "an elk"], [], []),
+    ("Yes We Can mural", ["Yes We Can mural"], [], []),  # "yes" without its comma is no lead-in
+    # a place's own states stay its own: only an activity at a venue is someone's
+    ("a playground, not covered in leaves", ["a playground"], ["a playground covered in leaves"], []),
+    ("a bus, not moving", ["a bus"], ["a bus moving"], []),
     ("给我看一张雪山上的小屋的照片", ["雪山上的小屋"], [], []),  # 给我看一张 stayed in the clause
     ("让我看看湖边的帐篷，没有人", ["湖边的帐篷"], ["人"], []),
     ("看报纸的老人", ["看报纸的老人"], [], []),  # 看 is the old man's, no carrier

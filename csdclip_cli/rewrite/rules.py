@@ -391,7 +391,8 @@ FILLER = re.compile(
 # after a comma; it was a clause of its own ("so I was thinking") or the subject's first words
 LEAD_IN = re.compile(
     r"(?:(?<=^)|(?<=,\s))"
-    r"(?:(?:so(?!\s+(?:many|much|few|little)\b)|ok|okay|yes|yeah|well|hmm+|um+|uh+|er+|basically|honestly|anyway)\b[\s,]*)*"
+    r"(?:(?:yes|yeah)\s*,\s*)?"  # with its comma only: "Yes Man poster" is a title
+    r"(?:(?:so(?!\s+(?:many|much|few|little)\b)|ok|okay|well|hmm+|um+|uh+|er+|basically|honestly|anyway)\b[\s,]*)*"
     r"(?:(?:i|we)\s*(?:was|were|am|'m|have\s+been|'ve\s+been)\s+(?:thinking|wondering|hoping)\b[\s,]*)?"
     r"(?:(?:i|we)\s+(?:think|guess|believe|remember|recall)(?:\s+(?:it\s+was|there\s+was|that|seeing))?\b[\s,]*)?"
     r"(?:(?:maybe|perhaps|probably|possibly)\b[\s,]*)?"
@@ -608,6 +609,43 @@ def _dangling(text: str) -> str:
 
 
 # where a scene is: a place of one of these, after a negated thing, is the subject's place
+# places where people do things (an activity said after one is someone's: "a bar, no dancing")
+VENUES = {
+    "cafe",
+    "restaurant",
+    "bar",
+    "pub",
+    "beach",
+    "park",
+    "pool",
+    "gym",
+    "office",
+    "classroom",
+    "library",
+    "kitchen",
+    "street",
+    "playground",
+    "stadium",
+    "market",
+    "mall",
+    "shop",
+    "store",
+    "museum",
+    "hotel",
+    "room",
+    "bedroom",
+    "bathroom",
+    "studio",
+    "court",
+    "square",
+    "plaza",
+    "station",
+    "airport",
+    "lake",
+    "garden",
+    "church",
+    "club",
+}
 SCENE_PLACES = {
     "garden", "park", "beach", "road", "street", "kitchen", "room", "field", "forest", "woods", "lake", "river",
     "city", "town", "village", "snow", "rain", "desert", "mountains", "mountain", "bridge", "sea", "ocean", "yard",
@@ -1064,8 +1102,9 @@ SELF_CORRECTION = re.compile(
     re.IGNORECASE,
 )
 
-# "a cat, no, I mean a dog": what was said before the correction is taken back
-CORRECTED = re.compile(r"^.*[,;.]\s*(?:no|nope|sorry|oops)\s*[,.!]*\s*i\s+meant?\b[\s,]*", re.IGNORECASE)
+# "a cat, no, I mean a dog": the part said just before the correction is taken back, not the
+# query before it ("a beach, no people, no, I mean no dogs" keeps the beach)
+CORRECTED = re.compile(r"(^|[,;])[^,;.]*[,;.]\s*(?:no|nope|sorry|oops)\s*[,.!]*\s*i\s+meant?\b[\s,]*", re.IGNORECASE)
 
 
 def _english(query: str) -> Plan:
@@ -1084,7 +1123,7 @@ def _english(query: str) -> Plan:
     query = re.sub(r"(?<=[A-Za-z])\s*/\s*(?=[A-Za-z])", " or ", query)
     query = SEARCH_SYNTAX.sub(lambda m: f"{m['sep'] or ''}no {m['what']}" if m["what"] else ", no ", query)
     query = re.sub(r"(?<=\w):\s+", ", ", query)  # "without people: a red car": a pause, as a comma is
-    query = CORRECTED.sub("", query)
+    query = CORRECTED.sub(lambda m: m[1] + " " if m[1] else "", query).strip()
     query = SELF_CORRECTION.sub(", ", query).lstrip(" ,")
     query = NON_PROPERTY.sub(
         lambda m: (
@@ -1257,10 +1296,13 @@ def _english_plan(query: str, text: str) -> Plan:
     ands = list(dict.fromkeys(a.replace("\x00", " ") for a in ands if a))
     if merged:  # ", not in the water" / ", not smiling" negate a fact about the subject
         head = split_subject(merged[0])[0]
-        # a place does not act: "a cafe, no smoking" excludes someone smoking, not "a cafe smoking"
-        where = bool(set(head.lower().split()[-1:]) & SCENE_PLACES)
+        # a place where people do things does not act: "a cafe, no smoking" excludes someone
+        # smoking, not "a cafe smoking" (but "a park, not covered in snow", "a train, not moving")
+        venue = bool(set(head.lower().split()[-1:]) & VENUES)
         nots = [
-            (f"a person {n}" if where and _is_participle(n.split(), 0) else f"{head} {n}") if _a_fact(n.split()) else n
+            (f"a person {n}" if venue and re.fullmatch(r"[a-z]{3,}ing", n.lower()) else f"{head} {n}")
+            if _a_fact(n.split())
+            else n
             for n in nots
         ]
         # "the ones with sunglasses": the ones are the subject's kind ("kids with sunglasses")
@@ -1680,7 +1722,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v34"
+    fingerprint = "rules-v35"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
