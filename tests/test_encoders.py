@@ -393,3 +393,9 @@ def test_a_model_named_by_a_relative_path_is_stored_absolute(
     (work / "imgs" / "new.png").write_bytes((work / "imgs" / "red-000.png").read_bytes())
     r = invoke(runner, "index", "update", "--weights", str(ckpt))
     assert r.exit_code == 0 and "encoded 1" in r.output, r.output
+    # a model's name that happens to be a folder here is no path ("demo:tiny" became "demo:/…/tiny")
+    from csdclip_cli.encoders.spec import absolute_spec
+
+    for spec in ("demo:tiny", "clip:RN50", "openclip:ViT-B-32@laion2b_s34b_b79k"):
+        (tmp_path / spec.split(":")[1].split("@")[0]).mkdir()
+        assert absolute_spec(spec) == spec

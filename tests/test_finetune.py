@@ -712,15 +712,15 @@ def test_train_keeps_another_runs_adapter_in_out(tmp_path: Path) -> None:
     assert finetune.prepare(cfg, out, fresh=True).resumed_from == 0  # --fresh replaces it
 
 
-def test_install_keeps_the_adapter_it_replaces(tmp_path: Path, monkeypatch) -> None:
+def test_install_keeps_every_adapter_it_replaces(tmp_path: Path, monkeypatch) -> None:
     """`csd rewriter train --steps 3 --install` replaced the shipped adapter with no way back
-    but reinstalling csd: the replaced one is kept beside it, once per change."""
+    but reinstalling csd; a second trial install then overwrote the one backup."""
     monkeypatch.setattr(shipped, "ADAPTER", tmp_path / "a.gguf")
-    monkeypatch.setattr(shipped, "PREVIOUS", tmp_path / "a.previous.gguf")
     shipped.ADAPTER.write_bytes(b"shipped")
-    trial = tmp_path / "trial.gguf"
-    trial.write_bytes(b"3 steps")
-    assert shipped.install_adapter(trial) == shipped.PREVIOUS
-    assert shipped.ADAPTER.read_bytes() == b"3 steps" and shipped.PREVIOUS.read_bytes() == b"shipped"
-    assert shipped.install_adapter(trial) is None  # the same bytes again: the kept one stays
-    assert shipped.PREVIOUS.read_bytes() == b"shipped"
+    kept = []
+    for steps in (b"1 step", b"3 steps", b"3 steps"):
+        trial = tmp_path / "trial.gguf"
+        trial.write_bytes(steps)
+        kept.append(shipped.install_adapter(trial))
+        assert shipped.ADAPTER.read_bytes() == steps
+    assert kept[0].read_bytes() == b"shipped" and kept[1].read_bytes() == b"1 step" and kept[2] is None

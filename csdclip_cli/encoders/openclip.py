@@ -233,7 +233,9 @@ def recipe_fingerprint(fingerprint: str, name: str, tag: str | None) -> str:
         for k, v in recipe.items()
         if k in names
     )
-    return f"{fingerprint}+{tag} recipe" if recipe.get("force_quick_gelu") or other else fingerprint
+    # a "-quickgelu" model config had it already
+    gelu = recipe.get("force_quick_gelu", False) and not (open_clip.get_model_config(name) or {}).get("quick_gelu")
+    return f"{fingerprint}+{tag} recipe" if gelu or other else fingerprint
 
 
 def _build(name: str, *, pretrained: str | None = None, tag: str | None = None, **kw: Any) -> tuple[Any, Any, Any]:

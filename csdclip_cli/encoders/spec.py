@@ -41,11 +41,16 @@ class ModelSpec:
 
 
 def absolute_spec(spec: str) -> str:
-    """`spec` with a NAME that names a local file or folder made absolute (openclip:cfg/x.json,
-    hf:./my-model): the index stores the spec, and an update or search run from another folder
-    found nothing there, or another folder's file of that name. Other specs come back as given."""
+    """`spec` with a NAME that is a local path made absolute: an open_clip config (openclip:cfg/x.json)
+    or a HuggingFace model folder (hf:./my-model), the families whose NAME may be a path. The
+    index stores the spec, and an update or search run from another folder found nothing there,
+    or another folder's file of that name. Other specs come back as given ("demo:tiny" with a
+    folder "tiny" here is still the demo model)."""
     s = ModelSpec.parse(spec)
     path = os.path.expanduser(s.name)
-    if not os.path.exists(path) or os.path.isabs(s.name):
+    local = (s.family == "openclip" and s.name.endswith(".json") and os.path.isfile(path)) or (
+        s.family == "hf" and os.path.isdir(path)
+    )
+    if not local or os.path.isabs(path):
         return spec
     return str(replace(s, name=os.path.abspath(path)))

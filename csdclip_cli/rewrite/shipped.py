@@ -9,8 +9,9 @@ from pathlib import Path
 from csdclip_cli.errors import ModelFileMissing
 
 ADAPTER = Path(__file__).parent / "adapters" / "gemma-3-270m-csd-lora.gguf"
-# what `csd rewriter train --install` replaced (a pip-installed csd has no other copy of it)
-PREVIOUS = ADAPTER.with_name("gemma-3-270m-csd-lora.previous.gguf")
+# what `csd rewriter train --install` replaced, each by its content (a pip-installed csd has no
+# other copy of the shipped one, and a second trial install must not overwrite the first backup)
+REPLACED = "gemma-3-270m-csd-lora.replaced-{digest}.gguf"
 BASE_NAME = "gemma-3-270m-q4_k_m.gguf"
 
 
@@ -29,15 +30,18 @@ def bundled_base() -> Path:
 
 
 def install_adapter(adapter: Path) -> Path | None:
-    """Copy `adapter` over the shipped one (ADAPTER), keeping the one it replaces as PREVIOUS
-    when they differ (a 3-step trial run installed over it left no way back but reinstalling).
-    Returns PREVIOUS when it was written, else None."""
+    """Copy `adapter` over the shipped one (ADAPTER), keeping the one it replaces beside it under
+    its content's digest (REPLACED) when they differ: a 3-step trial run installed over it left
+    no way back but reinstalling. Returns the kept copy, else None."""
     import filecmp
+    import hashlib
     import shutil
 
     kept = None
     if ADAPTER.is_file() and not filecmp.cmp(adapter, ADAPTER, shallow=False):
-        shutil.copyfile(ADAPTER, PREVIOUS)
-        kept = PREVIOUS
+        digest = hashlib.sha256(ADAPTER.read_bytes()).hexdigest()[:12]
+        kept = ADAPTER.with_name(REPLACED.format(digest=digest))
+        if not kept.is_file():
+            shutil.copyfile(ADAPTER, kept)
     shutil.copyfile(adapter, ADAPTER)
     return kept
