@@ -547,6 +547,9 @@ NEGATED_FACT_TABLE = [
     ("a red bus on a bridge, no cars, no, I mean no trucks", ["a red bus on a bridge"], ["trucks"], []),
     ("a forest at dawn, a deer, no, I mean an elk", ["a forest at dawn", "an elk"], [], []),
     ("Yes We Can mural", ["Yes We Can mural"], [], []),  # "yes" without its comma is no lead-in
+    ("no, no, no bicycles", [], ["bicycles"], []),  # it wanted a clause "no"
+    ("a goat, no, a sheep on a hill", ["a sheep on a hill"], [], []),  # a correction without "I mean"
+    ("a green bus and no, not a red one, no people", ["a green bus"], ["red bus", "people"], []),
     # a place's own states stay its own: only an activity at a venue is someone's
     ("a playground, not covered in leaves", ["a playground"], ["a playground covered in leaves"], []),
     ("a bus, not moving", ["a bus"], ["a bus moving"], []),

@@ -1097,14 +1097,18 @@ def _colour_alternatives(m: re.Match) -> str:
 # "a red car, and no, not a blue one", "no, I mean a cat": a "no" that answers the speaker's own
 # words is no part of the image (before a negation or a new start, not "a beach, no people")
 SELF_CORRECTION = re.compile(
-    r"(?:^|\s*[,;]|\s+-+)\s*(?:(?:and|but|oh|well|wait)[\s,]+)?(?:no|nope|nah)\s*[,.!]+\s*"
+    r"(?:^|\s*[,;]|\s+-+|\s+(?=(?:and|but)\s))\s*(?:(?:and|but|oh|well|wait)[\s,]+)?(?:no|nope|nah)\s*[,.!]+\s*"
     r"(?=(?:not|no|nobody|none|nothing|without|i|i'm|rather|instead|make\s+it)\b)",
     re.IGNORECASE,
 )
 
 # "a cat, no, I mean a dog": the part said just before the correction is taken back, not the
-# query before it ("a beach, no people, no, I mean no dogs" keeps the beach)
-CORRECTED = re.compile(r"(^|[,;])[^,;.]*[,;.]\s*(?:no|nope|sorry|oops)\s*[,.!]*\s*i\s+meant?\b[\s,]*", re.IGNORECASE)
+# query before it ("a beach, no people, no, I mean no dogs" keeps the beach); "a woman, no, a man"
+# corrects the same way
+CORRECTED = re.compile(
+    r"(^|[,;])[^,;.]*[,;.]\s*(?:no|nope|sorry|oops)\s*(?:[,.!]*\s*i\s+meant?\b[\s,]*|[,.!]+\s*(?=(?:a|an|the)\s))",
+    re.IGNORECASE,
+)
 
 
 def _english(query: str) -> Plan:
@@ -1124,7 +1128,8 @@ def _english(query: str) -> Plan:
     query = SEARCH_SYNTAX.sub(lambda m: f"{m['sep'] or ''}no {m['what']}" if m["what"] else ", no ", query)
     query = re.sub(r"(?<=\w):\s+", ", ", query)  # "without people: a red car": a pause, as a comma is
     query = CORRECTED.sub(lambda m: m[1] + " " if m[1] else "", query).strip()
-    query = SELF_CORRECTION.sub(", ", query).lstrip(" ,")
+    while (said := SELF_CORRECTION.sub(", ", query).lstrip(" ,")) != query:  # "no, no, no dogs"
+        query = said
     query = NON_PROPERTY.sub(
         lambda m: (
             f"{(indefinite_article(m['noun']) + ' ') if m['det'] else ''}{m['noun']} that isn't {m['prop']}"
@@ -1722,7 +1727,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v35"
+    fingerprint = "rules-v36"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
