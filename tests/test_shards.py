@@ -207,3 +207,10 @@ def test_a_no_op_update_of_a_sharded_index_loads_no_model(runner, tmp_path: Path
     (folder / "red-999.png").write_bytes((folder / "red-000.png").read_bytes())
     r = invoke(runner, "index", "update", "sh")  # a change still reaches its shard
     assert r.exit_code == 0 and "loading" in r.output and "21 images (encoded 1" in r.output, r.output
+
+
+def test_a_sharded_index_of_another_source_is_refused_before_the_model_loads(runner, tmp_path: Path) -> None:
+    a, b = make_colour_folder(tmp_path / "a", n=6), make_colour_folder(tmp_path / "b", n=6, seed=1)
+    assert invoke(runner, "index", "build", str(a), "-m", "fake:colour", "-n", "sh", "--shards", "2").exit_code == 0
+    r = invoke(runner, "index", "build", str(b), "-m", "fake:colour", "-n", "sh")
+    assert r.exit_code == 1 and f"indexes {a}, not {b}" in r.stderr and "loading" not in r.stderr, r.output

@@ -159,7 +159,7 @@ def build_or_update(
     engine = engine or "local"
     if address is not None and engine != "ray":
         raise UsageError(f"--address {address} is for the Ray engine; add --engine ray (index {name!r} builds locally)")
-    if old is not None and not shards:  # refused before the model loads (it was after)
+    if old is not None:  # refused before the model loads (it was after; for a sharded index too)
         from csdclip_cli.index.build import check_same_source
 
         check_same_source(old, src)
