@@ -90,10 +90,10 @@ def test_all_clauses_beat_excluded_thing_and_single_strong_clause(gallery: Galle
 
 
 def test_missing_condition_costs_more_than_weaker_one(gallery: Gallery) -> None:
-    _, per = CompositeSearch(gallery).score(plan_vectors(False), np.array([ALL, ONE_STRONG]))
+    _, per, _ = CompositeSearch(gallery).score(plan_vectors(False), np.array([ALL, ONE_STRONG]))
     car = per[Clause("and", "a red car")]
     assert car[1] > car[0]  # the strong car image is better on one clause ...
-    score, _ = CompositeSearch(gallery).score(plan_vectors(False), np.array([ALL, ONE_STRONG]))
+    score, _, _ = CompositeSearch(gallery).score(plan_vectors(False), np.array([ALL, ONE_STRONG]))
     assert score[0] > score[1]  # ... but misses the other one, which costs more
 
 
@@ -153,7 +153,7 @@ def test_or_group_takes_its_best_member(gallery: Gallery) -> None:
     assert "a red car | a tree" in details[ALL][0]
     # the group's score is its best member's calibrated score, not their mean
     some = np.array([ONE_STRONG, ONE_OTHER, 10, 11])
-    _, per = CompositeSearch(gallery).score(pv, some)
+    _, per, _ = CompositeSearch(gallery).score(pv, some)
     mu, sigma = calibration(gallery, pv.ors[0])
     z = (gallery.scores(some, pv.ors[0]) - mu) / sigma
     assert np.allclose(per[Clause("or", "a red car | a tree")], z.max(1), atol=1e-5)

@@ -221,7 +221,6 @@ class CompositeSearch:
         self.config = config or CompositeConfig()
         self.passed_count: int | None = None
         self.examined: int | None = None  # of the last search(): how many rows were scored
-        self.z_phrase: np.ndarray | None = None  # of the last score(): the optimized phrase's z per row
 
     def _single(self, pv: PlanVectors) -> bool:
         return len(pv.ands) == 1 and not len(pv.nots) and not pv.ors
@@ -266,9 +265,10 @@ class CompositeSearch:
 
     def score(
         self, pv: PlanVectors, rows: np.ndarray, calib: tuple[np.ndarray, np.ndarray] | None = None
-    ) -> tuple[np.ndarray, dict[Clause, np.ndarray]]:
-        """Fused score float32 [len(rows)] of `rows`, and each clause's calibrated score
-        (z-score against the gallery sample, Clause -> [len(rows)])."""
+    ) -> tuple[np.ndarray, dict[Clause, np.ndarray], np.ndarray | None]:
+        """Fused score float32 [len(rows)] of `rows`, each clause's calibrated score (z-score
+        against the gallery sample, Clause -> [len(rows)]), and the optimized phrase's ([len(rows)];
+        None for a one-clause plan, which ranks by its clause alone)."""
         cfg = self.config
         allv = self.stacked(pv)
         mu, sigma = calib if calib is not None else calibration(self.gallery, allv)
@@ -290,14 +290,13 @@ class CompositeSearch:
             per_clause[Clause("not", c)] = z_not[:, j]
         for group, col in zip(pv.plan.or_, or_cols):
             per_clause[Clause("or", " | ".join(group))] = col
-        self.z_phrase = None if self._single(pv) else z_phrase  # the phrase's term, for --explain
         if self._single(pv):
-            return z_and[:, 0], per_clause
+            return z_and[:, 0], per_clause, None
         and_all = np.concatenate(terms, 1)
         score = softmin(and_all, cfg.and_temperature) + cfg.phrase_weight * z_phrase
         if n:
             score = score - cfg.not_weight * np.maximum(0.0, z_not - cfg.not_margin).sum(1)
-        return score, per_clause
+        return score, per_clause, z_phrase
 
     def search(
         self, pv: PlanVectors, k: int, min_match: bool = False, exhaustive: bool = False
@@ -306,7 +305,7 @@ class CompositeSearch:
         phrase's calibrated score (None for a one-clause plan, which ranks by its clause alone)."""
         calib = calibration(self.gallery, self.stacked(pv))
         rows = np.flatnonzero(self.gallery.alive) if exhaustive else self.candidates(pv, k, calib[1])
-        score, per = self.score(pv, rows, calib)
+        score, per, z_phrase = self.score(pv, rows, calib)
         passed = {c: (v >= self.config.pass_z if c.positive else v < self.config.pass_z) for c, v in per.items()}
         keep = np.ones(len(rows), bool)
         if min_match:
@@ -317,7 +316,6 @@ class CompositeSearch:
         self.passed_count = len(idx)  # candidates passing every AND clause (with min_match)
         self.examined = len(rows)  # the whole gallery only when search is exact
         order = idx[np.argsort(-score[idx], kind="stable")[:k]]
-        z_phrase = self.z_phrase
         details = {
             int(rows[i]): (
                 {str(c): float(v[i]) for c, v in per.items()},
