@@ -16,7 +16,7 @@ from __future__ import annotations
 import shlex
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,14 @@ def shard_of(key: str, shards: int) -> int:
     """The shard of an image key: crc32 of its bytes mod `shards` (stable across runs and
     machines, unlike Python's salted hash())."""
     return zlib.crc32(key_bytes(key)) % shards
+
+
+def partition(items: Iterable[Item], shards: int) -> list[list[Item]]:
+    """`items` split by shard_of, in their order within each shard."""
+    parts: list[list[Item]] = [[] for _ in range(shards)]
+    for it in items:
+        parts[shard_of(it.key, shards)].append(it)
+    return parts
 
 
 def shard_store(store: IndexStore, name: str) -> IndexStore:
@@ -109,9 +117,7 @@ def build_sharded(
         current = list(source.items())
         if not current and not allow_empty:
             refuse_emptying(source, old)
-        parts: list[list[Item]] = [[] for _ in range(shards)]
-        for it in current:
-            parts[shard_of(it.key, shards)].append(it)
+        parts = partition(current, shards)
         sub = shard_store(store, name)
         params = dict(build_params or {})
         done_before = 0
@@ -168,9 +174,7 @@ def unchanged_sharded_report(source: Source, store: IndexStore, name: str, old: 
 
     t0 = time.time()
     shards = int(old.build["shards"])
-    parts: list[list[Item]] = [[] for _ in range(shards)]
-    for it in source.items():
-        parts[shard_of(it.key, shards)].append(it)
+    parts = partition(source.items(), shards)
     sub = shard_store(store, name)
     report = ShardedReport(name)
     for i, items in enumerate(parts):
