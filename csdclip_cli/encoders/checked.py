@@ -20,12 +20,11 @@ ENCODER_FAULT = "the encoder returned"
 
 
 def _matrix(encoder: Any, raw: Any, n: int, what: str) -> np.ndarray:
-    """`raw` as float64 [n, encoder.dim] (float32 holds the vectors, but squaring 1e20 for a norm
-    overflowed it); raises EncoderError for anything else."""
+    """`raw` as float64 [n, encoder.dim] (squaring 1e20 for a norm overflowed float32); raises
+    EncoderError for anything else."""
     count = f"{n} {what if n != 1 else what[:-1]}"
     try:
-        with np.errstate(over="ignore"):  # beyond float32: infinity, reported as such below
-            v = np.asarray(raw, dtype=np.float32).astype(np.float64)
+        v = np.asarray(raw, dtype=np.float64)
     except Exception as e:  # a CUDA tensor, a list of strings, None
         raise EncoderError(
             f"{who(encoder)} returned {type(raw).__name__} for {count}, not an array of numbers ({first_line(e)})"

@@ -193,6 +193,15 @@ def _state_dict(path: Path) -> dict:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
+# a pretrained tag's preprocessing keys -> open_clip.create_model_and_transforms' arguments
+TAG_PREPROCESS = {
+    "mean": "image_mean",
+    "std": "image_std",
+    "interpolation": "image_interpolation",
+    "resize_mode": "image_resize_mode",
+}
+
+
 def tag_recipe(name: str, tag: str | None) -> dict[str, Any]:
     """What open_clip's pretrained tag `tag` of model `name` says beyond the weights, as
     create_model_and_transforms arguments: QuickGELU (every @openai, metaclip and some dfn tags)
@@ -205,12 +214,7 @@ def tag_recipe(name: str, tag: str | None) -> dict[str, Any]:
     if not cfg:
         return {}
     kw: dict[str, Any] = {"force_quick_gelu": True} if cfg.get("quick_gelu") else {}
-    for key, arg in (("mean", "image_mean"), ("std", "image_std"), ("interpolation", "image_interpolation")):
-        if cfg.get(key) is not None:
-            kw[arg] = cfg[key]
-    if cfg.get("resize_mode") is not None:
-        kw["image_resize_mode"] = cfg["resize_mode"]
-    return kw
+    return kw | {arg: cfg[key] for key, arg in TAG_PREPROCESS.items() if cfg.get(key) is not None}
 
 
 def recipe_fingerprint(fingerprint: str, name: str, tag: str | None) -> str:
@@ -222,16 +226,10 @@ def recipe_fingerprint(fingerprint: str, name: str, tag: str | None) -> str:
 
     recipe = tag_recipe(name, tag)
     plain = merge_preprocess_dict(PreprocessCfg(), (open_clip.get_model_config(name) or {}).get("preprocess_cfg", {}))
-    names = {
-        "image_mean": "mean",
-        "image_std": "std",
-        "image_interpolation": "interpolation",
-        "image_resize_mode": "resize_mode",
-    }
     other = any(
-        tuple(v) != tuple(plain[names[k]]) if isinstance(v, (list, tuple)) else v != plain[names[k]]
-        for k, v in recipe.items()
-        if k in names
+        tuple(recipe[arg]) != tuple(plain[key]) if isinstance(plain[key], (list, tuple)) else recipe[arg] != plain[key]
+        for key, arg in TAG_PREPROCESS.items()
+        if arg in recipe
     )
     # a "-quickgelu" model config had it already
     gelu = recipe.get("force_quick_gelu", False) and not (open_clip.get_model_config(name) or {}).get("quick_gelu")
