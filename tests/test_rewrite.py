@@ -550,6 +550,20 @@ NEGATED_FACT_TABLE = [
     ("no, no, no bicycles", [], ["bicycles"], []),  # it wanted a clause "no"
     ("a goat, no, a sheep on a hill", ["a sheep on a hill"], [], []),  # a correction without "I mean"
     ("a green bus and no, not a red one, no people", ["a green bus"], ["red bus", "people"], []),
+    # "the one" of a correction is the thing taken back (the cafe was lost)
+    ("a cafe, no, the one with a red door", ["a cafe", "a red door"], [], []),
+    ("a man with a hat, no, the one without a hat", ["a man"], ["hat"], []),
+    ("a red car on a beach, no, the blue one", ["a blue car on a beach"], [], []),
+    ("a woman, no, I meant the one in red", ["a woman in red"], [], []),
+    # a prohibition sign or a title is a thing, not an exclusion (the cafe excluded "a cafe smoking
+    # sign"; the film poster was all NOT)
+    ("a cafe with no smoking sign", ["a cafe", "no smoking sign"], [], []),
+    ("a street with no parking sign, no cars", ["a street", "no parking sign"], ["cars"], []),
+    ("a street with no stop sign", ["a street"], ["stop sign"], []),  # a stop sign does exist
+    ("No Country for Old Men poster", ["No Country for Old Men poster"], [], []),
+    ("a No Doubt album cover", ["a No Doubt album cover"], [], []),
+    ("No dogs on the beach", ["the beach"], ["dogs"], []),
+    ("no Dalmatians on the beach", ["the beach"], ["Dalmatians"], []),
     # a place's own states stay its own: only an activity at a venue is someone's
     ("a playground, not covered in leaves", ["a playground"], ["a playground covered in leaves"], []),
     ("a bus, not moving", ["a bus"], ["a bus moving"], []),

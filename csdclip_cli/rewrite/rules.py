@@ -263,8 +263,22 @@ NOTHING_PLACE = re.compile(
 NEITHER_BE = re.compile(
     r"\s*\b(?:(?:that|who|which)\s+)?(?:is|are|was|were)\s+neither\s+(?P<first>[\w-]+)\s+nor\s+", re.IGNORECASE
 )
+# what a prohibition sign forbids ("no parking sign")
+PROHIBITED = (
+    "smoking", "parking", "swimming", "fishing", "trespassing", "entry", "littering", "camping", "diving",
+    "stopping", "photography", "photos", "dogs", "pets", "u-turns?", "vaping", "skateboarding", "cycling", "hunting",
+    "overtaking", "loitering", "food", "alcohol", "waiting", "bikes", "bicycles", "jumping", "running",
+)  # fmt: skip
 NAMED_NO = re.compile(
-    r"\b(?:a|an|the)\s+no[\s-]|\b(?:says?|saying|reads?|reading|written|labell?ed|marked)\s+['\"“‘]?no\s|['\"“‘]no\s",
+    r"\b(?:a|an|the)\s+no[\s-]|\b(?:says?|saying|reads?|reading|written|labell?ed|marked)\s+['\"“‘]?no\s|['\"“‘]no\s"
+    # a prohibition sign is a thing: "a cafe with no smoking sign" (no "smoking sign" exists to
+    # exclude; "no stop sign" or "no exit sign" do exclude one and are not listed)
+    rf"|\bno[\s-](?=(?:{'|'.join(PROHIBITED)})[\s-]+(?:signs?|zones?|areas?|symbols?|stickers?|notices?|signage)\b)"
+    # a title: "No Country for Old Men poster", "a No Doubt album cover" (capitalised words, then
+    # what bears the title; "No dogs" and "no Dalmatians on the beach" still exclude)
+    r"|(?-i:\bNo\s(?=[A-Z][\w'’-]*(?:\s+(?:[A-Z0-9][\w'’-]*|for|to|of|the|a|an|and|in|on|at|with))*\s+"
+    r"(?i:(?:movie\s+|film\s+|album\s+|book\s+)?(?:posters?|covers?|movies?|films?|books?|albums?|logos?|"
+    r"titles?|signs?|t-?shirts?|shirts?|mugs?|banners?|billboards?|stills?|screenshots?|concerts?)\b)))",
     re.IGNORECASE,
 )
 # "not a single person", "not even one car": the count words are not part of what is excluded
@@ -1110,6 +1124,30 @@ CORRECTED = re.compile(
     re.IGNORECASE,
 )
 
+DESCRIBED = re.compile(r"\s+(?:with|without|that|who|which)\s", re.IGNORECASE)
+NEGATION_START = re.compile(r"(?:no|not|without|nothing|nobody|none|never)\b", re.IGNORECASE)
+# "a cafe, no, the one with a red door", "a red car, no, the blue one": the correction names the
+# thing taken back by "one", and keeps it
+CORRECTED_ONE = re.compile(
+    r"(?P<lead>^|[,;])\s*(?P<said>[^,;.]+?)\s*[,;.]\s*(?:no|nope|sorry|oops)\s*[,.!]*\s*(?:i\s+meant?\s+)?"
+    r"(?:the|that)\s+(?P<adj>(?:(?!one\b)[\w-]+\s+){0,3}?)one\b",
+    re.IGNORECASE,
+)
+
+
+def _corrected_one(m: re.Match) -> str:
+    said = m["said"]
+    if NEGATION_START.match(said):  # "a beach, no people, no, the one with palm trees": which one?
+        return m.group(0)
+    subject = split_subject(said)[0]
+    if not m["adj"]:
+        # "the one with a red door" is another cafe, described by what follows: the thing without
+        # its description ("a man with a hat, no, the one without a hat": a man without a hat)
+        return f"{m['lead']} {DESCRIBED.split(subject, maxsplit=1)[0]}"
+    head = subject.split()[-1]
+    adj = m["adj"].strip()
+    return f"{m['lead']} {said.replace(subject, f'{indefinite_article(adj)} {adj} {head}', 1)}"
+
 
 def _english(query: str) -> Plan:
     raw = query  # the plan keeps the user's words: a plans file is looked up by them
@@ -1127,6 +1165,7 @@ def _english(query: str) -> Plan:
     query = re.sub(r"(?<=[A-Za-z])\s*/\s*(?=[A-Za-z])", " or ", query)
     query = SEARCH_SYNTAX.sub(lambda m: f"{m['sep'] or ''}no {m['what']}" if m["what"] else ", no ", query)
     query = re.sub(r"(?<=\w):\s+", ", ", query)  # "without people: a red car": a pause, as a comma is
+    query = CORRECTED_ONE.sub(_corrected_one, query).strip()
     query = CORRECTED.sub(lambda m: m[1] + " " if m[1] else "", query).strip()
     while (said := SELF_CORRECTION.sub(", ", query).lstrip(" ,")) != query:  # "no, no, no dogs"
         query = said
@@ -1727,7 +1766,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v36"
+    fingerprint = "rules-v37"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
