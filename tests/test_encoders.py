@@ -107,10 +107,14 @@ def test_openclip_wrong_checkpoint_and_missing_file(tiny_openclip, tmp_path: Pat
     # SafetensorError and "no such file" for an existing folder before)
     (tmp_path / "junk.pt").write_bytes(b"junk\n")
     (tmp_path / "cut.safetensors").write_bytes(b"\x10" + b"\x00" * 7 + b'{"a":1')
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    (tmp_path / "empty.pt").write_bytes(b"")
     for weights, message in (
         (tmp_path / "junk.pt", "is not a readable checkpoint"),
         (tmp_path / "cut.safetensors", "is not a readable safetensors file"),
         (tmp_path, "is a folder; pass the checkpoint file"),
+        (tmp_path / "empty.safetensors", r"is empty \(0 bytes\); download it again"),  # "not readable"
+        (tmp_path / "empty.pt", r"is empty \(0 bytes\); download it again"),
     ):
         with pytest.raises(ModelFileMissing, match=message):
             load_encoder(f"openclip:{cfg}", weights=weights)
@@ -122,6 +126,29 @@ def test_openclip_wrong_checkpoint_and_missing_file(tiny_openclip, tmp_path: Pat
     (tmp_path / "notes.jsonl").write_text('{"a": 1}\n')  # a text file was said to hold "pickled objects"
     with pytest.raises(ModelFileMissing, match="is not a readable checkpoint .neither a torch archive nor a pickle"):
         load_encoder("demo:tiny", weights=tmp_path / "notes.jsonl")
+
+
+def test_every_family_reads_weight_files_through_one_reader(tmp_path: Path) -> None:
+    """Chinese-CLIP read its checkpoint on its own: an empty download or bytes that are no
+    checkpoint were "failed while loading: EOFError" and "KeyError: 174812789"."""
+    import pickle
+
+    import torch
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "clip_cn_rn50.pt").write_bytes(b"")
+    with pytest.raises(ModelFileMissing, match=r"clip_cn_rn50.pt is empty \(0 bytes\)"):
+        load_encoder("cnclip:RN50", models_dir=store)
+    (tmp_path / "junk.pt").write_bytes(b"junk\n")
+    with pytest.raises(ModelFileMissing, match="junk.pt is not a readable checkpoint"):
+        load_encoder("cnclip:RN50", weights=tmp_path / "junk.pt")
+    with open(tmp_path / "objects.pt", "wb") as f:
+        pickle.dump({"state_dict": {"w": torch.zeros(1)}, "cfg": ModelSpec.parse("a:b")}, f, protocol=2)
+    from csdclip_cli.errors import UnsafeCheckpoint
+
+    with pytest.raises(UnsafeCheckpoint, match="holds pickled objects"):
+        load_encoder("cnclip:RN50", weights=tmp_path / "objects.pt")
 
 
 def test_missing_openai_weights_fail_fast_with_advice(tmp_path: Path) -> None:
@@ -305,6 +332,7 @@ def test_models_list_finds_weights_under_the_names_the_loaders_look_for(runner, 
     (store / "clip_cn_vit-l-14.pt").write_bytes(b"x")
     (store / "clip_cn_rn50.pt").write_bytes(b"x")  # every Chinese-CLIP release is listed, RN50 too
     (store / "qihoo360--fg-clip-base").mkdir()
+    (store / "qihoo360--fg-clip-base" / "config.json").write_text("{}")
     r = invoke(runner, "models", "list")
     assert r.exit_code == 0, r.output
     rows = {line.split("│")[-1].strip() for line in r.stdout.splitlines() if "│" in line}
@@ -318,6 +346,26 @@ def test_models_list_finds_weights_under_the_names_the_loaders_look_for(runner, 
     from csdclip_cli.encoders.hf import hf_local_names
 
     assert hf_local_names(ModelSpec.parse("fgclip:ViT-L/14")) == ["qihoo360--fg-clip-large"]
+
+
+def test_models_list_tells_empty_downloads_and_shows_weights_under_other_names(runner, isolated: Path) -> None:
+    """A 0-byte file or an empty folder was shown as present weights, and weights that no example
+    spec names (every open_clip tag but one) were not shown at all."""
+    store = isolated / "models"
+    (store / "longclip-B.pt").write_bytes(b"")  # an interrupted download
+    (store / "qihoo360--fg-clip-base").mkdir()
+    (store / "ViT-B-32-openai.safetensors").write_bytes(b"x" * 2_500_000)
+    (store / "half-done.bin").write_bytes(b"")
+    r = invoke(runner, "models", "list")
+    assert r.exit_code == 0, r.output
+    rows = {line.split("│")[-1].strip() for line in r.stdout.splitlines() if "│" in line}
+    assert "longclip:ViT-B/16: empty: longclip-B.pt" in rows
+    assert "fgclip:ViT-B/16: empty: qihoo360--fg-clip-base" in rows
+    assert "longclip:ViT-L/14: missing" in rows
+    lines = [line.strip() for line in r.stdout.splitlines()]
+    assert "ViT-B-32-openai.safetensors  2.5 MB" in lines
+    assert "half-done.bin  empty" in lines
+    assert not any(line.startswith("longclip-B.pt") for line in lines)  # listed once, in its row
 
 
 def test_a_change_to_any_weight_shard_changes_the_fingerprint(tmp_path: Path) -> None:

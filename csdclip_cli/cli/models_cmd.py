@@ -32,18 +32,53 @@ def list_(
     t = Table(show_edge=False)
     for c in ("family", "specs", "description", "local weights"):
         t.add_column(c)
+    named: set[Path] = set()
     for name, fam in sorted(families().items()):
         found = []
         for ex in fam.examples:
             spec = ModelSpec.parse(ex.split()[0])
-            files = fam.local_files(spec)
-            hit = [Path(f).name for f in files if (store / f).exists()]  # f may be absolute
+            files = [store / f for f in fam.local_files(spec)]  # f may be absolute
+            named.update(files)
+            hit = [f.name for f in files if _holds_something(f)]
+            empty = [f.name for f in files if f.exists() and not _holds_something(f)]
             state = (
-                "[green]" + ", ".join(hit) + "[/]" if hit else "[dim]missing[/]" if files else "[dim]no files listed[/]"
+                "[green]" + ", ".join(hit) + "[/]"
+                if hit
+                else f"[red]empty: {', '.join(empty)}[/]"
+                if empty
+                else "[dim]missing[/]"
+                if files
+                else "[dim]no files listed[/]"
             )
             found.append(f"{ex.split()[0]}: {state}")
         t.add_row(name, "\n".join(fam.examples), fam.description, "\n".join(found))
     out().print(t)
     out().print(f"model store: {store.resolve()}  (set CSD_MODELS or --models-dir)")
+    others = (
+        sorted(p for p in store.iterdir() if p not in named and not p.name.startswith(".")) if store.is_dir() else []
+    )
+    if others:
+        # weights under names no example spec uses ("ViT-B-32-openai.safetensors" is openclip:ViT-B-32@openai)
+        out().print("other files in the model store (the README's Models section says which spec loads each name):")
+        for p in others:
+            size = "folder" if p.is_dir() else _size(p.stat().st_size)
+            out().print(f"  {p.name}  [dim]{size}[/]" if _holds_something(p) else f"  {p.name}  [red]empty[/]")
     for name, err in sorted(plugin_errors().items()):
         warn(f"encoder plugin {name!r} failed to load and is left out: {err}")
+
+
+def _holds_something(path: Path) -> bool:
+    """A weight file with bytes in it, or a folder with files (a 0-byte download is not weights)."""
+    if path.is_dir():
+        return any(path.iterdir())
+    return path.is_file() and path.stat().st_size > 0
+
+
+def _size(n: int) -> str:
+    """Bytes in the unit people read (1 kB = 1000 B, as `ls -h --si` and pip show them)."""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"

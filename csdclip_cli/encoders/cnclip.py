@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 
 from csdclip_cli.encoders.base import Encoder, cpu_float32_copy, quiet_libraries, resolve_device
+from csdclip_cli.encoders.checkpoint import read_state_dict
 from csdclip_cli.encoders.family import LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
 from csdclip_cli.encoders.text_clean import cnclip_text
 from csdclip_cli.encoders.torch_clip import TorchClipEncoder
-from csdclip_cli.errors import ModelFileMissing, UnknownModel, UnsafeCheckpoint
+from csdclip_cli.errors import ModelFileMissing, UnknownModel
 from csdclip_cli.fingerprint import file_fingerprint
 
 # spec name -> (cn_clip struct name, input resolution, release file name)
@@ -103,7 +104,6 @@ def load_cnclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     ~/.cache/clip/ (read with weights_only=True; `module.` prefixes and BERT pooler weights dropped).
     Raises UnknownModel for an unknown name, ModelFileMissing when no file is found or it holds
     other weights, UnsafeCheckpoint when it holds pickled objects other than plain weights."""
-    import torch
 
     name = cnclip_name(spec.name)
     struct, resolution, filename = CNCLIP_MODELS[name]
@@ -119,18 +119,9 @@ def load_cnclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
         )
     device = resolve_device(opts.device)
     with quiet_libraries():
-        import pickle
-
         from cn_clip.clip.utils import create_model
 
-        try:
-            ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:
-            raise UnsafeCheckpoint(
-                f"{path} holds pickled objects that are not plain weights; refusing to load it (weights_only=True)"
-            ) from None
-        sd = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else ckpt
-        sd = {k.removeprefix("module."): v for k, v in sd.items() if "bert.pooler" not in k}
+        sd = {k: v for k, v in read_state_dict(path).items() if "bert.pooler" not in k}
         try:
             model = create_model(struct, {"state_dict": sd})
         except RuntimeError as e:

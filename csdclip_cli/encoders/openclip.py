@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 
 from csdclip_cli.encoders.base import Encoder, cpu_float32_copy, quiet_libraries, resolve_device
+from csdclip_cli.encoders.checkpoint import read_state_dict
 from csdclip_cli.encoders.family import ENGLISH, LoadOptions
 from csdclip_cli.encoders.spec import ModelSpec
 from csdclip_cli.encoders.torch_clip import TorchClipEncoder
-from csdclip_cli.errors import ModelFileMissing, UnknownModel, UnsafeCheckpoint
+from csdclip_cli.errors import ModelFileMissing, UnknownModel
 from csdclip_cli.fingerprint import file_fingerprint, text_fingerprint
 
 CLIP_ARCHS = {
@@ -154,45 +155,6 @@ def _find_local(opts: LoadOptions, names: list[str]) -> Path | None:
     return None
 
 
-def _state_dict(path: Path) -> dict:
-    """Read a checkpoint without executing pickled code (safetensors or weights_only)."""
-    import torch
-
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except SafetensorError as e:  # truncated, or not safetensors at all
-            raise ModelFileMissing(f"{path} is not a readable safetensors file: {str(e)[:120]}") from None
-    import pickle
-
-    with open(path, "rb") as f:
-        magic = f.read(2)
-    if not magic.startswith((b"\x80", b"PK")):  # a text file was called "pickled objects"
-        raise ModelFileMissing(
-            f"{path} is not a readable checkpoint (neither a torch archive nor a pickle); check the file"
-        )
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except (KeyError, EOFError, ValueError) as e:  # torch's reader on bytes that are no checkpoint
-        raise ModelFileMissing(f"{path} is not a readable checkpoint ({type(e).__name__}); check the file") from None
-    except pickle.UnpicklingError:
-        raise UnsafeCheckpoint(
-            f"{path} holds pickled objects that are not plain weights; refusing to load it "
-            "(csd loads checkpoints with weights_only=True). Convert it to .safetensors."
-        ) from None
-    except RuntimeError as e:
-        if "TorchScript" not in str(e) and "zip" not in str(e):
-            raise ModelFileMissing(f"{path} is not a readable checkpoint: {str(e).splitlines()[0][:120]}") from None
-        obj = torch.jit.load(str(path), map_location="cpu").state_dict()  # OpenAI's JIT archives
-    for key in ("state_dict", "model"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-    return {k.removeprefix("module."): v for k, v in obj.items()}
-
-
 # a pretrained tag's preprocessing keys -> open_clip.create_model_and_transforms' arguments
 TAG_PREPROCESS = {
     "mean": "image_mean",
@@ -267,7 +229,7 @@ def load_clip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     local = _find_local(opts, clip_local_names(spec))
     if local is not None:
         model, pre, tok = _build(f"{arch}-quickgelu")
-        _load_into(model, _state_dict(local), spec, local)
+        _load_into(model, read_state_dict(local), spec, local)
         return OpenClipEncoder(model, pre, tok, canonical, file_fingerprint(local), device)
     try:
         model, pre, tok = _build(arch, pretrained="openai")
@@ -311,7 +273,7 @@ def load_openclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
                 "Pass the checkpoint with --weights FILE.",
             )
         model, pre, tok = _build(cfg.stem)
-        _load_into(model, _state_dict(weights), spec, weights)
+        _load_into(model, read_state_dict(weights), spec, weights)
         return OpenClipEncoder(model, pre, tok, f"openclip:{cfg.stem}", file_fingerprint(weights), device)
 
     name = spec.name
@@ -320,7 +282,7 @@ def load_openclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     local = _find_local(opts, openclip_local_names(spec))
     if local is not None:
         model, pre, tok = _build(name, tag=spec.pretrained)
-        _load_into(model, _state_dict(local), spec, local)
+        _load_into(model, read_state_dict(local), spec, local)
         fingerprint = recipe_fingerprint(file_fingerprint(local), name, spec.pretrained)
         return OpenClipEncoder(model, pre, tok, str(spec), fingerprint, device)
     if spec.pretrained is None:
@@ -363,7 +325,7 @@ def load_demo(spec: ModelSpec, opts: LoadOptions) -> Encoder:
         raise ModelFileMissing(f"demo model weights {weights} are missing; retrain with `csd demo train`")
     open_clip.add_model_config(cfg)
     model, pre, tok = _build(stem)
-    _load_into(model, _state_dict(weights), spec, weights)
+    _load_into(model, read_state_dict(weights), spec, weights)
     return OpenClipEncoder(model, pre, tok, f"demo:{spec.name}", file_fingerprint(weights), resolve_device(opts.device))
 
 
@@ -390,7 +352,7 @@ def load_longclip(spec: ModelSpec, opts: LoadOptions) -> Encoder:
             f"Download {LONGCLIP_FILES[arch]} from huggingface.co/BeichenZhang/LongCLIP-"
             f"{arch[4]} into {opts.models_dir}/ or pass --weights FILE.",
         )
-    sd = merge_longclip_state_dict(_state_dict(local))
+    sd = merge_longclip_state_dict(read_state_dict(local))
     ctx = int(sd["positional_embedding"].shape[0])
     # force_context_length keeps all 248 positions; without it they are interpolated to 77.
     model, pre, tok = _build(f"{arch}-quickgelu", force_context_length=ctx)
