@@ -225,3 +225,22 @@ def test_a_missing_gguf_names_where_its_path_came_from(monkeypatch, tmp_path) ->
     monkeypatch.setenv("CSD_CONFIG", str(tmp_path / "s.toml"))
     with pytest.raises(ModelFileMissing, match=r"gone.gguf \(from \[rewrite\] llm in .*s.toml\)"):
         LlamaRewriter()
+
+
+def test_the_model_and_its_checks_read_traditional_characters_as_simplified(
+    gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules read 沒有 as 没有 (OpenCC t2s); the model and the checks read the query the same
+    way (a NOT 人 for 沒有人 had no cue the checks knew), and the plan keeps the user's words."""
+    query = "一隻黑貓在窗台上，沒有人"
+    rw = LlamaRewriter(gguf, adapter=None)
+    seen: list[str] = []
+
+    def generate(text: str) -> dict:
+        seen.append(text)
+        return {"optimized": "一只黑猫在窗台上", "and": ["一只黑猫在窗台上"], "not": ["人"], "or": []}
+
+    monkeypatch.setattr(rw, "generate", generate)
+    plan = rw.rewrite(query)
+    assert seen == ["一只黑猫在窗台上，没有人"]
+    assert plan.raw == query and plan.not_ == ["人"] and plan.and_ == ["一只黑猫在窗台上"]

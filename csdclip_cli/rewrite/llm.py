@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from csdclip_cli.rewrite.rules import (
     ZH_ONLY,
     RuleRewriter,
     lexical_negators_hidden,
+    simplified,
 )
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
@@ -679,16 +681,17 @@ class LlamaRewriter:
         parse. Each change or fallback is appended to `warnings`. Raises UsageError for an
         empty query."""
         rules = self.rules.rewrite(query)
-        cand = self.generate(rules.raw)
+        text = simplified(rules.raw)  # the model and the checks read 沒有 as the rules do: 没有
+        cand = self.generate(text)
         self.cacheable = self.last_failure is None
         if cand is None:
             why = self.last_failure or "the model's output did not parse"
             self.warnings.append(f"llm rewriter: {why}; used the rule-based plan")
             return rules
         check = validate_finetuned if self.adapter is not None else validate
-        plan, problems = check(cand, rules.raw, rules)
+        plan, problems = check(cand, text, rules)
         self.warnings += [f"llm rewriter: {p}" for p in problems]
-        return plan
+        return plan if plan.raw == rules.raw else replace(plan, raw=rules.raw)  # a plans file is keyed by it
 
 
 def default_timeout() -> float:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from csdclip_cli.rewrite.phrases import (
@@ -333,7 +334,7 @@ PLACE = re.compile(r"\b(?:in front of|at|in|near|outside|inside)\s+((?:[A-Z][\w'
 
 ZH_NEG = re.compile(
     r"(?P<sep>[，,、；;])?\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?:没有|没|不要|不含|不包括|不带|不戴|不穿|(?<!是)不是|并非|并不是|不想要|不想|无|除了|排除|避免|别)"
-    r"(?:给我看|让我看到?|给我)?(?P<verb>穿|戴|带|有|含|要|拍到|拍|出现|看到|见到|显示)?(?:任何)?(?P<what>(?!有(?:[，,、；;。]|$))[^，,、；;。和与及的]+?"
+    r"(?:给我看|让我看到?|给我)?(?P<verb>穿|戴|带|有|含|要|拍到|拍|出现|看到|见到|显示|[打撑](?=伞))?(?:任何|所有的?|全部的?)?(?P<what>(?!有(?:[，,、；;。]|$))[^，,、；;。和与及的]+?"
     # 不要狗和猫, 没有椅子、桌子和台灯, 除了猫和狗以外: the things listed to the end of the
     # clause (or to 以外) are excluded too
     r"(?:(?:(?:或者|[和与及或、])[^，,、；;。和与及的]{1,4}?)+(?=(?:以外|之外)|的?(?:[，,、；;。]|$)))?)(?:以外|之外)?"
@@ -347,7 +348,7 @@ ZH_NEG = re.compile(
 # a Chinese property: a colour (…色) or a common adjective
 _ZH_POSE_VERB = r"(?:停|坐|站|躺|放|睡|蹲|挂|住)"  # the verb before 在 that says how a thing is placed
 _ZH_POSE = _ZH_POSE_VERB + "?"
-_ZH_PROPERTY = r"(?:[\u4e00-\u9fff]{1,3}色|黑白相间|大|小|长|短|新|旧|破|空|湿|脏|干净|高|矮|胖|瘦|年轻|老)"
+_ZH_PROPERTY = r"(?:[\u4e00-\u9fff]{1,3}色|黑白相间|黑白|大|小|长|短|新|旧|破|空|湿|脏|干净|高|矮|胖|瘦|年轻|老)"
 ZH_NEG_PROPERTY = re.compile(
     r"(?:^|(?<=[，,、；;。]))\s*(?:但是?|并且|而且|也|又|还|既)?\s*(?P<cue>没有|不要|不含|不带|无|(?<!是)不是)"
     rf"(?P<what>{_ZH_PROPERTY}的(?P<thing>[^，,、；;。和与及的]{{1,5}}?))"
@@ -1599,8 +1600,116 @@ def lexical_negators_hidden(text: str) -> str:
     return _hide_joiners(text) if CJK.search(text) else text
 
 
+_SEP = r"(^|[，,、；;])\s*"
+_END = r"(?=[，,、；;。]|$)"
+# How else people say what the rules read (each rewritten into the form the rules know), from a
+# native speaker's 252 queries: other negation words, hedges and frame words before a negation,
+# corrections, lists inside a 的-phrase
+ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
+    (re.compile(r"(?<=[\u4e00-\u9fff])\s*/\s*(?=[\u4e00-\u9fff])"), "或者"),  # 猫/狗在床上
+    (re.compile(r"吗?\s*[？?！!：:]+\s*(?=\S)"), "，"),  # 公园里有人吗？不要狗 / 帮我找：一座桥
+    (re.compile(r"[？?！!。]+$"), ""),
+    (re.compile(r"[，,]\s*(?=[，,])"), ""),  # 海边，，只有一只狗
+    (re.compile(r"去掉|不需要|不想看到"), "不要"),
+    (re.compile(_SEP + r"非(?!常|洲|法|凡|得|但|要|典|遗)"), r"\1不是"),  # 非黑白的老照片 (jieba glues 非人像)
+    (re.compile(r"不能有|不准有|不许有|禁止出现|不出现|不可以有"), "没有"),
+    (re.compile(r"不包含"), "不含"),
+    (re.compile(r"除(?!了|夕|非)([^，,、；;。]{1,8}?)(?:之外|以外|外)"), r"除了\1以外"),  # 除狗外的宠物
+    (re.compile(r"(都|也)不要" + _END), r"\1没有"),  # 一个人都不要
+    # 除了爷爷以外都在: everyone but grandpa, who is excluded
+    (
+        re.compile(
+            r"除了([^，,、；;。]+?)(?:以外|之外)?[，,]?(?:其他的?|别的)?(?:什么)?(?:都在|都可以|都行|都要|都好)" + _END
+        ),
+        r"没有\1",
+    ),
+    (re.compile(r"(没有|没)([^，,、；;。]+?)陪(?:着|同)?" + _END), r"\1\2"),  # 没有大人陪
+    # hedges, pronouns and frames before a negation say nothing of the image: 最好没有人,
+    # 它没有戴项圈, 天上没有云, 他的旁边没有其他人
+    (re.compile(_SEP + r"(?:最好是?|尽量|希望|千万|请)(?=没|不|别|无)"), r"\1"),
+    (
+        re.compile(
+            _SEP + r"(?:(?:它|他|她)们?的?)?(?:旁边|周围|附近|背后|后面|背景(?:里|中|上)?|天上|天空(?:里|中|上)?|"
+            r"画面(?:里|中|上)?|照片(?:里|中|上)?|图片?(?:里|中|上)?)?(?:(?:它|他|她)们?)?(?=没|不要|别|无)"
+        ),
+        r"\1",
+    ),
+    (re.compile(r"在(?:画面|照片|图片|图)(?:里|中|上)"), ""),  # 别有人在画面里
+    (re.compile(_SEP + r"要(?!么|是)(?=[^，,、；;。]+?不要)"), r"\1"),  # 要猫不要狗
+    (re.compile(_SEP + r"是([^，,、；;。不]+?)[，,]?不是"), r"\1\2，不是"),  # 是猫不是狗
+    (re.compile(r"(?:颜色|顏色)(?=不是)"), ""),  # 一辆车，颜色不是红色
+    # 没有人和车的马路: the road is wanted, people and cars are not
+    (
+        re.compile(_SEP + r"(?:没有|无)([^，,、；;。的]+[和与及、][^，,、；;。的]+)的([^，,、；;。的]{1,4})" + _END),
+        r"\1\3，没有\2",
+    ),
+    # 不要红色和蓝色的气球: both balloons are excluded, not the blue one wanted
+    (
+        re.compile(
+            r"(不要|没有)([\u4e00-\u9fff]{1,3}色)(?:和|与|、|或者?)([\u4e00-\u9fff]{1,3}色)的([^，,、；;。的]{1,4})"
+        ),
+        r"\1\2的\4，\1\3的\4",
+    ),
+    # 穿裙子而不是裤子的女孩: the girl in a skirt; trousers are not worn
+    (
+        re.compile(r"(穿着?|戴着?)([^，,、；;。的而]+?)而不是([^，,、；;。的]+?)的([^，,、；;。的]{1,4})"),
+        r"\1\2的\4，没有\1\3",
+    ),
+    # 一个穿白色T恤和牛仔裤的男人: each garment is the man's (the man was cut off the first)
+    (
+        re.compile(
+            r"(?P<det>[一两三几这那][个位名]?)?(?P<v>穿着?|戴着?)(?P<a>[^，,、；;。和与的或]+?)(?:和|与|、|，)"
+            r"(?P<v2>穿着?|戴着?)?(?P<b>[^，,、；;。和与的或]+?)的(?P<head>[^，,、；;。的]{1,4})"  # 或: an OR list
+        ),
+        lambda m: (
+            f"{m['det'] or ''}{m['v']}{m['a']}的{m['head']}，{m['det'] or ''}{m['v2'] or m['v']}{m['b']}的{m['head']}"
+        ),
+    ),
+]
+# a correction: 一条狗，不对，是一只猫 (the cat), 一个女孩在海边，不对，是在湖边 (the girl at the lake)
+ZH_CORRECTED = re.compile(
+    r"(?P<said>[^，,、；;。]+)[，,]\s*(?:不对|错了|不是|不)\s*[，,]\s*(?:应该)?(?:是)?(?P<new>[^，,、；;。]+)"
+)
+
+
+def _zh_corrected(m: re.Match) -> str:
+    said, new = m["said"], m["new"]
+    if new.startswith("在") and "在" in said:  # only the place is corrected
+        return said[: said.rindex("在")] + new
+    return new
+
+
+@functools.cache
+def _t2s() -> Callable[[str], str]:
+    """OpenCC's traditional-to-simplified conversion (its t2s table; loaded once, 3 ms)."""
+    import opencc
+
+    return opencc.OpenCC("t2s").convert
+
+
+def simplified(text: str) -> str:
+    """`text` with traditional Chinese characters in simplified ones (OpenCC t2s, character for
+    character: 沒有人 -> 没有人); text without Chinese is returned as it is."""
+    return _t2s()(text) if CJK.search(text) else text
+
+
+def _zh_said_otherwise(text: str) -> str:
+    """`text` in simplified characters (OpenCC t2s: 沒有 / 無 / 別 are the rules' 没有 / 无 / 别) and
+    with the ways of saying things listed in ZH_SAID_OTHERWISE rewritten into the rules' forms;
+    非 / 未 standing alone (jieba's words: not 非常, 非洲, 未来) become 不是 / 没."""
+    text = simplified(text)
+    text = ZH_CORRECTED.sub(_zh_corrected, text)
+    for pattern, words in ZH_SAID_OTHERWISE:
+        text = pattern.sub(words, text)
+    if "非" in text or "未" in text:
+        from csdclip_cli.rewrite.zh_clauses import tag
+
+        text = "".join({"非": "不是", "未": "没"}.get(w, w) for w, _ in tag(text))
+    return text
+
+
 def _chinese(query: str) -> Plan:
-    p = _chinese_plan(query, _hide_joiners(query))
+    p = _chinese_plan(query, _hide_joiners(_zh_said_otherwise(query)))
     return Plan(
         raw=query,
         intent=p.intent,
@@ -1665,7 +1774,7 @@ def _chinese_plan(raw: str, query: str) -> Plan:
     if nots:
         positive = _zh_only_place(positive, nots)
     optimized = positive or (NEUTRAL_ZH if nots else query)
-    from csdclip_cli.rewrite.zh_clauses import distribute_existential, split_chunk
+    from csdclip_cli.rewrite.zh_clauses import distribute_existential, distribute_place, split_chunk
 
     chunks: list[str] = []
     ors: list[list[str]] = []
@@ -1673,7 +1782,12 @@ def _chinese_plan(raw: str, query: str) -> Plan:
         chunk = ZH_THERE_IS.sub("", chunk.strip(" ，,、；;。").removeprefix("的").removesuffix("的"))
         if not chunk:
             continue
-        if chunk.startswith("在") and chunks and len(chunk) > 1:  # 一辆车，…，在街上: the car's place
+        # 一辆车，…，在街上: the car's place; 一个女孩，戴着眼镜: the girl's glasses
+        if (
+            chunk.startswith(("在", "戴着", "穿着", "拿着", "背着"))
+            and chunks
+            and len(chunk) > 2 - chunk.startswith("在")
+        ):
             chunks[-1] += chunk
             continue
         alts = [a.strip() for a in ZH_OR.split(chunk) if a.strip()]
@@ -1689,7 +1803,8 @@ def _chinese_plan(raw: str, query: str) -> Plan:
     if not chunks and not ors and nots:  # nothing wanted is left: the neutral phrase
         optimized = NEUTRAL_ZH
     chunks = [_show_joiners(c) for c in chunks]  # jieba reads the clause whole
-    ands = list(dict.fromkeys(c for chunk in distribute_existential(chunks) for c in split_chunk(chunk)))
+    things = distribute_place(distribute_existential(chunks))
+    ands = list(dict.fromkeys(c for chunk in things for c in split_chunk(chunk)))
     intent = Plan.intent_of(ands, nots, ors)
     return Plan(raw=raw, intent=intent, optimized=optimized, and_=ands, not_=nots, or_=ors)
 
@@ -1766,7 +1881,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v37"
+    fingerprint = "rules-v38"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that

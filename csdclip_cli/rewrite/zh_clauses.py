@@ -120,13 +120,45 @@ def split_chunk(chunk: str) -> list[str]:
 EXISTENTIAL = re.compile(r"^(.+?有)")
 
 
+def _thing(chunk: str) -> bool:
+    """A chunk that names things only (一只狗, 一本书, 一个穿红衣服的女孩, laptop): it ends in a
+    noun and says neither where nor what it does."""
+    tokens = tag(chunk)
+    return (
+        bool(tokens)
+        and (_noun(tokens[-1][1]) or tokens[-1][1] in ("r", "eng"))  # jieba reads 一本书 as 一 / 本书 (r)
+        and not any(f == "p" or w in PLACE_PREPOSITIONS for w, f in tokens)
+        and not any(_verb(f) for _, f in tokens[: next((k for k, (w, _) in enumerate(tokens) if w == "的"), 0)] or [])
+        and (any(w == "的" for w, _ in tokens) or not any(_verb(f) for _, f in tokens))
+    )
+
+
+PLACE_TAIL = re.compile(r"在[^在]{1,6}?(?:上面|里面|下面|旁边|附近|上|里|中|下|内|边|旁|外|前|后)")
+
+
+def distribute_place(chunks: list[str]) -> list[str]:
+    """一只狗和一只猫在草地上: the things named just before a chunk with a place (在草地上) are
+    there too (the place was the last one's only). Only the place: in 一辆车和一个男孩在路边玩
+    the car does not play."""
+    out = list(chunks)
+    for i in range(len(out) - 1, 0, -1):
+        m = PLACE_TAIL.search(out[i])
+        if not m or m.start() == 0 or not _thing(out[i][: m.start()]):
+            continue
+        j = i - 1
+        while j >= 0 and _thing(out[j]):
+            out[j] += m.group(0)
+            j -= 1
+    return out
+
+
 def distribute_existential(chunks: list[str]) -> list[str]:
     """桌子上有电脑和咖啡: the chunks after 'X有 ...' that are bare nouns take the 'X有' prefix
     (桌子上有电脑 / 桌子上有咖啡)."""
     out: list[str] = []
     prefix = None
     for c in chunks:
-        if prefix and all(_noun(f) or f in QUANTIFIER_FLAGS for _, f in tag(c)):
+        if prefix and _thing(c) and "的" not in c:
             out.append(prefix + c)
             continue
         m = EXISTENTIAL.match(c)
