@@ -617,6 +617,9 @@ NEGATED_FACT_TABLE = [
     ("桌子上有一杯咖啡和一本书", ["桌子上有一杯咖啡", "桌子上有一本书"], [], []),  # jieba's 本书 (r)
     ("猫/狗在床上", [], [], [["猫在床上", "狗在床上"]]),
     ("公园里有人吗？不要狗", ["公园里有人"], ["狗"], []),
+    ("不要背景里的车", [], ["车"], []),  # the car was wanted, NOT 背景里
+    ("a woman in red dress，不要背景里的车", ["a woman in red dress"], ["车"], []),
+    ("一个女孩在海边 but no 男人", ["一个女孩在海边"], ["男人"], []),  # a clause "一个女孩 but"
     ("非洲的大象", ["非洲的大象"], [], []),  # 非 in a word negates nothing
     ("非常漂亮的花", ["非常漂亮的花"], [], []),
     ("a van with no logo parked next to a shop", ["a van parked next to a shop"], ["logo"], []),  # not "a shop" alone

@@ -1635,6 +1635,7 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
         r"\1",
     ),
     (re.compile(r"在(?:画面|照片|图片|图)(?:里|中|上)"), ""),  # 别有人在画面里
+    (re.compile(r"(不要|没有|别有)(?:背景|画面|照片|图片)(?:里|中|上)?的"), r"\1"),  # 不要背景里的车: the car
     (re.compile(_SEP + r"要(?!么|是)(?=[^，,、；;。]+?不要)"), r"\1"),  # 要猫不要狗
     (re.compile(_SEP + r"是([^，,、；;。不]+?)[，,]?不是"), r"\1\2，不是"),  # 是猫不是狗
     (re.compile(r"(?:颜色|顏色)(?=不是)"), ""),  # 一辆车，颜色不是红色
@@ -1849,6 +1850,7 @@ def _merge(query: str, plans: list[Plan]) -> Plan:
 EN_IN_ZH = [
     (re.compile(r"^\s*(?:(?:please\s+)?(?:show|find|give|get)\s+me|search\s+for|find)\s+", re.IGNORECASE), ""),
     (re.compile(r"\b(?:pictures?|photos?|images?)\s+of\s+", re.IGNORECASE), ""),
+    (re.compile(r"\s*\bbut\b\s*", re.IGNORECASE), "，"),  # "一个女孩在海边 but no 男人": no clause "but"
     (re.compile(r"\s*\b(?:without|no)\b\s*", re.IGNORECASE), "，没有"),
     (re.compile(r"\s*\bnot\b\s*", re.IGNORECASE), "，不是"),
     (re.compile(r"\s+or\s+", re.IGNORECASE), "或者"),
