@@ -392,6 +392,7 @@ def test_train_says_what_an_interrupt_kept_and_where_a_resumed_run_went_on(
         "interrupted at step 30 of 120; no checkpoint yet (one every 50 steps): the same command starts over"
         in r.output
     )
+    assert r.output.count("interrupted") == 1  # the CLI's edge added a second "interrupted" line
 
     _fake_training(monkeypatch, stop_at=70, checkpoint_at=50)
     r = invoke(runner, *args)

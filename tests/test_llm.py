@@ -244,3 +244,37 @@ def test_the_model_and_its_checks_read_traditional_characters_as_simplified(
     plan = rw.rewrite(query)
     assert seen == ["一只黑猫在窗台上，没有人"]
     assert plan.raw == query and plan.not_ == ["人"] and plan.and_ == ["一只黑猫在窗台上"]
+
+
+def test_an_output_that_does_not_parse_is_a_fallback_rewriter_eval_counts(
+    gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`csd rewriter eval` showed 0 fallbacks for an adapter whose output mostly did not parse:
+    it counted only failures to run the model."""
+    from csdclip_cli.rewrite.evaluation import evaluate
+
+    rw = LlamaRewriter(gguf, adapter=None)
+    monkeypatch.setattr(rw, "generate", lambda text: None)  # as generate() does for unparseable output
+    golds = [Plan(raw="a red car, no dog", and_=["a red car"], not_=["dog"]), Plan(raw="a cat", and_=["a cat"])]
+    s = evaluate("llm", rw, golds)
+    assert s.fallbacks == 2 and s.fallback_reasons == {"the model's output did not parse": 2}
+
+
+def test_a_clause_in_letters_the_query_does_not_use_is_dropped() -> None:
+    """A 3-step adapter's output shared 猫在 with the query and became the plan's AND clause."""
+    from csdclip_cli.rewrite.llm import validate_finetuned
+
+    query = "一只猫在沙发上，没有狗"
+    rules = RuleRewriter().rewrite(query)
+    garbage = "costruireraum上ுள்ள猫在 alternative上 tová genom Dette緹 -ગત:"
+    plan, problems = validate_finetuned({"and": [garbage, "一只猫在沙发上"], "not": ["狗"], "or": []}, query, rules)
+    assert plan.and_ == ["一只猫在沙发上"] and plan.not_ == ["狗"]
+    assert any("letters the query does not use" in p for p in problems)
+    # the query's own scripts are fine: a mixed query's English words, its T恤
+    mixed = "一个穿白色T恤的男人 with a dog"
+    plan, problems = validate_finetuned(
+        {"and": ["一个穿白色T恤的男人", "一个男人 with a dog"], "not": [], "or": []},
+        mixed,
+        RuleRewriter().rewrite(mixed),
+    )
+    assert plan.and_ == ["一个穿白色T恤的男人", "一个男人 with a dog"] and not problems

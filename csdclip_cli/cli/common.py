@@ -46,6 +46,8 @@ def guard(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **{k: _expand(v) for k, v in kwargs.items()})
+        except typer.Exit:  # a command that said why it stops (a RuntimeError, whose cause may be Ctrl-C)
+            raise
         except CsdError as e:
             from rich.markup import escape
 

@@ -100,6 +100,11 @@ def eval_(
         table.add_row(s.rewriter, *cells, str(s.fallbacks), lat)
     o = out()
     o.print(table)
+    for s in summaries:
+        for why, n in sorted(s.fallback_reasons.items(), key=lambda kv: -kv[1]):
+            o.print(
+                f"{s.rewriter} used the rule-based plan for {n} of {s.queries} queries: {escape(why)}", highlight=False
+            )
     if per_query:
         for s in summaries:
             for q in s.per_query:

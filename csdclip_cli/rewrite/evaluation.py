@@ -158,6 +158,8 @@ class Summary:
     latency_median_s: float
     latency_p90_s: float
     per_query: list[QueryScore] = field(default_factory=list, repr=False)
+    # why it fell back to the rules, and how often (the count alone said nothing of the cause)
+    fallback_reasons: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self, per_query: bool = False) -> dict[str, Any]:
         """The totals as a dict (NaN rates stay float NaN); with `per_query`, also every QueryScore as a
@@ -202,6 +204,7 @@ def evaluate(name: str, rewriter: Any, golds: list[Plan], progress: Any = None) 
     """Rewrite every gold plan's raw query with `rewriter` (anything with .rewrite(query) -> Plan;
     a fallback is read from its `last_failure`, as LlamaRewriter sets it) and score it."""
     scores = []
+    reasons: dict[str, int] = {}
     if golds and hasattr(rewriter, "rewrite"):  # a first load (jieba's 0.4 s) is no query's latency
         try:
             rewriter.rewrite(golds[0].raw)
@@ -211,8 +214,12 @@ def evaluate(name: str, rewriter: Any, golds: list[Plan], progress: Any = None) 
         t = time.perf_counter()
         plan = rewriter.rewrite(gold.raw)
         secs = time.perf_counter() - t
-        fell_back = getattr(rewriter, "last_failure", None) is not None
-        scores.append(score_plan(plan, gold, fell_back, secs))
+        why = getattr(rewriter, "last_failure", None)
+        if why is not None:
+            reasons[why] = reasons.get(why, 0) + 1
+        scores.append(score_plan(plan, gold, why is not None, secs))
         if progress:
             progress(i + 1, len(golds))
-    return summarise(name, scores, golds)
+    summary = summarise(name, scores, golds)
+    summary.fallback_reasons = reasons
+    return summary

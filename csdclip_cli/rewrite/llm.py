@@ -31,7 +31,7 @@ from csdclip_cli.rewrite.rules import (
 )
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
-FINETUNED_PROMPT = "t16"  # the prompt and output form of rewrite/finetune.py, and its checks (t16: this stop)
+FINETUNED_PROMPT = "t17"  # the prompt and output form of rewrite/finetune.py, and its checks (t17: other scripts)
 MAX_CLAUSE_WORDS = 14
 # plain `pip install llama-cpp-python` compiles for this CPU only (-march=native); the Makefile's
 # wheel is portable (README, "Portable builds")
@@ -224,6 +224,23 @@ def _negated_near(item: str, query: str, window: int = 30) -> bool:
 ZH_FUNCTION = set("有是的了在和也都个只")
 
 
+def _scripts(text: str) -> set[str]:
+    """The writing systems of `text`'s letters, by their Unicode names: LATIN, CJK, TAMIL, ..."""
+    import unicodedata
+
+    return {unicodedata.name(c, "?").split()[0] for c in text if c.isalpha()}
+
+
+def _foreign(item: str, query: str) -> str:
+    """What of `item` is written in a script `query` does not use ('' when nothing): letters of
+    another writing system, or Latin letters beside a query without any. A small adapter's
+    broken output ("costruireraum上ுள்ள猫在 alternative上") shared a character pair with the query."""
+    other = _scripts(item) - _scripts(query)
+    if not other:
+        return ""
+    return next(c for c in item if c.isalpha() and _scripts(c) & other)
+
+
 def _named(item: str, query: str, qwords: set[str]) -> bool:
     """The query names `item`: shares a word with it. A Chinese item must share two characters
     in a row with the query (one is not enough: 天气 is not 天空), or be a one-character noun
@@ -325,9 +342,14 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
     ands, ors = [], [g for g in (items(g) for g in candidate.get("or") or [] if isinstance(g, list)) if len(g) > 1]
     # what the query names only under a negation ("a red car by the sea, no brown dog": dog)
     only_negated = {h for n in nots if (h := _head(n))} - _stems(rules.optimized)
+    for g in [g for g in ors if any(_foreign(x, query) for x in g)]:
+        problems.append(f"OR group {g!r} is written in letters the query does not use; dropped")
+        ors.remove(g)
     for a in items(candidate.get("and")):
         if not (_content_words(a) & qwords) or _negates(a):
             problems.append(f"AND clause {a!r} is not from the query, or negated; dropped")
+        elif foreign := _foreign(a, query):
+            problems.append(f"AND clause {a!r} is written in letters the query does not use ({foreign!r}); dropped")
         elif invented := _invented_zh(a, query):
             problems.append(f"AND clause {a!r} names {invented!r}, which the query does not; dropped")
         elif any(_bare(a) == _bare(n) for n in nots):  # 红色汽车 wanted beside NOT 红色的汽车
@@ -686,6 +708,7 @@ class LlamaRewriter:
         self.cacheable = self.last_failure is None
         if cand is None:
             why = self.last_failure or "the model's output did not parse"
+            self.last_failure = why  # a fallback all the same (rewriter eval counted only failures to run)
             self.warnings.append(f"llm rewriter: {why}; used the rule-based plan")
             return rules
         check = validate_finetuned if self.adapter is not None else validate
