@@ -725,3 +725,54 @@ def test_install_keeps_every_adapter_it_replaces(tmp_path: Path, monkeypatch) ->
         kept.append(shipped.install_adapter(trial))
         assert shipped.ADAPTER.read_bytes() == steps
     assert kept[0].read_bytes() == b"shipped" and kept[1].read_bytes() == b"1 step" and kept[2] is None
+
+
+@pytest.mark.slow
+def test_an_adapter_of_another_model_is_named_as_such_not_a_crash(tiny: Path, tmp_path: Path) -> None:
+    """An adapter trained on another base (another width, another architecture) segfaulted
+    llama.cpp, and csd blamed the llama-cpp-python build."""
+    import shutil
+
+    import gguf
+
+    from csdclip_cli.rewrite.llm import LlamaRewriter
+    from csdclip_cli.rewrite.rules import RuleRewriter
+    from csdclip_cli.rewrite.shipped import ADAPTER
+
+    wide = shutil.copy(ADAPTER, tmp_path / "gemma-270m-adapter.gguf")  # gemma3, width 640
+    other = tmp_path / "qwen-adapter.gguf"
+    w = gguf.GGUFWriter(str(other), "qwen2")
+    w.add_string("general.type", "adapter")
+    w.add_string("adapter.type", "lora")
+    w.add_float32("adapter.lora.alpha", 16.0)
+    w.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((4, 64), np.float16))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    query = "a red kite over a beach, no people"
+    for adapter, why in (
+        (wide, f"was trained for a gemma3 model of width 640 and {tiny.name} has width 64"),
+        (other, f"was trained for a qwen2 model and {tiny.name} is gemma3"),
+    ):
+        rw = LlamaRewriter(tiny, adapter=adapter, n_threads=1)
+        try:
+            plan = rw.rewrite(query)
+            assert why in (rw.last_failure or ""), rw.last_failure
+            assert "pass the GGUF of the model it was trained on (--llm)" in (rw.last_failure or "")
+            assert plan == RuleRewriter().rewrite(query)
+        finally:
+            rw.close()
+
+
+def test_install_takes_only_an_adapter_of_the_shipped_base(runner, tmp_path: Path, monkeypatch) -> None:
+    """`--install` put a qwen3 run's adapter in place of the shipped gemma one, and every later
+    `--rewriter llm` segfaulted."""
+    base = tmp_path / "qwen3.gguf"
+    base.write_bytes(b"GGUF unused: refused before training")
+    _fake_training(monkeypatch, stop_at=None, checkpoint_at=None)
+    out = tmp_path / "run"
+    r = invoke(runner, "rewriter", "train", "--base", str(base), "--out", str(out), "--steps", "3", "--install")
+    assert r.exit_code == 2, r.output
+    assert "--install replaces the adapter csd ships for its gemma-3-270m base" in r.output and "qwen3.gguf" in r.output
+    assert not out.exists()

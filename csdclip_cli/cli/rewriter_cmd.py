@@ -200,6 +200,13 @@ def train(
     if data_file is not None and examples != TrainConfig.examples:  # -n was ignored without a word
         raise UsageError("-n sets how many pairs are generated; with --data the file's plans are the data")
     base_path = check_base(base if base is not None else bundled_base())  # before --out is made
+    if install and base_path != check_base(bundled_base()):
+        # an adapter of another base installed as the shipped one segfaulted every --rewriter llm
+        raise UsageError(
+            f"--install replaces the adapter csd ships for its gemma-3-270m base, and this run's base is "
+            f"{base_path.name}; leave out --install and use the adapter with --adapter {out_dir / ADAPTER_FILE} "
+            f"--llm <the GGUF of {base_path.name}>"
+        )
     cfg = TrainConfig(
         base=str(base_path),
         examples=examples,

@@ -29,6 +29,7 @@ from csdclip_cli.rewrite.rules import (
     lexical_negators_hidden,
     simplified,
 )
+from csdclip_cli.rewrite.shipped import ADAPTER as SHIPPED
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
 FINETUNED_PROMPT = "t17"  # the prompt and output form of rewrite/finetune.py, and its checks (t17: other scripts)
@@ -620,6 +621,9 @@ class LlamaRewriter:
                         "n_threads": self.n_threads,
                         "n_gpu_layers": self.n_gpu_layers,
                         "lora_path": str(self.adapter) if self.adapter else None,
+                        # an adapter of another base segfaults llama.cpp: checked, but for the
+                        # shipped one, which only ever goes with its own base (resolve_model)
+                        "check_lora": self.adapter is not None and self.adapter.resolve() != SHIPPED.resolve(),
                     },
                     timeout=max(120.0, self.timeout),
                 )

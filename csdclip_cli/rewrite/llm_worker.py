@@ -7,7 +7,7 @@ parent's side; `python -m csdclip_cli.rewrite.llm_worker` is the child's).
 
 Protocol: one JSON object per line each way. Requests:
   {"op": "info"}                       -> {"ok", "version", "system_info"}
-  {"op": "load", "path", "n_ctx", "n_threads", "n_gpu_layers", "lora_path"}
+  {"op": "load", "path", "n_ctx", "n_threads", "n_gpu_layers", "lora_path", "check_lora"}
                                        -> {"ok", "chat", "n_ctx", "n_ctx_train"}
   {"op": "generate", "prompt", "chat", "schema", "max_tokens", "stop"}
                                        -> {"ok", "text", "prompt_tokens"}
@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import IO, Any
 
 # A chat template adds role markers around the prompt; this bounds them for the context check.
@@ -119,7 +121,9 @@ class LlamaWorker:
             except ValueError:
                 name = f"signal {-rc}"
             hint = (
-                " (a llama-cpp-python build for another CPU? see `csd doctor`)" if name in ("SIGSEGV", "SIGILL") else ""
+                " (a llama-cpp-python build for another CPU, or a LoRA adapter of another model? see `csd doctor`)"
+                if name in ("SIGSEGV", "SIGILL")
+                else ""
             )
             return f"the llama.cpp worker was killed by {name}{hint}"
         tail = self.stderr_tail()
@@ -157,12 +161,37 @@ class LlamaWorker:
 # ---- the child's side -------------------------------------------------------------------
 
 
+def _lora_misfit(model_path: str, lora_path: str) -> str | None:
+    """Why the LoRA adapter at `lora_path` does not fit the model at `model_path` (another
+    architecture, or projections of another width), or None. llama.cpp segfaults applying such
+    an adapter; its vocabulary-only load (0.5 s for gemma-3-270m) gives the model's facts."""
+    import gguf
+    from llama_cpp import Llama
+
+    meta = Llama(model_path=model_path, vocab_only=True, verbose=False).metadata
+    arch = meta.get("general.architecture", "?")
+    width = meta.get(f"{arch}.embedding_length")
+    reader = gguf.GGUFReader(lora_path)
+    field = reader.fields.get("general.architecture")
+    lora_arch = bytes(field.parts[field.data[0]]).decode("utf-8") if field is not None else "?"
+    # lora_a of the q / k / v projections reads the model's hidden state: its first dimension is the width
+    widths = {int(t.shape[0]) for t in reader.tensors if re.search(r"attn_[qkv]\.weight\.lora_a$", t.name)}
+    name, base = Path(lora_path).name, Path(model_path).name
+    if lora_arch != arch:
+        return f"the adapter {name} was trained for a {lora_arch} model and {base} is {arch}"
+    if width and widths and int(width) not in widths:
+        return f"the adapter {name} was trained for a {arch} model of width {sorted(widths)[0]} and {base} has width {width}"
+    return None
+
+
 class _Model:
     def __init__(self, req: dict[str, Any]):
         from llama_cpp import Llama
 
         kwargs: dict[str, Any] = {}
         if req.get("lora_path"):
+            if req.get("check_lora") and (why := _lora_misfit(req["path"], req["lora_path"])):
+                raise ValueError(f"{why}; pass the GGUF of the model it was trained on (--llm)")
             kwargs["lora_path"] = req["lora_path"]
         self.llm = Llama(
             model_path=req["path"],
@@ -251,7 +280,7 @@ def _serve(inp: IO[str], out: IO[str]) -> None:
             else:
                 reply = {"ok": False, "error": f"unknown op {op!r}"}
         except Exception as e:  # reported to the parent, which falls back to the rules
-            msg = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+            msg = str(e).splitlines()[0][:400] if str(e) else type(e).__name__
             reply = {"ok": False, "error": msg}
         out.write(json.dumps(reply, ensure_ascii=False) + "\n")
         out.flush()
