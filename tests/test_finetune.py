@@ -776,3 +776,76 @@ def test_install_takes_only_an_adapter_of_the_shipped_base(runner, tmp_path: Pat
     assert r.exit_code == 2, r.output
     assert "--install replaces the adapter csd ships for its gemma-3-270m base" in r.output and "qwen3.gguf" in r.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("where", ["file/run", "/proc/csd-run"])
+def test_an_out_folder_that_cannot_be_written_is_one_line_before_the_model_loads(
+    runner, tmp_path: Path, monkeypatch, where: str
+) -> None:
+    """A parent that is a file, or /proc, gave a traceback after the model's minute to load."""
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"GGUF unused: refused before training")
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setattr(finetune, "run_training", lambda *a: pytest.fail("the model was loaded"))
+    out = where if where.startswith("/") else str(tmp_path / where)
+    r = invoke(runner, "rewriter", "train", "--base", str(base), "--out", out, "--steps", "3")
+    assert r.exit_code == 2, r.output
+    assert f"--out {out}: cannot write there (" in r.output and "Traceback" not in r.output
+
+
+def test_fresh_keeps_the_older_run_until_its_own_first_checkpoint(runner, tmp_path: Path, monkeypatch) -> None:
+    """--fresh deleted the folder's checkpoint before the run failed (a base csd cannot export):
+    the finished run could no longer be resumed or recognised."""
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"GGUF unused: training is faked")
+    out = tmp_path / "run"
+    args = ["rewriter", "train", "--base", str(base), "--out", str(out), "--steps", "60"]
+    _fake_training(monkeypatch, stop_at=None, checkpoint_at=60)
+    assert invoke(runner, *args).exit_code == 0
+
+    def unsupported(run: finetune.TrainingRun, progress) -> finetune.TrainResult:
+        raise UsageError("cannot export a LoRA adapter for 'llama' bases")
+
+    monkeypatch.setattr(finetune, "run_training", unsupported)
+    r = invoke(runner, *args, "--fresh")
+    assert r.exit_code == 2 and "cannot export" in r.output
+    r = invoke(runner, *args)  # the older run is still there, finished
+    assert r.exit_code == 0 and "holds this run finished (60 of 60 steps)" in r.output, r.output
+    # a fresh run stopped before its first checkpoint says so, not "holds step 60"
+    _fake_training(monkeypatch, stop_at=10, checkpoint_at=None)
+    r = invoke(runner, *args, "--fresh")
+    assert r.exit_code == 130 and "no checkpoint yet" in r.output, r.output
+
+
+def test_sigterm_stops_training_as_ctrl_c_does(tmp_path: Path) -> None:
+    """A scheduler's or `timeout`'s SIGTERM killed the run without a word (exit -15)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"GGUF unused: training is faked")
+    script = f"""
+import sys, time
+from csdclip_cli.rewrite import finetune
+def fake(run, progress):
+    for step in range(1, run.cfg.steps + 1):
+        progress(step, run.cfg.steps, 1.0)
+        print("step", step, file=sys.stderr, flush=True)
+        time.sleep(0.05)
+finetune.run_training = fake
+from csdclip_cli.cli.app import main
+sys.argv = ["csd", "rewriter", "train", "--base", {str(base)!r}, "--out", {str(tmp_path / "run")!r}, "--steps", "100000"]
+main()
+"""
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stderr is not None
+    deadline = time.time() + 60
+    while time.time() < deadline and "step 3" not in (proc.stderr.readline() or "step 3"):
+        pass
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM at step " in rest and "no checkpoint yet" in rest, rest

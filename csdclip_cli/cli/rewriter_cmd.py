@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +194,7 @@ def train(
 
     from csdclip_cli.errors import CsdError, UsageError
     from csdclip_cli.render import note, out, progress_bar
-    from csdclip_cli.rewrite.finetune import ADAPTER_FILE, check_base, checkpoint_step, prepare, run_training
+    from csdclip_cli.rewrite.finetune import ADAPTER_FILE, check_base, prepare, run_training
     from csdclip_cli.rewrite.shipped import bundled_base
 
     if data_file is not None and not data_file.is_file():
@@ -224,7 +226,11 @@ def train(
         if made_out and out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()
 
-    run = prepare(cfg, out_dir, fresh=fresh)  # what can be refused is, before the model's minute to load
+    try:
+        run = prepare(cfg, out_dir, fresh=fresh)  # what can be refused is, before the model's minute to load
+    except CsdError:
+        drop_empty_out()
+        raise
     if run.finished:
         done = out_dir / ADAPTER_FILE
         note(f"{out_dir} holds this run finished ({run.resumed_from} of {steps} steps); --fresh trains again")
@@ -236,8 +242,19 @@ def train(
     warnings.filterwarnings("ignore", module=r"(transformers|peft)\b.*")
     if run.resumed_from:
         note(f"resuming from step {run.resumed_from} of {steps} ({out_dir / 'checkpoint.pt'})")
-    note(f"loading {base_path.name} (dequantized to float32; about a minute)")
+    how = "dequantized to float32; about a minute" if base_path.is_file() else "float32"
+    note(f"loading {base_path.name} ({how})")
     reached = run.resumed_from
+    # a scheduler's or `timeout`'s SIGTERM stops the run as Ctrl-C does: the same message, nothing half-written
+    stop_signal = signal.SIGINT
+
+    def terminated(signum: int, _frame: Any) -> None:
+        nonlocal stop_signal
+        stop_signal = signal.Signals(signum)
+        raise KeyboardInterrupt
+
+    installed = threading.current_thread() is threading.main_thread()  # signals go to the main thread only
+    previous = signal.signal(signal.SIGTERM, terminated) if installed else None
     try:
         with progress_bar(f"LoRA r={rank} on {base_path.name}", unit="step") as update:
 
@@ -251,14 +268,18 @@ def train(
         drop_empty_out()
         raise
     except KeyboardInterrupt:
-        saved = checkpoint_step(cfg, out_dir)
+        saved = run.kept_step()
         if saved:
             kept = f"{out_dir / 'checkpoint.pt'} holds step {saved}: the same command goes on from there"
         else:
             kept = f"no checkpoint yet (one every {cfg.save_every} steps): the same command starts over"
         drop_empty_out()
-        print(f"interrupted at step {reached} of {steps}; {kept}", file=sys.stderr)
-        raise typer.Exit(130) from None
+        what = "interrupted" if stop_signal == signal.SIGINT else f"stopped by {stop_signal.name}"
+        print(f"{what} at step {reached} of {steps}; {kept}", file=sys.stderr)
+        raise typer.Exit(128 + stop_signal.value) from None
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
     minutes = f"{result.seconds / 60:.1f} min"
     if result.resumed_from:
         minutes += f" in all, {result.run_seconds / 60:.1f} min of it in this run from step {result.resumed_from}"

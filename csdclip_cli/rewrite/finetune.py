@@ -259,6 +259,19 @@ class TrainingRun:
     plans: list[Plan]
     checkpoint: dict[str, Any] | None
     digest: str  # plans_digest(plans), saved in every checkpoint
+    fresh: bool = False  # an older run's checkpoint in out_dir is neither read nor kept
+    started: float = field(default_factory=time.time)
+
+    def kept_step(self) -> int:
+        """The step of the checkpoint in `out_dir` that the same command goes on from: 0 when
+        there is none, or when (fresh) it is still the older run's."""
+        path = self.out_dir / "checkpoint.pt"
+        if not path.is_file() or (self.fresh and path.stat().st_mtime < self.started):
+            return 0
+        try:
+            return checkpoint_step(self.cfg, self.out_dir)
+        except UsageError:
+            return 0
 
     @property
     def resumed_from(self) -> int:
@@ -272,11 +285,12 @@ class TrainingRun:
 
 
 def prepare(cfg: TrainConfig, out_dir: Path, fresh: bool = False) -> TrainingRun:
-    """Read and check everything a run needs before its model loads: the training plans and
-    the checkpoint in `out_dir`. `fresh` discards that checkpoint, once the data has passed.
-    UsageError when `out_dir` is a file, holds an adapter without a checkpoint (unless `fresh`),
-    the data holds an unusable plan (read_examples) or the checkpoint cannot be read, has other
-    settings or other data (read_checkpoint)."""
+    """Read and check everything a run needs before its model loads: the training plans, the
+    checkpoint in `out_dir`, and that `out_dir` can be written (it is made). `fresh` ignores that
+    checkpoint; the run's first checkpoint replaces it (a run that fails before leaves it).
+    UsageError when `out_dir` is a file or cannot be written, holds an adapter without a
+    checkpoint (unless `fresh`), the data holds an unusable plan (read_examples) or the
+    checkpoint cannot be read, has other settings or other data (read_checkpoint)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file; give a folder for checkpoints and {ADAPTER_FILE}")
     if not fresh and (out_dir / ADAPTER_FILE).is_file() and not (out_dir / "checkpoint.pt").is_file():
@@ -287,10 +301,16 @@ def prepare(cfg: TrainConfig, out_dir: Path, fresh: bool = False) -> TrainingRun
             "--out, or --fresh to replace it"
         )
     plans = read_examples(cfg)
-    if fresh:
-        (out_dir / "checkpoint.pt").unlink(missing_ok=True)
     digest = plans_digest(plans)
-    return TrainingRun(cfg, out_dir, plans, read_checkpoint(cfg, out_dir, digest), digest)
+    checkpoint = None if fresh else read_checkpoint(cfg, out_dir, digest)
+    try:  # a parent that is a file, /proc, a read-only disk: said now, not after the model's minute to load
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".csd-write-check"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"--out {out_dir}: cannot write there ({e.strerror or e}); choose another folder") from None
+    return TrainingRun(cfg, out_dir, plans, checkpoint, digest, fresh=fresh)
 
 
 def train(
