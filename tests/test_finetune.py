@@ -323,6 +323,18 @@ def test_train_refuses_bad_input_in_one_line(runner, tmp_path: Path) -> None:
     r = invoke(runner, "rewriter", "train", "--base", str(hf), "--out", str(tmp_path / "o"))
     assert r.exit_code == 1 and "cannot be loaded by transformers" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "o").exists()
+    # a llama folder was refused only after its load; an adapter given as the base got
+    # transformers' "Cannot build a tokenizer from a GGUF file"
+    (hf / "config.json").write_text('{"model_type": "llama"}')
+    r = invoke(runner, "rewriter", "train", "--base", str(hf), "--out", str(tmp_path / "o"))
+    assert r.exit_code == 2 and "cannot export a LoRA adapter for 'llama' bases" in r.output
+    assert "loading" not in r.output
+    from csdclip_cli.rewrite.shipped import ADAPTER
+
+    r = invoke(runner, "rewriter", "train", "--base", str(ADAPTER), "--out", str(tmp_path / "o"))
+    assert r.exit_code == 1 and "is a LoRA adapter, not a model" in r.output and "loading" not in r.output
+    r = invoke(runner, "rewriter", "eval", str(tmp_path))  # a folder: it was "not found"
+    assert r.exit_code == 2 and "is a folder, not a file" in r.output
 
 
 def test_the_same_base_typed_another_way_is_the_same_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -429,12 +441,15 @@ def test_tiny_model_trains_exports_and_llama_cpp_gives_the_trained_plan(runner, 
     from csdclip_cli.rewrite.llm import LlamaRewriter
 
     data = tmp_path / "plans.jsonl"
-    data.write_text("".join(p.to_json() + "\n" for p in TRAINED), encoding="utf-8")
+    long = Plan(raw=" ".join(["a red kite over a wide sandy beach"] * 40), and_=["a red kite"])
+    data.write_text("".join(p.to_json() + "\n" for p in [*TRAINED, long]), encoding="utf-8")
     out = tmp_path / "run"
     args = ["rewriter", "train", "--base", str(tiny), "--data", str(data), "--out", str(out)]
     args += ["--steps", "120", "--batch-size", "2", "--lr", "0.03", "--rank", "8", "--alpha", "16", "--seed", "3"]
     r = invoke(runner, *args)
     assert r.exit_code == 0, r.output
+    # an example too long for max_tokens was left out without a word
+    assert "1 of 3 training examples are longer than 128 tokens" in r.output and "on 2 examples" in r.output
     assert "de-quantizing GGUF tensors" not in r.output  # no library progress bar beside csd's own
     log = json.loads((out / "train.json").read_text())
     assert log["steps"] == 120 and log["last_loss"] < 0.2 < 10 < log["first_loss"]
@@ -849,3 +864,32 @@ main()
     rest = proc.communicate(timeout=60)[1]
     assert proc.returncode == 128 + signal.SIGTERM
     assert "stopped by SIGTERM at step " in rest and "no checkpoint yet" in rest, rest
+
+
+def test_repeated_queries_and_misspelt_fields_in_a_plans_file_are_told(runner, tmp_path: Path, monkeypatch) -> None:
+    """Three lines of one query trained "on 1 examples" without a word (the last plan won); a
+    field "Not" was read as no NOT at all."""
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"GGUF unused: training is faked")
+    data = tmp_path / "plans.jsonl"
+    lines = [
+        {"raw": "a cat, no dogs", "and": ["a cat"], "not": ["dogs"]},
+        {"raw": "a red car", "and": ["a red car"]},
+        {"raw": "a cat, no dogs", "and": ["a cat"], "not": ["dogs"]},
+        {"raw": "a  cat, no dogs", "and": ["a cat", "dogs"]},
+    ]
+    data.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    _fake_training(monkeypatch, stop_at=None, checkpoint_at=None)
+    r = invoke(runner, "rewriter", "train", "--base", str(base), "--data", str(data), "--out", str(tmp_path / "r"))
+    assert r.exit_code == 0, r.output
+    assert "2 line(s) repeat the query of an earlier line (first: line 3 repeats line 1)" in r.output
+    assert "the later plan is used where they differ (1)" in r.output
+    r = invoke(runner, "rewriter", "eval", str(data), "--rewriters", "rules")
+    assert r.exit_code == 0 and "2 line(s) repeat the query" in r.output and ": 2 queries" in r.output
+    data.write_text(json.dumps({"raw": "a cat, no dogs", "and": ["a cat"], "Not": ["dogs"]}) + "\n")
+    for args in (
+        ["train", "--base", str(base), "--data", str(data), "--out", str(tmp_path / "r2")],
+        ["eval", str(data)],
+    ):
+        r = invoke(runner, "rewriter", *args)
+        assert r.exit_code == 1 and f"{data}:1: not a plan (field 'Not' is not a plan field" in r.output, r.output

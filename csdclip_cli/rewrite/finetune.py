@@ -93,6 +93,7 @@ class TrainResult:
     log: list[dict[str, float]] = field(default_factory=list)
     resumed_from: int = 0  # the checkpoint's step this run went on from (0: a fresh run)
     run_seconds: float = 0.0  # wall seconds of this run's loop alone
+    warnings: list[str] = field(default_factory=list)  # repeated queries, examples left out as too long
 
 
 def check_base(base: str | Path) -> Path:
@@ -103,8 +104,18 @@ def check_base(base: str | Path) -> Path:
     hint = "pass --base FILE.gguf or --base DIR (e.g. a local Qwen2.5-0.5B download)"
     if p.is_file():
         with p.open("rb") as f:
-            if f.read(4) == b"GGUF":
-                return p
+            gguf_file = f.read(4) == b"GGUF"
+        if gguf_file and p.stat().st_size < 200_000_000:  # a LoRA adapter, or a base that small (read whole)
+            from csdclip_cli.rewrite.lora_gguf import general_type
+
+            try:
+                kind = general_type(p)
+            except Exception:  # cut short or damaged: transformers says why when it loads
+                kind = None
+            if kind == "adapter":  # transformers said "Cannot build a tokenizer from a GGUF file ..."
+                raise ModelFileMissing(f"base model {p} is a LoRA adapter, not a model; {hint}")
+        if gguf_file:
+            return p
         raise ModelFileMissing(f"base model {p} is not a GGUF file (it does not start with 'GGUF'); {hint}")
     if p.is_dir() and (p / "config.json").is_file():
         try:
@@ -113,6 +124,9 @@ def check_base(base: str | Path) -> Path:
             raise ModelFileMissing(f"base model {p}: config.json does not parse ({str(e)[:80]}); {hint}") from None
         if not isinstance(config, dict) or "model_type" not in config:
             raise ModelFileMissing(f"base model {p}: config.json names no model_type; {hint}")
+        from csdclip_cli.rewrite.lora_gguf import gguf_arch
+
+        gguf_arch(str(config["model_type"]))  # a llama folder was refused only after its load
         from csdclip_cli.encoders.hf import TOKENIZER_FILES  # one list of what a model folder's tokenizer is
 
         if not any((p / name).is_file() for name in TOKENIZER_FILES):
@@ -158,13 +172,16 @@ def encode_example(tok: Any, query: str, continuation: str) -> tuple[list[int], 
     return [*full, tok.eos_token_id], len(p)
 
 
-def read_examples(cfg: TrainConfig) -> list[Plan]:
+def read_examples(cfg: TrainConfig, warnings: list[str] | None = None) -> list[Plan]:
     """The training plans: `cfg.data` (plan JSON or TIGR lines), or `cfg.examples` generated
     pairs plus `cfg.natural` copies of the hand-written NATURAL set."""
     from csdclip_cli.rewrite.planfile import read_plans
 
     if cfg.data:
-        plans = list(read_plans(cfg.data).values())
+        read = read_plans(cfg.data)
+        if read.repeats() and warnings is not None:
+            warnings.append(f"--data {cfg.data}: {read.repeats()}")
+        plans = list(read.values())
         if not plans:
             raise UsageError(f"{cfg.data} holds no plans to train on")
         empty = [p.raw for p in plans if not p.and_]
@@ -260,6 +277,7 @@ class TrainingRun:
     checkpoint: dict[str, Any] | None
     digest: str  # plans_digest(plans), saved in every checkpoint
     fresh: bool = False  # an older run's checkpoint in out_dir is neither read nor kept
+    warnings: list[str] = field(default_factory=list)  # what the data's reading found (repeated queries)
     started: float = field(default_factory=time.time)
 
     def kept_step(self) -> int:
@@ -300,7 +318,8 @@ def prepare(cfg: TrainConfig, out_dir: Path, fresh: bool = False) -> TrainingRun
             f"--out {out_dir} holds {ADAPTER_FILE} and no checkpoint: another run's adapter; give another "
             "--out, or --fresh to replace it"
         )
-    plans = read_examples(cfg)
+    notes: list[str] = []
+    plans = read_examples(cfg, notes)
     digest = plans_digest(plans)
     checkpoint = None if fresh else read_checkpoint(cfg, out_dir, digest)
     try:  # a parent that is a file, /proc, a read-only disk: said now, not after the model's minute to load
@@ -310,7 +329,7 @@ def prepare(cfg: TrainConfig, out_dir: Path, fresh: bool = False) -> TrainingRun
         probe.unlink()
     except OSError as e:
         raise UsageError(f"--out {out_dir}: cannot write there ({e.strerror or e}); choose another folder") from None
-    return TrainingRun(cfg, out_dir, plans, checkpoint, digest, fresh=fresh)
+    return TrainingRun(cfg, out_dir, plans, checkpoint, digest, fresh=fresh, warnings=notes)
 
 
 def train(
@@ -350,9 +369,16 @@ def run_training(
     if tok.eos_token_id is None:
         raise UsageError(f"the tokenizer of {cfg.base} has no end-of-sequence token")
     examples = [encode_example(tok, p.raw, target(p)) for p in plans]
+    long = [p.raw for p, e in zip(plans, examples) if len(e[0]) > cfg.max_tokens]
     examples = [e for e in examples if len(e[0]) <= cfg.max_tokens]
     if not examples:
-        raise UsageError(f"no training example fits in {cfg.max_tokens} tokens")
+        raise UsageError(f"no training example fits in {cfg.max_tokens} tokens (prompt, query and plan)")
+    notes = list(run.warnings)
+    if long:  # left out without a word before
+        notes.append(
+            f"{len(long)} of {len(plans)} training examples are longer than {cfg.max_tokens} tokens with the prompt "
+            f"and plan, and are left out (first: {long[0][:60]!r})"
+        )
 
     # peft annotates lora_alpha as int but only divides it by r: a float alpha is honoured
     lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=0.0, target_modules=list(TARGET_MODULES))  # type: ignore[arg-type]
@@ -435,8 +461,9 @@ def run_training(
         log=log,
         resumed_from=run.resumed_from,
         run_seconds=seconds - spent,
+        warnings=notes,
     )
-    summary = asdict(result) | {"adapter": str(adapter), "config": asdict(cfg), "log": log}
+    summary = asdict(result) | {"adapter": str(adapter.resolve()), "config": asdict(cfg), "log": log}
     (out_dir / "train.json").write_text(json.dumps(summary, indent=1))
     return result
 

@@ -10,15 +10,38 @@ from csdclip_cli.errors import PlanFormatError, UsageError
 from csdclip_cli.rewrite.plan import Plan, parse_tigr
 from csdclip_cli.textfile import read_text
 
+PLAN_FIELDS = ("raw", "intent", "entities", "optimized", "and", "not", "or")
 
-def read_plans(path: str | Path, require_raw: bool = False) -> dict[str, Plan]:
+
+class PlanFile(dict[str, Plan]):
+    """raw query (whitespace collapsed) -> plan, and `repeated`: (line, earlier line, same plan)
+    for each line whose query an earlier line already had (the later plan is the one kept)."""
+
+    repeated: list[tuple[int, int, bool]]
+
+    def repeats(self) -> str:
+        """One sentence on the repeated queries ('' when none), for a warning."""
+        if not self.repeated:
+            return ""
+        line, first, _ = self.repeated[0]
+        differ = sum(not same for _, _, same in self.repeated)
+        return (
+            f"{len(self.repeated)} line(s) repeat the query of an earlier line (first: line {line} repeats line "
+            f"{first}); each query counts once"
+            + (f", and the later plan is used where they differ ({differ})" if differ else "")
+        )
+
+
+def read_plans(path: str | Path, require_raw: bool = False) -> PlanFile:
     """raw query -> plan, from JSONL lines that are Plan JSON or TIGR records ({"text": annotated}).
-    Raises PlanFormatError naming the line of one that is no plan, or (`require_raw`) whose raw
-    query is empty."""
+    Raises PlanFormatError naming the line of one that is no plan, has a plan field spelt another
+    way ("Not", "nots": read as nothing before), or (`require_raw`) whose raw query is empty."""
     p = Path(path)
     if not p.is_file():
-        raise UsageError(f"plans file {p} not found")
-    plans: dict[str, Plan] = {}
+        raise UsageError(f"plans file {p} {'is a folder, not a file' if p.is_dir() else 'not found'}")
+    plans = PlanFile()
+    plans.repeated = []
+    where: dict[str, int] = {}
     for n, line in enumerate(read_text(p, "plans file").splitlines(), 1):
         if not line.strip():
             continue
@@ -26,12 +49,23 @@ def read_plans(path: str | Path, require_raw: bool = False) -> dict[str, Plan]:
             d = json.loads(line)
             if not isinstance(d, dict):
                 raise PlanFormatError(f"a JSON object is expected, not {line.strip()[:40]}")
+            if "raw" in d:
+                misspelt = [k for k in d if k not in PLAN_FIELDS and k.lower().rstrip("s_") in PLAN_FIELDS]
+                if misspelt:
+                    raise PlanFormatError(
+                        f"field {misspelt[0]!r} is not a plan field (they are lower-case: {', '.join(PLAN_FIELDS)})"
+                    )
             plan = parse_tigr(d["text"]) if "text" in d and "raw" not in d else Plan.from_dict(d)
         except (json.JSONDecodeError, KeyError, TypeError, PlanFormatError) as e:
             raise PlanFormatError(f"{p}:{n}: not a plan ({e})") from None
         if require_raw and not plan.raw.strip():  # gold plans: it failed later, with no line named
             raise PlanFormatError(f"{p}:{n}: the plan's raw query is empty")
-        plans[" ".join(plan.raw.split())] = plan
+        key = " ".join(plan.raw.split())
+        if key in plans:  # collapsed without a word: a conflicting second gold silently won
+            plans.repeated.append((n, where[key], plans[key] == plan))
+        else:
+            where[key] = n
+        plans[key] = plan
     return plans
 
 
