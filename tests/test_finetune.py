@@ -380,7 +380,9 @@ def _fake_training(monkeypatch: pytest.MonkeyPatch, stop_at: int | None, checkpo
         for step in range(run.resumed_from + 1, cfg.steps + 1):
             progress(step, cfg.steps, 1.0)
             if step == checkpoint_at:
-                torch.save({"config": dataclasses.asdict(cfg), "step": step}, out_dir / "checkpoint.pt")
+                torch.save(
+                    {"config": dataclasses.asdict(cfg), "data": run.digest, "step": step}, out_dir / "checkpoint.pt"
+                )
             if step == stop_at:
                 raise KeyboardInterrupt
         adapter = out_dir / finetune.ADAPTER_FILE
@@ -893,3 +895,52 @@ def test_repeated_queries_and_misspelt_fields_in_a_plans_file_are_told(runner, t
     ):
         r = invoke(runner, "rewriter", *args)
         assert r.exit_code == 1 and f"{data}:1: not a plan (field 'Not' is not a plan field" in r.output, r.output
+
+
+def test_one_run_at_a_time_trains_into_a_folder(runner, tmp_path: Path, monkeypatch) -> None:
+    """Two runs into one --out both 'succeeded', and the first one's user held the second's
+    adapter (its checkpoint and train.json said seed 1)."""
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"GGUF unused: training is faked")
+    out = tmp_path / "run"
+    cfg = finetune.TrainConfig(base=str(base.resolve()), steps=60)
+    first = finetune.prepare(cfg, out)
+    try:
+        _fake_training(monkeypatch, stop_at=None, checkpoint_at=60)
+        r = invoke(runner, "rewriter", "train", "--base", str(base), "--out", str(out), "--steps", "60", "--seed", "1")
+        assert r.exit_code == 2 and f"--out {out} is being trained into by pid {os.getpid()}" in r.output, r.output
+    finally:
+        first.close()
+    r = invoke(runner, "rewriter", "train", "--base", str(base), "--out", str(out), "--steps", "60", "--seed", "1")
+    assert r.exit_code == 0, r.output  # let go when the first run ended
+    r = invoke(runner, "rewriter", "train", "--base", str(base), "--out", str(out), "--steps", "60", "--seed", "1")
+    assert r.exit_code == 0, r.output  # ... and when a CLI run ended
+
+
+def test_the_same_plans_moved_to_another_path_resume_the_run(runner, tmp_path: Path, monkeypatch) -> None:
+    """A data file moved (or copied) unchanged was 'other settings' and could not be resumed."""
+    import shutil
+
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"GGUF unused: training is faked")
+    data = tmp_path / "plans.jsonl"
+    data.write_text(Plan(raw="a cat, no dog", and_=["a cat"], not_=["dog"]).to_json() + "\n")
+    out = tmp_path / "run"
+    _fake_training(monkeypatch, stop_at=70, checkpoint_at=50)
+    r = invoke(
+        runner, "rewriter", "train", "--base", str(base), "--data", str(data), "--out", str(out), "--steps", "120"
+    )
+    assert r.exit_code == 130
+    moved = shutil.move(data, tmp_path / "moved.jsonl")
+    _fake_training(monkeypatch, stop_at=None, checkpoint_at=None)
+    r = invoke(
+        runner, "rewriter", "train", "--base", str(base), "--data", str(moved), "--out", str(out), "--steps", "120"
+    )
+    assert r.exit_code == 0 and "resuming from step 50 of 120" in r.output, r.output
+    # an edited file is still another run
+    Path(moved).write_text(Plan(raw="a red car", and_=["a red car"]).to_json() + "\n")
+    (out / finetune.ADAPTER_FILE).unlink()
+    r = invoke(
+        runner, "rewriter", "train", "--base", str(base), "--data", str(moved), "--out", str(out), "--steps", "120"
+    )
+    assert r.exit_code == 2 and "other settings (data" in r.output, r.output

@@ -199,7 +199,7 @@ def train(
 
     from csdclip_cli.errors import CsdError, UsageError
     from csdclip_cli.render import note, out, progress_bar, warn
-    from csdclip_cli.rewrite.finetune import ADAPTER_FILE, check_base, prepare, run_training
+    from csdclip_cli.rewrite.finetune import ADAPTER_FILE, LOCK_FILE, check_base, prepare, run_training
     from csdclip_cli.rewrite.shipped import bundled_base
 
     if data_file is not None and not data_file.is_file():
@@ -228,7 +228,8 @@ def train(
     made_out = not out_dir.exists()
 
     def drop_empty_out() -> None:  # a run that kept nothing leaves no empty --out behind
-        if made_out and out_dir.is_dir() and not any(out_dir.iterdir()):
+        if made_out and out_dir.is_dir() and {p.name for p in out_dir.iterdir()} <= {LOCK_FILE}:
+            (out_dir / LOCK_FILE).unlink(missing_ok=True)
             out_dir.rmdir()
 
     try:
@@ -236,70 +237,73 @@ def train(
     except CsdError:
         drop_empty_out()
         raise
-    for w in run.warnings:
-        warn(w)
-    if run.finished:
-        done = out_dir / ADAPTER_FILE
-        note(f"{out_dir} holds this run finished ({run.resumed_from} of {steps} steps); --fresh trains again")
-        out().print(f"adapter: {done} ({done.stat().st_size / 1e6:.1f} MB)", highlight=False)
+    try:  # the lock on --out is let go however the run ends
+        for w in run.warnings:
+            warn(w)
+        if run.finished:
+            done = out_dir / ADAPTER_FILE
+            note(f"{out_dir} holds this run finished ({run.resumed_from} of {steps} steps); --fresh trains again")
+            out().print(f"adapter: {done} ({done.stat().st_size / 1e6:.1f} MB)", highlight=False)
+            if install:
+                _install(done)
+            return
+        # transformers' and peft's deprecation and "no config file" notices say nothing to a user here
+        warnings.filterwarnings("ignore", module=r"(transformers|peft)\b.*")
+        if run.resumed_from:
+            note(f"resuming from step {run.resumed_from} of {steps} ({out_dir / 'checkpoint.pt'})")
+        how = "dequantized to float32; about a minute" if base_path.is_file() else "float32"
+        note(f"loading {base_path.name} ({how})")
+        reached = run.resumed_from
+        # a scheduler's or `timeout`'s SIGTERM stops the run as Ctrl-C does: the same message, nothing half-written
+        stop_signal = signal.SIGINT
+
+        def terminated(signum: int, _frame: Any) -> None:
+            nonlocal stop_signal
+            stop_signal = signal.Signals(signum)
+            raise KeyboardInterrupt
+
+        installed = threading.current_thread() is threading.main_thread()  # signals go to the main thread only
+        previous = signal.signal(signal.SIGTERM, terminated) if installed else None
+        try:
+            with progress_bar(f"LoRA r={rank} on {base_path.name}", unit="step") as update:
+
+                def advance(step: int, total: int, _loss: float) -> None:
+                    nonlocal reached
+                    reached = step
+                    update(step, total)
+
+                result = run_training(run, advance)
+        except CsdError:  # e.g. a base transformers cannot load: one line
+            drop_empty_out()
+            raise
+        except KeyboardInterrupt:
+            saved = run.kept_step()
+            if saved:
+                kept = f"{out_dir / 'checkpoint.pt'} holds step {saved}: the same command goes on from there"
+            else:
+                kept = f"no checkpoint yet (one every {cfg.save_every} steps): the same command starts over"
+            drop_empty_out()
+            what = "interrupted" if stop_signal == signal.SIGINT else f"stopped by {stop_signal.name}"
+            print(f"{what} at step {reached} of {steps}; {kept}", file=sys.stderr)
+            raise typer.Exit(128 + stop_signal.value) from None
+        finally:
+            if installed:
+                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        for w in result.warnings[len(run.warnings) :]:  # found once the tokenizer was loaded
+            warn(w)
+        minutes = f"{result.seconds / 60:.1f} min"
+        if result.resumed_from:
+            minutes += f" in all, {result.run_seconds / 60:.1f} min of it in this run from step {result.resumed_from}"
+        out().print(
+            f"adapter: {result.adapter} ({result.adapter.stat().st_size / 1e6:.1f} MB)\n"
+            f"{result.steps} steps on {result.examples} example{'s' if result.examples != 1 else ''} in {minutes} ({result.dtype}); "
+            f"loss {result.first_loss:.3f} -> {result.last_loss:.3f} (mean of the last {min(20, result.steps)} steps)",
+            highlight=False,
+        )
         if install:
-            _install(done)
-        return
-    # transformers' and peft's deprecation and "no config file" notices say nothing to a user here
-    warnings.filterwarnings("ignore", module=r"(transformers|peft)\b.*")
-    if run.resumed_from:
-        note(f"resuming from step {run.resumed_from} of {steps} ({out_dir / 'checkpoint.pt'})")
-    how = "dequantized to float32; about a minute" if base_path.is_file() else "float32"
-    note(f"loading {base_path.name} ({how})")
-    reached = run.resumed_from
-    # a scheduler's or `timeout`'s SIGTERM stops the run as Ctrl-C does: the same message, nothing half-written
-    stop_signal = signal.SIGINT
-
-    def terminated(signum: int, _frame: Any) -> None:
-        nonlocal stop_signal
-        stop_signal = signal.Signals(signum)
-        raise KeyboardInterrupt
-
-    installed = threading.current_thread() is threading.main_thread()  # signals go to the main thread only
-    previous = signal.signal(signal.SIGTERM, terminated) if installed else None
-    try:
-        with progress_bar(f"LoRA r={rank} on {base_path.name}", unit="step") as update:
-
-            def advance(step: int, total: int, _loss: float) -> None:
-                nonlocal reached
-                reached = step
-                update(step, total)
-
-            result = run_training(run, advance)
-    except CsdError:  # e.g. a base transformers cannot load: one line
-        drop_empty_out()
-        raise
-    except KeyboardInterrupt:
-        saved = run.kept_step()
-        if saved:
-            kept = f"{out_dir / 'checkpoint.pt'} holds step {saved}: the same command goes on from there"
-        else:
-            kept = f"no checkpoint yet (one every {cfg.save_every} steps): the same command starts over"
-        drop_empty_out()
-        what = "interrupted" if stop_signal == signal.SIGINT else f"stopped by {stop_signal.name}"
-        print(f"{what} at step {reached} of {steps}; {kept}", file=sys.stderr)
-        raise typer.Exit(128 + stop_signal.value) from None
+            _install(result.adapter)
     finally:
-        if installed:
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
-    for w in result.warnings[len(run.warnings) :]:  # found once the tokenizer was loaded
-        warn(w)
-    minutes = f"{result.seconds / 60:.1f} min"
-    if result.resumed_from:
-        minutes += f" in all, {result.run_seconds / 60:.1f} min of it in this run from step {result.resumed_from}"
-    out().print(
-        f"adapter: {result.adapter} ({result.adapter.stat().st_size / 1e6:.1f} MB)\n"
-        f"{result.steps} steps on {result.examples} example{'s' if result.examples != 1 else ''} in {minutes} ({result.dtype}); "
-        f"loss {result.first_loss:.3f} -> {result.last_loss:.3f} (mean of the last {min(20, result.steps)} steps)",
-        highlight=False,
-    )
-    if install:
-        _install(result.adapter)
+        run.close()
 
 
 def _install(adapter: Path) -> None:

@@ -22,6 +22,7 @@ The batch at step s depends only on the seed and s, so a resumed run sees the sa
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -39,6 +40,7 @@ from csdclip_cli.rewrite.plan import Plan
 
 PROMPT = "Query: {query}\nPlan:"
 ADAPTER_FILE = "adapter.gguf"
+LOCK_FILE = ".csd-train.lock"  # one run at a time in a folder (flock; holds the pid)
 # Hand-written natural queries with plans (written apart from tests/data/rewrite_heldout.jsonl;
 # tests/test_finetune.py checks that no query is close to a held-out one).
 NATURAL = Path(__file__).parent / "data" / "natural_train.jsonl"
@@ -246,7 +248,15 @@ def read_checkpoint(cfg: TrainConfig, out_dir: Path, digest: str | None = None) 
         raise UsageError(
             f"{path} is not a readable checkpoint ({type(e).__name__}); --fresh starts over there"
         ) from None
-    if saved != asdict(cfg):
+    # the same plans at another path (a data file moved or copied) are the same run: the digest says so
+    moved = (
+        digest is not None
+        and ckpt.get("data") == digest
+        and saved.get("data")
+        and cfg.data
+        and {**saved, "data": cfg.data} == asdict(cfg)
+    )
+    if saved != asdict(cfg) and not moved:
         raise UsageError(
             f"{out_dir} holds a training run with other settings ({_diff(saved, asdict(cfg))}); "
             "use another --out, or --fresh to start over there"
@@ -278,6 +288,14 @@ class TrainingRun:
     digest: str  # plans_digest(plans), saved in every checkpoint
     fresh: bool = False  # an older run's checkpoint in out_dir is neither read nor kept
     warnings: list[str] = field(default_factory=list)  # what the data's reading found (repeated queries)
+    lock_fd: int | None = None  # the run's flock on out_dir/LOCK_FILE, held until close() or exit
+
+    def close(self) -> None:
+        """Let go of `out_dir`'s lock (another run may train there)."""
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
+
     started: float = field(default_factory=time.time)
 
     def kept_step(self) -> int:
@@ -287,9 +305,10 @@ class TrainingRun:
         if not path.is_file() or (self.fresh and path.stat().st_mtime < self.started):
             return 0
         try:
-            return checkpoint_step(self.cfg, self.out_dir)
+            ckpt = read_checkpoint(self.cfg, self.out_dir, self.digest)
         except UsageError:
             return 0
+        return int(ckpt["step"]) if ckpt else 0
 
     @property
     def resumed_from(self) -> int:
@@ -324,12 +343,20 @@ def prepare(cfg: TrainConfig, out_dir: Path, fresh: bool = False) -> TrainingRun
     checkpoint = None if fresh else read_checkpoint(cfg, out_dir, digest)
     try:  # a parent that is a file, /proc, a read-only disk: said now, not after the model's minute to load
         out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".csd-write-check"
-        probe.write_bytes(b"")
-        probe.unlink()
+        fd = os.open(out_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
         raise UsageError(f"--out {out_dir}: cannot write there ({e.strerror or e}); choose another folder") from None
-    return TrainingRun(cfg, out_dir, plans, checkpoint, digest, fresh=fresh, warnings=notes)
+    try:  # two runs into one folder both "succeeded", each with the other's checkpoint
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise UsageError(
+            f"--out {out_dir} is being trained into by {holder}; wait for it, or give another --out"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+    return TrainingRun(cfg, out_dir, plans, checkpoint, digest, fresh=fresh, warnings=notes, lock_fd=fd)
 
 
 def train(
@@ -340,7 +367,11 @@ def train(
 ) -> TrainResult:
     """`run_training(prepare(cfg, out_dir), ...)`: fine-tune `cfg.base` with LoRA into `out_dir`,
     resuming from its checkpoint when that has the same config. Raises what prepare raises."""
-    return run_training(prepare(cfg, out_dir), progress, model_and_tokenizer)
+    run = prepare(cfg, out_dir)
+    try:
+        return run_training(run, progress, model_and_tokenizer)
+    finally:
+        run.close()
 
 
 def run_training(
