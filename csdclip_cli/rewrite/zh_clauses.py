@@ -124,25 +124,47 @@ def _thing(chunk: str) -> bool:
     """A chunk that names things only (一只狗, 一本书, 一个穿红衣服的女孩, laptop): it ends in a
     noun and says neither where nor what it does."""
     tokens = tag(chunk)
+    de = max((k for k, (w, _) in enumerate(tokens) if w == "的"), default=-1)
     return (
         bool(tokens)
         and (_noun(tokens[-1][1]) or tokens[-1][1] in ("r", "eng"))  # jieba reads 一本书 as 一 / 本书 (r)
         and not any(f == "p" or w in PLACE_PREPOSITIONS for w, f in tokens)
-        and not any(_verb(f) for _, f in tokens[: next((k for k, (w, _) in enumerate(tokens) if w == "的"), 0)] or [])
-        and (any(w == "的" for w, _ in tokens) or not any(_verb(f) for _, f in tokens))
+        and not any(_verb(f) for _, f in tokens[de + 1 :])  # 穿红衣服的女孩: a verb inside the 的-modifier only
     )
 
 
 PLACE_TAIL = re.compile(r"在[^在]{1,6}?(?:上面|里面|下面|旁边|附近|上|里|中|下|内|边|旁|外|前|后)")
 
 
+# people and animals (how their words end): they share an action too, where things share only a place
+ANIMATE_ENDINGS = (
+    "人", "孩", "孩子", "男孩", "女孩", "宝宝", "妈妈", "爸爸", "爷爷", "奶奶", "朋友", "学生", "老师", "同学", "先生",
+    "女士", "狗", "猫", "鸟", "马", "牛", "羊", "兔", "兔子", "猴", "猴子", "熊", "熊猫", "鸭", "鸭子", "鹅", "鸡",
+    "狮子", "老虎", "大象", "鹿", "猪", "狐狸", "松鼠",
+)  # fmt: skip
+PROGRESSIVE_TAIL = re.compile(r"在(?=[^在]+$)")  # 在跳舞 / 在河边玩: from 在 to the chunk's end
+
+
+def _animate(chunk: str) -> bool:
+    return chunk.endswith(ANIMATE_ENDINGS)
+
+
 def distribute_place(chunks: list[str]) -> list[str]:
     """一只狗和一只猫在草地上: the things named just before a chunk with a place (在草地上) are
-    there too (the place was the last one's only). Only the place: in 一辆车和一个男孩在路边玩
-    the car does not play."""
+    there too (the place was the last one's only). People and animals share what they do as
+    well (一个男孩和一只狗在河边玩, 一个女孩和一个男孩在跳舞); things only the place: in
+    一辆车和一个男孩在路边玩 the car does not play."""
     out = list(chunks)
     for i in range(len(out) - 1, 0, -1):
         m = PLACE_TAIL.search(out[i])
+        act = PROGRESSIVE_TAIL.search(out[i])
+        if act and act.start() > 0 and _thing(out[i][: act.start()]) and _animate(out[i][: act.start()]):
+            j = i - 1
+            while j >= 0 and _thing(out[j]):
+                tail = out[i][act.start() :] if _animate(out[j]) else (m.group(0) if m else "")
+                out[j] += tail
+                j -= 1
+            continue
         if not m or m.start() == 0 or not _thing(out[i][: m.start()]):
             continue
         j = i - 1
