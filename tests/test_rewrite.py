@@ -630,6 +630,25 @@ NEGATED_FACT_TABLE = [
     ("不要背景里的车", [], ["车"], []),  # the car was wanted, NOT 背景里
     ("a woman in red dress，不要背景里的车", ["a woman in red dress"], ["车"], []),
     ("一个女孩在海边 but no 男人", ["一个女孩在海边"], ["男人"], []),  # a clause "一个女孩 but"
+    # a last fresh user on those rules: what they broke, now whole again
+    ("除草机在屋外", ["除草机在屋外"], [], []),  # 除X外 read inside 除草机
+    ("工人在清除门外的雪", ["工人在清除门外的雪"], [], []),
+    ("一个男人穿着西装，小狗的项圈是红色的", ["一个男人穿着西装", "小狗的项圈", "项圈是红色"], [], []),
+    ("一座山，一个湖，一个人在船上", ["一座山", "一个湖", "一个人在船上"], [], []),  # a comma list shares no place
+    ("一棵树和一个男人在树下", ["一棵树", "一个男人在树下"], [], []),
+    ("月亮和一个人在桥上", ["月亮", "一个人在桥上"], [], []),
+    ("黑/白照片", ["黑/白照片"], [], []),
+    ("一个显示10:30的时钟", ["一个显示10:30的时钟"], [], []),
+    ("非卖品", ["非卖品"], [], []),
+    ("未干的油漆", ["未干的油漆"], [], []),
+    ("一只猫，不，不要狗", ["一只猫"], ["狗"], []),  # an emphatic 不 took back the cat
+    ("一辆红色的车，不，是蓝色的", ["一辆蓝色的车"], [], []),
+    ("一条狗，不对，是一只猫，不对，是一只兔子", ["一只兔子"], [], []),
+    ("除了狗外的宠物", ["宠物"], ["狗"], []),
+    ("a football player, No Nike logos", ["a football player"], ["Nike logos"], []),  # not a title
+    ("a street, no entry signs or cars", ["a street"], ["entry signs", "cars"], []),
+    ("a woman in a red dress, no, the blue one", ["a woman in a blue dress"], [], []),  # not "a blue woman"
+    ("a red car and a tree, no, the blue one", ["a blue car", "a tree"], [], []),
     ("非洲的大象", ["非洲的大象"], [], []),  # 非 in a word negates nothing
     ("非常漂亮的花", ["非常漂亮的花"], [], []),
     ("a van with no logo parked next to a shop", ["a van parked next to a shop"], ["logo"], []),  # not "a shop" alone

@@ -274,12 +274,14 @@ NAMED_NO = re.compile(
     r"\b(?:a|an|the)\s+no[\s-]|\b(?:says?|saying|reads?|reading|written|labell?ed|marked)\s+['\"“‘]?no\s|['\"“‘]no\s"
     # a prohibition sign is a thing: "a cafe with no smoking sign" (no "smoking sign" exists to
     # exclude; "no stop sign" or "no exit sign" do exclude one and are not listed)
-    rf"|\bno[\s-](?=(?:{'|'.join(PROHIBITED)})[\s-]+(?:signs?|zones?|areas?|symbols?|stickers?|notices?|signage)\b)"
-    # a title: "No Country for Old Men poster", "a No Doubt album cover" (capitalised words, then
-    # what bears the title; "No dogs" and "no Dalmatians on the beach" still exclude)
-    r"|(?-i:\bNo\s(?=[A-Z][\w'’-]*(?:\s+(?:[A-Z0-9][\w'’-]*|for|to|of|the|a|an|and|in|on|at|with))*\s+"
-    r"(?i:(?:movie\s+|film\s+|album\s+|book\s+)?(?:posters?|covers?|movies?|films?|books?|albums?|logos?|"
-    r"titles?|signs?|t-?shirts?|shirts?|mugs?|banners?|billboards?|stills?|screenshots?|concerts?)\b)))",
+    # (one sign: "no entry signs or cars" and "no smoking signs" exclude, as before)
+    rf"|\bno[\s-](?=(?:{'|'.join(PROHIBITED)})[\s-]+(?:sign|zone|area|symbol|sticker|notice|signage)\b(?!\s+or\b))"
+    # a title: "No Country for Old Men poster", "No Time to Die movie poster" (two or more
+    # capitalised words, then one thing that bears the title; "No Nike logos", "No McDonald's
+    # sign" and "no Dalmatians on the beach" still exclude)
+    r"|(?-i:\bNo\s(?=[A-Z][\w'’-]*(?:\s+(?:[A-Z0-9][\w'’-]*|for|to|of|the|a|an|and|in|on|at|with))+\s+"
+    r"(?i:(?:movie\s+|film\s+|album\s+|book\s+)?(?:poster|cover|movie|film|book|album|logo|"
+    r"title|t-?shirt|shirt|mug|banner|billboard|still|screenshot|concert)\b(?!s))))",
     re.IGNORECASE,
 )
 # "not a single person", "not even one car": the count words are not part of what is excluded
@@ -1140,13 +1142,19 @@ def _corrected_one(m: re.Match) -> str:
     said = m["said"]
     if NEGATION_START.match(said):  # "a beach, no people, no, the one with palm trees": which one?
         return m.group(0)
-    subject = split_subject(said)[0]
+    subject, mods = split_subject(said)
     if not m["adj"]:
         # "the one with a red door" is another cafe, described by what follows: the thing without
         # its description ("a man with a hat, no, the one without a hat": a man without a hat)
         return f"{m['lead']} {DESCRIBED.split(subject, maxsplit=1)[0]}"
-    head = subject.split()[-1]
     adj = m["adj"].strip()
+    said_colours = [w for w in re.findall(r"[A-Za-z]+", said) if w.lower() in COLOURS]
+    if adj.lower() in COLOURS and said_colours:  # "a woman in a red dress, no, the blue one": the dress
+        last = re.compile(rf"\b{said_colours[-1]}\b(?!.*\b{said_colours[-1]}\b)")
+        return f"{m['lead']} {last.sub(adj, said)}"
+    head = subject.split()[-1]
+    if mods or " and " in said or singular(head.lower()) != head.lower():
+        return m.group(0)  # "a man riding a horse, no, the white one": which one is not said
     return f"{m['lead']} {said.replace(subject, f'{indefinite_article(adj)} {adj} {head}', 1)}"
 
 
@@ -1606,15 +1614,16 @@ _END = r"(?=[，,、；;。]|$)"
 # native speaker's 252 queries: other negation words, hedges and frame words before a negation,
 # corrections, lists inside a 的-phrase
 ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
-    (re.compile(r"(?<=[\u4e00-\u9fff])\s*/\s*(?=[\u4e00-\u9fff])"), "或者"),  # 猫/狗在床上
-    (re.compile(r"吗?\s*[？?！!：:]+\s*(?=\S)"), "，"),  # 公园里有人吗？不要狗 / 帮我找：一座桥
+    (
+        re.compile(r"吗?\s*(?:[？?！!]+|(?<!\d)[：:](?!\d))\s*(?=\S)"),
+        "，",
+    ),  # 公园里有人吗？不要狗 / 帮我找：一座桥 (not 10:30)
+    (re.compile(r"除了([^，,、；;。]{1,8}?)(?<![以之])外(?=的|[，,、；;。]|$)"), r"除了\1以外"),  # 除了狗外的宠物
     (re.compile(r"[？?！!。]+$"), ""),
     (re.compile(r"[，,]\s*(?=[，,])"), ""),  # 海边，，只有一只狗
     (re.compile(r"去掉|不需要|不想看到"), "不要"),
-    (re.compile(_SEP + r"非(?!常|洲|法|凡|得|但|要|典|遗)"), r"\1不是"),  # 非黑白的老照片 (jieba glues 非人像)
     (re.compile(r"不能有|不准有|不许有|禁止出现|不出现|不可以有"), "没有"),
     (re.compile(r"不包含"), "不含"),
-    (re.compile(r"除(?!了|夕|非)([^，,、；;。]{1,8}?)(?:之外|以外|外)"), r"除了\1以外"),  # 除狗外的宠物
     (re.compile(r"(都|也)不要" + _END), r"\1没有"),  # 一个人都不要
     # 除了爷爷以外都在: everyone but grandpa, who is excluded
     (
@@ -1659,8 +1668,9 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
     # 一个穿白色T恤和牛仔裤的男人: each garment is the man's (the man was cut off the first)
     (
         re.compile(
-            r"(?P<det>[一两三几这那][个位名]?)?(?P<v>穿着?|戴着?)(?P<a>[^，,、；;。和与的或]+?)(?:和|与|、|，)"
-            r"(?P<v2>穿着?|戴着?)?(?P<b>[^，,、；;。和与的或]+?)的(?P<head>[^，,、；;。的]{1,4})"  # 或: an OR list
+            r"(?P<det>[一两三几这那][个位名]?)?(?P<v>穿着?|戴着?)(?P<a>[^，,、；;。和与的或着]{1,6}?)(?:和|与|、)"
+            # 或: an OR list; not 一只狗 or 打领带 after the joiner (another thing, another verb)
+            r"(?P<v2>穿着?|戴着?)?(?![一两三几这那打撑拿说骑抱牵])(?P<b>[^，,、；;。和与的或着]{1,6}?)的(?P<head>[^，,、；;。的]{1,4})"
         ),
         lambda m: (
             f"{m['det'] or ''}{m['v']}{m['a']}的{m['head']}，{m['det'] or ''}{m['v2'] or m['v']}{m['b']}的{m['head']}"
@@ -1673,10 +1683,20 @@ ZH_CORRECTED = re.compile(
 )
 
 
+ZH_COLOUR_WORD = r"(?:深|浅|天|墨|咖啡)?[红橙黄绿青蓝紫黑白灰粉棕褐金银米]色"
+
+
 def _zh_corrected(m: re.Match) -> str:
     said, new = m["said"], m["new"]
+    if re.match(r"不|没|别|无|非", new):  # 一只猫，不，不要狗: an emphatic 不, no correction
+        return f"{said}，{new}"
     if new.startswith("在") and "在" in said:  # only the place is corrected
         return said[: said.rindex("在")] + new
+    colour = re.fullmatch(rf"({ZH_COLOUR_WORD})的?", new)
+    if colour and re.search(ZH_COLOUR_WORD, said):  # 一辆红色的车，不，是蓝色的: the colour
+        return re.sub(ZH_COLOUR_WORD, colour[1], said, count=1)
+    if colour and (measure := ZH_MEASURE.match(said)):  # 一辆车，不对，是蓝色的
+        return f"{measure.group(0)}{colour[1]}的{said[measure.end() :]}"
     return new
 
 
@@ -1699,14 +1719,36 @@ def _zh_said_otherwise(text: str) -> str:
     with the ways of saying things listed in ZH_SAID_OTHERWISE rewritten into the rules' forms;
     非 / 未 standing alone (jieba's words: not 非常, 非洲, 未来) become 不是 / 没."""
     text = simplified(text)
-    text = ZH_CORRECTED.sub(_zh_corrected, text)
+    if any(c in text for c in "非未除/"):
+        text = _zh_words_said_otherwise(text)
+    while (said := ZH_CORRECTED.sub(_zh_corrected, text)) != text:  # 一条狗，不对，是一只猫，不对，是一只兔子
+        text = said
     for pattern, words in ZH_SAID_OTHERWISE:
         text = pattern.sub(words, text)
-    if "非" in text or "未" in text:
-        from csdclip_cli.rewrite.zh_clauses import tag
-
-        text = "".join({"非": "不是", "未": "没"}.get(w, w) for w, _ in tag(text))
     return text
+
+
+def _zh_words_said_otherwise(text: str) -> str:
+    """By jieba's words: 除 standing alone is 除了 (除狗外; not 除草机, 清除); 未 before wearing or
+    holding is 没 (未打伞; not 未干, 未开封); 非 before a colour is 不是 (非黑白; not 非卖品,
+    非机动车); "/" between two nouns of one length is 或者 (猫/狗; not 黑/白照片, 男/女厕所)."""
+    from csdclip_cli.rewrite.zh_clauses import tag
+
+    tokens = tag(text)
+    out: list[str] = []
+    for i, (word, flag) in enumerate(tokens):
+        before = tokens[i - 1] if i else ("", "")
+        after = tokens[i + 1] if i + 1 < len(tokens) else ("", "")
+        if word == "除" and flag == "p":
+            word = "除了"
+        elif word == "未" and after[0][:1] in "戴穿带打撑拿系骑背" and after[0]:
+            word = "没"
+        elif word == "非" and (after[0] in ("黑白", "彩色") or after[0].endswith("色")) and after[0]:
+            word = "不是"
+        elif word == "/" and before[1].startswith("n") and after[1].startswith("n") and len(before[0]) == len(after[0]):
+            word = "或者"
+        out.append(word)
+    return "".join(out)
 
 
 def _chinese(query: str) -> Plan:
@@ -1778,8 +1820,11 @@ def _chinese_plan(raw: str, query: str) -> Plan:
     from csdclip_cli.rewrite.zh_clauses import distribute_existential, distribute_place, split_chunk
 
     chunks: list[str] = []
+    joined: dict[str, bool] = {}  # a chunk joined to the one before by 和 / 与 (a comma list shares no place)
     ors: list[list[str]] = []
-    for chunk in ZH_SEPARATORS.split(positive):
+    pieces = re.split(f"({ZH_SEPARATORS.pattern})", positive)
+    for k in range(0, len(pieces), 2):
+        chunk, sep = pieces[k], (pieces[k - 1].strip() if k else "")
         chunk = ZH_THERE_IS.sub("", chunk.strip(" ，,、；;。").removeprefix("的").removesuffix("的"))
         if not chunk:
             continue
@@ -1796,6 +1841,7 @@ def _chinese_plan(raw: str, query: str) -> Plan:
             ors.append(_zh_alternatives(alts))
         elif alts:  # 一只猫或者 / 或者一只猫: one alternative is no choice
             chunks.append(alts[0])
+            joined[_show_joiners(alts[0])] = sep in ("和", "与", "及", "以及")
     for c in [c for c in chunks if _zh_no_clause(c, chunks)]:
         chunks.remove(c)
         optimized = (
@@ -1804,7 +1850,7 @@ def _chinese_plan(raw: str, query: str) -> Plan:
     if not chunks and not ors and nots:  # nothing wanted is left: the neutral phrase
         optimized = NEUTRAL_ZH
     chunks = [_show_joiners(c) for c in chunks]  # jieba reads the clause whole
-    things = distribute_place(distribute_existential(chunks))
+    things = distribute_place(distribute_existential(chunks), [joined.get(c, False) for c in chunks])
     ands = list(dict.fromkeys(c for chunk in things for c in split_chunk(chunk)))
     intent = Plan.intent_of(ands, nots, ors)
     return Plan(raw=raw, intent=intent, optimized=optimized, and_=ands, not_=nots, or_=ors)

@@ -133,7 +133,7 @@ def _thing(chunk: str) -> bool:
     )
 
 
-PLACE_TAIL = re.compile(r"在[^在]{1,6}?(?:上面|里面|下面|旁边|附近|上|里|中|下|内|边|旁|外|前|后)")
+PLACE_TAIL = re.compile(r"在[^在]{1,6}?(?:上面|里面|下面|前面|后面|外面|对面|旁边|附近|上|里|中|下|内|边|旁|外|前|后)")
 
 
 # people and animals (how their words end): they share an action too, where things share only a place
@@ -149,27 +149,38 @@ def _animate(chunk: str) -> bool:
     return chunk.endswith(ANIMATE_ENDINGS)
 
 
-def distribute_place(chunks: list[str]) -> list[str]:
+def _takes(thing: str, tail: str) -> bool:
+    """Whether `thing` may take the place or action `tail` said of the thing after it: not a
+    thing the place is named after (一棵树和一个男人在树下) or the sky (月亮和一个人在桥上)."""
+    tokens = tag(thing)
+    head = tokens[-1][0] if tokens else thing
+    return head[-1:] not in tail and not thing.endswith(SCENERY)
+
+
+SCENERY = ("月亮", "太阳", "天空", "蓝天", "白云", "星星", "彩虹", "云", "夕阳", "日落", "日出", "山", "雪山")
+
+
+def distribute_place(chunks: list[str], joined: list[bool] | None = None) -> list[str]:
     """一只狗和一只猫在草地上: the things named just before a chunk with a place (在草地上) are
     there too (the place was the last one's only). People and animals share what they do as
     well (一个男孩和一只狗在河边玩, 一个女孩和一个男孩在跳舞); things only the place: in
     一辆车和一个男孩在路边玩 the car does not play."""
     out = list(chunks)
+    linked = joined if joined is not None else [True] * len(chunks)  # linked[k]: chunk k follows a 和
     for i in range(len(out) - 1, 0, -1):
         m = PLACE_TAIL.search(out[i])
         act = PROGRESSIVE_TAIL.search(out[i])
-        if act and act.start() > 0 and _thing(out[i][: act.start()]) and _animate(out[i][: act.start()]):
-            j = i - 1
-            while j >= 0 and _thing(out[j]):
-                tail = out[i][act.start() :] if _animate(out[j]) else (m.group(0) if m else "")
-                out[j] += tail
-                j -= 1
-            continue
-        if not m or m.start() == 0 or not _thing(out[i][: m.start()]):
+        animate = bool(act and act.start() > 0 and _thing(out[i][: act.start()]) and _animate(out[i][: act.start()]))
+        if not animate and (not m or m.start() == 0 or not _thing(out[i][: m.start()])):
             continue
         j = i - 1
-        while j >= 0 and _thing(out[j]):
-            out[j] += m.group(0)
+        while j >= 0 and linked[j + 1] and _thing(out[j]):
+            if animate and act is not None and _animate(out[j]):
+                tail = out[i][act.start() :]
+            else:
+                tail = m.group(0) if m else ""
+            if tail and _takes(out[j], tail):
+                out[j] += tail
             j -= 1
     return out
 
