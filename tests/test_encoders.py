@@ -366,6 +366,33 @@ def test_models_list_tells_empty_downloads_and_shows_weights_under_other_names(r
     assert "ViT-B-32-openai.safetensors  2.5 MB" in lines
     assert "half-done.bin  empty" in lines
     assert not any(line.startswith("longclip-B.pt") for line in lines)  # listed once, in its row
+    # a broken link was a traceback; a folder of 0-byte files was shown as present weights
+    (store / "broken.pt").symlink_to(store / "nowhere.pt")
+    (store / "qihoo360--fg-clip-base" / "model.safetensors").write_bytes(b"")
+    r = invoke(runner, "models", "list")
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+    assert "broken.pt  broken link" in [line.strip() for line in r.stdout.splitlines()]
+    rows = {line.split("│")[-1].strip() for line in r.stdout.splitlines() if "│" in line}
+    assert "fgclip:ViT-B/16: empty: qihoo360--fg-clip-base" in rows
+    r = invoke(runner, "models", "list", "--models-dir", str(isolated / "nowhere"))
+    assert r.exit_code == 0 and "model store" in r.output and "does not exist" in r.output
+
+
+def test_a_checkpoint_cut_short_is_one_line(tmp_path: Path) -> None:
+    """A truncated download gave torch's FutureWarning and 'failed while loading: RuntimeError:
+    PytorchStreamReader failed ...' (cut off)."""
+    import torch
+
+    whole = tmp_path / "whole.pt"
+    torch.save({"w": torch.zeros(1000)}, whole)
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(whole.read_bytes()[:300])
+    from csdclip_cli.encoders.checkpoint import read_state_dict
+
+    with pytest.raises(
+        ModelFileMissing, match=r"cut.pt is not a readable checkpoint \(cut short\? .*download it again"
+    ):
+        read_state_dict(cut)
 
 
 def test_a_change_to_any_weight_shard_changes_the_fingerprint(tmp_path: Path) -> None:

@@ -54,23 +54,32 @@ def list_(
         t.add_row(name, "\n".join(fam.examples), fam.description, "\n".join(found))
     out().print(t)
     out().print(f"model store: {store.resolve()}  (set CSD_MODELS or --models-dir)")
+    if not store.is_dir():
+        warn(f"model store {store} {'is a file' if store.exists() else 'does not exist'}; no local weights found")
     others = (
         sorted(p for p in store.iterdir() if p not in named and not p.name.startswith(".")) if store.is_dir() else []
     )
     if others:
         # weights under names no example spec uses ("ViT-B-32-openai.safetensors" is openclip:ViT-B-32@openai)
-        out().print("other files in the model store (the README's Models section says which spec loads each name):")
+        out().print(
+            "other files in the model store (the README's Models section says which spec loads each name; "
+            "a .gguf is an LLM for --rewriter llm):"
+        )
         for p in others:
-            size = "folder" if p.is_dir() else _size(p.stat().st_size)
-            out().print(f"  {p.name}  [dim]{size}[/]" if _holds_something(p) else f"  {p.name}  [red]empty[/]")
+            if not p.exists():
+                out().print(f"  {p.name}  [red]broken link[/]")
+            elif not _holds_something(p):
+                out().print(f"  {p.name}  [red]empty[/]")
+            else:
+                out().print(f"  {p.name}  [dim]{'folder' if p.is_dir() else _size(p.stat().st_size)}[/]")
     for name, err in sorted(plugin_errors().items()):
         warn(f"encoder plugin {name!r} failed to load and is left out: {err}")
 
 
 def _holds_something(path: Path) -> bool:
     """A weight file with bytes in it, or a folder with files (a 0-byte download is not weights)."""
-    if path.is_dir():
-        return any(path.iterdir())
+    if path.is_dir():  # a folder of 0-byte files is no download either
+        return any(f.is_file() and f.stat().st_size > 0 for f in path.rglob("*"))
     return path.is_file() and path.stat().st_size > 0
 
 

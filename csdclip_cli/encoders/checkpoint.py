@@ -18,7 +18,7 @@ def read_state_dict(path: Path) -> dict:
     import torch
 
     if path.stat().st_size == 0:  # an interrupted download, the commonest unreadable checkpoint
-        raise ModelFileMissing(f"{path} is empty (0 bytes); download it again or pass --weights FILE")
+        raise ModelFileMissing(f"{path} is empty (0 bytes); download it again")
 
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
@@ -48,7 +48,17 @@ def read_state_dict(path: Path) -> dict:
     except RuntimeError as e:
         if "TorchScript" not in str(e) and "zip" not in str(e):
             raise ModelFileMissing(f"{path} is not a readable checkpoint: {str(e).splitlines()[0][:120]}") from None
-        obj = torch.jit.load(str(path), map_location="cpu").state_dict()  # OpenAI's JIT archives
+        import warnings
+
+        try:
+            with warnings.catch_warnings():  # torch deprecates jit.load; OpenAI's archives need it
+                warnings.simplefilter("ignore", FutureWarning)
+                obj = torch.jit.load(str(path), map_location="cpu").state_dict()  # OpenAI's JIT archives
+        except RuntimeError as jit_error:  # a zip archive cut short: the commonest bad download after an empty one
+            reason = str(jit_error).splitlines()[0][:80]
+            raise ModelFileMissing(
+                f"{path} is not a readable checkpoint (cut short? {reason}); download it again"
+            ) from None
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
