@@ -93,7 +93,7 @@ def eval_(
         if hasattr(rw, "close"):
             rw.close()
 
-    table = Table(title=f"{escape(str(file))}: {len(golds)} queries")
+    table = Table(title=f"{escape(str(file))}: {len(golds)} quer{'y' if len(golds) == 1 else 'ies'}")
     table.add_column("rewriter")
     for _, label in FIGURES:
         table.add_column(label, justify="right")
@@ -207,12 +207,14 @@ def train(
     if data_file is not None and examples != TrainConfig.examples:  # -n was ignored without a word
         raise UsageError("-n sets how many pairs are generated; with --data the file's plans are the data")
     base_path = check_base(base if base is not None else bundled_base())  # before --out is made
-    if install and base_path != check_base(bundled_base()):
+    shipped_base = check_base(bundled_base()) if install else None
+    if shipped_base is not None and base_path != shipped_base and not _same_file(base_path, shipped_base):
         # an adapter of another base installed as the shipped one segfaulted every --rewriter llm
+        gguf = str(base_path) if base_path.is_file() else f"<a GGUF of {base_path.name}>"
         raise UsageError(
             f"--install replaces the adapter csd ships for its gemma-3-270m base, and this run's base is "
             f"{base_path.name}; leave out --install and use the adapter with --adapter {out_dir / ADAPTER_FILE} "
-            f"--llm <the GGUF of {base_path.name}>"
+            f"--llm {gguf}"
         )
     cfg = TrainConfig(
         base=str(base_path),
@@ -280,6 +282,11 @@ def train(
             saved = run.kept_step()
             if saved:
                 kept = f"{out_dir / 'checkpoint.pt'} holds step {saved}: the same command goes on from there"
+            elif fresh and (out_dir / "checkpoint.pt").is_file():
+                kept = (
+                    f"no checkpoint of this run yet (one every {cfg.save_every} steps); the earlier run's "
+                    f"{out_dir / 'checkpoint.pt'} is kept (without --fresh, the command goes on from it)"
+                )
             else:
                 kept = f"no checkpoint yet (one every {cfg.save_every} steps): the same command starts over"
             drop_empty_out()
@@ -304,6 +311,13 @@ def train(
             _install(result.adapter)
     finally:
         run.close()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether files `a` and `b` hold the same bytes (a copy of the shipped base is the shipped base)."""
+    import filecmp
+
+    return a.is_file() and b.is_file() and a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
 
 
 def _install(adapter: Path) -> None:

@@ -161,6 +161,10 @@ class LlamaWorker:
 # ---- the child's side -------------------------------------------------------------------
 
 
+class LoraMisfit(ValueError):
+    """The adapter asked for was trained on another model (the parent refuses it, not falls back)."""
+
+
 def _lora_misfit(model_path: str, lora_path: str) -> str | None:
     """Why the LoRA adapter at `lora_path` does not fit the model at `model_path` (another
     architecture, or projections of another width), or None. llama.cpp segfaults applying such
@@ -191,7 +195,7 @@ class _Model:
         kwargs: dict[str, Any] = {}
         if req.get("lora_path"):
             if req.get("check_lora") and (why := _lora_misfit(req["path"], req["lora_path"])):
-                raise ValueError(f"{why}; pass the GGUF of the model it was trained on (--llm)")
+                raise LoraMisfit(f"{why}; pass the GGUF of the model it was trained on (--llm)")
             kwargs["lora_path"] = req["lora_path"]
         self.llm = Llama(
             model_path=req["path"],
@@ -281,7 +285,7 @@ def _serve(inp: IO[str], out: IO[str]) -> None:
                 reply = {"ok": False, "error": f"unknown op {op!r}"}
         except Exception as e:  # reported to the parent, which falls back to the rules
             msg = str(e).splitlines()[0][:400] if str(e) else type(e).__name__
-            reply = {"ok": False, "error": msg}
+            reply = {"ok": False, "error": msg, "kind": "misfit" if isinstance(e, LoraMisfit) else "error"}
         out.write(json.dumps(reply, ensure_ascii=False) + "\n")
         out.flush()
 

@@ -28,7 +28,7 @@ class PlanFile(dict[str, Plan]):
         return (
             f"{len(self.repeated)} line(s) repeat the query of an earlier line (first: line {line} repeats line "
             f"{first}); each query counts once"
-            + (f", and the later plan is used where they differ ({differ})" if differ else "")
+            + (f"; {differ} of them hold another plan, and the later one is used" if differ else "")
         )
 
 
