@@ -325,6 +325,11 @@ def test_hf_clip_like_model_from_local_dir(tmp_path: Path, runner) -> None:
             load_encoder("hf:acme/tiny-clip", weights=bad, models_dir=store)
 
 
+def _weights_column(table: str) -> set[str]:
+    """The "local weights" cells of `csd models list`'s table (its last column)."""
+    return {line.split("│")[-1].strip() for line in table.splitlines() if "│" in line}
+
+
 def test_models_list_finds_weights_under_the_names_the_loaders_look_for(runner, isolated: Path) -> None:
     """`csd models list` asks each family's own file-name table, the one its loader searches."""
     store = isolated / "models"
@@ -335,7 +340,7 @@ def test_models_list_finds_weights_under_the_names_the_loaders_look_for(runner, 
     (store / "qihoo360--fg-clip-base" / "config.json").write_text("{}")
     r = invoke(runner, "models", "list")
     assert r.exit_code == 0, r.output
-    rows = {line.split("│")[-1].strip() for line in r.stdout.splitlines() if "│" in line}
+    rows = _weights_column(r.stdout)
     assert "clip:ViT-B/16: clip-ViT-B-16.safetensors" in rows
     assert "clip:ViT-L/14: missing" in rows
     assert "cnclip:ViT-L-14: clip_cn_vit-l-14.pt" in rows
@@ -358,7 +363,7 @@ def test_models_list_tells_empty_downloads_and_shows_weights_under_other_names(r
     (store / "half-done.bin").write_bytes(b"")
     r = invoke(runner, "models", "list")
     assert r.exit_code == 0, r.output
-    rows = {line.split("│")[-1].strip() for line in r.stdout.splitlines() if "│" in line}
+    rows = _weights_column(r.stdout)
     assert "longclip:ViT-B/16: empty: longclip-B.pt" in rows
     assert "fgclip:ViT-B/16: empty: qihoo360--fg-clip-base" in rows
     assert "longclip:ViT-L/14: missing" in rows
@@ -372,7 +377,7 @@ def test_models_list_tells_empty_downloads_and_shows_weights_under_other_names(r
     r = invoke(runner, "models", "list")
     assert r.exit_code == 0 and "Traceback" not in r.output, r.output
     assert "broken.pt  broken link" in [line.strip() for line in r.stdout.splitlines()]
-    rows = {line.split("│")[-1].strip() for line in r.stdout.splitlines() if "│" in line}
+    rows = _weights_column(r.stdout)
     assert "fgclip:ViT-B/16: empty: qihoo360--fg-clip-base" in rows
     r = invoke(runner, "models", "list", "--models-dir", str(isolated / "nowhere"))
     assert r.exit_code == 0 and "model store" in r.output and "does not exist" in r.output
