@@ -649,6 +649,17 @@ NEGATED_FACT_TABLE = [
     ("a street, no entry signs or cars", ["a street"], ["entry signs", "cars"], []),
     ("a woman in a red dress, no, the blue one", ["a woman in a blue dress"], [], []),  # not "a blue woman"
     ("a red car and a tree, no, the blue one", ["a blue car", "a tree"], [], []),
+    # ... and a final one on those (each was worse than before this stop)
+    ("No Coca Cola logo on the truck", ["the truck"], ["Coca Cola logo"], []),  # a brand, not a title
+    ("No Time to Die movie poster", ["No Time to Die movie poster"], [], []),
+    ("一个穿红衣服的小孩，不对，是穿黄衣服的", ["一个穿黄衣服的小孩"], [], []),  # the child was lost
+    ("一个男孩骑着自行车，不对，是骑着摩托车", ["一个男孩骑着摩托车"], [], []),
+    ("三只猫，不对，是四只", ["四只猫"], [], []),
+    ("一个女孩在沙滩上，不对，是一个男孩", ["一个男孩在沙滩上"], [], []),
+    ("一棟別墅和一個游泳池", ["一栋别墅", "一个游泳池"], [], []),  # 別 of 別墅 excluded 墅
+    ("一個特別大的蛋糕", ["一个特别大的蛋糕"], [], []),
+    ("不戴帽子和不戴眼镜的男人", ["男人"], ["帽子", "眼镜"], []),
+    ("一个男孩和一只风筝在天上飞", ["一个男孩", "一只风筝在天上飞"], [], []),  # the boy was in the sky
     ("非洲的大象", ["非洲的大象"], [], []),  # 非 in a word negates nothing
     ("非常漂亮的花", ["非常漂亮的花"], [], []),
     ("a van with no logo parked next to a shop", ["a van parked next to a shop"], ["logo"], []),  # not "a shop" alone

@@ -279,9 +279,12 @@ NAMED_NO = re.compile(
     # a title: "No Country for Old Men poster", "No Time to Die movie poster" (two or more
     # capitalised words, then one thing that bears the title; "No Nike logos", "No McDonald's
     # sign" and "no Dalmatians on the beach" still exclude)
-    r"|(?-i:\bNo\s(?=[A-Z][\w'’-]*(?:\s+(?:[A-Z0-9][\w'’-]*|for|to|of|the|a|an|and|in|on|at|with))+\s+"
+    # (a title has a small word or three capitalised ones, and ends the clause: "No Coca Cola logo
+    # on the truck" and "No Red Bull banner at the track" exclude)
+    r"|(?-i:\bNo\s(?=[A-Z][\w'’-]*(?:(?:\s+[A-Z0-9][\w'’-]*)*\s+(?:for|to|of|the|a|an|and|in|on|at|with)\b"
+    r"(?:\s+(?:[A-Z0-9][\w'’-]*|for|to|of|the|a|an|and|in|on|at|with))*|(?:\s+[A-Z0-9][\w'’-]*){2,})\s+"
     r"(?i:(?:movie\s+|film\s+|album\s+|book\s+)?(?:poster|cover|movie|film|book|album|logo|"
-    r"title|t-?shirt|shirt|mug|banner|billboard|still|screenshot|concert)\b(?!s))))",
+    r"title|t-?shirt|shirt|mug|banner|billboard|still|screenshot|concert)\b(?!s))\s*(?:[,;.]|$)))",
     re.IGNORECASE,
 )
 # "not a single person", "not even one car": the count words are not part of what is excluded
@@ -1575,7 +1578,10 @@ ZH_JOINERS = {"和": "\x01", "与": "\x02", "及": "\x03"}
 # 无尾熊 and the city 无锡 are things (一架无人机在海滩上 excluded 人机在海滩上). Words of three or more
 # characters and names are hidden; two-character 无X words (无人, 无糖, 无袖) say "without X".
 ZH_NEGATORS = {"无": "\x05", "不": "\x06", "没": "\x07"}
-ZH_HIDDEN = ZH_JOINERS | ZH_NEGATORS
+# 别 ("don't") inside a word says nothing: 特别, 区别, 性别, and 别墅 / 别致 / 别人 begun by it
+ZH_BIE = "\x08"
+BIE_WORDS = {"别墅", "别致", "别针", "别名", "别扭", "别具", "别克", "别样"}  # not 别的 / 别人: "other"
+ZH_HIDDEN = ZH_JOINERS | ZH_NEGATORS | {"别": ZH_BIE}
 
 
 def _hide_joiners(text: str) -> str:
@@ -1591,6 +1597,8 @@ def _hide_joiners(text: str) -> str:
                 word = word.replace(joiner, mark)
         if word[:1] in ZH_NEGATORS and (len(word) >= 3 or (len(word) == 2 and flag in ("ns", "nr", "nz"))):
             word = ZH_NEGATORS[word[0]] + word[1:]
+        if "别" in word[1:] or word in BIE_WORDS:
+            word = word[0].replace("别", ZH_BIE) + word[1:].replace("别", ZH_BIE)
         out.append(word)
     return "".join(out)
 
@@ -1624,7 +1632,7 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
     (re.compile(r"去掉|不需要|不想看到"), "不要"),
     (re.compile(r"不能有|不准有|不许有|禁止出现|不出现|不可以有"), "没有"),
     (re.compile(r"不包含"), "不含"),
-    (re.compile(r"(都|也)不要" + _END), r"\1没有"),  # 一个人都不要
+    (re.compile(r"((?:一[个只辆张条件位]|什么)[^，,、；;。]{0,3}?)(都|也)不要" + _END), r"\1\2没有"),  # 一个人都不要
     # 除了爷爷以外都在: everyone but grandpa, who is excluded
     (
         re.compile(
@@ -1668,9 +1676,9 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
     # 一个穿白色T恤和牛仔裤的男人: each garment is the man's (the man was cut off the first)
     (
         re.compile(
-            r"(?P<det>[一两三几这那][个位名]?)?(?P<v>穿着?|戴着?)(?P<a>[^，,、；;。和与的或着]{1,6}?)(?:和|与|、)"
+            r"(?P<det>[一两三几这那][个位名]?)?(?<![不没])(?P<v>穿着?|戴着?)(?P<a>[^，,、；;。和与的或着]{1,6}?)(?:和|与|、)"
             # 或: an OR list; not 一只狗 or 打领带 after the joiner (another thing, another verb)
-            r"(?P<v2>穿着?|戴着?)?(?![一两三几这那打撑拿说骑抱牵])(?P<b>[^，,、；;。和与的或着]{1,6}?)的(?P<head>[^，,、；;。的]{1,4})"
+            r"(?P<v2>穿着?|戴着?)?(?![一两三几这那打撑拿说骑抱牵不没])(?P<b>[^，,、；;。和与的或着]{1,6}?)的(?P<head>[^，,、；;。的]{1,4})"
         ),
         lambda m: (
             f"{m['det'] or ''}{m['v']}{m['a']}的{m['head']}，{m['det'] or ''}{m['v2'] or m['v']}{m['b']}的{m['head']}"
@@ -1690,13 +1698,32 @@ def _zh_corrected(m: re.Match) -> str:
     said, new = m["said"], m["new"]
     if re.match(r"不|没|别|无|非", new):  # 一只猫，不，不要狗: an emphatic 不, no correction
         return f"{said}，{new}"
+    from csdclip_cli.rewrite.zh_clauses import PLACE_TAIL
+
     if new.startswith("在") and "在" in said:  # only the place is corrected
+        old_place, new_place = PLACE_TAIL.search(said), PLACE_TAIL.fullmatch(new)
+        if old_place and new_place:  # 一个男人在公园跑步，不对，是在海边: he still runs
+            return said[: old_place.start()] + new + said[old_place.end() :]
         return said[: said.rindex("在")] + new
+    if ZH_MEASURE.match(new) and ZH_MEASURE.match(said) and "在" in said:  # 一个女孩在沙滩上，不对，是一个男孩
+        return new + said[said.index("在") :]
+    count = re.fullmatch(rf"[一二两三四五六七八九十几]+[{MEASURE_WORDS}]", new)
+    if count and (old_count := re.match(rf"[一二两三四五六七八九十几]+[{MEASURE_WORDS}]", said)):
+        return new + said[old_count.end() :]  # 三只猫，不对，是四只
+    # 一个男孩骑着自行车，不对，是骑着摩托车 / 一个穿裙子的女孩，不对，是穿裤子的: from the verb on
+    verb = next((new[:n] for n in (2, 1) if len(new) > n and new[:n] in said and CJK.match(new[:n])), None)
+    if verb and not ZH_MEASURE.match(new):
+        at = said.index(verb)
+        if new.endswith("的") and "的" in said[at:]:
+            return said[:at] + new + said[said.index("的", at) + 1 :]
+        return said[:at] + new
     colour = re.fullmatch(rf"({ZH_COLOUR_WORD})的?", new)
     if colour and re.search(ZH_COLOUR_WORD, said):  # 一辆红色的车，不，是蓝色的: the colour
         return re.sub(ZH_COLOUR_WORD, colour[1], said, count=1)
     if colour and (measure := ZH_MEASURE.match(said)):  # 一辆车，不对，是蓝色的
         return f"{measure.group(0)}{colour[1]}的{said[measure.end() :]}"
+    if new.endswith("的") or len(new) <= 1:  # 一只大狗，不对，是小的: which part is corrected is not said
+        return m.group(0)
     return new
 
 

@@ -171,7 +171,8 @@ def distribute_place(chunks: list[str], joined: list[bool] | None = None) -> lis
         m = PLACE_TAIL.search(out[i])
         act = PROGRESSIVE_TAIL.search(out[i])
         animate = bool(act and act.start() > 0 and _thing(out[i][: act.start()]) and _animate(out[i][: act.start()]))
-        if not animate and (not m or m.start() == 0 or not _thing(out[i][: m.start()])):
+        # a place followed by what an inanimate thing does is that thing's (一只风筝在天上飞: not the boy's)
+        if not animate and (not m or m.start() == 0 or m.end() < len(out[i]) or not _thing(out[i][: m.start()])):
             continue
         j = i - 1
         while j >= 0 and linked[j + 1] and _thing(out[j]):
