@@ -368,7 +368,7 @@ def test_models_list_tells_empty_downloads_and_shows_weights_under_other_names(r
     assert "fgclip:ViT-B/16: empty: qihoo360--fg-clip-base" in rows
     assert "longclip:ViT-L/14: missing" in rows
     lines = [line.strip() for line in r.stdout.splitlines()]
-    assert "ViT-B-32-openai.safetensors  2.5 MB" in lines
+    assert "ViT-B-32-openai.safetensors  2.4 MiB" in lines
     assert "half-done.bin  empty" in lines
     assert not any(line.startswith("longclip-B.pt") for line in lines)  # listed once, in its row
     # a broken link was a traceback; a folder of 0-byte files was shown as present weights

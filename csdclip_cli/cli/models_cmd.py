@@ -26,7 +26,7 @@ def list_(
 
     from csdclip_cli import config
     from csdclip_cli.encoders import ModelSpec, families, plugin_errors
-    from csdclip_cli.render import out, warn
+    from csdclip_cli.render import human_bytes, out, warn
 
     store = config.models_dir(models_dir)
     t = Table(show_edge=False)
@@ -71,7 +71,7 @@ def list_(
             elif not _holds_something(p):
                 out().print(f"  {p.name}  [red]empty[/]")
             else:
-                out().print(f"  {p.name}  [dim]{'folder' if p.is_dir() else _size(p.stat().st_size)}[/]")
+                out().print(f"  {p.name}  [dim]{'folder' if p.is_dir() else human_bytes(p.stat().st_size)}[/]")
     for name, err in sorted(plugin_errors().items()):
         warn(f"encoder plugin {name!r} failed to load and is left out: {err}")
 
@@ -81,13 +81,3 @@ def _holds_something(path: Path) -> bool:
     if path.is_dir():  # a folder of 0-byte files is no download either
         return any(f.is_file() and f.stat().st_size > 0 for f in path.rglob("*"))
     return path.is_file() and path.stat().st_size > 0
-
-
-def _size(n: int) -> str:
-    """Bytes in the unit people read (1 kB = 1000 B, as `ls -h --si` and pip show them)."""
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"
