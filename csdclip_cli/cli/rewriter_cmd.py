@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from csdclip_cli.cli.common import guard, new_app
-from csdclip_cli.rewrite.finetune import TrainConfig
+from csdclip_cli.rewrite.finetune import TrainConfig, TrainingRun
 
 app = new_app("Measure query rewriters against gold plans, generate training pairs, fine-tune an adapter.")
 
@@ -239,7 +241,7 @@ def train(
     except CsdError:
         drop_empty_out()
         raise
-    try:  # the lock on --out is let go however the run ends
+    with run:  # the lock on --out is let go however the run ends
         for w in run.warnings:
             warn(w)
         if run.finished:
@@ -256,18 +258,11 @@ def train(
         how = "dequantized to float32; about a minute" if base_path.is_file() else "float32"
         note(f"loading {base_path.name} ({how})")
         reached = run.resumed_from
-        # a scheduler's or `timeout`'s SIGTERM stops the run as Ctrl-C does: the same message, nothing half-written
-        stop_signal = signal.SIGINT
-
-        def terminated(signum: int, _frame: Any) -> None:
-            nonlocal stop_signal
-            stop_signal = signal.Signals(signum)
-            raise KeyboardInterrupt
-
-        installed = threading.current_thread() is threading.main_thread()  # signals go to the main thread only
-        previous = signal.signal(signal.SIGTERM, terminated) if installed else None
         try:
-            with progress_bar(f"LoRA r={rank} on {base_path.name}", unit="step") as update:
+            with (
+                _sigterm_as_ctrl_c() as stopped,
+                progress_bar(f"LoRA r={rank} on {base_path.name}", unit="step") as update,
+            ):
 
                 def advance(step: int, total: int, _loss: float) -> None:
                     nonlocal reached
@@ -279,23 +274,11 @@ def train(
             drop_empty_out()
             raise
         except KeyboardInterrupt:
-            saved = run.kept_step()
-            if saved:
-                kept = f"{out_dir / 'checkpoint.pt'} holds step {saved}: the same command goes on from there"
-            elif fresh and (out_dir / "checkpoint.pt").is_file():
-                kept = (
-                    f"no checkpoint of this run yet (one every {cfg.save_every} steps); the earlier run's "
-                    f"{out_dir / 'checkpoint.pt'} is kept (without --fresh, the command goes on from it)"
-                )
-            else:
-                kept = f"no checkpoint yet (one every {cfg.save_every} steps): the same command starts over"
+            kept = _what_is_kept(run)
             drop_empty_out()
-            what = "interrupted" if stop_signal == signal.SIGINT else f"stopped by {stop_signal.name}"
+            what = "interrupted" if stopped[0] == signal.SIGINT else f"stopped by {stopped[0].name}"
             print(f"{what} at step {reached} of {steps}; {kept}", file=sys.stderr)
-            raise typer.Exit(128 + stop_signal.value) from None
-        finally:
-            if installed:
-                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+            raise typer.Exit(128 + stopped[0].value) from None
         for w in result.warnings[len(run.warnings) :]:  # found once the tokenizer was loaded
             warn(w)
         minutes = f"{result.seconds / 60:.1f} min"
@@ -309,8 +292,38 @@ def train(
         )
         if install:
             _install(result.adapter)
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[list[signal.Signals]]:
+    """Within it, SIGTERM (a scheduler's, `timeout`'s) stops the command as Ctrl-C does
+    (KeyboardInterrupt); the list it yields holds the signal that stopped it."""
+    stopped = [signal.SIGINT]
+
+    def terminated(signum: int, _frame: Any) -> None:
+        stopped[0] = signal.Signals(signum)
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()  # signals go to the main thread only
+    previous = signal.signal(signal.SIGTERM, terminated) if main else None
+    try:
+        yield stopped
     finally:
-        run.close()
+        if main:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _what_is_kept(run: TrainingRun) -> str:
+    """What an interrupted run leaves for the same command."""
+    path = run.out_dir / "checkpoint.pt"
+    if saved := run.kept_step():
+        return f"{path} holds step {saved}: the same command goes on from there"
+    if run.fresh and path.is_file():
+        return (
+            f"no checkpoint of this run yet (one every {run.cfg.save_every} steps); the earlier run's "
+            f"{path} is kept (without --fresh, the command goes on from it)"
+        )
+    return f"no checkpoint yet (one every {run.cfg.save_every} steps): the same command starts over"
 
 
 def _same_file(a: Path, b: Path) -> bool:

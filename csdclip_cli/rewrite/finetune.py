@@ -289,6 +289,7 @@ class TrainingRun:
     fresh: bool = False  # an older run's checkpoint in out_dir is neither read nor kept
     warnings: list[str] = field(default_factory=list)  # what the data's reading found (repeated queries)
     lock_fd: int | None = None  # the run's flock on out_dir/LOCK_FILE, held until close() or exit
+    started: float = field(default_factory=time.time)
 
     def close(self) -> None:
         """Let go of `out_dir`'s lock (another run may train there)."""
@@ -296,7 +297,11 @@ class TrainingRun:
             os.close(self.lock_fd)
             self.lock_fd = None
 
-    started: float = field(default_factory=time.time)
+    def __enter__(self) -> TrainingRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def kept_step(self) -> int:
         """The step of the checkpoint in `out_dir` that the same command goes on from: 0 when
@@ -367,11 +372,8 @@ def train(
 ) -> TrainResult:
     """`run_training(prepare(cfg, out_dir), ...)`: fine-tune `cfg.base` with LoRA into `out_dir`,
     resuming from its checkpoint when that has the same config. Raises what prepare raises."""
-    run = prepare(cfg, out_dir)
-    try:
+    with prepare(cfg, out_dir) as run:
         return run_training(run, progress, model_and_tokenizer)
-    finally:
-        run.close()
 
 
 def run_training(

@@ -633,9 +633,8 @@ class LlamaRewriter:
             if not reply.get("ok"):
                 w.close()
                 err = str(reply.get("error") or "unknown error")
-                if (
-                    reply.get("kind") == "misfit"
-                ):  # the user's --adapter with another --llm: refused, as a model given as adapter is
+                # the user's --adapter with another --llm: refused, as a model given as --adapter is
+                if reply.get("kind") == "misfit":
                     raise ModelFileMissing(f"LoRA adapter {self.adapter}: {err}")
                 if "No module named 'llama_cpp'" in err:
                     self._failed = LLAMA_MISSING
