@@ -1847,7 +1847,7 @@ def _chinese_plan(raw: str, query: str) -> Plan:
     from csdclip_cli.rewrite.zh_clauses import distribute_existential, distribute_place, split_chunk
 
     chunks: list[str] = []
-    joined: dict[str, bool] = {}  # a chunk joined to the one before by 和 / 与 (a comma list shares no place)
+    joined: list[bool] = []  # joined[k]: chunk k follows a 和 / 与 (a comma list shares no place)
     ors: list[list[str]] = []
     pieces = re.split(f"({ZH_SEPARATORS.pattern})", positive)
     for k in range(0, len(pieces), 2):
@@ -1868,8 +1868,9 @@ def _chinese_plan(raw: str, query: str) -> Plan:
             ors.append(_zh_alternatives(alts))
         elif alts:  # 一只猫或者 / 或者一只猫: one alternative is no choice
             chunks.append(alts[0])
-            joined[_show_joiners(alts[0])] = sep in ("和", "与", "及", "以及")
+            joined.append(sep in ("和", "与", "及", "以及"))
     for c in [c for c in chunks if _zh_no_clause(c, chunks)]:
+        del joined[chunks.index(c)]
         chunks.remove(c)
         optimized = (
             re.sub(rf"[，,、；;]?\s*{re.escape(c)}(?=[，,、；;]|$)", "", optimized).strip(" ，,、；;") or optimized
@@ -1877,7 +1878,7 @@ def _chinese_plan(raw: str, query: str) -> Plan:
     if not chunks and not ors and nots:  # nothing wanted is left: the neutral phrase
         optimized = NEUTRAL_ZH
     chunks = [_show_joiners(c) for c in chunks]  # jieba reads the clause whole
-    things = distribute_place(distribute_existential(chunks), [joined.get(c, False) for c in chunks])
+    things = distribute_place(distribute_existential(chunks), joined)
     ands = list(dict.fromkeys(c for chunk in things for c in split_chunk(chunk)))
     intent = Plan.intent_of(ands, nots, ors)
     return Plan(raw=raw, intent=intent, optimized=optimized, and_=ands, not_=nots, or_=ors)
