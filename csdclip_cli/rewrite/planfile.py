@@ -17,7 +17,9 @@ class PlanFile(dict[str, Plan]):
     """raw query (whitespace collapsed) -> plan, and `repeated`: (line, earlier line, same plan)
     for each line whose query an earlier line already had (the later plan is the one kept)."""
 
-    repeated: list[tuple[int, int, bool]]
+    def __init__(self) -> None:
+        super().__init__()
+        self.repeated: list[tuple[int, int, bool]] = []
 
     def repeats(self) -> str:
         """One sentence on the repeated queries ('' when none), for a warning."""
@@ -40,7 +42,6 @@ def read_plans(path: str | Path, require_raw: bool = False) -> PlanFile:
     if not p.is_file():
         raise UsageError(f"plans file {p} {'is a folder, not a file' if p.is_dir() else 'not found'}")
     plans = PlanFile()
-    plans.repeated = []
     where: dict[str, int] = {}
     for n, line in enumerate(read_text(p, "plans file").splitlines(), 1):
         if not line.strip():
