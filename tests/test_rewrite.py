@@ -657,6 +657,38 @@ NEGATED_FACT_TABLE = [
     ("一个男孩骑着自行车，不对，是骑着摩托车", ["一个男孩骑着摩托车"], [], []),
     ("三只猫，不对，是四只", ["四只猫"], [], []),
     ("一个女孩在沙滩上，不对，是一个男孩", ["一个男孩在沙滩上"], [], []),
+    # a correction takes back the part it names and keeps the rest ('a tiger in a zoo, no, in the
+    # wild' wanted "no in the wild"; "a red car, no, a blue one" lost the car)
+    ("a tiger in a zoo, no, in the wild", ["a tiger in the wild"], [], []),
+    ("a tiger, no, in the wild", ["a tiger in the wild"], [], []),
+    ("a cup on a table next to a lamp, no, on a shelf", ["a cup on a shelf", "a lamp"], [], []),
+    ("a man in a red shirt, no, in a blue shirt", ["a man in a blue shirt"], [], []),  # worn, not a place
+    ("a man in a red shirt, no, in a park", ["a man in a red shirt", "a man in a park"], [], []),
+    ("a man in a red shirt on a bench, no, in a blue one", ["a man in a blue shirt", "a man on a bench"], [], []),
+    ("a street at night, no, during the day", ["a street during the day"], [], []),
+    ("a woman with a hat, no, with an umbrella", ["a woman with an umbrella"], [], []),
+    ("a dog with a ball, no, without a ball", ["a dog"], ["ball"], []),
+    ("a man wearing a hat, no, holding a hat", ["a man holding a hat"], [], []),
+    ("a man running on a beach, no, walking", ["a man walking", "a man on a beach"], [], []),
+    ("a man riding a horse, no, walking a dog", ["a man walking a dog"], [], []),
+    ("two dogs, no, three dogs on a sofa", ["three dogs on a sofa"], [], []),
+    ("two dogs on a sofa, no, three", ["three dogs on a sofa"], [], []),
+    ("three cats, no, I mean 4", ["4 cats"], [], []),
+    ("a red car, no, a blue one", ["a blue car"], [], []),
+    ("a red car, no, blue", ["a blue car"], [], []),
+    ("a car, no, blue", ["a blue car"], [], []),
+    ("a dog on a sofa, no, cat", ["a cat on a sofa"], [], []),
+    ("a girl on a beach, no, a boy", ["a boy on a beach"], [], []),
+    ("a red car on a street, no, a blue car", ["a blue car on a street"], [], []),
+    ("A man on a beach. No, in a park.", ["A man in a park"], [], []),
+    ("a cat, I mean a dog", ["a dog"], [], []),
+    ("a cup on a table, sorry, on a shelf", ["a cup on a shelf"], [], []),
+    # ... a correction that does not say which part it takes back is dropped, not the query
+    ("a man riding a horse, no, the white one", ["a man riding a horse"], [], []),  # it was "the white one"
+    ("a big dog, no, small", ["a big dog"], [], []),
+    # ... and an emphatic "no" corrects nothing
+    ("a beach, no umbrellas, no, no people", ["a beach"], ["umbrellas", "people"], []),
+    ("a beach, no, without people", ["a beach"], ["people"], []),
     ("一棟別墅和一個游泳池", ["一栋别墅", "一个游泳池"], [], []),  # 別 of 別墅 excluded 墅
     ("一個特別大的蛋糕", ["一个特别大的蛋糕"], [], []),
     ("不戴帽子和不戴眼镜的男人", ["男人"], ["帽子", "眼镜"], []),

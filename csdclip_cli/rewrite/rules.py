@@ -1124,9 +1124,12 @@ SELF_CORRECTION = re.compile(
 
 # "a cat, no, I mean a dog": the part said just before the correction is taken back, not the
 # query before it ("a beach, no people, no, I mean no dogs" keeps the beach); "a woman, no, a man"
-# corrects the same way
+# corrects the same way. What the correction starts with says which part it takes back
+# (_corrected): "a tiger in a zoo, no, in the wild" keeps the tiger.
 CORRECTED = re.compile(
-    r"(^|[,;])[^,;.]*[,;.]\s*(?:no|nope|sorry|oops)\s*(?:[,.!]*\s*i\s+meant?\b[\s,]*|[,.!]+\s*(?=(?:a|an|the)\s))",
+    r"(?P<lead>^|[,;])\s*(?P<said>[^,;.]*?)\s*[,;.]\s*"
+    r"(?:(?:no|nope|sorry|oops)\s*(?:[,.!]*\s*(?P<mean>i\s+meant?\b)[\s,]*|[,.!]+\s*)|(?P<mean2>i\s+meant?\b)[\s,]*)"
+    r"(?P<new>[^,;.]*[^,;.\s])",
     re.IGNORECASE,
 )
 
@@ -1136,7 +1139,7 @@ NEGATION_START = re.compile(r"(?:no|not|without|nothing|nobody|none|never)\b", r
 # thing taken back by "one", and keeps it
 CORRECTED_ONE = re.compile(
     r"(?P<lead>^|[,;])\s*(?P<said>[^,;.]+?)\s*[,;.]\s*(?:no|nope|sorry|oops)\s*[,.!]*\s*(?:i\s+meant?\s+)?"
-    r"(?:the|that)\s+(?P<adj>(?:(?!one\b)[\w-]+\s+){0,3}?)one\b",
+    r"(?:the|that|an?(?=\s+[\w-]+\s+one\b))\s+(?P<adj>(?:(?!one\b)[\w-]+\s+){0,3}?)one\b",
     re.IGNORECASE,
 )
 
@@ -1161,6 +1164,103 @@ def _corrected_one(m: re.Match) -> str:
     return f"{m['lead']} {said.replace(subject, f'{indefinite_article(adj)} {adj} {head}', 1)}"
 
 
+CORRECTED_COUNT = re.compile(rf"^{_COUNT}$", re.IGNORECASE)
+
+
+def _corrected(m: re.Match) -> str:
+    """The said part with the correction made, by what the correction starts with: a whole thing
+    ("a goat, no, a sheep on a hill"; a thing of the same kind or without a description of its own
+    keeps the said one's place: "a girl on a beach, no, a boy"), a place ("a tiger in a zoo, no,
+    in the wild"), what is had or worn ("a woman with a hat, no, with an umbrella"), an action
+    ("a man running, no, walking"), a count ("two dogs on a sofa, no, three") or a colour ("a red
+    car, no, blue"). A correction that names no part ("a big dog, no, small"; "the white one" of
+    a man riding a horse) is dropped: the said part stays."""
+    lead = f"{m['lead']} " if m["lead"] else ""
+    said, new = m["said"].strip(), m["new"].strip()
+    with_without = new.lower().startswith("without ") and re.search(r"\bwith\b", said, re.IGNORECASE)
+    if NEGATION_START.match(new) and not (m["mean"] or m["mean2"] or with_without):
+        return m.group(0)  # "a beach, no, no people": an emphatic "no", no correction
+    if not said or NEGATION_START.match(said):
+        return f"{lead}{new}"  # "no dogs, no, I mean no cats": a negation corrected whole
+    subject, mods = split_subject(said)
+    words = new.split()
+    first = words[0].lower()
+    if re.match(r"(?:the|that|this|an?)\b.*\bones?$", new, re.IGNORECASE):
+        return f"{lead}{said}"  # CORRECTED_ONE could not tell which thing "the white one" is
+    if CORRECTED_COUNT.match(first) and len(words) == 1:
+        if CORRECTED_COUNT.match(said.split()[0]):  # "two dogs on a sofa, no, three"
+            return f"{lead}{new} {said.split(maxsplit=1)[1]}" if " " in said else f"{lead}{said}"
+        return f"{lead}{said}"
+    if first in COLOURS and len(words) <= 2 and words[-1].lower() in (first, "one"):
+        old = [w for w in said.split() if w.lower() in COLOURS]
+        if old:  # "a red car, no, blue": the last colour said
+            return lead + re.sub(rf"\b{old[-1]}\b(?!.*\b{old[-1]}\b)", first, said)
+        det = STRIP_DET.match(subject)
+        if det:  # "a car, no, blue"
+            rest = subject[det.end() :]
+            return f"{lead}{indefinite_article(first)} {first} {rest}{said[len(subject) :]}"
+        return f"{lead}{said}"
+    colour = [w for w in words if w.lower() in COLOURS]
+    old_colour = [w for w in said.split() if w.lower() in COLOURS]
+    if words[-1].lower() == "one" and colour and old_colour:  # "a man in a red shirt, no, in a blue one"
+        return lead + re.sub(rf"\b{old_colour[-1]}\b(?!.*\b{old_colour[-1]}\b)", colour[0], said)
+    kind = _modifier_kind(new)
+    if kind:
+        # the modifier of the same noun ("in a red shirt, no, in a blue shirt"), else the last of
+        # the same kind ("on a beach, no, by a lake"; "at night, no, during the day")
+        same_noun = [i for i, mod in enumerate(mods) if mod.split()[-1].lower() == words[-1].lower()]
+        same_kind = [i for i, mod in enumerate(mods) if _modifier_kind(mod) == kind]
+        same_word = [i for i in same_kind if mods[i].split()[0].lower() == first]
+        if same_noun or same_kind:
+            i = (same_noun or same_word or same_kind)[-1]
+            return lead + " ".join([subject, *mods[:i], new, *mods[i + 1 :]])
+        return f"{lead}{said} {new}"  # "a tiger, no, in the wild": the place is added
+    if first in ("with", "without"):
+        tokens = said.split()
+        at = [i for i, t in enumerate(tokens) if t.lower() in ("with", "without")]
+        if at:  # "a woman with a hat on a beach, no, with an umbrella": up to the next modifier
+            end = next(
+                (j for j in range(at[-1] + 2, len(tokens)) if _modifier_start(tokens, j) or _is_participle(tokens, j)),
+                len(tokens),
+            )
+            return lead + " ".join([*tokens[: at[-1]], new, *tokens[end:]])
+        return f"{lead}{said} {new}"
+    if first.endswith("ing") and _is_participle(["x", *words], 1):
+        verbs = [i for i, mod in enumerate(mods) if _is_participle(mod.split(), 0)]
+        if verbs:  # "a man running on a beach, no, walking": the action, the place stays
+            i = verbs[0]
+            return lead + " ".join([subject, *mods[:i], new, *mods[i + 1 :]])
+        return f"{lead}{said} {new}"
+    if first in DETERMINERS or CORRECTED_COUNT.match(first):
+        new_subject, new_mods = split_subject(new)
+        same = singular(new_subject.split()[-1].lower()) == singular(subject.split()[-1].lower())
+        if not new_mods and mods and (same or _modifier_kind(mods[0]) == "place"):
+            return lead + " ".join([new, *(mods if same else mods[:1])])  # "a girl on a beach, no, a boy"
+        return f"{lead}{new}"
+    det = STRIP_DET.match(subject)
+    if len(words) == 1 and first not in ADJECTIVES and det and len(subject.split()) == 2:
+        # "a dog on a sofa, no, cat": the thing (a word that may describe it is not)
+        article = indefinite_article(new) if det[0].strip().lower() in ("a", "an") else det[0].strip()
+        return f"{lead}{article} {new}{said[len(subject) :]}"
+    return f"{lead}{said}"
+
+
+def _modifier_kind(mod: str) -> str | None:
+    """What a modifier of split_subject says: 'time' ('at night', 'during the day'), 'place' ('on
+    a beach', 'in front of a shop'; not what is worn: 'in a red shirt'), 'wearing' / 'holding' /
+    'carrying', or None (an action, or not a modifier)."""
+    words = mod.lower().split()
+    if TIME_WORDS.match(mod) or words[0] == "during":
+        return "time"
+    if words[0] in ("wearing", "holding", "carrying"):
+        return words[0]
+    if words[0] == "in" and any(w in COLOURS for w in words[1:3]):
+        return "worn"
+    if any(" ".join(words[:n]) in LOCATIVE for n in (1, 2, 3, 4)):
+        return "place"
+    return None
+
+
 def _english(query: str) -> Plan:
     raw = query  # the plan keeps the user's words: a plans file is looked up by them
     query = re.sub(r"\b(except|excluding|without)\s+no\s+", r"\1 ", query, flags=re.IGNORECASE)  # "except no geese"
@@ -1178,7 +1278,7 @@ def _english(query: str) -> Plan:
     query = SEARCH_SYNTAX.sub(lambda m: f"{m['sep'] or ''}no {m['what']}" if m["what"] else ", no ", query)
     query = re.sub(r"(?<=\w):\s+", ", ", query)  # "without people: a red car": a pause, as a comma is
     query = CORRECTED_ONE.sub(_corrected_one, query).strip()
-    query = CORRECTED.sub(lambda m: m[1] + " " if m[1] else "", query).strip()
+    query = CORRECTED.sub(_corrected, query).strip()
     while (said := SELF_CORRECTION.sub(", ", query).lstrip(" ,")) != query:  # "no, no, no dogs"
         query = said
     query = NON_PROPERTY.sub(
@@ -1957,7 +2057,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v38"
+    fingerprint = "rules-v39"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
