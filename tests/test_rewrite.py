@@ -683,6 +683,12 @@ NEGATED_FACT_TABLE = [
     ("A man on a beach. No, in a park.", ["A man in a park"], [], []),
     ("a cat, I mean a dog", ["a dog"], [], []),
     ("a cup on a table, sorry, on a shelf", ["a cup on a shelf"], [], []),
+    # one thing the subject does not have leaves it where it is (the collar was on the sofa)
+    ("a dog without a collar on a sofa", ["a dog on a sofa"], ["collar"], []),
+    ("a dog with no red collar on a sofa", ["a dog on a sofa"], ["red collar"], []),
+    ("a car without a driver on a road", ["a car on a road"], ["driver"], []),
+    ("a kitchen with no food on the table", ["a kitchen"], ["food on the table"], []),  # not one thing
+    ("a sky with no birds in it", ["a sky"], ["birds"], []),
     # ... a correction that does not say which part it takes back is dropped, not the query
     ("a man riding a horse, no, the white one", ["a man riding a horse"], [], []),  # it was "the white one"
     ("a big dog, no, small", ["a big dog"], [], []),

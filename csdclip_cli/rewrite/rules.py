@@ -531,6 +531,9 @@ def _doer(before: str) -> str:
     return split_subject(" ".join(words[starts[-1] :]))[0] if starts else ""
 
 
+WITH_CUE = re.compile(r"\bwith(?:out)?\b", re.IGNORECASE)
+
+
 def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     """(excluded items, words that go back to the positive side) of a NEGATION match in `text`.
     A negation inside the sentence ends where the subject's next fact begins: "a man without a
@@ -561,6 +564,16 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
         tokens, rest = tokens[:n], tokens[n:]
     # at the start of the query there is no subject for an action to belong to
     inside = "," not in text[m.start() : m.start("what")] and bool(text[: m.start()].strip())
+    # "a dog without a collar on a sofa": one thing the subject does not have; where it is, the
+    # subject is (the collar was on the sofa). Things around it keep theirs ("with no birds in the sky")
+    cue = text[m.start() : m.start("what")]
+    head = next((tokens[i - 1] for i in range(1, len(tokens)) if _modifier_start(tokens, i)), "")
+    owned = (
+        inside
+        and bool(WITH_CUE.search(cue))
+        and (tokens[:1] in (["a"], ["an"]) or _countable(head))
+        and not IMPLIED_ITEM.match(" ".join(tokens))  # "with nothing on the shelves": something's place
+    )
     # inside the sentence "walking in the rain" is the subject's; a lone "waiting" or "walking
     # around" may be the excluded thing's ("with no passengers waiting"), and so may a place
     # ("with no birds in the sky"); a time is the scene's ("no cars at night")
@@ -580,7 +593,7 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
             and k
             and " ".join(tokens[i : i + k]).lower() in LOCATIVE
             and i + k < len(tokens)
-            and (tokens[i + k][:1].isupper() or bool(set(place[:3]) & SCENE_PLACES))
+            and (tokens[i + k][:1].isupper() or bool(set(place[:3]) & SCENE_PLACES) or owned)
         )
         if action or named or TIME_WORDS.match(" ".join(tokens[i:])):
             tokens, rest = tokens[:i], tokens[i:]
