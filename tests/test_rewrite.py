@@ -689,6 +689,12 @@ NEGATED_FACT_TABLE = [
     ("a car without a driver on a road", ["a car on a road"], ["driver"], []),
     ("a kitchen with no food on the table", ["a kitchen"], ["food on the table"], []),  # not one thing
     ("a sky with no birds in it", ["a sky"], ["birds"], []),
+    # a title after what bears it is no exclusion (it excluded "Country for Old Men")
+    ("a poster of No Country for Old Men", ["a poster of No Country for Old Men"], [], []),
+    ("a book called No Logo Here", ["a book called No Logo Here"], [], []),
+    ("a poster of No Country for Old Men, no people", ["a poster of No Country for Old Men"], ["people"], []),
+    ("a poster of no people", ["a poster"], ["people"], []),  # not a title
+    ("a dog called Rex, no cats", ["a dog called Rex"], ["cats"], []),
     # ... a correction that does not say which part it takes back is dropped, not the query
     ("a man riding a horse, no, the white one", ["a man riding a horse"], [], []),  # it was "the white one"
     ("a big dog, no, small", ["a big dog"], [], []),

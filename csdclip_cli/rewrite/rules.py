@@ -284,7 +284,11 @@ NAMED_NO = re.compile(
     r"|(?-i:\bNo\s(?=[A-Z][\w'’-]*(?:(?:\s+[A-Z0-9][\w'’-]*)*\s+(?:for|to|of|the|a|an|and|in|on|at|with)\b"
     r"(?:\s+(?:[A-Z0-9][\w'’-]*|for|to|of|the|a|an|and|in|on|at|with))*|(?:\s+[A-Z0-9][\w'’-]*){2,})\s+"
     r"(?i:(?:movie\s+|film\s+|album\s+|book\s+)?(?:poster|cover|movie|film|book|album|logo|"
-    r"title|t-?shirt|shirt|mug|banner|billboard|still|screenshot|concert)\b(?!s))\s*(?:[,;.]|$)))",
+    r"title|t-?shirt|shirt|mug|banner|billboard|still|screenshot|concert)\b(?!s))\s*(?:[,;.]|$)))"
+    # ... or after what bears it: "a poster of No Country for Old Men", "a book called No Logo Here"
+    r"|\b(?:(?:poster|cover|book|album|movie|film|dvd|still|screenshot|shirt|mug|banner)\s+(?:of|for|from)|called|"
+    r"titled|named)\s+(?-i:No\s(?=[A-Z][\w'’-]*(?:\s+(?:[A-Z0-9][\w'’-]*|for|to|of|the|a|an|and|in|on|at|with))+"
+    r"(?:\s*(?:[,;.]|$)|\s+(?:on|in|at|by|near|next\s+to|over|under|above|behind|hanging)\s+(?:a|an|the)\s)))",
     re.IGNORECASE,
 )
 # "not a single person", "not even one car": the count words are not part of what is excluded
@@ -1060,7 +1064,8 @@ SECOND_NO = re.compile(r"\b(\w+)(?=\s+no\s+\w)", re.IGNORECASE)
 BEFORE_NO = {
     "with", "and", "but", "or", "is", "are", "was", "were", "has", "have", "had", "there", "of", "in", "on", "at",
     "by", "to", "a", "an", "the", "says", "saying", "say", "reads", "reading", "said", "want", "wants", "need",
-    "absolutely", "almost", "nearly", "just", "show", "see", "find", "i", "we", "please", "that",
+    "absolutely", "almost", "nearly", "just", "show", "see", "find", "i", "we", "please", "that", "called",
+    "titled", "named",
 }  # fmt: skip
 
 
