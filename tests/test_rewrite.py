@@ -701,6 +701,24 @@ NEGATED_FACT_TABLE = [
     # ... and an emphatic "no" corrects nothing
     ("a beach, no umbrellas, no, no people", ["a beach"], ["umbrellas", "people"], []),
     ("a beach, no, without people", ["a beach"], ["people"], []),
+    # 无X before the thing it describes is a kind of it (一件无袖连衣裙 was NOT 袖连衣裙 and nothing wanted)
+    ("一件无袖连衣裙", ["一件无袖连衣裙"], [], []),
+    ("一副无框眼镜", ["一副无框眼镜"], [], []),
+    ("一瓶无糖可乐", ["一瓶无糖可乐"], [], []),
+    ("一条无人的街道", ["一条街道"], ["人"], []),  # no one there
+    ("一片无人海滩", ["一片海滩"], ["人"], []),  # it excluded 人海滩
+    ("一只无尾的猫", ["一只猫"], ["尾"], []),
+    # what is not worn or held ends where the place or the next action begins
+    ("一个小孩没穿鞋在沙滩上跑", ["一个小孩在沙滩上", "一个小孩跑"], ["鞋"], []),  # it excluded 鞋在沙滩上跑
+    ("一个小孩未穿鞋在沙滩上跑", ["一个小孩在沙滩上", "一个小孩跑"], ["鞋"], []),
+    ("一个没戴头盔骑摩托车的人", ["一个骑摩托车的人"], ["头盔"], []),
+    ("一个男人没打伞走在雨中", ["一个男人走在雨中"], ["伞"], []),
+    ("一个没穿跑鞋的人", ["一个人"], ["跑鞋"], []),
+    # a place the thing is not in is excluded (一只鸟不在树上 wanted the bird in the tree)
+    ("一只鸟不在树上", ["一只鸟"], ["一只鸟在树上"], []),
+    ("一只鸟，不在树上", ["一只鸟"], ["一只鸟在树上"], []),
+    ("一只猫不在沙发上而在床上", ["一只猫在床上"], ["一只猫在沙发上"], []),
+    ("我不在乎颜色", ["我不在乎颜色"], [], []),
     ("一棟別墅和一個游泳池", ["一栋别墅", "一个游泳池"], [], []),  # 別 of 別墅 excluded 墅
     ("一個特別大的蛋糕", ["一个特别大的蛋糕"], [], []),
     ("不戴帽子和不戴眼镜的男人", ["男人"], ["帽子", "眼镜"], []),

@@ -1709,16 +1709,34 @@ def _hide_joiners(text: str) -> str:
     from csdclip_cli.rewrite.zh_clauses import tag
 
     out = []
-    for word, flag in tag(text):
+    tokens = tag(text)
+    for i, (word, flag) in enumerate(tokens):
         if len(word) > 1 and word not in ("以及", "和与"):
             for joiner, mark in ZH_JOINERS.items():
                 word = word.replace(joiner, mark)
         if word[:1] in ZH_NEGATORS and (len(word) >= 3 or (len(word) == 2 and flag in ("ns", "nr", "nz"))):
             word = ZH_NEGATORS[word[0]] + word[1:]
+        if _wu_attribute(tokens, i):
+            word = ZH_NEGATORS["无"] + word[1:]
         if "别" in word[1:] or word in BIE_WORDS:
             word = word[0].replace("别", ZH_BIE) + word[1:].replace("别", ZH_BIE)
         out.append(word)
     return "".join(out)
+
+
+def _wu_attribute(tokens: list[tuple[str, str]], i: int) -> bool:
+    """Whether the 无 beginning jieba's word tokens[i] makes a kind of the thing named right after
+    it (无袖连衣裙 a sleeveless dress, 无糖可乐, 无框眼镜: 无 / 框 / 眼镜), not an absence (无人的街道,
+    街上无人, 无人海滩: no one there). ZH_NEGATORS' 2-character 无X words otherwise say "without X"."""
+    word = tokens[i][0]
+    if not word.startswith("无") or word[1:2] in ("人", ""):
+        if word != "无" or i + 1 >= len(tokens) or len(tokens[i + 1][0]) != 1 or tokens[i + 1][0] == "人":
+            return False
+        i += 1  # 无 / 框 / 眼镜: jieba's one-character X
+    elif len(word) != 2:
+        return False
+    after = tokens[i + 1] if i + 1 < len(tokens) else ("", "")
+    return bool(CJK.match(after[0])) and after[1].startswith(("n", "a")) and after[0] != "的"
 
 
 def _show_joiners(text: str) -> str:
@@ -1802,6 +1820,26 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
             f"{m['det'] or ''}{m['v']}{m['a']}的{m['head']}，{m['det'] or ''}{m['v2'] or m['v']}{m['b']}的{m['head']}"
         ),
     ),
+    # 一个小孩没穿鞋在沙滩上跑, 一个没戴头盔骑摩托车的人: what is not worn or held ends where the place
+    # or the next action begins (鞋在沙滩上跑 was excluded, the beach lost); said after the clause
+    (
+        re.compile(
+            r"(?P<neg>没有?|不)(?P<v>穿着?|戴着?|带着?|打着?|撑着?|系着?)(?P<obj>[^，,、；;。和与及的在]{1,6}?)"
+            r"(?P<rest>(?:在|正在|[走跑骑坐站躺开拿抱牵看玩吃喝])[^，,、；;。]*)"
+        ),
+        r"\g<rest>，\g<neg>\g<v>\g<obj>",
+    ),
+    # 一只鸟不在树上 (wanted the bird in the tree), 一只猫，不在沙发上而在床上: the thing is wanted, in
+    # the place it is not in it is excluded (as "a bird, not in a tree"); 不在乎 / 不在意 are "care"
+    (
+        re.compile(
+            r"(?P<subj>(?:^|(?<=[，,、；;。]))[^，,、；;。]+?)[，,]?\s*(?:不是在|不在|没在)(?!乎|意|话下)(?P<p1>[^，,、；;。而的]+?)"
+            r"(?:[，,]?\s*(?:而是?|但是?|是)在(?P<p2>[^，,、；;。]+))?(?=[，,、；;。]|$)"
+        ),
+        lambda m: (
+            f"{m['subj']}{'在' + m['p2'] if m['p2'] else ''}，没有{ZH_CARRIER.sub('', m['subj'], count=1)}在{m['p1']}"
+        ),
+    ),
 ]
 # a correction: 一条狗，不对，是一只猫 (the cat), 一个女孩在海边，不对，是在湖边 (the girl at the lake)
 ZH_CORRECTED = re.compile(
@@ -1864,7 +1902,7 @@ def _zh_said_otherwise(text: str) -> str:
     with the ways of saying things listed in ZH_SAID_OTHERWISE rewritten into the rules' forms;
     非 / 未 standing alone (jieba's words: not 非常, 非洲, 未来) become 不是 / 没."""
     text = simplified(text)
-    if any(c in text for c in "非未除/"):
+    if any(c in text for c in "非未除/") or "无人" in text:
         text = _zh_words_said_otherwise(text)
     while (said := ZH_CORRECTED.sub(_zh_corrected, text)) != text:  # 一条狗，不对，是一只猫，不对，是一只兔子
         text = said
@@ -1876,7 +1914,8 @@ def _zh_said_otherwise(text: str) -> str:
 def _zh_words_said_otherwise(text: str) -> str:
     """By jieba's words: 除 standing alone is 除了 (除狗外; not 除草机, 清除); 未 before wearing or
     holding is 没 (未打伞; not 未干, 未开封); 非 before a colour is 不是 (非黑白; not 非卖品,
-    非机动车); "/" between two nouns of one length is 或者 (猫/狗; not 黑/白照片, 男/女厕所)."""
+    非机动车); "/" between two nouns of one length is 或者 (猫/狗; not 黑/白照片, 男/女厕所); 无人
+    before a noun is 无人的 (无人海滩; not 无人机)."""
     from csdclip_cli.rewrite.zh_clauses import tag
 
     tokens = tag(text)
@@ -1892,6 +1931,8 @@ def _zh_words_said_otherwise(text: str) -> str:
             word = "不是"
         elif word == "/" and before[1].startswith("n") and after[1].startswith("n") and len(before[0]) == len(after[0]):
             word = "或者"
+        elif word == "无人" and CJK.match(after[0]) and after[1].startswith("n"):
+            word = "无人的"  # 无人海滩: a beach without people (it excluded 人海滩)
         out.append(word)
     return "".join(out)
 
