@@ -601,6 +601,33 @@ def test_a_broken_symlink_is_listed_among_the_skipped_files(runner, colour_folde
     assert os.path.islink(colour_folder / "gone.png")
 
 
+def test_a_pipe_or_a_device_named_like_an_image_is_skipped_not_read(runner, colour_folder: Path) -> None:
+    """A named pipe called pipe.png blocked the build for good (Ctrl-C did not stop it) and a
+    link to /dev/zero filled the memory: only regular files are read; the rest are skipped with
+    the reason, and the images beside them are indexed."""
+    import os
+    import threading
+
+    from conftest import invoke
+
+    os.mkfifo(colour_folder / "pipe.png")
+    (colour_folder / "zero.png").symlink_to("/dev/null")  # /dev/zero filled the memory
+
+    def unblock() -> None:  # should the pipe be read again, a writer lets it end: a failure, not a hung test
+        if not done.wait(30):
+            os.close(os.open(colour_folder / "pipe.png", os.O_WRONLY))
+
+    done = threading.Event()
+    threading.Thread(target=unblock, daemon=True).start()
+    images = sum(1 for p in colour_folder.rglob("*.png")) - 2
+    r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", "p")
+    done.set()
+    assert r.exit_code == 0 and "2 files could not be read" in r.stderr
+    assert f"encoded {images}," in r.stderr
+    errors = invoke(runner, "index", "info", "p", "--errors").stdout
+    assert "pipe.png\t" in errors and "zero.png\t" in errors and errors.count("not a regular file") == 2
+
+
 def test_a_plan_cache_a_lmdb_and_a_config_that_cannot_be_used_are_one_line(
     runner, colour_folder: Path, tmp_path: Path, monkeypatch
 ) -> None:

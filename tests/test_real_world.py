@@ -256,6 +256,29 @@ def test_108_megapixel_jpeg_decodes_at_reduced_size(tmp_path: Path) -> None:
     assert abs(img.getpixel((10, 10))[2] - 200) < 8
 
 
+@pytest.mark.parametrize("size", [(100000, 1), (2, 50000)])
+def test_an_extreme_strip_is_cut_to_its_centre(size: tuple[int, int]) -> None:
+    """A 100000x1 PNG (372 bytes) passed the bomb checks, and a model's resize of its short side
+    made it a 1.8 GB image: the long side is cut to MAX_ASPECT times the short one, around the centre."""
+    from csdclip_cli.sources.decode import MAX_ASPECT
+
+    strip = Image.new("RGB", size, (0, 0, 255))
+    w, h = size
+    strip.paste((255, 0, 0), (w // 2, h // 2, w // 2 + 1, h // 2 + 1))  # a red centre survives
+    b = io.BytesIO()
+    strip.save(b, format="PNG")
+    img = decode_image(b.getvalue())
+    assert max(img.size) == MAX_ASPECT * min(img.size)
+    assert (255, 0, 0) in [img.getpixel((x, y)) for x in range(img.width) for y in range(img.height)]
+    assert decode_image(_png(400, 100)).size == (400, 100)  # a panorama stays whole
+
+
+def _png(w: int, h: int) -> bytes:
+    b = io.BytesIO()
+    Image.new("RGB", (w, h), (9, 9, 9)).save(b, format="PNG")
+    return b.getvalue()
+
+
 def test_real_bombs_are_still_refused() -> None:
     from test_hardening import bomb_png
 

@@ -15,6 +15,8 @@ from PIL import Image, ImageOps
 
 # The encoder needs a few hundred pixels; a 108 MP camera JPEG is decoded at 1/2 .. 1/8 scale
 # (JPEG draft mode) so it costs a few MB. Other formats decode whole, so they get a lower cap.
+# longest side over shortest that is decoded whole (wider panoramas are cut, _central_strip)
+MAX_ASPECT = 20
 MAX_PIXELS = 1_000_000_000  # declared size beyond which nothing is decoded
 MAX_FULL_DECODE_PIXELS = 200_000_000  # formats without reduced-size decoding (~600 MB as RGB)
 DRAFT_ABOVE_PIXELS = 16_000_000  # JPEGs above this decode at reduced scale
@@ -103,7 +105,21 @@ def decode_image(data: bytes) -> Image.Image:
     except Exception as e:  # PIL raises many types for broken files
         raise BadImage(f"cannot decode: {type(e).__name__}: {str(e)[:120]}") from None
     img = ImageOps.exif_transpose(img) or img
-    return to_rgb(img)
+    return to_rgb(_central_strip(img))
+
+
+def _central_strip(img: Image.Image) -> Image.Image:
+    """`img` with its long side cut to MAX_ASPECT times its short side, around the centre. A
+    100000x1 strip passed every bomb check and a model's resize of its short side made it a
+    1.8 GB image; a resize-and-centre-crop transform (CLIP's) sees the same pixels either way."""
+    w, h = img.size
+    if w > MAX_ASPECT * h:
+        keep = MAX_ASPECT * h
+        return img.crop(((w - keep) // 2, 0, (w - keep) // 2 + keep, h))
+    if h > MAX_ASPECT * w:
+        keep = MAX_ASPECT * w
+        return img.crop((0, (h - keep) // 2, w, (h - keep) // 2 + keep))
+    return img
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

@@ -6,6 +6,7 @@ import errno
 import fnmatch
 import functools
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -128,4 +129,8 @@ class FolderSource:
         path = Path(os.fsdecode(os.path.join(os.fsencode(self.root), key_bytes(key))))
         if path.is_symlink() and not path.exists():
             raise FileNotFoundError(errno.ENOENT, "a broken symbolic link (its target is missing)", str(path))
+        # a named pipe blocked the build for good and a link to /dev/zero filled the memory:
+        # only a regular file is read
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a named pipe, socket or device)", str(path))
         return path.read_bytes()
