@@ -451,6 +451,24 @@ def test_a_removed_and_rebuilt_index_is_not_served_from_the_old_one(runner, tmp_
     assert client.get(again[0]["thumb"]).status_code == 200 and thumb  # served from the new index
 
 
+def test_a_search_that_reads_other_settings_than_the_server_searches_here(
+    runner, gallery: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """With `csd serve` running, `csd search` in a folder whose csd.toml sets [composite]
+    weights was answered by the server with the server's weights, without a word."""
+    monkeypatch.setenv("CSD_INDEXES", str(gallery / "indexes"))
+    (tmp_path / "csd.toml").write_text("[composite]\nnot_weight = 5\n")
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "other")  # (the server is in this process: it reads the folder it is in)
+    with RunningServer(gallery / "indexes"):  # started where no settings file is
+        monkeypatch.chdir(tmp_path)
+        mine = invoke(runner, "search", QUERY, "-k", "3")
+        monkeypatch.chdir(tmp_path / "other")
+        same = invoke(runner, "search", QUERY, "-k", "3")
+    assert mine.exit_code == 0 and "via csd serve" not in mine.stdout, mine.output
+    assert same.exit_code == 0 and "via csd serve" in same.stdout, same.output
+
+
 def test_a_rewriter_the_server_does_not_take_searches_here(runner, gallery: Path, tmp_path: Path, monkeypatch) -> None:
     """With a server up, `csd search --rewriter plans.jsonl` (or llm-base) failed with the
     server's error instead of searching here, as --no-server does."""

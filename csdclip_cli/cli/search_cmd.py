@@ -139,11 +139,11 @@ def _remote(
     """The answer of a running `csd serve` for these indexes, or None (then search here)."""
     from csdclip_cli import config
     from csdclip_cli.rewrite.plan import require_query
-    from csdclip_cli.serve.client import find_server, remote_search
+    from csdclip_cli.serve.client import find_server, remote_search, settings_in_use
     from csdclip_cli.serve.service import MAX_K, MAX_QUERY_CHARS
 
     info = find_server(config.index_root(index_dir))
-    if info is None:
+    if info is None or info.get("settings") != settings_in_use():  # its csd.toml is not this one's
         return None
     if k > MAX_K or len(query) > MAX_QUERY_CHARS:  # beyond the web API's limits: search here
         return None

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from csdclip_cli.errors import CsdError, IndexNotFound, UsageError
-from csdclip_cli.serve.client import DISCOVERY, live_entry
+from csdclip_cli.serve.client import DISCOVERY, live_entry, settings_in_use
 from csdclip_cli.serve.service import NotFound, Service
 
 MAX_BODY = 64 * 1024
@@ -191,7 +191,8 @@ def write_discovery(index_root: Path, url: str, token: str | None) -> dict[str, 
     except (OSError, ValueError):
         before = None
     live = live_entry(before) if isinstance(before, dict) and before.get("pid") != os.getpid() else None
-    _write_json(p, {"url": url, "pid": os.getpid(), "token": token, "previous": live})
+    entry = {"url": url, "pid": os.getpid(), "token": token, "settings": settings_in_use(), "previous": live}
+    _write_json(p, entry)
     return live
 
 

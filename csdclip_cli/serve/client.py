@@ -39,6 +39,16 @@ def live_entry(entry: Any) -> dict[str, Any] | None:
     return None
 
 
+def settings_in_use() -> str | None:
+    """The settings file this process reads (csd.toml of its folder, $CSD_CONFIG, ...), resolved,
+    or None: a `csd search` that reads another one searches itself (the server's [composite]
+    weights are not its user's)."""
+    from csdclip_cli import config
+
+    path = config.config_file()
+    return str(path.resolve()) if path is not None else None
+
+
 def find_server(index_root: Path) -> dict[str, Any] | None:
     """The discovery record of a live server for `index_root` (the one a killed server stood in
     front of, when that one still runs), or None."""
