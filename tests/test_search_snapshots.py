@@ -56,3 +56,14 @@ def test_search_output_matches_the_snapshot(runner, demo_index: Path, case: str)
         path.write_text(got)
     assert path.exists(), f"no snapshot {path}; write it with CSD_UPDATE_SNAPSHOTS=1"
     assert got == path.read_text(), f"csd search {' '.join(CASES[case])} output changed; see {path}"
+
+
+def test_a_text_longer_than_the_model_reads_is_warned_about(runner, demo_index: Path) -> None:
+    """demo:tiny reads 32 tokens: 'a photo of a very very ... large red car' and the same with
+    'blue boat' gave the same top 3 without a word (CLIP models read 77)."""
+    long = "a photo of a " + "very " * 30 + "large"
+    for args in (["--plain"], []):
+        r = invoke(runner, "search", f"{long} red car, no dog", "-k", "3", *args)
+        assert r.exit_code == 0 and "reads the first 32 tokens" in r.stderr and "large red car" in r.stderr, r.output
+    short = invoke(runner, "search", QUERY, "-k", "3")
+    assert short.exit_code == 0 and "tokens" not in short.stderr

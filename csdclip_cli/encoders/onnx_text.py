@@ -115,6 +115,20 @@ class OnnxTextEncoder:
             ids[i, : len(toks)] = toks
         return {"input_ids": ids}
 
+    def unread(self, text: str) -> str | None:
+        """The end of `text` the model does not read, being past its context_length tokens (what
+        tokenize() cuts), or None when all of it is read."""
+        r = self.recipe
+        cleaned = clean_text(text, r.clean)
+        if r.kind == "hf":
+            e = self.tokenizer.encode(cleaned)
+            return "..." if e.overflowing else None
+        e = self.tokenizer.encode(cleaned, add_special_tokens=False)
+        room = r.context_length - 2  # sot and eot
+        if len(e.ids) <= room:
+            return None
+        return cleaned[e.offsets[room][0] :].strip() or None
+
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Texts -> float32 [n, dim], L2-normalised, from the ONNX text tower (onnxruntime, CPU)."""
         out = self.session.run(None, self.tokenize(list(texts)))[0]

@@ -104,6 +104,23 @@ class ResultList(list):
         """The line --min-match prints (passed_summary), None without min_match."""
         return None if self.passed_count is None else passed_summary(self.passed_count, self.examined, self.total)
 
+    def warn_length(self, model: str, encoder: Any, texts: list[str]) -> ResultList:
+        """Add a warning for each of `texts` longer than `encoder` reads (its context length in
+        tokens; the rest was dropped without a word); returns self. Encoders that cannot tell
+        (no `unread`) add none."""
+        unread = getattr(encoder, "unread", None)
+        if unread is None:
+            return self
+        for text in dict.fromkeys(texts):
+            if rest := unread(text):
+                cut = rest if len(rest) <= 40 else rest[:37] + "..."
+                said = text if len(text) <= 40 else text[:37] + "..."
+                self.warnings.append(
+                    f"{model} reads the first {encoder.context_length} tokens of a text: the end of {said!r}, "
+                    f"{cut!r}, is not read; say it in fewer words"
+                )
+        return self
+
     def warn_language(self, model: str, texts: list[str]) -> ResultList:
         """Add language_warning(model, texts), if any; returns self."""
         from csdclip_cli.search.language import language_warning
@@ -284,7 +301,9 @@ class Searcher:
         from csdclip_cli.encoders.checked import text_vectors
 
         results = self.search_vector(text_vectors(self.text_encoder, [require_query(query)])[0], k)
-        return results.warn_language(self.manifest.model, [query])
+        return results.warn_language(self.manifest.model, [query]).warn_length(
+            self.manifest.model, self.text_encoder, [query]
+        )
 
     def search(self, query: str, k: int = 10, method: str = "csd", rewriter: str = "rules", **kw: Any) -> ResultList:
         """Rewrite the query into a plan and search with `method` (plain|arith|deo|csd);
@@ -322,4 +341,6 @@ class Searcher:
         out = ResultList(
             self.results(r.rows, r.scores, r.details), r.passed_count, None, r.examined, self.gallery.count
         )
-        return out.warn_language(self.manifest.model, texts)
+        return out.warn_language(self.manifest.model, texts).warn_length(
+            self.manifest.model, self.text_encoder, PlanVectors.texts(plan)
+        )
