@@ -41,6 +41,7 @@ from csdclip_cli.index.store import (
     ModelRef,
     SourceRef,
     check_complete,
+    damaged,
     full_or_read_only,
     io_error,
     remove_unread_generations,
@@ -171,7 +172,13 @@ def unchanged_report(source: Source, store: IndexStore, name: str, old: Manifest
     except FileNotFoundError:  # its folder is gone (a traceback): the build rebuilds it from the source
         return None
     check_complete(gen, old)
-    have = {it.key: (it.size, it.mtime) for it in gen.items()}
+    items = list(gen.items())
+    # the items table must fit the vectors before "unchanged" is said (the scan below reads it anyway)
+    outside = sum(1 for it in items if not 0 <= it.row < len(gen.vectors))
+    if len(items) != old.count or outside:
+        why = f"items.sqlite lists {len(items)} images, {outside} past vectors.npy's {len(gen.vectors)} rows"
+        raise damaged(gen.path, ValueError(f"{why}; the manifest counts {old.count}"))
+    have = {it.key: (it.size, it.mtime) for it in items}
     errors = gen.errors()
     retry = _retryable_errors()
     if any(str(e.get("error", "")).startswith(r) for e in errors for r in retry):

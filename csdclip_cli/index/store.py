@@ -273,10 +273,17 @@ def damaged(gen_path: Path, e: BaseException) -> IndexFormatError:
 
 
 def check_complete(gen: Generation, m: Manifest) -> None:
-    """Raise IndexFormatError (damaged) when the manifest counts images but the generation has
-    no vectors: a deleted vectors.npy gave an IndexError at search, and a build saw nothing to do."""
+    """Raise IndexFormatError (damaged) when the generation does not hold what the manifest
+    records: no vectors or no items.sqlite for a manifest that counts images, or another number
+    of vector rows. A deleted vectors.npy gave an IndexError at search, a deleted items.sqlite an
+    OperationalError, a shorter vectors.npy an IndexError, and `index update` called each of them
+    unchanged. Cheap: file existence and array headers only."""
     if m.count and not len(gen.vectors):
         raise damaged(gen.path, FileNotFoundError(f"vectors.npy is missing; the manifest counts {m.count} images"))
+    if m.count and not (gen.path / "items.sqlite").is_file():
+        raise damaged(gen.path, FileNotFoundError(f"items.sqlite is missing; the manifest counts {m.count} images"))
+    if m.rows and len(gen.vectors) != m.rows:  # 0: an empty index (or a manifest without the field)
+        raise damaged(gen.path, ValueError(f"vectors.npy has {len(gen.vectors)} rows; the manifest records {m.rows}"))
 
 
 def remove_unread_generations(root: Path, keep: str) -> list[str]:
@@ -325,9 +332,21 @@ class Generation:
             )
             self.alive: np.ndarray = np.load(alive_path) if alive_path.exists() else np.ones(len(self.vectors), bool)
         except (ValueError, EOFError, OSError) as e:  # a truncated or overwritten file
+            self._release_reader()
             if isinstance(e, FileNotFoundError):
                 raise
             raise damaged(path, e) from None
+        # a vectors.npy or alive.npy replaced by another array (shapes from the headers, nothing
+        # read): an IndexError or a shape error deep in search, never a clear message
+        shape = self.vectors.shape
+        why = None
+        if len(shape) != 2 or shape[1] != dim:
+            why = f"vectors.npy holds an array of shape {shape}, not [rows, {dim}]"
+        elif self.alive.shape != (shape[0],):
+            why = f"alive.npy has {len(self.alive)} rows, vectors.npy {shape[0]}"
+        if why is not None:
+            self._release_reader()
+            raise damaged(path, ValueError(why))
         self._db: sqlite3.Connection | None = None
         self._vec_fd: int | None = None
         self._ann: Any = None
@@ -359,8 +378,12 @@ class Generation:
         """The read-only connection to items.sqlite, opened on first use (usable from any thread)."""
         if self._db is None:
             # as_uri percent-encodes the path: a '?', '#' or '%' in a folder name would end or garble a raw URI
+            # mode=ro: a missing file is an error here, not a new empty database
             uri = (self.path / "items.sqlite").absolute().as_uri() + "?mode=ro"
-            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            try:
+                db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            except sqlite3.Error as e:  # missing or unopenable ("unable to open database file")
+                raise damaged(self.path, e) from None
             try:
                 db.execute("SELECT row, key, path FROM items LIMIT 1").fetchall()
             except sqlite3.DatabaseError as e:  # junk, or not csd's table
@@ -407,18 +430,22 @@ class Generation:
             self._stats = dict(np.load(p)) if p.exists() else {}
         return self._stats
 
+    def _release_reader(self) -> None:
+        """Give up the shared reader lock (also when __init__ fails: a damaged generation must not stay locked)."""
+        if getattr(self, "_reader_fd", None) is not None:
+            os.close(self._reader_fd)  # type: ignore[arg-type]
+            self._reader_fd = None
+
     def close(self) -> None:
         """Release the database and the reader lock."""
-        if self._db is not None:
-            self._db.close()
+        if getattr(self, "_db", None) is not None:
+            self._db.close()  # type: ignore[union-attr]
             self._db = None
         self._ann = None
         if getattr(self, "_vec_fd", None) is not None:
             os.close(self._vec_fd)  # type: ignore[arg-type]
             self._vec_fd = None
-        if getattr(self, "_reader_fd", None) is not None:
-            os.close(self._reader_fd)  # type: ignore[arg-type]
-            self._reader_fd = None
+        self._release_reader()
 
     def __del__(self) -> None:
         try:

@@ -3,7 +3,7 @@ which `csd search` finds a running server for the same index folder.
 
 JSON API (every route but / needs the token when one is set: `Authorization: Bearer T` or
 `?token=T`):
-    GET  /api/indexes                  [{name, model, count, dim, current}]
+    GET  /api/indexes                  [{name, model, count, dim, current}], plus "error" on a broken one
     GET  /api/indexes/{name}           the manifest
     POST /api/search                   Service.search's request -> response
     POST /api/rewrite                  {query, rewriter} -> {plan, warnings}

@@ -70,15 +70,24 @@ class Service:
             return s
 
     def indexes(self) -> list[dict[str, Any]]:
-        """Every index under the root as {name, model, count, dim, current} (GET /api/indexes)."""
+        """Every index under the root as {name, model, count, dim, current} (GET /api/indexes); an index whose
+        manifest cannot be read is listed with model, count and dim null and "error" saying why and how to
+        remove it (one broken index made the whole list a 400, as `csd index list` does not)."""
+        from csdclip_cli.errors import IndexFormatError, first_line
+
         try:
             current = self.index_name(None)
         except Exception:
             current = None
-        out = []
+        out: list[dict[str, Any]] = []
         for n in self.store.names():
-            m = self.store.manifest(n)
-            out.append({"name": n, "model": m.model, "count": m.count, "dim": m.dim, "current": n == current})
+            entry: dict[str, Any] = {"name": n, "model": None, "count": None, "dim": None, "current": n == current}
+            try:
+                m = self.store.manifest(n)
+            except IndexFormatError as e:  # one broken index must not hide the others (as in `csd index list`)
+                out.append(entry | {"error": first_line(e)})
+                continue
+            out.append(entry | {"model": m.model, "count": m.count, "dim": m.dim})
         return out
 
     def info(self, name: str) -> dict[str, Any]:

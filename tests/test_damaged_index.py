@@ -1,0 +1,155 @@
+"""A damaged index generation (a file deleted, or replaced by a shorter array) and a broken
+manifest: one line that names the damage and the way out, from the CLI and from `csd serve`,
+and one broken index does not hide the others."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import invoke
+
+NAME = "d"
+FIX = f"csd index rm {NAME}"
+
+
+def build(runner, folder: Path, name: str = NAME) -> Path:
+    """Build index `name` of `folder` with fake:colour; its current generation's folder."""
+    r = invoke(runner, "index", "build", str(folder), "--model", "fake:colour", "--name", name)
+    assert r.exit_code == 0, r.output
+    root = Path(os.environ["CSD_INDEXES"]) / name
+    return root / f"gen-{json.loads((root / 'manifest.json').read_text())['generation']}"
+
+
+def damage(gen: Path, how: str) -> None:
+    dim = np.load(gen / "vectors.npy", mmap_mode="r").shape[1]
+    if how == "no-items":
+        (gen / "items.sqlite").unlink()
+    elif how == "short-vectors":  # alive.npy still has every row
+        np.save(gen / "vectors.npy", np.zeros((3, dim), np.float16))
+    elif how == "short-vectors-and-alive":  # only the manifest's row count tells
+        np.save(gen / "vectors.npy", np.zeros((3, dim), np.float16))
+        np.save(gen / "alive.npy", np.ones(3, bool))
+    elif how == "wrong-width":
+        np.save(gen / "vectors.npy", np.zeros((24, dim + 1), np.float16))
+    else:
+        raise AssertionError(how)
+
+
+def assert_damaged(r, what: str) -> None:
+    assert r.exit_code not in (0, None), r.output
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: index '{NAME}' is damaged (") and what in last and FIX in last, r.stderr
+    assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize(
+    "how, what",
+    [
+        ("no-items", "items.sqlite is missing"),
+        ("short-vectors", "alive.npy has 24 rows, vectors.npy 3"),
+        ("short-vectors-and-alive", "vectors.npy has 3 rows; the manifest records 24"),
+        ("wrong-width", "vectors.npy holds an array of shape (24, "),
+    ],
+)
+def test_a_damaged_generation_is_one_line_from_search_update_and_build(
+    runner, colour_folder: Path, how: str, what: str
+) -> None:
+    """A deleted items.sqlite gave an OperationalError traceback from search and update; a
+    shorter vectors.npy an IndexError at search, while `index update` called it unchanged."""
+    gen = build(runner, colour_folder)
+    damage(gen, how)
+    for args in (
+        ["search", "red", "-i", NAME, "--no-server"],
+        ["index", "update", NAME],
+        ["index", "build", str(colour_folder), "--model", "fake:colour", "--name", NAME],
+    ):
+        assert_damaged(invoke(runner, *args), what)
+    if how == "no-items":  # opening it did not create an empty database in its place
+        assert not (gen / "items.sqlite").exists()
+    assert invoke(runner, "index", "rm", NAME).exit_code == 0
+    assert invoke(runner, "index", "update", NAME).exit_code != 0
+    build(runner, colour_folder)
+    assert invoke(runner, "search", "red", "-i", NAME, "--no-server").exit_code == 0
+
+
+def test_an_update_does_not_call_an_index_unchanged_whose_items_do_not_fit(runner, colour_folder: Path) -> None:
+    """items.sqlite that lost rows, or lists a row past vectors.npy: the no-op update path said "unchanged"."""
+    gen = build(runner, colour_folder)
+    db = sqlite3.connect(gen / "items.sqlite")
+    db.execute("UPDATE items SET row = 999 WHERE row = (SELECT MAX(row) FROM items)")
+    db.commit()
+    db.close()
+    assert_damaged(invoke(runner, "index", "update", NAME), "1 past vectors.npy's 24 rows")
+    db = sqlite3.connect(gen / "items.sqlite")
+    db.execute("DELETE FROM items WHERE row = 999")
+    db.commit()
+    db.close()
+    assert_damaged(invoke(runner, "index", "update", NAME), "items.sqlite lists 23 images")
+
+
+def test_the_server_names_the_damage(runner, colour_folder: Path) -> None:
+    """Through `csd serve` a deleted items.sqlite was a bare 500 "internal error"."""
+    from starlette.testclient import TestClient
+
+    from csdclip_cli.serve.app import create_app
+    from csdclip_cli.serve.service import Service
+
+    damage(build(runner, colour_folder), "no-items")
+    client = TestClient(create_app(Service(os.environ["CSD_INDEXES"])))
+    r = client.post("/api/search", json={"query": "red", "index": NAME})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"].startswith(f"index '{NAME}' is damaged (") and FIX in r.json()["error"]
+
+
+def test_api_indexes_lists_the_good_ones_and_flags_a_broken_manifest(runner, colour_folder: Path) -> None:
+    """One unreadable manifest.json made GET /api/indexes a 400 for every index."""
+    from starlette.testclient import TestClient
+
+    from csdclip_cli.serve.app import create_app
+    from csdclip_cli.serve.service import Service
+
+    build(runner, colour_folder, "good")
+    build(runner, colour_folder, "bad")
+    (Path(os.environ["CSD_INDEXES"]) / "bad" / "manifest.json").write_text("{bad")
+    r = TestClient(create_app(Service(os.environ["CSD_INDEXES"]))).get("/api/indexes")
+    assert r.status_code == 200, r.text
+    by_name = {ix["name"]: ix for ix in r.json()}
+    assert set(by_name) == {"bad", "good"}
+    assert (
+        by_name["good"]["model"] == "fake:colour" and by_name["good"]["count"] == 24 and "error" not in by_name["good"]
+    )
+    bad = by_name["bad"]
+    assert "manifest.json is unreadable" in bad["error"] and "csd index rm" in bad["error"]
+    assert bad["model"] is None and bad["count"] is None and "\n" not in bad["error"]
+
+
+@pytest.mark.slow
+def test_the_page_does_not_offer_a_broken_index(runner, colour_folder: Path) -> None:
+    """The page's index picker lists the broken index disabled, and picks a good one."""
+    from playwright.sync_api import sync_playwright
+    from test_serve import RunningServer, _chromium
+
+    root = Path(os.environ["CSD_INDEXES"])
+    build(runner, colour_folder, "a-bad")  # first in the list: the picker must not land on it
+    build(runner, colour_folder, "good")
+    (root / "a-bad" / "manifest.json").write_text("{bad")
+    errors: list[str] = []
+    with RunningServer(root) as srv, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(srv.url + "/")
+        page.wait_for_function("document.querySelectorAll('#index option').length === 2")
+        options = page.eval_on_selector_all(
+            "#index option", "os => os.map(o => [o.value, o.disabled, o.textContent, o.title])"
+        )
+        chosen = page.eval_on_selector("#index", "s => s.value")
+        browser.close()
+    assert options[0][:3] == ["a-bad", True, "a-bad (broken)"] and "unreadable" in options[0][3]
+    assert options[1][:2] == ["good", False] and chosen == "good"
+    assert not errors, errors
