@@ -65,6 +65,7 @@ def test_emptied_source_is_refused_and_allow_empty_empties(runner, tmp_path: Pat
     r = invoke(runner, "index", "update", "e")
     assert r.exit_code == 1 and "has no images now" in r.stderr and "--allow-empty" in r.stderr
     assert r.stderr.count("error:") == 1 and "Traceback" not in r.output
+    assert "?." not in r.stderr  # "is a drive unmounted or a folder emptied?. Nothing was changed"
     assert IndexStore().manifest("e").count == 20  # nothing lost
     folder.rmdir()
     r = invoke(runner, "index", "update", "e")  # root missing altogether
@@ -686,3 +687,19 @@ def test_an_indexed_image_that_turns_unreadable_counts_as_removed(runner, tmp_pa
     r = invoke(runner, "index", "update", "r")
     assert r.exit_code == 0 and "4 images" in r.stderr and "removed 2" in r.stderr, r.output
     assert "1 file could not be read" in r.stderr
+
+
+def test_an_image_given_as_the_source_folder_is_named_a_file(runner, tmp_path: Path) -> None:
+    """`csd index build photo.png` said the image 'does not exist or is not a folder'."""
+    folder = make_colour_folder(tmp_path / "imgs", n=3)
+    image = next(folder.rglob("*.png"))
+    r = build(runner, str(image), "--name", "f")
+    assert r.exit_code != 0 and "is a file; give the folder that holds the images" in r.stderr, r.output
+    assert "does not exist" not in r.stderr
+
+
+def test_one_passing_image_is_one_image() -> None:
+    from csdclip_cli.search.searcher import passed_summary
+
+    assert passed_summary(1, None, None) == "1 image passes every AND clause and OR group"
+    assert passed_summary(2, 10, 10).startswith("2 images pass ")

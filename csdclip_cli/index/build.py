@@ -337,11 +337,11 @@ def refuse_emptying(source: Source, old: Manifest | None) -> None:
         why = (
             f"--exclude {' '.join(excluded)} leaves out every image, or the folder was emptied"
             if excluded
-            else "is a drive unmounted or a folder emptied?"
+            else "is a drive unmounted or a folder emptied"
         )
         raise SourceError(
-            f"source {source.location} has no images now, but index {old.name!r} holds {old.count:,}: "
-            f"{why}. Nothing was changed; pass --allow-empty to empty the index"
+            f"source {source.location} has no images now, but index {old.name!r} holds {old.count:,} "
+            f"({why}?); nothing was changed; pass --allow-empty to empty the index"
         )
 
 

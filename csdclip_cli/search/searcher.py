@@ -78,7 +78,9 @@ def passed_summary(passed: int, examined: int | None, total: int | None) -> str:
             f"{passed:,} of the {examined:,} candidates examined pass every AND clause and OR group "
             f"(the index of {total:,} images is approximate: images outside the candidates are not counted)"
         )
-    return f"{passed:,} images pass every AND clause and OR group"
+    return (
+        f"{passed:,} image{'s' if passed != 1 else ''} pass{'es' if passed == 1 else ''} every AND clause and OR group"
+    )
 
 
 class ResultList(list):

@@ -54,6 +54,8 @@ class FolderSource:
 
     def __init__(self, root: str | Path, exclude: Sequence[str] = ()):
         self.root = Path(absolute(root))
+        if self.root.is_file():  # "does not exist" misled a user who gave an image that exists
+            raise SourceError(f"source {root} is a file; give the folder that holds the images ({self.root.parent})")
         if not self.root.is_dir():
             raise SourceError(f"source folder {root} does not exist or is not a folder")
         self.location = str(self.root)
