@@ -31,14 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from csdclip_cli import config
-from csdclip_cli.errors import DatasetError, PlanFormatError
-from csdclip_cli.rewrite.plan import Plan, parse_tigr
+from csdclip_cli.errors import DatasetError, PlanFormatError, UsageError
+from csdclip_cli.rewrite.plan import Plan, parse_tigr, require_query
 from csdclip_cli.rewrite.rules import NEGATION, ZH_NEG, lexical_negators_hidden
 from csdclip_cli.sources.folder import image_extensions
 from csdclip_cli.textfile import read_text
 
 KNOWN = ("tigr100k", "coco", "mscoco", "flickr30k", "urban1k", "wikido", "demo")
 DEFAULT_SPLIT = "test"
+LANGS = ("en", "zh")  # the query languages the layouts name files by (en_*.jsonl, *_zh.txt)
 
 
 @dataclass
@@ -137,6 +138,13 @@ class _BadLine(ValueError):
     """A query line that parses as JSON but holds a field of the wrong shape."""
 
 
+def _string(v: object, key: str) -> str:
+    """`v`, a field of a caption file; ValueError (the loader's "not a ... file") unless a string."""
+    if not isinstance(v, str):
+        raise ValueError(f"{key} must be a string, got {json.dumps(v, ensure_ascii=False)[:40]}")
+    return v
+
+
 def _ids(d: dict, key: str) -> set[str]:
     """The relevance ids under `key` (absent: none). Raises _BadLine unless they are a list of
     strings or integers: a string would be split into characters."""
@@ -146,37 +154,70 @@ def _ids(d: dict, key: str) -> set[str]:
     return {str(x) for x in v}
 
 
+def _shown(v: object) -> str:
+    """A field's value as JSON, cut short, for a bad-line message."""
+    return json.dumps(v, ensure_ascii=False)[:40]
+
+
+def _field(d: dict, key: str) -> object:
+    if key not in d:
+        raise _BadLine(f"it has no {key!r} field")
+    return d[key]
+
+
+def _query_text(text: object) -> tuple[str, Plan | None]:
+    """The raw query and the gold plan (when `text` is TIGR's annotated form) of a line's text.
+    Raises _BadLine for a text that is no string or has no words: it stopped the whole run
+    (AttributeError, or "empty query" at rewriting) whatever --skip-bad said."""
+    if not isinstance(text, str):
+        raise _BadLine(f"text must be a string, got {_shown(text)}")
+    gold = None
+    if " | " in text or " ｜ " in text or "｜" in text:
+        gold = parse_tigr(text)
+        raw = gold.raw
+    else:
+        raw = text.strip()
+    try:
+        require_query(raw)  # the rewriters and encoders refuse such a query later
+    except UsageError:
+        raise _BadLine(f"text {_shown(raw)} is empty or has no words to search for") from None
+    return raw, gold
+
+
 def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: str = "test") -> list[Query]:
     """The queries of a TIGR / CN-CLIP query file. Raises DatasetError for a malformed line
-    (bad JSON, a text_id already used, ids or a split of the wrong type) unless skip_bad, which warns and
+    (bad JSON, no object, a text_id missing, of the wrong type or already used, a text that is no
+    string or has no words, ids or a split of the wrong type) unless skip_bad, which warns and
     leaves the line out; and when no query is left."""
     queries = []
     line_of: dict[str, int] = {}  # text_id -> its line: a second line would replace its ranking
     for n, line in enumerate(read_text(path, "query file").splitlines(), 1):
         if not line.strip():
             continue
+        text_id: str | None = None
         try:
             d = json.loads(line)
-            text_id = str(d["text_id"])
+            if not isinstance(d, dict):  # d["text_id"] on a list said "TypeError: list indices ..."
+                raise _BadLine(f"a query line must be a JSON object with text_id, text and image_ids, got {_shown(d)}")
+            tid = _field(d, "text_id")
+            if not isinstance(tid, (str, int)) or isinstance(tid, bool) or str(tid).strip() == "":
+                raise _BadLine(f"text_id must be a non-empty string or an integer, got {_shown(tid)}")
+            text_id = str(tid)
             if text_id in line_of:
                 raise _BadLine(f"text_id {text_id!r} is also on line {line_of[text_id]}")
-            text = d["text"]
-            gold = None
-            if " | " in text or " ｜ " in text or "｜" in text:
-                gold = parse_tigr(text)
-                raw = gold.raw
-            else:
-                raw = text.strip()
+            raw, gold = _query_text(_field(d, "text"))
             hr, mr = _ids(d, "image_ids"), _ids(d, "image_xiangsi_ids")
             split = d.get("split", default_split)
             if not isinstance(split, str):  # sorting the splits failed with a TypeError traceback
-                raise _BadLine(f"split must be a string, got {json.dumps(split)[:40]}")
+                raise _BadLine(f"split must be a string, got {_shown(split)}")
             queries.append(Query(text_id, raw, hr, mr, gold, split))
             line_of[text_id] = n
-        except _BadLine as e:
-            _bad(f"{path}:{n}: bad line ({e})", skip_bad, warnings)
-        except (json.JSONDecodeError, KeyError, TypeError, PlanFormatError) as e:
-            _bad(f"{path}:{n}: bad line ({type(e).__name__}: {str(e)[:80]})", skip_bad, warnings)
+        except (_BadLine, PlanFormatError) as e:
+            # the text_id too, when the line has one: the reports name queries by it
+            about = f"; text_id {text_id!r}" if text_id is not None and not str(e).startswith("text_id") else ""
+            _bad(f"{path}:{n}: bad line ({e}{about})", skip_bad, warnings)
+        except json.JSONDecodeError as e:
+            _bad(f"{path}:{n}: bad line (not JSON: {str(e)[:80]})", skip_bad, warnings)
     if not queries:
         raise DatasetError(f"{path} holds no queries")
     return queries
@@ -288,9 +329,20 @@ def _captions_dataset(
                 img: f"{sub}/{img}" for img, _ in pairs if not (folder / img).exists() and (folder / sub / img).exists()
             }
             pairs = [(moved.get(img, img), cap) for img, cap in pairs]
-    queries = [Query(f"{i}", cap, {Path(img).stem}, split=split or "test") for i, (img, cap) in enumerate(pairs)]
+    warnings = warnings if warnings is not None else []
+    wordless = [(img, cap) for img, cap in pairs if not any(ch.isalnum() for ch in cap)]
+    if wordless:  # an empty caption stopped the whole run at rewriting ("empty query")
+        warnings.append(
+            f"{len(wordless):,} captions of {name} have no words (e.g. {wordless[0][1]!r} of {wordless[0][0]}): "
+            "left out of the queries"
+        )
+    queries = [
+        Query(f"{i}", cap, {Path(img).stem}, split=split or "test")
+        for i, (img, cap) in enumerate(pairs)
+        if any(ch.isalnum() for ch in cap)
+    ]
     keys = list(dict.fromkeys(img for img, _ in pairs))
-    ds = Dataset(name, root, queries, folder, lang, False, warnings or [], split, splits, keys, "folder")
+    ds = Dataset(name, root, queries, folder, lang, False, warnings, split, splits, keys, "folder")
     return _with_folder_gallery(ds, folder)
 
 
@@ -349,10 +401,10 @@ def _clip_benchmark_coco(root: Path, split: str | None, warnings: list[str]) -> 
         raise DatasetError(f"{root}: split {chosen!r} needs its images in {folder}")
     try:
         data = json.loads(read_text(files[chosen], "COCO annotation file"))
-        images = {int(im["id"]): im["file_name"] for im in data["images"]}
+        images = {int(im["id"]): _string(im["file_name"], "file_name") for im in data["images"]}
         caps: dict[int, list[str]] = {i: [] for i in images}
         for ann in data["annotations"]:
-            caps[int(ann["image_id"])].append(ann["caption"])
+            caps[int(ann["image_id"])].append(_string(ann["caption"], "caption"))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise DatasetError(f"{files[chosen]} is not a COCO captions file ({type(e).__name__}: {e})") from None
     # torchvision's CocoCaptions, which CLIP_benchmark uses: images by sorted id, captions in file order
@@ -386,20 +438,29 @@ def _karpathy(root: Path, split: str | None, warnings: list[str]) -> Dataset | N
     js = next(iter(sorted(root.glob("dataset_*.json"))), None)
     if js is None:
         return None
-    data = json.loads(read_text(js, "Karpathy split file"))
-    chosen = _choose_split(split, [im.get("split", "") for im in data.get("images", [])], root)
+    try:
+        data = json.loads(read_text(js, "Karpathy split file"))
+        images = data.get("images", [])
+        available = [_string(im.get("split", ""), "split") for im in images]
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError) as e:
+        raise DatasetError(f"{js} is not a Karpathy split file ({type(e).__name__}: {str(e)[:80]})") from None
+    chosen = _choose_split(split, available, root)
     folder = _image_folder(root)
     pairs = []
-    for im in data.get("images", []):
-        if im.get("split") != chosen:
-            continue
-        rel = f"{im['filepath']}/{im['filename']}" if im.get("filepath") else im["filename"]
-        if not (folder / rel).exists() and (folder / im["filename"]).exists():
-            rel = im["filename"]
-        for s in im.get("sentences", []):
-            pairs.append((rel, s["raw"]))
+    try:
+        for im in images:
+            if im.get("split") != chosen:
+                continue
+            filename = _string(im["filename"], "filename")
+            rel = f"{_string(im['filepath'], 'filepath')}/{filename}" if im.get("filepath") else filename
+            if not (folder / rel).exists() and (folder / filename).exists():
+                rel = filename
+            for s in im.get("sentences", []):
+                pairs.append((rel, _string(s["raw"], "raw")))
+    except (AttributeError, KeyError, TypeError, ValueError) as e:  # a traceback, else
+        raise DatasetError(f"{js} is not a Karpathy split file ({type(e).__name__}: {str(e)[:80]})") from None
     name = js.stem.replace("dataset_", "")
-    splits = tuple(sorted({im.get("split", "") for im in data["images"]}))
+    splits = tuple(sorted(set(available)))
     return _captions_dataset(name, root, folder, pairs, chosen, splits, "en", warnings)
 
 
@@ -441,7 +502,10 @@ def load_dataset(
     """The dataset named or found at `name_or_path`, for `split` (default: test where the layout
     has splits; for datasets whose queries carry a split, like the demo, default: all queries).
     Raises DatasetError with the layouts looked for (or the --lang that finds queries), and
-    SourceError for a gallery LMDB that cannot be read (its ids are checked against the queries')."""
+    SourceError for a gallery LMDB that cannot be read (its ids are checked against the queries').
+    Raises UsageError for a `lang` other than en or zh (it failed later, saying "pass --lang en")."""
+    if lang not in LANGS:
+        raise UsageError(f"--lang {lang!r} must be {' or '.join(LANGS)}")
     warnings: list[str] = []
     base = config.data_dir(data_dir)
     p = Path(name_or_path).expanduser()
@@ -487,7 +551,7 @@ def load_dataset(
         if split is not None and found.split is None:
             raise DatasetError(f"{root} has no splits; leave --split out")
         return found
-    for other in ("en", "zh"):
+    for other in LANGS:
         found_other = _find_jsonl(root, other, name) if other != lang else None
         if found_other is not None:  # a Chinese-only folder got the list of every layout, with no hint
             raise DatasetError(f"{root} has no {lang}_*.jsonl queries but has {found_other.name}: pass --lang {other}")

@@ -1,0 +1,220 @@
+"""Bad input met up front, as one line: query-file fields of the wrong type or with no words,
+help text that Rich markup ate, --device and --lang values, and settings-file values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import COLOURS, invoke, make_colour_folder
+from PIL import Image
+
+from csdclip_cli.errors import DatasetError, UsageError
+from csdclip_cli.eval.datasets import load_dataset
+
+GOOD = {"text_id": "a", "text": "a red square", "image_ids": ["red0"]}
+
+
+def query_folder(root: Path, *lines: object) -> Path:
+    """A TIGR-format folder: en_mine.jsonl holding GOOD, then `lines` (str: written as they are),
+    and an imgs/ gallery of one image per colour."""
+    d = root / "mine"
+    (d / "imgs").mkdir(parents=True)
+    for name, rgb in COLOURS.items():
+        Image.new("RGB", (16, 16), rgb).save(d / "imgs" / f"{name}0.png")
+    rows = [GOOD, *lines]
+    (d / "en_mine.jsonl").write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return d
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        (["a tree"], 'text must be a string, got ["a tree"]'),  # AttributeError: 'list' ... 'strip'
+        ({"en": "a tree"}, "text must be a string"),
+        (5, "text must be a string, got 5"),
+        (None, "text must be a string, got null"),
+        ("", 'text "" is empty or has no words'),  # "empty query" stopped the run, naming no line
+        ("   ", "is empty or has no words"),
+        ("?! ...", "is empty or has no words"),
+        ("? | Time: none | Search intention: complex", 'text "?" is empty or has no words'),
+    ],
+)
+def test_query_text_of_the_wrong_type_or_without_words_is_a_bad_line(tmp_path: Path, text: object, says: str) -> None:
+    d = query_folder(tmp_path, {"text_id": "b", "text": text, "image_ids": ["blue0"]})
+    with pytest.raises(DatasetError) as e:
+        load_dataset(str(d))
+    msg = str(e.value)
+    assert "en_mine.jsonl:2: bad line (" in msg and says in msg and "text_id 'b'" in msg and "--skip-bad" in msg
+    ds = load_dataset(str(d), skip_bad=True)
+    assert [q.text_id for q in ds.queries] == ["a"]
+    assert any("en_mine.jsonl:2: bad line (" in w and says in w for w in ds.warnings)
+
+
+@pytest.mark.parametrize(
+    "line, says",
+    [
+        ("[1, 2]", "a query line must be a JSON object"),  # TypeError: list indices must be integers
+        ('"a red square"', "a query line must be a JSON object"),
+        ({"text_id": None, "text": "a tree"}, "text_id must be a non-empty string or an integer, got null"),
+        ({"text_id": ["b"], "text": "a tree"}, "text_id must be a non-empty string or an integer"),  # was "['b']"
+        ({"text_id": True, "text": "a tree"}, "text_id must be a non-empty string or an integer, got true"),
+        ({"text_id": " ", "text": "a tree"}, "text_id must be a non-empty string or an integer"),
+        ({"text": "a tree"}, "it has no 'text_id' field"),
+        ({"text_id": "b", "image_ids": ["blue0"]}, "it has no 'text' field; text_id 'b'"),
+    ],
+)
+def test_every_field_of_a_query_line_is_type_checked(tmp_path: Path, line: object, says: str) -> None:
+    d = query_folder(tmp_path, line)
+    with pytest.raises(DatasetError, match=r"en_mine.jsonl:2: bad line \(") as e:
+        load_dataset(str(d))
+    assert says in str(e.value)
+    ds = load_dataset(str(d), skip_bad=True)
+    assert [q.text_id for q in ds.queries] == ["a"] and any(says in w for w in ds.warnings)
+
+
+def test_eval_skip_bad_leaves_out_lines_with_no_words_or_no_string(runner, tmp_path: Path) -> None:
+    d = query_folder(
+        tmp_path,
+        {"text_id": "b", "text": "", "image_ids": ["blue0"]},
+        {"text_id": "c", "text": ["a tree"], "image_ids": []},
+    )
+    r = invoke(runner, "eval", str(d), "--model", "fake:colour", "--methods", "plain,csd")
+    assert r.exit_code == 1 and "en_mine.jsonl:2: bad line (" in r.stderr and "Traceback" not in r.output
+    r = invoke(runner, "eval", str(d), "--model", "fake:colour", "--methods", "plain,csd", "--skip-bad")
+    assert r.exit_code == 0, r.output
+    assert "en_mine.jsonl:2: bad line" in r.stderr and "en_mine.jsonl:3: bad line" in r.stderr
+
+
+def test_karpathy_caption_of_the_wrong_type_and_captions_without_words(tmp_path: Path) -> None:
+    d = tmp_path / "karpathy"
+    (d / "images").mkdir(parents=True)
+    for name, rgb in COLOURS.items():
+        Image.new("RGB", (16, 16), rgb).save(d / "images" / f"{name}.jpg")
+    images = [
+        {"filename": f"{n}.jpg", "split": "test", "sentences": [{"raw": f"a {n} square"}, {"raw": " . "}]}
+        for n in COLOURS
+    ]
+    (d / "dataset_flickr8k.json").write_text(json.dumps({"images": images}))
+    ds = load_dataset(str(d))  # a caption with no words stopped the run at rewriting
+    assert len(ds.queries) == 4 and any("4 captions of flickr8k have no words" in w for w in ds.warnings)
+    images[0]["sentences"][0]["raw"] = ["a red square"]  # an AttributeError traceback at rewriting
+    (d / "dataset_flickr8k.json").write_text(json.dumps({"images": images}))
+    with pytest.raises(
+        DatasetError, match=r"dataset_flickr8k.json is not a Karpathy split file .*raw must be a string"
+    ):
+        load_dataset(str(d))
+
+
+# ---- help text --------------------------------------------------------------------------------
+
+
+def _commands(cmd, path: list[str]):
+    yield path, cmd
+    for name, sub in getattr(cmd, "commands", {}).items():
+        yield from _commands(sub, [*path, name])
+
+
+def test_no_help_text_has_square_brackets_that_rich_markup_swallows() -> None:
+    """`--config ... fusion weights ( table or top level)`: Rich read '[composite]' as a style tag."""
+    import typer
+    from rich.errors import StyleSyntaxError
+    from rich.markup import _parse
+    from rich.style import Style
+
+    from csdclip_cli.cli.app import app
+
+    lost = []
+    for path, cmd in _commands(typer.main.get_command(app), ["csd"]):
+        texts = [cmd.help, cmd.short_help, cmd.epilog] + [getattr(p, "help", None) for p in cmd.params]
+        for text in filter(None, texts):
+            for _, _, tag in _parse(text):
+                if tag is None or tag.name.startswith(("/", "@")):
+                    continue
+                try:
+                    Style.parse(tag.name)
+                except StyleSyntaxError:  # no style: Rich drops the tag, and the user's words with it
+                    lost.append(f"{' '.join(path)}: {tag.markup} in {text!r}")
+    assert not lost, lost
+
+
+@pytest.mark.parametrize("command", ["search", "eval"])
+def test_config_help_shows_its_table_name(runner, command: str) -> None:
+    r = invoke(runner, command, "--help")
+    assert r.exit_code == 0 and "([composite] table or top level)" in r.stdout
+    assert "( table" not in r.stdout
+
+
+# ---- --device, --lang -------------------------------------------------------------------------
+
+
+def _no_cuda() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("device", ["bogus", "cuda", "cuda:1"])
+def test_search_checks_device_as_index_build_does(runner, tmp_path: Path, device: str) -> None:
+    if device.startswith("cuda") and not _no_cuda():
+        pytest.skip("this machine has CUDA")
+    folder = make_colour_folder(tmp_path / "imgs", n=8)
+    assert invoke(runner, "index", "build", str(folder), "--model", "fake:colour").exit_code == 0
+    build = invoke(runner, "index", "build", str(folder), "--model", "fake:colour", "--device", device)
+    says = "is not one of auto, cpu, cuda" if device == "bogus" else "no CUDA device is available"
+    assert build.exit_code == 2 and says in build.stderr
+    r = invoke(runner, "search", "red", "--no-server", "--device", device)
+    assert r.exit_code == 2 and r.stderr.strip() == build.stderr.strip() and not r.stdout
+    r = invoke(runner, "search", "red", "--no-server", "--device", "cpu")
+    assert r.exit_code == 0
+
+
+def test_eval_and_demo_check_device_before_any_work(runner, tmp_path: Path) -> None:
+    d = query_folder(tmp_path)
+    r = invoke(runner, "eval", str(d), "--model", "fake:colour", "--methods", "plain", "--device", "bogus")
+    assert r.exit_code == 2 and "--device 'bogus' is not one of" in r.stderr
+    assert not any((tmp_path / "indexes").iterdir())  # refused before the gallery was indexed
+    r = invoke(runner, "demo", "--device", "bogus", "--data-dir", str(tmp_path / "data"))
+    assert r.exit_code == 2 and "--device 'bogus' is not one of" in r.stderr
+    assert not (tmp_path / "data" / "demo").exists()  # refused before the demo world was drawn
+
+
+@pytest.mark.parametrize("lang", ["fr", "EN", ""])
+def test_eval_refuses_an_unknown_language_up_front(runner, tmp_path: Path, lang: str) -> None:
+    d = query_folder(tmp_path)
+    r = invoke(runner, "eval", str(d), "--model", "fake:colour", "--lang", lang)
+    assert r.exit_code == 2 and f"--lang {lang!r} must be en or zh" in r.stderr and "pass --lang" not in r.stderr
+    with pytest.raises(UsageError, match="must be en or zh"):
+        load_dataset(str(d), lang=lang)
+
+
+# ---- the settings file ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "0.0", "nan", "inf", "100000"])
+def test_settings_rewrite_timeout_must_be_positive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """`timeout = 0` became 60 s without a word."""
+    from csdclip_cli import config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "csd.toml").write_text(f"[rewrite]\ntimeout = {value}\n")
+    with pytest.raises(UsageError, match=r"csd.toml \[rewrite\]: timeout must be a positive number of seconds"):
+        config.settings("rewrite")
+    (tmp_path / "csd.toml").write_text("[rewrite]\ntimeout = 0.5\n")
+    assert config.settings("rewrite") == {"timeout": 0.5}
+
+
+@pytest.mark.parametrize("table", ["composite", "rewrite"])
+def test_settings_table_name_given_a_value_says_it_must_be_a_table(
+    runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str
+) -> None:
+    folder = make_colour_folder(tmp_path / "imgs", n=8)
+    assert invoke(runner, "index", "build", str(folder), "--model", "fake:colour").exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "csd.toml").write_text(f"{table} = 5\n")
+    r = invoke(runner, "search", "red", "--no-server")
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == 1, r.output
+    assert f"csd.toml: {table} must be a table, not 5; write [{table}] on a line of its own" in lines[0]
+    assert "unknown" not in lines[0]
