@@ -74,12 +74,14 @@ def config_file() -> Path | None:
 # keys are search.composite.RANGES, checked where they are used)
 TABLES = ("composite", "rewrite")
 REWRITE_KEYS: dict[str, tuple[type, ...]] = {"llm": (str,), "adapter": (str,), "timeout": (int, float)}
+MAX_TIMEOUT = 24 * 3600  # seconds; the LLM rewriter's own bound (rewrite.llm.default_timeout)
 
 
 def settings(section: str) -> dict:
     """One table of the settings file ({} when there is none), e.g. settings("rewrite")["llm"].
     Raises UsageError, naming the file, for one that cannot be read or parsed, an unknown table
-    or top-level key (a misspelt [compsite] was ignored), or a [rewrite] value of the wrong type."""
+    or top-level key (a misspelt [compsite] was ignored), a table name given a value (composite = 5),
+    or a [rewrite] value of the wrong type or a timeout not above 0 seconds."""
     import tomllib
 
     from csdclip_cli.errors import UsageError
@@ -98,8 +100,13 @@ def settings(section: str) -> dict:
     if not isinstance(data, dict):
         raise UsageError(f"settings file {path} must hold tables ({', '.join(TABLES)}), not {type(data).__name__}")
     for key, value in data.items():
-        if key not in TABLES or not isinstance(value, dict):
+        if key not in TABLES:
             raise UsageError(f"settings file {path}: unknown {key!r}; it may hold the tables {', '.join(TABLES)}")
+        if not isinstance(value, dict):  # `composite = 5` was called unknown, though its name is right
+            raise UsageError(
+                f"settings file {path}: {key} must be a table, not {value!r}; "
+                f"write [{key}] on a line of its own with its keys below it"
+            )
     # [rewrite] is checked whichever table is asked for: a bad timeout waited for the LLM to run
     for key, value in data.get("rewrite", {}).items():
         kinds = REWRITE_KEYS.get(key)
@@ -108,4 +115,10 @@ def settings(section: str) -> dict:
         if isinstance(value, bool) or not isinstance(value, kinds):
             need = "a path (a string)" if str in kinds else "a number of seconds"
             raise UsageError(f"settings file {path} [rewrite]: {key} must be {need}, not {value!r}")
+        # 0 became 60 s (`... or 60` where the timeout is read); nan and inf are numbers too
+        if key == "timeout" and isinstance(value, (int, float)) and not 0 < value <= MAX_TIMEOUT:
+            raise UsageError(
+                f"settings file {path} [rewrite]: timeout must be a positive number of seconds "
+                f"(at most {MAX_TIMEOUT}), not {value!r}"
+            )
     return data.get(section, {})

@@ -116,3 +116,14 @@ def new_app(help_text: str) -> typer.Typer:
 
 IndexDir = typer.Option(None, "--index-dir", envvar="CSD_INDEXES", help="Index root (default ./indexes).")
 Device = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps.")
+
+
+def check_device(device: str) -> None:
+    """Refuse an unknown --device, or a CUDA one where there is no CUDA, before any work, as
+    `csd index build` does when its model loads (encoders.base.resolve_device): search embeds
+    queries with ONNX and an index already built loads no model, so a bogus --device went unnoticed."""
+    if device in ("auto", "cpu"):  # always valid: no torch import (seconds) to say so
+        return
+    from csdclip_cli.encoders.base import resolve_device
+
+    resolve_device(device)

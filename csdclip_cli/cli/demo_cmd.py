@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from csdclip_cli.cli.common import Device, IndexDir, guard, new_app
+from csdclip_cli.cli.common import Device, IndexDir, check_device, guard, new_app
 
 app = new_app("The offline demo: a procedural photo world, a tiny trained CLIP, a graded benchmark.")
 app.info.no_args_is_help = False  # plain `csd demo` runs the demo
@@ -30,6 +30,7 @@ def demo(
     """
     if ctx.invoked_subcommand is not None:
         return
+    check_device(device)  # before the gallery is generated
     from rich.table import Table
 
     from csdclip_cli import config

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from csdclip_cli.cli.common import Device, IndexDir, guard
+from csdclip_cli.cli.common import Device, IndexDir, check_device, guard
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -51,7 +51,9 @@ def eval_(
     report: Path | None = typer.Option(None, "--report", help="Write summary.md/json, metrics.png, index.html here."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave malformed lines out instead of stopping."),
     config_file: Path | None = typer.Option(
-        None, "--config", help="TOML/JSON file with fusion weights ([composite] table or top level)."
+        None,
+        "--config",
+        help="TOML/JSON file with fusion weights (\\[composite] table or top level).",  # \\[: not Rich markup
     ),
     data_dir: Path | None = typer.Option(None, "--data-dir", envvar="CSD_DATA", help="Data root (default ./data)."),
     device: str = Device,
@@ -106,6 +108,7 @@ def eval_(
         check_output_dir(report, "--report")
     ks = parse_ks(k)
     method_list = parse_methods(methods)
+    check_device(device)  # an index already built loads no model: a bogus --device went unnoticed
     ds = load_dataset(dataset, data_dir, lang, skip_bad, split)
     for w in ds.warnings:
         warn(w)

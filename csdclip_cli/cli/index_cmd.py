@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from csdclip_cli.cli.common import Device, IndexDir, guard, new_app
+from csdclip_cli.cli.common import Device, IndexDir, check_device, guard, new_app
 
 app = new_app("Build and manage per-model indexes of image folders and CN-CLIP LMDBs.")
 Exclude = typer.Option(
@@ -108,6 +108,7 @@ def build(
         from csdclip_cli.index.ann import check_kind
 
         check_kind(ann, installed=True)
+    check_device(device)  # before the scan, and for an encoder (a plugin's) that ignores it
     build_source(
         source,
         model,
@@ -154,6 +155,7 @@ def update(
     """
     from csdclip_cli.index import IndexStore
 
+    check_device(device)
     store = IndexStore(index_dir)
     m = store.manifest(store.current() if name is None else name)
     if m.source.subset:

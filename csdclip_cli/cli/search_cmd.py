@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from csdclip_cli.cli.common import Device, IndexDir, guard
+from csdclip_cli.cli.common import Device, IndexDir, check_device, guard
 
 
 @guard
@@ -37,7 +37,9 @@ def search(
     html: Path | None = typer.Option(None, "--html", help="Write a page of result thumbnails."),
     open_page: bool = typer.Option(False, "--open", help="Open the --html page in a browser."),
     config_file: Path | None = typer.Option(
-        None, "--config", help="TOML/JSON file with fusion weights ([composite] table or top level)."
+        None,
+        "--config",
+        help="TOML/JSON file with fusion weights (\\[composite] table or top level).",  # \\[: not Rich markup
     ),
     no_server: bool = typer.Option(
         False, "--no-server", help="Search here even if `csd serve` runs for these indexes."
@@ -62,6 +64,7 @@ def search(
     end = b"\0" if print0 else b"\n"
     if open_page and html is None:
         raise UsageError("--open opens the --html page; add --html FILE")
+    check_device(device)  # also when `csd serve` answers: the flag was wrong either way
     if plain and method not in (None, "plain"):
         raise UsageError(f"--plain is --method plain; it cannot go with --method {method}")
     method = method or "csd"
