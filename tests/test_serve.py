@@ -133,6 +133,8 @@ def test_limits_and_files_only_by_row(client) -> None:
     assert client.get("/api/thumb/demo-tiny/99999").status_code == 404
     assert client.get("/api/file/demo-tiny/..%2F..%2Fetc%2Fpasswd").status_code == 404  # rows only, never paths
     assert client.get("/api/file/demo-tiny/-1").status_code == 404
+    r = client.get("/api/thumb/demo-tiny/-1?key=x")  # it said the index "was updated since this search"
+    assert r.status_code == 404 and r.json()["error"] == "index 'demo-tiny' has no image at row -1"
     r = client.get("/api/thumb/demo-tiny/")  # no row: no such route, as JSON like every other error
     assert r.status_code == 404 and r.json()["error"] == "no such route: GET /api/thumb/demo-tiny/"
     r = client.get("/api/search")

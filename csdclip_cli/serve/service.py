@@ -184,6 +184,8 @@ class Service:
         from csdclip_cli.html import ThumbnailReader
 
         s = self.searcher(name)
+        if row < 0:  # never a row of any search ("was updated since this search" misled)
+            raise NotFound(self._gone(name, row, None))
         if not (0 <= row < len(s.gallery.alive)) or not s.gallery.alive[row]:
             raise NotFound(self._gone(name, row, key))
         held, path = s.gallery.gen.rows_for([row]).get(row, (None, None))
