@@ -324,6 +324,9 @@ def test_junk_folders_skipped_and_exclude_recorded(runner, tmp_path: Path) -> No
     solid(folder / "raw" / "r3.png", (255, 0, 0))
     r = invoke(runner, "index", "update", "nas")  # the manifest's excludes are used again
     assert "3 images (encoded 0" in r.stderr
+    r = invoke(runner, "index", "update", "nas", "--exclude", "")  # '' clears them (it kept them)
+    assert r.exit_code == 0 and "5 images (encoded 2" in r.stderr, r.output
+    assert IndexStore().manifest("nas").source.exclude == ()
 
 
 @pytest.mark.parametrize("glob", ["./raw/*", "ABS/raw/*", "raw/", "./raw"])

@@ -13,7 +13,10 @@ from csdclip_cli.cli.common import Device, IndexDir, check_device, guard, new_ap
 
 app = new_app("Build and manage per-model indexes of image folders and CN-CLIP LMDBs.")
 Exclude = typer.Option(
-    None, "--exclude", "-x", help="Glob of paths or names to leave out, e.g. 'raw/*' or 'drafts' (repeatable)."
+    None,
+    "--exclude",
+    "-x",
+    help="Glob of paths or names to leave out, e.g. 'raw/*' or 'drafts' (repeatable; '' clears the remembered ones).",
 )
 AllowEmpty = typer.Option(
     False, "--allow-empty", help="Accept a source that now has no images (drops every vector of the index)."
@@ -120,7 +123,7 @@ def build(
         index_dir=index_dir,
         wait=wait,
         trust_remote_code=trust_remote_code,
-        exclude=exclude,
+        exclude=[g for g in exclude if g.strip()] if exclude is not None else None,  # '' alone: none
         allow_empty=allow_empty,
         ann=ann,
         engine=engine,
@@ -139,7 +142,10 @@ def update(
     device: str = Device,
     wait: bool = typer.Option(False, "--wait", help="Wait for a running build of the index instead of refusing."),
     exclude: list[str] | None = typer.Option(
-        None, "--exclude", "-x", help="Glob to leave out (repeatable); replaces the globs the index was built with."
+        None,
+        "--exclude",
+        "-x",
+        help="Glob to leave out (repeatable); replaces the globs the index was built with ('' clears them).",
     ),
     allow_empty: bool = AllowEmpty,
     address: str | None = typer.Option(None, "--address", help="Ray cluster for an index built with --engine ray."),
@@ -188,7 +194,8 @@ def update(
         index_dir=index_dir,
         wait=wait,
         trust_remote_code=bool(m.build.get("trust_remote_code")),
-        exclude=exclude if exclude else list(m.source.exclude),
+        # given at all, the globs replace the old ones; --exclude '' alone keeps none
+        exclude=[g for g in exclude if g.strip()] if exclude is not None else list(m.source.exclude),
         allow_empty=allow_empty,
         address=address,
     )

@@ -138,8 +138,9 @@ def build_or_update(
                 )
     name = validate_name(name)
     old = store.manifest(name) if store.exists(name) else None
-    if not exclude and old is not None and old.source.exclude:
-        # rebuilding without --exclude keeps the globs the index was made with (as update does)
+    if exclude is None and old is not None and old.source.exclude:
+        # rebuilding without --exclude keeps the globs the index was made with (as update does);
+        # an empty list is none (`csd index update X --exclude ''` kept the old ones)
         src = open_source(source, exclude=old.source.exclude)
     if engine not in (None, "local", "ray"):
         raise UsageError(f"--engine {engine!r}: choose local or ray")
