@@ -706,3 +706,15 @@ def test_one_passing_image_is_one_image() -> None:
 
     assert passed_summary(1, None, None) == "1 image passes every AND clause and OR group"
     assert passed_summary(2, 10, 10).startswith("2 images pass ")
+
+
+def test_image_files_no_decoder_reads_are_counted(runner, tmp_path: Path) -> None:
+    """A folder of camera RAW files (and SVGs) was indexed as empty, or partly, without a word."""
+    folder = make_colour_folder(tmp_path / "imgs", n=3)
+    for name in ("a.cr2", "b.CR2", "c.svg", "notes.txt", "skip/d.nef"):
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes(b"raw")
+    r = build(runner, str(folder), "--name", "raw", "--exclude", "skip")
+    assert r.exit_code == 0 and "left out 3 image files no installed decoder reads (2 .cr2, 1 .svg)" in r.stderr
+    r = invoke(runner, "index", "update", "raw")  # nothing to do: still said
+    assert r.exit_code == 0 and "left out 3 image files" in r.stderr

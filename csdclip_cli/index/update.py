@@ -184,6 +184,7 @@ def build_or_update(
         if nothing is not None:
             if len(store.names()) == 1 or not (store.root / ".current").exists():
                 store.use(name)
+            _tell_passed_over(src, note)
             return name, nothing
     note(f"loading {model} ...")
     enc = load_encoder(model, weights=weights, device=device, trust_remote_code=trust_remote_code)
@@ -227,4 +228,17 @@ def build_or_update(
     why = ensure_text_export(enc, store.root)  # queries then embed without torch
     if why:
         note(f"info: {why}")
+    _tell_passed_over(src, note)
     return name, rep
+
+
+def _tell_passed_over(src: Any, note: Callable[[str], None]) -> None:
+    """Name the image files of the folder no installed decoder reads (camera RAW, SVG, EPS):
+    a folder of .cr2 photos was indexed as empty without a word."""
+    passed = getattr(src, "passed_over", None)
+    if passed:
+        kinds = ", ".join(f"{n:,} {ext}" for ext, n in sorted(passed.items(), key=lambda kv: (-kv[1], kv[0])))
+        note(
+            f"info: left out {sum(passed.values()):,} image files no installed decoder reads ({kinds}); "
+            "convert them to JPEG, PNG or TIFF to index them"
+        )

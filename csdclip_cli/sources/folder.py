@@ -36,6 +36,14 @@ def image_extensions() -> frozenset[str]:
     return OWN_EXTENSIONS | opened
 
 
+# image files no installed decoder reads (camera RAW, vector formats): left out like any other
+# file, but counted (FolderSource.passed_over), so that a folder of .cr2 files is not empty without a word
+UNREAD_IMAGES = frozenset(
+    {".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".dng", ".raf", ".orf", ".rw2", ".pef", ".srw"}
+    | {".x3f", ".3fr", ".erf", ".kdc", ".mrw", ".svg", ".svgz", ".eps", ".ai", ".xcf"}
+)
+
+
 # Folders that hold copies, thumbnails or deleted files, not photos: NAS indexers (Synology
 # @eaDir, QNAP .@__thumb), desktop thumbnail caches, macOS zip resource forks, trash and recycle
 # bins. Hidden folders (".name") are skipped too.
@@ -60,6 +68,7 @@ class FolderSource:
             raise SourceError(f"source folder {root} does not exist or is not a folder")
         self.location = str(self.root)
         self.exclude = tuple(self._relative(g) for g in exclude)
+        self.passed_over: dict[str, int] = {}
 
     def _relative(self, glob: str) -> str:
         """An --exclude glob as a path relative to the root: './sub/*' and '/abs/root/sub/*'
@@ -88,6 +97,7 @@ class FolderSource:
         """(key, full path) of every image file (by extension) under the root, walked in name
         order with hidden, junk and excluded paths left out; a folder linked twice is walked once."""
         seen_dirs: set[tuple[int, int]] = set()
+        self.passed_over = {}  # extension -> files of UNREAD_IMAGES left out, counted again each walk
         # followlinks: a symlinked folder is walked once (cycles are cut by inode)
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=True):
             st = os.stat(dirpath)
@@ -101,12 +111,18 @@ class FolderSource:
                 d for d in dirnames if not self._junk(d) and not self._excluded(printable_key(reldir + d), d)
             )
             for name in sorted(filenames):
-                if name.startswith(".") or Path(name).suffix.lower() not in image_extensions():
+                ext = Path(name).suffix.lower()
+                readable = ext in image_extensions()
+                if name.startswith(".") or not (readable or ext in UNREAD_IMAGES):
                     continue
                 # a name that is not valid UTF-8 arrives with surrogates; its key spells those bytes \xNN
                 key = printable_key(reldir + name)
-                if not self._excluded(key, name):
+                if self._excluded(key, name):
+                    continue
+                if readable:
                     yield key, os.path.join(dirpath, name)
+                else:
+                    self.passed_over[ext] = self.passed_over.get(ext, 0) + 1
 
     def keys(self) -> Iterator[str]:
         """Every image's key, as items() gives them, without a stat of each file."""
