@@ -404,7 +404,8 @@ NEUTRAL_EN, NEUTRAL_ZH = "a photo", "一张照片"  # the positive side of a que
 
 # words that say nothing about the image: "no dogs please", "people in the photo", "just mountains"
 FILLER = re.compile(
-    r"\s*\bplease\b|\s+in\s+(?:the|this|my)\s+(?:photo|picture|image|shot|frame)\b"
+    r"\s*\b(?:please|pls|plz)\b|\s+\b(?:lol|lmao|haha|thx|thanks)\b(?=\s*[,.!?]*\s*$)"
+    r"|\s+in\s+(?:the|this|my)\s+(?:photo|picture|image|shot|frame)\b"
     r"|(?:(?<=^)|(?<=,\s))(?:just|only)\s+(?!(?:one|two|three|a\s+few|\d+)\b)",  # not "only one person"
     re.IGNORECASE,
 )
@@ -744,7 +745,20 @@ def _modifier_start(tokens: list[str], i: int) -> int:
 def _is_participle(tokens: list[str], i: int) -> bool:
     w = tokens[i].lower().split("\x00")[0]  # "playing\x00with": ACTION_WITH kept the object
     after_det = i > 0 and tokens[i - 1].lower() in DETERMINERS
-    return not after_det and ((len(w) > 4 and w.endswith("ing") and w not in ING_NOUNS) or w in ED_PARTICIPLES)
+    # "an empty parking lot", "a big swimming pool": a determiner, an adjective, then the -ing
+    # word of a compound noun (it was an action: "an empty in the snow")
+    named = (
+        1 < i < len(tokens) - 1
+        and tokens[i - 2].lower() in DETERMINERS
+        and _is_property(tokens[i - 1], participle=False)
+        and not _modifier_start(tokens, i + 1)
+        and tokens[i + 1].lower() not in DETERMINERS
+    )
+    return (
+        not after_det
+        and not named
+        and ((len(w) > 4 and w.endswith("ing") and w not in ING_NOUNS) or w in ED_PARTICIPLES)
+    )
 
 
 def split_subject(chunk: str) -> tuple[str, list[str]]:
@@ -988,6 +1002,13 @@ ONES = re.compile(r"^(?:the\s+)?(ones?)\b", re.IGNORECASE)
 NONE_OF_ARE = re.compile(
     r"\bnone\s+of\s+(?P<det>the|these|those|my|our)\s+(?P<what>[A-Za-z-]+)\s+(?:are|is|were|was)\s+", re.IGNORECASE
 )
+# "kids at a school, none of them wearing uniforms", "dogs, none on a leash": what they have or
+# where they are is excluded, not "them" (a clause "none wearing uniforms", NOT "them holding phones")
+NONE_OF_THEM = re.compile(
+    r"(?<=,)\s*none(?:\s+of\s+them)?\s+(?:(?:are|is|were|was)\s+)?"
+    r"(?:holding|wearing|carrying|with|having|has|have|on|in)\s+(?:an?\s+)?",
+    re.IGNORECASE,
+)
 # How search boxes and lists say "no": "a tree NOT dog" (a boolean operator in capitals),
 # "a tree -dog" (a word's leading minus), "a tree, dog excluded", "anything but dogs",
 # "a non-red car" (a colour or property denied: "a car that isn't red")
@@ -1135,7 +1156,7 @@ def _colour_alternatives(m: re.Match) -> str:
 # "a red car, and no, not a blue one", "no, I mean a cat": a "no" that answers the speaker's own
 # words is no part of the image (before a negation or a new start, not "a beach, no people")
 SELF_CORRECTION = re.compile(
-    r"(?:^|\s*[,;]|\s+-+|\s+(?=(?:and|but)\s))\s*(?:(?:and|but|oh|well|wait)[\s,]+)?(?:no|nope|nah)\s*[,.!]+\s*"
+    r"(?:^|\s*[,;]|\s+-+|\s+(?=(?:and|but)\s))\s*(?:(?:and|but|oh|well|wait)[\s,]+)?(?:no|nope|nah)(?:\s*,?\s*wait)?\s*[,.!]+\s*"
     r"(?=(?:not|no|nobody|none|nothing|without|i|i'm|rather|instead|make\s+it)\b)",
     re.IGNORECASE,
 )
@@ -1146,7 +1167,9 @@ SELF_CORRECTION = re.compile(
 # (_corrected): "a tiger in a zoo, no, in the wild" keeps the tiger.
 CORRECTED = re.compile(
     r"(?P<lead>^|[,;])\s*(?P<said>[^,;.]*?)\s*[,;.]\s*"
-    r"(?:(?:no|nope|sorry|oops)\s*(?:[,.!]*\s*(?P<mean>i\s+meant?\b)[\s,]*|[,.!]+\s*)|(?P<mean2>i\s+meant?\b)[\s,]*)"
+    r"(?:(?:no|nope|sorry|oops|wait|actually)(?:\s*,?\s*(?:wait|actually)\b)?"
+    r"\s*(?:[,.!]*\s*(?P<mean>i\s+meant?\b|make\s+it\b)[\s,]*|[,.!]+\s*)|(?P<mean2>i\s+meant?\b)[\s,]*)"
+    r"(?:make\s+it\s+)?"
     r"(?P<new>[^,;.]*[^,;.\s])",
     re.IGNORECASE,
 )
@@ -1251,10 +1274,18 @@ def _corrected(m: re.Match) -> str:
         return f"{lead}{said} {new}"
     if first in DETERMINERS or CORRECTED_COUNT.match(first):
         new_subject, new_mods = split_subject(new)
+        places = [i for i, mod in enumerate(mods) if _modifier_kind(mod) == "place"]
+        if not new_mods and places and new_subject.split()[-1].lower() in SCENE_PLACES:
+            # "a boat on a lake, I mean a river": the place is corrected, not the boat
+            i = places[-1]
+            prep = mods[i].split()[: _modifier_start(mods[i].split(), 0)]
+            return lead + " ".join([subject, *mods[:i], *prep, new, *mods[i + 1 :]])
         same = singular(new_subject.split()[-1].lower()) == singular(subject.split()[-1].lower())
         if not new_mods and mods and (same or _modifier_kind(mods[0]) == "place"):
             return lead + " ".join([new, *(mods if same else mods[:1])])  # "a girl on a beach, no, a boy"
         return f"{lead}{new}"
+    if len(words) == 1 and first not in ADJECTIVES and not mods and len(said.split()) == 1:
+        return f"{lead}{new}"  # "cats, sorry I meant kittens"
     det = STRIP_DET.match(subject)
     if len(words) == 1 and first not in ADJECTIVES and det and len(subject.split()) == 2:
         # "a dog on a sofa, no, cat": the thing (a word that may describe it is not)
@@ -1279,8 +1310,16 @@ def _modifier_kind(mod: str) -> str | None:
     return None
 
 
+# quoted words are text shown in the image, read whole: "a road sign that says "Do Not Enter""
+# excluded 'Entering"', "a neon sign reading 'never give up'" excluded 'give up''
+QUOTED = re.compile(
+    r"[\"“”„«»][^\"“”„«»]{1,60}[\"“”„«»]|(?<![\w'‘])['‘][^'‘’\n]{1,60}?['’](?![\w'’])",
+)
+
+
 def _english(query: str) -> Plan:
     raw = query  # the plan keeps the user's words: a plans file is looked up by them
+    query = QUOTED.sub(lambda m: m.group(0).replace(" ", "\x00"), query)
     query = re.sub(r"\b(except|excluding|without)\s+no\s+", r"\1 ", query, flags=re.IGNORECASE)  # "except no geese"
     # "no cars no people": a second "no" after a thing starts a clause of its own
     query = SECOND_NO.sub(lambda m: m.group(1) + ("," if m.group(1).lower() not in BEFORE_NO else ""), query)
@@ -1310,6 +1349,7 @@ def _english(query: str) -> Plan:
     query = WORD.sub(_fix_cue, query)
     query = WHERE_THE_ISNT.sub(_where_the_isnt, query)
     # "none of the dogs are on leashes": the dogs are wanted, on a leash they are not
+    query = NONE_OF_THEM.sub(" no ", query)
     query = NONE_OF_ARE.sub(lambda m: f"{m['det']} {m['what']}, no {m['what']} ", query)
     query = re.sub(r"\bwhere\s+nothing\s+is\s+", "with nothing ", query, flags=re.IGNORECASE)
     # "but not the ones with sunglasses": what the ones have stays with them (the thing: ONES)
