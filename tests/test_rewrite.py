@@ -716,6 +716,13 @@ NEGATED_FACT_TABLE = [
     ("cats, sorry I meant kittens", ["kittens"], [], []),
     ("a boat on a lake, i mean a river", ["a boat on a river"], [], []),  # the place, not the boat
     ("a summer picnic, no ants lol", ["a summer picnic"], ["ants"], []),
+    # an action after the excluded thing: the subject's ("standing by" is no adverb), but people's
+    # when people are excluded from a thing's picture
+    ("a man with no hat standing by a red door", ["a man standing", "a man by a red door"], ["hat"], []),
+    ("a bus stop with no people waiting by the road", ["a bus stop by the road"], ["people waiting"], []),
+    ("a park with no kids playing on the swings", ["a park"], ["kids playing on the swings"], []),
+    ("a car with no driver parked on a street", ["a car parked on a street"], ["driver"], []),
+    ("a woman without shoes dancing on the beach", ["a woman dancing", "a woman on the beach"], ["shoes"], []),
     # ... a correction that does not say which part it takes back is dropped, not the query
     ("a man riding a horse, no, the white one", ["a man riding a horse"], [], []),  # it was "the white one"
     ("a big dog, no, small", ["a big dog"], [], []),

@@ -572,18 +572,39 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     # "a dog without a collar on a sofa": one thing the subject does not have; where it is, the
     # subject is (the collar was on the sofa). Things around it keep theirs ("with no birds in the sky")
     cue = text[m.start() : m.start("what")]
-    head = next((tokens[i - 1] for i in range(1, len(tokens)) if _modifier_start(tokens, i)), "")
+    head = next(
+        (tokens[i - 1] for i in range(1, len(tokens)) if _modifier_start(tokens, i) or _is_participle(tokens, i)), ""
+    )
     owned = (
         inside
         and bool(WITH_CUE.search(cue))
         and (tokens[:1] in (["a"], ["an"]) or _countable(head))
         and not IMPLIED_ITEM.match(" ".join(tokens))  # "with nothing on the shelves": something's place
     )
+    # an action after people excluded from a thing's picture is theirs ("a bus stop with no people
+    # waiting by the road": the people wait, not the bus stop); after anything else, the subject's
+    said = re.split(r"[,;]|\s(?:who|that|which)\s", text[: m.start()])[-1].strip()
+    said_head = split_subject(said)[0].split()[-1:] if said else []
+    excluded = [t for t in tokens[:3] if t.isalpha()]
+    subjects_action = not (
+        excluded
+        and singular(excluded[0].lower()) in ANIMATE
+        and said_head
+        and said_head[0].isalpha()
+        and singular(said_head[0].lower()) not in ANIMATE
+    )
     # inside the sentence "walking in the rain" is the subject's; a lone "waiting" or "walking
     # around" may be the excluded thing's ("with no passengers waiting"), and so may a place
     # ("with no birds in the sky"); a time is the scene's ("no cars at night")
     for i in range(1, 0 if rest or complement else len(tokens)):
-        action = inside and _is_participle(tokens, i) and i + 1 < len(tokens) and tokens[i + 1].lower() not in ADVERBS
+        # "waiting around" is the excluded thing's; "standing by a red door" the subject's ("by a")
+        adverb = i + 1 < len(tokens) and tokens[i + 1].lower() in ADVERBS
+        adverb = adverb and not (i + 2 < len(tokens) and tokens[i + 2].lower() in DETERMINERS)
+        # a thing's state is its own ("a car with no driver parked on a street")
+        state = tokens[i].lower() in POSTURE or tokens[i].lower().endswith("ed")
+        action = (
+            inside and _is_participle(tokens, i) and i + 1 < len(tokens) and not adverb and (subjects_action or state)
+        )
         # "a woman without a hat in Paris", "a cat without a collar in the garden": a named place
         # or a scene is where the subject is ("with no birds in the sky": the birds' place)
         k = _modifier_start(tokens, i)
