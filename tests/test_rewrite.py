@@ -692,6 +692,7 @@ NEGATED_FACT_TABLE = [
     # a title after what bears it is no exclusion (it excluded "Country for Old Men")
     ("a poster of No Country for Old Men", ["a poster of No Country for Old Men"], [], []),
     ("a book called No Logo Here", ["a book called No Logo Here"], [], []),
+    ("a bar called No Name", ["a bar called No Name"], [], []),  # one word after "called" is a name
     ("a poster of No Country for Old Men, no people", ["a poster of No Country for Old Men"], ["people"], []),
     ("a poster of no people", ["a poster"], ["people"], []),  # not a title
     ("a dog called Rex, no cats", ["a dog called Rex"], ["cats"], []),

@@ -270,6 +270,8 @@ PROHIBITED = (
     "stopping", "photography", "photos", "dogs", "pets", "u-turns?", "vaping", "skateboarding", "cycling", "hunting",
     "overtaking", "loitering", "food", "alcohol", "waiting", "bikes", "bicycles", "jumping", "running",
 )  # fmt: skip
+_TITLE_WORD = r"(?:[A-Z0-9][\w'’-]*|for|to|of|the|a|an|and|in|on|at|with)"
+_TITLE_END = r"(?:\s*(?:[,;.]|$)|\s+(?:on|in|at|by|near|next\s+to|over|under|above|behind|hanging)\s+(?:a|an|the)\s)"
 NAMED_NO = re.compile(
     r"\b(?:a|an|the)\s+no[\s-]|\b(?:says?|saying|reads?|reading|written|labell?ed|marked)\s+['\"“‘]?no\s|['\"“‘]no\s"
     # a prohibition sign is a thing: "a cafe with no smoking sign" (no "smoking sign" exists to
@@ -286,9 +288,11 @@ NAMED_NO = re.compile(
     r"(?i:(?:movie\s+|film\s+|album\s+|book\s+)?(?:poster|cover|movie|film|book|album|logo|"
     r"title|t-?shirt|shirt|mug|banner|billboard|still|screenshot|concert)\b(?!s))\s*(?:[,;.]|$)))"
     # ... or after what bears it: "a poster of No Country for Old Men", "a book called No Logo Here"
-    r"|\b(?:(?:poster|cover|book|album|movie|film|dvd|still|screenshot|shirt|mug|banner)\s+(?:of|for|from)|called|"
-    r"titled|named)\s+(?-i:No\s(?=[A-Z][\w'’-]*(?:\s+(?:[A-Z0-9][\w'’-]*|for|to|of|the|a|an|and|in|on|at|with))+"
-    r"(?:\s*(?:[,;.]|$)|\s+(?:on|in|at|by|near|next\s+to|over|under|above|behind|hanging)\s+(?:a|an|the)\s)))",
+    # (after "called", one capitalised word is a name: "a bar called No Name")
+    r"|(?:\b(?:poster|cover|book|album|movie|film|dvd|still|screenshot|shirt|mug|banner)\s+(?:of|for|from)\s+"
+    rf"(?-i:No\s(?=[A-Z][\w'’-]*(?:\s+{_TITLE_WORD})+{_TITLE_END}))"
+    r"|\b(?:called|titled|named)\s+"
+    rf"(?-i:No\s(?=[A-Z][\w'’-]*(?:\s+{_TITLE_WORD})*{_TITLE_END})))",
     re.IGNORECASE,
 )
 # "not a single person", "not even one car": the count words are not part of what is excluded
