@@ -718,3 +718,22 @@ def test_image_files_no_decoder_reads_are_counted(runner, tmp_path: Path) -> Non
     assert r.exit_code == 0 and "left out 3 image files no installed decoder reads (2 .cr2, 1 .svg)" in r.stderr
     r = invoke(runner, "index", "update", "raw")  # nothing to do: still said
     assert r.exit_code == 0 and "left out 3 image files" in r.stderr
+
+
+def test_a_copied_or_renamed_index_is_the_folder_it_is_in(runner, tmp_path: Path) -> None:
+    """`csd index update a2-copy` (a copy of a2's folder) updated a2, and a renamed index was
+    re-encoded under its old name: the name inside manifest.json was taken for the index."""
+    import shutil
+
+    folder = make_colour_folder(tmp_path / "imgs", n=6)
+    assert build(runner, str(folder), "--name", "a2").exit_code == 0
+    root = IndexStore().root
+    shutil.copytree(root / "a2", root / "a2-copy")
+    solid(folder / "new.png", (1, 2, 3), fmt="PNG")
+    r = invoke(runner, "index", "update", "a2-copy")
+    assert r.exit_code == 0 and "a2-copy: 7 images (encoded 1" in r.stderr, r.output
+    assert IndexStore().manifest("a2-copy").count == 7 and IndexStore().manifest("a2").count == 6
+    (root / "a2").rename(root / "renamed")
+    r = invoke(runner, "index", "update", "renamed")
+    assert r.exit_code == 0 and "renamed: 7 images (encoded 1" in r.stderr, r.output
+    assert not (root / "a2").exists()

@@ -508,7 +508,12 @@ class IndexStore:
             raise IndexNotFound(
                 f"no index named {name!r} in {self.root} (indexes: {have}); build one with `csd index build`"
             )
-        return Manifest.load(p)
+        m = Manifest.load(p)
+        # the folder is the index: a copied or renamed one kept the old name inside, and
+        # `csd index update copy` updated the original
+        if m.name != name:
+            m.name = name
+        return m
 
     def open(self, name: str | None = None) -> tuple[Manifest, Generation | ShardedGeneration]:
         """The manifest and its current generation (every shard's, for a sharded index), held
