@@ -724,6 +724,33 @@ NEGATED_FACT_TABLE = [
     ("a park with no kids playing on the swings", ["a park"], ["kids playing on the swings"], []),
     ("a car with no driver parked on a street", ["a car parked on a street"], ["driver"], []),
     ("a woman without shoes dancing on the beach", ["a woman dancing", "a woman on the beach"], ["shoes"], []),
+    # from a fresh user attacking the rules above: a quote keeps its punctuation and its length
+    ('a billboard "Buy Now, Pay Later" on a street', ['a billboard "Buy Now, Pay Later" on a street'], [], []),
+    (
+        'a sign that says "Please do not feed the animals in this area thank you very much"',
+        ['a sign that says "Please do not feed the animals in this area thank you very much"'],
+        [],
+        [],
+    ),
+    ("一个写着“没有人”的牌子", ["一个写着“没有人”的牌子"], [], []),
+    ("一个写着「不要停车」的牌子，没有车", ["一个写着「不要停车」的牌子"], ["车"], []),
+    # ... a held or worn thing corrected keeps its holder; a negation corrects what it names
+    ("a man holding an umbrella, no, a bag", ["a man holding a bag"], [], []),
+    ("a woman with a red umbrella, no, a blue umbrella", ["a woman with a blue umbrella"], [], []),
+    ("a man wearing a hat, no, a cap", ["a man wearing a cap"], [], []),
+    ("a dog, no, not a dog, a cat", ["a cat"], ["dog"], []),  # the dog was wanted and excluded
+    ("a man in a hat, actually no hat", ["a man"], ["hat"], []),
+    ("a sofa, no, a chair, no, a bench", ["a bench"], [], []),  # a clause "no" was left
+    ("a girl on a beach, no, in a park, no, on a boat", ["a girl on a boat"], [], []),
+    ("a red car - no - blue", ["a blue car"], [], []),
+    ("a red car, no", ["a red car"], [], []),
+    ("a red car, actually blue", ["a blue car"], [], []),
+    ("a cat on a bed, no, dogs", ["dogs on a bed"], [], []),  # not "a dogs"
+    ("a woman, I mean it, in a red dress", ["a woman in a red dress"], [], []),  # "an it in a red dress"
+    ("kids in a classroom, none of them smiling", ["kids in a classroom"], ["kids smiling"], []),
+    ("a crowd, none of whom are wearing masks", ["a crowd"], ["masks"], []),
+    ("一个无聊的男人", ["一个无聊的男人"], [], []),  # 无聊 is no absence (it excluded 聊)
+    ("无数的星星", ["无数的星星"], [], []),
     # ... a correction that does not say which part it takes back is dropped, not the query
     ("a man riding a horse, no, the white one", ["a man riding a horse"], [], []),  # it was "the white one"
     ("a big dog, no, small", ["a big dog"], [], []),

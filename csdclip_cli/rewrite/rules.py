@@ -408,7 +408,7 @@ NEUTRAL_EN, NEUTRAL_ZH = "a photo", "一张照片"  # the positive side of a que
 
 # words that say nothing about the image: "no dogs please", "people in the photo", "just mountains"
 FILLER = re.compile(
-    r"\s*\b(?:please|pls|plz)\b|\s+\b(?:lol|lmao|haha|thx|thanks)\b(?=\s*[,.!?]*\s*$)"
+    r"\s*(?<![^\s,])(?:please|pls|plz)\b|\s+\b(?:lol|lmao|haha|thx|thanks)\b(?=\s*[,.!?]*\s*$)"
     r"|\s+in\s+(?:the|this|my)\s+(?:photo|picture|image|shot|frame)\b"
     r"|(?:(?<=^)|(?<=,\s))(?:just|only)\s+(?!(?:one|two|three|a\s+few|\d+)\b)",  # not "only one person"
     re.IGNORECASE,
@@ -1030,10 +1030,25 @@ NONE_OF_ARE = re.compile(
 # "kids at a school, none of them wearing uniforms", "dogs, none on a leash": what they have or
 # where they are is excluded, not "them" (a clause "none wearing uniforms", NOT "them holding phones")
 NONE_OF_THEM = re.compile(
-    r"(?<=,)\s*none(?:\s+of\s+them)?\s+(?:(?:are|is|were|was)\s+)?"
+    r"(?:(?<=,)|^)\s*none(?:\s+of\s+(?:them|whom))?\s+(?:(?:are|is|were|was)\s+)?"
     r"(?:holding|wearing|carrying|with|having|has|have|on|in)\s+(?:an?\s+)?",
     re.IGNORECASE,
 )
+# ... and what they do is done by nobody ("kids in a classroom, none of them smiling")
+NONE_OF_THEM_DOING = re.compile(
+    r"(?:(?<=,)|^)\s*none(?:\s+of\s+(?:them|whom))?\s+(?:(?:are|is|were|was)\s+)?(?=[a-z]{3,}ing\b)",
+    re.IGNORECASE,
+)
+
+
+def _none_of(before: str) -> str:
+    """Who "none of them" are: the subject of the clause before ("kids in a classroom, none of them
+    smiling": no kids smiling), else "one" (no one)."""
+    said = re.split(r"[,;]", before.rstrip(" ,;"))[-1].strip()
+    subject = _strip_det(split_subject(said)[0]) if said else ""
+    return subject if subject and subject.replace(" ", "").isalpha() else "one"
+
+
 # How search boxes and lists say "no": "a tree NOT dog" (a boolean operator in capitals),
 # "a tree -dog" (a word's leading minus), "a tree, dog excluded", "anything but dogs",
 # "a non-red car" (a colour or property denied: "a car that isn't red")
@@ -1193,7 +1208,8 @@ SELF_CORRECTION = re.compile(
 CORRECTED = re.compile(
     r"(?P<lead>^|[,;])\s*(?P<said>[^,;.]*?)\s*[,;.]\s*"
     r"(?:(?:no|nope|sorry|oops|wait|actually)(?:\s*,?\s*(?:wait|actually)\b)?"
-    r"\s*(?:[,.!]*\s*(?P<mean>i\s+meant?\b|make\s+it\b)[\s,]*|[,.!]+\s*)|(?P<mean2>i\s+meant?\b)[\s,]*)"
+    r"\s*(?:[,.!]*\s*(?P<mean>i\s+meant?\b(?!\s+it\b)|make\s+it\b)[\s,]*|[,.!]+\s*)"
+    r"|(?P<mean2>i\s+meant?\b(?!\s+it\b)|actually\b)[\s,]*)"
     r"(?:make\s+it\s+)?"
     r"(?P<new>[^,;.]*[^,;.\s])",
     re.IGNORECASE,
@@ -1244,6 +1260,20 @@ def _corrected(m: re.Match) -> str:
     lead = f"{m['lead']} " if m["lead"] else ""
     said, new = m["said"].strip(), m["new"].strip()
     with_without = new.lower().startswith("without ") and re.search(r"\bwith\b", said, re.IGNORECASE)
+    if NEGATION_START.match(new) and said and not NEGATION_START.match(said) and not with_without:
+        # "a dog, no, not a dog, a cat", "a man in a hat, actually no hat": what the negation
+        # names is taken back from the said part (it was wanted and excluded at once)
+        named = (
+            singular(_strip_det(NEGATION_START.sub("", new, count=1)).split()[-1:][0].lower())
+            if new.split()[1:]
+            else ""
+        )
+        subject, mods = split_subject(said)
+        if named and singular(subject.split()[-1].lower()) == named:
+            return f"{lead}{new}"
+        kept = [mod for mod in mods if singular(mod.split()[-1].lower()) != named]
+        if named and len(kept) < len(mods):
+            return lead + " ".join([subject, *kept]) + ", " + new
     if NEGATION_START.match(new) and not (m["mean"] or m["mean2"] or with_without):
         return m.group(0)  # "a beach, no, no people": an emphatic "no", no correction
     if not said or NEGATION_START.match(said):
@@ -1299,6 +1329,8 @@ def _corrected(m: re.Match) -> str:
         return f"{lead}{said} {new}"
     if first in DETERMINERS or CORRECTED_COUNT.match(first):
         new_subject, new_mods = split_subject(new)
+        if not new_mods and (swapped := _swap_had(said, new)):
+            return lead + swapped  # "a man holding an umbrella, no, a bag"
         places = [i for i, mod in enumerate(mods) if _modifier_kind(mod) == "place"]
         if not new_mods and places and new_subject.split()[-1].lower() in SCENE_PLACES:
             # "a boat on a lake, I mean a river": the place is corrected, not the boat
@@ -1315,8 +1347,38 @@ def _corrected(m: re.Match) -> str:
     if len(words) == 1 and first not in ADJECTIVES and det and len(subject.split()) == 2:
         # "a dog on a sofa, no, cat": the thing (a word that may describe it is not)
         article = indefinite_article(new) if det[0].strip().lower() in ("a", "an") else det[0].strip()
+        if singular(new.lower()) != new.lower():  # "a cat on a bed, no, dogs": no "a dogs"
+            return f"{lead}{new}{said[len(subject) :]}"
         return f"{lead}{article} {new}{said[len(subject) :]}"
     return f"{lead}{said}"
+
+
+HAD = ("with", "holding", "wearing", "carrying", "in")
+
+
+def _swap_had(said: str, new: str) -> str | None:
+    """`said` with the thing it has, holds or wears replaced by the thing `new` names: the one of
+    the same noun ("a woman with a red umbrella, no, a blue umbrella"), else, when a person or an
+    animal has it and `new` is neither, the last one ("a man holding an umbrella, no, a bag").
+    None when `said` has nothing of the kind."""
+    tokens = said.split()
+    spans = []  # (start of the object, its end) after with / holding / wearing / carrying / in
+    for i, t in enumerate(tokens[1:], 1):
+        if t.lower() in HAD and not (t.lower() == "in" and _modifier_kind(" ".join(tokens[i:])) != "worn"):
+            end = next(
+                (j for j in range(i + 2, len(tokens)) if _modifier_start(tokens, j) or _is_participle(tokens, j)),
+                len(tokens),
+            )
+            spans.append((i + 1, end))
+    if not spans:
+        return None
+    head = singular(new.split()[-1].lower())
+    same = [sp for sp in spans if singular(tokens[sp[1] - 1].lower()) == head]
+    owner = singular(tokens[spans[0][0] - 2].lower()) if spans[0][0] >= 2 else ""
+    if not same and not (owner in ANIMATE and head not in ANIMATE):
+        return None
+    start, end = (same or spans)[-1]
+    return " ".join([*tokens[:start], new, *tokens[end:]])
 
 
 def _modifier_kind(mod: str) -> str | None:
@@ -1338,13 +1400,24 @@ def _modifier_kind(mod: str) -> str | None:
 # quoted words are text shown in the image, read whole: "a road sign that says "Do Not Enter""
 # excluded 'Entering"', "a neon sign reading 'never give up'" excluded 'give up''
 QUOTED = re.compile(
-    r"[\"“”„«»][^\"“”„«»]{1,60}[\"“”„«»]|(?<![\w'‘])['‘][^'‘’\n]{1,60}?['’](?![\w'’])",
+    r"[\"“”„«»][^\"“”„«»]{1,200}[\"“”„«»]|(?<![\w'‘])['‘][^'‘’\n]{1,200}?['’](?![\w'’])",
 )
+# ... its punctuation hidden too ('a billboard "Buy Now, Pay Later"' was two clauses), and shown again
+QUOTED_HIDDEN: dict[str, str | int | None] = {" ": "\x00", ",": "\x0e", ";": "\x0f", ".": "\x10"}
+QUOTED_SHOWN: dict[str, str | int | None] = {"\x0e": ",", "\x0f": ";", "\x10": "."}
+
+
+def _hide_quoted(m: re.Match) -> str:
+    return m.group(0).translate(str.maketrans(QUOTED_HIDDEN))
+
+
+def _show_quoted(text: str) -> str:
+    return text.translate(str.maketrans(QUOTED_SHOWN))
 
 
 def _english(query: str) -> Plan:
     raw = query  # the plan keeps the user's words: a plans file is looked up by them
-    query = QUOTED.sub(lambda m: m.group(0).replace(" ", "\x00"), query)
+    query = QUOTED.sub(_hide_quoted, query)
     query = re.sub(r"\b(except|excluding|without)\s+no\s+", r"\1 ", query, flags=re.IGNORECASE)  # "except no geese"
     # "no cars no people": a second "no" after a thing starts a clause of its own
     query = SECOND_NO.sub(lambda m: m.group(1) + ("," if m.group(1).lower() not in BEFORE_NO else ""), query)
@@ -1360,7 +1433,11 @@ def _english(query: str) -> Plan:
     query = SEARCH_SYNTAX.sub(lambda m: f"{m['sep'] or ''}no {m['what']}" if m["what"] else ", no ", query)
     query = re.sub(r"(?<=\w):\s+", ", ", query)  # "without people: a red car": a pause, as a comma is
     query = CORRECTED_ONE.sub(_corrected_one, query).strip()
-    query = CORRECTED.sub(_corrected, query).strip()
+    query = re.sub(r"\s*[,;.]\s*(?:no|nope)\s*[.!]*\s*$", "", query, flags=re.IGNORECASE)  # "a red car, no"
+    query = re.sub(r"\s*[-–—]+\s*(no|nope)\s*[-–—]+\s*", r", \1, ", query, flags=re.IGNORECASE)  # "a car - no - blue"
+    query = re.sub(r"[,;]\s*i\s+mean\s+it\s*(?=[,;.]|$)", "", query, flags=re.IGNORECASE)  # emphasis, no correction
+    while (said := CORRECTED.sub(_corrected, query).strip()) != query:  # "a sofa, no, a chair, no, a bench"
+        query = said
     while (said := SELF_CORRECTION.sub(", ", query).lstrip(" ,")) != query:  # "no, no, no dogs"
         query = said
     query = NON_PROPERTY.sub(
@@ -1375,6 +1452,7 @@ def _english(query: str) -> Plan:
     query = WHERE_THE_ISNT.sub(_where_the_isnt, query)
     # "none of the dogs are on leashes": the dogs are wanted, on a leash they are not
     query = NONE_OF_THEM.sub(" no ", query)
+    query = NONE_OF_THEM_DOING.sub(lambda m: f" no {_none_of(m.string[: m.start()])} ", query)
     query = NONE_OF_ARE.sub(lambda m: f"{m['det']} {m['what']}, no {m['what']} ", query)
     query = re.sub(r"\bwhere\s+nothing\s+is\s+", "with nothing ", query, flags=re.IGNORECASE)
     # "but not the ones with sunglasses": what the ones have stays with them (the thing: ONES)
@@ -1433,7 +1511,14 @@ def _english(query: str) -> Plan:
     query_split = DOES_NOT.sub(lambda m: f" not {participle(m['verb'])}", query_split)
     query_split = HAS_NO.sub(" with", query_split)
     query_split = NEGATED_BE.sub(" isn't", query_split)
-    return _english_plan(raw, query_split)
+    p = _english_plan(raw, query_split)
+    return replace(
+        p,
+        optimized=_show_quoted(p.optimized),
+        and_=[_show_quoted(a) for a in p.and_],
+        not_=[_show_quoted(n) for n in p.not_],
+        or_=[[_show_quoted(x) for x in g] for g in p.or_],
+    )
 
 
 def _english_plan(query: str, text: str) -> Plan:
@@ -1764,6 +1849,11 @@ ZH_NEGATORS = {"无": "\x05", "不": "\x06", "没": "\x07"}
 # 别 ("don't") inside a word says nothing: 特别, 区别, 性别, and 别墅 / 别致 / 别人 begun by it
 ZH_BIE = "\x08"
 BIE_WORDS = {"别墅", "别致", "别针", "别名", "别扭", "别具", "别克", "别样"}  # not 别的 / 别人: "other"
+# two-character 无 words that say how something is, not what is missing (一个无聊的男人 excluded 聊)
+WU_WORDS = {
+    "无聊", "无数", "无辜", "无边", "无助", "无奈", "无限", "无比", "无穷", "无私", "无知", "无敌", "无情", "无言",
+    "无声", "无形", "无名", "无语", "无尽", "无际", "无忧", "无畏", "无趣", "无力", "无望", "无暇", "无价", "无垠",
+}  # fmt: skip
 ZH_HIDDEN = ZH_JOINERS | ZH_NEGATORS | {"别": ZH_BIE}
 
 
@@ -1779,7 +1869,9 @@ def _hide_joiners(text: str) -> str:
         if len(word) > 1 and word not in ("以及", "和与"):
             for joiner, mark in ZH_JOINERS.items():
                 word = word.replace(joiner, mark)
-        if word[:1] in ZH_NEGATORS and (len(word) >= 3 or (len(word) == 2 and flag in ("ns", "nr", "nz"))):
+        if word[:1] in ZH_NEGATORS and (
+            len(word) >= 3 or (len(word) == 2 and flag in ("ns", "nr", "nz")) or word in WU_WORDS
+        ):
             word = ZH_NEGATORS[word[0]] + word[1:]
         if _wu_attribute(tokens, i):
             word = ZH_NEGATORS["无"] + word[1:]
@@ -2002,8 +2094,14 @@ def _zh_words_said_otherwise(text: str) -> str:
     return "".join(out)
 
 
+# quoted words are text shown in the image: 一个写着“没有人”的牌子 (it excluded 人”), 「不要停车」
+ZH_QUOTED = re.compile(r"[“「『\"][^“”「」『』\"]{1,100}[”」』\"]")
+
+
 def _chinese(query: str) -> Plan:
-    p = _chinese_plan(query, _hide_joiners(_zh_said_otherwise(query)))
+    hidden: dict[str, str | int | None] = dict(ZH_HIDDEN)
+    quoted = ZH_QUOTED.sub(lambda m: m.group(0).translate(str.maketrans(hidden)), query)
+    p = _chinese_plan(query, _hide_joiners(_zh_said_otherwise(quoted)))
     return Plan(
         raw=query,
         intent=p.intent,
