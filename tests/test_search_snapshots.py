@@ -65,5 +65,6 @@ def test_a_text_longer_than_the_model_reads_is_warned_about(runner, demo_index: 
     for args in (["--plain"], []):
         r = invoke(runner, "search", f"{long} red car, no dog", "-k", "3", *args)
         assert r.exit_code == 0 and "reads the first 32 tokens" in r.stderr and "large red car" in r.stderr, r.output
+        assert r.stderr.count("reads the first") == 1  # the query and its phrase: one warning
     short = invoke(runner, "search", QUERY, "-k", "3")
     assert short.exit_code == 0 and "tokens" not in short.stderr

@@ -113,14 +113,16 @@ class ResultList(list):
         unread = getattr(encoder, "unread", None)
         if unread is None:
             return self
-        for text in dict.fromkeys(texts):
-            if rest := unread(text):
-                cut = rest if len(rest) <= 40 else rest[:37] + "..."
-                said = text if len(text) <= 40 else text[:37] + "..."
-                self.warnings.append(
-                    f"{model} reads the first {encoder.context_length} tokens of a text: the end of {said!r}, "
-                    f"{cut!r}, is not read; say it in fewer words"
-                )
+        cut = [(text, rest) for text in dict.fromkeys(texts) if (rest := unread(text))]
+        if cut:  # one warning: the query and its phrase are often cut alike
+            text, rest = max(cut, key=lambda tr: len(tr[1]))
+            rest = rest if len(rest) <= 40 else rest[:37] + "..."
+            said = text if len(text) <= 40 else text[:37] + "..."
+            more = f" (and {len(cut) - 1} more text{'s' if len(cut) > 2 else ''} of the plan)" if len(cut) > 1 else ""
+            self.warnings.append(
+                f"{model} reads the first {encoder.context_length} tokens of a text: the end of {said!r}, "
+                f"{rest!r}, is not read{more}; say it in fewer words"
+            )
         return self
 
     def warn_language(self, model: str, texts: list[str]) -> ResultList:
