@@ -36,6 +36,10 @@ def damage(gen: Path, how: str) -> None:
         np.save(gen / "alive.npy", np.ones(3, bool))
     elif how == "wrong-width":
         np.save(gen / "vectors.npy", np.zeros((24, dim + 1), np.float16))
+    elif how == "no-vectors":  # it said "alive.npy has 24 rows, vectors.npy 0"
+        (gen / "vectors.npy").unlink()
+    elif how == "objects-in-alive":  # numpy's message advised loading it with allow_pickle
+        np.save(gen / "alive.npy", np.array([{"a": 1}] * 24, dtype=object), allow_pickle=True)
     else:
         raise AssertionError(how)
 
@@ -54,6 +58,8 @@ def assert_damaged(r, what: str) -> None:
         ("short-vectors", "alive.npy has 24 rows, vectors.npy 3"),
         ("short-vectors-and-alive", "vectors.npy has 3 rows; the manifest records 24"),
         ("wrong-width", "vectors.npy holds an array of shape (24, "),
+        ("no-vectors", "vectors.npy is missing"),
+        ("objects-in-alive", "a .npy file holds objects"),
     ],
 )
 def test_a_damaged_generation_is_one_line_from_search_update_and_build(

@@ -335,6 +335,8 @@ class Generation:
             self._release_reader()
             if isinstance(e, FileNotFoundError):
                 raise
+            if "allow_pickle" in str(e):  # numpy's advice to load it unsafely is no advice here
+                e = ValueError("a .npy file holds objects, not csd's arrays (replaced by another file?)")
             raise damaged(path, e) from None
         # a vectors.npy or alive.npy replaced by another array (shapes from the headers, nothing
         # read): an IndexError or a shape error deep in search, never a clear message
@@ -342,6 +344,8 @@ class Generation:
         why = None
         if len(shape) != 2 or shape[1] != dim:
             why = f"vectors.npy holds an array of shape {shape}, not [rows, {dim}]"
+        elif not vec_path.exists() and len(self.alive):
+            why = f"vectors.npy is missing; alive.npy counts {len(self.alive)} rows"
         elif self.alive.shape != (shape[0],):
             why = f"alive.npy has {len(self.alive)} rows, vectors.npy {shape[0]}"
         if why is not None:
