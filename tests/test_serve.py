@@ -191,6 +191,25 @@ def test_off_loopback_without_token_prints_a_generated_one(runner, gallery: Path
     assert not (gallery / "indexes" / ".serve.json").exists()  # removed when the server stops
 
 
+def test_a_damaged_current_index_does_not_stop_the_server(runner, gallery: Path, tmp_path: Path, monkeypatch) -> None:
+    """`csd serve` refused to start when the current index was damaged, though the others were fine;
+    an index asked for with --index still refuses."""
+    import uvicorn
+
+    root = tmp_path / "indexes"
+    shutil.copytree(gallery / "indexes" / "demo-tiny", root / "good")
+    bad = shutil.copytree(gallery / "indexes" / "demo-tiny", root / "bad")
+    for gen in bad.glob("gen-*"):
+        (gen / "items.sqlite").unlink()
+    monkeypatch.setenv("CSD_INDEXES", str(root))
+    assert invoke(runner, "index", "use", "bad").exit_code == 0
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: None)
+    r = invoke(runner, "serve", "--port", str(_free_port()))
+    assert r.exit_code == 0 and "index 'bad' is damaged" in r.stderr and "the other indexes are served" in r.stderr
+    named = invoke(runner, "serve", "--port", str(_free_port()), "--index", "bad")
+    assert named.exit_code != 0 and "index 'bad' is damaged" in named.stderr
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

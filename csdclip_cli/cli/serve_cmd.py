@@ -34,7 +34,7 @@ def serve(
     import socket
     import webbrowser
 
-    from csdclip_cli.errors import UsageError
+    from csdclip_cli.errors import IndexFormatError, UsageError, first_line
     from csdclip_cli.render import note, warn
     from csdclip_cli.serve.app import LOOPBACK, create_app, remove_discovery, write_discovery
     from csdclip_cli.serve.service import Service
@@ -51,7 +51,14 @@ def serve(
         note(f"listening on {host}: every request needs the token {token}")
     service = Service(index_dir, default_index=index[0] if index else None)
     for name in index or [service.index_name(None)]:
-        service.search({"query": "a photo", "index": name, "k": 1})  # loads the index and its text encoder
+        try:
+            service.search({"query": "a photo", "index": name, "k": 1})  # loads the index and its text encoder
+        except IndexFormatError as e:
+            if index:  # asked for by name: refused
+                raise
+            # the current index damaged: the others are served (the server would not start at all)
+            warn(f"{first_line(e)}; the other indexes are served")
+            continue
         note(f"index {name}: ready")
     import uvicorn
 
