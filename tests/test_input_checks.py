@@ -218,3 +218,30 @@ def test_settings_table_name_given_a_value_says_it_must_be_a_table(
     assert r.exit_code == 2 and len(lines) == 1, r.output
     assert f"csd.toml: {table} must be a table, not 5; write [{table}] on a line of its own" in lines[0]
     assert "unknown" not in lines[0]
+
+
+@pytest.mark.parametrize("device", ["cudafoo", "cuda:x", "cuda:", "gpu"])
+def test_a_malformed_device_is_named_malformed(device: str) -> None:
+    """'cudafoo' and 'cuda:x' passed the check (to fail later on a CUDA machine) or were told
+    'no CUDA device' here."""
+    from csdclip_cli.encoders.base import resolve_device
+    from csdclip_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"is not one of auto, cpu, cuda, cuda:N, mps"):
+        resolve_device(device)
+
+
+def test_device_names_are_case_blind_and_mps_is_checked() -> None:
+    """'CPU' was refused; 'mps' on a machine without it failed after the model loaded."""
+    import torch
+
+    from csdclip_cli.encoders.base import resolve_device
+    from csdclip_cli.errors import UsageError
+
+    assert resolve_device("CPU") == "cpu"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        assert resolve_device("mps") == "mps"
+    else:
+        with pytest.raises(UsageError, match="no Apple MPS device is available here"):
+            resolve_device("mps")

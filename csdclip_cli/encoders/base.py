@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -63,15 +64,24 @@ def resolve_device(device: str = "auto") -> str:
 
     from csdclip_cli.errors import UsageError
 
+    given, device = device, device.strip().lower()  # "CPU" was refused
+    mps = getattr(torch.backends, "mps", None)
     if device == "auto":
         if torch.cuda.is_available():
             return "cuda"
-        mps = getattr(torch.backends, "mps", None)
         return "mps" if mps is not None and mps.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: no CUDA device is available here; use --device cpu or auto")
-    if device not in ("cpu", "mps") and not device.startswith("cuda"):
-        raise UsageError(f"--device {device!r} is not one of auto, cpu, cuda, cuda:N, mps")
+    if not re.fullmatch(r"cpu|mps|cuda(?::\d+)?", device):  # "cudafoo" and "cuda:x" passed, to fail later
+        raise UsageError(f"--device {given!r} is not one of auto, cpu, cuda, cuda:N, mps")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {given}: no CUDA device is available here; use --device cpu or auto")
+        if ":" in device and int(device.split(":")[1]) >= torch.cuda.device_count():
+            raise UsageError(
+                f"--device {given}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                f"numbered from 0; use --device cuda:0 or auto"
+            )
+    if device == "mps" and not (mps is not None and mps.is_available()):  # it failed after the model loaded
+        raise UsageError(f"--device {given}: no Apple MPS device is available here; use --device cpu or auto")
     return device
 
 
