@@ -36,7 +36,7 @@ def query_folder(root: Path, *lines: object) -> Path:
         (5, "text must be a string, got 5"),
         (None, "text must be a string, got null"),
         ("", 'text "" is empty or has no words'),  # "empty query" stopped the run, naming no line
-        ("   ", "is empty or has no words"),
+        ("   ", 'text "   " is empty or has no words'),
         ("?! ...", "is empty or has no words"),
         ("? | Time: none | Search intention: complex", 'text "?" is empty or has no words'),
     ],

@@ -180,7 +180,8 @@ def _query_text(text: object) -> tuple[str, Plan | None]:
     try:
         require_query(raw)  # the rewriters and encoders refuse such a query later
     except UsageError:
-        raise _BadLine(f"text {_shown(raw)} is empty or has no words to search for") from None
+        # the query part as written ("   " was shown as ""), or the whole text when it has none
+        raise _BadLine(f"text {_shown(raw or text)} is empty or has no words to search for") from None
     return raw, gold
 
 
