@@ -1029,16 +1029,12 @@ NONE_OF_ARE = re.compile(
 )
 # "kids at a school, none of them wearing uniforms", "dogs, none on a leash": what they have or
 # where they are is excluded, not "them" (a clause "none wearing uniforms", NOT "them holding phones")
+_NONE_OF = r"(?:(?<=,)|^)\s*none(?:\s+of\s+(?:them|whom))?\s+(?:(?:are|is|were|was)\s+)?"
 NONE_OF_THEM = re.compile(
-    r"(?:(?<=,)|^)\s*none(?:\s+of\s+(?:them|whom))?\s+(?:(?:are|is|were|was)\s+)?"
-    r"(?:holding|wearing|carrying|with|having|has|have|on|in)\s+(?:an?\s+)?",
-    re.IGNORECASE,
+    _NONE_OF + r"(?:holding|wearing|carrying|with|having|has|have|on|in)\s+(?:an?\s+)?", re.IGNORECASE
 )
-# ... and what they do is done by nobody ("kids in a classroom, none of them smiling")
-NONE_OF_THEM_DOING = re.compile(
-    r"(?:(?<=,)|^)\s*none(?:\s+of\s+(?:them|whom))?\s+(?:(?:are|is|were|was)\s+)?(?=[a-z]{3,}ing\b)",
-    re.IGNORECASE,
-)
+# ... and what they do is done by none of the subject ("kids in a classroom, none of them smiling")
+NONE_OF_THEM_DOING = re.compile(_NONE_OF + r"(?=[a-z]{3,}ing\b)", re.IGNORECASE)
 
 
 def _none_of(before: str) -> str:
