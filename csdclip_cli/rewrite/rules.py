@@ -1250,9 +1250,10 @@ def _corrected(m: re.Match) -> str:
     ("a goat, no, a sheep on a hill"; a thing of the same kind or without a description of its own
     keeps the said one's place: "a girl on a beach, no, a boy"), a place ("a tiger in a zoo, no,
     in the wild"), what is had or worn ("a woman with a hat, no, with an umbrella"), an action
-    ("a man running, no, walking"), a count ("two dogs on a sofa, no, three") or a colour ("a red
-    car, no, blue"). A correction that names no part ("a big dog, no, small"; "the white one" of
-    a man riding a horse) is dropped: the said part stays."""
+    ("a man running, no, walking"), a count ("two dogs on a sofa, no, three"), a colour ("a red
+    car, no, blue"), a held or worn thing ("a man holding an umbrella, no, a bag": _swap_had) or
+    a negation of what was said ("a dog, no, not a dog"). A correction that names no part ("a big
+    dog, no, small"; "the white one" of a man riding a horse) is dropped: the said part stays."""
     lead = f"{m['lead']} " if m["lead"] else ""
     said, new = m["said"].strip(), m["new"].strip()
     with_without = new.lower().startswith("without ") and re.search(r"\bwith\b", said, re.IGNORECASE)
@@ -1378,8 +1379,8 @@ def _swap_had(said: str, new: str) -> str | None:
 
 
 def _modifier_kind(mod: str) -> str | None:
-    """What a modifier of split_subject says: 'time' ('at night', 'during the day'), 'place' ('on
-    a beach', 'in front of a shop'; not what is worn: 'in a red shirt'), 'wearing' / 'holding' /
+    """What a modifier of split_subject says: 'time' ('at night', 'during the day'), 'worn' ('in a
+    red shirt'), 'place' ('on a beach', 'in front of a shop'), 'wearing' / 'holding' /
     'carrying', or None (an action, or not a modifier)."""
     words = mod.lower().split()
     if TIME_WORDS.match(mod) or words[0] == "during":
@@ -1446,9 +1447,9 @@ def _english(query: str) -> Plan:
     )
     query = WORD.sub(_fix_cue, query)
     query = WHERE_THE_ISNT.sub(_where_the_isnt, query)
-    # "none of the dogs are on leashes": the dogs are wanted, on a leash they are not
     query = NONE_OF_THEM.sub(" no ", query)
     query = NONE_OF_THEM_DOING.sub(lambda m: f" no {_none_of(m.string[: m.start()])} ", query)
+    # "none of the dogs are on leashes": the dogs are wanted, on a leash they are not
     query = NONE_OF_ARE.sub(lambda m: f"{m['det']} {m['what']}, no {m['what']} ", query)
     query = re.sub(r"\bwhere\s+nothing\s+is\s+", "with nothing ", query, flags=re.IGNORECASE)
     # "but not the ones with sunglasses": what the ones have stays with them (the thing: ONES)
