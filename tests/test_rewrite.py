@@ -976,6 +976,9 @@ def test_exclusion_only_query_has_a_neutral_positive_side(query: str, neutral: s
         {"raw": "x", "intent": 5},
         {"and": ["a"]},
         [1, 2],
+        {"raw": "x", "and": ["a red car"], "or": [[]]},  # search crashed (a reduction over nothing)
+        {"raw": "x", "and": ["a red car", ""], "not": [""]},  # an empty clause moved the ranking
+        {"raw": "x", "or": [["a cat", " "]]},
     ],
 )
 def test_a_malformed_plan_is_one_plan_format_error(bad: object, tmp_path: Path) -> None:
@@ -1065,3 +1068,13 @@ def test_the_optimized_phrase_drops_the_but_of_a_cut_negation() -> None:
     """'a house without a roof but with a chimney' was searched as 'a house but with a chimney'."""
     p = RuleRewriter().rewrite("a cabin without a porch but with a chimney")
     assert p.optimized == "a cabin with a chimney" and p.not_ == ["porch"]
+
+
+def test_a_flat_or_list_is_told_it_wants_groups() -> None:
+    """'or': ["a tree", "a house"] said "must be a list of strings", which it was."""
+    from csdclip_cli.errors import PlanFormatError
+
+    with pytest.raises(
+        PlanFormatError, match=r'a list of groups, each a list of alternatives: \[\["a tree", "a house"\]\]'
+    ):
+        Plan.from_dict({"raw": "x", "or": ["a tree", "a house"]})

@@ -117,6 +117,8 @@ class Plan:
         def strings(key: str, value: Any) -> list[str]:
             if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
                 raise PlanFormatError(f"plan field {key!r} must be a list of strings, not {value!r}")
+            if any(not x.strip() for x in value):  # an empty clause was embedded and moved the ranking
+                raise PlanFormatError(f"plan field {key!r} holds an empty clause: {value!r}; leave it out")
             return list(value)
 
         if not isinstance(d, dict) or "raw" not in d:
@@ -127,6 +129,13 @@ class Plan:
         groups = d.get("or") or []
         if not isinstance(groups, list):
             raise PlanFormatError(f"plan field 'or' must be a list of lists of strings, not {groups!r}")
+        if groups and all(isinstance(g, str) for g in groups):  # it said "must be a list of strings"
+            raise PlanFormatError(
+                f"plan field 'or' is a list of groups, each a list of alternatives: [{json.dumps(groups)}], "
+                f"not {json.dumps(groups)}"
+            )
+        if any(isinstance(g, list) and not g for g in groups):  # a reduction over no alternative crashed search
+            raise PlanFormatError(f"plan field 'or' holds an empty group: {groups!r}; leave it out")
         entities = d.get("entities") or {}
         if not isinstance(entities, dict):
             raise PlanFormatError(f"plan field 'entities' must be an object, not {entities!r}")
