@@ -153,6 +153,17 @@ def add_lines(d: Path, *rows: dict) -> Path:
     return f
 
 
+def test_an_image_graded_both_hr_and_mr_is_warned_and_counts_as_hr(tmp_path: Path) -> None:
+    """A query listing an image in image_ids and image_xiangsi_ids was taken silently, and a
+    perfect ranking then scored nDCG@10 0.76 (the ideal ranking counted the image twice)."""
+    d = make_tigr(tmp_path, arranged=False)
+    add_lines(d, {"text_id": "t9", "text": "a red square", "image_ids": ["c0"], "image_xiangsi_ids": ["c0", "c1"]})
+    ds = load_dataset(str(d))
+    q = next(q for q in ds.queries if q.text_id == "t9")
+    assert q.hr == {"c0"} and q.mr == {"c1"}
+    assert any("both as highly and as moderately relevant (e.g. line 5: 'c0')" in w for w in ds.warnings), ds.warnings
+
+
 def test_duplicate_text_id_is_a_bad_line(runner, tmp_path: Path) -> None:
     """A second line with a text_id replaced the first query's ranking while n still counted both."""
     d = make_tigr(tmp_path, arranged=False)
@@ -355,7 +366,9 @@ def test_end_to_end_eval_writes_report(runner, tmp_path: Path) -> None:
     assert "Δ" not in (out / "summary.md").read_text() and "`diff_vs_plain`" in (out / "summary.md").read_text()
     assert csd_all["metrics"]["R@1"]["mean"] == 1.0  # the fake encoder ranks the colour exactly
     html = (out / "index.html").read_text()
-    assert "thumbs/c0.png" in html and (out / "thumbs" / "c0.png").is_file() and "class='card HR'" in html
+    from csdclip_cli.eval.report import thumb_name
+
+    assert thumb_name("c0") in html and (out / thumb_name("c0")).is_file() and "class='card HR'" in html
     before = (out / "summary.json").read_text()
     (out / "summary.json").unlink()
     r = invoke(runner, "eval", "report", str(out))
@@ -446,15 +459,17 @@ def test_reports_record_their_settings_and_keep_their_own_thumbnails(runner, tmp
     shutil.rmtree(Path(os.environ["CSD_INDEXES"]))  # the index is gone; the thumbnails are not
     monkeypatch.chdir(tmp_path / "data")
     r = invoke(runner, "eval", "report", str(out))
+    from csdclip_cli.eval.report import thumb_name
+
     assert (
         r.exit_code == 0
-        and "src=''" not in (out / "index.html").read_text()
-        and "thumbs/c0.png" in (out / "index.html").read_text()
+        and 'src=""' not in (out / "index.html").read_text()
+        and thumb_name("c0") in (out / "index.html").read_text()
     )
     # another dataset of the same image names into the same folder: its own thumbnails
-    (out / "thumbs" / "c0.png").write_bytes(b"stale")
+    (out / thumb_name("c0")).write_bytes(b"stale")
     assert invoke(runner, "eval", "tigr100k", *args).exit_code == 0
-    assert (out / "thumbs" / "c0.png").read_bytes() != b"stale"
+    assert (out / thumb_name("c0")).read_bytes() != b"stale"
     for damage in ("run.json", "rankings.jsonl"):
         keep = (out / damage).read_text()
         (out / damage).write_text(keep[: len(keep) // 2]) if damage == "run.json" else (out / damage).unlink()
@@ -495,3 +510,31 @@ def test_an_index_with_nothing_to_encode_draws_no_progress_bar(runner, tmp_path:
     assert first.exit_code == 0 and "indexing" in first.stderr  # 12 images to encode: a bar
     again = invoke(runner, *args)
     assert again.exit_code == 0 and "indexing" not in again.stderr and "searching" in again.stderr
+
+
+def test_a_report_names_thumbnails_by_digest_and_escapes_them(tmp_path: Path) -> None:
+    """An image id of '../../x' wrote its thumbnail outside --report, and one of "q' onerror='..."
+    put a script into index.html: ids are any LMDB key or file name."""
+    from csdclip_cli.eval.report import thumb_name
+
+    for iid in ("../../pwned", "/etc/x", "q' onerror='alert(9)", "a\\b"):
+        name = thumb_name(iid)
+        assert name.startswith("thumbs/") and name.endswith(".png") and "/" not in name[len("thumbs/") :]
+        assert all(c.isalnum() or c in "./_" for c in name)
+    assert thumb_name("a") != thumb_name("b")
+
+
+def test_a_report_folder_with_other_files_is_refused_before_the_run(runner, tmp_path: Path) -> None:
+    """--report DIR deleted DIR/thumbs and replaced a user's summary.md and index.html."""
+    make_tigr(tmp_path / "data", arranged=True)
+    out = tmp_path / "mine"
+    (out / "thumbs").mkdir(parents=True)
+    (out / "thumbs" / "keep.png").write_bytes(b"mine")
+    (out / "summary.md").write_text("mine")
+    args = ["--data-dir", str(tmp_path / "data"), "--model", "fake:colour", "-k", "1", "--report", str(out)]
+    r = invoke(runner, "eval", "tigr100k", *args)
+    assert r.exit_code == 2 and "holds other files and no csd report" in r.stderr, r.output
+    assert (out / "thumbs" / "keep.png").read_bytes() == b"mine" and (out / "summary.md").read_text() == "mine"
+    new = tmp_path / "new"
+    assert invoke(runner, "eval", "tigr100k", *args[:-1], str(new)).exit_code == 0
+    assert invoke(runner, "eval", "tigr100k", *args[:-1], str(new)).exit_code == 0  # a report of its own: rewritten

@@ -106,6 +106,9 @@ def eval_(
         from csdclip_cli.textfile import check_output_dir
 
         check_output_dir(report, "--report")
+        from csdclip_cli.eval.report import check_report_dir
+
+        check_report_dir(report)  # before the run, not after it
     ks = parse_ks(k)
     method_list = parse_methods(methods)
     check_device(device)  # an index already built loads no model: a bogus --device went unnoticed

@@ -192,15 +192,30 @@ def plot(run: EvalRun, rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def thumb_name(iid: str) -> str:
+    """The thumbnail's path under a report for image id `iid`: a digest, never the id (an id of
+    '../../x' wrote outside the report; an id is any LMDB key or file name)."""
+    import hashlib
+
+    return f"thumbs/{hashlib.sha1(iid.encode('utf-8', 'surrogatepass')).hexdigest()[:20]}.png"
+
+
+def check_report_dir(out: Path) -> None:
+    """Raise UsageError unless `out` is new, empty or a report csd wrote (its run.json): a report
+    replaces index.html, summary.md and thumbs/ there (a user's own files were lost)."""
+    if out.is_dir() and any(out.iterdir()) and not (out / "run.json").is_file():
+        raise UsageError(f"--report {out} holds other files and no csd report (run.json); give a new or empty folder")
+
+
 def _thumbs(run: EvalRun, out: Path, ids: set[str]) -> dict[str, str]:
-    """Write thumbnails once per image under out/thumbs; id -> relative path."""
+    """Write thumbnails once per image under out/thumbs (thumb_name); id -> relative path."""
     from csdclip_cli.html import ThumbnailReader
     from csdclip_cli.index.store import IndexStore
     from csdclip_cli.sources.decode import decode_image
 
     # the thumbnails already written (a re-render whose index is gone, or was found relative to
     # another folder, blanked every one of them)
-    written = {iid: f"thumbs/{iid}.png" for iid in ids if (out / "thumbs" / f"{iid}.png").is_file()}
+    written = {iid: thumb_name(iid) for iid in ids if (out / thumb_name(iid)).is_file()}
     if not run.indexes:
         return written
     store = IndexStore(run.index_dir or None)
@@ -219,7 +234,7 @@ def _thumbs(run: EvalRun, out: Path, ids: set[str]) -> dict[str, str]:
     (out / "thumbs").mkdir(exist_ok=True)
     paths = {}
     for iid, (key, path) in keys.items():
-        dest = out / "thumbs" / f"{iid}.png"
+        dest = out / thumb_name(iid)
         if not dest.exists():
             data = reader.bytes_for(key, path)
             if data is None:
@@ -230,7 +245,7 @@ def _thumbs(run: EvalRun, out: Path, ids: set[str]) -> dict[str, str]:
                 img.save(dest)
             except Exception:
                 continue
-        paths[iid] = f"thumbs/{iid}.png"
+        paths[iid] = thumb_name(iid)
     return paths
 
 
@@ -264,7 +279,7 @@ def index_html(run: EvalRun, rows: list[dict[str, Any]], out: Path) -> str:
                 g = "HR" if iid in q.hr else "MR" if iid in q.mr else "IR"
                 src = thumbs.get(iid, "")
                 cards.append(
-                    f"<div class='card {g}' style='width:110px'><img src='{src}' style='width:96px;"
+                    f"<div class='card {g}' style='width:110px'><img src=\"{html.escape(src)}\" style='width:96px;"
                     f"height:96px'><div>#{pos} {g}</div><div class='key'>{html.escape(iid)}</div></div>"
                 )
             label = method if len(run.models) == 1 else f"{model} · {method}"
@@ -280,6 +295,7 @@ def write_report(run: EvalRun, out: Path) -> list[dict[str, Any]]:
     thumbnails replace any in `out` (another dataset's images of the same names were shown)."""
     import shutil
 
+    check_report_dir(out)
     shutil.rmtree(out / "thumbs", ignore_errors=True)
     save_run(run, out)
     return render(out, run)
