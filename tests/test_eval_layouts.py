@@ -268,6 +268,40 @@ def test_caption_csv_quotes_are_parsed(tmp_path: Path) -> None:
     assert ds.split is None and ds.gallery_keys == ["a.jpg", "b.jpg"]
 
 
+def test_caption_csv_unquoted_commas_stay_in_the_caption(tmp_path: Path) -> None:
+    """Flickr8k's captions.txt with an unquoted comma kept only the caption's last part ("no people")."""
+    root = tmp_path / "caps"
+    colour_images(root / "images", [("a.jpg", "red"), ("b.jpg", "blue")])
+    (root / "captions.txt").write_text("image,caption\na.jpg,a red car, with a tree behind it, no people\nb.jpg,blue\n")
+    ds = load_dataset(str(root))
+    assert [q.raw for q in ds.queries] == ["a red car, with a tree behind it, no people", "blue"]
+
+
+def test_file_names_shared_by_two_folders_are_warned_and_counted_once(runner, tmp_path: Path) -> None:
+    """A Karpathy file with a/img0.jpg and b/img0.jpg: both are id img0, and the ranking listed it
+    twice (GRP@10 1.400, mAP 1.264) without a word."""
+    root = tmp_path / "karp"
+    images = [(f"{d}/img{i}.jpg", c) for d in ("a", "b") for i, c in enumerate(["red", "blue", "green"])]
+    for d in ("a", "b"):
+        (root / "images" / d).mkdir(parents=True)
+    colour_images(root / "images", images)
+    split = [
+        {"filepath": name.split("/")[0], "filename": name.split("/")[1], "split": "test", "sentences": [{"raw": c}]}
+        for name, c in images
+    ]
+    (root / "dataset_mine.json").write_text(json.dumps({"images": split}))
+    ds = load_dataset(str(root))
+    assert any("are names of several files" in w for w in ds.warnings), ds.warnings
+    rep = tmp_path / "rep"
+    r = invoke(
+        runner, "eval", str(root), "--model", "fake:colour", "--methods", "plain", "-k", "5", "--report", str(rep)
+    )
+    assert r.exit_code == 0, r.output
+    rows = json.loads((rep / "summary.json").read_text())
+    means = {(row["subset"], m): v["mean"] for row in rows for m, v in row["metrics"].items()}
+    assert means and all(v <= 1.0 for v in means.values()), means
+
+
 # ---- --exact against a float32 reference, and CLIP_benchmark itself ---------------------------
 
 

@@ -192,6 +192,7 @@ def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: 
     leaves the line out; and when no query is left."""
     queries = []
     line_of: dict[str, int] = {}  # text_id -> its line: a second line would replace its ranking
+    both: list[tuple[int, str]] = []  # (line, an id) of queries listing an image as HR and MR
     for n, line in enumerate(read_text(path, "query file").splitlines(), 1):
         if not line.strip():
             continue
@@ -208,6 +209,9 @@ def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: 
                 raise _BadLine(f"text_id {text_id!r} is also on line {line_of[text_id]}")
             raw, gold = _query_text(_field(d, "text"))
             hr, mr = _ids(d, "image_ids"), _ids(d, "image_xiangsi_ids")
+            if hr & mr:  # graded twice: the ideal ranking counted it twice (a perfect one scored 0.76)
+                both.append((n, sorted(hr & mr)[0]))
+                mr -= hr
             split = d.get("split", default_split)
             if not isinstance(split, str):  # sorting the splits failed with a TypeError traceback
                 raise _BadLine(f"split must be a string, got {_shown(split)}")
@@ -221,6 +225,11 @@ def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: 
             _bad(f"{path}:{n}: bad line (not JSON: {str(e)[:80]})", skip_bad, warnings)
     if not queries:
         raise DatasetError(f"{path} holds no queries")
+    if both:
+        warnings.append(
+            f"{len(both):,} queries of {path} list an image both as highly and as moderately relevant (e.g. "
+            f"line {both[0][0]}: {both[0][1]!r}): it counts as highly relevant"
+        )
     return queries
 
 
@@ -343,6 +352,15 @@ def _captions_dataset(
         if any(ch.isalnum() for ch in cap)
     ]
     keys = list(dict.fromkeys(img for img, _ in pairs))
+    stems: dict[str, list[str]] = {}
+    for img in keys:
+        stems.setdefault(Path(img).stem, []).append(img)
+    shared = [files for files in stems.values() if len(files) > 1]
+    if shared:  # ids are names: a Karpathy file's a/img0.jpg and b/img0.jpg are one id
+        warnings.append(
+            f"{len(shared):,} image names of {name} are names of several files (e.g. {', '.join(shared[0][:2])}): "
+            "relevance lists cannot tell those files apart"
+        )
     ds = Dataset(name, root, queries, folder, lang, False, warnings, split, splits, keys, "folder")
     return _with_folder_gallery(ds, folder)
 
@@ -481,14 +499,20 @@ def _caption_file(root: Path, skip_bad: bool, warnings: list[str]) -> Dataset | 
         data = [r for r in rows if r and any(r)]
         if not data or not data[0][0].lower().endswith((".jpg", ".jpeg", ".png", "image", "image_name")):
             continue
-        if data[0][0].lower() in ("image", "image_name"):
+        # the caption is the last column (results.csv has 3); a comma inside an unquoted caption
+        # of a 2-column file split it, and only its last part was kept
+        header = data[0][0].lower() in ("image", "image_name")
+        columns = (
+            len(data[0]) if header else 3 if len(data[0]) == 3 and "|" in read_text(cand, "caption file")[:200] else 2
+        )
+        if header:
             data = data[1:]
         pairs = []
         for n, row in enumerate(data, 2):
             if len(row) < 2 or not row[-1]:
                 _bad(f"{cand}:{n}: bad line (no caption)", skip_bad, warnings)
                 continue
-            pairs.append((row[0], row[-1]))  # the caption is the last column (results.csv has 3)
+            pairs.append((row[0], ", ".join(row[max(1, columns - 1) :])))
         return _captions_dataset(root.name, root, _image_folder(root), pairs, None, (), "en", warnings)
     return None
 

@@ -247,7 +247,9 @@ def evaluate_model(
                 need = [int(x) for x in r.rows if int(x) not in key_of]
                 if need:
                     key_of.update({row: k for row, (k, _) in gen.rows_for(need).items()})
-                out[m][q.text_id] = [dataset.image_id(key_of[int(x)]) for x in r.rows if int(x) in key_of]
+                # an id once (a/x.png and b/x.png share id x: counted twice, recall@k rose above 1)
+                ids = (dataset.image_id(key_of[int(x)]) for x in r.rows if int(x) in key_of)
+                out[m][q.text_id] = list(dict.fromkeys(ids))
         if progress:
             progress(start + len(chunk), len(queries))
     return out
