@@ -951,6 +951,14 @@ def test_cli_rewrite_shows_plan_and_batch(runner, tmp_path) -> None:
     assert r.exit_code == 0
     plans = [Plan.from_json(x) for x in out.read_text().splitlines()]
     assert [p.not_ for p in plans] == [[], ["collar"]]
+    # --tigr was ignored by a batch: TIGR records that a plans file reads back
+    tigr = tmp_path / "plans_tigr.jsonl"
+    r = invoke(runner, "rewrite", "--file", str(qf), "-o", str(tigr), "--tigr")
+    assert r.exit_code == 0 and all("text" in json.loads(x) for x in tigr.read_text().splitlines())
+    from csdclip_cli.rewrite.planfile import read_plans
+
+    back = read_plans(tigr)
+    assert [p.not_ for p in back.values()] == [[], ["collar"]]
     # a query and a --file: one of them would be ignored, so the command refuses both
     r = invoke(runner, "rewrite", "a red car", "--file", str(qf))
     assert r.exit_code == 2 and "not both" in r.stderr and "a red car" in r.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,9 @@ def rewrite(
     json_out: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     file: Path | None = typer.Option(None, "--file", "-f", help="Rewrite every line of this file."),
     output: Path | None = typer.Option(None, "--output", "-o", help="With --file: write plans JSONL here."),
-    tigr: bool = typer.Option(False, "--tigr", help="Print the TIGR-100k annotated text form."),
+    tigr: bool = typer.Option(
+        False, "--tigr", help='The TIGR-100k annotated text form (with --file: {"text": ...} lines).'
+    ),
 ) -> None:
     """Turn a complex query into a plan: optimized phrase + AND / NOT / OR clauses.
 
@@ -78,7 +81,10 @@ def rewrite(
                 except UsageError as e:  # e.g. a punctuation-only line: reported, the batch goes on
                     warn(f"{file}: line {n}: {e}; no plan written for it")
                 else:
-                    f.write(plan.to_json() + "\n")
+                    # --tigr was ignored by a batch: TIGR records, as `csd rewriter data --tigr` writes
+                    f.write(
+                        (json.dumps({"text": plan.to_tigr()}, ensure_ascii=False) if tigr else plan.to_json()) + "\n"
+                    )
                     written += 1
                 for w in dict.fromkeys(getattr(rw, "warnings", [])[seen:]):
                     if w not in repeats:
