@@ -662,7 +662,25 @@ def test_html_does_not_overwrite_a_file_that_is_no_page(runner, colour_folder: P
     image = colour_folder / "red-000.png"
     before = image.read_bytes()
     r = invoke(runner, "search", "red", "--html", str(image), "--no-server")
-    assert r.exit_code == 2 and "is no HTML page" in r.stderr and image.read_bytes() == before
+    assert r.exit_code == 2 and "give a .html file name" in r.stderr and image.read_bytes() == before
+    new = colour_folder / "page.png"  # not there yet: HTML was written into a .png
+    r = invoke(runner, "search", "red", "--html", str(new), "--no-server")
+    assert r.exit_code == 2 and "give a .html file name" in r.stderr and not new.exists()
+
+
+def test_open_without_a_browser_says_where_the_page_is(
+    runner, colour_folder: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """--open with no browser found exited 0 without a word."""
+    import webbrowser
+
+    from conftest import invoke
+
+    assert invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour").exit_code == 0
+    monkeypatch.setattr(webbrowser, "open", lambda url: False)
+    page = tmp_path / "p.html"
+    r = invoke(runner, "search", "red", "--html", str(page), "--open", "--no-server")
+    assert r.exit_code == 0 and "no web browser found to open it" in r.stderr and page.as_uri() in r.stderr
 
 
 @pytest.mark.parametrize("folder, name", [(".photos", "photos-fake-colour"), ("-neg", "neg-fake-colour")])

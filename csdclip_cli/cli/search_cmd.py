@@ -93,8 +93,8 @@ def search(
         from csdclip_cli.textfile import check_output
 
         check_output(html, "--html")
-        if html.exists() and html.suffix.lower() not in (".html", ".htm"):  # it overwrote an image
-            raise UsageError(f"--html {html} exists and is no HTML page; give a .html file name")
+        if html.suffix.lower() not in (".html", ".htm"):  # it overwrote an image, or wrote HTML into x.png
+            raise UsageError(f"--html {html}: give a .html file name (the page is HTML)")
     s = Searcher.open(index, index_dir=index_dir, device=device, address=address)
     plan = None
     if method == "plain":
@@ -120,8 +120,8 @@ def search(
 
         page = write_results_page(html, query, results, s, plan)
         note(f"wrote {page}")
-        if open_page:
-            webbrowser.open(page.resolve().as_uri())
+        if open_page and not webbrowser.open(page.resolve().as_uri()):  # it said nothing
+            warn(f"no web browser found to open it; open {page.resolve().as_uri()} yourself")
     for n in s.notes:
         note(f"info: {n}")
     for w in results.warnings:
