@@ -36,6 +36,10 @@ def damage(gen: Path, how: str) -> None:
         np.save(gen / "alive.npy", np.ones(3, bool))
     elif how == "wrong-width":
         np.save(gen / "vectors.npy", np.zeros((24, dim + 1), np.float16))
+    elif how == "all-dead":  # an empty table and exit 0, the manifest counting 24 images
+        np.save(gen / "alive.npy", np.zeros(24, bool))
+    elif how == "junk-errors":  # a JSONDecodeError traceback from `index info --errors` and `index update`
+        (gen / "errors.json").write_text("{bad")
     elif how == "no-vectors":  # it said "alive.npy has 24 rows, vectors.npy 0"
         (gen / "vectors.npy").unlink()
     elif how == "objects-in-alive":  # numpy's message advised loading it with allow_pickle
@@ -60,6 +64,7 @@ def assert_damaged(r, what: str) -> None:
         ("wrong-width", "vectors.npy holds an array of shape (24, "),
         ("no-vectors", "vectors.npy is missing"),
         ("objects-in-alive", "a .npy file holds objects"),
+        ("all-dead", "alive.npy marks 0 rows live; the manifest counts 24 images"),
     ],
 )
 def test_a_damaged_generation_is_one_line_from_search_update_and_build(
@@ -159,3 +164,11 @@ def test_the_page_does_not_offer_a_broken_index(runner, colour_folder: Path) -> 
     assert options[0][:3] == ["a-bad", True, "a-bad (broken)"] and "unreadable" in options[0][3]
     assert options[1][:2] == ["good", False] and chosen == "good"
     assert not errors, errors
+
+
+def test_a_junk_errors_file_is_one_line(runner, colour_folder: Path) -> None:
+    """A corrupt errors.json gave a JSONDecodeError traceback from `index info --errors` and `index update`."""
+    gen = build(runner, colour_folder)
+    damage(gen, "junk-errors")
+    for args in (["index", "info", NAME, "--errors"], ["index", "update", NAME]):
+        assert_damaged(invoke(runner, *args), "errors.json does not read")

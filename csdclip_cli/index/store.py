@@ -284,6 +284,9 @@ def check_complete(gen: Generation, m: Manifest) -> None:
         raise damaged(gen.path, FileNotFoundError(f"items.sqlite is missing; the manifest counts {m.count} images"))
     if m.rows and len(gen.vectors) != m.rows:  # 0: an empty index (or a manifest without the field)
         raise damaged(gen.path, ValueError(f"vectors.npy has {len(gen.vectors)} rows; the manifest records {m.rows}"))
+    if m.count and int(np.count_nonzero(gen.alive)) != m.count:  # every row dead searched silently empty
+        alive = int(np.count_nonzero(gen.alive))
+        raise damaged(gen.path, ValueError(f"alive.npy marks {alive} rows live; the manifest counts {m.count} images"))
 
 
 def remove_unread_generations(root: Path, keep: str) -> list[str]:
@@ -413,7 +416,15 @@ class Generation:
         """The images skipped by the build (errors.json): dicts of key, path, size, mtime and error (the reason),
         sorted by key; [] when there is no file."""
         p = self.path / "errors.json"
-        return json.loads(p.read_text()) if p.exists() else []
+        if not p.exists():
+            return []
+        try:
+            errors = json.loads(p.read_text())
+        except (ValueError, OSError) as e:  # a traceback from `index info --errors` and `index update`
+            raise damaged(self.path, ValueError(f"errors.json does not read ({type(e).__name__})")) from None
+        if not isinstance(errors, list) or not all(isinstance(e, dict) and "key" in e for e in errors):
+            raise damaged(self.path, ValueError("errors.json is not csd's list of skipped images"))
+        return errors
 
     @property
     def ann(self) -> Any:
