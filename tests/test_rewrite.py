@@ -959,6 +959,13 @@ def test_cli_rewrite_shows_plan_and_batch(runner, tmp_path) -> None:
 
     back = read_plans(tigr)
     assert [p.not_ for p in back.values()] == [[], ["collar"]]
+    # a plan the TIGR form cannot carry ('|', '<') is written as plan JSON, with a warning: it made
+    # the whole plans file unreadable
+    qf.write_text("a red car | a tree\na sign saying <stop> next to a tree\na cat, no dog\n")
+    r = invoke(runner, "rewrite", "--file", str(qf), "-o", str(tigr), "--tigr")
+    assert r.exit_code == 0 and r.stderr.count("does not survive the TIGR form") == 2, r.output
+    back = read_plans(tigr)
+    assert set(back) == {"a red car | a tree", "a sign saying <stop> next to a tree", "a cat, no dog"}
     # a query and a --file: one of them would be ignored, so the command refuses both
     r = invoke(runner, "rewrite", "a red car", "--file", str(qf))
     assert r.exit_code == 2 and "not both" in r.stderr and "a red car" in r.stderr

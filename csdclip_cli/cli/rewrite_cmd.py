@@ -7,10 +7,14 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from csdclip_cli.cli.common import guard
+
+if TYPE_CHECKING:
+    from csdclip_cli.rewrite.plan import Plan
 
 
 @guard
@@ -82,9 +86,13 @@ def rewrite(
                     warn(f"{file}: line {n}: {e}; no plan written for it")
                 else:
                     # --tigr was ignored by a batch: TIGR records, as `csd rewriter data --tigr` writes
-                    f.write(
-                        (json.dumps({"text": plan.to_tigr()}, ensure_ascii=False) if tigr else plan.to_json()) + "\n"
-                    )
+                    record = _tigr_record(plan) if tigr else None
+                    if tigr and record is None:
+                        warn(
+                            f"{file}: line {n}: its plan does not survive the TIGR form ('|', '<', '>' or a "
+                            "comma inside a clause); written as plan JSON, which a plans file reads too"
+                        )
+                    f.write((record or plan.to_json()) + "\n")
                     written += 1
                 for w in dict.fromkeys(getattr(rw, "warnings", [])[seen:]):
                     if w not in repeats:
@@ -97,3 +105,19 @@ def rewrite(
         if output:
             rate = written / max(time.time() - t0, 1e-9)
             err().print(f"wrote {written} plans to {output} ({rate:.1f} queries/s)", markup=False)
+
+
+def _tigr_record(plan: Plan) -> str | None:
+    """`plan` as a TIGR record line ({"text": annotated}), or None when reading it back would not
+    give the same clauses (a '|' or '<' in the query, a comma inside a clause)."""
+    from csdclip_cli.errors import PlanFormatError
+    from csdclip_cli.rewrite.plan import parse_tigr
+
+    text = plan.to_tigr()
+    try:
+        back = parse_tigr(text)
+    except PlanFormatError:
+        return None
+    if (back.raw, back.and_, back.not_, back.or_) != (plan.raw, plan.and_, plan.not_, plan.or_):
+        return None
+    return json.dumps({"text": text}, ensure_ascii=False)
