@@ -204,8 +204,11 @@ def test_a_damaged_current_index_does_not_stop_the_server(runner, gallery: Path,
     monkeypatch.setenv("CSD_INDEXES", str(root))
     assert invoke(runner, "index", "use", "bad").exit_code == 0
     monkeypatch.setattr(uvicorn.Server, "run", lambda self: None)
+    served = {}
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: served.update(app=self.config.app))
     r = invoke(runner, "serve", "--port", str(_free_port()))
     assert r.exit_code == 0 and "index 'bad' is damaged" in r.stderr and "the other indexes are served" in r.stderr
+    assert "index good: ready (the default)" in r.stderr  # a request without an index went to the damaged one
     named = invoke(runner, "serve", "--port", str(_free_port()), "--index", "bad")
     assert named.exit_code != 0 and "index 'bad' is damaged" in named.stderr
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -56,8 +57,12 @@ def serve(
         except IndexFormatError as e:
             if index:  # asked for by name: refused
                 raise
-            # the current index damaged: the others are served (the server would not start at all)
+            # the current index damaged: the others are served (the server would not start at all),
+            # and the first of them that opens is the default (a request without an index failed)
             warn(f"{first_line(e)}; the other indexes are served")
+            service.default_index = _first_sound(service, exclude=name)
+            if service.default_index:
+                note(f"index {service.default_index}: ready (the default)")
             continue
         note(f"index {name}: ready")
     import uvicorn
@@ -88,3 +93,18 @@ def serve(
         Server(uvicorn.Config(create_app(service, token), host=host, port=port, log_level="warning")).run()
     finally:
         remove_discovery(service.store.root)
+
+
+def _first_sound(service: Any, exclude: str) -> str | None:
+    """The first index of the service's store but `exclude` that opens and searches, warmed; None."""
+    from csdclip_cli.errors import CsdError
+
+    for name in service.store.names():
+        if name == exclude:
+            continue
+        try:
+            service.search({"query": "a photo", "index": name, "k": 1})
+        except CsdError:
+            continue
+        return name
+    return None
