@@ -277,6 +277,19 @@ def test_caption_csv_unquoted_commas_stay_in_the_caption(tmp_path: Path) -> None
     assert [q.raw for q in ds.queries] == ["a red car, with a tree behind it, no people", "blue"]
 
 
+def test_a_caption_file_names_the_bad_line_by_its_number(tmp_path: Path) -> None:
+    """captions.txt:4 was named for the bad third line (rows were counted after blank lines were
+    dropped, and a header was assumed)."""
+    root = tmp_path / "caps"
+    colour_images(root / "images", [(f"o{i}.jpg", "red") for i in range(1, 5)])
+    (root / "captions.txt").write_text("o1.jpg,a red car\no2.jpg,a dog\no3.jpg,\no4.jpg,a house\n")
+    with pytest.raises(DatasetError, match=r"captions.txt:3: bad line \(no caption\)"):
+        load_dataset(str(root))
+    (root / "captions.txt").write_text("image,caption\no1.jpg,a\n\n\no2.jpg,b\no3.jpg,\n")
+    with pytest.raises(DatasetError, match=r"captions.txt:6: bad line"):
+        load_dataset(str(root))
+
+
 def test_file_names_shared_by_two_folders_are_warned_and_counted_once(runner, tmp_path: Path) -> None:
     """A Karpathy file with a/img0.jpg and b/img0.jpg: both are id img0, and the ranking listed it
     twice (GRP@10 1.400, mAP 1.264) without a word."""

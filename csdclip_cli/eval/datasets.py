@@ -483,32 +483,35 @@ def _karpathy(root: Path, split: str | None, warnings: list[str]) -> Dataset | N
     return _captions_dataset(name, root, folder, pairs, chosen, splits, "en", warnings)
 
 
-def _csv_rows(path: Path) -> list[list[str]]:
+def _csv_rows(path: Path) -> tuple[list[tuple[int, list[str]]], str]:
+    """(line number, cells) of each non-empty row of a caption file, and its delimiter."""
     text = read_text(path, "caption file")
     first = text.split("\n", 1)[0]
     dialect = "|" if first.count("|") > first.count(",") else ","
-    rows = csv.reader(io.StringIO(text), delimiter=dialect, skipinitialspace=True)
-    return [[c.strip() for c in row] for row in rows]
+    reader = csv.reader(io.StringIO(text), delimiter=dialect, skipinitialspace=True)
+    rows = []
+    for row in reader:  # line_num: the line a row ends on (a bad line was named by its count of rows)
+        cells = [c.strip() for c in row]
+        if any(cells):
+            rows.append((reader.line_num, cells))
+    return rows, dialect
 
 
 def _caption_file(root: Path, skip_bad: bool, warnings: list[str]) -> Dataset | None:
     """Flickr30k's results.csv ('image_name| comment_number| comment'), Flickr8k's captions.txt
     ('image,caption') and any such file: parsed as CSV (quoted captions lose their quotes)."""
     for cand in sorted(root.glob("*.csv")) + sorted(root.glob("*.txt")):
-        rows = _csv_rows(cand)
-        data = [r for r in rows if r and any(r)]
-        if not data or not data[0][0].lower().endswith((".jpg", ".jpeg", ".png", "image", "image_name")):
+        data, dialect = _csv_rows(cand)
+        if not data or not data[0][1][0].lower().endswith((".jpg", ".jpeg", ".png", "image", "image_name")):
             continue
         # the caption is the last column (results.csv has 3); a comma inside an unquoted caption
         # of a 2-column file split it, and only its last part was kept
-        header = data[0][0].lower() in ("image", "image_name")
-        columns = (
-            len(data[0]) if header else 3 if len(data[0]) == 3 and "|" in read_text(cand, "caption file")[:200] else 2
-        )
+        header = data[0][1][0].lower() in ("image", "image_name")
+        columns = len(data[0][1]) if header else 3 if len(data[0][1]) == 3 and dialect == "|" else 2
         if header:
             data = data[1:]
         pairs = []
-        for n, row in enumerate(data, 2):
+        for n, row in data:
             if len(row) < 2 or not row[-1]:
                 _bad(f"{cand}:{n}: bad line (no caption)", skip_bad, warnings)
                 continue
