@@ -1093,3 +1093,5 @@ def test_a_flat_or_list_is_told_it_wants_groups() -> None:
         PlanFormatError, match=r'a list of groups, each a list of alternatives: \[\["a tree", "a house"\]\]'
     ):
         Plan.from_dict({"raw": "x", "or": ["a tree", "a house"]})
+    with pytest.raises(PlanFormatError, match=r'each a list of alternatives; "a house" is no list'):
+        Plan.from_dict({"raw": "x", "or": [["a tree"], "a house"]})

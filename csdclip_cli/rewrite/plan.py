@@ -136,6 +136,10 @@ class Plan:
             )
         if any(isinstance(g, list) and not g for g in groups):  # a reduction over no alternative crashed search
             raise PlanFormatError(f"plan field 'or' holds an empty group: {groups!r}; leave it out")
+        if loose := next((g for g in groups if not isinstance(g, list)), None):
+            raise PlanFormatError(
+                f"plan field 'or' is a list of groups, each a list of alternatives; {json.dumps(loose)} is no list"
+            )
         entities = d.get("entities") or {}
         if not isinstance(entities, dict):
             raise PlanFormatError(f"plan field 'entities' must be an object, not {entities!r}")
