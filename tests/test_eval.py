@@ -538,3 +538,14 @@ def test_a_report_folder_with_other_files_is_refused_before_the_run(runner, tmp_
     new = tmp_path / "new"
     assert invoke(runner, "eval", "tigr100k", *args[:-1], str(new)).exit_code == 0
     assert invoke(runner, "eval", "tigr100k", *args[:-1], str(new)).exit_code == 0  # a report of its own: rewritten
+
+
+def test_a_dataset_annotated_in_part_is_rewritten_by_the_rules_by_default(runner, tmp_path: Path) -> None:
+    """A dataset with some plain queries failed with "--rewriter gold needs annotated queries",
+    a flag the user never typed."""
+    d = make_tigr(tmp_path, arranged=False)
+    add_lines(d, {"text_id": "t9", "text": "a red square, no blue", "image_ids": ["c0"]})
+    r = invoke(runner, "eval", str(d), "--model", "fake:colour", "--methods", "plain,csd", "-k", "1")
+    assert r.exit_code == 0, r.output
+    assert "4 of 5 queries are annotated: the rules rewrite every query" in r.stderr
+    assert "rewriter rules" in r.stdout

@@ -31,7 +31,7 @@ def eval_(
     weights: list[Path] | None = typer.Option(None, "--weights", help="Checkpoint per --model (same order)."),
     methods: str = typer.Option(DEFAULT_METHODS, "--methods", help="Comma list of plain, arith, deo, csd."),
     rewriter: str | None = typer.Option(
-        None, "--rewriter", "-r", help="gold | rules | llm | plans.jsonl (default: gold when annotated)."
+        None, "--rewriter", "-r", help="gold | rules | llm | plans.jsonl (default: gold when every query is annotated)."
     ),
     llm: Path | None = typer.Option(None, "--llm", help="GGUF for --rewriter llm."),
     adapter: Path | None = typer.Option(

@@ -90,8 +90,8 @@ def run_evaluation(
     warn: Callable[[str], None] = lambda message: None,
 ) -> EvalRun:
     """Evaluate `methods` of every model in `models` on dataset `ds`: rewrite the queries
-    (`rewriter`: gold | rules | llm | a plans file; default gold when the queries are
-    annotated), build or update one index of the gallery per model, rank every query to
+    (`rewriter`: gold | rules | llm | a plans file; default gold when every query is
+    annotated, else rules), build or update one index of the gallery per model, rank every query to
     DEPTH (100) or the largest k. `weights`: a checkpoint per model (same order); `limit`: only the first N queries
     (None: all). `progress(description, unit=...)`
     is a context manager yielding update(done, total) (render.progress_bar has that shape).
@@ -117,7 +117,15 @@ def run_evaluation(
         raise UsageError("name a model: --model clip:ViT-L/14 (repeat --model for several)")
     if weights and len(weights) != len(models):
         raise UsageError("give one --weights per --model, in the same order")
-    rw = rewriter or ("gold" if any(q.gold for q in queries) else "rules")
+    # gold when every query is annotated ("--rewriter gold needs annotated queries" was said to
+    # a user who never typed it, for a dataset annotated in part)
+    rw = rewriter or ("gold" if queries and all(q.gold for q in queries) else "rules")
+    annotated = sum(1 for q in queries if q.gold)
+    if rewriter is None and 0 < annotated < len(queries):
+        warn(
+            f"{annotated} of {len(queries)} queries are annotated: the rules rewrite every query (--rewriter gold "
+            "needs every one annotated)"
+        )
     check_model_files(rw, llm, adapter)
     for spec in models:  # a misspelt spec was found after every query was rewritten (minutes with an LLM)
         get_family(ModelSpec.parse(spec).family)
