@@ -129,17 +129,14 @@ class Plan:
         groups = d.get("or") or []
         if not isinstance(groups, list):
             raise PlanFormatError(f"plan field 'or' must be a list of lists of strings, not {groups!r}")
-        if groups and all(isinstance(g, str) for g in groups):  # it said "must be a list of strings"
+        if (loose := next((g for g in groups if not isinstance(g, list)), None)) is not None:
+            # a flat list was told "must be a list of strings", which it was: show it grouped
+            flat = f": [{json.dumps(groups)}]" if all(isinstance(g, str) for g in groups) else ""
             raise PlanFormatError(
-                f"plan field 'or' is a list of groups, each a list of alternatives: [{json.dumps(groups)}], "
-                f"not {json.dumps(groups)}"
+                f"plan field 'or' is a list of groups, each a list of alternatives{flat}; {json.dumps(loose)} is no list"
             )
-        if any(isinstance(g, list) and not g for g in groups):  # a reduction over no alternative crashed search
+        if any(not g for g in groups):  # a reduction over no alternative crashed search
             raise PlanFormatError(f"plan field 'or' holds an empty group: {groups!r}; leave it out")
-        if loose := next((g for g in groups if not isinstance(g, list)), None):
-            raise PlanFormatError(
-                f"plan field 'or' is a list of groups, each a list of alternatives; {json.dumps(loose)} is no list"
-            )
         entities = d.get("entities") or {}
         if not isinstance(entities, dict):
             raise PlanFormatError(f"plan field 'entities' must be an object, not {entities!r}")
