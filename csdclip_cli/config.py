@@ -74,7 +74,7 @@ def config_file() -> Path | None:
 # keys are search.composite.RANGES, checked where they are used)
 TABLES = ("composite", "rewrite")
 REWRITE_KEYS: dict[str, tuple[type, ...]] = {"llm": (str,), "adapter": (str,), "timeout": (int, float)}
-MAX_TIMEOUT = 24 * 3600  # seconds; the LLM rewriter's own bound (rewrite.llm.default_timeout)
+MAX_TIMEOUT = 24 * 3600  # seconds an LLM generation may be given (rewrite.llm.default_timeout checks it too)
 
 
 def settings(section: str) -> dict:

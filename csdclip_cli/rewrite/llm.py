@@ -733,7 +733,7 @@ def default_timeout() -> float:
         seconds = float(raw)
     except (TypeError, ValueError):
         seconds = math.nan
-    if not (0 < seconds <= 24 * 3600):  # -5 was taken: every plan timed out and fell back to the rules
+    if not (0 < seconds <= config.MAX_TIMEOUT):  # -5 was taken: every plan timed out and fell back to the rules
         raise UsageError(
             f"LLM timeout {raw!r} is not a number of seconds above 0 (CSD_LLM_TIMEOUT / [rewrite] timeout)"
         )
