@@ -23,6 +23,12 @@ AllowEmpty = typer.Option(
 )
 
 
+def _globs(exclude: list[str] | None) -> list[str] | None:
+    """--exclude's globs without empty ones (`--exclude ''` alone: none, clearing the remembered
+    globs); None when the option was not given (the index keeps its globs)."""
+    return [g for g in exclude if g.strip()] if exclude is not None else None
+
+
 def build_source(source: str | Path, model: str, **options: Any) -> str:
     """`csd index build` / `update`: index.update.build_or_update(source, model, **options) with
     a progress bar, then its report on stderr; returns the index name."""
@@ -123,7 +129,7 @@ def build(
         index_dir=index_dir,
         wait=wait,
         trust_remote_code=trust_remote_code,
-        exclude=[g for g in exclude if g.strip()] if exclude is not None else None,  # '' alone: none
+        exclude=_globs(exclude),
         allow_empty=allow_empty,
         ann=ann,
         engine=engine,
@@ -194,8 +200,7 @@ def update(
         index_dir=index_dir,
         wait=wait,
         trust_remote_code=bool(m.build.get("trust_remote_code")),
-        # given at all, the globs replace the old ones; --exclude '' alone keeps none
-        exclude=[g for g in exclude if g.strip()] if exclude is not None else list(m.source.exclude),
+        exclude=_globs(exclude) if exclude is not None else list(m.source.exclude),  # given: they replace
         allow_empty=allow_empty,
         address=address,
     )
