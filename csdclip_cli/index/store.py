@@ -284,8 +284,8 @@ def check_complete(gen: Generation, m: Manifest) -> None:
         raise damaged(gen.path, FileNotFoundError(f"items.sqlite is missing; the manifest counts {m.count} images"))
     if m.rows and len(gen.vectors) != m.rows:  # 0: an empty index (or a manifest without the field)
         raise damaged(gen.path, ValueError(f"vectors.npy has {len(gen.vectors)} rows; the manifest records {m.rows}"))
-    if m.count and int(np.count_nonzero(gen.alive)) != m.count:  # every row dead searched silently empty
-        alive = int(np.count_nonzero(gen.alive))
+    alive = int(np.count_nonzero(gen.alive))
+    if m.count and alive != m.count:  # every row dead searched silently empty
         raise damaged(gen.path, ValueError(f"alive.npy marks {alive} rows live; the manifest counts {m.count} images"))
 
 
