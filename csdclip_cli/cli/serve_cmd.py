@@ -53,7 +53,7 @@ def serve(
     service = Service(index_dir, default_index=index[0] if index else None)
     for name in index or [service.index_name(None)]:
         try:
-            service.search({"query": "a photo", "index": name, "k": 1})  # loads the index and its text encoder
+            _warm(service, name)
         except IndexFormatError as e:
             if index:  # asked for by name: refused
                 raise
@@ -103,8 +103,13 @@ def _first_sound(service: Any, exclude: str) -> str | None:
         if name == exclude:
             continue
         try:
-            service.search({"query": "a photo", "index": name, "k": 1})
+            _warm(service, name)
         except CsdError:
             continue
         return name
     return None
+
+
+def _warm(service: Any, name: str) -> None:
+    """Load index `name` and its text encoder with a first search (the first user's waits no longer)."""
+    service.search({"query": "a photo", "index": name, "k": 1})
