@@ -96,9 +96,10 @@ def test_karpathy_caption_of_the_wrong_type_and_captions_without_words(tmp_path:
         {"filename": f"{n}.jpg", "split": "test", "sentences": [{"raw": f"a {n} square"}, {"raw": " . "}]}
         for n in COLOURS
     ]
+    images[1]["sentences"].append({"raw": "or"})  # connecting words only: the rewriters refuse it too
     (d / "dataset_flickr8k.json").write_text(json.dumps({"images": images}))
     ds = load_dataset(str(d))  # a caption with no words stopped the run at rewriting
-    assert len(ds.queries) == 4 and any("4 captions of flickr8k have no words" in w for w in ds.warnings)
+    assert len(ds.queries) == 4 and any("5 captions of flickr8k have no words" in w for w in ds.warnings)
     images[0]["sentences"][0]["raw"] = ["a red square"]  # an AttributeError traceback at rewriting
     (d / "dataset_flickr8k.json").write_text(json.dumps({"images": images}))
     with pytest.raises(

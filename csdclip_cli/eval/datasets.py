@@ -177,12 +177,19 @@ def _query_text(text: object) -> tuple[str, Plan | None]:
         raw = gold.raw
     else:
         raw = text.strip()
-    try:
-        require_query(raw)  # the rewriters and encoders refuse such a query later
-    except UsageError:
-        # the query part as written ("   " was shown as ""), or the whole text when it has none
-        raise _BadLine(f"text {_shown(raw or text)} is empty or has no words to search for") from None
+    if not _searchable(raw):  # the query part as written ("   " was shown as ""), else the whole text
+        raise _BadLine(f"text {_shown(raw or text)} is empty or has no words to search for")
     return raw, gold
+
+
+def _searchable(query: str) -> bool:
+    """Whether the rewriters and encoders take `query` (require_query): one with no words, or
+    only connecting ones ("or"), stopped the whole run at rewriting."""
+    try:
+        require_query(query)
+    except UsageError:
+        return False
+    return True
 
 
 def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: str = "test") -> list[Query]:
@@ -340,7 +347,8 @@ def _captions_dataset(
             }
             pairs = [(moved.get(img, img), cap) for img, cap in pairs]
     warnings = warnings if warnings is not None else []
-    wordless = [(img, cap) for img, cap in pairs if not any(ch.isalnum() for ch in cap)]
+    searchable = [_searchable(cap) for _, cap in pairs]
+    wordless = [pair for pair, ok in zip(pairs, searchable) if not ok]
     if wordless:  # an empty caption stopped the whole run at rewriting ("empty query")
         warnings.append(
             f"{len(wordless):,} captions of {name} have no words (e.g. {wordless[0][1]!r} of {wordless[0][0]}): "
@@ -348,8 +356,8 @@ def _captions_dataset(
         )
     queries = [
         Query(f"{i}", cap, {Path(img).stem}, split=split or "test")
-        for i, (img, cap) in enumerate(pairs)
-        if any(ch.isalnum() for ch in cap)
+        for i, ((img, cap), ok) in enumerate(zip(pairs, searchable))
+        if ok
     ]
     keys = list(dict.fromkeys(img for img, _ in pairs))
     stems: dict[str, list[str]] = {}
