@@ -1257,6 +1257,7 @@ def _corrected(m: re.Match) -> str:
     lead = f"{m['lead']} " if m["lead"] else ""
     said, new = m["said"].strip(), m["new"].strip()
     with_without = new.lower().startswith("without ") and re.search(r"\bwith\b", said, re.IGNORECASE)
+    subject, mods = split_subject(said)
     if NEGATION_START.match(new) and said and not NEGATION_START.match(said) and not with_without:
         # "a dog, no, not a dog, a cat", "a man in a hat, actually no hat": what the negation
         # names is taken back from the said part (it was wanted and excluded at once)
@@ -1265,7 +1266,6 @@ def _corrected(m: re.Match) -> str:
             if new.split()[1:]
             else ""
         )
-        subject, mods = split_subject(said)
         if named and singular(subject.split()[-1].lower()) == named:
             return f"{lead}{new}"
         kept = [mod for mod in mods if singular(mod.split()[-1].lower()) != named]
@@ -1275,7 +1275,6 @@ def _corrected(m: re.Match) -> str:
         return m.group(0)  # "a beach, no, no people": an emphatic "no", no correction
     if not said or NEGATION_START.match(said):
         return f"{lead}{new}"  # "no dogs, no, I mean no cats": a negation corrected whole
-    subject, mods = split_subject(said)
     words = new.split()
     first = words[0].lower()
     if re.match(r"(?:the|that|this|an?)\b.*\bones?$", new, re.IGNORECASE):

@@ -149,15 +149,15 @@ def _animate(chunk: str) -> bool:
     return chunk.endswith(ANIMATE_ENDINGS)
 
 
+SCENERY = ("月亮", "太阳", "天空", "蓝天", "白云", "星星", "彩虹", "云", "夕阳", "日落", "日出", "山", "雪山")
+
+
 def _takes(thing: str, tail: str) -> bool:
     """Whether `thing` may take the place or action `tail` said of the thing after it: not a
     thing the place is named after (一棵树和一个男人在树下) or the sky (月亮和一个人在桥上)."""
     tokens = tag(thing)
     head = tokens[-1][0] if tokens else thing
     return head[-1:] not in tail and not thing.endswith(SCENERY)
-
-
-SCENERY = ("月亮", "太阳", "天空", "蓝天", "白云", "星星", "彩虹", "云", "夕阳", "日落", "日出", "山", "雪山")
 
 
 def distribute_place(chunks: list[str], joined: list[bool] | None = None) -> list[str]:
