@@ -806,6 +806,36 @@ NEGATED_FACT_TABLE = [
         [],
         [],
     ),  # a tent does not sit
+    # a compared count excludes nothing ("no more than two cars" excluded "more than two cars"),
+    # and "at least" is no place ("a table at least two cups")
+    ("a parking lot with no more than two cars", ["a parking lot", "at most two cars"], [], []),
+    ("no less than three people on a bench", ["at least three people on a bench"], [], []),
+    ("a street with not more than 5 cars and no buses", ["a street", "at most 5 cars"], ["buses"], []),
+    ("a table with at least two cups, no plates", ["a table", "at least two cups"], ["plates"], []),
+    ("a dog, no more cats", ["a dog"], ["cats"], []),
+    # what a thing is not made of, and what is not held, worn or had, said with "anything"
+    ("a chair not made of wood", ["a chair"], ["a chair made of wood"], []),
+    ("a house not built of brick", ["a house"], ["a house built of brick"], []),
+    ("shoes that are not made of leather", ["shoes"], ["shoes made of leather"], []),
+    ("a man not holding anything", ["a man"], ["a man holding something"], []),  # it was "anything"
+    ("a child on a beach, not carrying anything", ["a child on a beach"], ["a child carrying something"], []),
+    ("a dog not having anything in its mouth", ["a dog"], ["a dog with something in its mouth"], []),
+    ("a man not holding an umbrella", ["a man"], ["umbrella"], []),
+    # two negations say "with" (it excluded "her dog")
+    ("a woman not without her dog", ["a woman with her dog"], [], []),
+    ("a man never without his hat, on a street", ["a man with his hat", "a man on a street"], [], []),
+    ("a room that's not without windows", ["a room", "windows"], [], []),  # "a room that's" was wanted
+    ("not without my dog", ["my dog"], [], []),
+    # a negation inside a capitalised name is part of the name ("Dr. No movie poster" was "Dr")
+    ("Dr. No movie poster", ["Dr. No movie poster"], [], []),
+    ("the band Nothing But Thieves on stage", ["the band Nothing But Thieves", "the band on stage"], [], []),
+    ("a book by Mr. Nobody, no people", ["a book by Mr. Nobody"], ["people"], []),
+    ("a red car, No Dogs", ["a red car"], ["Dogs"], []),  # a clause's first word
+    ("A Red Car With No People", ["A Red Car"], ["People"], []),  # every word capitalised
+    # 跟 joins two things as 和 does (一个男孩跟一只狗 was one thing, the boy in the park)
+    ("一个男孩跟一只狗在公园", ["一个男孩在公园", "一只狗在公园"], [], []),
+    ("一个男孩跟着一只狗", ["一个男孩跟着一只狗"], [], []),  # following it
+    ("一个穿高跟鞋的女人", ["一个穿高跟鞋的女人"], [], []),
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

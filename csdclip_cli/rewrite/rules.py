@@ -144,7 +144,9 @@ NEGATION = re.compile(
     r"there\s+(?:should\s*(?:not|n'?t)\s+be|(?:is|are)\s*(?:not|n'?t))(?:\s+any)?|"
     r"(?:do\s+not|don'?t)\s+(?:want|wish)\s+to\s+see(?:\s+any)?|"
     # "not at night", "a bird not flying", "not a dog": a place, an action or a thing
-    r"not(?=\s+(?:at|in|on|under|during)\s|\s+(?!including\b)\w{2,}ing\b|\s+(?:a|an|the|one)\b|\s+[a-z]{3,}ed\b)|"
+    # (or a participle not in -ed: "a chair not made of wood")
+    r"not(?=\s+(?:at|in|on|under|during)\s|\s+(?!including\b)\w{2,}ing\b|\s+(?:a|an|the|one)\b|\s+[a-z]{3,}ed\b"
+    r"|\s+(?:made|built|woven|cast|cut|hidden|caught|stuck|lit|broken|torn|frozen|worn|drawn|written|sewn|held|hung)\b)|"
     r"isn'?t|aren'?t|never|free\s+of|minus|"
     r"lacking|other\s+than|rather\s+than|instead\s+of|apart\s+from(?!\s+(?:that|this|it)\b)|zero|"
     r"(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
@@ -295,9 +297,10 @@ NAMED_NO = re.compile(
     rf"(?-i:No\s(?=[A-Z][\w'’-]*(?:\s+{_TITLE_WORD})*{_TITLE_END})))",
     re.IGNORECASE,
 )
-# "not a single person", "not even one car": the count words are not part of what is excluded
+# "not a single person", "not even one car", "no more cats": the count words are not part of what is excluded
 NOT_COUNT = re.compile(
-    r"^(?:(?:not\s+)?even\s+)?(?:(?:a|one)\s+)?single\s+|^even\s+(?:one|a)\s+|^one\s+(?!of\b)", re.IGNORECASE
+    r"^(?:(?:not\s+)?even\s+)?(?:(?:a|one)\s+)?single\s+|^even\s+(?:one|a)\s+|^one\s+(?!of\b)|^more\s+(?!than\b)",
+    re.IGNORECASE,
 )
 # "without anyone sitting on it": the person, as "nobody" gives it
 ANYONE = re.compile(r"^(?:anyone|anybody|someone|somebody)\b", re.IGNORECASE)
@@ -471,6 +474,7 @@ ED_PARTICIPLES = {
     "covered", "filled", "surrounded", "wrapped", "dressed", "lined", "topped", "decorated", "painted", "parked",
     "framed", "soaked", "buried", "loaded", "packed", "littered", "dotted", "reflected", "tied", "chained", "locked",
     "made", "cut", "placed", "served", "shaded", "hidden", "caught", "trapped", "stuck", "lit",
+    "built", "woven", "cast", "torn", "worn", "drawn", "written", "sewn", "held", "hung",
 }  # fmt: skip
 
 
@@ -487,11 +491,20 @@ def _a_fact(words: list[str]) -> bool:
         return False
     if _modifier_start(words, 0) or (_is_participle(words, 0) and words[0].lower() not in ED_PARTICIPLES):
         return True
-    return (
-        _is_ed_participle(words[0])
-        and len(words) > 1
-        and bool(_modifier_start(words, 1) or words[1].lower() in PARTICLES)
-    )
+    return _with_complement(words)
+
+
+# what a thing is made of: "made of wood" is one fact, as "covered in snow" is
+MADE_OF = {"made", "built", "carved", "constructed", "formed", "woven", "knitted", "sculpted", "cast"}
+
+
+def _with_complement(words: list[str]) -> bool:
+    """Whether `words` start with a past participle and its complement ('parked in a garage',
+    'covered with snow', 'made of wood')."""
+    if len(words) < 2 or not _is_ed_participle(words[0]):
+        return False
+    after = words[1].lower()
+    return bool(_modifier_start(words, 1)) or after in PARTICLES or (after == "of" and words[0].lower() in MADE_OF)
 
 
 def _restates(tokens: list[str], before: str) -> bool:
@@ -541,6 +554,7 @@ def _doer(before: str) -> str:
 
 
 WITH_CUE = re.compile(r"\bwith(?:out)?\b", re.IGNORECASE)
+ANYTHING = re.compile(r"^any\s?thing\b", re.IGNORECASE)
 
 
 def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
@@ -553,8 +567,7 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     predicate = bool(PREDICATE_CUE.search(text[m.start() : m.start("what")]))
     # "not parked in a garage", "not covered in snow": a participle with its complement is one
     # negated fact, not a property plus the subject's place
-    complement = _is_ed_participle(tokens[0]) if tokens else False
-    complement = complement and len(tokens) > 1 and bool(_modifier_start(tokens, 1) or tokens[1].lower() in PARTICLES)
+    complement = _with_complement(tokens)
     # "apples but not green apples": the noun said again belongs to the negated thing
     restated = len(tokens) > 1 and _restates(tokens, text[: m.start()])
     if predicate and len(tokens) > 1 and _is_property(tokens[0]) and not complement and not restated:
@@ -641,6 +654,14 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     whats = [
         ANYONE.sub("a person", _strip_det(NOT_COUNT.sub("", NOT_TAIL.sub("", w)))).replace("\x00", " ") for w in items
     ]
+    # "a man not holding anything": no held thing is named; what is excluded is the man holding
+    # something (it was "anything", which CLIP reads as any image)
+    verb = re.search(r"\bnot\s+(wearing|holding|carrying|having)\s*$", cue, re.IGNORECASE)
+    if verb and whats and ANYTHING.match(whats[0]):
+        held = ANYTHING.sub("something", whats[0])
+        doer = _doer(text[: m.start()]) or split_subject(text[: m.start()].strip(" ,"))[0]
+        said = "with" if verb.group(1).lower() == "having" else verb.group(1).lower()
+        whats[0] = " ".join(filter(None, (doer, said, held)))
     # "isn't red", ", not white" say what the noun before is not; "no blue" excludes blue things
     if predicate:
         before = text[: m.start()]
@@ -1117,6 +1138,15 @@ def _where_the_isnt(m: re.Match) -> str:
 
 
 SECOND_NO = re.compile(r"\b(\w+)(?=\s+no\s+\w)", re.IGNORECASE)
+# "no more than two cars", "not fewer than three people": a count, nothing excluded (it
+# excluded "more than two cars")
+COMPARED_COUNT = re.compile(
+    r"\b(?:no|not)\s+(?P<than>more|fewer|less)\s+than\s+(?=(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten"
+    r"|eleven|twelve|twenty|several|half|a\s+(?:few|couple|handful|dozen|hundred|single))\b)",
+    re.IGNORECASE,
+)
+# "at least two cups": a count, not the place "at" starts ("a table at least two cups")
+AT_COUNT = re.compile(r"\bat\s+(least|most)\b", re.IGNORECASE)
 # words after which "no" goes on the sentence ("with no", "there are no", "a no parking sign")
 BEFORE_NO = {
     "with", "and", "but", "or", "is", "are", "was", "were", "has", "have", "had", "there", "of", "in", "on", "at",
@@ -1400,11 +1430,49 @@ QUOTED = re.compile(
 )
 # ... its punctuation hidden too ('a billboard "Buy Now, Pay Later"' was two clauses), and shown again
 QUOTED_HIDDEN: dict[str, str | int | None] = {" ": "\x00", ",": "\x0e", ";": "\x0f", ".": "\x10"}
-QUOTED_SHOWN: dict[str, str | int | None] = {"\x0e": ",", "\x0f": ";", "\x10": "."}
+QUOTED_SHOWN: dict[str, str | int | None] = {"\x0e": ",", "\x0f": ";", "\x10": ".", "\x11": None}
+# A name in capitals with a negation in it ("the band Nothing But Thieves", "Dr. No movie
+# poster", "a shirt with No Fear on it") is read whole, as a quote is: after a word in lower case
+# or a title (the first word of a clause is capitalised for its own sake), and not in a query
+# that capitalises most of its words. Its words are cut by \x11 so no negation reads them.
+TITLE_NEGATIONS = {"No", "Nothing", "Never", "Not", "Without", "None", "Nobody", "Zero", "Minus"}
+HONORIFICS = {"Dr", "Mr", "Mrs", "Ms", "Mx", "St", "Prof", "Sir", "Saint", "Doctor", "Captain", "Lady", "Lord"}
+TITLE_SMALL = {"of", "the", "and", "for", "to", "a", "an", "in", "on", "at", "but", "with", "or"}
+TITLE_TOKEN = re.compile(r"[\w'’-]+|[^\w\s]")
 
 
 def _hide_quoted(m: re.Match) -> str:
     return m.group(0).translate(str.maketrans(QUOTED_HIDDEN))
+
+
+def _hide_titles(query: str) -> str:
+    """`query` with each capitalised name that holds a negation word hidden (TITLE_NEGATIONS)."""
+    tokens = list(TITLE_TOKEN.finditer(query))
+    words = [t.group(0) for t in tokens]
+    alpha = [w for w in words if w[:1].isalpha()]
+    if not alpha or sum(w[:1].isupper() for w in alpha) > 0.6 * len(alpha):
+        return query
+    spans, i = [], 1
+    while i < len(words):
+        honorific = words[i - 1] in HONORIFICS or (words[i - 1] == "." and i > 1 and words[i - 2] in HONORIFICS)
+        if words[i] not in TITLE_NEGATIONS or not (honorific or re.fullmatch(r"[a-z][\w'’-]*", words[i - 1])):
+            i += 1
+            continue
+        end, j = i, i + 1
+        while j < len(words):
+            if re.fullmatch(r"[A-Z][\w'’-]*", words[j]):
+                end, j = j, j + 1
+            elif words[j] in TITLE_SMALL and j + 1 < len(words) and words[j + 1][:1].isupper():
+                j += 1
+            else:
+                break
+        if end > i or honorific:
+            spans.append((tokens[i].start(), tokens[end].end()))
+        i = end + 1
+    for start, stop in reversed(spans):
+        name = re.sub(r"\b(\w)", "\\1\x11", query[start:stop]).replace(" ", "\x00")
+        query = query[:start] + name + query[stop:]
+    return query
 
 
 def _show_quoted(text: str) -> str:
@@ -1413,8 +1481,19 @@ def _show_quoted(text: str) -> str:
 
 def _english(query: str) -> Plan:
     raw = query  # the plan keeps the user's words: a plans file is looked up by them
-    query = QUOTED.sub(_hide_quoted, query)
+    query = _hide_titles(QUOTED.sub(_hide_quoted, query))
     query = re.sub(r"\b(except|excluding|without)\s+no\s+", r"\1 ", query, flags=re.IGNORECASE)  # "except no geese"
+    # "a woman not without her dog": two negations say "with" (it excluded "her dog")
+    # ("a room that is not without windows": a room with windows)
+    query = re.sub(
+        r"(?:\s+(?:that|who|which)(?:\s+(?:is|are|was|were)|['’](?:s|re)))?\s+(?:not|never)\s+(?:without|lacking)\b",
+        " with",
+        query,
+        flags=re.IGNORECASE,
+    )
+    query = re.sub(r"^\s*(?:not|never)\s+(?:without|lacking)\s+", "", query, flags=re.IGNORECASE)
+    query = COMPARED_COUNT.sub(lambda m: "at most " if m["than"].lower() == "more" else "at least ", query)
+    query = AT_COUNT.sub(lambda m: f"at\x00{m.group(1)}", query)
     # "no cars no people": a second "no" after a thing starts a clause of its own
     query = SECOND_NO.sub(lambda m: m.group(1) + ("," if m.group(1).lower() not in BEFORE_NO else ""), query)
     # "a dog (no collar)", "a dog - not a cat": an aside is a clause of its own, and it ends
@@ -2094,10 +2173,30 @@ def _zh_words_said_otherwise(text: str) -> str:
 ZH_QUOTED = re.compile(r"[“「『\"][^“”「」『』\"]{1,100}[”」』\"]")
 
 
+def _gen_as_and(text: str) -> str:
+    """`text` with 跟 read as 和 where it joins two things (一个男孩跟一只狗在公园: the boy and the dog
+    are in the park), a word of its own between a noun and a noun phrase; not 跟着 (following),
+    跟在…后面, 我跟你说 or 高跟鞋."""
+    if "跟" not in text:
+        return text
+    from csdclip_cli.rewrite.zh_clauses import tag
+
+    tokens = tag(text)
+    return "".join(
+        "和"
+        if word == "跟"
+        and 0 < i < len(tokens) - 1
+        and tokens[i - 1][1].startswith("n")
+        and tokens[i + 1][1][:1] in ("m", "n", "r")
+        else word
+        for i, (word, _flag) in enumerate(tokens)
+    )
+
+
 def _chinese(query: str) -> Plan:
     hidden: dict[str, str | int | None] = dict(ZH_HIDDEN)
     quoted = ZH_QUOTED.sub(lambda m: m.group(0).translate(str.maketrans(hidden)), query)
-    p = _chinese_plan(query, _hide_joiners(_zh_said_otherwise(quoted)))
+    p = _chinese_plan(query, _hide_joiners(_gen_as_and(_zh_said_otherwise(quoted))))
     return Plan(
         raw=query,
         intent=p.intent,
@@ -2275,7 +2374,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v39"
+    fingerprint = "rules-v40"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
