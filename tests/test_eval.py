@@ -476,6 +476,12 @@ def test_reports_record_their_settings_and_keep_their_own_thumbnails(runner, tmp
         r = invoke(runner, "eval", "report", str(out))
         assert r.exit_code == 2 and damage in r.stderr and "Traceback" not in r.output, r.output
         (out / damage).write_text(keep)
+    # a line cut short is named by its own number (it was "line 1 column 5" of itself)
+    keep = (out / "rankings.jsonl").read_text()
+    lines = keep.splitlines()
+    (out / "rankings.jsonl").write_text("\n".join([*lines[:2], lines[2][:20], *lines[3:]]) + "\n")
+    r = invoke(runner, "eval", "report", str(out))
+    assert r.exit_code == 2 and "rankings.jsonl:3 " in r.stderr and "line 1" not in r.stderr, r.stderr
 
 
 def test_cut_offs_beyond_the_default_depth_are_scored_on_that_many_ranks(tmp_path: Path, monkeypatch) -> None:

@@ -67,11 +67,14 @@ def load_run(out: Path) -> EvalRun:
     if not (out / "run.json").exists():
         raise UsageError(f"{out} holds no saved evaluation (run.json); run `csd eval DATASET --report {out}` first")
     current = out / "run.json"
+    where = str(current)  # and the line of a .jsonl being read (a JSON error's own line is always 1)
     try:
         meta = json.loads(current.read_text(encoding="utf-8"))
         queries, plans = [], {}
         current = out / "queries.jsonl"
-        for line in current.read_text(encoding="utf-8").splitlines():
+        where = str(current)
+        for n, line in enumerate(current.read_text(encoding="utf-8").splitlines(), 1):
+            where = f"{current}:{n}"
             d = json.loads(line)
             q = Query(d["text_id"], d["raw"], set(d["hr"]), set(d["mr"]), not_flag=bool(d["has_not"]))
             if d.get("plan"):
@@ -79,9 +82,12 @@ def load_run(out: Path) -> EvalRun:
             queries.append(q)
         rankings: dict[tuple[str, str], dict[str, list[str]]] = {}
         current = out / "rankings.jsonl"
-        for line in current.read_text(encoding="utf-8").splitlines():
+        where = str(current)
+        for n, line in enumerate(current.read_text(encoding="utf-8").splitlines(), 1):
+            where = f"{current}:{n}"
             d = json.loads(line)
             rankings.setdefault((d["model"], d["method"]), {})[d["text_id"]] = d["ranking"]
+        where = str(out / "run.json")  # its fields are read here
         return EvalRun(
             meta["dataset"],
             meta["ks"],
@@ -97,8 +103,10 @@ def load_run(out: Path) -> EvalRun:
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, PlanFormatError) as e:
         why = e.strerror if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {str(e)[:80]}"
+        if isinstance(e, json.JSONDecodeError):  # its line and column are of one line, not the file
+            why = f"not JSON: {e.msg} at column {e.colno}"
         raise UsageError(
-            f"{current} cannot be read as a saved evaluation ({why}); run `csd eval DATASET --report {out}` again"
+            f"{where} cannot be read as a saved evaluation ({why}); run `csd eval DATASET --report {out}` again"
         ) from None
 
 
