@@ -836,6 +836,51 @@ NEGATED_FACT_TABLE = [
     ("一个男孩跟一只狗在公园", ["一个男孩在公园", "一只狗在公园"], [], []),
     ("一个男孩跟着一只狗", ["一个男孩跟着一只狗"], [], []),  # following it
     ("一个穿高跟鞋的女人", ["一个穿高跟鞋的女人"], [], []),
+    # a second fresh user's 200 queries (24 wrong): questions about one's own photos are carriers
+    ("do I have any pictures of my grandmother in her garden?", ["my grandmother in her garden"], [], []),
+    ("how many pictures do I have of the golden gate bridge", ["the golden gate bridge"], [], []),
+    ("that photo of my sister on the pier, the one without the umbrella", ["my sister on the pier"], ["umbrella"], []),
+    # ... "sans", "no longer has"
+    ("beach at sunset sans tourists", ["beach at sunset"], ["tourists"], []),
+    ("a dog that no longer has its collar", ["a dog"], ["its collar"], []),  # it excluded "longer has its collar"
+    # ... "nobody on it": on the thing the query names ("on it" was any image's)
+    (
+        "park bench under a tree, nobody sitting on it",
+        ["park bench under a tree"],
+        ["a person sitting on the park bench"],
+        [],
+    ),
+    ("a sofa with nobody on it", ["a sofa"], ["a person on the sofa"], []),
+    # ... a place on one's own body is the held or worn thing's ("a man on his shoulder")
+    ("guy with a tattoo on his arm", ["guy with a tattoo on his arm"], [], []),
+    ("a man carrying a ladder on his shoulder", ["a man carrying a ladder on his shoulder"], [], []),
+    ("a man with a dog in his lap on a bench", ["a man with a dog in his lap", "a man on a bench"], [], []),
+    ("a toddler eating spaghetti with his hands", ["a toddler eating spaghetti with his hands"], [], []),
+    # ... an idiom is no place ("two women in arm down a cobblestone street")
+    (
+        "two women walking arm in arm down a cobblestone street",
+        ["two women walking arm in arm down a cobblestone street"],
+        [],
+        [],
+    ),
+    (
+        "a couple walking hand in hand on a beach at sunset",
+        ["a couple walking hand in hand", "a couple on a beach", "a couple at sunset"],
+        [],
+        [],
+    ),
+    # ... "where she's [not ...]" left "where she's" in the wanted clause
+    (
+        "the pic of mom at the restaurant where she's not wearing her glasses",
+        ["mom at the restaurant"],
+        ["her glasses"],
+        [],
+    ),
+    ("classroom where the kids aren't wearing uniforms", ["classroom"], ["uniforms"], []),
+    # ... "the one where the cat is on top of the fridge": where a thing is, without "is"
+    ("the one where the cat is on top of the fridge", ["the cat on top of the fridge"], [], []),
+    ("a cup that is on a table", ["a cup that is on a table"], [], []),
+    ("there are two dogs in a park, no people", ["two dogs in a park"], ["people"], []),
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

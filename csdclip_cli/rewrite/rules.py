@@ -147,7 +147,7 @@ NEGATION = re.compile(
     # (or a participle not in -ed: "a chair not made of wood")
     r"not(?=\s+(?:at|in|on|under|during)\s|\s+(?!including\b)\w{2,}ing\b|\s+(?:a|an|the|one)\b|\s+[a-z]{3,}ed\b"
     r"|\s+(?:made|built|woven|cast|cut|hidden|caught|stuck|lit|broken|torn|frozen|worn|drawn|written|sewn|held|hung)\b)|"
-    r"isn'?t|aren'?t|never|free\s+of|minus|"
+    r"isn'?t|aren'?t|never|free\s+of|minus|sans|"
     r"lacking|other\s+than|rather\s+than|instead\s+of|apart\s+from(?!\s+(?:that|this|it)\b)|zero|"
     r"(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
     r"(?:do\s+not|don'?t)\s+(?:show|want|include)(?:\s+me)?|not\s+including"
@@ -334,7 +334,11 @@ CARRIER = re.compile(
     r"^(?:(?:please|pls|can\s+you|could\s+you|i\s*'?\s*m\s+looking\s+for|i\s+am\s+looking\s+for|looking\s+for|"
     r"i\s+want|i\s+need|i'?d\s+like|show(?:\s+me)?|find(?:\s+me)?|give\s+me|get\s+me|search(?:\s+for)?|"
     r"(?:can|could|may)\s+(?:i|we)\s+(?:get|see|have|find)|let\s+me\s+see|"
-    r"retrieve|is\s+there|are\s+there|do\s+you\s+have)\s+)*"
+    r"retrieve|is\s+there|are\s+there|there\s+(?:is|are)(?=\s+(?:an?|some|two|three|many|several)\s)|"
+    r"do\s+(?:you|i|we)\s+have|have\s+(?:i|we)\s+got|"
+    # "how many pictures do I have of the bridge", "the one where the cat is on the fridge"
+    r"how\s+many\s+(?:images|photos|pictures|pics|shots)\s+(?:do|did)\s+(?:i|we|you)\s+(?:have|take|took)\s+of|"
+    r"(?:the|that|this)\s+one\s+(?:where|in\s+which|that\s+shows|showing|of))\s+)*"
     # "a beach scene with two boats": a scene named by a word before it is what is wanted
     r"(?:(?:(?:an?|the|some|any|all|this|that|these|those|my|our)\s+)?(?:(?:\w+\s+)?(?:images?|photos?|pictures?|pics?|"
     r"photographs?|shots?|snapshots?|frames?)|scenes?)\s+(?:(?:i|we)\s+(?:took|shot|saw|had|have)\s+)?(?:of|with|showing|that\s+shows?|where|in\s+which|containing|that\s+contains?|"
@@ -447,6 +451,16 @@ def _strip_carrier(text: str) -> str:
 IMPLIED_ITEM = re.compile(r"^(?:a person\b|other (?:people|objects)\b|something\b|an object$|an? \w+ object$)")
 
 
+def _its_thing(item: str, before: str) -> str:
+    """`item` with a closing "it" named: the thing the query starts with ("park bench under a tree,
+    nobody sitting on it" -> "a person sitting on the park bench"; "on it" alone was any image's)."""
+    if not re.search(r"\s(?:on|in|inside|at|by|near|under|around)\s+it$", item, re.IGNORECASE):
+        return item
+    first = re.split(r"\s*[,;]\s*|\s+with\s+", _strip_carrier(before).strip(" ,"), maxsplit=1)[0]
+    thing = _strip_det(split_subject(first)[0]) if first else ""
+    return f"{item[:-2]}the {thing}" if thing and thing.isascii() else item
+
+
 def _nothing_item(m: re.Match) -> str:
     """What 'nothing red' / 'nothing small' / 'no one' / 'nobody on the street' exclude, as an
     embeddable phrase ('something red', 'a small object', 'a person', 'a person on the street')."""
@@ -542,6 +556,8 @@ def _doer(before: str) -> str:
     comma, "with" or "and" ("a portrait with a person" -> "a person"); "" when it neither starts
     with a determiner nor is a bare plural (then the query's head subject is the doer)."""
     last = re.split(r"\s*[,;]\s*|\s+(?:with\x04?|and)\s+", before.strip())[-1]
+    if WHERE_TAIL.search(f" {last}"):  # "the hike where we [didn't bring the dog]": no thing did it
+        return ""
     if re.fullmatch(r"[a-z]+", last) and singular(last) != last:  # "a street, cars that ..."
         return last
     words = last.split()
@@ -680,13 +696,21 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
 # person]" -> "a beach with"), and a subject alone ("I [don't want to see any cars]")
 DANGLING = re.compile(r"(?:\s+|^)(?:with|and|but|or|that|who|which|where|has|have|is|are|of|the|a|an)$", re.IGNORECASE)
 PRONOUN_OBJECTS = {"it", "them", "there", "here", "this", "that", "sight", "view"}
-PRONOUN_ONLY = re.compile(r"^(?:i|we|you|me|us|please)$", re.IGNORECASE)
+PRONOUN_ONLY = re.compile(r"^(?:i|we|you|me|us|please|(?:the|that|this)\s+ones?)$", re.IGNORECASE)
 PRONOUN_TAIL = re.compile(r"\s*,\s*(?:i|we|please)$", re.IGNORECASE)  # "a harbor, I [don't want to see ...]"
+
+
+# "mom at the restaurant where she's [not wearing her glasses]": who the cut negation was said of
+WHERE_TAIL = re.compile(
+    r"\s+(?:where|when|in\s+which)\s+(?:(?:she|he|they|we|i|it|you|there)(?:['’](?:s|re|m|ve))?"
+    r"|(?:the|my|our|his|her|their|a|an)\s+[\w-]+)(?:\s+(?:is|are|was|were|did|does|do|has|have|had))?$",
+    re.IGNORECASE,
+)
 
 
 def _dangling(text: str) -> str:
     """`text` without the function words a cut negation left at its end (nothing if only a pronoun is left)."""
-    text = PRONOUN_TAIL.sub("", text)
+    text = WHERE_TAIL.sub("", PRONOUN_TAIL.sub("", text))
     while (cut := DANGLING.sub("", text)) != text:
         text = cut.rstrip(" ,;")
     return "" if PRONOUN_ONLY.match(text) else text
@@ -1043,6 +1067,29 @@ def participle(verb: str) -> str:
 
 PLACED_BESIDE = re.compile(
     r"\b(parked|placed|left|standing|sitting|lying|leaning)\s+(beside|next to|alongside)\b", re.IGNORECASE
+)
+# "a man carrying a ladder on his shoulder", "a woman with a flower in her hair": a place on
+# one's own body is the held or worn thing's, not the subject's ("a man on his shoulder")
+BODY_PARTS = (
+    "arms?|shoulders?|hands?|head|hair|lap|back|neck|face|ears?|nose|mouth|fingers?|wrists?|legs?|knees?|feet|foot|"
+    "chest|hips?|paws?|teeth|lips|eyes?|cheeks?|forehead|belly|tail|beak|jaws?|hat|cap"
+)
+ON_BODY = re.compile(
+    rf"\s+(in|on|under|over|around|across|between|behind|with)\s+((?:his|her|their|its|my|your)\s+(?:{BODY_PARTS}))\b",
+    re.IGNORECASE,
+)
+# "the cat is on top of the fridge": where a thing is, as "the cat on top of the fridge" says it
+# (not after "there", "it" or a relative pronoun: "a cup that is on a table")
+COPULA_PLACE = re.compile(
+    r"(?<=[a-z])(?<!\bthere)(?<!\bit)(?<!\bwho)(?<!\bthat)(?<!\bwhich)(?<!\bwhat)\s+(?:is|are)\s+"
+    r"(?=(?:in|on|at|under|near|inside|outside|beside|behind|next\s+to|in\s+front\s+of)\s)",
+    re.IGNORECASE,
+)
+# "two women walking arm in arm down a street": an idiom, not the place "in arm"
+IDIOMS = re.compile(
+    r"\b(?:arm\s+in\s+arm|hand\s+in\s+hand|side\s+by\s+side|back\s+to\s+back|face\s+to\s+face|cheek\s+to\s+cheek"
+    r"|shoulder\s+to\s+shoulder|head\s+to\s+toe|bumper\s+to\s+bumper|nose\s+to\s+nose|head\s+over\s+heels)\b",
+    re.IGNORECASE,
 )
 ONES = re.compile(r"^(?:the\s+)?(ones?)\b", re.IGNORECASE)
 NONE_OF_ARE = re.compile(
@@ -1483,6 +1530,11 @@ def _english(query: str) -> Plan:
     raw = query  # the plan keeps the user's words: a plans file is looked up by them
     query = _hide_titles(QUOTED.sub(_hide_quoted, query))
     query = re.sub(r"\b(except|excluding|without)\s+no\s+", r"\1 ", query, flags=re.IGNORECASE)  # "except no geese"
+    # "a dog that no longer has its collar": it has none now (it excluded "longer has its collar")
+    query = re.sub(
+        r"(?:\s+(?:that|who|which))?\s+no\s+longer\s+(?:has|have|had|wears?|wearing)\b", " without", query, flags=re.I
+    )
+    query = re.sub(r"\bno\s+longer\b", "not", query, flags=re.IGNORECASE)
     # "a woman not without her dog": two negations say "with" (it excluded "her dog")
     # ("a room that is not without windows": a room with windows)
     query = re.sub(
@@ -1554,6 +1606,9 @@ def _english(query: str) -> Plan:
     query_split = ACTION_WITH.sub(
         lambda m: m.group(0) if m.group(1).lower() in ING_NOUNS else f"{m.group(1)}\x00with", query_split
     )
+    query_split = COPULA_PLACE.sub(" ", query_split)
+    query_split = IDIOMS.sub(lambda m: "\x00".join(m.group(0).split()), query_split)
+    query_split = ON_BODY.sub(lambda m: f"\x00{m.group(1)}\x00{m.group(2).replace(' ', chr(0))}", query_split)
     # "a scooter parked beside a fountain": where it is parked, not a second thing
     query_split = PLACED_BESIDE.sub(lambda m: f"{m.group(1)}\x00{m.group(2)}", query_split)
     query_split = NEITHER_BE.sub(lambda m: f" that isn't {m.group('first')} or ", query_split)
@@ -1600,7 +1655,7 @@ def _english_plan(query: str, text: str) -> Plan:
     nots: list[str] = []
     text = _strip_carrier(text)
     for m in NOTHING.finditer(text):
-        nots.append(_nothing_item(m))
+        nots.append(_its_thing(_nothing_item(m), text[: m.start()]))
     text = NOTHING.sub("", text)
 
     def cut(m: re.Match) -> str:
@@ -2374,7 +2429,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v40"
+    fingerprint = "rules-v41"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
