@@ -137,6 +137,9 @@ COMPLEMENTS = {
 CHUNK_SEPARATORS = re.compile(
     r"\s*[;,]\s*|\s+(?:and|with|next to|beside|alongside|as well as|plus|together with|but|while)\s+", re.IGNORECASE
 )
+# past participles not in -ed ("a chair not made of wood", "jeans not torn")
+NOT_ED = {"made", "built", "woven", "cut", "hidden", "caught", "stuck", "lit", "broken", "torn", "frozen", "worn"}
+NOT_ED |= {"drawn", "written", "sewn", "held", "hung"}
 NEGATION = re.compile(
     r"(?:,\s*)?\b(?:(?:but|and)\s+)?(?:"
     r"with\s+no|without(?:\s+any)?|not\s+(?:wearing|holding|carrying|having|with)|not\s+any|none\s+of|no|"
@@ -146,8 +149,8 @@ NEGATION = re.compile(
     # "not at night", "a bird not flying", "not a dog": a place, an action or a thing
     # (or a participle not in -ed: "a chair not made of wood")
     r"not(?=\s+(?:at|in|on|under|during)\s|\s+(?!including\b)\w{2,}ing\b|\s+(?:a|an|the|one)\b|\s+[a-z]{3,}ed\b"
-    r"|\s+(?:made|built|woven|cast|cut|hidden|caught|stuck|lit|broken|torn|frozen|worn|drawn|written|sewn|held|hung)\b)|"
-    r"isn'?t|aren'?t|never|free\s+of|minus|sans|"
+    rf"|\s+(?:{'|'.join(sorted(NOT_ED))})\b)|"
+    r"isn'?t|aren'?t|never|free\s+of|minus|(?-i:sans)(?!\s*-?\s*serif)|"
     r"lacking|other\s+than|rather\s+than|instead\s+of|apart\s+from(?!\s+(?:that|this|it)\b)|zero|"
     r"(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
     r"(?:do\s+not|don'?t)\s+(?:show|want|include)(?:\s+me)?|not\s+including"
@@ -308,7 +311,7 @@ ANYONE = re.compile(r"^(?:anyone|anybody|someone|somebody)\b", re.IGNORECASE)
 # "a vase with no flowers in it": "it" is the vase, already wanted
 PRONOUN_PLACE = r"(?:in|on|inside|under|near|around)\s+(?:it|them)"
 NOT_TAIL = re.compile(
-    rf"\s+(?:at\s+all|in\s+sight|anywhere|whatsoever|in\s+view|visible|allowed|permitted|{PRONOUN_PLACE})$",
+    rf"\s+(?:at\s+all|in\s+sight|anywhere|whatsoever|in\s+view|visible|allowed|permitted|yet|anymore|{PRONOUN_PLACE})$",
     re.IGNORECASE,
 )
 # words after a participle that leave it with the excluded thing ("no people walking around")
@@ -338,7 +341,7 @@ CARRIER = re.compile(
     r"do\s+(?:you|i|we)\s+have|have\s+(?:i|we)\s+got|"
     # "how many pictures do I have of the bridge", "the one where the cat is on the fridge"
     r"how\s+many\s+(?:images|photos|pictures|pics|shots)\s+(?:do|did)\s+(?:i|we|you)\s+(?:have|take|took)\s+of|"
-    r"(?:the|that|this)\s+one\s+(?:where|in\s+which|that\s+shows|showing|of))\s+)*"
+    r"(?:the|that|this)\s+one\s+(?:where|in\s+which|that\s+shows|showing|of(?!\s+a\s+kind\b)))\s+)*"
     # "a beach scene with two boats": a scene named by a word before it is what is wanted
     r"(?:(?:(?:an?|the|some|any|all|this|that|these|those|my|our)\s+)?(?:(?:\w+\s+)?(?:images?|photos?|pictures?|pics?|"
     r"photographs?|shots?|snapshots?|frames?)|scenes?)\s+(?:(?:i|we)\s+(?:took|shot|saw|had|have)\s+)?(?:of|with|showing|that\s+shows?|where|in\s+which|containing|that\s+contains?|"
@@ -451,14 +454,22 @@ def _strip_carrier(text: str) -> str:
 IMPLIED_ITEM = re.compile(r"^(?:a person\b|other (?:people|objects)\b|something\b|an object$|an? \w+ object$)")
 
 
+RELATIONS = ("next to", "beside", "near", "behind", "in front of", "between", "by", "opposite", "across from")
+
+
 def _its_thing(item: str, before: str) -> str:
     """`item` with a closing "it" named: the thing the query starts with ("park bench under a tree,
     nobody sitting on it" -> "a person sitting on the park bench"; "on it" alone was any image's)."""
     if not re.search(r"\s(?:on|in|inside|at|by|near|under|around)\s+it$", item, re.IGNORECASE):
         return item
-    first = re.split(r"\s*[,;]\s*|\s+with\s+", _strip_carrier(before).strip(" ,"), maxsplit=1)[0]
-    thing = _strip_det(split_subject(first)[0]) if first else ""
-    return f"{item[:-2]}the {thing}" if thing and thing.isascii() else item
+    # the last part before it, when it names one thing: after "with", "and" or "next to" two are
+    # named ("a kitchen with a table, nobody at it", "a dog next to a bench with nobody on it")
+    part = re.split(r"\s*[,;]\s*", _strip_carrier(before).strip(" ,"))[-1]
+    if not part or not part.isascii() or re.search(rf"\b(?:with|and|or|{'|'.join(RELATIONS)})\b", part, re.I):
+        return item
+    thing = split_subject(part)[0]
+    owner = re.match(r"(?:my|our|his|her|their|your)\s", thing, re.IGNORECASE)
+    return f"{item[:-2]}{thing if owner else 'the ' + _strip_det(thing)}"
 
 
 def _nothing_item(m: re.Match) -> str:
@@ -479,7 +490,7 @@ def _nothing_item(m: re.Match) -> str:
 
 def _is_property(word: str, participle: bool = True) -> bool:
     w = word.lower()
-    return w in ADJECTIVES or w in STATES or (participle and len(w) > 4 and w.endswith("ed"))
+    return w in ADJECTIVES or w in STATES or (participle and (len(w) > 4 and w.endswith("ed") or w in NOT_ED))
 
 
 # participles that describe a state with a complement: "covered in snow", "filled with tulips";
@@ -556,8 +567,8 @@ def _doer(before: str) -> str:
     comma, "with" or "and" ("a portrait with a person" -> "a person"); "" when it neither starts
     with a determiner nor is a bare plural (then the query's head subject is the doer)."""
     last = re.split(r"\s*[,;]\s*|\s+(?:with\x04?|and)\s+", before.strip())[-1]
-    if WHERE_TAIL.search(f" {last}"):  # "the hike where we [didn't bring the dog]": no thing did it
-        return ""
+    if said := WHERE_DOER.search(f" {last}"):  # "the hike where we [didn't bring the dog]": no thing did it
+        return "" if PRONOUN_ONLY.match(said["who"]) else said["who"]  # "a farm where the cows [are not ...]"
     if re.fullmatch(r"[a-z]+", last) and singular(last) != last:  # "a street, cars that ..."
         return last
     words = last.split()
@@ -696,13 +707,24 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
 # person]" -> "a beach with"), and a subject alone ("I [don't want to see any cars]")
 DANGLING = re.compile(r"(?:\s+|^)(?:with|and|but|or|that|who|which|where|has|have|is|are|of|the|a|an)$", re.IGNORECASE)
 PRONOUN_OBJECTS = {"it", "them", "there", "here", "this", "that", "sight", "view"}
-PRONOUN_ONLY = re.compile(r"^(?:i|we|you|me|us|please|(?:the|that|this)\s+ones?)$", re.IGNORECASE)
+PRONOUN_ONLY = re.compile(
+    r"^(?:i|we|you|me|us|please|(?:the|that|this)\s+ones?|(?:i|we|you|he|she|they|it|there)(?:['’](?:m|re|s|ve))?)$",
+    re.IGNORECASE,
+)
 PRONOUN_TAIL = re.compile(r"\s*,\s*(?:i|we|please)$", re.IGNORECASE)  # "a harbor, I [don't want to see ...]"
 
 
 # "mom at the restaurant where she's [not wearing her glasses]": who the cut negation was said of
 WHERE_TAIL = re.compile(
     r"\s+(?:where|when|in\s+which)\s+(?:(?:she|he|they|we|i|it|you|there)(?:['’](?:s|re|m|ve))?"
+    r"|(?:the|my|our|his|her|their|a|an)\s+[\w-]+)(?:\s+(?:is|are|was|were|did|does|do|has|have|had))?$",
+    re.IGNORECASE,
+)
+
+
+# who a cut negation after "where" was said of (not "it" or "there": "when it's not raining")
+WHERE_DOER = re.compile(
+    r"\s(?:where|when|in\s+which)\s+(?P<who>(?:she|he|they|we|i|you)(?:['’](?:s|re|m|ve))?"
     r"|(?:the|my|our|his|her|their|a|an)\s+[\w-]+)(?:\s+(?:is|are|was|were|did|does|do|has|have|had))?$",
     re.IGNORECASE,
 )
@@ -1074,15 +1096,22 @@ BODY_PARTS = (
     "arms?|shoulders?|hands?|head|hair|lap|back|neck|face|ears?|nose|mouth|fingers?|wrists?|legs?|knees?|feet|foot|"
     "chest|hips?|paws?|teeth|lips|eyes?|cheeks?|forehead|belly|tail|beak|jaws?|hat|cap"
 )
+# (not before "or": "on his shoulders or in his arms" are alternatives; "with his hands" only at
+# a clause's end: "with his hands on the wheel" is a fact of its own)
 ON_BODY = re.compile(
-    rf"\s+(in|on|under|over|around|across|between|behind|with)\s+((?:his|her|their|its|my|your)\s+(?:{BODY_PARTS}))\b",
+    rf"(?<!\bor)(?<!\bnot)\s+(in|on|under|over|around|across|between|behind|with(?=\s+\S+\s+\S+\s*(?:[,;.]|$)))\s+"
+    rf"((?:his|her|their|its|my|your)\s+(?:{BODY_PARTS}))\b(?!\s+or\b)",
     re.IGNORECASE,
 )
 # "the cat is on top of the fridge": where a thing is, as "the cat on top of the fridge" says it
 # (not after "there", "it" or a relative pronoun: "a cup that is on a table")
+# (a thing with its determiner, at a clause's start or after "the one where": not "she is in the
+# kitchen", "whose tail is in the water", "a sign that says the shop is on sale")
 COPULA_PLACE = re.compile(
-    r"(?<=[a-z])(?<!\bthere)(?<!\bit)(?<!\bwho)(?<!\bthat)(?<!\bwhich)(?<!\bwhat)\s+(?:is|are)\s+"
-    r"(?=(?:in|on|at|under|near|inside|outside|beside|behind|next\s+to|in\s+front\s+of)\s)",
+    r"(?:^|(?<=[,;]\s)|(?<=\band\s)|(?<=\bone\swhere\s)|(?<=\bones\swhere\s)|(?<=\bphoto\swhere\s)"
+    r"|(?<=\bpicture\swhere\s)|(?<=\bpic\swhere\s))"
+    r"(?P<thing>(?:the|a|an|my|our|your|his|her|their|two|three|four|five|some|many|several)(?:\s+(?!(?:whose|who|that|which|where|says?)\b)[\w'’-]+){1,3}?)"
+    r"\s+(?:is|are)\s+(?=(?:in|on|at|under|near|inside|outside|beside|behind|next\s+to|in\s+front\s+of)\s)",
     re.IGNORECASE,
 )
 # "two women walking arm in arm down a street": an idiom, not the place "in arm"
@@ -1193,7 +1222,11 @@ COMPARED_COUNT = re.compile(
     re.IGNORECASE,
 )
 # "at least two cups": a count, not the place "at" starts ("a table at least two cups")
-AT_COUNT = re.compile(r"\bat\s+(least|most)\b", re.IGNORECASE)
+AT_COUNT = re.compile(
+    r"\bat\s+(least|most)\b(?=\s+(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|several"
+    r"|half|a\s+(?:few|couple|handful|dozen|hundred))\b)",
+    re.IGNORECASE,
+)
 # words after which "no" goes on the sentence ("with no", "there are no", "a no parking sign")
 BEFORE_NO = {
     "with", "and", "but", "or", "is", "are", "was", "were", "has", "have", "had", "there", "of", "in", "on", "at",
@@ -1477,7 +1510,7 @@ QUOTED = re.compile(
 )
 # ... its punctuation hidden too ('a billboard "Buy Now, Pay Later"' was two clauses), and shown again
 QUOTED_HIDDEN: dict[str, str | int | None] = {" ": "\x00", ",": "\x0e", ";": "\x0f", ".": "\x10"}
-QUOTED_SHOWN: dict[str, str | int | None] = {"\x0e": ",", "\x0f": ";", "\x10": ".", "\x11": None}
+QUOTED_SHOWN: dict[str, str | int | None] = {"\x0e": ",", "\x0f": ";", "\x10": ".", "\x11": None, "\x00": " "}
 # A name in capitals with a negation in it ("the band Nothing But Thieves", "Dr. No movie
 # poster", "a shirt with No Fear on it") is read whole, as a quote is: after a word in lower case
 # or a title (the first word of a clause is capitalised for its own sake), and not in a query
@@ -1485,6 +1518,10 @@ QUOTED_SHOWN: dict[str, str | int | None] = {"\x0e": ",", "\x0f": ";", "\x10": "
 TITLE_NEGATIONS = {"No", "Nothing", "Never", "Not", "Without", "None", "Nobody", "Zero", "Minus"}
 HONORIFICS = {"Dr", "Mr", "Mrs", "Ms", "Mx", "St", "Prof", "Sir", "Saint", "Doctor", "Captain", "Lady", "Lord"}
 TITLE_SMALL = {"of", "the", "and", "for", "to", "a", "an", "in", "on", "at", "but", "with", "or"}
+TITLE_AFTER_NOT = {
+    "with", "but", "and", "or", "plus", "without", "has", "have", "had", "is", "are", "was", "were", "there", "want",
+    "need", "show", "find", "see", "me", "please", "just", "also", "absolutely", "definitely", "really", "yet",
+}  # fmt: skip
 TITLE_TOKEN = re.compile(r"[\w'’-]+|[^\w\s]")
 
 
@@ -1502,7 +1539,8 @@ def _hide_titles(query: str) -> str:
     spans, i = [], 1
     while i < len(words):
         honorific = words[i - 1] in HONORIFICS or (words[i - 1] == "." and i > 1 and words[i - 2] in HONORIFICS)
-        if words[i] not in TITLE_NEGATIONS or not (honorific or re.fullmatch(r"[a-z][\w'’-]*", words[i - 1])):
+        after_word = re.fullmatch(r"[a-z][\w'’-]*", words[i - 1]) and words[i - 1] not in TITLE_AFTER_NOT
+        if words[i] not in TITLE_NEGATIONS or not (honorific or after_word):
             i += 1
             continue
         end, j = i, i + 1
@@ -1534,11 +1572,10 @@ def _english(query: str) -> Plan:
     query = re.sub(
         r"(?:\s+(?:that|who|which))?\s+no\s+longer\s+(?:has|have|had|wears?|wearing)\b", " without", query, flags=re.I
     )
-    query = re.sub(r"\bno\s+longer\b", "not", query, flags=re.IGNORECASE)
     # "a woman not without her dog": two negations say "with" (it excluded "her dog")
     # ("a room that is not without windows": a room with windows)
     query = re.sub(
-        r"(?:\s+(?:that|who|which)(?:\s+(?:is|are|was|were)|['’](?:s|re)))?\s+(?:not|never)\s+(?:without|lacking)\b",
+        r"(?:\s+(?:that|who|which)(?:\s+(?:is|are|was|were)|['’](?:s|re)))?\s+(?:not|never)\s+(?:without|lacking(?:\s+in)?)\b",
         " with",
         query,
         flags=re.IGNORECASE,
@@ -1606,7 +1643,7 @@ def _english(query: str) -> Plan:
     query_split = ACTION_WITH.sub(
         lambda m: m.group(0) if m.group(1).lower() in ING_NOUNS else f"{m.group(1)}\x00with", query_split
     )
-    query_split = COPULA_PLACE.sub(" ", query_split)
+    query_split = COPULA_PLACE.sub(lambda m: f"{m['thing']} ", query_split)
     query_split = IDIOMS.sub(lambda m: "\x00".join(m.group(0).split()), query_split)
     query_split = ON_BODY.sub(lambda m: f"\x00{m.group(1)}\x00{m.group(2).replace(' ', chr(0))}", query_split)
     # "a scooter parked beside a fountain": where it is parked, not a second thing
@@ -2230,28 +2267,30 @@ ZH_QUOTED = re.compile(r"[“「『\"][^“”「」『』\"]{1,100}[”」』\"
 
 def _gen_as_and(text: str) -> str:
     """`text` with 跟 read as 和 where it joins two things (一个男孩跟一只狗在公园: the boy and the dog
-    are in the park), a word of its own between a noun and a noun phrase; not 跟着 (following),
-    跟在…后面, 我跟你说 or 高跟鞋."""
+    are in the park), a word of its own between a noun and a counted thing that no verb follows; not
+    跟着 (following), 跟在…后面, 一个人跟狗说话 (with), 我跟你说 or 高跟鞋."""
     if "跟" not in text:
         return text
     from csdclip_cli.rewrite.zh_clauses import tag
 
     tokens = tag(text)
-    return "".join(
-        "和"
-        if word == "跟"
-        and 0 < i < len(tokens) - 1
-        and tokens[i - 1][1].startswith("n")
-        and tokens[i + 1][1][:1] in ("m", "n", "r")
-        else word
-        for i, (word, _flag) in enumerate(tokens)
-    )
+
+    def joins(i: int) -> bool:
+        # a counted thing after it (一只狗): 跟狗说话, 跟他的狗散步 say "with" (jieba tags 散步 a noun)
+        if not (0 < i < len(tokens) - 1 and tokens[i - 1][1].startswith("n") and tokens[i + 1][1] == "m"):
+            return False
+        j = i + 1  # the noun phrase after it, then what follows: a verb or 一起 make it "with"
+        while j < len(tokens) and tokens[j][1][:1] in ("m", "n", "r", "q", "u", "a", "b"):
+            j += 1
+        return j > i + 1 and (j == len(tokens) or tokens[j][1][:1] not in ("v", "d"))
+
+    return "".join("和" if word == "跟" and joins(i) else word for i, (word, _flag) in enumerate(tokens))
 
 
 def _chinese(query: str) -> Plan:
     hidden: dict[str, str | int | None] = dict(ZH_HIDDEN)
     quoted = ZH_QUOTED.sub(lambda m: m.group(0).translate(str.maketrans(hidden)), query)
-    p = _chinese_plan(query, _hide_joiners(_gen_as_and(_zh_said_otherwise(quoted))))
+    p = _chinese_plan(query, _hide_joiners(_zh_said_otherwise(_gen_as_and(quoted))))
     return Plan(
         raw=query,
         intent=p.intent,
@@ -2429,7 +2468,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v41"
+    fingerprint = "rules-v42"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
