@@ -912,6 +912,27 @@ NEGATED_FACT_TABLE = [
     ("she is in the kitchen, no kids", ["she is in the kitchen"], ["kids"], []),
     ("a sign that says the shop is on sale", ["a sign that says the shop is on sale"], [], []),
     ("a cat whose tail is in the water", ["a cat whose tail is in the water"], [], []),
+    # "the ones" / "the black one" are the clause's thing, not its last noun ("black park")
+    ("dogs in a park but not the black ones", ["dogs in a park"], ["black dogs"], []),
+    (
+        "the selfie at the top of the mountain but not the blurry one",
+        ["the selfie at the top of the mountain"],
+        ["blurry selfie"],
+        [],
+    ),
+    ("beach photos from last summer but not the ones with my ex", ["beach photos from last summer"], ["my ex"], []),
+    ("kids with hats but not the ones with sunglasses", ["kids with hats"], ["kids with sunglasses"], []),
+    # a place's compound -ing noun ("deer clearing"); "behind" at the end is the background
+    ("deer in a forest clearing at dawn", ["deer in a forest clearing", "deer at dawn"], [], []),
+    ("a car at a zebra crossing, no people", ["a car at a zebra crossing"], ["people"], []),
+    ("a child crossing at a crosswalk", ["a child crossing", "a child at a crosswalk"], [], []),
+    (
+        "cows grazing in a meadow with alps behind",
+        ["cows grazing", "cows in a meadow", "alps in the background"],
+        [],
+        [],
+    ),
+    ("a dog left behind", ["a dog left behind"], [], []),
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

@@ -546,11 +546,15 @@ def _with_noun(what: str, before: str) -> str:
     word before the negation: ('red', 'a toddler with a balloon') -> 'red balloon'. Anything
     else, or no noun before it, is returned as it is."""
     words = what.split()
-    if len(words) > 1 and words[-1].lower() in ("one", "ones"):  # "not a black one": a black what
+    ones = len(words) > 1 and words[-1].lower() in ("one", "ones")
+    if ones:  # "not a black one": a black what
         words = words[:-1]
     if not words or len(words) > 3 or not all(_is_property(w) for w in words):
         return what
     what = " ".join(words)
+    if ones:  # the thing the clause is about ("dogs in a park but not the black ones": black dogs, not parks)
+        part = [p for p in re.split(r"\s*[,;]\s*|\s+but$", before.strip()) if p.strip()][-1:]
+        before = split_subject(part[0])[0] if part else before
     nouns = re.findall(r"[A-Za-z][A-Za-z'-]*", before)
     if not nouns or nouns[-1].lower() in DETERMINERS or _modifier_start([nouns[-1]], 0) or _is_property(nouns[-1]):
         return what
@@ -846,11 +850,28 @@ def _is_participle(tokens: list[str], i: int) -> bool:
         and not _modifier_start(tokens, i + 1)
         and tokens[i + 1].lower() not in DETERMINERS
     )
+    # "deer in a forest clearing at dawn", "at a zebra crossing": a place's compound noun (it was
+    # "deer clearing"); after a thing itself it is an action ("a man crossing at the lights")
+    placed = (
+        w in COMPOUND_ING
+        and i > 2
+        and tokens[i - 2].lower() in DETERMINERS
+        and not _is_property(tokens[i - 1], participle=False)
+        and any(_modifier_start(tokens, j) == i - 2 - j for j in range(max(0, i - 5), i - 2))
+        and (i + 1 == len(tokens) or tokens[i + 1].lower() not in DETERMINERS)
+    )
     return (
         not after_det
         and not named
+        and not placed
         and ((len(w) > 4 and w.endswith("ing") and w not in ING_NOUNS) or w in ED_PARTICIPLES)
     )
+
+
+COMPOUND_ING = {
+    "clearing", "crossing", "landing", "opening", "gathering", "meeting", "setting", "tasting", "screening",
+    "parking", "dining", "boarding", "seating", "lighting", "housing", "training", "fitting", "bedding",
+}  # fmt: skip
 
 
 def split_subject(chunk: str) -> tuple[str, list[str]]:
@@ -1114,6 +1135,10 @@ COPULA_PLACE = re.compile(
     r"\s+(?:is|are)\s+(?=(?:in|on|at|under|near|inside|outside|beside|behind|next\s+to|in\s+front\s+of)\s)",
     re.IGNORECASE,
 )
+BEHIND_END = re.compile(
+    r"(?<=[a-z])(?<!ed)(?<!ing)(?<!\bleft)(?<!\bfell)(?<!\bstay)(?<!\bleave)(?<!\bfall)\s+(?:behind|in\s+the\s+back)(?=\s*(?:[,;.]|$))",
+    re.IGNORECASE,
+)
 # "two women walking arm in arm down a street": an idiom, not the place "in arm"
 IDIOMS = re.compile(
     r"\b(?:arm\s+in\s+arm|hand\s+in\s+hand|side\s+by\s+side|back\s+to\s+back|face\s+to\s+face|cheek\s+to\s+cheek"
@@ -1121,6 +1146,8 @@ IDIOMS = re.compile(
     re.IGNORECASE,
 )
 ONES = re.compile(r"^(?:the\s+)?(ones?)\b", re.IGNORECASE)
+ONES_WITH = re.compile(rf"^(?:the\s+)?ones?\s+(?:{WITH_OWNED}|with|of|showing|where)\s+", re.IGNORECASE)
+PHOTO_WORD = re.compile(r"\b(?:photos?|pictures?|pics?|images?|shots?|snapshots?|selfies?)\b", re.IGNORECASE)
 NONE_OF_ARE = re.compile(
     r"\bnone\s+of\s+(?P<det>the|these|those|my|our)\s+(?P<what>[A-Za-z-]+)\s+(?:are|is|were|was)\s+", re.IGNORECASE
 )
@@ -1643,6 +1670,8 @@ def _english(query: str) -> Plan:
     query_split = ACTION_WITH.sub(
         lambda m: m.group(0) if m.group(1).lower() in ING_NOUNS else f"{m.group(1)}\x00with", query_split
     )
+    # "cows in a meadow with alps behind": behind everything, in the background (a clause "alps behind")
+    query_split = BEHIND_END.sub(" in the background", query_split)
     query_split = COPULA_PLACE.sub(lambda m: f"{m['thing']} ", query_split)
     query_split = IDIOMS.sub(lambda m: "\x00".join(m.group(0).split()), query_split)
     query_split = ON_BODY.sub(lambda m: f"\x00{m.group(1)}\x00{m.group(2).replace(' ', chr(0))}", query_split)
@@ -1796,8 +1825,12 @@ def _english_plan(query: str, text: str) -> Plan:
             else n
             for n in nots
         ]
-        # "the ones with sunglasses": the ones are the subject's kind ("kids with sunglasses")
+        # "the ones with sunglasses": the ones are the subject's kind ("kids with sunglasses"); the
+        # ones of "photos from last summer, not the ones with my ex" are photos: what is in them
         noun = _strip_det(head).split()[-1] if _strip_det(head).split() else ""
+        if photos := PHOTO_WORD.search(head):
+            noun = photos.group(0)
+        nots = [ONES_WITH.sub("", n) if photos else n for n in nots]
         nots = [
             ONES.sub(lambda m: noun if m.group(1).lower() == "ones" else singular(noun), n) if noun else n for n in nots
         ]
@@ -2468,7 +2501,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v42"
+    fingerprint = "rules-v43"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
