@@ -933,6 +933,15 @@ NEGATED_FACT_TABLE = [
         [],
     ),
     ("a dog left behind", ["a dog left behind"], [], []),
+    # a second predicate is the thing's ("wet leash"), and its "not" is a negation ("not big" was wanted)
+    ("a dog that isn't on a leash and isn't wet", ["a dog"], ["a dog on a leash", "wet dog"], []),
+    ("a dog that is not black and not big", ["a dog"], ["black dog", "big dog"], []),
+    ("a car that isn't parked and isn't red", ["a car"], ["parked car", "red car"], []),
+    ("cars except red ones", ["cars"], ["red cars"], []),  # "red ones"
+    ("apples, no green ones", ["apples"], ["green apples"], []),
+    # "where is the photo of ...", "the one with ..." ask for a photo
+    ("where is the photo of grandma's garden", ["grandma's garden"], [], []),
+    ("the one with the dog but without the cat", ["the dog"], ["cat"], []),
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

@@ -152,7 +152,9 @@ NEGATION = re.compile(
     rf"|\s+(?:{'|'.join(sorted(NOT_ED))})\b)|"
     r"isn'?t|aren'?t|never|free\s+of|minus|(?-i:sans)(?!\s*-?\s*serif)|"
     r"lacking|other\s+than|rather\s+than|instead\s+of|apart\s+from(?!\s+(?:that|this|it)\b)|zero|"
-    r"(?<=,\s)not|(?<=,)not|(?<=but\s)not|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
+    r"(?<=,\s)not|(?<=,)not|(?<=but\s)not|"
+    # "a dog that is not black and not big": the second "not" too (it was wanted: "not big")
+    rf"(?<=\band\s)not(?=\s+(?:{'|'.join(sorted(ADJECTIVES | {'big', 'small', 'wet', 'dry', 'old', 'new'}))})\b)|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
     r"(?:do\s+not|don'?t)\s+(?:show|want|include)(?:\s+me)?|not\s+including"
     r")(?:\s+(?:anything|something|any\w*)\s+(?:with|containing|that\s+(?:has|have)))?"
     r"(?:\s+(?:any\s+)?(?:signs?|traces?)\s+of)?\s+(?P<what>.+?"
@@ -341,7 +343,8 @@ CARRIER = re.compile(
     r"do\s+(?:you|i|we)\s+have|have\s+(?:i|we)\s+got|"
     # "how many pictures do I have of the bridge", "the one where the cat is on the fridge"
     r"how\s+many\s+(?:images|photos|pictures|pics|shots)\s+(?:do|did)\s+(?:i|we|you)\s+(?:have|take|took)\s+of|"
-    r"(?:the|that|this)\s+one\s+(?:where|in\s+which|that\s+shows|showing|of(?!\s+a\s+kind\b)))\s+)*"
+    r"(?:the|that|this)\s+one\s+(?:where|in\s+which|that\s+shows|showing|with\x04?|of(?!\s+a\s+kind\b))|"
+    r"where\s+(?:is|are)|where'?s)\s+)*"
     # "a beach scene with two boats": a scene named by a word before it is what is wanted
     r"(?:(?:(?:an?|the|some|any|all|this|that|these|those|my|our)\s+)?(?:(?:\w+\s+)?(?:images?|photos?|pictures?|pics?|"
     r"photographs?|shots?|snapshots?|frames?)|scenes?)\s+(?:(?:i|we)\s+(?:took|shot|saw|had|have)\s+)?(?:of|with|showing|that\s+shows?|where|in\s+which|containing|that\s+contains?|"
@@ -552,6 +555,12 @@ def _with_noun(what: str, before: str) -> str:
     if not words or len(words) > 3 or not all(_is_property(w) for w in words):
         return what
     what = " ".join(words)
+    # a second predicate of a relative clause is said of its thing ("a dog that isn't on a leash and
+    # isn't wet": a wet dog, not a wet leash)
+    if said := re.match(
+        r"(.*?)\s+(?:(?:that|which|who)\s+)?(?:is|are|was|were|isn'?t|aren'?t)\s", before.strip() + " "
+    ):
+        before = said.group(1)
     if ones:  # the thing the clause is about ("dogs in a park but not the black ones": black dogs, not parks)
         part = [p for p in re.split(r"\s*[,;]\s*|\s+but$", before.strip()) if p.strip()][-1:]
         before = split_subject(part[0])[0] if part else before
@@ -1146,6 +1155,7 @@ IDIOMS = re.compile(
     re.IGNORECASE,
 )
 ONES = re.compile(r"^(?:the\s+)?(ones?)\b", re.IGNORECASE)
+PROPERTY_ONES = re.compile(r"(?:the\s+)?([\w-]+)\s+ones?", re.IGNORECASE)
 ONES_WITH = re.compile(rf"^(?:the\s+)?ones?\s+(?:{WITH_OWNED}|with|of|showing|where)\s+", re.IGNORECASE)
 PHOTO_WORD = re.compile(r"\b(?:photos?|pictures?|pics?|images?|shots?|snapshots?|selfies?)\b", re.IGNORECASE)
 NONE_OF_ARE = re.compile(
@@ -1834,6 +1844,12 @@ def _english_plan(query: str, text: str) -> Plan:
         nots = [
             ONES.sub(lambda m: noun if m.group(1).lower() == "ones" else singular(noun), n) if noun else n for n in nots
         ]
+    # "cars except red ones": red cars (the ones are the wanted thing's kind)
+    kind = _strip_det(split_subject(positive.split(",")[0])[0]).split()[-1:] if positive else []
+    nots = [
+        f"{m.group(1)} {kind[0]}" if kind and (m := PROPERTY_ONES.fullmatch(n)) and _is_property(m.group(1)) else n
+        for n in nots
+    ]
     ors = [[x.replace("\x00", " ") for x in g] for g in ors]
     # a bare subject is implied by a longer clause about it ("a man" / "a man holding ...")
     ands = [a for a in ands if not any(b.lower().startswith(a.lower() + " ") for b in ands)]
@@ -2501,7 +2517,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v43"
+    fingerprint = "rules-v44"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
