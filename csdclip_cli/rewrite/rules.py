@@ -1847,7 +1847,9 @@ def _english_plan(query: str, text: str) -> Plan:
     # "cars except red ones": red cars (the ones are the wanted thing's kind)
     kind = _strip_det(split_subject(positive.split(",")[0])[0]).split()[-1:] if positive else []
     nots = [
-        f"{m.group(1)} {kind[0]}" if kind and (m := PROPERTY_ONES.fullmatch(n)) and _is_property(m.group(1)) else n
+        f"{one.group(1)} {kind[0]}"
+        if kind and (one := PROPERTY_ONES.fullmatch(n)) and _is_property(one.group(1))
+        else n
         for n in nots
     ]
     ors = [[x.replace("\x00", " ") for x in g] for g in ors]
