@@ -367,7 +367,7 @@ ZH_NEG = re.compile(
     # after a clause, 不包括滑雪的人 excludes skiers (its 的人 was glued to the clause before); in
     # one, 一个没戴眼镜的男人 excludes the glasses, and the man is wanted
     r"(?(sep)(?:的(?P<head>[^，,、；;。和与及的]{1,4})(?=[，,、；;。]|$))?|)"
-    r"(?=[，,、；;。的]|和|与|及|也|又|$)"  # 既没有狗也没有猫: each negation ends before the next
+    r"(?=[，,、；;。的]|和|与|及|也|又|$|没有|不要|只有|只要)"  # 既没有狗也没有猫, 没有猫没有狗: each ends before the next
 )
 # "没有黑白相间的猫" at the start of a clause: a thing with a property is excluded, not the
 # property alone (in "一只不是白色的兔子" the rabbit is wanted: not at a clause's start)
@@ -2073,6 +2073,11 @@ WU_WORDS = {
     "无声", "无形", "无名", "无语", "无尽", "无际", "无忧", "无畏", "无趣", "无力", "无望", "无暇", "无价", "无垠",
 }  # fmt: skip
 ZH_HIDDEN = ZH_JOINERS | ZH_NEGATORS | {"别": ZH_BIE}
+# words with a negator inside that negate nothing: 淹没 (flooded), 出没, 差不多, 了不起
+ZH_NEGATOR_INSIDE = {
+    "淹没", "沉没", "埋没", "出没", "湮没", "吞没", "隐没", "覆没", "泯没", "差不多", "了不起", "对不起", "来不及",
+    "忍不住", "受不了", "不得不", "虚无", "要不然",
+}  # fmt: skip
 
 
 def _hide_joiners(text: str) -> str:
@@ -2091,6 +2096,8 @@ def _hide_joiners(text: str) -> str:
             len(word) >= 3 or (len(word) == 2 and flag in ("ns", "nr", "nz")) or word in WU_WORDS
         ):
             word = ZH_NEGATORS[word[0]] + word[1:]
+        if word in ZH_NEGATOR_INSIDE:  # 洪水淹没了街道 excluded 了街道上
+            word = "".join(ZH_NEGATORS.get(c, c) for c in word)
         if _wu_attribute(tokens, i):
             word = ZH_NEGATORS["无"] + word[1:]
         if "别" in word[1:] or word in BIE_WORDS:
@@ -2143,6 +2150,19 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
     (re.compile(r"去掉|不需要|不想看到"), "不要"),
     (re.compile(r"不能有|不准有|不许有|禁止出现|不出现|不可以有"), "没有"),
     (re.compile(r"不包含"), "不含"),
+    (re.compile(r"缺少|缺乏"), "没有"),  # 缺少屋顶的房子 was wanted whole
+    # two negations say "there is" (不是没有人的照片 excluded 没有人); 没有不戴帽子的人: all wear one
+    (re.compile(r"(?:并不是|不是|并非)没有"), "有"),
+    (re.compile(r"(?:并不是|不是|并非)不(?:想要|要)"), ""),
+    (
+        re.compile(r"(^|[，,、；;]\s*|所有的?|任何)有人(?=的|[，,、；;。]|$)"),
+        r"\1人",
+    ),  # (不是没)有人的照片, 排除所有有人的
+    (re.compile(r"没有不(?=戴|穿|带|拿)"), ""),
+    # a compared count excludes nothing (不超过两个人 is "at most two")
+    (re.compile(r"不超过|不多于"), "最多"),
+    (re.compile(r"不少于|不低于"), "至少"),
+    (re.compile(r"空无一人"), "无人"),  # 空无一人的地铁站 excluded 一人
     (re.compile(r"((?:一[个只辆张条件位]|什么)[^，,、；;。]{0,3}?)(都|也)不要" + _END), r"\1\2没有"),  # 一个人都不要
     # 除了爷爷以外都在: everyone but grandpa, who is excluded
     (
@@ -2152,6 +2172,16 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
         r"没有\1",
     ),
     (re.compile(r"(没有|没)([^，,、；;。]+?)陪(?:着|同)?" + _END), r"\1\2"),  # 没有大人陪
+    # 天上一朵云都没有: not one cloud (it was wanted whole)
+    (
+        re.compile(
+            r"(?<!除了)(?:一|半)[个只朵辆张片条棵位名头匹块架艘颗]?((?:(?!什么)[^，,、；;。都也]){1,4}?)(?:都|也)(?:没有|没)"
+            + _END
+        ),
+        r"没有\1",
+    ),
+    (re.compile(r"(?:都行|都可以|都好|均可)" + _END), ""),  # 猫还是狗都行: either (OR [猫, 狗都行])
+    (re.compile(_SEP + r"要(?!么|是|不)(?=[^，,、；;。]{2,})"), r"\1"),  # 不要红色的，要蓝色的车
     # hedges, pronouns and frames before a negation say nothing of the image: 最好没有人,
     # 它没有戴项圈, 天上没有云, 他的旁边没有其他人
     (re.compile(_SEP + r"(?:最好是?|尽量|希望|千万|请)(?=没|不|别|无)"), r"\1"),
@@ -2218,7 +2248,7 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
 ]
 # a correction: 一条狗，不对，是一只猫 (the cat), 一个女孩在海边，不对，是在湖边 (the girl at the lake)
 ZH_CORRECTED = re.compile(
-    r"(?P<said>[^，,、；;。]+)[，,]\s*(?:不对|错了|不是|不)\s*[，,]\s*(?:应该)?(?:是)?(?P<new>[^，,、；;。]+)"
+    r"(?P<said>[^，,、；;。]+)[，,]\s*(?:不对|错了|不是|[哦噢啊呃]?不(?:对|不)?)\s*[，,]\s*(?:应该)?(?:是)?(?P<new>[^，,、；;。]+)"
 )
 
 
@@ -2253,8 +2283,10 @@ def _zh_corrected(m: re.Match) -> str:
         return re.sub(ZH_COLOUR_WORD, colour[1], said, count=1)
     if colour and (measure := ZH_MEASURE.match(said)):  # 一辆车，不对，是蓝色的
         return f"{measure.group(0)}{colour[1]}的{said[measure.end() :]}"
+    if new.endswith("的") and (photo := re.fullmatch(r"(.+?)的(?:图|图片|照片|画面)", said)):
+        return new[:-1] if len(new) > 1 else photo.group(1)  # 找一张猫的图，哦不，是狗的: a dog
     if new.endswith("的") or len(new) <= 1:  # 一只大狗，不对，是小的: which part is corrected is not said
-        return m.group(0)
+        return said  # (as in English: the query as said; "不对" was a clause of its own)
     return new
 
 
@@ -2342,11 +2374,13 @@ def _chinese(query: str) -> Plan:
     hidden: dict[str, str | int | None] = dict(ZH_HIDDEN)
     quoted = ZH_QUOTED.sub(lambda m: m.group(0).translate(str.maketrans(hidden)), query)
     p = _chinese_plan(query, _hide_joiners(_zh_said_otherwise(_gen_as_and(quoted))))
+    # 没有猫没有狗只有鸟: after what is excluded, "only" says nothing of the bird (只有一个人的街道 keeps it)
+    only = re.compile(r"^只有(?=.)" if p.not_ else r"^(?!)")
     return Plan(
         raw=query,
         intent=p.intent,
-        optimized=_show_joiners(p.optimized),
-        and_=[_show_joiners(a) for a in p.and_],
+        optimized=only.sub("", _show_joiners(p.optimized)),
+        and_=[only.sub("", _show_joiners(a)) for a in p.and_],
         not_=[_show_joiners(n) for n in p.not_],
         or_=[[_show_joiners(x) for x in g] for g in p.or_],
     )
@@ -2519,7 +2553,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v44"
+    fingerprint = "rules-v45"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
