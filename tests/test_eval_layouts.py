@@ -418,3 +418,18 @@ def test_a_dataset_folder_named_bare_from_where_it_is(runner, tmp_path: Path, mo
     monkeypatch.chdir(tmp_path)
     r = invoke(runner, "eval", "capds", "--model", "fake:colour", "--methods", "plain")
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("inside", [".", "images"])
+def test_a_dataset_given_as_dot_is_named_after_its_folder(runner, tmp_path: Path, monkeypatch, inside: str) -> None:
+    """`csd eval .` in a caption-file dataset (and `..` from its images) failed: the index was named
+    '-demo-tiny' ('..-demo-tiny'), an invalid name the user never chose."""
+    root = tmp_path / "captxt"
+    colour_images(root / "images", [("a.jpg", "red"), ("b.jpg", "blue")])
+    (root / "captions.txt").write_text("image,caption\na.jpg,a red square\nb.jpg,a blue square\n")
+    monkeypatch.chdir(root / inside if inside != "." else root)
+    where = "." if inside == "." else ".."
+    assert load_dataset(where).name == "captxt"
+    r = invoke(runner, "eval", where, "--model", "fake:colour", "--methods", "plain", "-k", "1")
+    assert r.exit_code == 0, r.output
+    assert "captxt-fake-colour" in invoke(runner, "index", "list").output

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -562,7 +563,10 @@ def load_dataset(
             f"dataset {name_or_path!r} not found under {base} (known names: {', '.join(KNOWN)}; "
             "or give a folder path; set --data-dir or CSD_DATA)"
         )
-    name = root.name if root.name not in ("", ".") else "dataset"
+    # "." and ".." are named by the folder they are (every layout names its dataset and index
+    # after the folder: `csd eval .` gave the invalid index name "-demo-tiny")
+    root = Path(os.path.abspath(root))
+    name = root.name or "dataset"
     jsonl = _find_jsonl(root, lang, name)
     if jsonl is not None:
         queries = _read_jsonl(jsonl, skip_bad, warnings)
