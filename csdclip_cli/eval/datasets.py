@@ -75,8 +75,8 @@ class Dataset:
     gallery_keys: the source keys that form the gallery, in the split's order; None when the
         gallery is every image of `gallery` (TIGR's LMDB with its distractors, cn_clip's split LMDB).
     split / splits: the split evaluated and the ones the layout has (None / () when it has none).
-    warnings / errors: what the loader found wrong, one line each; errors are error-level
-        warnings (the run goes on, but its numbers mean little).
+    warnings / errors: what the loader found wrong, one line each; an error makes every metric
+        meaningless (`csd eval` stops on it; a library caller decides).
     """
 
     name: str
