@@ -246,3 +246,25 @@ def test_device_names_are_case_blind_and_mps_is_checked() -> None:
     else:
         with pytest.raises(UsageError, match="no Apple MPS device is available here"):
             resolve_device("mps")
+
+
+def test_rewriter_none_is_plain_search_and_says_so(runner, tmp_path: Path) -> None:
+    """`--rewriter none --method deo` searched plain without a word, and `--rewriter none --explain`
+    blamed a `--method plain` the user never typed."""
+    folder = make_colour_folder(tmp_path / "imgs", n=8)
+    assert invoke(runner, "index", "build", str(folder), "--model", "fake:colour").exit_code == 0
+    for method in ("deo", "arith", "csd"):
+        r = invoke(runner, "search", "red, no blue", "--no-server", "--rewriter", "none", "--method", method)
+        assert r.exit_code == 2 and not r.stdout, r.output
+        assert (
+            f"--rewriter none searches the whole query as one vector; it cannot go with --method {method}" in r.stderr
+        )
+    r = invoke(runner, "search", "red", "--no-server", "--rewriter", "none", "--explain")
+    assert r.exit_code == 2 and "--explain is about composite search's clauses; --rewriter none has none" in r.stderr
+    r = invoke(runner, "search", "red", "--no-server", "--plain", "--explain")
+    assert r.exit_code == 2 and "--method plain has none" in r.stderr
+    plain = invoke(runner, "search", "red", "--no-server", "--rewriter", "none", "--method", "plain", "--json")
+    assert (
+        plain.exit_code == 0
+        and plain.stdout == invoke(runner, "search", "red", "--no-server", "--plain", "--json").stdout
+    )

@@ -18,7 +18,10 @@ def search(
     method: str | None = typer.Option(None, "--method", help="csd (composite, the default) | plain | arith | deo."),
     plain: bool = typer.Option(False, "--plain", help="One-vector CLIP search (same as --method plain)."),
     rewriter: str = typer.Option(
-        "rules", "--rewriter", "-r", help="rules | llm | llm-base | gold | none | a plans .jsonl file."
+        "rules",
+        "--rewriter",
+        "-r",
+        help="rules | llm | llm-base | gold | a plans .jsonl file; none: no plan, plain search.",
     ),
     llm: Path | None = typer.Option(None, "--llm", help="GGUF file for --rewriter llm."),
     adapter: Path | None = typer.Option(
@@ -67,16 +70,17 @@ def search(
     check_device(device)  # also when `csd serve` answers: the flag was wrong either way
     if plain and method not in (None, "plain"):
         raise UsageError(f"--plain is --method plain; it cannot go with --method {method}")
-    method = method or "csd"
-    if plain or rewriter == "none":
-        method = "plain"
+    if rewriter == "none" and method not in (None, "plain"):  # it searched plain without a word
+        raise UsageError(f"--rewriter none searches the whole query as one vector; it cannot go with --method {method}")
+    method = "plain" if plain or rewriter == "none" else method or "csd"
+    why = "--rewriter none" if rewriter == "none" and not plain else f"--method {method}"  # what the user typed
     if llm is not None or adapter is not None:  # refused before the index opens
         from csdclip_cli.rewrite import check_model_files
 
         check_model_files("none" if method == "plain" else rewriter, llm, adapter)
     if method != "csd" and (explain or min_match):  # they were ignored without a word
         flag = "--explain" if explain else "--min-match"
-        raise UsageError(f"{flag} is about composite search's clauses; --method {method} has none")
+        raise UsageError(f"{flag} is about composite search's clauses; {why} has none")
     from csdclip_cli.serve.service import SERVED_REWRITERS  # another rewriter searches here
 
     served = rewriter in SERVED_REWRITERS
