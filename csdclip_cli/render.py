@@ -148,6 +148,8 @@ def write_paths(paths: Sequence[str], end: bytes = b"\n") -> None:
     with a byte that is not UTF-8 is written as it is on disk."""
     import sys
 
+    if end == b"\n" and (broken := next((p for p in paths if "\n" in p), None)):  # it read as two paths
+        warn(f"{broken!r} holds a newline, so this list reads it as two lines; use -0 (--print0) and xargs -0")
     sys.stdout.flush()
     sys.stdout.buffer.write(b"".join(os.fsencode(p) + end for p in paths))
     sys.stdout.buffer.flush()

@@ -399,6 +399,9 @@ def test_print0_ends_each_path_with_nul_for_names_holding_a_newline(runner, tmp_
         assert set(r.stdout_bytes[:-1].split(b"\0")) == expected
     r = invoke(runner, "search", "red", "-i", "nl", "-0", "--json", "--no-server")
     assert r.exit_code == 2 and "--json and --print0 are two output forms" in r.stderr
+    # --paths-only cannot help it, but says so (it printed two lines that name no file, silently)
+    r = invoke(runner, "search", "red", "-i", "nl", "-k", "3", "--paths-only", "--no-server")
+    assert r.exit_code == 0 and "holds a newline" in r.stderr and "use -0" in r.stderr, r.output
     # a running server's answer is written the same way
     answer = {"method": "csd", "index": "nl", "model": "fake:colour", "plan": {}, "results": []}
     answer["results"] = [{"rank": i, "key": n, "path": str(root / n), "score": 1.0} for i, n in enumerate(names)]
