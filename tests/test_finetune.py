@@ -351,14 +351,22 @@ def test_train_refuses_bad_data_and_other_settings_before_the_model_loads(runner
     base.write_bytes(b"GGUF not read: every refusal below comes before the model loads")
     data = tmp_path / "plans.jsonl"
     data.write_text(
-        Plan(raw="a cat", and_=["a cat"]).to_json() + "\n" + json.dumps({"raw": "no dogs", "not": ["dogs"]})
+        Plan(raw="a cat", and_=["a cat"]).to_json() + "\n" + json.dumps({"raw": "a dog", "optimized": "a dog"})
     )
     out = tmp_path / "run"
     r = invoke(runner, "rewriter", "train", "--base", str(base), "--data", str(data), "--out", str(out))
-    assert r.exit_code == 2 and "1 plan(s) have no AND clause (first: 'no dogs')" in r.output
+    assert r.exit_code == 2 and "1 plan(s) have no clause (first: 'a dog')" in r.output
     assert "loading" not in r.output and "Traceback" not in r.output and not out.exists()
-    with pytest.raises(UsageError, match="no AND clause"):  # the library says the same
+    with pytest.raises(UsageError, match="have no clause"):  # the library says the same
         finetune.read_examples(finetune.TrainConfig(base=str(base), data=str(data)))
+    # what `csd rewrite -o` writes for "a blue house or a green tree" and "no dogs" was refused
+    # ("no AND clause"), though the README sends its output to --data
+    rules = RuleRewriter()
+    data.write_text("".join(rules.rewrite(q).to_json() + "\n" for q in ("a blue house or a green tree", "no dogs")))
+    assert [p.raw for p in finetune.read_examples(finetune.TrainConfig(base=str(base), data=str(data)))] == [
+        "a blue house or a green tree",
+        "no dogs",
+    ]
 
     data.write_text(Plan(raw="a cat", and_=["a cat"]).to_json() + "\n")
     out.mkdir()

@@ -186,11 +186,13 @@ def read_examples(cfg: TrainConfig, warnings: list[str] | None = None) -> list[P
         plans = list(read.values())
         if not plans:
             raise UsageError(f"{cfg.data} holds no plans to train on")
-        empty = [p.raw for p in plans if not p.and_]
-        if empty:  # the target would teach the model to drop every positive clause
+        # a plan of no clause would teach the model to drop the query; one of OR groups or NOT
+        # clauses only ("a house or a tree", "no cars") is what `csd rewrite -o` writes for those
+        empty = [p.raw for p in plans if not (p.and_ or p.or_ or p.not_)]
+        if empty:
             raise UsageError(
-                f"{cfg.data}: {len(empty)} plan(s) have no AND clause (first: {empty[0][:60]!r}); "
-                "every training plan needs at least one"
+                f"{cfg.data}: {len(empty)} plan(s) have no clause (first: {empty[0][:60]!r}); "
+                "every training plan needs an AND, NOT or OR clause"
             )
         for p in plans:
             clauses = [*p.and_, *p.not_, *(x for g in p.or_ for x in g)]
