@@ -32,8 +32,8 @@ def main() -> None:
     ap.add_argument("--methods", default=",".join(METHODS), help="comma list (csd is searched query by query)")
     args = ap.parse_args()
     root = demo.ensure_data(Path(args.data_dir) / "demo")
-    store, enc, _ = demo.build_demo_index(root, None)
-    s = Searcher.open(demo.INDEX_NAME, index_dir=store.root, encoder=enc)
+    store, enc, rep = demo.build_demo_index(root, None)
+    s = Searcher.open(rep.name, index_dir=store.root, encoder=enc)
     ds = load_dataset("demo", data_dir=args.data_dir)
     plans = {q.text_id: q.gold for q in ds.queries if q.gold is not None}
     methods = args.methods.split(",")

@@ -46,8 +46,8 @@ def main() -> None:
     ap.add_argument("--data-dir", default="data")
     args = ap.parse_args()
     root = demo.ensure_data(Path(args.data_dir) / "demo")
-    store, enc, _ = demo.build_demo_index(root, None)
-    s = Searcher.open(demo.INDEX_NAME, index_dir=store.root, encoder=enc)
+    store, enc, rep = demo.build_demo_index(root, None)
+    s = Searcher.open(rep.name, index_dir=store.root, encoder=enc)
     scenes = {}
     for line in (root / "scenes.jsonl").read_text().splitlines():
         d = json.loads(line)

@@ -202,3 +202,25 @@ def test_demo_train_leaves_the_shipped_model_alone_by_default(runner, tmp_path: 
     assert seen == [Path("runs/demo-model")]
     assert invoke(runner, "demo", "train", "--steps", "2", "--out", str(tmp_path / "m")).exit_code == 0
     assert seen[-1] == tmp_path / "m"
+
+
+def test_a_second_data_folder_gets_a_demo_index_of_its_own(tmp_path: Path) -> None:
+    """`csd demo` with another CSD_DATA and the same index folder drew 3,000 images and then
+    stopped: "index 'demo-tiny' indexes .../data/demo/imgs ...; pick another --name", an option
+    `csd demo` does not have."""
+    from conftest import make_colour_folder
+
+    from csdclip_cli.demo import run
+    from csdclip_cli.encoders import load_encoder
+    from csdclip_cli.index import IndexStore, build_index
+    from csdclip_cli.sources import FolderSource
+
+    store = IndexStore(tmp_path / "indexes")
+    first, second = FolderSource(make_colour_folder(tmp_path / "a", n=4)), make_colour_folder(tmp_path / "b", n=4)
+    assert run.demo_index_name(store, first.location) == run.INDEX_NAME  # nothing there yet
+    build_index(first, load_encoder("fake:colour"), run.INDEX_NAME, store)
+    assert run.demo_index_name(store, first.location) == run.INDEX_NAME  # the same demo: reused
+    other = run.demo_index_name(store, FolderSource(second).location)
+    assert other.startswith(f"{run.INDEX_NAME}-") and len(other) == len(run.INDEX_NAME) + 9
+    build_index(FolderSource(second), load_encoder("fake:colour"), other, store)  # no "pick another --name"
+    assert set(store.names()) == {run.INDEX_NAME, other}

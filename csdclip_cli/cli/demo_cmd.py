@@ -46,8 +46,8 @@ def demo(
     run.ensure_data(root)
     with progress_bar("indexing demo gallery") as update:
         store, enc, rep = run.build_demo_index(root, index_dir, update, device)
-    err().print(f"index {run.INDEX_NAME}: {rep.total} images, encoded {rep.encoded}, unchanged {rep.unchanged}")
-    s = Searcher.open(run.INDEX_NAME, index_dir=store.root, encoder=enc)
+    err().print(f"index {rep.name}: {rep.total} images, encoded {rep.encoded}, unchanged {rep.unchanged}")
+    s = Searcher.open(rep.name, index_dir=store.root, encoder=enc)
     thumbs = ThumbnailReader(s.manifest)
     body = "<h1>csd demo — plain CLIP vs composite search (demo:tiny)</h1>"
     body += "<p>Border: <span class='ok'>green = highly relevant</span>, orange = moderately, red = irrelevant.</p>"

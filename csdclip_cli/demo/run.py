@@ -64,25 +64,37 @@ def example_queries(queries: list[DemoQuery], n: int = EXAMPLE_COUNT) -> list[De
     return picks[:: max(1, len(picks) // n)][:n]
 
 
+def demo_index_name(store: Any, location: str) -> str:
+    """'demo-tiny', or 'demo-tiny-<hash of the gallery folder>' when 'demo-tiny' indexes another
+    data folder's demo (a second CSD_DATA sharing the index folder stopped `csd demo` with
+    "pick another --name", an option it does not have), as `csd eval` names its indexes."""
+    import hashlib
+
+    if not store.exists(INDEX_NAME) or store.manifest(INDEX_NAME).source.location == location:
+        return INDEX_NAME
+    return f"{INDEX_NAME}-{hashlib.sha256(location.encode()).hexdigest()[:8]}"
+
+
 def build_demo_index(data_dir: Path, index_dir: Path | None, progress: Any = None, device: str = "auto") -> Any:
-    """Index `data_dir`/imgs with demo:tiny as 'demo-tiny' in the store at `index_dir` (None: the
-    default store), make it the current index and export its ONNX text encoder. Returns
-    (store, encoder, build report)."""
+    """Index `data_dir`/imgs with demo:tiny as 'demo-tiny' (demo_index_name) in the store at
+    `index_dir` (None: the default store), make it the current index and export its ONNX text
+    encoder. Returns (store, encoder, build report); the report names the index."""
     from csdclip_cli.encoders import load_encoder
     from csdclip_cli.index import IndexStore, build_index
     from csdclip_cli.sources import FolderSource
 
     store = IndexStore(index_dir)
     enc = load_encoder("demo:tiny", device=device)
+    source = FolderSource(data_dir / "imgs")
     report = build_index(
-        FolderSource(data_dir / "imgs"),
+        source,
         enc,
-        INDEX_NAME,
+        demo_index_name(store, source.location),
         store,
         progress=progress,
         build_params={"model_input": "demo:tiny", "weights": None},
     )
-    store.use(INDEX_NAME)  # so `csd search` right after `csd demo` searches the demo
+    store.use(report.name)  # so `csd search` right after `csd demo` searches the demo
     from csdclip_cli.encoders.onnx_text import ensure_text_export
 
     ensure_text_export(enc, store.root)  # demo:tiny exports; a cold `csd search` then needs no torch
