@@ -268,3 +268,11 @@ def test_rewriter_none_is_plain_search_and_says_so(runner, tmp_path: Path) -> No
         plain.exit_code == 0
         and plain.stdout == invoke(runner, "search", "red", "--no-server", "--plain", "--json").stdout
     )
+
+
+def test_eval_refuses_a_second_dataset_argument(runner, tmp_path: Path) -> None:
+    """`csd eval ds extra` ran on ds and ignored "extra" (the second argument is report's DIR)."""
+    d = query_folder(tmp_path)
+    r = invoke(runner, "eval", str(d), "extra", "--model", "fake:colour", "--methods", "plain")
+    assert r.exit_code == 2 and "csd eval takes one dataset; 'extra' is a second argument" in r.stderr
+    assert not any((tmp_path / "indexes").iterdir())  # refused before any work

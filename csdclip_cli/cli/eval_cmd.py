@@ -97,6 +97,11 @@ def eval_(
         out().print(summary_table(saved, rows))
         note(f"re-rendered {Path(report_dir_arg) / 'index.html'}")
         return
+    if report_dir_arg is not None:  # a second argument only means something after "report"; it was ignored
+        raise UsageError(
+            f"csd eval takes one dataset; {report_dir_arg!r} is a second argument "
+            f"(a report folder is --report {report_dir_arg}; re-render one with csd eval report DIR)"
+        )
     from csdclip_cli.eval.datasets import load_dataset
     from csdclip_cli.eval.runner import parse_ks, parse_methods, run_evaluation
     from csdclip_cli.render import progress_bar
