@@ -803,3 +803,22 @@ def test_a_faiss_index_without_faiss_is_refused_before_the_build(runner, colour_
     r = invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--ann", "faiss-ivf-sq8")
     assert r.exit_code == 1 and "need faiss: pip install" in r.stderr, r.output
     assert IndexStore().names() == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_output_is_named_as_the_output(tmp_path: Path) -> None:
+    """`csd search ... > /dev/full` said "disk full while writing <the working folder>; ... (committed
+    batches are kept)": neither the place nor the advice was the output's."""
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        r = subprocess.run(
+            [sys.executable, "-m", "csdclip_cli", "rewrite", "a red car, no dog"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    assert r.returncode == 1 and r.stderr.strip() == "error: No space left on device while writing the output"

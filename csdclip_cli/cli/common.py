@@ -70,7 +70,9 @@ def guard(fn: F) -> F:
 
             from csdclip_cli.render import err
 
-            why = io_error(e, Path(e.filename) if e.filename else Path.cwd())
+            # no file name: the output itself (`csd search ... > /dev/full` named the working
+            # folder, and advice about index batches)
+            why = io_error(e, Path(e.filename)) if e.filename else f"{e.strerror or e} while writing the output"
             err().print(f"[bold red]error:[/] {escape(str(why))}", soft_wrap=True)
             raise typer.Exit(1) from None
         except RuntimeError as e:  # Ctrl-C inside `import torch` arrives wrapped in a RuntimeError
