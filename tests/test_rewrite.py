@@ -960,6 +960,11 @@ NEGATED_FACT_TABLE = [
     ("不要红色的，要蓝色的车", ["蓝色的车"], ["红色"], []),
     ("找一张猫的图，哦不，是狗的", ["狗"], [], []),
     ("一只大狗，不对，是小的", ["一只大狗"], [], []),  # which part is not said: 不对 was a clause
+    # a fresh user: a thing after "not an" is no colour ("orange apple"); "not both" excludes nothing
+    ("an apple and not an orange", ["an apple"], ["orange"], []),
+    ("a car, not a red one", ["a car"], ["red car"], []),
+    ("either a cat or a dog, but not both", [], [], [["a cat", "a dog"]]),
+    ("一辆红色、闪亮的汽车，没有狗", ["一辆红色闪亮的汽车"], ["狗"], []),  # 一辆红色 was a clause
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

@@ -694,6 +694,9 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     whats = [
         ANYONE.sub("a person", _strip_det(NOT_COUNT.sub("", NOT_TAIL.sub("", w)))).replace("\x00", " ") for w in items
     ]
+    # "an apple and not an orange": a word after "a" / "an" is a thing, not a colour of the apple
+    # ("not a black one" is a colour: ONES)
+    things = [bool(re.match(r"(?:a|an)\s+\S+$", w.strip(), re.IGNORECASE)) for w in items]
     # "a man not holding anything": no held thing is named; what is excluded is the man holding
     # something (it was "anything", which CLIP reads as any image)
     verb = re.search(r"\bnot\s+(wearing|holding|carrying|having)\s*$", cue, re.IGNORECASE)
@@ -712,8 +715,11 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
             before = before or text[: m.start()]
         elif doer := _doer(before):  # "a selfie, a girl who isn't smiling": the girl does not smile
             whats = [f"{doer} {w}" if _a_fact(w.split()) else w for w in whats]
-        whats = [_with_noun(w, before) for w in whats]
-    return [w for w in whats if w], " ".join(rest)
+        whats = [w if thing else _with_noun(w, before) for w, thing in zip(whats, things, strict=False)]
+    # "either a cat or a dog, but not both": no clause says "not both" (it excluded "both")
+    return [w for w in whats if w and w.lower() not in ("both", "both of them", "either", "either of them")], " ".join(
+        rest
+    )
 
 
 # words a cut negation can leave at the end of the wanted text ("a beach with [not a single
@@ -2139,6 +2145,7 @@ _END = r"(?=[，,、；;。]|$)"
 # How else people say what the rules read (each rewritten into the form the rules know), from a
 # native speaker's 252 queries: other negation words, hedges and frame words before a negation,
 # corrections, lists inside a 的-phrase
+ZH_COLOUR_WORD = r"(?:深|浅|天|墨|咖啡)?[红橙黄绿青蓝紫黑白灰粉棕褐金银米]色"
 ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
     (
         re.compile(r"吗?\s*(?:[？?！!]+|(?<!\d)[：:](?!\d))\s*(?=\S)"),
@@ -2150,7 +2157,11 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
     (re.compile(r"去掉|不需要|不想看到"), "不要"),
     (re.compile(r"不能有|不准有|不许有|禁止出现|不出现|不可以有"), "没有"),
     (re.compile(r"不包含"), "不含"),
-    (re.compile(r"缺少|缺乏"), "没有"),  # 缺少屋顶的房子 was wanted whole
+    (re.compile(r"缺少|缺乏"), "没有"),
+    (
+        re.compile(rf"({ZH_COLOUR_WORD})、(?=[\u4e00-\u9fff]{{1,3}}的)"),
+        r"\1",
+    ),  # 红色、闪亮的汽车: one car (一辆红色 was a clause)  # 缺少屋顶的房子 was wanted whole
     # two negations say "there is" (不是没有人的照片 excluded 没有人); 没有不戴帽子的人: all wear one
     (re.compile(r"(?:并不是|不是|并非)没有"), "有"),
     (re.compile(r"(?:并不是|不是|并非)不(?:想要|要)"), ""),
@@ -2250,9 +2261,6 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
 ZH_CORRECTED = re.compile(
     r"(?P<said>[^，,、；;。]+)[，,]\s*(?:不对|错了|不是|[哦噢啊呃]?不(?:对|不)?)\s*[，,]\s*(?:应该)?(?:是)?(?P<new>[^，,、；;。]+)"
 )
-
-
-ZH_COLOUR_WORD = r"(?:深|浅|天|墨|咖啡)?[红橙黄绿青蓝紫黑白灰粉棕褐金银米]色"
 
 
 def _zh_corrected(m: re.Match) -> str:
@@ -2553,7 +2561,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v45"
+    fingerprint = "rules-v46"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
