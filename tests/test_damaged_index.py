@@ -104,7 +104,8 @@ def test_an_update_does_not_call_an_index_unchanged_whose_items_do_not_fit(runne
 
 
 def test_the_server_names_the_damage(runner, colour_folder: Path) -> None:
-    """Through `csd serve` a deleted items.sqlite was a bare 500 "internal error"."""
+    """Through `csd serve` a deleted items.sqlite was a bare 500 "internal error" (then a 400, "your
+    request is wrong": it is the server's index, a 500 with its message)."""
     from starlette.testclient import TestClient
 
     from csdclip_cli.serve.app import create_app
@@ -113,7 +114,7 @@ def test_the_server_names_the_damage(runner, colour_folder: Path) -> None:
     damage(build(runner, colour_folder), "no-items")
     client = TestClient(create_app(Service(os.environ["CSD_INDEXES"])))
     r = client.post("/api/search", json={"query": "red", "index": NAME})
-    assert r.status_code == 400, r.text
+    assert r.status_code == 500, r.text
     assert r.json()["error"].startswith(f"index '{NAME}' is damaged (") and FIX in r.json()["error"]
 
 

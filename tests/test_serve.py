@@ -151,6 +151,70 @@ def test_limits_and_files_only_by_row(client) -> None:
         assert len(r.json()["error"]) < 80
 
 
+def test_a_damaged_index_is_a_server_error_not_a_bad_request(gallery: Path, tmp_path: Path) -> None:
+    """A damaged index (a cut vectors.npy, a corrupt items.sqlite) answered 400, "your request is
+    wrong"; the request was fine: a 500 with the same one-line message, and bad requests stay 400."""
+    from starlette.testclient import TestClient
+
+    root = tmp_path / "indexes"
+    shutil.copytree(gallery / "indexes" / "demo-tiny", root / "good")
+    for name in ("cut", "corrupt"):
+        shutil.copytree(gallery / "indexes" / "demo-tiny", root / name)
+    for gen in (root / "cut").glob("gen-*"):
+        vectors = gen / "vectors.npy"
+        vectors.write_bytes(vectors.read_bytes()[: vectors.stat().st_size // 2])
+    for gen in (root / "corrupt").glob("gen-*"):
+        (gen / "items.sqlite").write_bytes(b"not a database" * 100)
+    client = TestClient(create_app(Service(root, default_index="good")))
+    for name in ("cut", "corrupt"):
+        for r in (
+            client.post("/api/search", json={"query": "a red car", "index": name}),
+            client.get(f"/api/thumb/{name}/0"),
+        ):
+            assert r.status_code == 500, (name, r.status_code, r.text)
+            error = r.json()["error"]
+            assert error.startswith(f"index {name!r} is damaged") and "\n" not in error, error
+    assert client.post("/api/search", json={"query": "a red car", "index": "good"}).status_code == 200
+    assert client.post("/api/search", json={"query": "a red car", "index": "cut", "k": 0}).status_code == 400
+
+
+def test_a_trailing_slash_is_a_json_404_not_an_empty_redirect(client) -> None:
+    """GET /api/indexes/ and POST /api/search/ answered 307 with an empty body."""
+    for method, path in (("GET", "/api/indexes/"), ("POST", "/api/search/"), ("GET", "/api/indexes/demo-tiny/")):
+        r = client.request(method, path, json={"query": "a dog"} if method == "POST" else None, follow_redirects=False)
+        assert r.status_code == 404 and r.json()["error"] == f"no such route: {method} {path}", (path, r.status_code)
+
+
+def test_unknown_fields_are_refused_by_name(client) -> None:
+    """{"query": ..., "top": 5} searched as if top were not there, and {"plan": {"AND": [...]}}
+    said "the plan has no clause left"."""
+    r = client.post("/api/search", json={"query": "a red car", "top": 5})
+    assert r.status_code == 400 and r.json()["error"] == (
+        "unknown field 'top' in the search request; known: query, index, k, method, rewriter, plan, weights, "
+        "compare, min_match"
+    )
+    r = client.post("/api/search", json={"plan": {"AND": ["a red car"]}})
+    assert r.status_code == 400 and r.json()["error"] == (
+        "field 'AND' is not a plan field (they are lower-case: raw, intent, entities, optimized, and, not, or)"
+    )
+    r = client.post("/api/search", json={"plan": {"and": ["a red car"], "nope": 1}})
+    assert r.status_code == 400 and r.json()["error"].startswith("field 'nope' is not a plan field (they are: raw,")
+    r = client.post("/api/rewrite", json={"query": "a red car", "rewritter": "llm"})
+    assert r.status_code == 400 and "unknown field 'rewritter'" in r.json()["error"]
+    # what a search answers as its plan is taken back as it is (the page sends it edited)
+    plan = client.post("/api/search", json={"query": QUERY, "k": 3}).json()["plan"]
+    assert client.post("/api/search", json={"plan": plan, "k": 3}).status_code == 200
+
+
+def test_a_row_past_the_end_has_no_image_even_with_a_key(client) -> None:
+    """With ?key= a row that never existed was said to have been "updated since this search"."""
+    for kind in ("thumb", "file"):
+        r = client.get(f"/api/{kind}/demo-tiny/999999?key=x")
+        assert r.status_code == 404 and r.json()["error"] == "index 'demo-tiny' has no image at row 999999", r.text
+    r = client.get("/api/thumb/demo-tiny/0?key=x")  # a row that holds another image: it was updated
+    assert r.status_code == 404 and "was updated since this search: row 0 no longer holds 'x'" in r.json()["error"]
+
+
 def test_thumbnails_of_an_index_whose_name_needs_quoting(gallery: Path, tmp_path: Path) -> None:
     from starlette.testclient import TestClient
 
@@ -178,6 +242,17 @@ def test_token_is_checked_on_every_api_request(gallery: Path) -> None:
     assert c.post("/api/search", json={"query": "a dog"}, headers={"Authorization": "Bearer wrong"}).status_code == 401
 
 
+def test_the_auth_scheme_is_case_insensitive(gallery: Path) -> None:
+    """`Authorization: bearer TOKEN` answered 401; a scheme's name is case-insensitive (RFC 7235)."""
+    from starlette.testclient import TestClient
+
+    c = TestClient(create_app(Service(gallery / "indexes"), token="s3cret"))
+    for header in ("bearer s3cret", "BEARER s3cret", "Bearer  s3cret"):
+        assert c.get("/api/indexes", headers={"Authorization": header}).status_code == 200, header
+    for header in ("bearer wrong", "Basic s3cret", "bearers3cret", "s3cret"):
+        assert c.get("/api/indexes", headers={"Authorization": header}).status_code == 401, header
+
+
 def test_off_loopback_without_token_prints_a_generated_one(runner, gallery: Path, monkeypatch) -> None:
     import uvicorn
 
@@ -189,6 +264,35 @@ def test_off_loopback_without_token_prints_a_generated_one(runner, gallery: Path
     assert r.exit_code == 0, r.output
     assert "every request needs the token" in r.stderr and seen["host"] == "0.0.0.0"
     assert not (gallery / "indexes" / ".serve.json").exists()  # removed when the server stops
+
+
+def test_the_printed_page_address_is_a_url_and_open_warns_without_a_browser(runner, gallery: Path, monkeypatch) -> None:
+    """`--host ::1` printed http://::1:PORT/ (no URL), `--token 'a b'` printed ?token=a b, and
+    --open without a browser said nothing."""
+    import webbrowser
+
+    import uvicorn
+
+    async def no_loop(self) -> None:  # started and listening, then stopped at once
+        return None
+
+    monkeypatch.setattr(uvicorn.Server, "main_loop", no_loop)
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **kw: opened.append(url) or False)
+    root = str(gallery / "indexes")
+    port = _free_port()
+    r = invoke(runner, "serve", "--port", str(port), "--token", "a b+c", "--open", "--index-dir", root)
+    page = f"http://127.0.0.1:{port}/?token=a%20b%2Bc"
+    assert r.exit_code == 0 and f"csd serve: {page}  (Ctrl-C to stop)" in r.stderr, r.stderr
+    assert opened == [page] and f"warning: no web browser found to open it; open {page} yourself" in r.stderr
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            port = s.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    r = invoke(runner, "serve", "--host", "::1", "--port", str(port), "--index-dir", root)
+    assert r.exit_code == 0 and f"csd serve: http://[::1]:{port}/  (Ctrl-C to stop)" in r.stderr, r.stderr
 
 
 def test_a_damaged_current_index_does_not_stop_the_server(runner, gallery: Path, tmp_path: Path, monkeypatch) -> None:
@@ -346,6 +450,15 @@ def test_page_in_a_real_browser(gallery: Path, tmp_path: Path) -> None:
         page.click(".chip[data-kind=AND] .remove")  # nothing wanted: a neutral phrase, not the query
         page.wait_for_function("document.querySelectorAll('.chip[data-kind=AND]').length === 0")
         assert page.evaluate("() => plan.optimized") == "a photo"
+        # the OR chip's ⇄ said "move to NOT" and moved its alternatives into AND ("either" became "both")
+        page.fill("#query", "a red car and either a tree or a house")
+        page.press("#query", "Enter")
+        page.wait_for_selector(".chip[data-kind=OR]")
+        assert page.get_attribute(".chip[data-kind=OR] .move", "title") == "move to NOT"
+        page.click(".chip[data-kind=OR] .move")
+        page.wait_for_function("document.querySelectorAll('.chip[data-kind=OR]').length === 0")
+        moved = page.evaluate("() => plan")
+        assert moved["not"] == ["a tree", "a house"] and moved["and"] == ["a red car"], moved
         browser.close()
     assert after != before
     assert not errors, errors

@@ -34,6 +34,7 @@ def serve(
     import secrets
     import socket
     import webbrowser
+    from urllib.parse import quote
 
     from csdclip_cli.errors import IndexFormatError, UsageError, first_line
     from csdclip_cli.render import note, warn
@@ -68,8 +69,10 @@ def serve(
     import uvicorn
 
     client_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if ":" in client_host:  # an IPv6 literal: http://::1:8765/ is no URL
+        client_host = f"[{client_host}]"
     url = f"http://{client_host}:{port}"
-    page = url + "/" + (f"?token={token}" if token else "")
+    page = url + "/" + (f"?token={quote(token, safe='')}" if token else "")
 
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: list | None = None) -> None:
@@ -86,8 +89,8 @@ def serve(
                         "`csd search` uses this one until it stops, then that one again"
                     )
                 note(f"csd serve: {page}  (Ctrl-C to stop)")
-                if open_page:
-                    webbrowser.open(page)
+                if open_page and not webbrowser.open(page):  # it said nothing (as csd search --html --open warns)
+                    warn(f"no web browser found to open it; open {page} yourself")
 
     try:
         Server(uvicorn.Config(create_app(service, token), host=host, port=port, log_level="warning")).run()

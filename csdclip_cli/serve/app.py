@@ -5,14 +5,15 @@ JSON API (every route but / needs the token when one is set: `Authorization: Bea
 `?token=T`):
     GET  /api/indexes                  [{name, model, count, dim, current}], plus "error" on a broken one
     GET  /api/indexes/{name}           the manifest
-    POST /api/search                   Service.search's request -> response
+    POST /api/search                   Service.search's request -> response (an unknown field is a 400)
     POST /api/rewrite                  {query, rewriter} -> {plan, warnings}
     GET  /api/thumb/{index}/{row}[?key=K]   JPEG thumbnail of that index row (with key: 404 unless the row
                                             still holds image K; search results' links carry it)
     GET  /api/file/{index}/{row}[?key=K]    the original image of that row
 Requests over 64 KiB are refused (413); user mistakes are 400 with {"error": one line}; an index,
-row or image that does not exist is 404, and so is an unknown route; a wrong method is 405 (with
-Allow); a bug is 500, its traceback in the server's log.
+row or image that does not exist is 404, and so is an unknown route (a trailing slash too); a wrong
+method is 405 (with Allow); a damaged index or model file on the server is 500 with its one-line
+message; a bug is 500, its traceback in the server's log.
 """
 
 from __future__ import annotations
@@ -25,13 +26,23 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from csdclip_cli.errors import CsdError, IndexNotFound, UsageError
+from csdclip_cli.errors import (
+    CsdError,
+    EncoderError,
+    IndexFormatError,
+    IndexNotFound,
+    ModelFileMissing,
+    UnsafeCheckpoint,
+    UsageError,
+)
 from csdclip_cli.serve.client import DISCOVERY, live_entry, settings_in_use
-from csdclip_cli.serve.service import NotFound, Service
+from csdclip_cli.serve.service import NotFound, Service, known_fields
 
 MAX_BODY = 64 * 1024
 ROW = re.compile(r"-?[0-9]+")  # ASCII digits only: int() also takes "+3", "1_0" and "３"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# CsdErrors about the server's own files, not the request: no retry with another request helps
+SERVER_SIDE = (IndexFormatError, ModelFileMissing, EncoderError, UnsafeCheckpoint)
 
 
 def create_app(service: Service, token: str | None = None) -> Any:
@@ -52,7 +63,8 @@ def create_app(service: Service, token: str | None = None) -> Any:
     def authorised(request: Request) -> bool:
         if not token:
             return True
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
+        given = given.strip() if scheme.lower() == "bearer" else ""  # a scheme's name is case-insensitive
         given = given or request.query_params.get("token", "")
         return hmac.compare_digest(given.encode(), token.encode())
 
@@ -91,6 +103,11 @@ def create_app(service: Service, token: str | None = None) -> Any:
                 return error(413, f"request body over {MAX_BODY // 1024} KiB")
             except (NotFound, IndexNotFound) as e:
                 return error(404, str(e))
+            except SERVER_SIDE as e:  # a damaged index was a 400, "your request is wrong"
+                import logging
+
+                logging.getLogger("csd.serve").error("%s: %s", request.url.path, e)
+                return error(500, str(e))
             except CsdError as e:
                 return error(400, str(e))
             except Exception as e:  # a bug: still one JSON line, the details in the server's log
@@ -111,6 +128,7 @@ def create_app(service: Service, token: str | None = None) -> Any:
 
     async def rewrite(request: Request) -> Response:
         data = await body(request)
+        known_fields(data, ("query", "rewriter"), "rewrite request")
         from starlette.concurrency import run_in_threadpool
 
         return JSONResponse(
@@ -160,7 +178,9 @@ def create_app(service: Service, token: str | None = None) -> Any:
 
     from starlette.exceptions import HTTPException
 
-    return Starlette(routes=routes, exception_handlers={HTTPException: no_route})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: no_route})
+    app.router.redirect_slashes = False  # "/api/indexes/" was a 307 with an empty body: a JSON 404 instead
+    return app
 
 
 class _TooLarge(Exception):

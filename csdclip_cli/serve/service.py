@@ -22,6 +22,7 @@ MAX_QUERY_CHARS = 2000
 SERVED_REWRITERS = ("rules", "llm", "none")  # the others (llm-base, gold, plans files) search locally
 THUMB_PX = 256
 METHODS = ("csd", "plain", "arith", "deo")
+SEARCH_FIELDS = ("query", "index", "k", "method", "rewriter", "plan", "weights", "compare", "min_match")
 
 
 class NotFound(Exception):
@@ -129,11 +130,13 @@ class Service:
     def search(self, req: dict[str, Any]) -> dict[str, Any]:
         """req: query, index, k, method (csd|plain|arith|deo), rewriter, plan (an edited plan:
         used as it is), weights ({phrase_weight, not_weight, ...}), compare (also plain),
-        min_match. Returns the plan, results with per-clause calibrated scores, timings."""
+        min_match. Returns the plan, results with per-clause calibrated scores, timings. Raises
+        UsageError for another field (SEARCH_FIELDS)."""
         from csdclip_cli.rewrite.plan import Plan
         from csdclip_cli.search.composite import CompositeConfig
 
         t0 = time.perf_counter()
+        known_fields(req, SEARCH_FIELDS, "search request")
         k = _int(req.get("k", 10), "k", 1, MAX_K)
         min_match, compare = _flag(req.get("min_match"), "min_match"), _flag(req.get("compare"), "compare")
         method = str(req.get("method", "csd"))
@@ -184,9 +187,9 @@ class Service:
         from csdclip_cli.html import ThumbnailReader
 
         s = self.searcher(name)
-        if row < 0:  # never a row of any search ("was updated since this search" misled)
+        if not 0 <= row < len(s.gallery.alive):  # no such row at all ("was updated since this search" misled)
             raise NotFound(self._gone(name, row, None))
-        if not (0 <= row < len(s.gallery.alive)) or not s.gallery.alive[row]:
+        if not s.gallery.alive[row]:
             raise NotFound(self._gone(name, row, key))
         held, path = s.gallery.gen.rows_for([row]).get(row, (None, None))
         if held is None or (key is not None and held != key):
@@ -265,6 +268,14 @@ def _int(v: Any, what: str, lo: int, hi: int) -> int:
 WEIGHTS = ("phrase_weight", "not_weight", "not_margin", "and_temperature", "pass_z")
 
 
+def known_fields(d: dict[str, Any], known: tuple[str, ...], what: str) -> None:
+    """Raise UsageError naming the first field of `d` that is not in `known` (a misspelt one, "top" for
+    "k", was ignored without a word)."""
+    for k in d:
+        if k not in known:
+            raise UsageError(f"unknown field {k!r} in the {what}; known: {', '.join(known)}")
+
+
 def _weights(w: Any) -> dict[str, float]:
     from csdclip_cli.search.composite import checked
 
@@ -280,9 +291,15 @@ def _plan(d: Any) -> Any:
     """An edited plan from the page: strings only, empty clauses dropped, an OR group of one
     becomes an AND clause; raw and optimized default to the clauses."""
     from csdclip_cli.rewrite.plan import Plan
+    from csdclip_cli.rewrite.planfile import PLAN_FIELDS
 
     if not isinstance(d, dict):
         raise UsageError("plan must be an object")
+    # {"AND": [...]} was read as no clause at all ("the plan has no clause left"); worded as a plans file's
+    for k in d:
+        if k not in PLAN_FIELDS:
+            case = " lower-case" if k.lower() in PLAN_FIELDS else ""
+            raise UsageError(f"field {k!r} is not a plan field (they are{case}: {', '.join(PLAN_FIELDS)})")
 
     def texts(v: Any, what: str) -> list[str]:
         if v is None:
