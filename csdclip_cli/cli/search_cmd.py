@@ -30,7 +30,10 @@ def search(
     explain: bool = typer.Option(False, "--explain", help="Show per-clause calibrated scores."),
     show_plan: bool = typer.Option(False, "--show-plan", help="Print the plan used."),
     min_match: bool = typer.Option(
-        False, "--min-match", help="Keep only results that pass every AND clause and OR group."
+        False,
+        "--min-match",
+        help="Keep only results that pass every AND clause and OR group (a pass is relative to the gallery: "
+        "the best images of a clause pass even if none shows it).",
     ),
     json_out: bool = typer.Option(False, "--json", help="JSON lines on stdout."),
     paths_only: bool = typer.Option(False, "--paths-only", help="Bare paths, for piping."),
