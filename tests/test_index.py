@@ -88,6 +88,16 @@ def test_cli_build_list_info_use_rm(runner, colour_folder: Path) -> None:
     info = json.loads(invoke(runner, "index", "info", "a").stdout)
     assert info["count"] == 24 and info["dim"] == 16 and info["model"] == "fake:colour"
     assert info["search"] == "exact" and info["format_version"] == 1
+    import re
+
+    # times as local dates, not seconds since 1970 as floats; one image is "1 image" (it was "1 images")
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", info[t]) for t in ("created", "updated")), info
+    one = colour_folder.parent / "one"
+    one.mkdir()
+    next(colour_folder.glob("*.png")).rename(one / "x.png")
+    r = invoke(runner, "index", "build", str(one), "--model", "fake:colour", "--name", "one")
+    assert r.exit_code == 0 and "one: 1 image (encoded 1" in r.stderr, r.output
+    assert invoke(runner, "index", "rm", "one").exit_code == 0
     assert invoke(runner, "index", "use", "b").exit_code == 0
     assert IndexStore().current() == "b"
     assert invoke(runner, "index", "rm", "b").exit_code == 0

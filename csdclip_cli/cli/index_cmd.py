@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def build_source(source: str | Path, model: str, **options: Any) -> str:
     indexed = rep.total - rep.skipped  # the images the index holds: the unreadable files are not among them
     msg = (
         # resumed images were encoded by the interrupted run: neither encoded now nor unchanged
-        f"[bold]{escape(name)}[/]: {indexed} images (encoded {rep.encoded}, "
+        f"[bold]{escape(name)}[/]: {indexed} image{'' if indexed == 1 else 's'} (encoded {rep.encoded}, "
         f"unchanged {max(0, indexed - rep.encoded - rep.resumed)}, "
         f"removed {rep.removed})"
     )
@@ -178,7 +179,7 @@ def update(
 
     if not Path(m.source.location).expanduser().exists():
         raise SourceError(
-            f"index {m.name!r}'s source {m.source.location} does not exist (a drive unmounted, or the folder "
+            f"the source of index {m.name!r}, {m.source.location}, does not exist (a drive unmounted, or the folder "
             "moved?); mount or restore it, or build an index from where it is now: csd index build PATH"
         )
     w = str(weights) if weights else m.build.get("weights")
@@ -287,6 +288,9 @@ def info(
             o.print("no files were skipped")
         return
     d = m.to_json()
+    for stamp in ("created", "updated"):  # seconds since 1970 read as a float; the local time as index list shows it
+        if isinstance(d.get(stamp), (int, float)):
+            d[stamp] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d[stamp]))
     d["size_on_disk"] = human_bytes(store.size_on_disk(m.name))
     if isinstance(gen, ShardedGeneration):
         kinds = {g.ann.kind if g.ann is not None else "exact" for _, g in gen.shards}
