@@ -63,7 +63,8 @@ def config_file() -> Path | None:
 
     env = os.environ.get("CSD_CONFIG")
     if env and not Path(env).expanduser().is_file():
-        raise UsageError(f"CSD_CONFIG={env}: no such settings file; fix the path or unset CSD_CONFIG")
+        what = "is a folder, not a settings file" if Path(env).expanduser().is_dir() else "no such settings file"
+        raise UsageError(f"CSD_CONFIG={env}: {what}; fix the path or unset CSD_CONFIG")
     for cand in (env, "csd.toml", Path.home() / ".config" / "csd" / "config.toml"):
         if cand and Path(cand).expanduser().is_file():
             return Path(cand).expanduser()

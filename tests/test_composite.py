@@ -290,6 +290,9 @@ def test_a_settings_file_that_cannot_be_read_or_found(runner, tmp_path: Path, mo
     monkeypatch.setenv("CSD_CONFIG", str(tmp_path / "missing.toml"))  # it was ignored without a word
     with pytest.raises(UsageError, match="missing.toml: no such settings file"):
         CompositeConfig.load()
+    monkeypatch.setenv("CSD_CONFIG", str(tmp_path))  # a folder was "no such settings file"
+    with pytest.raises(UsageError, match="is a folder, not a settings file"):
+        CompositeConfig.load()
     j = tmp_path / "w.json"
     monkeypatch.delenv("CSD_CONFIG")
     j.write_text('{"phrase_weight": "abc"}')  # --config: a traceback (UFuncTypeError) at scoring
