@@ -1274,3 +1274,8 @@ def test_a_flat_or_list_is_told_it_wants_groups() -> None:
         Plan.from_dict({"raw": "x", "or": ["a tree", "a house"]})
     with pytest.raises(PlanFormatError, match=r'each a list of alternatives; "a house" is no list'):
         Plan.from_dict({"raw": "x", "or": [["a tree"], "a house"]})
+    # a group holding a list was told the field "must be a list of strings"
+    with pytest.raises(
+        PlanFormatError, match=r"'or' holds a group that is not a list of strings: \['a red car', \['x'\]\]"
+    ):
+        Plan.from_dict({"raw": "x", "or": [["a red car", ["x"]]]})

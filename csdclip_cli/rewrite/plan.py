@@ -116,6 +116,8 @@ class Plan:
 
         def strings(key: str, value: Any) -> list[str]:
             if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+                if key == "or":  # a group of a list of groups ("must be a list of strings" misled)
+                    raise PlanFormatError(f"plan field 'or' holds a group that is not a list of strings: {value!r}")
                 raise PlanFormatError(f"plan field {key!r} must be a list of strings, not {value!r}")
             if any(not x.strip() for x in value):  # an empty clause was embedded and moved the ranking
                 raise PlanFormatError(f"plan field {key!r} holds an empty clause: {value!r}; leave it out")
