@@ -659,3 +659,26 @@ def test_result_links_never_open_another_image_after_an_update(tmp_path: Path, m
     fresh = client.post("/api/search", json={"query": "a red car", "index": "sh", "k": 20, "method": "plain"})
     for r in fresh.json()["results"]:
         assert client.get(r["file"]).content == (imgs / r["key"]).read_bytes()
+
+
+def test_several_indexes_and_none_in_use_are_all_served(runner, colour_folder: Path) -> None:
+    """`csd serve` with two indexes and none in use refused to start ("pick one with --index"),
+    though its page has an index picker: every index is served, the first that opens by default."""
+    from starlette.testclient import TestClient
+
+    from csdclip_cli.cli.serve_cmd import _in_use
+    from csdclip_cli.index import IndexStore
+
+    for name in ("b", "a"):
+        assert (
+            invoke(runner, "index", "build", str(colour_folder), "--model", "fake:colour", "--name", name).exit_code
+            == 0
+        )
+    store = IndexStore()
+    (store.root / ".current").unlink(missing_ok=True)
+    service = Service(store.root)
+    assert _in_use(service) == [] and service.default_index == "a"
+    r = TestClient(create_app(service)).post("/api/search", json={"query": "red", "k": 1})
+    assert r.status_code == 200 and r.json()["index"] == "a", r.text
+    store.use("b")  # one in use: that one, as before
+    assert _in_use(Service(store.root)) == ["b"]

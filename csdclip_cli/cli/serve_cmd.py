@@ -52,7 +52,7 @@ def serve(
         token = secrets.token_urlsafe(18)
         note(f"listening on {host}: every request needs the token {token}")
     service = Service(index_dir, default_index=index[0] if index else None)
-    for name in index or [service.index_name(None)]:
+    for name in index or _in_use(service):
         try:
             _warm(service, name)
         except IndexFormatError as e:
@@ -96,6 +96,23 @@ def serve(
         Server(uvicorn.Config(create_app(service, token), host=host, port=port, log_level="warning")).run()
     finally:
         remove_discovery(service.store.root)
+
+
+def _in_use(service: Any) -> list[str]:
+    """[the index in use], or [] when several exist and none is in use: then every index is served
+    and the first that opens is the default (the server refused to start, "pick one with --index",
+    though its page has an index picker)."""
+    from csdclip_cli.errors import UsageError
+    from csdclip_cli.render import note
+
+    try:
+        return [service.index_name(None)]
+    except UsageError:
+        service.default_index = _first_sound(service, exclude="")
+        if service.default_index is None:
+            raise
+        note(f"several indexes and none in use: all are served, {service.default_index} by default (ready)")
+        return []
 
 
 def _first_sound(service: Any, exclude: str) -> str | None:
