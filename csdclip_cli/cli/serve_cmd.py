@@ -16,7 +16,7 @@ def serve(
         None, "--index", "-i", help="Index to open at start (repeatable; default: the current)."
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (another than loopback needs a token)."),
-    port: int = typer.Option(8765, "--port", min=1, max=65535),
+    port: int = typer.Option(8765, "--port", min=1, max=65535, help="TCP port to listen on."),
     token: str | None = typer.Option(
         None, "--token", envvar="CSD_SERVE_TOKEN", help="Required on every request (generated off loopback)."
     ),

@@ -90,7 +90,10 @@ def train(steps: int, batch: int, out: Path, seed: int = 0, n_scenes: int = 2400
     cfg_path = out / f"{MODEL_NAME}.json"
     cfg_path.write_text(json.dumps(MODEL_CFG, indent=2) + "\n")
     open_clip.add_model_config(cfg_path)
-    model = open_clip.create_model(MODEL_NAME, pretrained=None)
+    from csdclip_cli.encoders.base import quiet_libraries
+
+    with quiet_libraries():  # open_clip's "No pretrained weights loaded" warning reached the user's terminal
+        model = open_clip.create_model(MODEL_NAME, pretrained=None)
     tokenizer = open_clip.get_tokenizer(MODEL_NAME)
     n_params = sum(p.numel() for p in model.parameters())
 
