@@ -588,6 +588,26 @@ def test_update_with_a_moved_source_or_weights_says_what_to_do(runner, colour_fo
     assert "give an image folder" not in r.stderr
 
 
+def test_a_moved_open_clip_config_says_to_build_again(runner, colour_folder: Path, tmp_path: Path) -> None:
+    """After moving a custom open_clip model's folder, `index update` advised --weights FILE; with it,
+    "open_clip config .../w1/....json not found", and update has no option for the config."""
+    import shutil
+
+    from conftest import invoke
+
+    import csdclip_cli.demo as demo
+
+    w1 = tmp_path / "w1"
+    shutil.copytree(Path(demo.__file__).parent / "model", w1)
+    spec = f"openclip:{w1 / 'csd-demo-tiny.json'}"
+    build = ["index", "build", str(colour_folder), "--model", spec, "--weights", str(w1 / "csd-demo-tiny.safetensors")]
+    assert invoke(runner, *build, "--name", "movew").exit_code == 0
+    w2 = w1.rename(tmp_path / "w2")
+    r = invoke(runner, "index", "update", "movew", "--weights", str(w2 / "csd-demo-tiny.safetensors"))
+    assert r.exit_code == 2 and "the model config of index 'movew'" in r.stderr and "is not there (moved?)" in r.stderr
+    assert "--model openclip:NEW.json" in r.stderr and "not found" not in r.stderr, r.stderr
+
+
 def test_a_broken_symlink_is_listed_among_the_skipped_files(runner, colour_folder: Path) -> None:
     """A dangling symlink was skipped without a word: not counted and not in `index info --errors`."""
     import os

@@ -189,7 +189,15 @@ def update(
             if weights
             else f"pass its new place: csd index update {shlex.quote(m.name)} --weights FILE"
         )
-        raise UsageError(f"index {m.name!r}'s weights {w} are not there; {hint}")
+        raise UsageError(f"the weights of index {m.name!r}, {w}, are not there; {hint}")
+    spec = str(m.build.get("model_input", m.model))
+    config = spec.split(":", 1)[1] if spec.startswith("openclip:") and spec.endswith(".json") else ""
+    if config and not Path(config).expanduser().exists():  # `--weights` was advised, then the config failed
+        raise UsageError(
+            f"the model config of index {m.name!r}, {config}, is not there (moved?); update cannot take a new "
+            f"one: build it again, csd index build {shlex.quote(m.source.location)} --model openclip:NEW.json "
+            f"--weights FILE --name {shlex.quote(m.name)}"
+        )
     build_source(
         m.source.location,
         m.build.get("model_input", m.model),
