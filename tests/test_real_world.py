@@ -737,3 +737,23 @@ def test_a_copied_or_renamed_index_is_the_folder_it_is_in(runner, tmp_path: Path
     r = invoke(runner, "index", "update", "renamed")
     assert r.exit_code == 0 and "renamed: 7 images (encoded 1" in r.stderr, r.output
     assert not (root / "a2").exists()
+
+
+@pytest.mark.parametrize("exclude", ["sub dir", "sub dir/*", "sub*"])
+def test_a_folder_reached_through_a_link_is_keyed_and_excluded_by_where_it_is(tmp_path: Path, exclude: str) -> None:
+    """`dirlink -> sub dir`: the image was keyed 'dirlink/u/yellow.png' (the link sorts first), so
+    --exclude 'sub dir' kept it, and changing the excludes re-encoded it under the other key."""
+    import os
+
+    from PIL import Image
+
+    from csdclip_cli.sources import FolderSource
+
+    root = tmp_path / "odd"
+    (root / "sub dir" / "u").mkdir(parents=True)
+    Image.new("RGB", (16, 16), (250, 250, 0)).save(root / "sub dir" / "u" / "yellow.png")
+    Image.new("RGB", (16, 16), (250, 0, 0)).save(root / "red.png")
+    os.symlink("sub dir", root / "dirlink")
+    assert list(FolderSource(root).keys()) == ["red.png", "sub dir/u/yellow.png"]
+    assert list(FolderSource(root, exclude=[exclude]).keys()) == ["red.png"]
+    assert list(FolderSource(root, exclude=["dirlink"]).keys()) == ["red.png", "sub dir/u/yellow.png"]

@@ -107,8 +107,11 @@ class FolderSource:
             seen_dirs.add((st.st_dev, st.st_ino))
             reldir = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
             reldir = "" if reldir == "." else reldir + "/"
+            # real folders first, so an image reached through a link too is keyed by where it is
+            # (`dirlink/x.png` kept it from `--exclude 'sub dir'`, and the key flipped between runs)
             dirnames[:] = sorted(
-                d for d in dirnames if not self._junk(d) and not self._excluded(printable_key(reldir + d), d)
+                (d for d in dirnames if not self._junk(d) and not self._excluded_dir(dirpath, reldir, d)),
+                key=lambda d: (os.path.islink(os.path.join(dirpath, d)), d),
             )
             for name in sorted(filenames):
                 ext = Path(name).suffix.lower()
@@ -123,6 +126,18 @@ class FolderSource:
                     yield key, os.path.join(dirpath, name)
                 else:
                     self.passed_over[ext] = self.passed_over.get(ext, 0) + 1
+
+    def _excluded_dir(self, dirpath: str, reldir: str, d: str) -> bool:
+        """Whether folder `d` is excluded, by its own path or, for a link, by the path of the
+        folder it leads to inside the root."""
+        if self._excluded(printable_key(reldir + d), d):
+            return True
+        full = os.path.join(dirpath, d)
+        if not os.path.islink(full):
+            return False
+        target = os.path.relpath(os.path.realpath(full), os.path.realpath(self.root))
+        inside = not target.startswith("..") and target != "."
+        return inside and self._excluded(printable_key(target.replace(os.sep, "/")), os.path.basename(target))
 
     def keys(self) -> Iterator[str]:
         """Every image's key, as items() gives them, without a stat of each file."""
