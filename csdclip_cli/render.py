@@ -148,6 +148,8 @@ def write_paths(paths: Sequence[str], end: bytes = b"\n") -> None:
     with a byte that is not UTF-8 is written as it is on disk."""
     import sys
 
+    if uri := next((p for p in paths if p.startswith(("lmdb://", "wds://"))), None):  # no file to hand to ls
+        warn(f"an LMDB or webdataset index has no file per image: {uri.split('#')[0]}#KEY names one inside it")
     if end == b"\n" and (broken := next((p for p in paths if "\n" in p), None)):  # it read as two paths
         warn(f"{broken!r} holds a newline, so this list reads it as two lines; use -0 (--print0) and xargs -0")
     sys.stdout.flush()

@@ -171,6 +171,22 @@ def test_lmdb_source_indexes_and_searches(tmp_path: Path) -> None:
     assert Searcher.open("lm").search_plain("blue", 1)[0].key == "1001"
 
 
+def test_paths_of_an_lmdb_index_are_said_to_name_no_file(runner, tmp_path: Path) -> None:
+    """--paths-only printed lmdb:///...#KEY lines, which no file tool can open, without a word."""
+    import io
+
+    from csdclip_cli.sources.lmdb_source import write_lmdb_images
+
+    b = io.BytesIO()
+    Image.new("RGB", (16, 16), (0, 0, 255)).save(b, format="PNG")
+    write_lmdb_images(tmp_path / "ds" / "lmdb" / "imgs", iter([("1000", b.getvalue())]))
+    assert (
+        invoke(runner, "index", "build", str(tmp_path / "ds"), "--model", "fake:colour", "--name", "lm").exit_code == 0
+    )
+    r = invoke(runner, "search", "blue", "-i", "lm", "-k", "1", "--paths-only", "--no-server")
+    assert r.exit_code == 0 and r.stdout.startswith("lmdb://") and "has no file per image" in r.stderr, r.output
+
+
 def test_hnsw_above_threshold(tmp_path: Path, monkeypatch) -> None:
     """Galleries above the exact-search limit get an HNSW graph; search re-scores exactly."""
     import csdclip_cli.index.build as b
