@@ -433,3 +433,30 @@ def test_a_dataset_given_as_dot_is_named_after_its_folder(runner, tmp_path: Path
     r = invoke(runner, "eval", where, "--model", "fake:colour", "--methods", "plain", "-k", "1")
     assert r.exit_code == 0, r.output
     assert "captxt-fake-colour" in invoke(runner, "index", "list").output
+
+
+def test_a_run_that_can_measure_nothing_stops_in_every_layout(runner, tmp_path: Path) -> None:
+    """A caption file naming files that are not there built a gallery of 0 images, printed an
+    all-zero table and exited 0; so did a query file whose every image_ids is empty."""
+    caps = tmp_path / "capnone"
+    colour_images(caps / "images", [("a.jpg", "red")])
+    (caps / "captions.txt").write_text("image,caption\nmissing0.png,a red square\nmissing1.png,a blue one\n")
+    r = invoke(runner, "eval", str(caps), "--model", "fake:colour", "--methods", "plain", "-k", "1")
+    assert r.exit_code != 0 and "none of the images the queries of" in r.stderr and "nothing was evaluated" in r.stderr
+    assert "Traceback" not in r.output and "NIPR" not in r.output and "R@1" not in r.stdout, r.output
+    empty = tmp_path / "tjempty"
+    colour_images(empty / "imgs", [("a.png", "red")])
+    (empty / "en_x.jsonl").write_text(json.dumps({"text_id": "q", "text": "a red square", "image_ids": []}) + "\n")
+    r = invoke(runner, "eval", str(empty), "--model", "fake:colour", "--methods", "plain", "-k", "1")
+    assert r.exit_code != 0 and "names a relevant image, so there is nothing to measure" in r.stderr, r.output
+
+
+def test_a_dataset_folder_named_with_a_leading_dot_or_dash_gets_a_valid_index(runner, tmp_path: Path) -> None:
+    """`csd eval .hid` stopped with "invalid index name '.hid-fake-colour'" (csd eval has no --name)."""
+    for folder in (".hid", "-neg"):
+        root = tmp_path / folder
+        colour_images(root / "images", [("a.jpg", "red"), ("b.jpg", "blue")])
+        (root / "captions.txt").write_text("image,caption\na.jpg,a red square\nb.jpg,a blue square\n")
+        r = invoke(runner, "eval", str(root), "--model", "fake:colour", "--methods", "plain", "-k", "1")
+        assert r.exit_code == 0, r.output
+    assert {"hid-fake-colour", "neg-fake-colour"} <= set(invoke(runner, "index", "list").stdout.split())

@@ -120,10 +120,12 @@ def eval_(
     ds = load_dataset(dataset, data_dir, lang, skip_bad, split)
     for w in ds.warnings:
         warn(w)
-    if ds.errors:  # every metric would be 0 by construction: a run that tests nothing stops here
+    from csdclip_cli.eval.datasets import unmeasurable
+
+    if why := unmeasurable(ds):  # every metric would be 0 or empty: a run that tests nothing stops here
         from csdclip_cli.errors import DatasetError
 
-        raise DatasetError(f"{ds.errors[0]}; nothing was evaluated")
+        raise DatasetError(f"{why}; nothing was evaluated")
     run = run_evaluation(
         ds,
         list(model or (["demo:tiny"] if dataset == "demo" else [])),

@@ -241,6 +241,32 @@ def _read_jsonl(path: Path, skip_bad: bool, warnings: list[str], default_split: 
     return queries
 
 
+def unmeasurable(ds: Dataset) -> str | None:
+    """Why no metric of `ds` could be other than 0 or empty, or None: ds.errors' first line, no
+    query naming a relevant image, or a listed gallery (ds.gallery_keys) holding none of the
+    images the queries name (a caption file naming files that are not there built a gallery of 0
+    images and printed an all-zero table)."""
+    if ds.errors:
+        return ds.errors[0]
+    named = {i for q in ds.queries for i in q.hr | q.mr}
+    if not named:
+        return f"no query of {ds.root} names a relevant image, so there is nothing to measure"
+    if ds.gallery_keys is None or ds.gallery_kind == "wds" or not ds.gallery.is_dir():
+        return None  # the whole folder or LMDB is the gallery: the loader checked it (ds.errors)
+    from csdclip_cli.sources.folder import FolderSource
+    from csdclip_cli.sources.lmdb_source import LmdbSource
+
+    lmdb = (ds.gallery / "data.mdb").is_file()
+    there = set(LmdbSource(ds.gallery).keys() if lmdb else FolderSource(ds.gallery).keys())
+    have = {ds.image_id(k) for k in ds.gallery_keys if k in there}
+    if not named & have:
+        return (
+            f"none of the images the queries of {ds.root} name is in its gallery {ds.gallery} "
+            f"(e.g. {sorted(named)[0]!r}): every metric would be 0"
+        )
+    return None
+
+
 def _gallery_ids(ds: Dataset) -> set[str]:
     """The ids relevance lists use, of every gallery image (an LMDB's keys, read without its
     images). Files of one name in two folders (a/x.png, b/x.png) share an id: a warning says so."""
