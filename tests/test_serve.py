@@ -682,3 +682,39 @@ def test_several_indexes_and_none_in_use_are_all_served(runner, colour_folder: P
     assert r.status_code == 200 and r.json()["index"] == "a", r.text
     store.use("b")  # one in use: that one, as before
     assert _in_use(Service(store.root)) == ["b"]
+
+
+@pytest.mark.parametrize("body", [b"{}", b"[]", b'{"method": "csd", "results": [{"rank": 1}]}', b"null"])
+def test_something_else_answering_at_the_servers_address_is_searched_around(body: bytes) -> None:
+    """A 200 of {} or [] from whatever listened at the server's address was a KeyError / AttributeError
+    traceback in `csd search`: such an answer is no answer, and the search runs here."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from csdclip_cli.serve.client import remote_search
+
+    class Stub(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        assert remote_search({"url": url}, {"query": "a red car"}) is None
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("token", [" x ", "x ", "", "  "])
+def test_a_token_with_spaces_at_its_ends_is_refused(runner, tmp_path: Path, token: str) -> None:
+    """`--token ' x '`: a header's value is stripped, so every `Authorization: Bearer  x ` was a 401
+    and `csd search` searched locally every time without a word."""
+    r = invoke(runner, "serve", "--port", "1", "--token", token, "--index-dir", str(tmp_path))
+    assert r.exit_code == 2 and "is empty or starts or ends with a space" in r.stderr, r.output

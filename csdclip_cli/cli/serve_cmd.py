@@ -41,6 +41,8 @@ def serve(
     from csdclip_cli.serve.app import LOOPBACK, create_app, remove_discovery, write_discovery
     from csdclip_cli.serve.service import Service
 
+    if token is not None and (token != token.strip() or not token):  # a header's spaces are stripped: no match
+        raise UsageError(f"--token {token!r} is empty or starts or ends with a space; give one without")
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME-WAIT is no conflict
         try:

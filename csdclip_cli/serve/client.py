@@ -58,6 +58,18 @@ def find_server(index_root: Path) -> dict[str, Any] | None:
         return None
 
 
+def _an_answer(a: Any) -> bool:
+    """Whether `a` has the shape of Service.search's answer, as `csd search` reads it."""
+    results = a.get("results") if isinstance(a, dict) else None
+    fields = {"rank", "key", "path", "score"}
+    return (
+        isinstance(results, list)
+        and all(isinstance(a.get(f), str) for f in ("method", "index", "model"))
+        and isinstance(a.get("plan"), dict)
+        and all(isinstance(r, dict) and fields <= r.keys() for r in results)
+    )
+
+
 def remote_search(info: dict[str, Any], request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any] | None:
     """The server's answer to a search request; None when it cannot be reached (the caller
     then searches locally). A request the server rejects is a CsdError with its message."""
@@ -69,7 +81,9 @@ def remote_search(info: dict[str, Any], request: dict[str, Any], timeout: float 
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            return json.loads(r.read())
+            answer = json.loads(r.read())
+        # something else at that address ({} or [] was a KeyError traceback): search here instead
+        return answer if _an_answer(answer) else None
     except urllib.error.HTTPError as e:
         if e.code in (400, 404):
             try:
