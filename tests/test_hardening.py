@@ -842,3 +842,24 @@ def test_a_full_output_is_named_as_the_output(tmp_path: Path) -> None:
             timeout=120,
         )
     assert r.returncode == 1 and r.stderr.strip() == "error: No space left on device while writing the output"
+
+
+def test_paths_to_a_closed_output_are_one_error_line(tmp_path: Path, colour_folder: Path) -> None:
+    """`csd search ... --paths-only >&-` was an AttributeError traceback ('NoneType' has no 'flush')."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CSD_INDEXES": str(tmp_path / "ix"), "CSD_CACHE": str(tmp_path / "cache")}
+    cli = [sys.executable, "-m", "csdclip_cli"]
+    build = [*cli, "index", "build", str(colour_folder), "--model", "fake:colour"]
+    assert subprocess.run(build, env=env, capture_output=True, timeout=300).returncode == 0
+    r = subprocess.run(
+        [*cli, "search", "red", "-k", "2", "--paths-only", "--no-server"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().endswith("error: standard output is closed; nowhere to write the paths"), r.stderr

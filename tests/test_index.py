@@ -91,7 +91,8 @@ def test_cli_build_list_info_use_rm(runner, colour_folder: Path) -> None:
     import re
 
     # times as local dates, not seconds since 1970 as floats; one image is "1 image" (it was "1 images")
-    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", info[t]) for t in ("created", "updated")), info
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d"  # ISO 8601 with its offset
+    assert all(re.fullmatch(stamp, info[t]) for t in ("created", "updated")), info
     one = colour_folder.parent / "one"
     one.mkdir()
     next(colour_folder.glob("*.png")).rename(one / "x.png")

@@ -263,6 +263,9 @@ def test_rewriter_none_is_plain_search_and_says_so(runner, tmp_path: Path) -> No
     assert r.exit_code == 2 and "--explain is about composite search's clauses; --rewriter none has none" in r.stderr
     r = invoke(runner, "search", "red", "--no-server", "--plain", "--explain")
     assert r.exit_code == 2 and "--method plain has none" in r.stderr
+    for flags in (["--plain"], ["--rewriter", "none"]):  # --show-plan printed nothing, without a word
+        r = invoke(runner, "search", "red, no blue", "--no-server", *flags, "--show-plan")
+        assert r.exit_code == 2 and "--show-plan is about composite search's clauses" in r.stderr, r.output
     plain = invoke(runner, "search", "red", "--no-server", "--rewriter", "none", "--method", "plain", "--json")
     assert (
         plain.exit_code == 0

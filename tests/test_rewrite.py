@@ -1256,6 +1256,9 @@ def test_plans_written_by_rewrite_file_are_found_by_search(runner, tmp_path) -> 
     plans = get_rewriter(str(tmp_path / "p.jsonl"))
     for q in queries:
         assert plans.rewrite(q).raw == q
+    (tmp_path / "one.txt").write_text("a red car\n")  # "wrote 1 plans"
+    r = invoke(runner, "rewrite", "--file", str(tmp_path / "one.txt"), "-o", str(tmp_path / "one.jsonl"))
+    assert r.exit_code == 0 and "wrote 1 plan to" in r.stderr, r.output
 
 
 def test_the_optimized_phrase_drops_the_but_of_a_cut_negation() -> None:

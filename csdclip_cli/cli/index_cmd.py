@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -296,9 +296,9 @@ def info(
             o.print("no files were skipped")
         return
     d = m.to_json()
-    for stamp in ("created", "updated"):  # seconds since 1970 read as a float; the local time as index list shows it
+    for stamp in ("created", "updated"):  # seconds since 1970 read as a float: ISO 8601, with the UTC offset
         if isinstance(d.get(stamp), (int, float)):
-            d[stamp] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d[stamp]))
+            d[stamp] = datetime.fromtimestamp(d[stamp]).astimezone().isoformat(timespec="seconds")
     d["size_on_disk"] = human_bytes(store.size_on_disk(m.name))
     if isinstance(gen, ShardedGeneration):
         kinds = {g.ann.kind if g.ann is not None else "exact" for _, g in gen.shards}

@@ -104,7 +104,8 @@ def rewrite(
                 warn(f"{w} (on {count} lines in all)")
         if output:
             rate = written / max(time.time() - t0, 1e-9)
-            err().print(f"wrote {written} plans to {output} ({rate:.1f} queries/s)", markup=False)
+            plans = "1 plan" if written == 1 else f"{written} plans"
+            err().print(f"wrote {plans} to {output} ({rate:.1f} queries/s)", markup=False)
 
 
 def _tigr_record(plan: Plan) -> str | None:

@@ -81,8 +81,8 @@ def search(
         from csdclip_cli.rewrite import check_model_files
 
         check_model_files("none" if method == "plain" else rewriter, llm, adapter)
-    if method != "csd" and (explain or min_match):  # they were ignored without a word
-        flag = "--explain" if explain else "--min-match"
+    if method != "csd" and (explain or min_match or (show_plan and method == "plain")):  # ignored without a word
+        flag = "--explain" if explain else "--min-match" if min_match else "--show-plan"
         raise UsageError(f"{flag} is about composite search's clauses; {why} has none")
     from csdclip_cli.serve.service import SERVED_REWRITERS  # another rewriter searches here
 

@@ -75,6 +75,8 @@ def load_run(out: Path) -> EvalRun:
         where = str(current)
         for n, line in enumerate(current.read_text(encoding="utf-8").splitlines(), 1):
             where = f"{current}:{n}"
+            if not line.strip():  # a blank line (an editor's last newline) holds nothing
+                continue
             d = json.loads(line)
             q = Query(d["text_id"], d["raw"], set(d["hr"]), set(d["mr"]), not_flag=bool(d["has_not"]))
             if d.get("plan"):
@@ -85,6 +87,8 @@ def load_run(out: Path) -> EvalRun:
         where = str(current)
         for n, line in enumerate(current.read_text(encoding="utf-8").splitlines(), 1):
             where = f"{current}:{n}"
+            if not line.strip():  # a blank line (an editor's last newline) holds nothing
+                continue
             d = json.loads(line)
             rankings.setdefault((d["model"], d["method"]), {})[d["text_id"]] = d["ranking"]
         where = str(out / "run.json")  # its fields are read here
