@@ -718,3 +718,20 @@ def test_a_token_with_spaces_at_its_ends_is_refused(runner, tmp_path: Path, toke
     and `csd search` searched locally every time without a word."""
     r = invoke(runner, "serve", "--port", "1", "--token", token, "--index-dir", str(tmp_path))
     assert r.exit_code == 2 and "is empty or starts or ends with a space" in r.stderr, r.output
+
+
+def test_the_api_refuses_what_csd_search_refuses_and_takes_a_plan_of_exclusions(client) -> None:
+    """{"rewriter": "none", "method": "deo"} ran a deo search and {"method": "plain", "min_match":
+    true} ignored min_match (csd search refuses both); a plan of NOT clauses only was "the plan
+    has no clause left", though the query "no grass" searches."""
+    r = client.post("/api/search", json={"query": "a red car", "rewriter": "none", "method": "deo"})
+    assert r.status_code == 400 and "cannot go with method deo" in r.json()["error"]
+    r = client.post("/api/search", json={"query": "a red car", "method": "plain", "min_match": True})
+    assert r.status_code == 400 and "min_match is about composite search's clauses" in r.json()["error"]
+    r = client.post("/api/search", json={"plan": {"and": [], "not": ["grass"]}, "k": 3})
+    assert r.status_code == 200, r.text
+    assert r.json()["plan"]["not"] == ["grass"] and r.json()["plan"]["optimized"] == "a photo"
+    assert (
+        client.post("/api/search", json={"query": "a red car", "rewriter": "none", "method": "plain"}).status_code
+        == 200
+    )

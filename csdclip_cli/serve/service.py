@@ -142,6 +142,11 @@ class Service:
         method = str(req.get("method", "csd"))
         if method not in METHODS:
             raise UsageError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+        # as `csd search` refuses them (a deo search ran for rewriter none; min_match was ignored)
+        if req.get("rewriter") == "none" and method != "plain" and "method" in req:
+            raise UsageError(f"rewriter none searches the whole query as one vector; it cannot go with method {method}")
+        if min_match and method != "csd":
+            raise UsageError(f"min_match is about composite search's clauses; method {method} has none")
         warnings: list[str] = []
         index = req.get("index")
         if index is not None and not isinstance(index, str):
@@ -321,6 +326,10 @@ def _plan(d: Any) -> Any:
             ors.append(g)
     opt = d.get("optimized")
     optimized = opt.strip() if isinstance(opt, str) and opt.strip() else "; ".join(ands) or ""
+    if not (ands or ors or optimized) and nots:  # only exclusions, as the rules write "no grass": a neutral phrase
+        from csdclip_cli.rewrite.rules import CJK, NEUTRAL_EN, NEUTRAL_ZH
+
+        optimized = NEUTRAL_ZH if all(CJK.search(n) for n in nots) else NEUTRAL_EN
     given = d.get("raw")
     raw = given if isinstance(given, str) and given.strip() else optimized
     if not (ands or ors or optimized):
