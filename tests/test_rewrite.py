@@ -965,6 +965,9 @@ NEGATED_FACT_TABLE = [
     ("a car, not a red one", ["a car"], ["red car"], []),
     ("either a cat or a dog, but not both", [], [], [["a cat", "a dog"]]),
     ("一辆红色、闪亮的汽车，没有狗", ["一辆红色闪亮的汽车"], ["狗"], []),  # 一辆红色 was a clause
+    ("a big, red car", ["a big red car"], [], []),  # "a big" and "red car", as 一辆红色 was
+    ("a tall, thin man, no hat", ["a tall thin man"], ["hat"], []),
+    ("the sky is blue, green grass", ["the sky is blue", "green grass"], [], []),  # two facts
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

@@ -1150,6 +1150,12 @@ COPULA_PLACE = re.compile(
     r"\s+(?:is|are)\s+(?=(?:in|on|at|under|near|inside|outside|beside|behind|next\s+to|in\s+front\s+of)\s)",
     re.IGNORECASE,
 )
+_DESCRIBING = rf"(?:{'|'.join(sorted(ADJECTIVES | STATES | {'thin', 'fat', 'skinny', 'wooden', 'fluffy', 'pretty'}))})"
+# (after a determiner: "the sky is blue, green grass" are two facts)
+ADJ_COMMA = re.compile(
+    rf"\b((?:a|an|the|some|my|our|his|her|their|two|three)\s+{_DESCRIBING}),\s+(?={_DESCRIBING}\s+[A-Za-z])",
+    re.IGNORECASE,
+)
 BEHIND_END = re.compile(
     r"(?<=[a-z])(?<!ed)(?<!ing)(?<!\bleft)(?<!\bfell)(?<!\bstay)(?<!\bleave)(?<!\bfall)\s+(?:behind|in\s+the\s+back)(?=\s*(?:[,;.]|$))",
     re.IGNORECASE,
@@ -1676,6 +1682,8 @@ def _english(query: str) -> Plan:
     )
     # "black and white dog": an adjective pair is one word for splitting purposes, and so is a
     # count ("two or three cats"); "a dog, a cat or both" is one of them
+    # "a big, red car", "a tall, thin man": two words of one thing (it was "a big" and "red car")
+    query_split = ADJ_COMMA.sub(r"\1 ", query_split)
     query_split = ADJ_PAIR.sub(lambda m: f"{m.group(1)}\x00and\x00{m.group(2)}", query_split)
     query_split = COUNT_OR.sub(lambda m: f"{m.group(1)}\x00or\x00{m.group(2)}", query_split)
     query_split = re.sub(r"\s*,?\s+or\s+both\b", "", query_split, flags=re.IGNORECASE)
@@ -2561,7 +2569,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v46"
+    fingerprint = "rules-v47"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
