@@ -224,3 +224,7 @@ def test_a_second_data_folder_gets_a_demo_index_of_its_own(tmp_path: Path) -> No
     assert other.startswith(f"{run.INDEX_NAME}-") and len(other) == len(run.INDEX_NAME) + 9
     build_index(FolderSource(second), load_encoder("fake:colour"), other, store)  # no "pick another --name"
     assert set(store.names()) == {run.INDEX_NAME, other}
+    # demo-tiny removed: the second gallery keeps its own index (it took demo-tiny and encoded again)
+    store.remove(run.INDEX_NAME)
+    assert run.demo_index_name(store, FolderSource(second).location) == other
+    assert run.demo_index_name(store, first.location) == run.INDEX_NAME

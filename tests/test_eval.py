@@ -255,8 +255,10 @@ def test_no_relevant_id_in_gallery_is_one_error_line(runner, tmp_path: Path) -> 
     assert len(ds.errors) == 1 and not any("not in the gallery" in w for w in ds.warnings)
     assert "no image id in en_complex_1044_final.jsonl is in the gallery" in ds.errors[0]
     assert "'0'" in ds.errors[0] and "'c0'" in ds.errors[0] and "every metric will be 0" in ds.errors[0]
-    r = invoke(runner, "eval", str(d), "--model", "fake:colour", "--methods", "plain", "-k", "1")
+    rep = tmp_path / "rep"  # made to check it is writable, it was left behind empty
+    r = invoke(runner, "eval", str(d), "--model", "fake:colour", "--methods", "plain", "-k", "1", "--report", str(rep))
     assert r.exit_code != 0 and "Traceback" not in r.output and "NIPR" not in r.output, r.output
+    assert not rep.exists()
     assert [line for line in r.stderr.splitlines() if "gallery" in line] == [
         f"error: {ds.errors[0]}; nothing was evaluated"
     ]

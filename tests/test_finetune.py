@@ -367,6 +367,19 @@ def test_train_refuses_bad_data_and_other_settings_before_the_model_loads(runner
         "a blue house or a green tree",
         "no dogs",
     ]
+    # an OR alternative that is also excluded, and a clause holding a comma (its target '< a, b >' is
+    # two clauses), were taken as they were
+    data.write_text(json.dumps({"raw": "no dogs", "not": ["dogs"], "or": [["dogs", "cats"]]}) + "\n")
+    with pytest.raises(UsageError, match=r"both wants and excludes \['dogs'\]"):
+        finetune.read_examples(finetune.TrainConfig(base=str(base), data=str(data)))
+    quoted = rules.rewrite('a billboard "Buy Now, Pay Later"')
+    data.write_text(quoted.to_json() + "\n" + Plan(raw="a cat", and_=["a cat"]).to_json() + "\n")
+    said: list[str] = []
+    kept = finetune.read_examples(finetune.TrainConfig(base=str(base), data=str(data)), said)
+    assert [p.raw for p in kept] == ["a cat"] and "1 plan(s) left out, a clause holds a comma" in said[0]
+    data.write_text(quoted.to_json() + "\n")
+    with pytest.raises(UsageError, match="every one has a clause holding a comma"):
+        finetune.read_examples(finetune.TrainConfig(base=str(base), data=str(data)))
 
     data.write_text(Plan(raw="a cat", and_=["a cat"]).to_json() + "\n")
     out.mkdir()

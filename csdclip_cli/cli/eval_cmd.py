@@ -110,10 +110,13 @@ def eval_(
     if report is not None:
         from csdclip_cli.textfile import check_output_dir
 
+        fresh = not report.expanduser().exists()
         check_output_dir(report, "--report")
         from csdclip_cli.eval.report import check_report_dir
 
         check_report_dir(report)  # before the run, not after it
+        if fresh:  # made to check it is writable: a run that stops early left it behind, empty
+            report.expanduser().rmdir()
     ks = parse_ks(k)
     method_list = parse_methods(methods)
     check_device(device)  # an index already built loads no model: a bogus --device went unnoticed

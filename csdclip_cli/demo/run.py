@@ -70,9 +70,11 @@ def demo_index_name(store: Any, location: str) -> str:
     "pick another --name", an option it does not have), as `csd eval` names its indexes."""
     import hashlib
 
-    if not store.exists(INDEX_NAME) or store.manifest(INDEX_NAME).source.location == location:
-        return INDEX_NAME
-    return f"{INDEX_NAME}-{hashlib.sha256(location.encode()).hexdigest()[:8]}"
+    hashed = f"{INDEX_NAME}-{hashlib.sha256(location.encode()).hexdigest()[:8]}"
+    for name in (INDEX_NAME, hashed):  # the one already holding this gallery (after `index rm demo-tiny` too)
+        if store.exists(name) and store.manifest(name).source.location == location:
+            return name
+    return hashed if store.exists(INDEX_NAME) or store.exists(hashed) else INDEX_NAME
 
 
 def build_demo_index(data_dir: Path, index_dir: Path | None, progress: Any = None, device: str = "auto") -> Any:

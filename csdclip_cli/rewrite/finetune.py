@@ -28,6 +28,7 @@ import io
 import json
 import os
 import random
+import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -198,9 +199,25 @@ def read_examples(cfg: TrainConfig, warnings: list[str] | None = None) -> list[P
             clauses = [*p.and_, *p.not_, *(x for g in p.or_ for x in g)]
             if not p.raw.strip() or any(not c.strip() for c in clauses):
                 raise UsageError(f"{cfg.data}: the plan of {p.raw[:60]!r} has an empty query or clause")
-            both = {c.strip().lower() for c in p.and_} & {c.strip().lower() for c in p.not_}
+            wanted = [*p.and_, *(x for g in p.or_ for x in g)]  # an OR alternative is wanted too
+            both = {c.strip().lower() for c in wanted} & {c.strip().lower() for c in p.not_}
             if both:
                 raise UsageError(f"{cfg.data}: the plan of {p.raw[:60]!r} both wants and excludes {sorted(both)!r}")
+
+        # a clause holding a comma ('a billboard "Buy Now, Pay Later"') becomes two in the training
+        # target (TIGR's '< a, b >'): such plans are left out, with a warning
+        commas = [
+            p for p in plans if any(re.search(r"[,、]", c) for c in [*p.and_, *p.not_, *(x for g in p.or_ for x in g)])
+        ]
+        if commas and warnings is not None:
+            warnings.append(
+                f"--data {cfg.data}: {len(commas)} plan(s) left out, a clause holds a comma, which separates clauses "
+                f"in the training target (first: {commas[0].raw[:60]!r})"
+            )
+        left_out = {id(p) for p in commas}
+        plans = [p for p in plans if id(p) not in left_out]
+        if not plans:
+            raise UsageError(f"{cfg.data} holds no plans to train on: every one has a clause holding a comma")
         return plans
     from csdclip_cli.rewrite.training_data import generate
 
