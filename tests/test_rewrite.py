@@ -968,6 +968,11 @@ NEGATED_FACT_TABLE = [
     ("a big, red car", ["a big red car"], [], []),  # "a big" and "red car", as 一辆红色 was
     ("a tall, thin man, no hat", ["a tall thin man"], ["hat"], []),
     ("the sky is blue, green grass", ["the sky is blue", "green grass"], [], []),  # two facts
+    # "not" before a colour or size right after the thing ("a tree not orange" was wanted, "not" and all)
+    ("a tree not orange", ["a tree"], ["orange tree"], []),
+    ("a car not red, on a street", ["a car on a street"], ["red car"], []),
+    ("not blue", [], ["blue"], []),
+    ("a not so big dog", ["a not so big dog"], [], []),
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

@@ -153,8 +153,9 @@ NEGATION = re.compile(
     r"isn'?t|aren'?t|never|free\s+of|minus|(?-i:sans)(?!\s*-?\s*serif)|"
     r"lacking|other\s+than|rather\s+than|instead\s+of|apart\s+from(?!\s+(?:that|this|it)\b)|zero|"
     r"(?<=,\s)not|(?<=,)not|(?<=but\s)not|"
-    # "a dog that is not black and not big": the second "not" too (it was wanted: "not big")
-    rf"(?<=\band\s)not(?=\s+(?:{'|'.join(sorted(ADJECTIVES | {'big', 'small', 'wet', 'dry', 'old', 'new'}))})\b)|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
+    # "not" before a colour or size after a word ("a dog that is not black and not big", "a tree not
+    # orange") or alone ("not blue"): it was wanted, "not" and all
+    rf"(?:(?<=[a-z]\s)|^)not(?=\s+(?:{'|'.join(sorted(ADJECTIVES | {'big', 'small', 'wet', 'dry', 'old', 'new'}))})\b)|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
     r"(?:do\s+not|don'?t)\s+(?:show|want|include)(?:\s+me)?|not\s+including"
     r")(?:\s+(?:anything|something|any\w*)\s+(?:with|containing|that\s+(?:has|have)))?"
     r"(?:\s+(?:any\s+)?(?:signs?|traces?)\s+of)?\s+(?P<what>.+?"
@@ -2569,7 +2570,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v47"
+    fingerprint = "rules-v48"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
