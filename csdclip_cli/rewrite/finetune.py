@@ -28,7 +28,6 @@ import io
 import json
 import os
 import random
-import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -195,33 +194,44 @@ def read_examples(cfg: TrainConfig, warnings: list[str] | None = None) -> list[P
                 f"{cfg.data}: {len(empty)} plan(s) have no clause (first: {empty[0][:60]!r}); "
                 "every training plan needs an AND, NOT or OR clause"
             )
+        kept: list[Plan] = []
+        unreadable: list[Plan] = []
         for p in plans:
-            clauses = [*p.and_, *p.not_, *(x for g in p.or_ for x in g)]
-            if not p.raw.strip() or any(not c.strip() for c in clauses):
+            alternatives = [x for g in p.or_ for x in g]
+            if not p.raw.strip() or any(not c.strip() for c in [*p.and_, *p.not_, *alternatives]):
                 raise UsageError(f"{cfg.data}: the plan of {p.raw[:60]!r} has an empty query or clause")
-            wanted = [*p.and_, *(x for g in p.or_ for x in g)]  # an OR alternative is wanted too
-            both = {c.strip().lower() for c in wanted} & {c.strip().lower() for c in p.not_}
+            # an OR alternative is wanted too
+            both = {c.strip().lower() for c in [*p.and_, *alternatives]} & {c.strip().lower() for c in p.not_}
             if both:
                 raise UsageError(f"{cfg.data}: the plan of {p.raw[:60]!r} both wants and excludes {sorted(both)!r}")
-
-        # a clause holding a comma ('a billboard "Buy Now, Pay Later"') becomes two in the training
-        # target (TIGR's '< a, b >'): such plans are left out, with a warning
-        commas = [
-            p for p in plans if any(re.search(r"[,、]", c) for c in [*p.and_, *p.not_, *(x for g in p.or_ for x in g)])
-        ]
-        if commas and warnings is not None:
+            (kept if _target_reads_back(p) else unreadable).append(p)
+        # a clause holding a comma ('a billboard "Buy Now, Pay Later"') becomes two when the
+        # training target (TIGR's '< a, b >') is read back: such plans are left out, with a warning
+        if unreadable and warnings is not None:
             warnings.append(
-                f"--data {cfg.data}: {len(commas)} plan(s) left out, a clause holds a comma, which separates clauses "
-                f"in the training target (first: {commas[0].raw[:60]!r})"
+                f"--data {cfg.data}: {len(unreadable)} plan(s) left out, a clause holds a comma, which separates "
+                f"clauses in the training target (first: {unreadable[0].raw[:60]!r})"
             )
-        left_out = {id(p) for p in commas}
-        plans = [p for p in plans if id(p) not in left_out]
+        plans = kept
         if not plans:
             raise UsageError(f"{cfg.data} holds no plans to train on: every one has a clause holding a comma")
         return plans
     from csdclip_cli.rewrite.training_data import generate
 
     return list(generate(cfg.examples, seed=cfg.seed)) + list(read_plans(NATURAL).values()) * cfg.natural
+
+
+def _target_reads_back(plan: Plan) -> bool:
+    """Whether the training target of `plan` (target(): its TIGR logic section) parses back to the
+    same clauses, as llm.parse_logic reads the model's output."""
+    from csdclip_cli.errors import PlanFormatError
+    from csdclip_cli.rewrite.plan import parse_logic
+
+    try:
+        back = parse_logic(plan.logic())
+    except PlanFormatError:
+        return False
+    return (back.and_, back.not_, back.or_) == (plan.and_, plan.not_, plan.or_)
 
 
 def batch_indices(n: int, batch_size: int, seed: int, step: int) -> list[int]:
