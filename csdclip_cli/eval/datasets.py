@@ -253,11 +253,7 @@ def unmeasurable(ds: Dataset) -> str | None:
         return f"no query of {ds.root} names a relevant image, so there is nothing to measure"
     if ds.gallery_keys is None or ds.gallery_kind == "wds" or not ds.gallery.is_dir():
         return None  # the whole folder or LMDB is the gallery: the loader checked it (ds.errors)
-    from csdclip_cli.sources.folder import FolderSource
-    from csdclip_cli.sources.lmdb_source import LmdbSource
-
-    lmdb = (ds.gallery / "data.mdb").is_file()
-    there = set(LmdbSource(ds.gallery).keys() if lmdb else FolderSource(ds.gallery).keys())
+    there = set(_gallery_keys(ds.gallery))
     have = {ds.image_id(k) for k in ds.gallery_keys if k in there}
     if not named & have:
         return (
@@ -267,17 +263,23 @@ def unmeasurable(ds: Dataset) -> str | None:
     return None
 
 
+def _gallery_keys(gallery: Path) -> list[str]:
+    """The source keys of a gallery folder or LMDB, names only (an LMDB's keys without its
+    images; a folder's without a stat of each file: the build does that)."""
+    from csdclip_cli.sources.folder import FolderSource
+    from csdclip_cli.sources.lmdb_source import LmdbSource
+
+    return list((LmdbSource(gallery) if (gallery / "data.mdb").is_file() else FolderSource(gallery)).keys())
+
+
 def _gallery_ids(ds: Dataset) -> set[str]:
     """The ids relevance lists use, of every gallery image (an LMDB's keys, read without its
     images). Files of one name in two folders (a/x.png, b/x.png) share an id: a warning says so."""
     from collections import Counter
 
-    from csdclip_cli.sources.folder import FolderSource
-    from csdclip_cli.sources.lmdb_source import LmdbSource
-
+    keys = _gallery_keys(ds.gallery)
     if (ds.gallery / "data.mdb").is_file():
-        return {ds.image_id(k) for k in LmdbSource(ds.gallery).keys()}
-    keys = list(FolderSource(ds.gallery).keys())  # names only: the build stats the files
+        return {ds.image_id(k) for k in keys}
     counts = Counter(ds.image_id(k) for k in keys)
     shared = sorted(i for i, c in counts.items() if c > 1)
     if shared:
