@@ -187,13 +187,12 @@ def eval_index_name(ds: Dataset, model_spec: str, exact: bool = False, store: An
     layout, e.g. two flickr30k copies)."""
     import hashlib
 
-    from csdclip_cli.index.store import default_name
+    from csdclip_cli.index.store import default_name, name_stem
     from csdclip_cli.sources.base import absolute
 
     model = default_name("x", model_spec).split("-", 1)[1]
     split = f"-{ds.split}" if ds.split and (ds.gallery_keys is not None or ds.gallery_kind in ("lmdb", "wds")) else ""
-    # a folder named ".hid" or "-neg" gave an invalid index name (index build strips them too)
-    name = f"{ds.name.lstrip('.-').strip() or 'dataset'}{split}-{model}" + ("-f32" if exact else "")
+    name = f"{name_stem(ds.name)}{split}-{model}" + ("-f32" if exact else "")  # ".hid": invalid as it was
     if store is not None and store.exists(name):
         location = absolute(ds.gallery)
         if store.manifest(name).source.location != location:

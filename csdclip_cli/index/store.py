@@ -228,9 +228,13 @@ def default_name(source_location: str, model_spec: str) -> str:
     slug = "".join(c if c.isalnum() else "-" for c in model_spec.lower()).strip("-")
     while "--" in slug:
         slug = slug.replace("--", "-")
-    # a folder named '.photos' or '-neg' gave an invalid name the user never chose
-    base = base.lstrip(".-").strip() or "index"
-    return f"{base}-{slug}"
+    return f"{name_stem(base)}-{slug}"
+
+
+def name_stem(base: str) -> str:
+    """`base` fit to begin an index name: a folder named '.photos' or '-neg' gave an invalid
+    name the user never chose ('photos', 'neg'; 'index' when nothing is left)."""
+    return base.lstrip(".-").strip() or "index"
 
 
 READERS_LOCK = "readers.lock"
