@@ -2391,13 +2391,17 @@ def _chinese(query: str) -> Plan:
     hidden: dict[str, str | int | None] = dict(ZH_HIDDEN)
     quoted = ZH_QUOTED.sub(lambda m: m.group(0).translate(str.maketrans(hidden)), query)
     p = _chinese_plan(query, _hide_joiners(_zh_said_otherwise(_gen_as_and(quoted))))
+
     # 没有猫没有狗只有鸟: after what is excluded, "only" says nothing of the bird (只有一个人的街道 keeps it)
-    only = re.compile(r"^只有(?=.)" if p.not_ else r"^(?!)")
+    def shown(t: str) -> str:
+        t = _show_joiners(t)
+        return t.removeprefix("只有") if p.not_ and len(t) > 2 else t
+
     return Plan(
         raw=query,
         intent=p.intent,
-        optimized=only.sub("", _show_joiners(p.optimized)),
-        and_=[only.sub("", _show_joiners(a)) for a in p.and_],
+        optimized=shown(p.optimized),
+        and_=[shown(a) for a in p.and_],
         not_=[_show_joiners(n) for n in p.not_],
         or_=[[_show_joiners(x) for x in g] for g in p.or_],
     )
