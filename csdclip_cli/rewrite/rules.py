@@ -581,8 +581,11 @@ def _doer(before: str) -> str:
     comma, "with" or "and" ("a portrait with a person" -> "a person"); "" when it neither starts
     with a determiner nor is a bare plural (then the query's head subject is the doer)."""
     last = re.split(r"\s*[,;]\s*|\s+(?:with\x04?|and)\s+", before.strip())[-1]
-    if said := WHERE_DOER.search(f" {last}"):  # "the hike where we [didn't bring the dog]": no thing did it
-        return "" if PRONOUN_ONLY.match(said["who"]) else said["who"]  # "a farm where the cows [are not ...]"
+    # who a cut negation after "where" was said of: "the hike where we [didn't bring the dog]": no
+    # thing did it; "a farm where the cows [are not ...]": the cows ("when it's not raining" reads on)
+    said = WHERE_TAIL.search(f" {last}")
+    if said and not re.match(r"(?:it|there)\b", said["who"], re.IGNORECASE):
+        return "" if PRONOUN_ONLY.match(said["who"]) else said["who"]
     if re.fullmatch(r"[a-z]+", last) and singular(last) != last:  # "a street, cars that ..."
         return last
     words = last.split()
@@ -736,15 +739,7 @@ PRONOUN_TAIL = re.compile(r"\s*,\s*(?:i|we|please)$", re.IGNORECASE)  # "a harbo
 
 # "mom at the restaurant where she's [not wearing her glasses]": who the cut negation was said of
 WHERE_TAIL = re.compile(
-    r"\s+(?:where|when|in\s+which)\s+(?:(?:she|he|they|we|i|it|you|there)(?:['’](?:s|re|m|ve))?"
-    r"|(?:the|my|our|his|her|their|a|an)\s+[\w-]+)(?:\s+(?:is|are|was|were|did|does|do|has|have|had))?$",
-    re.IGNORECASE,
-)
-
-
-# who a cut negation after "where" was said of (not "it" or "there": "when it's not raining")
-WHERE_DOER = re.compile(
-    r"\s(?:where|when|in\s+which)\s+(?P<who>(?:she|he|they|we|i|you)(?:['’](?:s|re|m|ve))?"
+    r"\s+(?:where|when|in\s+which)\s+(?P<who>(?:she|he|they|we|i|it|you|there)(?:['’](?:s|re|m|ve))?"
     r"|(?:the|my|our|his|her|their|a|an)\s+[\w-]+)(?:\s+(?:is|are|was|were|did|does|do|has|have|had))?$",
     re.IGNORECASE,
 )
