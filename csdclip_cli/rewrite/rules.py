@@ -1261,17 +1261,10 @@ def _where_the_isnt(m: re.Match) -> str:
 SECOND_NO = re.compile(r"\b(\w+)(?=\s+no\s+\w)", re.IGNORECASE)
 # "no more than two cars", "not fewer than three people": a count, nothing excluded (it
 # excluded "more than two cars")
-COMPARED_COUNT = re.compile(
-    r"\b(?:no|not)\s+(?P<than>more|fewer|less)\s+than\s+(?=(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten"
-    r"|eleven|twelve|twenty|several|half|a\s+(?:few|couple|handful|dozen|hundred|single))\b)",
-    re.IGNORECASE,
-)
+_AMOUNT = rf"(?:{_COUNT}|eleven|twelve|several|half|a\s+(?:few|couple|handful|dozen|hundred|single))\b"
+COMPARED_COUNT = re.compile(rf"\b(?:no|not)\s+(?P<than>more|fewer|less)\s+than\s+(?={_AMOUNT})", re.IGNORECASE)
 # "at least two cups": a count, not the place "at" starts ("a table at least two cups")
-AT_COUNT = re.compile(
-    r"\bat\s+(least|most)\b(?=\s+(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|several"
-    r"|half|a\s+(?:few|couple|handful|dozen|hundred))\b)",
-    re.IGNORECASE,
-)
+AT_COUNT = re.compile(rf"\bat\s+(least|most)\b(?=\s+{_AMOUNT})", re.IGNORECASE)
 # words after which "no" goes on the sentence ("with no", "there are no", "a no parking sign")
 BEFORE_NO = {
     "with", "and", "but", "or", "is", "are", "was", "were", "has", "have", "had", "there", "of", "in", "on", "at",
