@@ -152,10 +152,6 @@ def write_paths(paths: Sequence[str], end: bytes = b"\n") -> None:
         warn(f"an LMDB or webdataset index has no file per image: {uri.split('#')[0]}#KEY names one inside it")
     if end == b"\n" and (broken := next((p for p in paths if "\n" in p), None)):  # it read as two paths
         warn(f"{broken!r} holds a newline, so this list reads it as two lines; use -0 (--print0) and xargs -0")
-    if sys.stdout is None:  # `>&-`: an AttributeError traceback
-        from csdclip_cli.errors import UsageError
-
-        raise UsageError("standard output is closed; nowhere to write the paths")
     sys.stdout.flush()
     sys.stdout.buffer.write(b"".join(os.fsencode(p) + end for p in paths))
     sys.stdout.buffer.flush()

@@ -844,17 +844,24 @@ def test_a_full_output_is_named_as_the_output(tmp_path: Path) -> None:
     assert r.returncode == 1 and r.stderr.strip() == "error: No space left on device while writing the output"
 
 
-def test_paths_to_a_closed_output_are_one_error_line(tmp_path: Path, colour_folder: Path) -> None:
-    """`csd search ... --paths-only >&-` was an AttributeError traceback ('NoneType' has no 'flush')."""
+CLOSED = "error: standard output is closed; nowhere to write the results (redirect it to a file or /dev/null)"
+
+
+@pytest.mark.parametrize("mode", [["--paths-only"], [], ["--json"]])
+def test_results_to_a_closed_output_are_one_error_line(tmp_path: Path, colour_folder: Path, mode: list[str]) -> None:
+    """`csd search ... --paths-only >&-` was an AttributeError traceback ('NoneType' has no 'flush'),
+    and the table and --json were lost without a word, with exit 0 (print() and Rich write nowhere
+    when Python's sys.stdout is None)."""
     import subprocess
     import sys
 
     env = {**os.environ, "CSD_INDEXES": str(tmp_path / "ix"), "CSD_CACHE": str(tmp_path / "cache")}
     cli = [sys.executable, "-m", "csdclip_cli"]
     build = [*cli, "index", "build", str(colour_folder), "--model", "fake:colour"]
-    assert subprocess.run(build, env=env, capture_output=True, timeout=300).returncode == 0
+    r = subprocess.run(build, env=env, capture_output=True, timeout=300, preexec_fn=lambda: os.close(1))
+    assert r.returncode == 0, r.stderr  # a command with nothing for stdout still runs
     r = subprocess.run(
-        [*cli, "search", "red", "-k", "2", "--paths-only", "--no-server"],
+        [*cli, "search", "red", "-k", "2", *mode, "--no-server"],
         env=env,
         stderr=subprocess.PIPE,
         text=True,
@@ -862,4 +869,21 @@ def test_paths_to_a_closed_output_are_one_error_line(tmp_path: Path, colour_fold
         preexec_fn=lambda: os.close(1),
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
-    assert r.stderr.strip().endswith("error: standard output is closed; nowhere to write the paths"), r.stderr
+    assert r.stderr.strip().endswith(CLOSED), r.stderr
+
+
+@pytest.mark.parametrize("args", [["rewrite", "a red car, no dog", "--rewriter", "rules"], ["--version"], ["--help"]])
+def test_every_command_writing_to_a_closed_output_says_so(args: list[str]) -> None:
+    """The same for commands whose output is the point (and --help / --version, written outside a
+    command's own error handling)."""
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "csdclip_cli", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert (r.returncode, r.stderr.strip()) == (2, CLOSED)

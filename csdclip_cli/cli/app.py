@@ -17,7 +17,7 @@ from csdclip_cli.cli import (
     search_cmd,
     serve_cmd,
 )
-from csdclip_cli.cli.common import new_app
+from csdclip_cli.cli.common import ClosedOutput, ClosedStdout, new_app
 
 app = new_app(
     "csd — text-to-image retrieval with complex queries (CsdCLIP).\n\n"
@@ -60,8 +60,14 @@ def main() -> None:
     from csdclip_cli import config
 
     config.prepare_environment()
+    if sys.stdout is None:  # `>&-`: results written nowhere were lost without a word
+        sys.stdout = ClosedStdout()
     # user text (file names, queries) must never crash a print: unencodable characters are escaped
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    app(prog_name="csd")
+    try:
+        app(prog_name="csd")
+    except ClosedOutput as e:  # met outside a command's guard: --help, --version
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -12,9 +13,35 @@ from typing import Any, TypeVar
 
 import typer
 
-from csdclip_cli.errors import CsdError
+from csdclip_cli.errors import CsdError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ClosedOutput(UsageError):
+    """Raised on a write to a standard output the shell closed (`csd search ... >&-`)."""
+
+    def __init__(self) -> None:
+        super().__init__("standard output is closed; nowhere to write the results (redirect it to a file or /dev/null)")
+
+
+class ClosedStdout(io.TextIOBase):
+    """sys.stdout when the shell closed it. Python leaves None there, and print() and Rich then
+    dropped every result without a word, with exit 0; here each write raises ClosedOutput, so a
+    command that writes nothing to stdout still runs, as coreutils' do."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: Any) -> int:
+        raise ClosedOutput
+
+    @property
+    def buffer(self) -> ClosedStdout:  # write_paths writes bytes to sys.stdout.buffer
+        return self
+
+    def isatty(self) -> bool:
+        return False
 
 
 def _expand(value: Any) -> Any:
