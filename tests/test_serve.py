@@ -661,7 +661,7 @@ def test_result_links_never_open_another_image_after_an_update(tmp_path: Path, m
         assert client.get(r["file"]).content == (imgs / r["key"]).read_bytes()
 
 
-def test_several_indexes_and_none_in_use_are_all_served(runner, colour_folder: Path) -> None:
+def test_several_indexes_and_none_in_use_are_all_served(runner, colour_folder: Path, capsys) -> None:
     """`csd serve` with two indexes and none in use refused to start ("pick one with --index"),
     though its page has an index picker: every index is served, the first that opens by default."""
     from starlette.testclient import TestClient
@@ -676,12 +676,24 @@ def test_several_indexes_and_none_in_use_are_all_served(runner, colour_folder: P
         )
     store = IndexStore()
     (store.root / ".current").unlink(missing_ok=True)
+    bad = shutil.copytree(store.root / "a", store.root / "0-bad")  # first in order, and damaged
+    for gen in bad.glob("gen-*"):
+        (gen / "items.sqlite").unlink()
     service = Service(store.root)
     assert _in_use(service) == [] and service.default_index == "a"
-    r = TestClient(create_app(service)).post("/api/search", json={"query": "red", "k": 1})
+    # the damaged one passed over for the default is named (it was skipped without a word)
+    assert "index '0-bad' is damaged" in capsys.readouterr().err
+    client = TestClient(create_app(service))
+    r = client.post("/api/search", json={"query": "red", "k": 1})
     assert r.status_code == 200 and r.json()["index"] == "a", r.text
+    # none is in use: the fallback default is not marked "current" (it was), but "default"
+    marks = {i["name"]: (i["current"], i["default"]) for i in client.get("/api/indexes").json()}
+    assert marks == {"0-bad": (False, False), "a": (False, True), "b": (False, False)}
     store.use("b")  # one in use: that one, as before
     assert _in_use(Service(store.root)) == ["b"]
+    # --index a while b is in use: a is the default, b still the current one
+    marks = {i["name"]: (i["current"], i["default"]) for i in client.get("/api/indexes").json()}
+    assert marks == {"0-bad": (False, False), "a": (False, True), "b": (True, False)}
 
 
 @pytest.mark.parametrize("body", [b"{}", b"[]", b'{"method": "csd", "results": [{"rank": 1}]}', b"null"])

@@ -118,15 +118,18 @@ def _in_use(service: Any) -> list[str]:
 
 
 def _first_sound(service: Any, exclude: str) -> str | None:
-    """The first index of the service's store but `exclude` that opens and searches, warmed; None."""
-    from csdclip_cli.errors import CsdError
+    """The first index of the service's store but `exclude` that opens and searches, warmed; None.
+    Each one skipped is named with why (a damaged one was passed over without a word)."""
+    from csdclip_cli.errors import CsdError, first_line
+    from csdclip_cli.render import warn
 
     for name in service.store.names():
         if name == exclude:
             continue
         try:
             _warm(service, name)
-        except CsdError:
+        except CsdError as e:
+            warn(f"{first_line(e)}; not the default")
             continue
         return name
     return None

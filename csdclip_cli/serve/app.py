@@ -3,7 +3,8 @@ which `csd search` finds a running server for the same index folder.
 
 JSON API (every route but / needs the token when one is set: `Authorization: Bearer T` or
 `?token=T`):
-    GET  /api/indexes                  [{name, model, count, dim, current}], plus "error" on a broken one
+    GET  /api/indexes                  [{name, model, count, dim, current, default}], plus "error" on a
+                                       broken one (current: in use; default: searched when a request names none)
     GET  /api/indexes/{name}           the manifest
     POST /api/search                   Service.search's request -> response (an unknown field is a 400)
     POST /api/rewrite                  {query, rewriter} -> {plan, warnings}

@@ -71,18 +71,32 @@ class Service:
             return s
 
     def indexes(self) -> list[dict[str, Any]]:
-        """Every index under the root as {name, model, count, dim, current} (GET /api/indexes); an index whose
-        manifest cannot be read is listed with model, count and dim null and "error" saying why and how to
-        remove it (one broken index made the whole list a 400, as `csd index list` does not)."""
-        from csdclip_cli.errors import IndexFormatError, first_line
+        """Every index under the root as {name, model, count, dim, current, default} (GET /api/indexes):
+        current is the index in use (`csd index use`, the * of `csd index list`), default the one a
+        request without an index searches (--index, else the one in use, else the first that opened;
+        "current" alone marked that fallback as in use). An index whose manifest cannot be read is
+        listed with model, count and dim null and "error" saying why and how to remove it (one broken
+        index made the whole list a 400, as `csd index list` does not)."""
+        from csdclip_cli.errors import CsdError, IndexFormatError, first_line
 
-        try:
-            current = self.index_name(None)
-        except Exception:
-            current = None
+        def name_or_none(pick: Any) -> str | None:
+            try:
+                return pick()
+            except CsdError:  # none in use among several, or none at all
+                return None
+
+        current = name_or_none(self.store.current)
+        default = name_or_none(lambda: self.index_name(None))
         out: list[dict[str, Any]] = []
         for n in self.store.names():
-            entry: dict[str, Any] = {"name": n, "model": None, "count": None, "dim": None, "current": n == current}
+            entry: dict[str, Any] = {
+                "name": n,
+                "model": None,
+                "count": None,
+                "dim": None,
+                "current": n == current,
+                "default": n == default,
+            }
             try:
                 m = self.store.manifest(n)
             except IndexFormatError as e:  # one broken index must not hide the others (as in `csd index list`)
