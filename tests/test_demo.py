@@ -228,3 +228,17 @@ def test_a_second_data_folder_gets_a_demo_index_of_its_own(tmp_path: Path) -> No
     store.remove(run.INDEX_NAME)
     assert run.demo_index_name(store, FolderSource(second).location) == other
     assert run.demo_index_name(store, first.location) == run.INDEX_NAME
+
+
+def test_the_demo_benchmark_under_any_name_is_evaluated_with_the_demo_model(
+    runner, tmp_path: Path, monkeypatch
+) -> None:
+    """`csd eval .` in the demo's folder (or its path) asked for --model, where `csd eval demo` took demo:tiny;
+    a folder that is not the demo's still asks."""
+    d = benchmark.write_benchmark(tmp_path / "bench", n_gallery=60, n_queries=10)
+    monkeypatch.chdir(d)
+    r = invoke(runner, "eval", ".", "--methods", "plain", "-k", "5")
+    assert r.exit_code == 0 and "demo:tiny" in r.stdout, r.output
+    (d / "scenes.jsonl").unlink()  # the same queries, no longer the demo's ground truth
+    r = invoke(runner, "eval", str(d), "--methods", "plain", "-k", "5")
+    assert r.exit_code == 2 and "name a model: --model" in r.stderr, r.output

@@ -27,7 +27,12 @@ def eval_(
         "or 'report DIR' to re-render a saved report.",
     ),
     report_dir_arg: str | None = typer.Argument(None, metavar="[DIR]", help="With 'report': the report folder."),
-    model: list[str] | None = typer.Option(None, "--model", "-m", help="Model spec; repeat for several encoders."),
+    model: list[str] | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="Model spec; repeat for several encoders (the demo benchmark: demo:tiny when none is given).",
+    ),
     weights: list[Path] | None = typer.Option(None, "--weights", help="Checkpoint per --model (same order)."),
     methods: str = typer.Option(DEFAULT_METHODS, "--methods", help="Comma list of plain, arith, deo, csd."),
     rewriter: str | None = typer.Option(
@@ -129,9 +134,12 @@ def eval_(
         from csdclip_cli.errors import DatasetError
 
         raise DatasetError(f"{why}; nothing was evaluated")
+    from csdclip_cli.demo.benchmark import is_benchmark
+
+    # the demo benchmark is the demo model's, however it is named (`csd eval .` in its folder asked for --model)
     run = run_evaluation(
         ds,
-        list(model or (["demo:tiny"] if dataset == "demo" else [])),
+        list(model or (["demo:tiny"] if dataset == "demo" or is_benchmark(ds.root) else [])),
         method_list,
         ks,
         rewriter,

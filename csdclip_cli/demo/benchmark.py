@@ -229,7 +229,7 @@ def write_benchmark(
             raise DatasetError(
                 f"{folder} is a file where the demo benchmark writes a folder; move it or pick another DIR"
             )
-    if out.is_dir() and any(out.iterdir()) and not (out / "scenes.jsonl").is_file():
+    if out.is_dir() and any(out.iterdir()) and not is_benchmark(out):
         # its README.txt, queries.txt and imgs/d*.png would be overwritten without a word
         raise DatasetError(
             f"{out} is not empty and holds no demo benchmark (no scenes.jsonl); "
@@ -246,6 +246,11 @@ def write_benchmark(
     except lmdb.Error as e:  # e.g. a folder named data.mdb
         raise DatasetError(f"cannot write the demo benchmark's LMDB in {out / 'lmdb' / 'imgs'}: {e}") from None
     return out
+
+
+def is_benchmark(folder: str | Path) -> bool:
+    """Whether `folder` holds a demo benchmark: its scenes.jsonl, the ground truth only the demo writes."""
+    return (Path(folder) / "scenes.jsonl").is_file()
 
 
 def _earlier_gallery(out: Path) -> set[str]:
