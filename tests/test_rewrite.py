@@ -689,6 +689,38 @@ NEGATED_FACT_TABLE = [
     ("a car without a driver on a road", ["a car on a road"], ["driver"], []),
     ("a kitchen with no food on the table", ["a kitchen"], ["food on the table"], []),  # not one thing
     ("a sky with no birds in it", ["a sky"], ["birds"], []),
+    # a person's or an animal's missing things, plural too, go where it goes; in a scene the place
+    # is the missing things' ("collars on a sofa" was excluded, and "a beach on the sand" wanted)
+    ("a dog without collars on a sofa", ["a dog on a sofa"], ["collars"], []),
+    ("a man without shoes on a bench", ["a man on a bench"], ["shoes"], []),
+    ("a woman without gloves on a bike", ["a woman on a bike"], ["gloves"], []),
+    ("a beach without umbrellas on the sand", ["a beach"], ["umbrellas on the sand"], []),
+    ("a street with no cars on the road", ["a street"], ["cars on the road"], []),
+    ("a kitchen without dishes in the sink", ["a kitchen"], ["dishes in the sink"], []),
+    ("a cat not looking at the camera", ["a cat"], ["a cat looking at the camera"], []),  # no with: unchanged
+    # "but not" + a place or an action is said of the subject, as after a comma (it was the held thing)
+    ("a man with a hat but not in the city", ["a man with a hat"], ["a man in the city"], []),
+    ("a man holding a cup in his hand but not drinking", ["a man holding a cup in his hand"], ["a man drinking"], []),
+    (
+        "a cat with a mouse in its mouth but not on the grass",
+        ["a cat", "a mouse in its mouth"],
+        ["a cat on the grass"],
+        [],
+    ),
+    # what the one taking the photos did not do is unseen: its object is missing
+    ("photos from the hike where we didn't bring the dog", ["photos from the hike"], ["dog"], []),
+    ("a party where we did not invite the neighbors", ["a party"], ["neighbors"], []),
+    ("pictures where you don't see the sky", [], ["sky"], []),
+    ("we didn't want any clouds", [], ["clouds"], []),
+    ("I don't need the car", [], ["car"], []),
+    # "no longer" before a state or a participle: not now (it excluded "longer open")
+    ("a shop that is no longer open", ["a shop"], ["open shop"], []),
+    ("a street no longer busy", ["a street"], ["busy street"], []),
+    ("a man no longer young sitting on a bench", ["a man sitting", "a man on a bench"], ["young man"], []),
+    # "not both": one or the other (it wanted "not both cats", or both)
+    ("not both cats and dogs", [], [], [["cats", "dogs"]]),
+    ("cats and dogs, not both", [], [], [["cats", "dogs"]]),
+    ("a park with a cat and a dog but not both", ["a park"], [], [["a cat", "a dog"]]),
     # a title after what bears it is no exclusion (it excluded "Country for Old Men")
     ("a poster of No Country for Old Men", ["a poster of No Country for Old Men"], [], []),
     ("a book called No Logo Here", ["a book called No Logo Here"], [], []),

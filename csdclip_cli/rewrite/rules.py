@@ -156,7 +156,7 @@ NEGATION = re.compile(
     # "not" before a colour or size after a word ("a dog that is not black and not big", "a tree not
     # orange") or alone ("not blue"): it was wanted, "not" and all
     rf"(?:(?<=[a-z]\s)|^)not(?=\s+(?:{'|'.join(sorted(ADJECTIVES | {'big', 'small', 'wet', 'dry', 'old', 'new'}))})\b)|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
-    r"(?:do\s+not|don'?t)\s+(?:show|want|include)(?:\s+me)?|not\s+including"
+    r"(?:(?:do|did)\s+not|(?:don|didn)'?t)\s+(?:show|want|include|need)(?:\s+me)?|not\s+including"
     r")(?:\s+(?:anything|something|any\w*)\s+(?:with|containing|that\s+(?:has|have)))?"
     r"(?:\s+(?:any\s+)?(?:signs?|traces?)\s+of)?\s+(?P<what>.+?"
     # "no dogs and cats", "without shoes or socks": a bare noun after and / or is excluded too
@@ -235,6 +235,14 @@ DOES_NOT = re.compile(
     # "don't show me ...", "I don't want ..." ask the search, unless said of a thing ("a receipt that doesn't show the total")
     r"(?:(?!(?:show|want|wish|include|have|has|contain|wear|need|like|mind)\b)|(?<=that\sdoesn't\s)|(?<=which\sdoesn't\s)|(?<=that\sdoes\snot\s))"
     r"(?P<verb>[a-z]{2,})\b",
+    re.IGNORECASE,
+)
+# "the hike where we didn't bring the dog", "the day I didn't wear my glasses": what the one
+# taking the photos did not do is unseen; its object is what is missing ("bringing the dog" was
+# the hike's). Verbs that ask the search ("I don't want") are NEGATION's.
+WE_DID_NOT = re.compile(
+    r"(?P<intro>\s+(?:where|when|in\s+which|and|but))?\s+(?:i|we|you)\s+(?:did|do)\s*(?:not|n'?t)\s+"
+    r"(?!(?:show|want|wish|include|need|like|mind)\b)[a-z]{2,}(?=\s+(?:the|a|an|my|our|your|his|her|their|any)\s)",
     re.IGNORECASE,
 )
 HAS_NO = re.compile(
@@ -654,6 +662,14 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
         and said_head[0].isalpha()
         and singular(said_head[0].lower()) not in ANIMATE
     )
+    # a person's or an animal's missing things go where it goes ("a dog without collars on a sofa",
+    # "a man without shoes on a bench"); in a scene the place is the missing things' ("a beach
+    # without umbrellas on the sand", "a kitchen without dishes in the sink")
+    subject_head = (
+        singular(said_head[0].lower()) if said_head and said_head[0].isalpha() and WITH_CUE.search(cue) else ""
+    )
+    animate_subject = subject_head in ANIMATE
+    scene_subject = subject_head in SCENE_PLACES or subject_head in VENUES
     # inside the sentence "walking in the rain" is the subject's; a lone "waiting" or "walking
     # around" may be the excluded thing's ("with no passengers waiting"), and so may a place
     # ("with no birds in the sky"); a time is the scene's ("no cars at night")
@@ -680,7 +696,8 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
             and k
             and " ".join(tokens[i : i + k]).lower() in LOCATIVE
             and i + k < len(tokens)
-            and (tokens[i + k][:1].isupper() or bool(set(place[:3]) & SCENE_PLACES) or owned)
+            and not scene_subject
+            and (tokens[i + k][:1].isupper() or bool(set(place[:3]) & SCENE_PLACES) or owned or animate_subject)
         )
         if action or named or TIME_WORDS.match(" ".join(tokens[i:])):
             tokens, rest = tokens[:i], tokens[i:]
@@ -712,7 +729,9 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
     # "isn't red", ", not white" say what the noun before is not; "no blue" excludes blue things
     if predicate:
         before = text[: m.start()]
-        if m.group(0).lstrip().startswith(","):  # "a cat on the sofa, not black": the cat is not black
+        # "a cat on the sofa, not black": the cat is not black; "a man with a hat but not in the
+        # city" as with a comma (it was the hat)
+        if m.group(0).lstrip().startswith(",") or re.match(r"\s*but\s+not\b", m.group(0), re.IGNORECASE):
             # the last part that is not itself a negation ("a car, not red, not blue": the car)
             parts = [p for p in re.split(r"[,;]", before) if p.strip() and not PREDICATE_START.match(p)]
             before = split_subject(parts[-1].strip())[0] if parts else before
@@ -1610,6 +1629,24 @@ def _english(query: str) -> Plan:
     query = re.sub(
         r"(?:\s+(?:that|who|which))?\s+no\s+longer\s+(?:has|have|had|wears?|wearing)\b", " without", query, flags=re.I
     )
+    # "a shop that is no longer open", "a street no longer busy": it is not now (it excluded
+    # "longer open"); "no longer" before anything else is left as it is
+    query = re.sub(
+        r"(?:\s+(?:that|who|which))?(?:\s+(?:is|are|was|were)|['’](?:s|re))?\s+no\s+longer\s+(?P<word>[a-z]+)\b",
+        lambda m: (
+            f" that isn't {m['word']}" if _is_property(m["word"]) or m["word"].lower().endswith("ed") else m.group(0)
+        ),
+        query,
+        flags=re.I,
+    )
+    # "not both cats and dogs", "cats and dogs, but not both": one or the other (it wanted "not
+    # both cats", and both)
+    query = re.sub(
+        r"\bnot\s+both\s+(?P<a>[^,;.]+?)\s+and\s+(?P<b>[^,;.]+)", r"\g<a> or \g<b>", query, count=1, flags=re.I
+    )
+    query = re.sub(
+        r"\s+and\s+(?P<b>[^,;.]+?)\s*,?\s*(?:but\s+)?not\s+both(?:\s+of\s+them)?\b", r" or \g<b>", query, flags=re.I
+    )
     # "a woman not without her dog": two negations say "with" (it excluded "her dog")
     # ("a room that is not without windows": a room with windows)
     query = re.sub(
@@ -1717,6 +1754,10 @@ def _english(query: str) -> Plan:
     query_split = NAMED_NO.sub(lambda m: m.group(0)[:-1].rstrip() + "\x00", query_split)
     query_split = NEGATED_WEAR.sub(" not ", query_split)
     query_split = NEGATED_HAVE.sub(" without", query_split)
+    # the word before stays ("pictures where [we didn't see] the sky": pictures is a carrier)
+    query_split = WE_DID_NOT.sub(
+        lambda m: f"{m['intro'] if (m['intro'] or '').lower() == ' where' else ''} without", query_split
+    )
     query_split = DOES_NOT.sub(lambda m: f" not {participle(m['verb'])}", query_split)
     query_split = HAS_NO.sub(" with", query_split)
     query_split = NEGATED_BE.sub(" isn't", query_split)
@@ -2562,7 +2603,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v48"
+    fingerprint = "rules-v49"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
