@@ -998,6 +998,17 @@ NEGATED_FACT_TABLE = [
     ("either a cat or a dog, but not both", [], [], [["a cat", "a dog"]]),
     ("一辆红色、闪亮的汽车，没有狗", ["一辆红色闪亮的汽车"], ["狗"], []),  # 一辆红色 was a clause
     ("a big, red car", ["a big red car"], [], []),  # "a big" and "red car", as 一辆红色 was
+    # what the last stop left: out of the picture, not too many, nobody wearing, two things in a row
+    ("公园里的长椅，人不在画面里", ["公园里的长椅"], ["人"], []),  # it wanted 人不
+    ("a bench in a park, people not in the frame", ["a bench in a park"], ["people"], []),  # "people not"
+    ("海滩，人不要太多", ["海滩"], ["很多人"], []),  # it wanted 人 and excluded 太多
+    ("一群学生，没有人戴帽子", ["一群学生"], ["戴帽子的人"], []),  # 人戴帽子
+    ("一辆自行车，没有人骑", ["一辆自行车"], ["人骑"], []),  # a verb alone: as before
+    ("街上的人都没有打伞", ["街上的人"], ["伞"], []),  # 人都 was a clause
+    ("一个人都没有的海滩", ["海滩"], ["人"], []),  # not one: as before
+    ("蓝色的天空白色的云", ["蓝色的天空", "白色的云"], [], []),  # 蓝色的天空白色 / 天空白色的云
+    ("我的女儿的红色的自行车", ["我的女儿", "女儿的红色的自行车"], [], []),  # one thing: as before
+    ("想要猫", ["猫"], [], []),  # 想要 asks, as 我想要 did
     ("a tall, thin man, no hat", ["a tall thin man"], ["hat"], []),
     ("the sky is blue, green grass", ["the sky is blue", "green grass"], [], []),  # two facts
     # "not" before a colour or size right after the thing ("a tree not orange" was wanted, "not" and all)

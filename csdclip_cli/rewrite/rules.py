@@ -417,7 +417,7 @@ ZH_NOT_ONLY = re.compile(r"不(?:仅|但|只)(?:有|是)?")  # 不仅有一只�
 
 ZH_CARRIER = re.compile(
     r"^(?:请|麻烦)?(?:帮我|给我|为我)?(?:搜索|查找|寻找|显示|看看|找|搜|来)(?:一下)?(?:一张|一些|几张|一幅)?"
-    r"|^(?:我想要?|我要|我需要|有没有)(?:找|看)?(?:一张|一些|几张)?|^(?:图片|照片|画面|图像)(?:中|里|上)(?:有)?"
+    r"|^(?:我?想要|我想|我要|我需要|有没有)(?:找|看)?(?:一张|一些|几张)?|^(?:图片|照片|画面|图像)(?:中|里|上)(?:有)?"
     r"|^(?:请|麻烦)?(?:给我|让我)看(?:看|一下)?(?:一张|一些|几张|一幅)?"  # 给我看一张…的照片 (看书的女孩 keeps 看)
 )
 ZH_CARRIER_END = re.compile(r"的(?:图片|照片|图像|画面|图)[吗？?]*(?=[，,；;。]|$)|[吗？?]+$")
@@ -1639,6 +1639,14 @@ def _english(query: str) -> Plan:
         query,
         flags=re.I,
     )
+    # "a bench in a park, people not in the frame": no people (it wanted "people not"), as 人不在画面里
+    query = re.sub(
+        r"(?P<pre>^|,\s*)(?P<x>[^,;.]+?)\s+(?:(?:is|are)\s+)?not\s+in\s+(?:the|this|my)\s+"
+        r"(?:frame|photo|picture|image|shot)\b",
+        r"\g<pre>no \g<x>",
+        query,
+        flags=re.I,
+    )
     # "not both cats and dogs", "cats and dogs, but not both": one or the other (it wanted "not
     # both cats", and both)
     query = re.sub(
@@ -2201,6 +2209,15 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
         r"\1",
     ),  # 红色、闪亮的汽车: one car (一辆红色 was a clause)  # 缺少屋顶的房子 was wanted whole
     # two negations say "there is" (不是没有人的照片 excluded 没有人); 没有不戴帽子的人: all wear one
+    # 蓝色的天空白色的云: two things said one after the other (a clause was 蓝色的天空白色)
+    # (only between two nouns: not across 和 / 或 / 的, a measure word or a verb of wearing, nor in
+    # what one wears: 穿白色的衬衫黑色的裤子的男人)
+    (
+        re.compile(
+            rf"(的(?:(?![的和与及或还是也又没不无别要有穿戴着一两三几这那{MEASURE_WORDS}])[\u4e00-\u9fff]){{1,4}}?)(?={ZH_COLOUR_WORD}的)"
+        ),
+        lambda m: m[0] if re.search(r"[穿戴]", re.split(r"[，,、；;。]", m.string[: m.start()])[-1]) else m[1] + "，",
+    ),
     (re.compile(r"(?:并不是|不是|并非)没有"), "有"),
     (re.compile(r"(?:并不是|不是|并非)不(?:想要|要)"), ""),
     (
@@ -2241,6 +2258,20 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
         ),
         r"\1",
     ),
+    # 人不在画面里: no people in the picture (在画面里 was removed below, leaving 人不 wanted)
+    (
+        re.compile(
+            r"(?P<pre>^|[，,、；;])\s*(?P<x>[^，,、；;。]+?)(?:都|也)?(?:不在|没在|不出现在|没出现在)"
+            r"(?:画面|照片|图片|图|镜头)(?:里|中|上|内)?" + _END
+        ),
+        r"\g<pre>没有\g<x>",
+    ),
+    # 人不要太多: a crowd is what is not wanted (it wanted 人 and excluded 太多)
+    (re.compile(_SEP + r"([^，,、；;。]{1,4}?)(?:不要|不能|别|不想)太多" + _END), r"\1没有很多\2"),
+    # 没有人戴帽子: people wearing hats are excluded (人戴帽子 was); 街上的人都没有打伞: the people are wanted
+    # (没有人骑, a verb alone, stays: 人骑; 一个人都没有的, 既没有人也没有 are other rules')
+    (re.compile(r"没有人(?=[戴穿拿打撑抽骑带抱牵])([^，,、；;。的]{2,})" + _END), r"没有\1的人"),
+    (re.compile(r"(?<=[人们])(?:都|也)(?=(?:没有?|不)[戴穿拿打撑抽骑带抱牵在看笑])"), "，"),
     (re.compile(r"在(?:画面|照片|图片|图)(?:里|中|上)"), ""),  # 别有人在画面里
     (re.compile(r"(不要|没有|别有)(?:背景|画面|照片|图片)(?:里|中|上)?的"), r"\1"),  # 不要背景里的车: the car
     (re.compile(_SEP + r"要(?!么|是)(?=[^，,、；;。]+?不要)"), r"\1"),  # 要猫不要狗
@@ -2603,7 +2634,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v49"
+    fingerprint = "rules-v50"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
