@@ -49,7 +49,11 @@ app.command("search")(search_cmd.search)
 app.command("rewrite")(rewrite_cmd.rewrite)
 app.add_typer(rewriter_cmd.app, name="rewriter")
 app.command("eval")(eval_cmd.eval_)
-app.add_typer(demo_cmd.app, name="demo")
+app.add_typer(
+    demo_cmd.app,
+    name="demo",
+    short_help="The offline demo: a procedural photo world, a tiny trained CLIP, a graded benchmark.",
+)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("serve")(serve_cmd.serve)
 

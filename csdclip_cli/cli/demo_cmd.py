@@ -8,7 +8,10 @@ import typer
 
 from csdclip_cli.cli.common import Device, IndexDir, check_device, guard, new_app
 
-app = new_app("The offline demo: a procedural photo world, a tiny trained CLIP, a graded benchmark.")
+app = new_app(
+    "The offline demo: a procedural photo world, a tiny trained CLIP, a graded benchmark. `csd demo` plans with "
+    "the rules and fuses with the default weights (a settings file is not read): its figures are the same everywhere."
+)
 app.info.no_args_is_help = False  # plain `csd demo` runs the demo
 DataDir = typer.Option(None, "--data-dir", envvar="CSD_DATA", help="Data root (default ./data).")
 
@@ -25,6 +28,9 @@ def demo(
 ) -> None:
     """Generate the demo gallery, index it with demo:tiny, and compare plain vs composite
     search on example complex queries. Needs no network and no downloads.
+
+    Plans come from the rules and fusion uses the default weights (a settings file's
+    [composite] and [rewrite] are not read), so the figures are the same on every machine.
 
     Example: [bold]csd demo[/]
     """
