@@ -31,16 +31,20 @@ class ClosedStdout(io.TextIOBase):
     command that writes nothing to stdout still runs, as coreutils' do."""
 
     def writable(self) -> bool:
+        """True: writes are accepted, and each raises."""
         return True
 
     def write(self, s: Any) -> int:
+        """Raises ClosedOutput."""
         raise ClosedOutput
 
     @property
-    def buffer(self) -> ClosedStdout:  # write_paths writes bytes to sys.stdout.buffer
+    def buffer(self) -> ClosedStdout:
+        """Itself: write_paths writes bytes to sys.stdout.buffer."""
         return self
 
     def isatty(self) -> bool:
+        """False: no terminal."""
         return False
 
 
