@@ -31,14 +31,21 @@ class ThumbnailReader:
     def __init__(self, manifest: Manifest):
         self.manifest = manifest
         self._source: Any = None
+        self.unreadable = 0  # images that could not be read, and the first one's reason
+        self.reason: str | None = None
 
     def bytes_for(self, key: str, path: str) -> bytes | None:
-        """The image bytes by index key, through the index's own source (None if unreadable)."""
+        """The image bytes by index key, through the index's own source (None if unreadable: counted in
+        `unreadable`, the first reason kept in `reason`)."""
         try:
             if self._source is None:
                 self._source = self.manifest.source.open()
             return self._source.read(key)
-        except Exception:
+        except Exception as e:
+            from csdclip_cli.errors import first_line
+
+            self.unreadable += 1
+            self.reason = self.reason or first_line(e)
             return None
 
     def data_uri(self, key: str, path: str) -> str:
@@ -92,7 +99,7 @@ def result_cards(results: Sequence[Any], thumbs: ThumbnailReader, grades: dict[s
         image = (
             f'<img src="{uri}" alt="{html.escape(r.key)}">'
             if uri
-            else '<div class="missing">image unavailable: the file cannot be read (moved or deleted?)</div>'
+            else f'<div class="missing">image unavailable: {html.escape(thumbs.reason or "the file cannot be read (moved or deleted?)")}</div>'
         )
         cards.append(
             f'<div class="card {grade}">{image}'
@@ -117,11 +124,13 @@ def write_results_page(
     searcher: Any,
     plan: Any = None,
     sections: Sequence[tuple[str, Sequence[Any]]] | None = None,
+    thumbs: ThumbnailReader | None = None,
 ) -> Path:
-    """One query's results (or several labelled sections of results) as a thumbnail page."""
+    """One query's results (or several labelled sections of results) as a thumbnail page; `thumbs`
+    (made here when None) counts the images it could not read."""
     from csdclip_cli.textfile import write_text
 
-    thumbs = ThumbnailReader(searcher.manifest)
+    thumbs = thumbs or ThumbnailReader(searcher.manifest)
     body = f"<h1>{html.escape(query)}</h1>{plan_html(plan)}"
     body += f"<p class='key'>{html.escape(searcher.manifest.name)} · {html.escape(searcher.manifest.model)}</p>"
     for label, res in sections or [("results", results)]:

@@ -173,3 +173,73 @@ def test_a_junk_errors_file_is_one_line(runner, colour_folder: Path) -> None:
     damage(gen, "junk-errors")
     for args in (["index", "info", NAME, "--errors"], ["index", "update", NAME]):
         assert_damaged(invoke(runner, *args), "errors.json does not read")
+
+
+def _noise_lmdb(env_dir: Path, n: int = 40) -> Path:
+    """A CN-CLIP LMDB of `n` noise PNGs (a few KiB each: the file spans many pages)."""
+    import io
+
+    from PIL import Image
+
+    from csdclip_cli.sources.lmdb_source import write_lmdb_images
+
+    rng = np.random.default_rng(0)
+
+    def noise(i: int) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(buf, format="PNG")
+        return buf.getvalue()
+
+    write_lmdb_images(env_dir, ((f"im{i:03d}", noise(i)) for i in range(n)))
+    return env_dir / "data.mdb"
+
+
+def test_an_lmdb_cut_short_is_one_line_not_a_bus_error(runner, tmp_path: Path) -> None:
+    """A data.mdb cut short (a copy in progress, a truncated download) killed `index build`,
+    `index update`, `search --html` and `csd serve` with SIGBUS, printing nothing: the
+    environment is memory-mapped without a lock and a read went past the end of the file."""
+    import subprocess
+    import sys
+
+    data = _noise_lmdb(tmp_path / "good")
+    assert data.stat().st_size > 100_000
+    # in a child process: a bus error must fail this test, not kill the test run
+    script = f"""
+import os
+from csdclip_cli.errors import SourceError
+from csdclip_cli.sources.lmdb_source import LmdbSource
+src = LmdbSource({str(data.parent)!r})
+keys = [it.key for it in src.items()]
+assert len(keys) == 40 and src.read(keys[-1])
+os.truncate({str(data)!r}, {data.stat().st_size // 2})
+for what in (lambda: src.read(keys[-1]), lambda: list(src.items()), lambda: LmdbSource({str(data.parent)!r})):
+    try:
+        what()
+    except SourceError as e:
+        print("refused:", e)
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3 and all("data.mdb is cut short" in line for line in lines), r.stdout
+    # a first build of a copy cut short: one line, exit 1, no index left half made
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "data.mdb").write_bytes(data.read_bytes()[:20_000])
+    r = invoke(runner, "index", "build", str(cut), "--model", "fake:colour", "--name", "cut")
+    assert r.exit_code == 1 and "data.mdb is cut short (20,000 bytes" in r.stderr, r.output
+    assert "Traceback" not in r.output
+
+
+def test_a_page_whose_images_cannot_be_read_says_why(runner, colour_folder: Path, tmp_path: Path) -> None:
+    """`search --html` wrote "image unavailable" cards and exit 0 with no word on stderr of why."""
+    import shutil
+
+    folder = shutil.copytree(colour_folder, tmp_path / "gallery")
+    assert invoke(runner, "index", "build", str(folder), "--model", "fake:colour").exit_code == 0
+    for f in folder.rglob("*.png"):
+        f.unlink()  # every image gone since the build
+    page = tmp_path / "p.html"
+    r = invoke(runner, "search", "red", "-k", "2", "--html", str(page), "--no-server")
+    assert r.exit_code == 0 and "warning: 2 of 2 images could not be read for the page:" in r.stderr, r.output
+    assert page.read_text().count("image unavailable: ") == 2

@@ -123,10 +123,13 @@ def search(
 
         err().print(plan_tree(plan))
     if html:
-        from csdclip_cli.html import write_results_page
+        from csdclip_cli.html import ThumbnailReader, write_results_page
 
-        page = write_results_page(html, query, results, s, plan)
+        thumbs = ThumbnailReader(s.manifest)
+        page = write_results_page(html, query, results, s, plan, thumbs=thumbs)
         note(f"wrote {page}")
+        if thumbs.unreadable:  # the page showed "image unavailable" cards and nothing here said why
+            warn(f"{thumbs.unreadable} of {len(results)} images could not be read for the page: {thumbs.reason}")
         if open_page and not webbrowser.open(page.resolve().as_uri()):  # it said nothing
             warn(f"no web browser found to open it; open {page.resolve().as_uri()} yourself")
     for n in s.notes:

@@ -214,9 +214,10 @@ class Service:
         if held is None or (key is not None and held != key):
             raise NotFound(self._gone(name, row, key))
         key = held
-        data = ThumbnailReader(s.manifest).bytes_for(key, path)
+        reader = ThumbnailReader(s.manifest)
+        data = reader.bytes_for(key, path)
         if data is None:
-            raise NotFound(f"image {key!r} of index {name!r} cannot be read from its source")
+            raise NotFound(f"image {key!r} of index {name!r} cannot be read from its source: {reader.reason}")
         return data, key
 
     @staticmethod

@@ -23,23 +23,48 @@ def find_imgs_env(path: Path) -> Path | None:
 
 
 _ENVS: dict[str, object] = {}
+_NEEDS: dict[str, int] = {}  # bytes each open environment's pages need (its last page's end)
+MIN_BYTES = 2 * 4096  # LMDB's two meta pages (4 KiB pages on x86-64)
+
+
+def _cut_short(data: Path, size: int, need: int) -> SourceError:
+    return SourceError(
+        f"{data} is cut short ({size:,} bytes; its pages need {need:,}): it is being copied or written, or was "
+        "truncated; wait for the copy to finish or copy it again"
+    )
 
 
 def _open_env(env_dir: Path):  # noqa: ANN202 - lmdb.Environment, imported lazily
-    """LMDB allows one open environment per path and process: share it."""
+    """LMDB allows one open environment per path and process: share it. Checked against data.mdb's
+    size on every call: the environment is memory-mapped without a lock, and reading a page past
+    the end of a file cut short (a copy in progress, a truncated download) killed the process with
+    SIGBUS, printing nothing (index build, search --html, csd serve). Raises SourceError."""
     import lmdb
 
     key = str(env_dir)
-    if key not in _ENVS:
-        try:
-            _ENVS[key] = lmdb.open(
-                key, readonly=True, create=False, lock=False, readahead=False, meminit=False, max_readers=256
-            )
-        except lmdb.Error as e:  # a damaged or empty data.mdb: it was a traceback
-            from csdclip_cli.errors import SourceError, first_line
+    data = env_dir / "data.mdb"
+    try:
+        size = data.stat().st_size
+    except OSError as e:
+        raise SourceError(f"{data} cannot be read ({e.strerror})") from None
+    if key in _ENVS:
+        if size < _NEEDS[key]:  # cut since it was opened
+            raise _cut_short(data, size, _NEEDS[key])
+        return _ENVS[key]
+    if 0 < size < MIN_BYTES:  # its meta pages alone are 8 KiB
+        raise _cut_short(data, size, MIN_BYTES)
+    try:
+        env = lmdb.open(key, readonly=True, create=False, lock=False, readahead=False, meminit=False, max_readers=256)
+    except lmdb.Error as e:  # a damaged or empty data.mdb: it was a traceback
+        from csdclip_cli.errors import first_line
 
-            raise SourceError(f"{env_dir / 'data.mdb'} is not a readable LMDB ({first_line(e)})") from None
-    return _ENVS[key]
+        raise SourceError(f"{data} is not a readable LMDB ({first_line(e)})") from None
+    need = (int(env.info()["last_pgno"]) + 1) * int(env.stat()["psize"])
+    if size < need:
+        env.close()
+        raise _cut_short(data, size, need)
+    _ENVS[key], _NEEDS[key] = env, need
+    return env
 
 
 class LmdbSource:
@@ -57,7 +82,12 @@ class LmdbSource:
         if env_dir is None:
             raise SourceError(f"{path} holds no CN-CLIP image LMDB (looked for data.mdb in ., imgs/, lmdb/imgs/)")
         self.location = str(env_dir)
-        self.env = _open_env(env_dir)
+        _open_env(env_dir)  # refused now, not at the first read
+
+    @property
+    def env(self):  # noqa: ANN201 - lmdb.Environment, imported lazily
+        """The shared environment, checked against data.mdb's size first (_open_env)."""
+        return _open_env(Path(self.location))
 
     def signature(self) -> dict[str, int]:
         """What changes whenever the environment is written: LMDB's last transaction id and entry
