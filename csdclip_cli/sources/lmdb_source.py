@@ -34,6 +34,12 @@ def _cut_short(data: Path, size: int, need: int) -> SourceError:
     )
 
 
+def _starts_as_lmdb(data: Path) -> bool:
+    """Whether `data` begins with an LMDB meta page (its magic 0xBEEFC0DE after the 16-byte page header)."""
+    with data.open("rb") as f:
+        return f.read(20)[16:20] == (0xBEEFC0DE).to_bytes(4, "little")
+
+
 def _open_env(env_dir: Path):  # noqa: ANN202 - lmdb.Environment, imported lazily
     """LMDB allows one open environment per path and process: share it. Checked against data.mdb's
     size on every call: the environment is memory-mapped without a lock, and reading a page past
@@ -51,7 +57,7 @@ def _open_env(env_dir: Path):  # noqa: ANN202 - lmdb.Environment, imported lazil
         if size < _NEEDS[key]:  # cut since it was opened
             raise _cut_short(data, size, _NEEDS[key])
         return _ENVS[key]
-    if 0 < size < MIN_BYTES:  # its meta pages alone are 8 KiB
+    if 0 < size < MIN_BYTES and _starts_as_lmdb(data):  # its meta pages alone are 8 KiB (junk: lmdb says)
         raise _cut_short(data, size, MIN_BYTES)
     try:
         env = lmdb.open(key, readonly=True, create=False, lock=False, readahead=False, meminit=False, max_readers=256)
