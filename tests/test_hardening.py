@@ -423,8 +423,15 @@ def test_an_unfinished_first_build_and_a_broken_manifest_are_listed_and_removabl
     (root / "partial" / "journal").mkdir(parents=True)  # as an interrupted first build leaves it
     (root / "partial" / ".lock").write_text("")
     r = invoke(runner, "index", "list")
-    assert r.exit_code == 0 and "partial: a first build that did not finish" in r.stderr and "ok" in r.stdout
+    assert r.exit_code == 0 and "'partial' is a first build that did not finish" in r.stderr and "ok" in r.stdout
     assert "(`csd index build` or `csd eval`)" in r.stderr  # an interrupted eval leaves one too
+    from csdclip_cli.index.store import IndexStore
+
+    with IndexStore().lock("partial"):  # a first build running now was called one that did not finish
+        for args in (["index", "list"], ["index", "info", "partial"], ["search", "red", "-i", "partial"]):
+            r = invoke(runner, *args)
+            assert f"'partial' is a first build still running (pid {os.getpid()})" in r.stderr, (args, r.output)
+            assert "did not finish" not in r.stderr, (args, r.output)
     for args in (["index", "info", "partial"], ["index", "update", "partial"], ["search", "red", "-i", "partial"]):
         r = invoke(runner, *args)  # they said "no index named 'partial'" of a listed one
         assert r.exit_code != 0 and "a first build that did not finish" in r.stderr, (args, r.output)

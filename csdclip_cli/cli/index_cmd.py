@@ -232,11 +232,7 @@ def list_(index_dir: Path | None = IndexDir) -> None:
     store = IndexStore(index_dir)
     names = store.names()
     for n in store.unfinished():
-        note(
-            f"{n}: a first build that did not finish; run the command that started it again (`csd index build` "
-            "or `csd eval`) to resume, "
-            f"or remove it with `csd index rm {shlex.quote(n)}`"
-        )
+        note(store.unfinished_note(n))
     if not names:
         note(f"no indexes in {store.root}; build one with `csd index build FOLDER --model SPEC`")
         return

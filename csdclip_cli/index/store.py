@@ -518,10 +518,7 @@ class IndexStore:
             )
         p = self.path(name) / "manifest.json"
         if not p.exists() and name in self.unfinished():  # it said "no index named ..." of a listed one
-            raise IndexNotFound(
-                f"index {name!r} is a first build that did not finish; run the command that started it again "
-                f"(`csd index build` or `csd eval`) to resume it, or remove it with `csd index rm {shlex.quote(name)}`"
-            )
+            raise IndexNotFound(self.unfinished_note(name))
         if not p.exists():
             have = ", ".join(self.names()) or "none yet"
             raise IndexNotFound(
@@ -605,21 +602,38 @@ class IndexStore:
         """Bytes of every file under index `name`'s folder (all generations, journal and shards included)."""
         return sum(f.stat().st_size for f in self.path(name).rglob("*") if f.is_file())
 
-    def probe_lock(self, name: str) -> None:
-        """Raise IndexLocked now when a writer holds index `name` (a build then fails before its
-        model loads and its progress bar starts, not after); creates nothing."""
+    def writer(self, name: str) -> str | None:
+        """Who holds index `name`'s write lock ("pid N", as it wrote there), or None when no writer
+        does; creates nothing."""
         p = self.path(name) / ".lock"
-        if not p.exists():
-            return
-        fd = os.open(p, os.O_RDONLY)
+        try:
+            fd = os.open(p, os.O_RDONLY)
+        except OSError:  # no lock file: never written, or removed
+            return None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise _locked(fd, name) from None
+                return os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
             fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
         finally:
             os.close(fd)
+
+    def probe_lock(self, name: str) -> None:
+        """Raise IndexLocked now when a writer holds index `name` (a build then fails before its
+        model loads and its progress bar starts, not after); creates nothing."""
+        if holder := self.writer(name):
+            raise IndexLocked(f"index {name!r} is being written by {holder}; wait for it to finish or pass --wait")
+
+    def unfinished_note(self, name: str) -> str:
+        """What to say of `name`, one of unfinished(): a first build running now (by whom), or one that stopped."""
+        if holder := self.writer(name):  # it was called abandoned while it ran
+            return f"index {name!r} is a first build still running ({holder}); it is listed and searchable when it finishes"
+        return (
+            f"index {name!r} is a first build that did not finish; run the command that started it again "
+            f"(`csd index build` or `csd eval`) to resume it, or remove it with `csd index rm {shlex.quote(name)}`"
+        )
 
     @contextlib.contextmanager
     def lock(self, name: str, wait: bool = False) -> Iterator[None]:
