@@ -48,10 +48,19 @@ def eval_(
         False, "--per-query", help="List every query a rewriter got wrong (AND, NOT or OR), its plan beside the gold."
     ),
     json_out: Path | None = typer.Option(None, "--json", help="Write totals and per-query scores as JSON here."),
+    match: str = typer.Option(
+        "contains",
+        "--match",
+        help="How NOT / AND clauses match a gold clause: contains (equal after normalisation, or one "
+        "inside the other as whole words) or exact (equal after normalisation).",
+    ),
 ) -> None:
     """Score rewriters side by side on a file of gold plans: exact match of the AND and NOT
     sets, NOT precision / recall, false NOTs, AND F1, leaks of negated terms into the positive
-    side, OR groups, fallbacks and latency (see csdclip_cli/rewrite/evaluation.py).
+    side, OR groups, fallbacks and latency (see csdclip_cli/rewrite/evaluation.py). Clauses are
+    compared after normalisation (case, punctuation, leading articles, plurals); for NOT
+    precision / recall and AND F1 a clause inside the other counts as a match ("a collar" ~
+    "collar", and "a dog on a leash" ~ "a leash") unless --match exact.
 
     Example: [bold]csd rewriter eval tests/data/rewrite_heldout.jsonl --rewriters rules,llm[/]
     """
@@ -61,10 +70,12 @@ def eval_(
     from csdclip_cli.errors import UsageError
     from csdclip_cli.render import out, progress_bar, warn
     from csdclip_cli.rewrite import get_rewriter
-    from csdclip_cli.rewrite.evaluation import evaluate
+    from csdclip_cli.rewrite.evaluation import MATCHES, evaluate
     from csdclip_cli.rewrite.planfile import read_plans
     from csdclip_cli.textfile import check_output
 
+    if match not in MATCHES:
+        raise UsageError(f"--match {match!r}: choose {' or '.join(MATCHES)}")
     names = [r.strip() for r in rewriters.split(",") if r.strip()]
     bad = [r for r in names if r not in ("rules", "llm", "llm-base")]
     if bad or not names:
@@ -91,11 +102,12 @@ def eval_(
             adapter=adapter if name == "llm" else None,
         )
         with progress_bar(f"{name} on {len(golds)} queries", unit="query") as update:
-            summaries.append(evaluate(name, rw, golds, update))
+            summaries.append(evaluate(name, rw, golds, update, match))
         if hasattr(rw, "close"):
             rw.close()
 
-    table = Table(title=f"{escape(str(file))}: {len(golds)} quer{'y' if len(golds) == 1 else 'ies'}")
+    count = f"{len(golds)} quer{'y' if len(golds) == 1 else 'ies'}"
+    table = Table(title=f"{escape(str(file))}: {count}, clauses matched: {match}")
     table.add_column("rewriter")
     for _, label in FIGURES:
         table.add_column(label, justify="right")
@@ -127,8 +139,17 @@ def eval_(
         from csdclip_cli.textfile import write_text
 
         # an undefined rate (NaN: no gold NOT, no OR group) is null: NaN is not JSON
-        rows = [_json_safe(s.to_dict(per_query=True)) for s in summaries]
+        rows = [_json_safe(s.to_dict(per_query=True) | {"match": match}) for s in summaries]
         write_text(json_out, json.dumps(rows, ensure_ascii=False, indent=1, allow_nan=False))
+    # a model that never answered usably: its row is the rules' (it exited 0 with a footnote)
+    if dead := [s for s in summaries if s.rewriter != "rules" and s.fallbacks == s.queries > 0]:
+        from csdclip_cli.errors import CsdError
+
+        why = next(iter(dead[0].fallback_reasons), "no usable output")
+        raise CsdError(
+            f"{', '.join(s.rewriter for s in dead)}: every plan is the rules' fallback ({why}); "
+            "that row measures the rules, not the model; check it with `csd doctor`"
+        )
 
 
 def _json_safe(value: Any) -> Any:
