@@ -4,6 +4,7 @@ custom configs and checkpoints, cn_clip, Long-CLIP, offline failure, library cha
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -281,6 +282,12 @@ def test_hf_clip_like_model_from_local_dir(tmp_path: Path, runner) -> None:
     assert load_encoder("hf:acme/tiny-clip", models_dir=store).dim == 16
     with pytest.raises(ModelFileMissing, match="huggingface-cli download acme/absent"):
         load_encoder("hf:acme/absent", models_dir=store)
+    # a path to no folder, or to a file, is no hub name (it was told to `huggingface-cli download /abs/path`)
+    for missing in (str(tmp_path / "nonexist"), "./nonexist", "a/b/c"):
+        with pytest.raises(ModelFileMissing, match=f"^hf:{re.escape(missing)}: no such folder; check the path"):
+            load_encoder(f"hf:{missing}", models_dir=store)
+    with pytest.raises(ModelFileMissing, match="is a file; hf: takes a model folder"):
+        load_encoder(f"hf:{next((store / 'acme--tiny-clip').glob('*.safetensors'))}", models_dir=store)
     with pytest.raises(UnknownModel, match="ViT-B/16 or ViT-L/14"):
         load_encoder("fgclip:RN50")
     # --weights is honoured or refused, never passed over for the model store's copy

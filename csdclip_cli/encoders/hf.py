@@ -140,6 +140,17 @@ def hf_local_names(spec: ModelSpec) -> list[str]:
     return [hf_repo(spec).replace("/", "--")]
 
 
+def _check_path_like(repo: str) -> None:
+    """Raise ModelFileMissing for an hf: name that is a file, or a path (absolute, ./, ../, ~, or
+    more than OWNER/NAME) to no folder: it was told to `huggingface-cli download /abs/path --local-dir
+    models/--abs--path`."""
+    p = Path(repo).expanduser()
+    if p.is_file():
+        raise ModelFileMissing(f"hf:{repo} is a file; hf: takes a model folder (config.json and weights) or a hub name")
+    if not p.is_dir() and (repo.startswith(("/", "./", "../", "~", ".")) or repo.count("/") > 1):
+        raise ModelFileMissing(f"hf:{repo}: no such folder; check the path (a hub name is OWNER/NAME)")
+
+
 def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
     """hf:REPO_OR_DIR, or fgclip:ViT-B/16 | ViT-L/14 (qihoo360/fg-clip-base | -large), through
     transformers from --weights DIR, `models_dir`/OWNER--NAME, or the huggingface cache (the CLI
@@ -162,6 +173,8 @@ def load_hf(spec: ModelSpec, opts: LoadOptions) -> Encoder:
             )
         if not given.is_dir():
             raise ModelFileMissing(f"--weights {opts.weights}: no such folder; check the path")
+    if spec.family == "hf" and opts.weights is None:
+        _check_path_like(repo)
     source = Path(opts.weights or repo).expanduser()
     local = opts.models_dir / hf_local_names(spec)[0]
     where = str(source) if source.is_dir() else (str(local) if local.is_dir() else repo)
