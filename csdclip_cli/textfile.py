@@ -1,16 +1,21 @@
 """The user's text files. Reading (query lists, plan and annotation files): UTF-8 with or
 without a byte-order mark; any other encoding is one clear error naming the file and line.
-Writing (--output, --html, --report): checked before the work, written atomically."""
+Writing (--output, --html, --report): checked before the work, written atomically.
+"-" is standard input to read and standard output to write (it read and wrote a file named "-")."""
 
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from csdclip_cli.errors import UsageError
+
+STDIO = "-"  # standard input or output, as Unix tools read it
 
 
 def read_text(path: str | Path, what: str = "file") -> str:
@@ -21,7 +26,13 @@ def read_text(path: str | Path, what: str = "file") -> str:
     """
     p = Path(path)
     try:
-        data = p.read_bytes()
+        if str(path) == STDIO:
+            if sys.stdin is None:
+                raise UsageError(f"{what} -: standard input is closed")
+            data = sys.stdin.buffer.read()
+            p = Path("(standard input)")
+        else:
+            data = p.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"{what} {p}: no such file") from None
     except IsADirectoryError:
@@ -42,14 +53,18 @@ def read_text(path: str | Path, what: str = "file") -> str:
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         raise UsageError(
             f"{what} {p}: line {line}, column {col} is not UTF-8 (byte 0x{data[e.start]:02x}); "
-            f"save it as UTF-8, e.g. iconv -f ENCODING -t UTF-8 {p} > {p.stem}.utf8{p.suffix} "
+            f"save it as UTF-8, e.g. iconv -f ENCODING -t UTF-8 {shlex.quote(str(p))} > "
+            f"{shlex.quote(str(p.with_name(p.stem + '.utf8' + p.suffix)))} "  # beside it, not in the working folder
             "(ENCODING: GBK for Chinese Windows files, latin1 or cp1252 for Western ones)"
         ) from None
 
 
 def check_output(path: str | Path, what: str, inputs: Sequence[str | Path] = ()) -> Path:
     """`path` as a file csd may write: not a folder, under a folder (not a file), not one of
-    the command's `inputs`. Raises UsageError naming the option; call it before the work."""
+    the command's `inputs`; "-" (standard output) as it is. Raises UsageError naming the option;
+    call it before the work."""
+    if str(path) == STDIO:
+        return Path(STDIO)
     p = Path(path).expanduser()
     if p.is_dir():
         raise UsageError(f"{what} {p} is a folder; give a file name inside it")
@@ -71,7 +86,12 @@ def output_file(path: str | Path, what: str, inputs: Sequence[str | Path] = ()) 
     """Write a text file atomically: a temporary file beside it, renamed over it at the end.
 
     The temporary file is created on entry, so an unwritable place fails before any work is
-    done; an exception inside the block leaves an existing file untouched. Raises UsageError."""
+    done; an exception inside the block leaves an existing file untouched. "-" is standard
+    output. Raises UsageError."""
+    if str(path) == STDIO:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
     p = check_output(path, what, inputs)
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     try:

@@ -279,3 +279,27 @@ def test_eval_refuses_a_second_dataset_argument(runner, tmp_path: Path) -> None:
     r = invoke(runner, "eval", str(d), "extra", "--model", "fake:colour", "--methods", "plain")
     assert r.exit_code == 2 and "csd eval takes one dataset; 'extra' is a second argument" in r.stderr
     assert not any((tmp_path / "indexes").iterdir())  # refused before any work
+
+
+def test_a_dash_is_standard_input_and_output(runner, tmp_path: Path, monkeypatch) -> None:
+    """`csd rewrite -f q.txt -o -` and `csd rewriter data -o -` wrote a file named '-', and
+    `--file -` said '--file -: no such file'; a single query's --tigr line that reads back as
+    other clauses was printed without a word (a batch warns); the iconv advice for a non-UTF-8
+    file wrote its output into the working folder."""
+    from conftest import invoke
+
+    monkeypatch.chdir(tmp_path)
+    from csdclip_cli.cli.app import app
+
+    r = runner.invoke(app, ["rewrite", "-f", "-", "-o", "-"], input="a red car, no dog\na cat\n")
+    plans = [json.loads(line) for line in r.stdout.splitlines()]
+    assert r.exit_code == 0 and [p["not"] for p in plans] == [["dog"], []], r.output
+    r = invoke(runner, "rewriter", "data", "-n", "3", "-o", "-")
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 3 and "to standard output" in r.stderr
+    assert not (tmp_path / "-").exists()
+    r = invoke(runner, "rewrite", 'a t-shirt with "hello, world" printed on it, no people', "--tigr")
+    assert r.exit_code == 0 and "does not survive the TIGR form" in r.stderr, r.output
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "q.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    r = invoke(runner, "rewrite", "-f", "sub/q.txt")
+    assert r.exit_code == 2 and "iconv -f ENCODING -t UTF-8 sub/q.txt > sub/q.utf8.txt" in r.stderr, r.output

@@ -28,8 +28,10 @@ def rewrite(
         None, "--adapter", help="LoRA adapter GGUF for --rewriter llm (default: the one csd ships)."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
-    file: Path | None = typer.Option(None, "--file", "-f", help="Rewrite every line of this file."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="With --file: write plans JSONL here."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Rewrite every line of this file (- : stdin)."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="With --file: write plans JSONL here (- : stdout, as without it)."
+    ),
     tigr: bool = typer.Option(
         False, "--tigr", help='The TIGR-100k annotated text form (with --file: {"text": ...} lines).'
     ),
@@ -63,6 +65,11 @@ def rewrite(
         if json_out:
             print(plan.to_json())
         elif tigr:
+            if _tigr_record(plan) is None:  # as a batch says (it was printed without a word)
+                warn(
+                    "this plan does not survive the TIGR form ('|', '<', '>' or a comma inside a clause): "
+                    "read back it gives other clauses; --json keeps it"
+                )
             print(plan.to_tigr())
         else:
             out().print(plan_tree(plan))
@@ -102,7 +109,7 @@ def rewrite(
         for w, count in repeats.items():
             if count > 1:
                 warn(f"{w} (on {count} lines in all)")
-        if output:
+        if output and str(output) != "-":  # "-": the plans are on stdout
             rate = written / max(time.time() - t0, 1e-9)
             plans = "1 plan" if written == 1 else f"{written} plans"
             err().print(f"wrote {plans} to {output} ({rate:.1f} queries/s)", markup=False)

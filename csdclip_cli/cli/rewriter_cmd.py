@@ -166,7 +166,7 @@ def _json_safe(value: Any) -> Any:
 @app.command("data")
 @guard
 def data(
-    output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write."),
+    output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write (- : stdout)."),
     n: int = typer.Option(5000, "-n", min=1, help="How many (query, plan) pairs."),
     seed: int = typer.Option(0, "--seed", help="Same seed, same pairs."),
     tigr: bool = typer.Option(False, "--tigr", help='TIGR records ({"text": annotated}) instead of plan JSON.'),
@@ -184,7 +184,7 @@ def data(
     with output_file(output, "--output") as f:
         for plan in generate(n, seed):
             f.write((json.dumps({"text": plan.to_tigr()}, ensure_ascii=False) if tigr else plan.to_json()) + "\n")
-    note(f"wrote {n} pairs to {output}")
+    note(f"wrote {n} pairs to {'standard output' if str(output) == '-' else output}")
 
 
 @app.command("train")
