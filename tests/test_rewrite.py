@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from csdclip_cli.errors import PlanFormatError
+from csdclip_cli.errors import PlanFormatError, UsageError
 from csdclip_cli.rewrite import get_rewriter
 from csdclip_cli.rewrite.plan import Plan, parse_tigr
 from csdclip_cli.rewrite.rules import RuleRewriter
@@ -1164,6 +1164,19 @@ def test_plans_file_and_gold(tmp_path) -> None:
     g = tmp_path / "mine.jsonl"
     g.write_text(Plan(raw="a cat", and_=["a cat"]).to_json() + "\n")
     assert get_rewriter(str(g)).rewrite("a cat").and_ == ["a cat"]
+    # another letter case finds the plan ("no precomputed plan"), unless two stored queries differ
+    # only in case; a query given two plans is said (the later was used without a word)
+    assert get_rewriter(str(g)).rewrite("A  Cat").and_ == ["a cat"]
+    lines = [Plan(raw=r, and_=[a]) for r, a in (("a dog", "a dog"), ("A Dog", "a big dog"), ("a cat", "x"))]
+    g.write_text("".join(p.to_json() + "\n" for p in [*lines, Plan(raw="a cat", and_=["a cat"])]))
+    rw = get_rewriter(str(g))
+    assert rw.rewrite("A Dog").and_ == ["a big dog"] and rw.rewrite("a dog").and_ == ["a dog"]
+    with pytest.raises(UsageError, match="no precomputed plan for 'A DOG'"):
+        rw.rewrite("A DOG")
+    assert rw.warnings == [
+        f"{g}: 1 line(s) repeat the query of an earlier line (first: line 4 repeats line 3); "
+        "each query counts once; 1 of them hold another plan, and the later one is used"
+    ]
 
 
 def test_cli_rewrite_shows_plan_and_batch(runner, tmp_path) -> None:

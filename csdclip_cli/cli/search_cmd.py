@@ -21,7 +21,7 @@ def search(
         "rules",
         "--rewriter",
         "-r",
-        help="rules | llm | llm-base | gold | a plans .jsonl file; none: no plan, plain search.",
+        help="rules | llm | llm-base | a plans .jsonl file; none: no plan, plain search (gold plans: csd eval).",
     ),
     llm: Path | None = typer.Option(None, "--llm", help="GGUF file for --rewriter llm."),
     adapter: Path | None = typer.Option(

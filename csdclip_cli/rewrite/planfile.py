@@ -79,19 +79,32 @@ class PlanFileRewriter:
     def __init__(self, plans: dict[str, Plan], source: str = "gold"):
         self.plans = plans
         self.fingerprint = source
+        self.warnings: list[str] = []
+        # the same query in other letter cases ("A red car" for "a red car"): found too, unless
+        # two stored queries differ only in case
+        folded: dict[str, list[str]] = {}
+        for k in plans:
+            folded.setdefault(k.casefold(), []).append(k)
+        self._folded = {f: ks[0] for f, ks in folded.items() if len(ks) == 1}
 
     @classmethod
     def from_file(cls, path: str | Path) -> PlanFileRewriter:
-        """The plans of a JSONL file (read_plans). Raises UsageError when the file is missing,
-        PlanFormatError when a line is not a plan."""
-        return cls(read_plans(path), str(path))
+        """The plans of a JSONL file (read_plans); a warning in `warnings` when lines repeat a query.
+        Raises UsageError when the file is missing, PlanFormatError when a line is not a plan."""
+        plans = read_plans(path)
+        rw = cls(plans, str(path))
+        if plans.repeats():  # the later of two plans was used without a word
+            rw.warnings.append(f"{path}: {plans.repeats()}")
+        return rw
 
     def rewrite(self, query: str) -> Plan:
-        """The stored plan of `query` (whitespace collapsed); raises UsageError when there is none."""
+        """The stored plan of `query` (whitespace collapsed; in another letter case too); raises
+        UsageError when there is none."""
         q = " ".join(query.split())
-        if q not in self.plans:
+        key = q if q in self.plans else self._folded.get(q.casefold())
+        if key is None:
             raise UsageError(f"no precomputed plan for {q[:60]!r} in {self.fingerprint}")
-        return self.plans[q]
+        return self.plans[key]
 
 
 class NoRewriter:
