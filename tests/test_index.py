@@ -303,3 +303,30 @@ def test_faiss_candidate_index_finds_the_exact_top_and_updates(tmp_path: Path, m
         build_index(
             open_source(folder), load_encoder("fake:colour"), "ivf", IndexStore(), build_params={"ann": "hnswlib"}
         )
+
+
+def test_an_interrupted_first_build_resumed_with_other_weights_starts_over(tmp_path: Path) -> None:
+    """A first build stopped under one --model and run again under another of the same width
+    took the first model's vectors from the journal: one index held two models' vectors."""
+    from conftest import make_colour_folder
+
+    from csdclip_cli.index.build import build_index
+
+    folder = FolderSource(make_colour_folder(tmp_path / "imgs", n=24))
+    store = IndexStore(tmp_path / "ix")
+    a, b = load_encoder("fake:colour"), load_encoder("fake:other")
+    assert a.dim == b.dim and a.fingerprint != b.fingerprint
+
+    def stop_after_first_batch(done: int, total: int) -> None:
+        if done >= 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(folder, a, "ix", store, batch_size=8, progress=stop_after_first_batch)
+    rep = build_index(folder, b, "ix", store, batch_size=8)
+    assert (rep.resumed, rep.encoded, rep.discarded, rep.discarded_model) == (0, 24, 8, "fake:colour")
+    with pytest.raises(KeyboardInterrupt):  # the same weights (another spelling of the spec): resumed
+        build_index(folder, a, "iy", store, batch_size=8, progress=stop_after_first_batch)
+    slow = load_encoder("fake:slow")  # the test plugin gives it fake:colour's fingerprint
+    rep = build_index(folder, slow, "iy", store, batch_size=8)
+    assert (rep.resumed, rep.encoded, rep.discarded) == (8, 16, 0)

@@ -68,6 +68,8 @@ class BuildReport:
     total: int = 0  # images in the source now
     encoded: int = 0  # encoded in this run
     resumed: int = 0  # taken from the journal of an interrupted run
+    discarded: int = 0  # images an interrupted run encoded with another model (discarded_model): encoded again
+    discarded_model: str | None = None
     unchanged: int = 0
     removed: int = 0  # indexed images that left the index: their file gone, or no longer readable
     skipped: int = 0  # could not be decoded (listed by `csd index info --errors`)
@@ -141,6 +143,33 @@ class Journal:
     def clear(self) -> None:
         """Delete the journal folder and every batch in it."""
         shutil.rmtree(self.path, ignore_errors=True)
+
+    def claim(self, model: ModelRef) -> tuple[int, str | None]:
+        """Make this journal `model`'s: batches another model encoded are deleted (a first build
+        stopped under one --model and run again under another of the same width mixed the two
+        models' vectors in one index). Returns (images deleted, the other model's spec). A journal
+        of an older csd, which names no model, is kept."""
+        meta = self.path / "model.json"
+        mine = {"spec": model.spec, "fingerprint": model.fingerprint, "dim": model.dim}
+        try:
+            theirs = json.loads(meta.read_text())
+        except (OSError, ValueError):
+            theirs = None
+        dropped, other = 0, None
+        same = isinstance(theirs, dict) and (theirs.get("fingerprint"), theirs.get("dim")) == (
+            model.fingerprint,
+            model.dim,
+        )
+        if isinstance(theirs, dict) and not same:  # other weights (a spec's other spelling is the same)
+            dropped, other = sum(1 for _ in self.entries()), str(theirs.get("spec"))
+            self.clear()
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._next = 1
+        if not same:
+            tmp = meta.with_suffix(".tmp")
+            tmp.write_text(json.dumps(mine))
+            os.replace(tmp, meta)
+        return dropped, other
 
 
 def _retryable_errors() -> tuple[str, ...]:
@@ -436,6 +465,7 @@ def _build_locked(
             f"index {name!r} stores {vector_dtype(old.build).name} vectors, not {dtype.name}; pick another --name"
         )
     journal = Journal(root / "journal", dtype)
+    report.discarded, report.discarded_model = journal.claim(ModelRef.of(encoder))
     journal.drop_unfit(encoder.dim)
     done = {d["key"]: (d["size"], d["mtime"]) for d in journal.entries()}
 
