@@ -75,11 +75,15 @@ def config_file() -> Path | None:
 # keys are search.composite.RANGES, checked where they are used)
 TABLES = ("composite", "rewrite")
 REWRITE_KEYS: dict[str, tuple[type, ...]] = {"llm": (str,), "adapter": (str,), "timeout": (int, float)}
+PATH_KEYS = {"rewrite": ("llm", "adapter")}  # read from the settings file's folder when relative
 MAX_TIMEOUT = 24 * 3600  # seconds an LLM generation may be given (rewrite.llm.default_timeout checks it too)
 
 
 def settings(section: str) -> dict:
     """One table of the settings file ({} when there is none), e.g. settings("rewrite")["llm"].
+    A path in it (PATH_KEYS: [rewrite] llm and adapter) has `~` expanded and, when relative, is
+    taken from the settings file's folder, not the working folder: `llm = "b.gguf"` in
+    /x/cfg/csd.toml is /x/cfg/b.gguf wherever csd runs.
     Raises UsageError, naming the file, for one that cannot be read or parsed, an unknown table
     or top-level key (a misspelt [compsite] was ignored), a table name given a value (composite = 5),
     or a [rewrite] value of the wrong type or a timeout not above 0 seconds."""
@@ -122,4 +126,8 @@ def settings(section: str) -> dict:
                 f"settings file {path} [rewrite]: timeout must be a positive number of seconds "
                 f"(at most {MAX_TIMEOUT}), not {value!r}"
             )
-    return data.get(section, {})
+    table = dict(data.get(section, {}))
+    for key in PATH_KEYS.get(section, ()):
+        if table.get(key):  # "" stays unset
+            table[key] = str(path.parent / Path(table[key]).expanduser())  # an absolute one replaces the folder
+    return table

@@ -53,9 +53,14 @@ def diagnose(
     worker: list[str] | None = None,
     adapter: Path | None = None,
     missing: str | None = None,
+    origin: str = "",
 ) -> list[Check]:
     """Checks in report order. A failed check has ok=False and says what to do in `value`.
-    `adapter`: a LoRA GGUF loaded with the model; `missing`: why there is no GGUF, if known."""
+    `adapter`: a LoRA GGUF loaded with the model (checked to fit it, as `csd rewrite` does, and
+    used by the test decode); `missing`: why there is no GGUF, if known; `origin`: where the
+    GGUF's path came from (`llm.llm_origin`)."""
+    from csdclip_cli.rewrite.llm import fit_checked, load_failure
+
     checks = [
         Check("python", f"{platform.python_version()} ({platform.machine()})"),
         Check("cpu", f"{platform.processor() or platform.machine()}: {cpu_features() or 'flags unknown'}"),
@@ -85,17 +90,26 @@ def diagnose(
             why = missing or "none found: pass --llm FILE, set $CSD_LLM, or put a *.gguf in models/"
             checks.append(Check("GGUF", why, False))
             return checks
-        checks.append(Check("GGUF", str(gguf)))
+        checks.append(Check("GGUF", f"{gguf}{origin}"))
         if adapter is not None:
             checks.append(Check("LoRA adapter", str(adapter)))
         t0 = time.perf_counter()
-        req = {"op": "load", "path": str(gguf), "n_ctx": 512, "n_threads": 2, "lora_path": adapter and str(adapter)}
+        req = {
+            "op": "load",
+            "path": str(gguf),
+            "n_ctx": 512,
+            "n_threads": 2,
+            "lora_path": adapter and str(adapter),
+            "check_lora": fit_checked(adapter),  # another model's adapter segfaults llama.cpp
+        }
         try:
             load = w.request(req, timeout=timeout)
         except WorkerFailed as e:
             return [*checks, Check("load", e.reason, False)]
         if not load.get("ok"):
-            return [*checks, Check("load", _load_failure(gguf, str(load.get("error"))), False)]
+            error = str(load.get("error"))
+            why = error if load.get("kind") == "misfit" else load_failure(gguf, error)
+            return [*checks, Check("load", why, False)]
         # with an adapter the fine-tuned prompt is used whatever the template; else the template
         # decides between a chat prompt and the raw few-shot one
         prompt = (
@@ -124,17 +138,3 @@ def diagnose(
         return checks
     finally:
         w.close()
-
-
-def _load_failure(gguf: Path, error: str) -> str:
-    """llama.cpp's load error, or what it means when the file is a LoRA adapter (llama.cpp said
-    only "Failed to load model"). The file's metadata is read only then: gguf's reader takes
-    seconds over a model's vocabulary."""
-    from csdclip_cli.rewrite.lora_gguf import general_type
-
-    try:
-        if general_type(gguf) == "adapter":
-            return f"{gguf} is a LoRA adapter, not a model: give it with --adapter"
-    except Exception:  # not GGUF, or cut short: llama.cpp's own words say so
-        pass
-    return error

@@ -182,6 +182,28 @@ def test_doctor_runs_a_real_test_decode(runner, gguf: Path) -> None:
     assert "AVX2" in r.stdout and "32768" in r.stdout  # build features; gemma-3's trained context
 
 
+@pytest.mark.slow
+def test_doctor_runs_its_test_decode_with_an_adapter(
+    runner, gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`csd doctor --llm ADAPTER.gguf` said "give it with --adapter", and csd doctor had no
+    --adapter: it loads one with the model now (checked to fit it first, as csd rewrite does
+    for any adapter but the shipped file) and decodes with both."""
+    import shutil
+
+    from conftest import invoke
+
+    from csdclip_cli.rewrite.shipped import ADAPTER
+
+    monkeypatch.setenv("COLUMNS", "1000")  # no value of the report folded onto two lines
+    mine = Path(shutil.copy(ADAPTER, tmp_path / "mine.gguf"))
+    r = invoke(runner, "doctor", "--llm", str(mine))
+    assert r.exit_code == 1 and "give it with --adapter" in r.stdout, r.stdout
+    r = invoke(runner, "doctor", "--llm", str(gguf), "--adapter", str(mine))
+    assert r.exit_code == 0 and "FAIL" not in r.stdout, r.output
+    assert str(mine) in r.stdout and "fine-tuned prompt (adapter)" in r.stdout and "test decode" in r.stdout
+
+
 def test_negated_and_clause_is_dropped() -> None:
     """gemma's output on the portable build: 'no shoes' as an AND clause."""
     q = "a woman in a green dress dancing in front of City Hall, no shoes"

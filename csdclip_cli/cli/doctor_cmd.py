@@ -14,9 +14,13 @@ def doctor(
     llm: Path | None = typer.Option(
         None, "--llm", help="GGUF file to test (default: the one --rewriter llm would use)."
     ),
+    adapter: Path | None = typer.Option(
+        None, "--adapter", help="LoRA adapter GGUF to load with it, as `csd rewrite -r llm --adapter` does."
+    ),
     timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds each check may take."),
 ) -> None:
-    """Check the llama.cpp build (version, CPU features), load the GGUF and run a test decode.
+    """Check the llama.cpp build (version, CPU features), load the GGUF (with its LoRA adapter)
+    and run a test decode.
 
     Every check runs in a child process: a build that crashes is reported, not fatal.
     Exits 1 when a check fails.
@@ -29,19 +33,23 @@ def doctor(
     from csdclip_cli.doctor import diagnose
     from csdclip_cli.errors import CsdError
     from csdclip_cli.render import out
-    from csdclip_cli.rewrite.llm import resolve_model
+    from csdclip_cli.rewrite import check_model_files
+    from csdclip_cli.rewrite.llm import llm_origin, resolve_model
 
+    check_model_files("llm", llm, adapter)  # an empty --llm / --adapter, as csd rewrite refuses it
     gguf: Path | None
-    adapter: Path | None
+    resolved: Path | None
     note_missing: str | None
+    origin = ""
     try:
-        gguf, adapter = resolve_model(llm)
-    except CsdError as e:  # no base model installed: reported as a failed check, not a crash
-        gguf, adapter = None, None
+        gguf, resolved = resolve_model(llm, adapter)
+        origin = llm_origin(llm)
+    except CsdError as e:  # no base model installed, or a file that cannot be one: a failed check, not a crash
+        gguf, resolved = None, None
         note_missing = str(e)
     else:
         note_missing = None
-    checks = diagnose(gguf, timeout=timeout, adapter=adapter, missing=note_missing)
+    checks = diagnose(gguf, timeout=timeout, adapter=resolved, missing=note_missing, origin=origin)
     t = Table(show_edge=False, show_header=False)
     t.add_column("")
     t.add_column("check")

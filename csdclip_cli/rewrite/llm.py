@@ -117,24 +117,31 @@ def resolve_model(
     model given or configured, else to the bundled gemma base. With no adapter and no model
     configured (see `default_llm_path`), the shipped adapter on the bundled gemma base; a model
     of your own runs alone with the few-shot prompt. `use_adapter=False`: never an adapter.
+    Raises ModelFileMissing, naming where the path came from, for a model or adapter file that
+    is missing or cannot be one (`model_problem`; llama.cpp said only "Failed to load model").
     """
     import csdclip_cli.rewrite.shipped as shipped
     from csdclip_cli import config
 
     explicit = Path(model_path).expanduser() if model_path else default_llm_path()
+    if explicit is not None and (problem := model_problem(explicit)):
+        what, todo = problem
+        raise ModelFileMissing(f"GGUF model {explicit}{llm_origin(model_path)} {what}; {todo}")
     if not use_adapter:
         return explicit or shipped.bundled_base(), None
     chosen = adapter or os.environ.get("CSD_LLM_ADAPTER") or config.settings("rewrite").get("adapter")
     if chosen:
         path = Path(chosen).expanduser()
-        where = "(--adapter / $CSD_LLM_ADAPTER / [rewrite] adapter)"
+        where = adapter_origin(adapter).strip()
         if not path.is_file():
             what = "is a folder, not a file" if path.is_dir() else "not found"
             raise ModelFileMissing(f"LoRA adapter {path} {what} {where}")
         from csdclip_cli.rewrite.lora_gguf import general_type
 
-        try:  # llama.cpp segfaults on anything else
-            kind = general_type(path)
+        try:  # llama.cpp segfaults on anything else; a model is told from its header at once
+            kind = gguf_type(path)  # (gguf's reader took ~10 s over the gemma base's vocabulary)
+            if kind == "adapter":
+                kind = general_type(path)  # reads it whole: an adapter cut short is refused here
         except Exception:  # not GGUF, unreadable, or cut short (gguf's reader raises several kinds)
             raise ModelFileMissing(
                 f"LoRA adapter {path} is not a GGUF file {where}; make one with `csd rewriter train`"
@@ -150,6 +157,111 @@ def resolve_model(
     if not shipped.ADAPTER.is_file():
         return None, None
     return shipped.bundled_base(), shipped.ADAPTER
+
+
+# GGUF metadata value types (gguf-py's GGUFValueType) -> bytes; 8 is a string, 9 an array
+GGUF_SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+GGUF_STRING, GGUF_ARRAY = 8, 9
+ADAPTER_AS_MODEL = "give it with --adapter (and the model it was trained on with --llm)"
+HEADER_BUDGET = 1 << 24  # bytes gguf_type reads at most: the keys before a vocabulary take kilobytes
+
+
+def gguf_type(path: Path) -> str | None:
+    """The `general.type` of a GGUF file ("adapter" for a LoRA adapter; "model" or None for a
+    model), read from the start of its header alone: the keys in order up to general.type,
+    stopping at the first tokenizer.* key (an adapter has no vocabulary). gguf's reader parses
+    the whole vocabulary first: ~10 s for the 253 MB gemma. Raises ValueError for a header that
+    is not GGUF v2 / v3 or ends early, OSError for a file that cannot be read."""
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+
+        def take(n: int) -> bytes:
+            if f.tell() + n > size:  # also bounds what a garbage length would allocate
+                raise ValueError(f"{path.name}: the GGUF header ends early")
+            if f.tell() > HEADER_BUDGET:  # garbage counts after a 'GGUF': not walked for minutes
+                raise ValueError(f"{path.name}: no general.type in the first {HEADER_BUDGET} bytes")
+            return f.read(n)
+
+        def number(n: int) -> int:
+            return int.from_bytes(take(n), "little")
+
+        def skip(vtype: int) -> None:
+            if vtype == GGUF_STRING:
+                f.seek(number(8), 1)  # past the end: the next take() says so
+            elif vtype == GGUF_ARRAY:
+                item, count = number(4), number(8)
+                if item in (GGUF_STRING, GGUF_ARRAY):
+                    for _ in range(count):
+                        skip(item)
+                elif item in GGUF_SCALAR_BYTES:
+                    f.seek(count * GGUF_SCALAR_BYTES[item], 1)
+                else:
+                    raise ValueError(f"{path.name}: unknown GGUF value type {item}")
+            elif vtype in GGUF_SCALAR_BYTES:
+                f.seek(GGUF_SCALAR_BYTES[vtype], 1)
+            else:
+                raise ValueError(f"{path.name}: unknown GGUF value type {vtype}")
+
+        if take(4) != b"GGUF" or number(4) not in (2, 3):  # v1 counted in 32 bits; llama.cpp reads v2+
+            raise ValueError(f"{path.name} is not a GGUF v2 / v3 file")
+        number(8)  # tensor count
+        for _ in range(number(8)):
+            key = take(number(8)).decode("utf-8", "replace")
+            vtype = number(4)
+            if key.startswith("tokenizer."):
+                return None
+            if key == "general.type" and vtype == GGUF_STRING:
+                return take(number(8)).decode("utf-8", "replace")
+            skip(vtype)
+    return None
+
+
+def model_problem(path: Path) -> tuple[str, str] | None:
+    """(what is wrong, what to do) when `path` cannot be a GGUF model, found without loading it;
+    None when it may be one. Reads 4 bytes and the start of the header (`gguf_type`); a header
+    that does not parse is left to llama.cpp, whose refusal `load_failure` explains."""
+    if not path.exists():
+        return "not found", "fix the path"
+    if path.is_dir():
+        return "is a folder, not a GGUF file", "give the .gguf file in it"
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})", "check its permissions"
+    if not magic:
+        return "is empty (0 bytes)", "copy or download it again"
+    if magic != b"GGUF":
+        return "is not a GGUF file (it does not start with 'GGUF')", "give a GGUF model (llama.cpp's format)"
+    try:
+        kind = gguf_type(path)
+    except (ValueError, OSError):  # cut short or damaged: llama.cpp refuses it, load_failure says why
+        return None
+    if kind == "adapter":
+        return "is a LoRA adapter, not a model", ADAPTER_AS_MODEL
+    return None
+
+
+def load_failure(path: Path, error: str) -> str:
+    """llama.cpp's refusal to load `path` ("Failed to load model from file"), with what it means
+    when gguf's reader finds the file cut short or damaged, or a LoRA adapter. The reader parses
+    the whole vocabulary (seconds), so this runs only after a failed load."""
+    from csdclip_cli.rewrite.lora_gguf import general_type
+
+    try:
+        kind = general_type(path)
+    except Exception:  # gguf's reader raises ValueError, IndexError, ... for a damaged file
+        return f"{error}; the file looks cut short or damaged: copy or download it again"
+    if kind == "adapter":
+        return f"{path} is a LoRA adapter, not a model; {ADAPTER_AS_MODEL}"
+    return error
+
+
+def fit_checked(adapter: Path | None) -> bool:
+    """Whether the worker checks that `adapter` fits the model before llama.cpp applies it (an
+    adapter of another base segfaults llama.cpp): every adapter but the shipped one, which only
+    ever goes with its own base (resolve_model)."""
+    return adapter is not None and adapter.resolve() != SHIPPED.resolve()
 
 
 def parse_logic(text: str) -> dict[str, Any] | None:
@@ -423,29 +535,54 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
     ), problems
 
 
-def llm_origin(given: str | Path | None) -> str:
-    """Where the GGUF path came from, for an error: ' (from --llm)', ' (from $CSD_LLM)', ' (from
-    [rewrite] llm in FILE)', or '' for the model store (the user could not tell which they set)."""
+def _origin(given: str | Path | None, flag: str, env: str, key: str) -> str:
+    """' (from FLAG)', ' (from $ENV)', ' (from [rewrite] KEY in FILE)', or '' when none set it."""
     from csdclip_cli import config
 
     if given:
-        return " (from --llm)"
-    if os.environ.get("CSD_LLM"):
-        return " (from $CSD_LLM)"
-    if config.settings("rewrite").get("llm"):
-        return f" (from [rewrite] llm in {config.config_file()})"
+        return f" (from {flag})"
+    if os.environ.get(env):
+        return f" (from ${env})"
+    if config.settings("rewrite").get(key):
+        return f" (from [rewrite] {key} in {config.config_file()})"
     return ""
 
 
+def llm_origin(given: str | Path | None) -> str:
+    """Where the GGUF path came from, for an error: ' (from --llm)', ' (from $CSD_LLM)', ' (from
+    [rewrite] llm in FILE)', or '' for the model store (the user could not tell which they set)."""
+    return _origin(given, "--llm", "CSD_LLM", "llm")
+
+
+def adapter_origin(given: str | Path | None) -> str:
+    """Where the LoRA adapter's path came from, as `llm_origin` says it: --adapter,
+    $CSD_LLM_ADAPTER or [rewrite] adapter."""
+    return _origin(given, "--adapter", "CSD_LLM_ADAPTER", "adapter")
+
+
 def default_llm_path(models_dir: Path | None = None) -> Path | None:
-    """--llm, else $CSD_LLM, else the settings file's [rewrite] llm, else the first *.gguf in
-    the model store (a Qwen preferred)."""
+    """$CSD_LLM, else the settings file's [rewrite] llm, else the first GGUF model in the model
+    store (a Qwen preferred; None when it holds no *.gguf). Files there that cannot be a model
+    (empty, not GGUF, a LoRA adapter: `model_problem`) are passed over: a half-copied
+    a-partial.gguf was used instead of the b.gguf beside it. Raises ModelFileMissing when every
+    *.gguf there is such a file (the shipped rewriter would stand in for them without a word)."""
     from csdclip_cli import config
 
     env = os.environ.get("CSD_LLM") or config.settings("rewrite").get("llm")
     if env:
         return Path(env).expanduser()
-    ggufs = sorted(config.models_dir(models_dir).glob("*.gguf"))
+    store = config.models_dir(models_dir)
+    ggufs, skipped = [], []
+    for p in sorted(store.glob("*.gguf")):
+        if problem := model_problem(p):
+            skipped.append(f"{p.name} {problem[0]}")
+        else:
+            ggufs.append(p)
+    if skipped and not ggufs:
+        raise ModelFileMissing(
+            f"no usable GGUF model in {store}: {'; '.join(skipped)}; "
+            "put a GGUF model there, remove these, or pass --llm FILE"
+        )
     ggufs.sort(key=lambda p: "qwen" not in p.name.lower())
     return ggufs[0] if ggufs else None
 
@@ -621,9 +758,7 @@ class LlamaRewriter:
                         "n_threads": self.n_threads,
                         "n_gpu_layers": self.n_gpu_layers,
                         "lora_path": str(self.adapter) if self.adapter else None,
-                        # an adapter of another base segfaults llama.cpp: checked, but for the
-                        # shipped one, which only ever goes with its own base (resolve_model)
-                        "check_lora": self.adapter is not None and self.adapter.resolve() != SHIPPED.resolve(),
+                        "check_lora": fit_checked(self.adapter),
                     },
                     timeout=max(120.0, self.timeout),
                 )
@@ -639,7 +774,7 @@ class LlamaRewriter:
                 if "No module named 'llama_cpp'" in err:
                     self._failed = LLAMA_MISSING
                 else:
-                    self._failed = f"cannot load {self.path.name}: {err}"
+                    self._failed = f"cannot load {self.path.name}: {load_failure(self.path, err)}"
                 return None
             self._worker, self._chat, self._served = w, bool(reply.get("chat")), 0
         return self._worker
