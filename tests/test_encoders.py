@@ -339,15 +339,18 @@ def _weights_column(table: str) -> set[str]:
 
 def test_models_list_finds_weights_under_the_names_the_loaders_look_for(runner, isolated: Path) -> None:
     """`csd models list` asks each family's own file-name table, the one its loader searches."""
+    import torch
+    from safetensors.numpy import save_file
+
     store = isolated / "models"
-    (store / "clip-ViT-B-16.safetensors").write_bytes(b"x")  # a name only the loader knew before
-    (store / "clip_cn_vit-l-14.pt").write_bytes(b"x")
-    (store / "clip_cn_rn50.pt").write_bytes(b"x")  # every Chinese-CLIP release is listed, RN50 too
+    save_file({"w": np.zeros(4, np.float32)}, str(store / "clip-ViT-B-16.safetensors"))  # a name only the loader knew
+    torch.save({"w": torch.zeros(4)}, store / "clip_cn_vit-l-14.pt")
+    torch.save({"w": torch.zeros(4)}, store / "clip_cn_rn50.pt")  # every Chinese-CLIP release is listed, RN50 too
     (store / "qihoo360--fg-clip-base").mkdir()
     (store / "qihoo360--fg-clip-base" / "config.json").write_text("{}")
     r = invoke(runner, "models", "list")
     assert r.exit_code == 0, r.output
-    rows = _weights_column(r.stdout)
+    rows = {re.sub(r" \([^()]*(?:B|folder)\)$", "", row) for row in _weights_column(r.stdout)}  # sizes apart
     assert "clip:ViT-B/16: clip-ViT-B-16.safetensors" in rows
     assert "clip:ViT-L/14: missing" in rows
     assert "cnclip:ViT-L-14: clip_cn_vit-l-14.pt" in rows
@@ -366,7 +369,9 @@ def test_models_list_tells_empty_downloads_and_shows_weights_under_other_names(r
     store = isolated / "models"
     (store / "longclip-B.pt").write_bytes(b"")  # an interrupted download
     (store / "qihoo360--fg-clip-base").mkdir()
-    (store / "ViT-B-32-openai.safetensors").write_bytes(b"x" * 2_500_000)
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.zeros(625_000, np.float32)}, str(store / "ViT-B-32-openai.safetensors"))
     (store / "half-done.bin").write_bytes(b"")
     r = invoke(runner, "models", "list")
     assert r.exit_code == 0, r.output
@@ -486,3 +491,33 @@ def test_a_model_named_by_a_relative_path_is_stored_absolute(
     for spec in ("demo:tiny", "clip:RN50", "openclip:ViT-B-32@laion2b_s34b_b79k"):
         (tmp_path / spec.split(":")[1].split("@")[0]).mkdir()
         assert absolute_spec(spec) == spec
+
+
+def test_models_list_tells_junk_and_cut_short_weights_from_whole_ones(runner, tmp_path: Path) -> None:
+    """`csd models list` called a 5-byte longclip-B.pt and a half-downloaded ViT-B-16.pt present,
+    with no size to give them away, and a folder named like a checkpoint 'empty'."""
+    import torch
+    from safetensors.numpy import save_file
+
+    store = tmp_path / "m"
+    store.mkdir()
+    torch.save({"w": torch.zeros(4000)}, store / "RN50.pt")
+    whole = (store / "RN50.pt").read_bytes()
+    (store / "ViT-B-16.pt").write_bytes(whole[: len(whole) // 2])
+    (store / "longclip-B.pt").write_text("junk\n")
+    (store / "clip_cn_vit-b-16.pt").mkdir()
+    save_file({"w": np.zeros((100, 100), np.float32)}, str(store / "x.safetensors"))
+    half = (store / "x.safetensors").read_bytes()
+    (store / "y.safetensors").write_bytes(half[: len(half) // 2])
+    (store / "text.gguf").write_text("hello\n")
+    r = invoke(runner, "models", "list", "--models-dir", str(store))
+    lines = {line.split("│")[-1].strip() for line in r.stdout.splitlines()}
+    assert r.exit_code == 0
+    assert any(line.startswith("clip:RN50: RN50.pt (") and line.endswith(" KiB)") for line in lines), r.stdout
+    assert "clip:ViT-B/16: ViT-B-16.pt is cut short (its zip directory is missing)" in lines
+    assert "longclip:ViT-B/16: longclip-B.pt is not a checkpoint (neither a zip nor a pickle)" in lines
+    assert "cnclip:ViT-B-16: empty: clip_cn_vit-b-16.pt (a folder, not a file)" in lines
+    assert (
+        "x.safetensors  39.1 KiB" in lines and "text.gguf  is not a GGUF file (it does not start with 'GGUF')" in lines
+    )
+    assert any(line.startswith("y.safetensors  does not read as safetensors (") for line in lines), lines

@@ -22,11 +22,12 @@ def list_(
 
     Example: [bold]csd models list[/]
     """
+    from rich.markup import escape
     from rich.table import Table
 
     from csdclip_cli import config
     from csdclip_cli.encoders import ModelSpec, families, plugin_errors
-    from csdclip_cli.render import human_bytes, out, warn
+    from csdclip_cli.render import out, warn
 
     store = config.models_dir(models_dir)
     t = Table(show_edge=False)
@@ -39,11 +40,19 @@ def list_(
             spec = ModelSpec.parse(ex.split()[0])
             files = [store / f for f in fam.local_files(spec)]  # f may be absolute
             named.update(files)
-            hit = [f.name for f in files if _holds_something(f)]
-            empty = [f.name for f in files if f.exists() and not _holds_something(f)]
+            hit = [f for f in files if _holds_something(f)]
+            bad = [f"{f.name} {why}" for f in hit if (why := weights_problem(f))]
+            good = [f"{f.name} ({_size(f)})" for f in hit if not weights_problem(f)]
+            empty = [
+                f.name + (" (a folder, not a file)" if f.is_dir() and f.suffix.lower() in WEIGHT_SUFFIXES else "")
+                for f in files
+                if f.exists() and not _holds_something(f)
+            ]
             state = (
-                "[green]" + ", ".join(hit) + "[/]"
-                if hit
+                "[green]" + ", ".join(good) + "[/]"
+                if good
+                else f"[red]{escape('; '.join(bad))}[/]"
+                if bad
                 else f"[red]empty: {', '.join(empty)}[/]"
                 if empty
                 else "[dim]missing[/]"
@@ -70,10 +79,57 @@ def list_(
                 out().print(f"  {p.name}  [red]broken link[/]")
             elif not _holds_something(p):
                 out().print(f"  {p.name}  [red]empty[/]")
+            elif why := weights_problem(p):
+                out().print(f"  {escape(p.name)}  [red]{escape(why)}[/]")
             else:
-                out().print(f"  {p.name}  [dim]{'folder' if p.is_dir() else human_bytes(p.stat().st_size)}[/]")
+                out().print(f"  {escape(p.name)}  [dim]{_size(p)}[/]")
     for name, err in sorted(plugin_errors().items()):
         warn(f"encoder plugin {name!r} failed to load and is left out: {err}")
+
+
+WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".gguf")
+
+
+def weights_problem(path: Path) -> str | None:
+    """What makes `path` no usable weights file, read from its first bytes and its zip directory
+    or safetensors header (`models list` called a 5-byte longclip-B.pt and a half-downloaded
+    ViT-B-16.pt present); None when it looks whole. A legacy pickle checkpoint is not checked."""
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return "is a folder, not a weights file" if suffix in WEIGHT_SUFFIXES else None
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        return f"cannot be read ({e.strerror})"
+    if suffix in (".pt", ".pth", ".bin", ".ckpt"):
+        import zipfile
+
+        if head == b"PK\x03\x04":  # torch.save's zip format (and TorchScript's)
+            return None if zipfile.is_zipfile(path) else "is cut short (its zip directory is missing)"
+        return None if head[:1] == b"\x80" else "is not a checkpoint (neither a zip nor a pickle)"
+    if suffix == ".safetensors":
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), "np"):
+                return None
+        except Exception as e:  # SafetensorError: "incomplete metadata, file not fully covered"
+            from csdclip_cli.errors import first_line
+
+            return f"does not read as safetensors ({first_line(e)})"
+    if suffix == ".gguf":
+        from csdclip_cli.rewrite.llm import model_problem
+
+        problem = model_problem(path)
+        return problem[0] if problem else None
+    return None
+
+
+def _size(path: Path) -> str:
+    from csdclip_cli.render import human_bytes
+
+    return "folder" if path.is_dir() else human_bytes(path.stat().st_size)
 
 
 def _holds_something(path: Path) -> bool:
