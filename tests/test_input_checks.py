@@ -303,3 +303,26 @@ def test_a_dash_is_standard_input_and_output(runner, tmp_path: Path, monkeypatch
     (tmp_path / "sub" / "q.txt").write_bytes("caf\xe9\n".encode("latin-1"))
     r = invoke(runner, "rewrite", "-f", "sub/q.txt")
     assert r.exit_code == 2 and "iconv -f ENCODING -t UTF-8 sub/q.txt > sub/q.utf8.txt" in r.stderr, r.output
+
+
+def test_a_batch_stopped_by_ctrl_c_says_what_it_kept(runner, tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C in `csd rewrite -f q.txt -o plans.jsonl` printed "interrupted" alone: the output is not
+    written (it is written whole or not at all), and an LLM's plans made so far are cached."""
+    from csdclip_cli.cli.app import app
+    from csdclip_cli.rewrite.rules import RuleRewriter
+
+    real = RuleRewriter.rewrite
+    calls = {"n": 0}
+
+    def stop_at_second(self, q: str):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(self, q)
+
+    monkeypatch.setattr(RuleRewriter, "rewrite", stop_at_second)
+    (tmp_path / "q.txt").write_text("a dog\na cat\na cow\n")
+    out = tmp_path / "plans.jsonl"
+    r = runner.invoke(app, ["rewrite", "-f", str(tmp_path / "q.txt"), "-o", str(out)])
+    assert r.exit_code == 130 and not out.exists(), r.output
+    assert f"interrupted: {out} was not written" in r.stderr, r.output

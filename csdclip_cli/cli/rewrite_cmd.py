@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -42,7 +42,7 @@ def rewrite(
     Batch:   [bold]csd rewrite --file queries.txt -o plans.jsonl --rewriter llm[/]
     """
     from csdclip_cli.errors import UsageError
-    from csdclip_cli.render import err, out, progress_bar, warn
+    from csdclip_cli.render import err, out, warn
     from csdclip_cli.rewrite import get_rewriter
     from csdclip_cli.rewrite.plan import require_query
     from csdclip_cli.rewrite.render import plan_tree
@@ -82,30 +82,20 @@ def rewrite(
         rw = get_rewriter(rewriter, llm=llm, adapter=adapter)
         t0 = time.time()
         sink = output_file(output, "--output", inputs=[file]) if output else contextlib.nullcontext(sys.stdout)
-        written = 0
         repeats: dict[str, int] = {}  # a warning is shown once, with its first line; then counted
-        with sink as f, progress_bar("rewriting", unit="query") as update:
-            for i, (n, q) in enumerate(numbered):
-                seen = len(getattr(rw, "warnings", []))
-                try:
-                    plan = rw.rewrite(q)
-                except UsageError as e:  # e.g. a punctuation-only line: reported, the batch goes on
-                    warn(f"{file}: line {n}: {e}; no plan written for it")
-                else:
-                    # --tigr was ignored by a batch: TIGR records, as `csd rewriter data --tigr` writes
-                    record = _tigr_record(plan) if tigr else None
-                    if tigr and record is None:
-                        warn(
-                            f"{file}: line {n}: its plan does not survive the TIGR form ('|', '<', '>' or a "
-                            "comma inside a clause); written as plan JSON, which a plans file reads too"
-                        )
-                    f.write((record or plan.to_json()) + "\n")
-                    written += 1
-                for w in dict.fromkeys(getattr(rw, "warnings", [])[seen:]):
-                    if w not in repeats:
-                        warn(f"{file}: line {n}: {w}")
-                    repeats[w] = repeats.get(w, 0) + 1
-                update(i + 1, len(numbered))
+        try:
+            written = _batch(numbered, rw, file, tigr, sink, repeats)
+        except KeyboardInterrupt:  # "interrupted" alone: was anything kept?
+            from csdclip_cli.rewrite.cache import CachedRewriter
+
+            kept = (
+                "; the plans made so far are cached: running it again reuses them"
+                if isinstance(rw, CachedRewriter)
+                else ""
+            )
+            where = f"{output} was not written" if output and str(output) != "-" else "stopped"
+            print(f"interrupted: {where}{kept}", file=sys.stderr)
+            raise typer.Exit(130) from None
         for w, count in repeats.items():
             if count > 1:
                 warn(f"{w} (on {count} lines in all)")
@@ -113,6 +103,45 @@ def rewrite(
             rate = written / max(time.time() - t0, 1e-9)
             plans = "1 plan" if written == 1 else f"{written} plans"
             err().print(f"wrote {plans} to {output} ({rate:.1f} queries/s)", markup=False)
+
+
+def _batch(
+    numbered: list[tuple[int, str]],
+    rw: Any,
+    file: Path,
+    tigr: bool,
+    sink: Any,
+    repeats: dict[str, int],
+) -> int:
+    """Rewrite each (line number, query) of `file` into `sink` (plan JSON, or TIGR records with
+    `tigr`); warnings are shown once and counted in `repeats`. Returns the plans written."""
+    from csdclip_cli.errors import UsageError
+    from csdclip_cli.render import progress_bar, warn
+
+    written = 0
+    with sink as f, progress_bar("rewriting", unit="query") as update:
+        for i, (n, q) in enumerate(numbered):
+            seen = len(getattr(rw, "warnings", []))
+            try:
+                plan = rw.rewrite(q)
+            except UsageError as e:  # e.g. a punctuation-only line: reported, the batch goes on
+                warn(f"{file}: line {n}: {e}; no plan written for it")
+            else:
+                # --tigr was ignored by a batch: TIGR records, as `csd rewriter data --tigr` writes
+                record = _tigr_record(plan) if tigr else None
+                if tigr and record is None:
+                    warn(
+                        f"{file}: line {n}: its plan does not survive the TIGR form ('|', '<', '>' or a "
+                        "comma inside a clause); written as plan JSON, which a plans file reads too"
+                    )
+                f.write((record or plan.to_json()) + "\n")
+                written += 1
+            for w in dict.fromkeys(getattr(rw, "warnings", [])[seen:]):
+                if w not in repeats:
+                    warn(f"{file}: line {n}: {w}")
+                repeats[w] = repeats.get(w, 0) + 1
+            update(i + 1, len(numbered))
+    return written
 
 
 def _tigr_record(plan: Plan) -> str | None:
