@@ -624,7 +624,7 @@ class IndexStore:
         """Raise IndexLocked now when a writer holds index `name` (a build then fails before its
         model loads and its progress bar starts, not after); creates nothing."""
         if holder := self.writer(name):
-            raise IndexLocked(f"index {name!r} is being written by {holder}; wait for it to finish or pass --wait")
+            raise _locked(name, holder)
 
     def unfinished_note(self, name: str) -> str:
         """What to say of `name`, one of unfinished(): a first build running now (by whom), or one that stopped."""
@@ -648,7 +648,7 @@ class IndexStore:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
-                raise _locked(fd, name) from None
+                raise _locked(name, os.pread(fd, 64, 0).decode(errors="replace").strip()) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
             yield
@@ -656,10 +656,11 @@ class IndexStore:
             os.close(fd)
 
 
-def _locked(fd: int, name: str) -> IndexLocked:
-    """The error for index `name` whose lock file `fd` another writer holds (it wrote its pid there)."""
-    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
-    return IndexLocked(f"index {name!r} is being written by {holder}; wait for it to finish or pass --wait")
+def _locked(name: str, holder: str) -> IndexLocked:
+    """The error for index `name` whose lock another writer holds (`holder`: the "pid N" it wrote there)."""
+    return IndexLocked(
+        f"index {name!r} is being written by {holder or 'another process'}; wait for it to finish or pass --wait"
+    )
 
 
 # numpy writing an array to a full disk says only this (an OSError without an errno)
