@@ -1009,6 +1009,31 @@ NEGATED_FACT_TABLE = [
     ("蓝色的天空白色的云", ["蓝色的天空", "白色的云"], [], []),  # 蓝色的天空白色 / 天空白色的云
     ("我的女儿的红色的自行车", ["我的女儿", "女儿的红色的自行车"], [], []),  # one thing: as before
     ("想要猫", ["猫"], [], []),  # 想要 asks, as 我想要 did
+    # a fresh user attacking v49 / v50: out of the picture after a noun, "can't see", "isn't there"
+    ("a street with people not in the frame", ["a street"], ["people"], []),  # AND people, NOT street
+    ("a beach with the boats out of frame", ["a beach"], ["boats"], []),
+    ("a landscape, people not visible", ["a landscape"], ["people"], []),
+    ("the picture where grandma isn't there", [], ["grandma"], []),  # AND grandma, NOT there
+    ("pictures where the dog doesn't appear", [], ["dog"], []),
+    ("the sky isn't visible", [], ["sky"], []),
+    ("photos where you can't see the sky", [], ["sky"], []),  # wanted whole
+    ("pictures of the beach where you can't see any people", ["the beach"], ["people"], []),
+    # the weather or time of day is the scene's, whatever is missing ("a field" lost it)
+    ("a field without trees under a blue sky", ["a field under a blue sky"], ["trees"], []),
+    ("a classroom without students on a sunny day", ["a classroom on a sunny day"], ["students"], []),
+    ("a tree with no birds in the sky", ["a tree"], ["birds in the sky"], []),  # the birds' sky: as before
+    ("a factory that is no longer in use", ["a factory"], ["a factory in use"], []),  # "longer in use"
+    ("both cats and dogs", ["cats and dogs"], [], []),  # "both cats"
+    ("red or blue but not both", [], [], [["red", "blue"]]),  # "red " with its space
+    ("看不到天空的照片", [], ["天空"], []),  # 看不到天空 wanted
+    ("不在画面里的人", [], ["人"], []),  # 不的人
+    ("戴帽子的男人，不在城市里", ["戴帽子的男人"], ["男人在城市里"], []),  # 男人的男人, NOT 帽子
+    ("不要同时有猫和狗", [], [], [["猫", "狗"]]),  # NOT 同时有猫, 狗
+    ("猫和狗，但不要两个都有", [], [], [["猫", "狗"]]),
+    ("人不多的街道", ["街道"], ["很多人"], []),
+    ("街上的人不要太多", ["街上"], ["很多人"], []),  # AND 人, NOT 很多街上
+    ("人在画面中间", ["人在画面中间"], [], []),  # 人间
+    ("一群人，都没有戴眼镜", ["一群人"], ["眼镜"], []),  # 都 was a clause
     ("a tall, thin man, no hat", ["a tall thin man"], ["hat"], []),
     ("the sky is blue, green grass", ["the sky is blue", "green grass"], [], []),  # two facts
     # "not" before a colour or size right after the thing ("a tree not orange" was wanted, "not" and all)

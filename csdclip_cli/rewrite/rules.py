@@ -240,9 +240,21 @@ DOES_NOT = re.compile(
 # "the hike where we didn't bring the dog", "the day I didn't wear my glasses": what the one
 # taking the photos did not do is unseen; its object is what is missing ("bringing the dog" was
 # the hike's). Verbs that ask the search ("I don't want") are NEGATION's.
+# what is not in the picture, said of a short noun phrase right before it (not one that starts with a
+# function word: "a street with [people] not in the frame")
+OUT_OF_PICTURE = re.compile(
+    r"(?<![\w'])(?P<x>(?!(?:with|and|but|or|of|in|on|at|where|that|who|which|is|are|a|an|the)\s+(?:with|and|of|in|on)\b)"
+    r"(?!(?:with|and|but|or|of|in|on|at|where|that|who|which|is|are)\b)"
+    r"(?:(?:the|my|our|his|her|their|a|an|any)\s+)?[a-z][\w'-]*)\s+"
+    r"(?:(?:(?:is|are)\s+not|isn'?t|aren'?t|not)\s+(?:in\s+(?:the|this|my)\s+(?:frame|photo|picture|image|shot)|"
+    r"visible|there|in\s+(?:it|them))|(?:(?:is|are)\s+)?out\s+of\s+(?:the\s+)?(?:frame|shot|picture)|"
+    r"(?:does|do)\s*(?:not|n'?t)\s+appear)\b",
+    re.IGNORECASE,
+)
 WE_DID_NOT = re.compile(
-    r"(?P<intro>\s+(?:where|when|in\s+which|and|but))?\s+(?:i|we|you)\s+(?:did|do)\s*(?:not|n'?t)\s+"
-    r"(?!(?:show|want|wish|include|need|like|mind)\b)[a-z]{2,}(?=\s+(?:the|a|an|my|our|your|his|her|their|any)\s)",
+    r"(?P<intro>\s+(?:where|when|in\s+which|and|but))?\s+(?:i|we|you)\s+"
+    r"(?:(?:did|do)\s*(?:not|n'?t)|can(?:'?t|not|\s+not)|could(?:n'?t|\s+not))\s+"
+    r"(?!(?:show|want|wish|include|need|like|mind)\b)[a-z]{2,}(?=\s+(?:(?:the|a|an|my|our|your|his|her|their|any)\s|any(?:one|body|thing)\b))",
     re.IGNORECASE,
 )
 HAS_NO = re.compile(
@@ -691,13 +703,20 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
                 break
             if tokens[j].lower() not in DETERMINERS:
                 place.append(tokens[j].lower().strip(","))
+        # the weather or time of day is the whole scene's ("under a blue sky", "on a sunny day";
+        # "birds in the sky" are the birds')
+        prep = " ".join(tokens[i : i + k]).lower()
+        weather = bool(set(place[:3]) & WEATHER) or (prep == "under" and "sky" in place[:3])
         named = (
             inside
             and k
             and " ".join(tokens[i : i + k]).lower() in LOCATIVE
             and i + k < len(tokens)
-            and not scene_subject
-            and (tokens[i + k][:1].isupper() or bool(set(place[:3]) & SCENE_PLACES) or owned or animate_subject)
+            and (
+                weather
+                or not scene_subject
+                and (tokens[i + k][:1].isupper() or bool(set(place[:3]) & SCENE_PLACES) or owned or animate_subject)
+            )
         )
         if action or named or TIME_WORDS.match(" ".join(tokens[i:])):
             tokens, rest = tokens[:i], tokens[i:]
@@ -750,7 +769,9 @@ def _negated(m: re.Match, text: str) -> tuple[list[str], str]:
 DANGLING = re.compile(r"(?:\s+|^)(?:with|and|but|or|that|who|which|where|has|have|is|are|of|the|a|an)$", re.IGNORECASE)
 PRONOUN_OBJECTS = {"it", "them", "there", "here", "this", "that", "sight", "view"}
 PRONOUN_ONLY = re.compile(
-    r"^(?:i|we|you|me|us|please|(?:the|that|this)\s+ones?|(?:i|we|you|he|she|they|it|there)(?:['’](?:m|re|s|ve))?)$",
+    r"^(?:i|we|you|me|us|please|(?:the|that|this)\s+ones?|(?:i|we|you|he|she|they|it|there)(?:['’](?:m|re|s|ve))?"
+    # "the picture [where grandma isn't there]": a photo word alone asks for a photo
+    r"|(?:(?:the|a|an|some|my|our|these|those|any)\s+)?(?:photo|picture|image|pic|shot|snapshot)s?)$",
     re.IGNORECASE,
 )
 PRONOUN_TAIL = re.compile(r"\s*,\s*(?:i|we|please)$", re.IGNORECASE)  # "a harbor, I [don't want to see ...]"
@@ -820,6 +841,8 @@ SCENE_PLACES = {
     "island", "shore", "coast", "canyon", "square", "plaza", "court", "gym", "studio", "subway", "train", "bus",
     "dark", "fog", "mist", "night", "sunset", "water", "waves", "campsite", "parking",
 }  # fmt: skip
+# what the whole scene is in: the subject's, whatever is missing ("a field without trees under a blue sky")
+WEATHER = {"day", "fog", "mist", "rain", "snow", "sunset", "sunrise", "night", "dusk", "dawn", "storm", "sunshine"}  # fmt: skip
 # prepositions that say where a thing is (not "wearing", "holding", "during")
 LOCATIVE = {
     "in", "on", "at", "under", "near", "behind", "beside", "by", "inside", "outside", "above", "below", "across",
@@ -1639,14 +1662,13 @@ def _english(query: str) -> Plan:
         query,
         flags=re.I,
     )
-    # "a bench in a park, people not in the frame": no people (it wanted "people not"), as 人不在画面里
-    query = re.sub(
-        r"(?P<pre>^|,\s*)(?P<x>[^,;.]+?)\s+(?:(?:is|are)\s+)?not\s+in\s+(?:the|this|my)\s+"
-        r"(?:frame|photo|picture|image|shot)\b",
-        r"\g<pre>no \g<x>",
-        query,
-        flags=re.I,
-    )
+    # "no longer in use", "no longer standing": not now (it excluded "longer in use")
+    query = re.sub(r"\bno\s+longer\b(?=\s+(?:in\s|on\s|at\s|[a-z]+ing\b))", "not", query, flags=re.I)
+    # "both cats and dogs": both wanted ("both cats" was a clause)
+    query = re.sub(r"(?:(?<=^)|(?<=\s))(?<!not\s)both\s+(?=[^,;.]+?\s+and\s)", "", query, count=1, flags=re.I)
+    # "a bench in a park, people not in the frame", "a street with people out of frame", "grandma
+    # isn't there", "the sky isn't visible": none in the picture (it wanted "people not", "grandma")
+    query = OUT_OF_PICTURE.sub(lambda m: f"no {m['x']}", query)
     # "not both cats and dogs", "cats and dogs, but not both": one or the other (it wanted "not
     # both cats", and both)
     query = re.sub(
@@ -1925,7 +1947,7 @@ def _english_plan(query: str, text: str) -> Plan:
         optimized=shown(optimized),
         and_=[shown(a) for a in ands],
         not_=[shown(n) for n in nots],
-        or_=[[shown(x) for x in g] for g in ors],
+        or_=[[shown(x).strip() for x in g] for g in ors],  # "red or blue but not both" left "red "
     )
 
 
@@ -2203,7 +2225,7 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
     (re.compile(r"去掉|不需要|不想看到"), "不要"),
     (re.compile(r"不能有|不准有|不许有|禁止出现|不出现|不可以有"), "没有"),
     (re.compile(r"不包含"), "不含"),
-    (re.compile(r"缺少|缺乏"), "没有"),
+    (re.compile(r"缺少|缺乏|看不(?:到|见)"), "没有"),  # 看不到天空的照片
     (
         re.compile(rf"({ZH_COLOUR_WORD})、(?=[\u4e00-\u9fff]{{1,3}}的)"),
         r"\1",
@@ -2266,13 +2288,38 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
         ),
         r"\g<pre>没有\g<x>",
     ),
-    # 人不要太多: a crowd is what is not wanted (it wanted 人 and excluded 太多)
-    (re.compile(_SEP + r"([^，,、；;。]{1,4}?)(?:不要|不能|别|不想)太多" + _END), r"\1没有很多\2"),
+    # 不在画面里的人: the people are not in it (不的人 was wanted)
+    (
+        re.compile(r"(?:不在|没在|不出现在|没出现在)(?:画面|照片|图片|图|镜头)(?:里|中|上|内)?的(?=[^，,、；;。])"),
+        "没有",
+    ),
+    # 人不要太多: a crowd is what is not wanted (it wanted 人 and excluded 太多); 街上的人不要太多:
+    # the street is wanted; 人不多的街道, 游客不要太多的景点: the street, the sight
+    (
+        re.compile(
+            _SEP + r"(?:(?P<at>[^，,、；;。的]{1,6})的)?(?P<x>[^，,、；;。的]{1,4}?)(?:不要|不能|别|不想)太多" + _END
+        ),
+        lambda m: f"{m[1]}{m['at'] + '，' if m['at'] else ''}没有很多{m['x']}",
+    ),
+    (
+        re.compile(_SEP + r"(?P<x>[^，,、；;。的]{1,4}?)(?:不要太多|不太多|不多)的(?P<y>[^，,、；;。的]{1,6})" + _END),
+        r"\1\g<y>，没有很多\g<x>",
+    ),
+    # 不要同时有猫和狗, 猫和狗，但不要两个都有: one or the other (它 excluded 同时有猫)
+    (re.compile(r"(?:不要|不是|别|不能)同时(?:有|出现)([^，,、；;。和与]+)[和与]([^，,、；;。]+)"), r"\1或\2"),
+    (
+        re.compile(
+            r"([^，,、；;。和与]+)[和与]([^，,、；;。]+?)[，,]\s*(?:但是?)?(?:不要|别|不能)(?:两个|两样|两者|同时)都?有"
+            + _END
+        ),
+        r"\1或\2",
+    ),
+    (re.compile(_SEP + r"(?:都|也)(?=没有?|不)"), r"\1"),  # 一群人，都没有戴眼镜 (都 was a clause)
     # 没有人戴帽子: people wearing hats are excluded (人戴帽子 was); 街上的人都没有打伞: the people are wanted
     # (没有人骑, a verb alone, stays: 人骑; 一个人都没有的, 既没有人也没有 are other rules')
     (re.compile(r"没有人(?=[戴穿拿打撑抽骑带抱牵])([^，,、；;。的]{2,})" + _END), r"没有\1的人"),
     (re.compile(r"(?<=[人们])(?:都|也)(?=(?:没有?|不)[戴穿拿打撑抽骑带抱牵在看笑])"), "，"),
-    (re.compile(r"在(?:画面|照片|图片|图)(?:里|中|上)"), ""),  # 别有人在画面里
+    (re.compile(r"在(?:画面|照片|图片|图)(?:里|中(?![间心央])|上)"), ""),  # 别有人在画面里 (人在画面中间 was 人间)
     (re.compile(r"(不要|没有|别有)(?:背景|画面|照片|图片)(?:里|中|上)?的"), r"\1"),  # 不要背景里的车: the car
     (re.compile(_SEP + r"要(?!么|是)(?=[^，,、；;。]+?不要)"), r"\1"),  # 要猫不要狗
     (re.compile(_SEP + r"是([^，,、；;。不]+?)[，,]?不是"), r"\1\2，不是"),  # 是猫不是狗
@@ -2322,7 +2369,10 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
             r"(?:[，,]?\s*(?:而是?|但是?|是)在(?P<p2>[^，,、；;。]+))?(?=[，,、；;。]|$)"
         ),
         lambda m: (
-            f"{m['subj']}{'在' + m['p2'] if m['p2'] else ''}，没有{ZH_CARRIER.sub('', m['subj'], count=1)}在{m['p1']}"
+            # the thing itself, not what describes it (戴帽子的男人，不在城市里 excluded the hat-wearing
+            # man's 的-phrase and wanted 男人的男人)
+            f"{m['subj']}{'在' + m['p2'] if m['p2'] else ''}，"
+            f"没有{ZH_CARRIER.sub('', m['subj'], count=1).split('的')[-1]}在{m['p1']}"
         ),
     ),
 ]
@@ -2634,7 +2684,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v50"
+    fingerprint = "rules-v51"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
