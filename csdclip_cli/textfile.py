@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -83,7 +84,8 @@ def check_output(path: str | Path, what: str, inputs: Sequence[str | Path] = ())
 
 @contextmanager
 def output_file(path: str | Path, what: str, inputs: Sequence[str | Path] = ()) -> Iterator[IO[str]]:
-    """Write a text file atomically: a temporary file beside it, renamed over it at the end.
+    """Write a text file atomically: a temporary file beside it, renamed over it at the end (over
+    a link's target, keeping the file's permissions; a device or a pipe is written into).
 
     The temporary file is created on entry, so an unwritable place fails before any work is
     done; an exception inside the block leaves an existing file untouched. "-" is standard
@@ -93,10 +95,26 @@ def output_file(path: str | Path, what: str, inputs: Sequence[str | Path] = ()) 
         sys.stdout.flush()
         return
     p = check_output(path, what, inputs)
+    try:
+        st = os.stat(p)  # through links
+    except OSError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        # a device, a pipe, /dev/fd/N: written into, never replaced (-o /dev/null made it a file)
+        try:
+            f = p.open("w", encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"cannot write {what} {p}: {e.strerror or e}") from None
+        with f:
+            yield f
+        return
+    p = p.resolve() if p.is_symlink() else p  # a link's target is written, the link kept
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         f = tmp.open("w", encoding="utf-8")
+        if st is not None:
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))  # a private file stays private
     except OSError as e:
         raise UsageError(f"cannot write {what} {p}: {e.strerror or e}") from None
     try:

@@ -326,3 +326,35 @@ def test_a_batch_stopped_by_ctrl_c_says_what_it_kept(runner, tmp_path: Path, mon
     r = runner.invoke(app, ["rewrite", "-f", str(tmp_path / "q.txt"), "-o", str(out)])
     assert r.exit_code == 130 and not out.exists(), r.output
     assert f"interrupted: {out} was not written" in r.stderr, r.output
+
+
+def test_an_output_that_is_no_plain_file_is_written_into_not_replaced(runner, tmp_path: Path) -> None:
+    """Every output option wrote a temporary file and renamed it over the path: `-o /dev/null`
+    (as root) made /dev/null a plain file, a named pipe's reader got nothing, a link became a file
+    (its target unchanged) and a private file became world-readable."""
+    import os
+    import stat
+    import threading
+
+    from conftest import invoke
+
+    # (a pipe stands for a device too: a test that regressed must not replace the machine's /dev/null)
+    fifo = tmp_path / "p"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    r = invoke(runner, "rewriter", "data", "-n", "2", "-o", str(fifo))
+    reader.join(10)
+    assert r.exit_code == 0 and len(got[0].splitlines()) == 2 and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    target = tmp_path / "www" / "t.jsonl"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    (tmp_path / "link.jsonl").symlink_to(target)
+    assert invoke(runner, "rewriter", "data", "-n", "1", "-o", str(tmp_path / "link.jsonl")).exit_code == 0
+    assert (tmp_path / "link.jsonl").is_symlink() and target.read_text().startswith('{"raw"')
+    private = tmp_path / "private.jsonl"
+    private.write_text("")
+    private.chmod(0o600)
+    r = invoke(runner, "rewriter", "data", "-n", "1", "-o", str(private))
+    assert r.exit_code == 0 and stat.S_IMODE(private.stat().st_mode) == 0o600 and "wrote 1 pair to" in r.stderr

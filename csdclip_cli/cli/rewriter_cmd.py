@@ -184,7 +184,7 @@ def data(
     with output_file(output, "--output") as f:
         for plan in generate(n, seed):
             f.write((json.dumps({"text": plan.to_tigr()}, ensure_ascii=False) if tigr else plan.to_json()) + "\n")
-    note(f"wrote {n} pairs to {'standard output' if str(output) == '-' else output}")
+    note(f"wrote {n} pair{'' if n == 1 else 's'} to {'standard output' if str(output) == '-' else output}")
 
 
 @app.command("train")
