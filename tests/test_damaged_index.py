@@ -222,6 +222,41 @@ for what in (lambda: src.read(keys[-1]), lambda: list(src.items()), lambda: Lmdb
     assert r.returncode == 0, (r.returncode, r.stderr)
     lines = r.stdout.splitlines()
     assert len(lines) == 3 and all("data.mdb is cut short" in line for line in lines), r.stdout
+    # replaced by another file, or written over in place, while open (csd serve): the old map read
+    # the old file (SIGBUS once it was cut), or "cut short" was said of a whole smaller LMDB forever;
+    # a page damaged inside was an lmdb traceback
+    small, data = _noise_lmdb(tmp_path / "small", n=10), _noise_lmdb(tmp_path / "again")
+    script = f"""
+import os, shutil
+from csdclip_cli.errors import SourceError
+from csdclip_cli.sources.lmdb_source import LmdbSource
+data, small = {str(data)!r}, {str(small)!r}
+shutil.copy(small, data + ".whole")
+src = LmdbSource(os.path.dirname(data))
+os.truncate(data, 5)
+os.replace(data + ".whole", data)  # a new file at the path
+print(len(list(src.items())), len(src.read("im009")) > 0)
+with open(small, "rb") as f, open(data, "r+b") as g:  # written over in place, then cut to its size
+    g.write(f.read()); g.truncate()
+os.utime(data, ns=(1, 1))
+print(len(list(src.items())))
+blob = bytearray(open(data, "rb").read())
+blob[8192 + 16: 8192 * 3] = os.urandom(8192 * 2 - 16)
+open(data, "wb").write(bytes(blob))
+try:
+    list(src.items()); print("read")
+except SourceError as e:
+    print("refused:", e)
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    lines = r.stdout.splitlines()
+    assert lines[:2] == ["10 True", "10"], r.stdout
+    assert (
+        lines[2] == "read"
+        or "is damaged or was written over while it was read" in lines[2]
+        or "not a readable" in lines[2]
+    ), r.stdout
     # a first build of a copy cut short: one line, exit 1, no index left half made
     cut = tmp_path / "cut"
     cut.mkdir()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from csdclip_cli.errors import SourceError
@@ -23,7 +24,10 @@ def find_imgs_env(path: Path) -> Path | None:
 
 
 _ENVS: dict[str, object] = {}
-_NEEDS: dict[str, int] = {}  # bytes each open environment's pages need (its last page's end)
+# per open environment: the bytes its pages need (its last page's end), and the file it mapped
+# (device, inode, mtime): a file replaced or rewritten since is opened again
+_NEEDS: dict[str, int] = {}
+_FILES: dict[str, tuple[int, int, int]] = {}
 MIN_BYTES = 2 * 4096  # LMDB's two meta pages (4 KiB pages on x86-64)
 
 
@@ -50,13 +54,26 @@ def _open_env(env_dir: Path):  # noqa: ANN202 - lmdb.Environment, imported lazil
     key = str(env_dir)
     data = env_dir / "data.mdb"
     try:
-        size = data.stat().st_size
+        st = data.stat()
     except OSError as e:
         raise SourceError(f"{data} cannot be read ({e.strerror})") from None
+    size, file = st.st_size, (st.st_dev, st.st_ino, st.st_mtime_ns)
     if key in _ENVS:
-        if size < _NEEDS[key]:  # cut since it was opened
-            raise _cut_short(data, size, _NEEDS[key])
-        return _ENVS[key]
+        if file == _FILES[key]:
+            if size < _NEEDS[key]:  # cut since it was opened
+                raise _cut_short(data, size, _NEEDS[key])
+            return _ENVS[key]
+        # replaced (a new inode: the old map reads the old file, cut short or gone: SIGBUS) or
+        # rewritten in place (its pages moved): opened again, and checked again
+        old = _ENVS.pop(key)
+        _NEEDS.pop(key)
+        _FILES.pop(key)
+        try:
+            old.close()  # type: ignore[attr-defined]
+        except Exception:  # already closed
+            pass
+    if size == 0:
+        raise SourceError(f"{data} is empty (0 bytes); copy the LMDB again")
     if 0 < size < MIN_BYTES and _starts_as_lmdb(data):  # its meta pages alone are 8 KiB (junk: lmdb says)
         raise _cut_short(data, size, MIN_BYTES)
     try:
@@ -69,8 +86,24 @@ def _open_env(env_dir: Path):  # noqa: ANN202 - lmdb.Environment, imported lazil
     if size < need:
         env.close()
         raise _cut_short(data, size, need)
-    _ENVS[key], _NEEDS[key] = env, need
+    _ENVS[key], _NEEDS[key], _FILES[key] = env, need, file
     return env
+
+
+@contextmanager
+def _reading(data: Path) -> Iterator[None]:
+    """lmdb's errors while reading (a page of the wrong type, not found, a map that grew: a file
+    damaged or written over while it is read) as one SourceError naming the file (a traceback)."""
+    import lmdb
+
+    try:
+        yield
+    except lmdb.Error as e:
+        from csdclip_cli.errors import first_line
+
+        raise SourceError(
+            f"{data} is damaged or was written over while it was read ({first_line(e)}); copy the LMDB again"
+        ) from None
 
 
 class LmdbSource:
@@ -111,7 +144,7 @@ class LmdbSource:
     def keys(self) -> Iterator[str]:
         """Every image id in key order, as items() spells it, without reading the images: a
         100k-image LMDB lists its ids in a moment (items() checksums every value)."""
-        with self.env.begin() as txn:
+        with _reading(Path(self.location) / "data.mdb"), self.env.begin() as txn:
             for key in txn.cursor().iternext(keys=True, values=False):
                 if key not in SPECIAL_KEYS:
                     yield printable_key(key)
@@ -119,7 +152,7 @@ class LmdbSource:
     def items(self) -> Iterator[Item]:
         """Every image id in key order (num_images / num_samples left out), with its value's size in bytes and its
         CRC-32 in place of an mtime."""
-        with self.env.begin(buffers=True) as txn:
+        with _reading(Path(self.location) / "data.mdb"), self.env.begin(buffers=True) as txn:
             for k, v in txn.cursor():
                 key = bytes(k)
                 if key in SPECIAL_KEYS:
@@ -135,7 +168,7 @@ class LmdbSource:
 
         from csdclip_cli.sources.decode import BadImage
 
-        with self.env.begin() as txn:
+        with _reading(Path(self.location) / "data.mdb"), self.env.begin() as txn:
             v = txn.get(key_bytes(key))
         if v is None:
             raise SourceError(f"image {key!r} is not in {self.location}")
