@@ -31,22 +31,36 @@ class ThumbnailReader:
     def __init__(self, manifest: Manifest):
         self.manifest = manifest
         self._source: Any = None
-        self.unreadable = 0  # images that could not be read, and the first one's reason
-        self.reason: str | None = None
+        self.why: dict[str, str] = {}  # key -> why its image could not be shown
+
+    @property
+    def unreadable(self) -> int:
+        """How many images could not be shown."""
+        return len(self.why)
+
+    @property
+    def reason(self) -> str | None:
+        """Why the first of them could not be shown (None when all could)."""
+        return next(iter(self.why.values()), None)
 
     def bytes_for(self, key: str, path: str) -> bytes | None:
-        """The image bytes by index key, through the index's own source (None if unreadable: counted in
-        `unreadable`, the first reason kept in `reason`)."""
-        try:
-            if self._source is None:
-                self._source = self.manifest.source.open()
-            return self._source.read(key)
-        except Exception as e:
-            from csdclip_cli.errors import first_line
+        """The image bytes by index key, through the index's own source (None if unreadable, and
+        why in `why`)."""
+        from csdclip_cli.errors import first_line
 
-            self.unreadable += 1
-            self.reason = self.reason or first_line(e)
-            return None
+        if self._source is None:
+            try:
+                self._source = self.manifest.source.open()
+            except Exception as e:  # its own advice was a build's ("give an image folder ...")
+                self.why[key] = f"the index's source {self.manifest.source.location} cannot be opened: {first_line(e)}"
+                return None
+        try:
+            return self._source.read(key)
+        except FileNotFoundError:  # it was a bare "[Errno 2] No such file or directory: ..."
+            self.why[key] = "the file is gone since the index was built (moved or deleted?)"
+        except Exception as e:
+            self.why[key] = first_line(e)
+        return None
 
     def data_uri(self, key: str, path: str) -> str:
         """The image as a base64 data URI, at most THUMB (192) px a side: PNG up to 128 px, JPEG above; "" if
@@ -64,7 +78,8 @@ class ThumbnailReader:
             img.save(buf, format="PNG" if max(img.size) <= 128 else "JPEG", quality=85)
             mime = "png" if max(img.size) <= 128 else "jpeg"
             return f"data:image/{mime};base64,{base64.b64encode(buf.getvalue()).decode()}"
-        except Exception:
+        except Exception:  # it was not counted, and its card said "moved or deleted?"
+            self.why[key] = "not a readable image now (changed since the index was built?)"
             return ""
 
 
@@ -99,7 +114,7 @@ def result_cards(results: Sequence[Any], thumbs: ThumbnailReader, grades: dict[s
         image = (
             f'<img src="{uri}" alt="{html.escape(r.key)}">'
             if uri
-            else f'<div class="missing">image unavailable: {html.escape(thumbs.reason or "the file cannot be read (moved or deleted?)")}</div>'
+            else f'<div class="missing">image unavailable: {html.escape(thumbs.why.get(r.key, "it cannot be read"))}</div>'
         )
         cards.append(
             f'<div class="card {grade}">{image}'

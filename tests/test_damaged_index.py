@@ -277,4 +277,19 @@ def test_a_page_whose_images_cannot_be_read_says_why(runner, colour_folder: Path
     page = tmp_path / "p.html"
     r = invoke(runner, "search", "red", "-k", "2", "--html", str(page), "--no-server")
     assert r.exit_code == 0 and "warning: 2 of 2 images could not be read for the page:" in r.stderr, r.output
-    assert page.read_text().count("image unavailable: ") == 2
+    assert page.read_text().count("image unavailable: the file is gone since the index was built") == 2
+    # one gone, one there but no image any more: both counted, each with its own reason (the second
+    # was not counted and said "moved or deleted?"; the first was a bare "[Errno 2] ...")
+    from csdclip_cli.index import IndexStore
+    from csdclip_cli.search.searcher import Searcher
+
+    keys = [r.key for r in Searcher.open(IndexStore().current()).search_plain("red", 2)]
+    (folder / keys[0]).parent.mkdir(parents=True, exist_ok=True)
+    (folder / keys[0]).write_text("garbage")
+    r = invoke(runner, "search", "red", "-k", "2", "--html", str(page), "--no-server")
+    assert "warning: 2 of 2 images could not be read for the page:" in r.stderr, r.output
+    text = page.read_text()
+    assert "image unavailable: not a readable image now" in text and "image unavailable: the file is gone" in text
+    shutil.rmtree(folder)
+    r = invoke(runner, "search", "red", "-k", "2", "--html", str(page), "--no-server")
+    assert f"the index's source {folder} cannot be opened" in r.stderr, r.output

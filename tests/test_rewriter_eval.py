@@ -187,6 +187,8 @@ def test_a_language_met_later_is_loaded_before_timing_and_exact_matching_is_offe
     lo, st = (json.loads((tmp_path / f"{n}.json").read_text())[0] for n in "ls")
     assert (lo["not_recall"], lo["and_f1"], lo["match"]) == (1.0, 1.0, "contains")
     assert (st["not_recall"], st["and_f1"], st["match"]) == (0.0, 0.0, "exact")  # F1 of P = R = 0 is 0
+    r = invoke(runner, "rewriter", "eval", str(g), "--json", "-")  # the table went to stdout too
+    assert r.exit_code == 0 and json.loads(r.stdout)[0]["match"] == "contains" and "clauses matched" in r.stderr
     r = invoke(runner, "rewriter", "eval", str(g), "--match", "fuzzy")
     assert r.exit_code == 2 and "--match 'fuzzy': choose contains or exact" in r.stderr
 

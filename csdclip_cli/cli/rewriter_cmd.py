@@ -68,7 +68,7 @@ def eval_(
     from rich.table import Table
 
     from csdclip_cli.errors import UsageError
-    from csdclip_cli.render import out, progress_bar, warn
+    from csdclip_cli.render import err, out, progress_bar, warn
     from csdclip_cli.rewrite import get_rewriter
     from csdclip_cli.rewrite.evaluation import MATCHES, evaluate
     from csdclip_cli.rewrite.planfile import read_plans
@@ -117,7 +117,7 @@ def eval_(
         cells = [f"{getattr(s, k):.3f}" if getattr(s, k) == getattr(s, k) else "—" for k, _ in FIGURES]
         lat = f"{1000 * s.latency_median_s:.1f} / {1000 * s.latency_p90_s:.1f} ms"
         table.add_row(s.rewriter, *cells, str(s.fallbacks), lat)
-    o = out()
+    o = err() if json_out is not None and str(json_out) == "-" else out()  # --json -: stdout is the JSON alone
     o.print(table)
     for s in summaries:
         for why, n in sorted(s.fallback_reasons.items(), key=lambda kv: -kv[1]):
