@@ -305,14 +305,18 @@ def test_faiss_candidate_index_finds_the_exact_top_and_updates(tmp_path: Path, m
         )
 
 
-def test_an_interrupted_first_build_resumed_with_other_weights_starts_over(tmp_path: Path) -> None:
+def test_an_interrupted_first_build_resumes_only_with_its_own_weights_and_source(tmp_path: Path) -> None:
     """A first build stopped under one --model and run again under another of the same width
-    took the first model's vectors from the journal: one index held two models' vectors."""
+    took the first model's vectors from the journal (one index held two models' vectors); another
+    width, or another folder, threw its work away without a word. Both are refused, naming what
+    resumes it; the same weights under another spelling of the spec resume."""
     from conftest import make_colour_folder
 
+    from csdclip_cli.errors import IndexModelMismatch
     from csdclip_cli.index.build import build_index
 
     folder = FolderSource(make_colour_folder(tmp_path / "imgs", n=24))
+    other_folder = FolderSource(make_colour_folder(tmp_path / "more", n=4))
     store = IndexStore(tmp_path / "ix")
     a, b = load_encoder("fake:colour"), load_encoder("fake:other")
     assert a.dim == b.dim and a.fingerprint != b.fingerprint
@@ -323,10 +327,16 @@ def test_an_interrupted_first_build_resumed_with_other_weights_starts_over(tmp_p
 
     with pytest.raises(KeyboardInterrupt):
         build_index(folder, a, "ix", store, batch_size=8, progress=stop_after_first_batch)
-    rep = build_index(folder, b, "ix", store, batch_size=8)
-    assert (rep.resumed, rep.encoded, rep.discarded, rep.discarded_model) == (0, 24, 8, "fake:colour")
-    with pytest.raises(KeyboardInterrupt):  # the same weights (another spelling of the spec): resumed
-        build_index(folder, a, "iy", store, batch_size=8, progress=stop_after_first_batch)
+    with pytest.raises(
+        IndexModelMismatch, match="'ix' is a first build of fake:colour that did not finish \\(8 images"
+    ):
+        build_index(folder, b, "ix", store, batch_size=8)
+    with pytest.raises(IndexModelMismatch, match=f"'ix' is a first build from {tmp_path / 'imgs'} that did not"):
+        build_index(other_folder, a, "ix", store, batch_size=8)
+    assert (
+        f"'ix' is a first build of fake:colour from {tmp_path / 'imgs'} that did not finish"
+        in store.unfinished_note("ix")
+    )
     slow = load_encoder("fake:slow")  # the test plugin gives it fake:colour's fingerprint
-    rep = build_index(folder, slow, "iy", store, batch_size=8)
-    assert (rep.resumed, rep.encoded, rep.discarded) == (8, 16, 0)
+    rep = build_index(folder, slow, "ix", store, batch_size=8)
+    assert (rep.resumed, rep.encoded) == (8, 16)

@@ -43,11 +43,6 @@ def build_source(source: str | Path, model: str, **options: Any) -> str:
     except KeyboardInterrupt:
         print("interrupted; the images encoded so far are kept: run the same command to resume", file=sys.stderr)
         raise typer.Exit(130) from None
-    if rep.discarded:  # they were thrown away without a word
-        note(
-            f"the interrupted build had encoded {rep.discarded} images with {rep.discarded_model}; "
-            f"they were encoded again with {model}"
-        )
     indexed = rep.total - rep.skipped  # the images the index holds: the unreadable files are not among them
     msg = (
         # resumed images were encoded by the interrupted run: neither encoded now nor unchanged

@@ -44,6 +44,7 @@ from csdclip_cli.index.store import (
     damaged,
     full_or_read_only,
     io_error,
+    journal_meta,
     remove_unread_generations,
     require_model,
 )
@@ -68,8 +69,6 @@ class BuildReport:
     total: int = 0  # images in the source now
     encoded: int = 0  # encoded in this run
     resumed: int = 0  # taken from the journal of an interrupted run
-    discarded: int = 0  # images an interrupted run encoded with another model (discarded_model): encoded again
-    discarded_model: str | None = None
     unchanged: int = 0
     removed: int = 0  # indexed images that left the index: their file gone, or no longer readable
     skipped: int = 0  # could not be decoded (listed by `csd index info --errors`)
@@ -144,32 +143,33 @@ class Journal:
         """Delete the journal folder and every batch in it."""
         shutil.rmtree(self.path, ignore_errors=True)
 
-    def claim(self, model: ModelRef) -> tuple[int, str | None]:
-        """Make this journal `model`'s: batches another model encoded are deleted (a first build
-        stopped under one --model and run again under another of the same width mixed the two
-        models' vectors in one index). Returns (images deleted, the other model's spec). A journal
-        of an older csd, which names no model, is kept."""
+    def claim(self, name: str, model: ModelRef, source: str) -> None:
+        """Make this journal the build of `model` from `source`. Raises IndexModelMismatch when it
+        holds images another model encoded, or from another source: a first build stopped under
+        one --model and run again under another of the same width mixed the two models' vectors
+        (another width, or another folder, dropped hours of encoding without a word). A journal of
+        an older csd, which names neither, is kept."""
         meta = self.path / "model.json"
-        mine = {"spec": model.spec, "fingerprint": model.fingerprint, "dim": model.dim}
-        try:
-            theirs = json.loads(meta.read_text())
-        except (OSError, ValueError):
-            theirs = None
-        dropped, other = 0, None
-        same = isinstance(theirs, dict) and (theirs.get("fingerprint"), theirs.get("dim")) == (
-            model.fingerprint,
-            model.dim,
-        )
-        if isinstance(theirs, dict) and not same:  # other weights (a spec's other spelling is the same)
-            dropped, other = sum(1 for _ in self.entries()), str(theirs.get("spec"))
-            self.clear()
-            self.path.mkdir(parents=True, exist_ok=True)
-            self._next = 1
-        if not same:
+        mine = {"spec": model.spec, "fingerprint": model.fingerprint, "dim": model.dim, "source": source}
+        theirs = self.meta()
+        keys = ("fingerprint", "dim", "source")  # the same weights under another spelling of the spec resume
+        differs = theirs is not None and any(theirs.get(k) != mine[k] for k in keys)
+        if theirs is not None and differs and any(True for _ in self.entries()):
+            same_model = (theirs.get("fingerprint"), theirs.get("dim")) == (model.fingerprint, model.dim)
+            what = f"from {theirs.get('source')}" if same_model else f"of {theirs.get('spec')}"
+            raise IndexModelMismatch(
+                f"index {name!r} is a first build {what} that did not finish ({sum(1 for _ in self.entries()):,} "
+                f"images encoded); run it again with the same --model and source to resume it, or remove it "
+                f"with `csd index rm {shlex.quote(name)}` to build this one"
+            )
+        if theirs != mine:
             tmp = meta.with_suffix(".tmp")
             tmp.write_text(json.dumps(mine))
             os.replace(tmp, meta)
-        return dropped, other
+
+    def meta(self) -> dict[str, Any] | None:
+        """The model and source this journal was written for (store.journal_meta)."""
+        return journal_meta(self.path)
 
 
 def _retryable_errors() -> tuple[str, ...]:
@@ -465,7 +465,7 @@ def _build_locked(
             f"index {name!r} stores {vector_dtype(old.build).name} vectors, not {dtype.name}; pick another --name"
         )
     journal = Journal(root / "journal", dtype)
-    report.discarded, report.discarded_model = journal.claim(ModelRef.of(encoder))
+    journal.claim(name, ModelRef.of(encoder), source_ref.location)
     journal.drop_unfit(encoder.dim)
     done = {d["key"]: (d["size"], d["mtime"]) for d in journal.entries()}
 

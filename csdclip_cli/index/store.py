@@ -627,11 +627,14 @@ class IndexStore:
             raise _locked(name, holder)
 
     def unfinished_note(self, name: str) -> str:
-        """What to say of `name`, one of unfinished(): a first build running now (by whom), or one that stopped."""
+        """What to say of `name`, one of unfinished(): a first build running now (by whom), or one that
+        stopped (of which model, from where: only those resume it)."""
+        meta = journal_meta(self.path(name) / "journal")
+        of = f" of {meta.get('spec')} from {meta.get('source')}" if meta else ""
         if holder := self.writer(name):  # it was called abandoned while it ran
-            return f"index {name!r} is a first build still running ({holder}); it is listed and searchable when it finishes"
+            return f"index {name!r} is a first build{of} still running ({holder}); it is listed and searchable when it finishes"
         return (
-            f"index {name!r} is a first build that did not finish; run the command that started it again "
+            f"index {name!r} is a first build{of} that did not finish; run the command that started it again "
             f"(`csd index build` or `csd eval`) to resume it, or remove it with `csd index rm {shlex.quote(name)}`"
         )
 
@@ -654,6 +657,16 @@ class IndexStore:
             yield
         finally:
             os.close(fd)
+
+
+def journal_meta(journal: Path) -> dict[str, Any] | None:
+    """The model and source a build's journal folder was written for ({spec, fingerprint, dim,
+    source}, its model.json), or None (none yet, or an older csd's)."""
+    try:
+        meta = json.loads((journal / "model.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def _locked(name: str, holder: str) -> IndexLocked:

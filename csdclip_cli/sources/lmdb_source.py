@@ -73,7 +73,7 @@ def _open_env(env_dir: Path):  # noqa: ANN202 - lmdb.Environment, imported lazil
         except Exception:  # already closed
             pass
     if size == 0:
-        raise SourceError(f"{data} is empty (0 bytes); copy the LMDB again")
+        raise SourceError(f"{data} is not a readable LMDB (it is empty: 0 bytes); copy the LMDB again")
     if 0 < size < MIN_BYTES and _starts_as_lmdb(data):  # its meta pages alone are 8 KiB (junk: lmdb says)
         raise _cut_short(data, size, MIN_BYTES)
     try:
