@@ -134,7 +134,10 @@ def write_text(path: str | Path, text: str, what: str = "file") -> Path:
 
 
 def check_output_dir(path: str | Path, what: str) -> Path:
-    """A folder csd may write files into (created if missing). Raises UsageError."""
+    """A folder csd may write files into (created if missing). Raises UsageError (for "-" too: a
+    folder cannot be standard output; it made a folder named "-")."""
+    if str(path) == STDIO:
+        raise UsageError(f"{what} - : give a folder (standard output cannot hold a folder of files)")
     p = Path(path).expanduser()
     if p.exists() and not p.is_dir():
         raise UsageError(f"{what} {p} is a file; give a folder")

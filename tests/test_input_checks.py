@@ -358,3 +358,30 @@ def test_an_output_that_is_no_plain_file_is_written_into_not_replaced(runner, tm
     private.chmod(0o600)
     r = invoke(runner, "rewriter", "data", "-n", "1", "-o", str(private))
     assert r.exit_code == 0 and stat.S_IMODE(private.stat().st_mode) == 0o600 and "wrote 1 pair to" in r.stderr
+
+
+def test_dash_for_a_folder_a_gold_file_from_stdin_a_folder_named_gguf_and_an_adapter_cut_short(
+    runner, tmp_path: Path, monkeypatch
+) -> None:
+    """`csd eval demo --report -` made a folder named '-'; `csd rewriter eval -` said 'plans file -
+    not found'; `models list` called a folder named x.gguf 'empty'; an adapter cut short was 'not a
+    GGUF file'."""
+    from conftest import invoke
+
+    from csdclip_cli.cli.app import app
+    from csdclip_cli.errors import ModelFileMissing
+    from csdclip_cli.rewrite import llm, shipped
+
+    monkeypatch.chdir(tmp_path)
+    r = invoke(runner, "eval", "demo", "--report", "-")
+    assert r.exit_code == 2 and "--report - : give a folder" in r.stderr and not (tmp_path / "-").exists()
+    gold = json.dumps({"raw": "a dog, no cat", "and": ["a dog"], "not": ["cat"]}) + "\n"
+    r = runner.invoke(app, ["rewriter", "eval", "-"], input=gold)
+    assert r.exit_code == 0 and "rules" in r.stdout, r.output
+    (tmp_path / "m" / "x.gguf").mkdir(parents=True)
+    r = invoke(runner, "models", "list", "--models-dir", str(tmp_path / "m"))
+    assert "x.gguf  is a folder, not a weights file" in r.stdout, r.stdout
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(shipped.ADAPTER.read_bytes()[:100_000])
+    with pytest.raises(ModelFileMissing, match="cut.gguf is cut short or damaged"):
+        llm.resolve_model(None, adapter=cut)

@@ -143,9 +143,14 @@ def resolve_model(
             if kind == "adapter":
                 kind = general_type(path)  # reads it whole: an adapter cut short is refused here
         except Exception:  # not GGUF, unreadable, or cut short (gguf's reader raises several kinds)
-            raise ModelFileMissing(
-                f"LoRA adapter {path} is not a GGUF file {where}; make one with `csd rewriter train`"
-            ) from None
+            with path.open("rb") as f:
+                gguf_start = f.read(4) == b"GGUF"
+            what = (  # a GGUF cut short was called "not a GGUF file"
+                "is cut short or damaged (its GGUF header or tensors do not read): copy it again"
+                if gguf_start
+                else "is not a GGUF file; make one with `csd rewriter train`"
+            )
+            raise ModelFileMissing(f"LoRA adapter {path} {what} {where}") from None
         if kind != "adapter":
             raise ModelFileMissing(
                 f"{path} is a GGUF model, not a LoRA adapter (general.type {kind or 'unset'}) {where}; "
