@@ -288,7 +288,7 @@ def test_which_model_and_adapter_llm_uses(tmp_path: Path, monkeypatch: pytest.Mo
         resolve_model(None, text)
     cut = tmp_path / "cut.gguf"
     cut.write_bytes(adapter.read_bytes()[:40])  # a download cut short
-    with pytest.raises(ModelFileMissing, match="cut.gguf is not a GGUF file"):
+    with pytest.raises(ModelFileMissing, match="cut.gguf is cut short or damaged"):
         resolve_model(None, cut)
     with pytest.raises(ModelFileMissing, match="is a folder"):
         resolve_model(None, tmp_path)

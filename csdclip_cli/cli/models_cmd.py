@@ -77,7 +77,7 @@ def list_(
         for p in others:
             if not p.exists():
                 out().print(f"  {p.name}  [red]broken link[/]")
-            elif why := weights_problem(p):  # before "empty": a folder named x.gguf is no weights file
+            elif p.is_dir() and (why := weights_problem(p)):  # a folder named x.gguf: no weights file, not "empty"
                 out().print(f"  {escape(p.name)}  [red]{escape(why)}[/]")
             elif not _holds_something(p):
                 out().print(f"  {p.name}  [red]empty[/]")
