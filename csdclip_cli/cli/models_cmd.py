@@ -40,9 +40,9 @@ def list_(
             spec = ModelSpec.parse(ex.split()[0])
             files = [store / f for f in fam.local_files(spec)]  # f may be absolute
             named.update(files)
-            hit = [f for f in files if _holds_something(f)]
-            bad = [f"{f.name} {why}" for f in hit if (why := weights_problem(f))]
-            good = [f"{f.name} ({_size(f)})" for f in hit if not weights_problem(f)]
+            problems = {f: weights_problem(f) for f in files if _holds_something(f)}  # read once each
+            bad = [f"{f.name} {why}" for f, why in problems.items() if why]
+            good = [f"{f.name} ({_size(f)})" for f, why in problems.items() if not why]
             empty = [
                 f.name + (" (a folder, not a file)" if f.is_dir() and f.suffix.lower() in WEIGHT_SUFFIXES else "")
                 for f in files
