@@ -243,9 +243,8 @@ DOES_NOT = re.compile(
 # what is not in the picture, said of a short noun phrase right before it (not one that starts with a
 # function word: "a street with [people] not in the frame")
 OUT_OF_PICTURE = re.compile(
-    r"(?<![\w'])(?P<x>(?!(?:with|and|but|or|of|in|on|at|where|that|who|which|is|are|a|an|the)\s+(?:with|and|of|in|on)\b)"
-    r"(?!(?:with|and|but|or|of|in|on|at|where|that|who|which|is|are)\b)"
-    r"(?:(?:the|my|our|his|her|their|a|an|any)\s+)?[a-z][\w'-]*)\s+"
+    r"(?<![\w'])(?P<x>(?:(?:the|my|our|his|her|their|a|an|any)\s+)?"
+    r"(?!(?:with|and|but|or|of|in|on|at|where|that|who|which|is|are)\b)[a-z][\w'-]*)\s+"
     r"(?:(?:(?:is|are)\s+not|isn'?t|aren'?t|not)\s+(?:in\s+(?:the|this|my)\s+(?:frame|photo|picture|image|shot)|"
     r"visible|there|in\s+(?:it|them))|(?:(?:is|are)\s+)?out\s+of\s+(?:the\s+)?(?:frame|shot|picture)|"
     r"(?:does|do)\s*(?:not|n'?t)\s+appear)\b",
