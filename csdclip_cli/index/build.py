@@ -153,12 +153,12 @@ class Journal:
         mine = {"spec": model.spec, "fingerprint": model.fingerprint, "dim": model.dim, "source": source}
         theirs = self.meta()
         keys = ("fingerprint", "dim", "source")  # the same weights under another spelling of the spec resume
-        differs = theirs is not None and any(theirs.get(k) != mine[k] for k in keys)
-        if theirs is not None and differs and any(True for _ in self.entries()):
+        done = sum(1 for _ in self.entries()) if theirs and any(theirs.get(k) != mine[k] for k in keys) else 0
+        if theirs and done:
             same_model = (theirs.get("fingerprint"), theirs.get("dim")) == (model.fingerprint, model.dim)
             what = f"from {theirs.get('source')}" if same_model else f"of {theirs.get('spec')}"
             raise IndexModelMismatch(
-                f"index {name!r} is a first build {what} that did not finish ({sum(1 for _ in self.entries()):,} "
+                f"index {name!r} is a first build {what} that did not finish ({done:,} "
                 f"images encoded); run it again with the same --model and source to resume it, or remove it "
                 f"with `csd index rm {shlex.quote(name)}` to build this one"
             )
