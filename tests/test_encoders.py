@@ -516,7 +516,7 @@ def test_models_list_tells_junk_and_cut_short_weights_from_whole_ones(runner, tm
     assert any(line.startswith("clip:RN50: RN50.pt (") and line.endswith(" KiB)") for line in lines), r.stdout
     assert "clip:ViT-B/16: ViT-B-16.pt is cut short (its zip directory is missing)" in lines
     assert "longclip:ViT-B/16: longclip-B.pt is not a checkpoint (neither a zip nor a pickle)" in lines
-    assert "cnclip:ViT-B-16: empty: clip_cn_vit-b-16.pt (a folder, not a file)" in lines
+    assert "cnclip:ViT-B-16: clip_cn_vit-b-16.pt is a folder, not a weights file" in lines
     assert (
         "x.safetensors  39.1 KiB" in lines and "text.gguf  is not a GGUF file (it does not start with 'GGUF')" in lines
     )

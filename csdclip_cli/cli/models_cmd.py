@@ -40,14 +40,10 @@ def list_(
             spec = ModelSpec.parse(ex.split()[0])
             files = [store / f for f in fam.local_files(spec)]  # f may be absolute
             named.update(files)
-            problems = {f: weights_problem(f) for f in files if _holds_something(f)}  # read once each
-            bad = [f"{f.name} {why}" for f, why in problems.items() if why]
-            good = [f"{f.name} ({_size(f)})" for f, why in problems.items() if not why]
-            empty = [
-                f.name + (" (a folder, not a file)" if f.is_dir() and f.suffix.lower() in WEIGHT_SUFFIXES else "")
-                for f in files
-                if f.exists() and not _holds_something(f)
-            ]
+            states = [(f, *_state(f)) for f in files]
+            good = [f"{f.name} ({what})" for f, kind, what in states if kind == "ok"]
+            bad = [f"{f.name} {what}" for f, kind, what in states if kind == "bad"]
+            empty = [f.name for f, kind, _ in states if kind == "empty"]
             state = (
                 "[green]" + ", ".join(good) + "[/]"
                 if good
@@ -75,16 +71,9 @@ def list_(
             "a .gguf is an LLM for --rewriter llm):"
         )
         for p in others:
-            if not p.exists():
-                out().print(f"  {p.name}  [red]broken link[/]")
-            elif p.is_dir() and (why := weights_problem(p)):  # a folder named x.gguf: no weights file, not "empty"
-                out().print(f"  {escape(p.name)}  [red]{escape(why)}[/]")
-            elif not _holds_something(p):
-                out().print(f"  {p.name}  [red]empty[/]")
-            elif why := weights_problem(p):
-                out().print(f"  {escape(p.name)}  [red]{escape(why)}[/]")
-            else:
-                out().print(f"  {escape(p.name)}  [dim]{_size(p)}[/]")
+            kind, what = _state(p)
+            shown = f"[dim]{what}[/]" if kind == "ok" else f"[red]{escape(what or kind)}[/]"
+            out().print(f"  {escape(p.name)}  {shown}")
     for name, err in sorted(plugin_errors().items()):
         warn(f"encoder plugin {name!r} failed to load and is left out: {err}")
 
@@ -128,10 +117,19 @@ def weights_problem(path: Path) -> str | None:
     return None
 
 
-def _size(path: Path) -> str:
+def _state(path: Path) -> tuple[str, str]:
+    """(kind, detail) of one model-store path: ("missing" | "broken link" | "empty", ""), ("bad",
+    weights_problem's words; a folder named x.gguf is one, not "empty") or ("ok", its size)."""
     from csdclip_cli.render import human_bytes
 
-    return "folder" if path.is_dir() else human_bytes(path.stat().st_size)
+    if not path.exists():
+        return ("broken link" if path.is_symlink() else "missing"), ""
+    holds = _holds_something(path)
+    if why := weights_problem(path) if holds or path.is_dir() else None:
+        return "bad", why
+    if not holds:
+        return "empty", ""
+    return "ok", "folder" if path.is_dir() else human_bytes(path.stat().st_size)
 
 
 def _holds_something(path: Path) -> bool:
