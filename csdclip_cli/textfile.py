@@ -19,6 +19,11 @@ from csdclip_cli.errors import UsageError
 STDIO = "-"  # standard input or output, as Unix tools read it
 
 
+def is_stdio(path: str | Path | None) -> bool:
+    """Whether `path` is "-": standard input to read, standard output to write."""
+    return path is not None and str(path) == STDIO
+
+
 def read_text(path: str | Path, what: str = "file") -> str:
     """The text of `path` decoded as UTF-8 (a leading BOM dropped, CRLF kept for splitlines()).
 
@@ -27,7 +32,7 @@ def read_text(path: str | Path, what: str = "file") -> str:
     """
     p = Path(path)
     try:
-        if str(path) == STDIO:
+        if is_stdio(path):
             if sys.stdin is None:
                 raise UsageError(f"{what} -: standard input is closed")
             data = sys.stdin.buffer.read()
@@ -64,7 +69,7 @@ def check_output(path: str | Path, what: str, inputs: Sequence[str | Path] = ())
     """`path` as a file csd may write: not a folder, under a folder (not a file), not one of
     the command's `inputs`; "-" (standard output) as it is. Raises UsageError naming the option;
     call it before the work."""
-    if str(path) == STDIO:
+    if is_stdio(path):
         return Path(STDIO)
     p = Path(path).expanduser()
     if p.is_dir():
@@ -90,7 +95,7 @@ def output_file(path: str | Path, what: str, inputs: Sequence[str | Path] = ()) 
     The temporary file is created on entry, so an unwritable place fails before any work is
     done; an exception inside the block leaves an existing file untouched. "-" is standard
     output. Raises UsageError."""
-    if str(path) == STDIO:
+    if is_stdio(path):
         yield sys.stdout
         sys.stdout.flush()
         return
@@ -136,7 +141,7 @@ def write_text(path: str | Path, text: str, what: str = "file") -> Path:
 def check_output_dir(path: str | Path, what: str) -> Path:
     """A folder csd may write files into (created if missing). Raises UsageError (for "-" too: a
     folder cannot be standard output; it made a folder named "-")."""
-    if str(path) == STDIO:
+    if is_stdio(path):
         raise UsageError(f"{what} - : give a folder (standard output cannot hold a folder of files)")
     p = Path(path).expanduser()
     if p.exists() and not p.is_dir():

@@ -46,7 +46,7 @@ def rewrite(
     from csdclip_cli.rewrite import get_rewriter
     from csdclip_cli.rewrite.plan import require_query
     from csdclip_cli.rewrite.render import plan_tree
-    from csdclip_cli.textfile import check_output, output_file, read_text
+    from csdclip_cli.textfile import check_output, is_stdio, output_file, read_text
 
     if rewriter not in ("rules", "llm", "llm-base"):
         raise UsageError(f"--rewriter must be rules, llm or llm-base, not {rewriter!r}")
@@ -93,13 +93,13 @@ def rewrite(
                 if isinstance(rw, CachedRewriter)
                 else ""
             )
-            where = f"{output} was not written" if output and str(output) != "-" else "stopped"
+            where = f"{output} was not written" if output and not is_stdio(output) else "stopped"
             print(f"interrupted: {where}{kept}", file=sys.stderr)
             raise typer.Exit(130) from None
         for w, count in repeats.items():
             if count > 1:
                 warn(f"{w} (on {count} lines in all)")
-        if output and str(output) != "-":  # "-": the plans are on stdout
+        if output and not is_stdio(output):  # "-": the plans are on stdout
             rate = written / max(time.time() - t0, 1e-9)
             plans = "1 plan" if written == 1 else f"{written} plans"
             err().print(f"wrote {plans} to {output} ({rate:.1f} queries/s)", markup=False)

@@ -72,7 +72,7 @@ def eval_(
     from csdclip_cli.rewrite import get_rewriter
     from csdclip_cli.rewrite.evaluation import MATCHES, evaluate
     from csdclip_cli.rewrite.planfile import read_plans
-    from csdclip_cli.textfile import check_output
+    from csdclip_cli.textfile import check_output, is_stdio
 
     if match not in MATCHES:
         raise UsageError(f"--match {match!r}: choose {' or '.join(MATCHES)}")
@@ -117,7 +117,7 @@ def eval_(
         cells = [f"{getattr(s, k):.3f}" if getattr(s, k) == getattr(s, k) else "—" for k, _ in FIGURES]
         lat = f"{1000 * s.latency_median_s:.1f} / {1000 * s.latency_p90_s:.1f} ms"
         table.add_row(s.rewriter, *cells, str(s.fallbacks), lat)
-    o = err() if json_out is not None and str(json_out) == "-" else out()  # --json -: stdout is the JSON alone
+    o = err() if is_stdio(json_out) else out()  # --json -: stdout is the JSON alone
     o.print(table)
     for s in summaries:
         for why, n in sorted(s.fallback_reasons.items(), key=lambda kv: -kv[1]):
@@ -179,12 +179,12 @@ def data(
     """
     from csdclip_cli.render import note
     from csdclip_cli.rewrite.training_data import generate
-    from csdclip_cli.textfile import output_file
+    from csdclip_cli.textfile import is_stdio, output_file
 
     with output_file(output, "--output") as f:
         for plan in generate(n, seed):
             f.write((json.dumps({"text": plan.to_tigr()}, ensure_ascii=False) if tigr else plan.to_json()) + "\n")
-    note(f"wrote {n} pair{'' if n == 1 else 's'} to {'standard output' if str(output) == '-' else output}")
+    note(f"wrote {n} pair{'' if n == 1 else 's'} to {'standard output' if is_stdio(output) else output}")
 
 
 @app.command("train")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from csdclip_cli.errors import PlanFormatError, UsageError
 from csdclip_cli.rewrite.plan import Plan, parse_tigr
-from csdclip_cli.textfile import read_text
+from csdclip_cli.textfile import is_stdio, read_text
 
 PLAN_FIELDS = ("raw", "intent", "entities", "optimized", "and", "not", "or")
 
@@ -39,7 +39,7 @@ def read_plans(path: str | Path, require_raw: bool = False) -> PlanFile:
     Raises PlanFormatError naming the line of one that is no plan, has a plan field spelt another
     way ("Not", "nots": read as nothing before), or (`require_raw`) whose raw query is empty."""
     p = Path(path)
-    if str(path) != "-" and not p.is_file():  # "-": standard input (read_text)
+    if not is_stdio(path) and not p.is_file():  # "-": standard input (read_text)
         raise UsageError(f"plans file {p} {'is a folder, not a file' if p.is_dir() else 'not found'}")
     plans = PlanFile()
     where: dict[str, int] = {}
