@@ -13,6 +13,12 @@ from csdclip_cli.textfile import is_stdio, read_text
 PLAN_FIELDS = ("raw", "intent", "entities", "optimized", "and", "not", "or")
 
 
+def unknown_field(key: str) -> str:
+    """Why `key` is no plan field, naming the fields (and that they are lower-case, for "Not" or "nots")."""
+    case = " lower-case" if key.lower().rstrip("s_") in PLAN_FIELDS else ""
+    return f"field {key!r} is not a plan field (they are{case}: {', '.join(PLAN_FIELDS)})"
+
+
 class PlanFile(dict[str, Plan]):
     """raw query (whitespace collapsed) -> plan, and `repeated`: (line, earlier line, same plan)
     for each line whose query an earlier line already had (the later plan is the one kept)."""
@@ -53,9 +59,7 @@ def read_plans(path: str | Path, require_raw: bool = False) -> PlanFile:
             if "raw" in d:
                 misspelt = [k for k in d if k not in PLAN_FIELDS and k.lower().rstrip("s_") in PLAN_FIELDS]
                 if misspelt:
-                    raise PlanFormatError(
-                        f"field {misspelt[0]!r} is not a plan field (they are lower-case: {', '.join(PLAN_FIELDS)})"
-                    )
+                    raise PlanFormatError(unknown_field(misspelt[0]))
             plan = parse_tigr(d["text"]) if "text" in d and "raw" not in d else Plan.from_dict(d)
         except (json.JSONDecodeError, KeyError, TypeError, PlanFormatError) as e:
             raise PlanFormatError(f"{p}:{n}: not a plan ({e})") from None

@@ -311,15 +311,14 @@ def _plan(d: Any) -> Any:
     """An edited plan from the page: strings only, empty clauses dropped, an OR group of one
     becomes an AND clause; raw and optimized default to the clauses."""
     from csdclip_cli.rewrite.plan import Plan
-    from csdclip_cli.rewrite.planfile import PLAN_FIELDS
+    from csdclip_cli.rewrite.planfile import PLAN_FIELDS, unknown_field
 
     if not isinstance(d, dict):
         raise UsageError("plan must be an object")
     # {"AND": [...]} was read as no clause at all ("the plan has no clause left"); worded as a plans file's
     for k in d:
         if k not in PLAN_FIELDS:
-            case = " lower-case" if k.lower() in PLAN_FIELDS else ""
-            raise UsageError(f"field {k!r} is not a plan field (they are{case}: {', '.join(PLAN_FIELDS)})")
+            raise UsageError(unknown_field(k))
 
     def texts(v: Any, what: str) -> list[str]:
         if v is None:
