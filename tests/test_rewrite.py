@@ -1041,6 +1041,24 @@ NEGATED_FACT_TABLE = [
     ("a car not red, on a street", ["a car on a street"], ["red car"], []),
     ("not blue", [], ["blue"], []),
     ("a not so big dog", ["a not so big dog"], [], []),
+    # "no longer" / "never" before a verb in -s: it does not (it excluded "longer smokes", "smokes")
+    ("a man who no longer smokes", ["a man"], ["a man smoking"], []),
+    ("a clock that never ticks", ["a clock"], ["a clock ticking"], []),
+    ("a dog that never barks at night", ["a dog at night"], ["a dog barking"], []),
+    ("a field where it never snows", ["a field"], ["snows"], []),  # not "a field where it snowing"
+    # the photos asked about are no carrier after a negation ("no photos with text" wanted text)
+    ("a street at night, no photos with text", ["a street at night"], ["text"], []),
+    ("a beach, no pictures of people", ["a beach"], ["people"], []),
+    ("beach photos of a sunset", ["a sunset"], [], []),
+    ("I don't like photos with text, a street at night", ["a street at night"], ["text"], []),  # AND text
+    ("I don't like cats, a sofa", ["a sofa"], ["cats"], []),  # AND "I don't like cats"
+    ("天空中没有云", ["天空"], ["云"], []),  # no clause: the sky was dropped as a frame
+    ("天上没有云", ["天空"], ["云"], []),
+    ("海边的房子，天上没有云", ["海边的房子"], ["云"], []),  # the sky after a comma is the frame still
+    # "none of them" + a colour or state: the plural before it has it (it excluded "them red")
+    ("five dogs, none of them black", ["five dogs"], ["black dogs"], []),
+    ("a row of cars, none of them parked", ["a row of cars"], ["parked cars"], []),
+    ("apples in a bowl, none of them green", ["apples in a bowl"], ["green apples"], []),
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

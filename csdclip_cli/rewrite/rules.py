@@ -156,8 +156,10 @@ NEGATION = re.compile(
     # "not" before a colour or size after a word ("a dog that is not black and not big", "a tree not
     # orange") or alone ("not blue"): it was wanted, "not" and all
     rf"(?:(?<=[a-z]\s)|^)not(?=\s+(?:{'|'.join(sorted(ADJECTIVES | {'big', 'small', 'wet', 'dry', 'old', 'new'}))})\b)|leav(?:e|ing)\s+out|omit(?:ting)?|avoid(?:ing)?|"
-    r"(?:(?:do|did)\s+not|(?:don|didn)'?t)\s+(?:show|want|include|need)(?:\s+me)?|not\s+including"
-    r")(?:\s+(?:anything|something|any\w*)\s+(?:with|containing|that\s+(?:has|have)))?"
+    r"(?:(?:do|did)\s+not|(?:don|didn)'?t)\s+(?:show|want|include|need|like)(?:\s+me)?|not\s+including"
+    # "no photos with text", "I don't like pictures of cats": the photo is what is searched for
+    r")(?:\s+(?:anything|something|any\w*|(?:any\s+)?(?:photos?|pictures?|images?|shots?|ones))"
+    r"\s+(?:with|of|showing|containing|that\s+(?:has|have|show|shows)))?"
     r"(?:\s+(?:any\s+)?(?:signs?|traces?)\s+of)?\s+(?P<what>.+?"
     # "no dogs and cats", "without shoes or socks": a bare noun after and / or is excluded too
     r"(?:\s+(?:and|or)\s+(?!(?:a|an|the|some|two|three|his|her|no|not|without|any)\b)[\w-]+(?:\s+[\w-]+)?(?=\s*[,;.]|$))?)"
@@ -366,7 +368,8 @@ CARRIER = re.compile(
     r"(?:the|that|this)\s+one\s+(?:where|in\s+which|that\s+shows|showing|with\x04?|of(?!\s+a\s+kind\b))|"
     r"where\s+(?:is|are)|where'?s)\s+)*"
     # "a beach scene with two boats": a scene named by a word before it is what is wanted
-    r"(?:(?:(?:an?|the|some|any|all|this|that|these|those|my|our)\s+)?(?:(?:\w+\s+)?(?:images?|photos?|pictures?|pics?|"
+    # ("no photos with text" is no carrier: text is what is not wanted)
+    r"(?:(?:(?:an?|the|some|any|all|this|that|these|those|my|our)\s+)?(?:(?:(?!(?:no|not|without|zero)\b)\w+\s+)?(?:images?|photos?|pictures?|pics?|"
     r"photographs?|shots?|snapshots?|frames?)|scenes?)\s+(?:(?:i|we)\s+(?:took|shot|saw|had|have)\s+)?(?:of|with|showing|that\s+shows?|where|in\s+which|containing|that\s+contains?|"
     r"featuring|depicting|including)\s+)?",
     re.IGNORECASE,
@@ -511,9 +514,16 @@ def _nothing_item(m: re.Match) -> str:
     return f"something {attr}" if attr.lower() in COLOURS else f"a {attr} object"
 
 
+def is_participle(word: str) -> bool:
+    """Whether `word` is a participle ("parked", "broken": NOT_ED holds the irregular ones), a
+    state of some thing rather than a thing."""
+    w = word.lower()
+    return len(w) > 4 and w.endswith("ed") or w in NOT_ED
+
+
 def _is_property(word: str, participle: bool = True) -> bool:
     w = word.lower()
-    return w in ADJECTIVES or w in STATES or (participle and (len(w) > 4 and w.endswith("ed") or w in NOT_ED))
+    return w in ADJECTIVES or w in STATES or (participle and is_participle(w))
 
 
 # participles that describe a state with a complement: "covered in snow", "filled with tulips";
@@ -1218,6 +1228,19 @@ NONE_OF_THEM = re.compile(
 )
 # ... and what they do is done by none of the subject ("kids in a classroom, none of them smiling")
 NONE_OF_THEM_DOING = re.compile(_NONE_OF + r"(?=[a-z]{3,}ing\b)", re.IGNORECASE)
+# ... and a colour or state is theirs: "tulips, none of them red" excludes red tulips (it was "them red")
+NONE_OF_THEM_ARE = re.compile(_NONE_OF + r"(?P<prop>[a-z-]+)(?=\s*[,;.]|\s*$)", re.IGNORECASE)
+
+
+def _none_of_are(m: re.Match) -> str:
+    """' no red tulips' for "tulips, none of them red": the last plural before it has the colour
+    or state; the match itself when the word is neither or no plural comes before."""
+    prop = m["prop"].lower()
+    said = re.split(r"[,;]", m.string[: m.start()].rstrip(" ,;"))[-1]
+    plurals = [w for w in re.findall(r"[A-Za-z]+", said) if w.lower().endswith("s") and not w.lower().endswith("ss")]
+    if not plurals or not (prop in COLOURS or _is_property(prop)):
+        return m.group(0)
+    return f" no {m['prop']} {plurals[-1]}"
 
 
 def _none_of(before: str) -> str:
@@ -1639,6 +1662,15 @@ def _hide_titles(query: str) -> str:
     return query
 
 
+def _verb_base(verb: str) -> str:
+    """The plain form of a verb in -s: "smokes" -> "smoke", "watches" -> "watch", "flies" -> "fly"."""
+    if verb.endswith("ies"):
+        return verb[:-3] + "y"
+    if verb.endswith(("ches", "shes", "sses", "xes", "zes", "oes")):
+        return verb[:-2]
+    return verb[:-1]
+
+
 def _show_quoted(text: str) -> str:
     return text.translate(str.maketrans(QUOTED_SHOWN))
 
@@ -1658,6 +1690,15 @@ def _english(query: str) -> Plan:
         lambda m: (
             f" that isn't {m['word']}" if _is_property(m["word"]) or m["word"].lower().endswith("ed") else m.group(0)
         ),
+        query,
+        flags=re.I,
+    )
+    # "a man who no longer smokes", "a clock that never ticks": it does not (it excluded "longer
+    # smokes" and "smokes")
+    query = re.sub(
+        r"(?:\s+(?:that|who|which)|(?<!\bit)(?<!\bhe)(?<!\bshe)(?<!\bwe)(?<!\bi)(?<!\bthey)(?<!\byou))"
+        r"\s+(?:no\s+longer|never)\s+(?P<verb>[a-z]+[^s\W]s)\b(?!\s+(?:and|or)\b)",
+        lambda m: f" that doesn't {_verb_base(m['verb'])}",
         query,
         flags=re.I,
     )
@@ -1720,6 +1761,7 @@ def _english(query: str) -> Plan:
     query = WHERE_THE_ISNT.sub(_where_the_isnt, query)
     query = NONE_OF_THEM.sub(" no ", query)
     query = NONE_OF_THEM_DOING.sub(lambda m: f" no {_none_of(m.string[: m.start()])} ", query)
+    query = NONE_OF_THEM_ARE.sub(_none_of_are, query)
     # "none of the dogs are on leashes": the dogs are wanted, on a leash they are not
     query = NONE_OF_ARE.sub(lambda m: f"{m['det']} {m['what']}, no {m['what']} ", query)
     query = re.sub(r"\bwhere\s+nothing\s+is\s+", "with nothing ", query, flags=re.IGNORECASE)
@@ -2274,11 +2316,14 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
     (re.compile(_SEP + r"(?:最好是?|尽量|希望|千万|请)(?=没|不|别|无)"), r"\1"),
     (
         re.compile(
-            _SEP + r"(?:(?:它|他|她)们?的?)?(?:旁边|周围|附近|背后|后面|背景(?:里|中|上)?|天上|天空(?:里|中|上)?|"
+            _SEP
+            + r"(?:(?:它|他|她)们?的?)?(?:旁边|周围|附近|背后|后面|背景(?:里|中|上)?|(?<!^)天上|(?<!^)天空(?:里|中|上)?|"
             r"画面(?:里|中|上)?|照片(?:里|中|上)?|图片?(?:里|中|上)?)?(?:(?:它|他|她)们?)?(?=没|不要|别|无)"
         ),
         r"\1",
     ),
+    # 天空中没有云 at the start: a sky is what is wanted (it was dropped as a frame, leaving no clause)
+    (re.compile(r"^天空?(?:里|中|上)(?=没|不要|别|无)"), "天空"),
     # 人不在画面里: no people in the picture (在画面里 was removed below, leaving 人不 wanted)
     (
         re.compile(
@@ -2683,7 +2728,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v51"
+    fingerprint = "rules-v52"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
