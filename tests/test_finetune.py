@@ -709,10 +709,23 @@ def test_chinese_clauses_the_query_does_not_name_or_that_contradict_are_dropped(
         ("a yellow balloon, but not a red one", {"and": ["a yellow balloon"], "not": ["a red one"]}, ["red balloon"]),
         ("cars that are not red", {"and": ["cars"], "not": ["red"]}, ["red cars"]),
         ("a beach with no people", {"and": ["a beach"], "not": ["people"]}, ["people"]),  # a thing: kept
+        # a participle or state alone ("locked" excluded every locked thing)
+        ("a blue bicycle that isn't locked", {"and": ["a blue bicycle"], "not": ["locked"]}, ["locked bicycle"]),
+        ("a laptop, the lid isn't scratched", {"and": ["a laptop"], "not": ["scratched"]}, ["scratched lid"]),
+        ("a beach, never sunny", {"and": ["a beach"], "not": ["sunny"]}, ["sunny"]),  # the scene's, maybe
+        # a property moved onto the wanted thing ("a red girl" for her kite)
+        ("a girl with a kite that isn't red", {"and": ["a girl with a kite"], "not": ["a red girl"]}, ["red kite"]),
+        ("a kitten that is not white", {"and": ["a kitten"], "not": ["a white kitten"]}, ["a white kitten"]),  # its own
+        ("five dogs, none of them black", {"and": ["five dogs"], "not": ["black dogs"]}, ["black dogs"]),
+        # more than the rules' NOT, and the more is wanted or where in the picture
+        ("一只猫坐在窗台上，不要背景里的树", {"and": ["一只猫坐在窗台上"], "not": ["背景里的树"]}, ["树"]),
+        ("除了鸭子以外没有其他鸟的湖面", {"and": ["湖面里有鸭子"], "not": ["其他鸟的湖面"]}, ["其他鸟"]),
+        ("a dog in a park, not on a leash", {"and": ["a dog in a park"], "not": ["a leash"]}, ["a leash"]),
     ],
 )
 def test_a_not_that_names_only_a_property_takes_the_rules_thing(query: str, cand: dict, want_not: list) -> None:
-    """NOT "a red one" or "red" penalised every red thing in the gallery; the rules say which."""
+    """NOT "a red one", "red" or "locked" penalised every red or locked thing in the gallery, NOT
+    "a red girl" the girl wanted, 背景里的树 the background; the rules say which thing."""
     plan, problems = _check(cand, query)
     assert plan.not_ == want_not and plan.and_ == cand["and"], problems
 

@@ -26,13 +26,14 @@ from csdclip_cli.rewrite.rules import (
     STATES,
     ZH_ONLY,
     RuleRewriter,
+    is_participle,
     lexical_negators_hidden,
     simplified,
 )
 from csdclip_cli.rewrite.shipped import ADAPTER as SHIPPED
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
-FINETUNED_PROMPT = "t17"  # the prompt and output form of rewrite/finetune.py, and its checks (t17: other scripts)
+FINETUNED_PROMPT = "t18"  # the prompt and output form of rewrite/finetune.py, and its checks (t18: whose state)
 MAX_CLAUSE_WORDS = 14
 # plain `pip install llama-cpp-python` compiles for this CPU only (-march=native); the Makefile's
 # wheel is portable (README, "Portable builds")
@@ -304,6 +305,13 @@ IMPLIED_ABSENCE = re.compile(r"\b(?:nobody|no one|no-one|nothing|empty|alone|els
 
 
 VAGUE_NOT = re.compile(r"(?:(?:a|an|the)\s+)?(?P<prop>[A-Za-z-]+)(?P<one>\s+ones?)?", re.IGNORECASE)
+# where in the picture, not what: 背景里的房子 excludes a house
+NOT_FRAME = re.compile(r"背景|画面|照片|图片|\b(?:background|foreground|picture|photo|frame)\b", re.IGNORECASE)
+
+
+def _state(word: str) -> bool:
+    """`word` is a state or a participle ("open", "parked", "broken"): some thing's, not a thing."""
+    return word in STATES or is_participle(word)
 
 
 def _invented_zh(clause: str, query: str) -> str:
@@ -444,18 +452,49 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
     if missed:
         problems.append(f"NOT clauses {missed!r} of the rules are missing; added")
         nots = [*nots, *missed]
-    # a property alone ("red", "a red one") excludes every red thing; the rules name the thing
-    # it is said of ("red balloon")
+    # a property alone ("red", "a red one", "parked") excludes every red or parked thing; the
+    # rules name the thing it is said of ("red balloon", "parked car")
     replaced: set[str] = set()
     for i, n in enumerate(nots):
         m = VAGUE_NOT.fullmatch(n.strip())
-        # a colour is always some thing's; "sunny" alone may be the scene's ("never sunny")
-        if m and (m["prop"].lower() in COLOURS or (m["one"] and m["prop"].lower() in STATES)):
-            named = [r for r in rules.not_ if m["prop"].lower() in r.lower().split() and len(r.split()) > 1]
+        prop = m["prop"].lower() if m else ""
+        # a colour or a participle is always some thing's; "sunny" alone may be the scene's
+        # ("a room with no windows, never sunny")
+        if m and (
+            prop in COLOURS or (m["one"] and prop in STATES) or (n.strip().lower() == prop and is_participle(prop))
+        ):
+            named = [r for r in rules.not_ if prop in r.lower().split() and len(r.split()) > 1]
             if named:
                 problems.append(f"NOT clause {n!r} names no thing; the rules' {named[0]!r}")
                 nots[i] = named[0]
                 replaced.add(n)
+    wanted_stems = _stems(rules.optimized)
+    wanted_chars = _content_words(rules.optimized) - ZH_FUNCTION if CJK.search(rules.optimized) else set()
+    for i, n in enumerate(nots):
+        # a property moved onto the wanted thing ("a toddler with a balloon that isn't red" ->
+        # "a red toddler"): the rules' clause that puts it on another thing ("red balloon")
+        head = _head(n)
+        props = {w for w in _stems(n) - {head} if w in COLOURS or _state(w)}
+        if head in wanted_stems and props:
+            moved = [
+                r
+                for r in rules.not_
+                if (h := _head(r)) not in (None, head) and not _state(h) and h not in COLOURS and props & _stems(r)
+            ]
+            if moved:
+                problems.append(f"NOT clause {n!r} excludes the wanted {head!r}; the rules' {moved[0]!r}")
+                nots[i] = moved[0]
+                replaced.add(n)
+                continue
+        # a rules' NOT inside a longer one whose more is wanted or the frame ("a dog on a leash"
+        # beside a wanted dog, 其他动物的房间 beside 房间里的猫, 背景里的房子): what is absent is the rules'
+        for r in rules.not_:
+            more = _content_words(n) - _content_words(r) - ZH_FUNCTION
+            if r != n and more and _inside(n, r) and (more & (wanted_stems | wanted_chars) or NOT_FRAME.search(n)):
+                problems.append(f"NOT clause {n!r} holds what is wanted or the frame; the rules' {r!r}")
+                nots[i] = r
+                replaced.add(n)
+                break
     nots = list(dict.fromkeys(nots))
     ands, ors = [], [g for g in (items(g) for g in candidate.get("or") or [] if isinstance(g, list)) if len(g) > 1]
     # what the query names only under a negation ("a red car by the sea, no brown dog": dog)
