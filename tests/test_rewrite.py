@@ -1055,6 +1055,11 @@ NEGATED_FACT_TABLE = [
     ("天空中没有云", ["天空"], ["云"], []),  # no clause: the sky was dropped as a frame
     ("天上没有云", ["天空"], ["云"], []),
     ("海边的房子，天上没有云", ["海边的房子"], ["云"], []),  # the sky after a comma is the frame still
+    ("天空中没有云的沙漠", ["沙漠"], ["云"], []),  # the desert's sky: a frame (it was 天空的沙漠)
+    ("天空中不要有鸟的照片", ["天空"], ["鸟"], []),
+    ("I don't really like red cars, a city street at night", ["a city street at night"], ["red cars"], []),
+    ("a pile of apples, none of which are green", ["a pile of apples"], ["green apples"], []),
+    ("a flock of sheep, none of them white", ["a flock of sheep"], ["white sheep"], []),
     # "none of them" + a colour or state: the plural before it has it (it excluded "them red")
     ("five dogs, none of them black", ["five dogs"], ["black dogs"], []),
     ("a row of cars, none of them parked", ["a row of cars"], ["parked cars"], []),

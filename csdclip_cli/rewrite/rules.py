@@ -514,6 +514,23 @@ def _nothing_item(m: re.Match) -> str:
     return f"something {attr}" if attr.lower() in COLOURS else f"a {attr} object"
 
 
+# plurals without an -s ("a flock of sheep, none of them white")
+SAME_PLURALS = {
+    "sheep",
+    "deer",
+    "fish",
+    "people",
+    "children",
+    "men",
+    "women",
+    "mice",
+    "geese",
+    "cattle",
+    "teeth",
+    "feet",
+}
+
+
 def is_participle(word: str) -> bool:
     """Whether `word` is a participle ("parked", "broken": NOT_ED holds the irregular ones), a
     state of some thing rather than a thing."""
@@ -1222,7 +1239,7 @@ NONE_OF_ARE = re.compile(
 )
 # "kids at a school, none of them wearing uniforms", "dogs, none on a leash": what they have or
 # where they are is excluded, not "them" (a clause "none wearing uniforms", NOT "them holding phones")
-_NONE_OF = r"(?:(?<=,)|^)\s*none(?:\s+of\s+(?:them|whom))?\s+(?:(?:are|is|were|was)\s+)?"
+_NONE_OF = r"(?:(?<=,)|^)\s*none(?:\s+of\s+(?:them|whom|which))?\s+(?:(?:are|is|were|was)\s+)?"
 NONE_OF_THEM = re.compile(
     _NONE_OF + r"(?:holding|wearing|carrying|with|having|has|have|on|in)\s+(?:an?\s+)?", re.IGNORECASE
 )
@@ -1237,7 +1254,11 @@ def _none_of_are(m: re.Match) -> str:
     or state; the match itself when the word is neither or no plural comes before."""
     prop = m["prop"].lower()
     said = re.split(r"[,;]", m.string[: m.start()].rstrip(" ,;"))[-1]
-    plurals = [w for w in re.findall(r"[A-Za-z]+", said) if w.lower().endswith("s") and not w.lower().endswith("ss")]
+    plurals = [
+        w
+        for w in re.findall(r"[A-Za-z]+", said)
+        if (w.lower().endswith("s") and not w.lower().endswith("ss")) or w.lower() in SAME_PLURALS
+    ]
     if not plurals or not (prop in COLOURS or _is_property(prop)):
         return m.group(0)
     return f" no {m['prop']} {plurals[-1]}"
@@ -1690,6 +1711,13 @@ def _english(query: str) -> Plan:
         lambda m: (
             f" that isn't {m['word']}" if _is_property(m["word"]) or m["word"].lower().endswith("ed") else m.group(0)
         ),
+        query,
+        flags=re.I,
+    )
+    # "I don't really like red cars": the adverb says nothing (it was the verb: "reallying")
+    query = re.sub(
+        r"\b((?:do|does|did)\s+not|(?:don|doesn|didn)'?t)\s+(?:really|actually|particularly|especially|even)\s+",
+        r"\1 ",
         query,
         flags=re.I,
     )
@@ -2322,8 +2350,20 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
         ),
         r"\1",
     ),
-    # 天空中没有云 at the start: a sky is what is wanted (it was dropped as a frame, leaving no clause)
-    (re.compile(r"^天空?(?:里|中|上)(?=没|不要|别|无)"), "天空"),
+    # 天空中没有云 at the start: a sky is what is wanted (it was dropped as a frame, leaving no
+    # clause); not when the negation is said of a thing after it (天空中没有云的沙漠: a desert)
+    (
+        re.compile(
+            r"^天空?(?:里|中|上)(?=(?:没|不要|别|无)[^，,、；;。的]*(?:的(?:图片|照片|图像|画面|图))?(?:[，,、；;。]|$))"
+        ),
+        "天空",
+    ),
+    (
+        re.compile(
+            r"^天空?(?:里|中|上)?(?=(?:没|不要|别|无)[^，,、；;。]*的(?!(?:图片|照片|图像|画面|图)(?:[，,、；;。]|$)))"
+        ),
+        "",
+    ),
     # 人不在画面里: no people in the picture (在画面里 was removed below, leaving 人不 wanted)
     (
         re.compile(
@@ -2728,7 +2768,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v52"
+    fingerprint = "rules-v53"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
