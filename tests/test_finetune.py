@@ -721,6 +721,7 @@ def test_chinese_clauses_the_query_does_not_name_or_that_contradict_are_dropped(
         ("一只猫坐在窗台上，不要背景里的树", {"and": ["一只猫坐在窗台上"], "not": ["背景里的树"]}, ["树"]),
         ("除了鸭子以外没有其他鸟的湖面", {"and": ["湖面里有鸭子"], "not": ["其他鸟的湖面"]}, ["其他鸟"]),
         ("a dog in a park, not on a leash", {"and": ["a dog in a park"], "not": ["a leash"]}, ["a leash"]),
+        ("一只狗在草地上，背景中不要有汽车", {"and": ["一只狗在草地上"], "not": ["有汽车"]}, ["汽车"]),
     ],
 )
 def test_a_not_that_names_only_a_property_takes_the_rules_thing(query: str, cand: dict, want_not: list) -> None:

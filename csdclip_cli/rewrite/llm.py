@@ -33,7 +33,7 @@ from csdclip_cli.rewrite.rules import (
 from csdclip_cli.rewrite.shipped import ADAPTER as SHIPPED
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
-FINETUNED_PROMPT = "t18"  # the prompt and output form of rewrite/finetune.py, and its checks (t18: whose state)
+FINETUNED_PROMPT = "t19"  # the prompt and output form of rewrite/finetune.py, and its checks (t19: 有汽车)
 MAX_CLAUSE_WORDS = 14
 # plain `pip install llama-cpp-python` compiles for this CPU only (-march=native); the Makefile's
 # wheel is portable (README, "Portable builds")
@@ -487,10 +487,13 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
                 replaced.add(n)
                 continue
         # a rules' NOT inside a longer one whose more is wanted or the frame ("a dog on a leash"
-        # beside a wanted dog, 其他动物的房间 beside 房间里的猫, 背景里的房子): what is absent is the rules'
+        # beside a wanted dog, 其他动物的房间 beside 房间里的猫, 背景里的房子) or only 有 / 的 (有汽车):
+        # what is absent is the rules'
         for r in rules.not_:
-            more = _content_words(n) - _content_words(r) - ZH_FUNCTION
-            if r != n and more and _inside(n, r) and (more & (wanted_stems | wanted_chars) or NOT_FRAME.search(n)):
+            extra = _content_words(n) - _content_words(r)
+            more = extra - ZH_FUNCTION
+            wanted_or_frame = more and (more & (wanted_stems | wanted_chars) or NOT_FRAME.search(n))
+            if r != n and _inside(n, r) and (wanted_or_frame or (extra and not more and CJK.search(n))):
                 problems.append(f"NOT clause {n!r} holds what is wanted or the frame; the rules' {r!r}")
                 nots[i] = r
                 replaced.add(n)
