@@ -1060,6 +1060,12 @@ NEGATED_FACT_TABLE = [
     ("I don't really like red cars, a city street at night", ["a city street at night"], ["red cars"], []),
     ("a pile of apples, none of which are green", ["a pile of apples"], ["green apples"], []),
     ("a flock of sheep, none of them white", ["a flock of sheep"], ["white sheep"], []),
+    # "I hate X", 我不喜欢X: not wanted (they were AND clauses, "I hate crowds" and all)
+    ("I hate crowds, a quiet market street", ["a quiet market street"], ["crowds"], []),
+    ("we can't stand cars, a green park", ["a green park"], ["cars"], []),
+    ("a sign that says I hate mondays", ["a sign that says I hate mondays"], [], []),  # the sign's words
+    ("我不喜欢有人的照片，海边的日落", ["海边的日落"], ["人"], []),
+    ("讨厌下雨天，一个公园", ["一个公园"], ["下雨天"], []),
     # "none of them" + a colour or state: the plural before it has it (it excluded "them red")
     ("five dogs, none of them black", ["five dogs"], ["black dogs"], []),
     ("a row of cars, none of them parked", ["a row of cars"], ["parked cars"], []),

@@ -1714,6 +1714,15 @@ def _english(query: str) -> Plan:
         query,
         flags=re.I,
     )
+    # "I hate crowds", "we can't stand cars": not wanted (it wanted "I hate crowds"); not what a
+    # sign says ("a sign that says I hate mondays")
+    query = re.sub(
+        r"(?<!\bsays\s)(?<!\breads\s)(?<!\bsaying\s)(?<!\breading\s)(?<!\bwords\s)"
+        r"\b(?P<who>i|we)\s+(?:really\s+)?(?:hate|dislike|can'?t\s+stand|cannot\s+stand)\s+(?=[a-z])",
+        lambda m: f"{m['who']} don't want ",
+        query,
+        flags=re.I,
+    )
     # "I don't really like red cars": the adverb says nothing (it was the verb: "reallying")
     query = re.sub(
         r"\b((?:do|does|did)\s+not|(?:don|doesn|didn)'?t)\s+(?:really|actually|particularly|especially|even)\s+",
@@ -2295,6 +2304,7 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
     (re.compile(r"不能有|不准有|不许有|禁止出现|不出现|不可以有"), "没有"),
     (re.compile(r"不包含"), "不含"),
     (re.compile(r"缺少|缺乏|看不(?:到|见)"), "没有"),  # 看不到天空的照片
+    (re.compile(r"(?:我们?|你们?)?(?:不喜欢|讨厌)"), "不要"),  # 我不喜欢有人的照片: 我不喜欢有人 was wanted
     (
         re.compile(rf"({ZH_COLOUR_WORD})、(?=[\u4e00-\u9fff]{{1,3}}的)"),
         r"\1",
@@ -2768,7 +2778,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v53"
+    fingerprint = "rules-v54"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
