@@ -1259,7 +1259,7 @@ def _none_of_are(m: re.Match) -> str:
         for w in re.findall(r"[A-Za-z]+", said)
         if (w.lower().endswith("s") and not w.lower().endswith("ss")) or w.lower() in SAME_PLURALS
     ]
-    if not plurals or not (prop in COLOURS or _is_property(prop)):
+    if not plurals or not _is_property(prop):  # colours are among its ADJECTIVES
         return m.group(0)
     return f" no {m['prop']} {plurals[-1]}"
 
