@@ -640,6 +640,28 @@ def test_checks_mend_what_the_adapter_wrote(query: str, model: dict, want_and, w
 
 
 @pytest.mark.parametrize(
+    "query, model, want_and",
+    [
+        # the model's clause for the thing gives way to the rules' clause with the place
+        ("a bicycle and a brown horse on the farm", ["a bicycle", "a brown horse", "on the farm"],
+         ["a bicycle", "a brown horse on the farm"]),
+        # no model clause for the thing alone: the rules' clause where the place was
+        ("a lamp next to a grey sofa in the living room, no cat",
+         ["a lamp", "a grey sofa next to a lamp", "in the living room"],
+         ["a lamp", "a grey sofa next to a lamp", "a grey sofa in the living room"]),
+        ("people dancing in the rain", ["people dancing", "in the rain"], ["people dancing", "people in the rain"]),
+        # the rules put the place with each thing
+        ("一只猫和一只狗在沙发上", ["一只猫", "一只狗", "在沙发上"], ["一只猫在沙发上", "一只狗在沙发上"]),
+        # the rules put it with no thing either: it stays
+        ("in the snow: a fox and a hare", ["in the snow", "a fox", "a hare"], ["in the snow", "a fox", "a hare"]),
+    ],
+)  # fmt: skip
+def test_a_place_alone_goes_with_the_thing_the_rules_put_it_with(query: str, model: list, want_and: list) -> None:
+    plan, problems = _check({"and": model}, query)
+    assert plan.and_ == want_and, problems
+
+
+@pytest.mark.parametrize(
     "query, cand",
     [
         ("一架无人机在海滩上", {"and": ["一架无人机在海滩上"]}),  # a drone: the rules excluded 人机在海滩上

@@ -33,7 +33,7 @@ from csdclip_cli.rewrite.rules import (
 from csdclip_cli.rewrite.shipped import ADAPTER as SHIPPED
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
-FINETUNED_PROMPT = "t19"  # the prompt and output form of rewrite/finetune.py, and its checks (t19: 有汽车)
+FINETUNED_PROMPT = "t20"  # the prompt and output form of rewrite/finetune.py, and its checks (t20: a place alone)
 MAX_CLAUSE_WORDS = 14
 # plain `pip install llama-cpp-python` compiles for this CPU only (-march=native); the Makefile's
 # wheel is portable (README, "Portable builds")
@@ -305,6 +305,12 @@ IMPLIED_ABSENCE = re.compile(r"\b(?:nobody|no one|no-one|nothing|empty|alone|els
 
 
 VAGUE_NOT = re.compile(r"(?:(?:a|an|the)\s+)?(?P<prop>[A-Za-z-]+)(?P<one>\s+ones?)?", re.IGNORECASE)
+# an AND clause that is a place and no thing ("on the beach", "in the snow", "at night", 在沙发上;
+# not 在海边散步的人)
+PLACE_ALONE = re.compile(
+    r"(?:in front of|on top of|next to|in|on|at|by|under|near|behind|beside|inside|outside|across|along|over|during)\s|在[^的，,]*[上里中下旁边前后内外]$",
+    re.IGNORECASE,
+)
 # where in the picture, not what: 背景里的房子 excludes a house
 NOT_FRAME = re.compile(r"背景|画面|照片|图片|\b(?:background|foreground|picture|photo|frame)\b", re.IGNORECASE)
 
@@ -385,6 +391,42 @@ def _inside(clause: str, item: str) -> bool:
     return bool(words) and words <= _content_words(clause)
 
 
+def _places_with_things(ands: list[str], rules_and: list[str], nots: list[str], problems: list[str]) -> list[str]:
+    """`ands` with each place said alone ("on the beach", "in the snow") given the thing the
+    rules' clause puts it with ("a black dog on the beach"), that clause taking the place of the
+    model's clause for the thing ("a black dog") when it holds it. The annotations put a place
+    with a thing ("a woman in front of City Hall" in TIGR's format; no gold clause of the held-out
+    sets is a place alone), and a text encoder trained on captions reads a place alone poorly; a
+    place the rules put with no thing stays."""
+    out = list(ands)
+    for a in ands:
+        if not PLACE_ALONE.match(a):
+            continue
+        words = _content_words(a)
+        holders = [
+            r
+            for r in rules_and
+            if words <= _content_words(r)
+            and _content_words(r) - words - RELATION_WORDS
+            and not any(_inside(r, n) for n in nots)
+        ]
+        if not holders:
+            continue
+        problems.append(f"AND clause {a!r} is a place alone; the rules' {holders!r}")
+        at = out.index(a)
+        out.remove(a)
+        # each thing the rules put there ("一只猫在沙发上", "一只狗在沙发上"): in place of the model's clause for it
+        placed = False
+        for r in holders:
+            thing = next((i for i, b in enumerate(out) if b not in holders and _inside(r, b)), None)
+            if thing is not None:
+                out[thing] = r
+                placed = True
+        if not placed and holders[0] not in out:
+            out.insert(at, holders[0])
+    return out
+
+
 def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tuple[Plan, list[str]]:
     """A fine-tuned model's plan, checked against the query. It learned the annotation
     conventions, so a NOT clause may name what the query only implies ("nobody else" -> "other
@@ -400,6 +442,8 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
       on a leash" beside NOT "a leash"), or wanting what the query names only under a negation
       ("a red car by the sea, no brown dog": not "a dog by the sea"); none left: the rules' AND
       clauses that hold no NOT.
+    - A place alone ("in the snow"): the rules' clause that puts it with its thing ("a red car in
+      the snow"), in place of the model's clause for that thing.
     - OR groups of one are dropped; none where the rules find some ("a teddy bear or a doll"):
       the rules' groups, and the AND clauses inside them dropped. No AND and no OR clause at
       all: the rules' plan.
@@ -528,6 +572,7 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
         if w not in nots and w not in replaced and _named(w, query, qwords) and not any(_inside(a, w) for a in ands):
             problems.append(f"{w!r} is named in the query without a negation; an AND clause")
             ands.append(w)
+    ands = _places_with_things(ands, rules.and_, nots, problems)
     # the rules' clauses that hold no NOT and no negation (the rules miss some: "不是黑色的")
     finer = [a for a in rules.and_ if not any(_inside(a, n) for n in nots) and not _absent_in(a)]
     by_rules = set().union(*(_content_words(a) for a in finer)) - ZH_FUNCTION if finer else set()

@@ -533,7 +533,8 @@ WITH_POSITIVE = [
 # thing, each keeping its own colour or clothing; a relation stays with the second thing
 # ("a cheese board next to a glass", as the TIGR annotations write it). A place shared by
 # several things is a clause of its own ("on the beach"): attached to every thing it repeats,
-# attached to the last one it drops the others' place.
+# attached to the last one it drops the others' place. (At inference the checks give such a
+# place the thing the rules put it with: llm.validate_finetuned, t20.)
 # (noun, Chinese noun with measure word, colours it takes: "any", "animal" or None)
 SIDE_THINGS = [
     ("car", "一辆|汽车", "any"),
