@@ -1070,6 +1070,20 @@ NEGATED_FACT_TABLE = [
     ("five dogs, none of them black", ["five dogs"], ["black dogs"], []),
     ("a row of cars, none of them parked", ["a row of cars"], ["parked cars"], []),
     ("apples in a bowl, none of them green", ["apples in a bowl"], ["green apples"], []),
+    # ... two colours: neither ("them black", "brown" were excluded); "and": the two together
+    ("horses in a paddock, none of them grey or white", ["horses in a paddock"], ["grey horses", "white horses"], []),
+    ("cars, none of them red nor blue", ["cars"], ["red cars", "blue cars"], []),
+    ("cows, none of them black and white", ["cows"], ["black and white cows"], []),
+    # "I like X" asks for X; "but I [don't like Y]" leaves no "I" behind
+    ("I like old bridges but I don't like cars on them", ["old bridges"], ["cars"], []),
+    ("I really love lighthouses", ["lighthouses"], [], []),
+    ("I love yellow kayaks but I don't want red ones", ["yellow kayaks"], ["red kayaks"], []),
+    ("a poster that says I love paris", ["a poster that says I love paris"], [], []),  # the poster's words
+    # 背景不要是X的: a background of that colour is excluded (是白色的猫, the wanted cat, was)
+    ("一只兔子，背景不要是绿色的", ["一只兔子"], ["绿色的背景"], []),
+    ("背景不是黑色的，一只白色的鸟", ["一只白色的鸟"], ["黑色的背景"], []),
+    # 没有一辆车是红色的: no red car (一辆车是红色 was the NOT)
+    ("停车场，没有一辆车是白色的", ["停车场"], ["白色的车"], []),
 ]
 MIXED_TABLE = [
     ("a red car, no dog, 没有人", ["a red car"], ["dog", "人"], []),

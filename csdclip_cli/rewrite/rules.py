@@ -359,7 +359,7 @@ COLOURS = {"red", "blue", "green", "yellow", "white", "black", "purple", "orange
 # Carrier phrases and question forms: they say "find me an image", not what is in it.
 CARRIER = re.compile(
     r"^(?:(?:please|pls|can\s+you|could\s+you|i\s*'?\s*m\s+looking\s+for|i\s+am\s+looking\s+for|looking\s+for|"
-    r"i\s+want|i\s+need|i'?d\s+like|show(?:\s+me)?|find(?:\s+me)?|give\s+me|get\s+me|search(?:\s+for)?|"
+    r"i\s+want|i\s+need|i'?d\s+like|i\s+(?:really\s+)?(?:like|love)|show(?:\s+me)?|find(?:\s+me)?|give\s+me|get\s+me|search(?:\s+for)?|"
     r"(?:can|could|may)\s+(?:i|we)\s+(?:get|see|have|find)|let\s+me\s+see|"
     r"retrieve|is\s+there|are\s+there|there\s+(?:is|are)(?=\s+(?:an?|some|two|three|many|several)\s)|"
     r"do\s+(?:you|i|we)\s+have|have\s+(?:i|we)\s+got|"
@@ -800,7 +800,8 @@ PRONOUN_ONLY = re.compile(
     r"|(?:(?:the|a|an|some|my|our|these|those|any)\s+)?(?:photo|picture|image|pic|shot|snapshot)s?)$",
     re.IGNORECASE,
 )
-PRONOUN_TAIL = re.compile(r"\s*,\s*(?:i|we|please)$", re.IGNORECASE)  # "a harbor, I [don't want to see ...]"
+# "a harbor, I [don't want to see ...]", "trees but I [don't like fences]"
+PRONOUN_TAIL = re.compile(r"(?:\s*,|\s+(?:but|and))\s*(?:i|we|please)$", re.IGNORECASE)
 
 
 # "mom at the restaurant where she's [not wearing her glasses]": who the cut negation was said of
@@ -1246,12 +1247,15 @@ NONE_OF_THEM = re.compile(
 # ... and what they do is done by none of the subject ("kids in a classroom, none of them smiling")
 NONE_OF_THEM_DOING = re.compile(_NONE_OF + r"(?=[a-z]{3,}ing\b)", re.IGNORECASE)
 # ... and a colour or state is theirs: "tulips, none of them red" excludes red tulips (it was "them red")
-NONE_OF_THEM_ARE = re.compile(_NONE_OF + r"(?P<prop>[a-z-]+)(?=\s*[,;.]|\s*$)", re.IGNORECASE)
+NONE_OF_THEM_ARE = re.compile(
+    _NONE_OF + r"(?P<prop>[a-z-]+)(?:\s+(?P<join>or|nor|and)\s+(?P<prop2>[a-z-]+))?(?=\s*[,;.]|\s*$)", re.IGNORECASE
+)
 
 
 def _none_of_are(m: re.Match) -> str:
-    """' no red tulips' for "tulips, none of them red": the last plural before it has the colour
-    or state; the match itself when the word is neither or no plural comes before."""
+    """' no red tulips' for "tulips, none of them red" (' no black dogs, no brown dogs' for "none of
+    them black or brown"): the last plural before it has the colour or state; the match itself
+    when a word is neither or no plural comes before."""
     prop = m["prop"].lower()
     said = re.split(r"[,;]", m.string[: m.start()].rstrip(" ,;"))[-1]
     plurals = [
@@ -1259,9 +1263,13 @@ def _none_of_are(m: re.Match) -> str:
         for w in re.findall(r"[A-Za-z]+", said)
         if (w.lower().endswith("s") and not w.lower().endswith("ss")) or w.lower() in SAME_PLURALS
     ]
-    if not plurals or not _is_property(prop):  # colours are among its ADJECTIVES
-        return m.group(0)
-    return f" no {m['prop']} {plurals[-1]}"
+    if not plurals or not _is_property(prop) or (m["prop2"] and not _is_property(m["prop2"].lower())):
+        return m.group(0)  # colours are among its ADJECTIVES
+    # "none of them black or brown": neither colour; "black and white": the two together (it
+    # excluded "them black")
+    if m["join"] and m["join"].lower() == "and":
+        return f" no {m['prop']} and {m['prop2']} {plurals[-1]}"
+    return "".join(f" no {p} {plurals[-1]}," for p in (m["prop"], m["prop2"]) if p).rstrip(",")
 
 
 def _none_of(before: str) -> str:
@@ -2349,6 +2357,8 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
     ),
     (re.compile(r"(?:都行|都可以|都好|均可)" + _END), ""),  # 猫还是狗都行: either (OR [猫, 狗都行])
     (re.compile(_SEP + r"要(?!么|是|不)(?=[^，,、；;。]{2,})"), r"\1"),  # 不要红色的，要蓝色的车
+    # 一只猫，背景不要是白色的: a white background is excluded (是白色的猫 was: the cat the query wants)
+    (re.compile(_SEP + r"背景(?:里|中|上)?(?:不要|不能|不应该|别|不)是([^，,、；;。]+?)的?" + _END), r"\1不要\2的背景"),
     # hedges, pronouns and frames before a negation say nothing of the image: 最好没有人,
     # 它没有戴项圈, 天上没有云, 他的旁边没有其他人
     (re.compile(_SEP + r"(?:最好是?|尽量|希望|千万|请)(?=没|不|别|无)"), r"\1"),
@@ -2418,6 +2428,13 @@ ZH_SAID_OTHERWISE: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
     (re.compile(_SEP + r"要(?!么|是)(?=[^，,、；;。]+?不要)"), r"\1"),  # 要猫不要狗
     (re.compile(_SEP + r"是([^，,、；;。不]+?)[，,]?不是"), r"\1\2，不是"),  # 是猫不是狗
     (re.compile(r"(?:颜色|顏色)(?=不是)"), ""),  # 一辆车，颜色不是红色
+    # 一条街，没有一辆车是红色的: no red car (一辆车是红色 was the NOT)
+    (
+        re.compile(
+            _SEP + rf"(?:没有|无)(?:一|任何一?)[{MEASURE_WORDS}]([^，,、；;。是]{{1,4}})是([^，,、；;。]+?)的?" + _END
+        ),
+        r"\1没有\3的\2",
+    ),
     # 没有人和车的马路: the road is wanted, people and cars are not
     (
         re.compile(_SEP + r"(?:没有|无)([^，,、；;。的]+[和与及、][^，,、；;。的]+)的([^，,、；;。的]{1,4})" + _END),
@@ -2778,7 +2795,7 @@ class RuleRewriter:
     at its commas, each parsed by its own rules, and the plans merged."""
 
     name = "rules"
-    fingerprint = "rules-v54"
+    fingerprint = "rules-v55"
 
     def rewrite(self, query: str) -> Plan:
         """The rule-based plan of `query`: English rules, Chinese rules, or both merged for a query that
