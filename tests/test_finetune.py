@@ -654,6 +654,14 @@ def test_checks_mend_what_the_adapter_wrote(query: str, model: dict, want_and, w
         ("一只猫和一只狗在沙发上", ["一只猫", "一只狗", "在沙发上"], ["一只猫在沙发上", "一只狗在沙发上"]),
         # the rules put it with no thing either: it stays
         ("in the snow: a fox and a hare", ["in the snow", "a fox", "a hare"], ["in the snow", "a fox", "a hare"]),
+        # a compound noun holds the words, not the place (the beach and the night were lost)
+        ("at the beach, a beach ball and a girl, no dogs", ["at the beach", "a beach ball", "a girl"],
+         ["at the beach", "a beach ball", "a girl"]),
+        ("at night, a night market and a bicycle", ["at night", "a night market", "a bicycle"],
+         ["at night", "a night market", "a bicycle"]),
+        # a thing the model words otherwise (棕色的马) keeps it, the rules' clause with the place beside it
+        ("一辆自行车和一匹棕色的马在农场里", ["一辆自行车", "一匹棕色的马", "在农场里"],
+         ["一辆自行车在农场里", "一匹棕色的马", "一匹马在农场里"]),
     ],
 )  # fmt: skip
 def test_a_place_alone_goes_with_the_thing_the_rules_put_it_with(query: str, model: list, want_and: list) -> None:

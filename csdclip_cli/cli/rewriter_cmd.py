@@ -214,7 +214,7 @@ def train(
     """Fine-tune a rewriter with LoRA (transformers + peft) and write a GGUF LoRA adapter that
     `--rewriter llm --adapter FILE` applies to the base GGUF in llama.cpp. The data: generated
     pairs (`csd rewriter data`) plus hand-written natural queries. Checkpoints every 50 steps;
-    run the same command again to resume. About 21 minutes on 2 cores with the defaults (bf16 CPUs).
+    run the same command again to resume. About 21–39 minutes on 2 cores with the defaults (bf16 CPUs; more on a busy machine).
 
     Example: [bold]csd rewriter train --out runs/rewriter[/]
     """

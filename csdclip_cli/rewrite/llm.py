@@ -33,7 +33,7 @@ from csdclip_cli.rewrite.rules import (
 from csdclip_cli.rewrite.shipped import ADAPTER as SHIPPED
 
 PROMPT_VERSION = "v2"  # v2: no few-shot example is a test or benchmark query
-FINETUNED_PROMPT = "t20"  # the prompt and output form of rewrite/finetune.py, and its checks (t20: a place alone)
+FINETUNED_PROMPT = "t21"  # the prompt and output form of rewrite/finetune.py, and its checks (t21: a place alone)
 MAX_CLAUSE_WORDS = 14
 # plain `pip install llama-cpp-python` compiles for this CPU only (-march=native); the Makefile's
 # wheel is portable (README, "Portable builds")
@@ -392,38 +392,37 @@ def _inside(clause: str, item: str) -> bool:
 
 
 def _places_with_things(ands: list[str], rules_and: list[str], nots: list[str], problems: list[str]) -> list[str]:
-    """`ands` with each place said alone ("on the beach", "in the snow") given the thing the
-    rules' clause puts it with ("a black dog on the beach"), that clause taking the place of the
-    model's clause for the thing ("a black dog") when it holds it. The annotations put a place
-    with a thing ("a woman in front of City Hall" in TIGR's format; no gold clause of the held-out
-    sets is a place alone), and a text encoder trained on captions reads a place alone poorly; a
-    place the rules put with no thing stays."""
+    """`ands` with each place said alone ("on the beach", "in the snow") given the things the
+    rules' clauses put it with ("a black dog on the beach"), each such clause taking the place of
+    the model's clause for its thing ("a black dog") or added beside the others. The annotations
+    put a place with a thing ("a woman in front of City Hall" in TIGR's format; no gold clause of
+    the held-out sets is a place alone), and a text encoder trained on captions reads a place
+    alone poorly. A rules' clause holds the place when it says the same words in a row ("a beach
+    ball" does not hold "at the beach"); a place no rules' clause holds stays."""
     out = list(ands)
     for a in ands:
         if not PLACE_ALONE.match(a):
             continue
-        words = _content_words(a)
+        place = _bare(a)
         holders = [
-            r
-            for r in rules_and
-            if words <= _content_words(r)
-            and _content_words(r) - words - RELATION_WORDS
-            and not any(_inside(r, n) for n in nots)
+            r for r in rules_and if place in _bare(r) and _bare(r) != place and not any(_inside(r, n) for n in nots)
         ]
         if not holders:
             continue
         problems.append(f"AND clause {a!r} is a place alone; the rules' {holders!r}")
         at = out.index(a)
         out.remove(a)
-        # each thing the rules put there ("一只猫在沙发上", "一只狗在沙发上"): in place of the model's clause for it
-        placed = False
+        # each thing the rules put there (一只猫在沙发上, 一只狗在沙发上): in place of the model's
+        # clause for it, else beside the others (一匹马在农场里 beside the model's 一匹棕色的马)
         for r in holders:
+            if r in out:
+                continue
             thing = next((i for i, b in enumerate(out) if b not in holders and _inside(r, b)), None)
             if thing is not None:
                 out[thing] = r
-                placed = True
-        if not placed and holders[0] not in out:
-            out.insert(at, holders[0])
+            else:
+                out.insert(min(at, len(out)), r)
+                at += 1
     return out
 
 
