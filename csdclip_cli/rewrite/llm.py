@@ -441,8 +441,8 @@ def validate_finetuned(candidate: dict[str, Any], query: str, rules: Plan) -> tu
       on a leash" beside NOT "a leash"), or wanting what the query names only under a negation
       ("a red car by the sea, no brown dog": not "a dog by the sea"); none left: the rules' AND
       clauses that hold no NOT.
-    - A place alone ("in the snow"): the rules' clause that puts it with its thing ("a red car in
-      the snow"), in place of the model's clause for that thing.
+    - A place alone ("in the snow"): the rules' clauses that say it with a thing ("a red car in
+      the snow"), each in place of the model's clause for that thing or beside the others.
     - OR groups of one are dropped; none where the rules find some ("a teddy bear or a doll"):
       the rules' groups, and the AND clauses inside them dropped. No AND and no OR clause at
       all: the rules' plan.
