@@ -59,7 +59,7 @@ def diagnose(
     `adapter`: a LoRA GGUF loaded with the model (checked to fit it, as `csd rewrite` does, and
     used by the test decode); `missing`: why there is no GGUF, if known; `origin`: where the
     GGUF's path came from (`llm.llm_origin`)."""
-    from csdclip_cli.rewrite.llm import fit_checked, load_failure
+    from csdclip_cli.rewrite.llm import fit_checked, load_failure, merged_prompt
 
     checks = [
         Check("python", f"{platform.python_version()} ({platform.machine()})"),
@@ -110,11 +110,13 @@ def diagnose(
             error = str(load.get("error"))
             why = error if load.get("kind") == "misfit" else load_failure(gguf, error)
             return [*checks, Check("load", why, False)]
-        # with an adapter the fine-tuned prompt is used whatever the template; else the template
-        # decides between a chat prompt and the raw few-shot one
+        # with an adapter (or one merged in) the fine-tuned prompt is used whatever the template;
+        # else the template decides between a chat prompt and the raw few-shot one
         prompt = (
             "fine-tuned prompt (adapter)"
             if adapter
+            else "fine-tuned prompt (adapter merged in)"
+            if merged_prompt(gguf)
             else "chat template"
             if load.get("chat")
             else "no chat template (raw few-shot prompt)"

@@ -509,7 +509,8 @@ def test_tiny_model_trains_exports_and_llama_cpp_gives_the_trained_plan(runner, 
 @pytest.mark.parametrize("given_as", ["gguf", "huggingface folder"])
 def test_a_qwen_base_trains_the_same_way(runner, arch: str, given_as: str, tmp_path: Path) -> None:
     """The original project fine-tuned a Qwen: a Qwen2 / Qwen3 base, as a GGUF or as a local
-    HuggingFace folder, goes train -> GGUF adapter -> llama.cpp (on the base's GGUF) -> plan."""
+    HuggingFace folder, goes train -> GGUF adapter -> llama.cpp (on the base's GGUF) -> plan;
+    from a GGUF, `--merged` also writes one model file that gives the plans without an adapter."""
     from llama_cpp import Llama
     from tiny_gguf import save_as_huggingface_folder, write_tiny_qwen
 
@@ -522,20 +523,31 @@ def test_a_qwen_base_trains_the_same_way(runner, arch: str, given_as: str, tmp_p
     data.write_text("".join(p.to_json() + "\n" for p in TRAINED), encoding="utf-8")
     out = tmp_path / "run"
     args = ["rewriter", "train", "--base", str(base), "--data", str(data), "--out", str(out)]
-    r = invoke(runner, *args, "--steps", "120", "--batch-size", "2", "--lr", "0.03", "--rank", "8", "--alpha", "16")
+    args += ["--steps", "120", "--batch-size", "2", "--lr", "0.03", "--rank", "8", "--alpha", "16"]
+    if given_as == "huggingface folder":  # a merged GGUF needs a GGUF base: told before the training
+        r = invoke(runner, *args, "--merged")
+        assert r.exit_code == 2 and "convert_hf_to_gguf.py" in r.output and not out.exists(), r.output
+        r = invoke(runner, *args)
+    else:
+        r = invoke(runner, *args, "--merged")
     assert r.exit_code == 0, r.output
     adapter = out / finetune.ADAPTER_FILE
     assert lora_gguf.general_type(adapter) == "adapter"
 
-    rw = LlamaRewriter(model, adapter=adapter, n_threads=1)
-    try:
-        for p in TRAINED:
-            got = rw.generate(p.raw)  # the model's own plan, before any check or fallback
-            assert got is not None and (got["and"], got["not"]) == (p.and_, p.not_), (got, rw.last_failure)
-            plan = rw.rewrite(p.raw)
-            assert (plan.and_, plan.not_) == (p.and_, p.not_) and rw.last_failure is None
-    finally:
-        rw.close()
+    # the adapter on the base, and (from a GGUF) the merged model alone, give the trained plans
+    runs = [LlamaRewriter(model, adapter=adapter, n_threads=1)]
+    if given_as == "gguf":
+        assert "merged model:" in r.output
+        runs.append(LlamaRewriter(out / "merged.gguf", n_threads=1))
+    for rw in runs:
+        try:
+            for p in TRAINED:
+                got = rw.generate(p.raw)  # the model's own plan, before any check or fallback
+                assert got is not None and (got["and"], got["not"]) == (p.and_, p.not_), (got, rw.last_failure)
+                plan = rw.rewrite(p.raw)
+                assert (plan.and_, plan.not_) == (p.and_, p.not_) and rw.last_failure is None
+        finally:
+            rw.close()
     plain = Llama(model_path=str(model), n_ctx=256, n_threads=1, verbose=False)  # the base alone: no plan
     text = plain.create_completion(finetune.prompt(TRAINED[0].raw), max_tokens=24, temperature=0.0, stop=["\n"])
     assert parse_logic(text["choices"][0]["text"]) is None

