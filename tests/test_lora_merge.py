@@ -120,10 +120,11 @@ def test_merge_command_says_what_it_wrote_and_refuses_in_one_line(runner, tmp_pa
     assert "2 weights with the adapter added" in r.output and f"--rewriter llm --llm {out}" in r.output
     assert merged_prompt(out) == PROMPT
     cases = [  # a file that is not there or not a model: 1 (as every command), a wrong argument: 2
-        (["--llm", str(tmp_path / "none.gguf")], "none.gguf not found", 1),
+        (["--llm", str(tmp_path / "none.gguf")], "none.gguf (from --llm) not found", 1),
         (["--llm", str(adapter)], "is a LoRA adapter, not a model", 1),
         (["--adapter", str(tmp_path)], "a folder, not a file", 1),
-        (["--adapter", str(base)], "is a model, not a LoRA adapter", 2),
+        (["--adapter", str(base)], "is a GGUF model, not a LoRA adapter", 1),
+        (["--llm", str(out)], "has a LoRA adapter merged in already", 1),  # it would be added twice
         (["-o", str(tmp_path)], "is a folder: give the .gguf file to write", 2),
         (["-o", str(tmp_path / "no" / "m.gguf")], "does not exist", 2),
     ]

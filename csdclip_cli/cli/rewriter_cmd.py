@@ -382,24 +382,13 @@ def merge(
 
     Example: [bold]csd rewriter merge -o models/gemma-3-270m-csd.gguf[/]
     """
-    from csdclip_cli.errors import ModelFileMissing, UsageError
-    from csdclip_cli.rewrite.llm import gguf_type, model_problem
+    from csdclip_cli.errors import UsageError
+    from csdclip_cli.rewrite.llm import resolve_model
     from csdclip_cli.rewrite.shipped import ADAPTER, bundled_base
 
-    base = llm.expanduser() if llm is not None else bundled_base()
-    if problem := model_problem(base):
-        raise ModelFileMissing(f"--llm {base} {problem[0]}; {problem[1]}")
-    lora = adapter.expanduser() if adapter is not None else ADAPTER
-    if not lora.is_file():
-        raise ModelFileMissing(f"--adapter {lora}: {'a folder, not a file' if lora.is_dir() else 'no such file'}")
-    try:
-        kind = gguf_type(lora)
-    except (ValueError, OSError) as e:
-        raise UsageError(
-            f"--adapter {lora} is not a LoRA adapter GGUF ({e}); make one with `csd rewriter train`"
-        ) from None
-    if kind != "adapter":
-        raise UsageError(f"--adapter {lora} is a model, not a LoRA adapter; make one with `csd rewriter train`")
+    # the checks --rewriter llm makes of a model and an adapter (no settings: the defaults are the package's)
+    base, lora = resolve_model(llm or bundled_base(), adapter or ADAPTER)
+    assert base is not None and lora is not None  # resolve_model returns both when both are given
     if output.is_dir():
         raise UsageError(f"--output {output} is a folder: give the .gguf file to write")
     if not output.parent.is_dir():

@@ -157,6 +157,11 @@ def resolve_model(
                 f"{path} is a GGUF model, not a LoRA adapter (general.type {kind or 'unset'}) {where}; "
                 "give a model with --llm, an adapter with --adapter"
             )
+        if explicit is not None and merged_prompt(explicit):  # the adapter would be added twice
+            raise ModelFileMissing(
+                f"GGUF model {explicit}{llm_origin(model_path)} has a LoRA adapter merged in already; "
+                f"leave out the adapter {path.name} {where}"
+            )
         return explicit or shipped.bundled_base(), path
     if explicit is not None:
         return explicit, None
@@ -842,20 +847,15 @@ class LlamaRewriter:
         self.path = path
         # the plan is checked against the rules' plan, so a change of the rules changes it too
         self.fingerprint = f"{file_fingerprint(path)}:{PROMPT_VERSION}:{RuleRewriter.fingerprint}"
-        if self.adapter is not None:
-            self.fingerprint += f":lora:{file_fingerprint(self.adapter)}:{FINETUNED_PROMPT}"
-        # the training prompt of a fine-tuned model: an adapter's, or what a merged model names
+        # the training prompt of a fine-tuned model: what a merged model names, or an adapter's
+        # (resolve_model refuses an adapter beside a merged model)
         self.finetuned_prompt = merged_prompt(path)
-        if self.finetuned_prompt is not None and self.adapter is not None:  # it would be added twice
-            raise UsageError(
-                f"{path.name} has a LoRA adapter merged in already; leave out the adapter "
-                f"{self.adapter.name} {adapter_origin(adapter).strip()}"
-            )
         if self.finetuned_prompt is not None:
             self.fingerprint += f":merged:{FINETUNED_PROMPT}"
         elif self.adapter is not None:
             from csdclip_cli.rewrite.finetune import PROMPT
 
+            self.fingerprint += f":lora:{file_fingerprint(self.adapter)}:{FINETUNED_PROMPT}"
             self.finetuned_prompt = PROMPT
         self.n_gpu_layers = n_gpu_layers
         self.n_threads = n_threads or min(4, os.cpu_count() or 1)
@@ -964,10 +964,10 @@ class LlamaRewriter:
             return None  # a runaway string hit max_tokens before the JSON closed
 
     def rewrite(self, query: str) -> Plan:
-        """The model's plan for `query`, checked against the query (validate_finetuned with an
-        adapter or for a merged fine-tuned model, else validate); the rules' plan when the model fails or its output does not
-        parse. Each change or fallback is appended to `warnings`. Raises UsageError for an
-        empty query."""
+        """The model's plan for `query`, checked against the query (validate_finetuned for a
+        fine-tuned model, adapter or merged, else validate); the rules' plan when the model fails
+        or its output does not parse. Each change or fallback is appended to `warnings`. Raises
+        UsageError for an empty query."""
         rules = self.rules.rewrite(query)
         text = simplified(rules.raw)  # the model and the checks read 沒有 as the rules do: 没有
         cand = self.generate(text)

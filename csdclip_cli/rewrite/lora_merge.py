@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 PROMPT_KEY = "csd.rewriter.prompt"
-_SUFFIXES = (".lora_a", ".lora_b")
 
 
 def merge_adapter(
@@ -119,11 +118,12 @@ def _pairs(lora: Any, name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
     halves: dict[str, dict[str, np.ndarray]] = {}
     for t in lora.tensors:
-        if not t.name.endswith(_SUFFIXES):
+        weight, _, half = t.name.rpartition(".lora_")
+        if not weight or half not in ("a", "b"):
             raise UsageError(f"{name}: tensor {t.name} is not a LoRA matrix (.lora_a / .lora_b)")
         data = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
         rows, cols = (int(d) for d in reversed(t.shape))
-        halves.setdefault(t.name[:-7], {})[t.name[-1]] = data.reshape(rows, cols)
+        halves.setdefault(weight, {})[half] = data.reshape(rows, cols)
     pairs = {}
     for weight, ab in halves.items():
         if set(ab) != {"a", "b"} or ab["a"].shape[0] != ab["b"].shape[1]:
